@@ -1,0 +1,84 @@
+"""The cards this hut may open for, kept on disk so the door works with the network down.
+
+The server sends salted hashes only; the gateway never stores a card UID.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+from toolhut.contract import Allowlist, ContractError, hash_card, parse_allowlist
+
+log = logging.getLogger(__name__)
+
+
+class AllowlistStore:
+    def __init__(self, path: Path, *, hut: str) -> None:
+        self._path = path
+        self._hut = hut
+        self._lock = threading.Lock()
+        self._current: Allowlist | None = None
+        self._hashes: frozenset[str] = frozenset()
+        self._load()
+
+    @property
+    def version(self) -> int | None:
+        return self._current.version if self._current else None
+
+    def admits(self, card: str) -> bool:
+        with self._lock:
+            current, hashes = self._current, self._hashes
+        return current is not None and hash_card(current.salt, card) in hashes
+
+    def offer(self, payload: bytes) -> bool:
+        """Take a newer allowlist from the wire; True if it replaced the current one.
+
+        A malformed one, or one for another hut, raises ContractError and changes nothing;
+        an older or the same version (a retained copy seen again) is ignored."""
+        try:
+            allowlist = parse_allowlist(payload)
+        except ContractError as exc:
+            raise ContractError(
+                f"allowlist refused, keeping version {self.version}: {exc}"
+            ) from exc
+        if allowlist.hut != self._hut:
+            raise ContractError(f"allowlist for hut {allowlist.hut!r} reached hut {self._hut!r}")
+        if self.version is not None and allowlist.version <= self.version:
+            if allowlist.version < self.version:
+                log.info("older allowlist %d ignored (have %d)", allowlist.version, self.version)
+            return False
+        self._save(payload)
+        self._set(allowlist)
+        log.info("allowlist version %d: %d cards", allowlist.version, len(allowlist.cards))
+        return True
+
+    def _set(self, allowlist: Allowlist) -> None:
+        with self._lock:
+            self._current, self._hashes = allowlist, frozenset(allowlist.cards)
+
+    def _load(self) -> None:
+        try:
+            payload = self._path.read_bytes()
+        except FileNotFoundError:
+            return
+        try:
+            allowlist = parse_allowlist(payload)
+        except ContractError as exc:
+            log.error(
+                "stored allowlist %s is unreadable, waiting for a new one: %s", self._path, exc
+            )
+            return
+        if allowlist.hut == self._hut:
+            self._set(allowlist)
+
+    def _save(self, payload: bytes) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._path)

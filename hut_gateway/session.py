@@ -1,0 +1,63 @@
+"""The access session at the hut: card accepted -> door opened -> scans -> door closed.
+
+Pure state: the caller passes the time (monotonic seconds), so tests move the clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from toolhut.contract import new_id
+
+
+@dataclass(frozen=True, slots=True)
+class AccessSession:
+    id: str
+    card: str
+    started: float
+    last_activity: float
+    door_opened: bool = False
+
+
+class SessionTracker:
+    """At most one session at a time: a new card tap replaces the open one."""
+
+    def __init__(self, *, idle_timeout_s: float) -> None:
+        self._idle_timeout_s = idle_timeout_s
+        self._session: AccessSession | None = None
+
+    def start(self, card: str, *, now: float) -> AccessSession:
+        self._session = AccessSession(id=new_id(), card=card, started=now, last_activity=now)
+        return self._session
+
+    def current(self, *, now: float) -> AccessSession | None:
+        """The open session, or None once it sat idle too long with the door shut.
+
+        While the door stands open the session lasts: the resident is still choosing."""
+        session = self._session
+        if session is None:
+            return None
+        if not session.door_opened and now - session.last_activity > self._idle_timeout_s:
+            self._session = None
+            return None
+        return session
+
+    def touch(self, *, now: float) -> AccessSession | None:
+        session = self.current(now=now)
+        if session is not None:
+            self._session = session = replace(session, last_activity=now)
+        return session
+
+    def door_opened(self, *, now: float) -> AccessSession | None:
+        session = self.touch(now=now)
+        if session is not None:
+            self._session = session = replace(session, door_opened=True)
+        return session
+
+    def door_closed(self, *, now: float) -> AccessSession | None:
+        """Closing the door after it was opened ends the session; returns the ended one."""
+        session = self.current(now=now)
+        if session is None or not session.door_opened:
+            return None
+        self._session = None
+        return session

@@ -1,0 +1,28 @@
+"""QR labels for hut items and resident cards: PDF sheets, label-printer PNGs, SVG.
+
+Importing this package is light; reportlab, Pillow and fontTools load when labels are made.
+"""
+
+from labels.errors import LabelError
+from labels.layout import PRESETS, RollLayout, SheetLayout
+from labels.model import CardLabel, ItemLabel, item_url
+
+__all__ = [
+    "PRESETS",
+    "CardLabel",
+    "ItemLabel",
+    "LabelError",
+    "RollLayout",
+    "SheetLayout",
+    "item_url",
+    "make_labels",
+]
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    # make_labels pulls in qrcode; load it on first use so `toolhut labels --help` stays fast.
+    if name == "make_labels":
+        from labels.make import make_labels
+
+        return make_labels
+    raise AttributeError(name)

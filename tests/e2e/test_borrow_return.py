@@ -1,0 +1,189 @@
+"""A borrow and a return travel from an emulated hut controller, over a real pseudo-terminal
+and a real broker, into the server's ledger: four real processes, checked through the API."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.processes import ToolhutProcess, http_json, poll_until, run_toolhut, wait_http
+from tests.support.services import Broker
+from toolhut.contract import ContractError, Status, Topics, parse_status
+from toolhut.embedded_broker import free_port
+from toolhut.mqtt import make_client
+
+pytestmark = pytest.mark.e2e
+
+HUT = "demo-hut"
+ZHANG = "04A1B2C3"  # 张阿姨, seeded by `toolhut server seed`
+DRILL = "T0001"
+STAFF_TOKEN = "e2e-staff-token"
+
+
+class StatusWatcher:
+    """Subscribes to the hut's retained status topic, as a staff dashboard would."""
+
+    def __init__(self, broker: Broker, topics: Topics) -> None:
+        self.latest: Status | None = None
+        self._lock = threading.Lock()
+        self._client = make_client(broker.endpoint, client_id=f"watch-{topics.prefix}")
+        self._client.on_connect = lambda c, *_: c.subscribe(topics.status(HUT), qos=1)
+        self._client.on_message = self._on_message
+        self._client.connect(broker.endpoint.host, broker.endpoint.port)
+        self._client.loop_start()
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        try:
+            status = parse_status(message.payload)
+        except ContractError:
+            return
+        with self._lock:
+            self.latest = status
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def hut(broker: Broker, topic_prefix: str, db_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    seeded = run_toolhut("server", "seed", "--db", db_url, "--hut", HUT)
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    port = free_port()
+    procs: list[ToolhutProcess] = []
+    watcher = StatusWatcher(broker, Topics(topic_prefix))
+    try:
+        server = ToolhutProcess(
+            "server", "--db", db_url, "--mqtt", broker.url, "--prefix", topic_prefix,
+            "--port", str(port), "--staff-token", STAFF_TOKEN,
+        )  # fmt: skip
+        procs.append(server)
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/healthz", procs=procs)
+
+        link = tmp_path / "hut.tty"
+        emulator = ToolhutProcess("emulator", "--link", str(link))
+        procs.append(emulator)
+        emulator.expect(r"^emulator: link ")
+
+        gateway = ToolhutProcess(
+            "gateway", "--hut", HUT, "--serial", str(link), "--mqtt", broker.url,
+            "--prefix", topic_prefix, "--data-dir", str(tmp_path / "gateway"),
+        )  # fmt: skip
+        procs.append(gateway)
+        emulator.expect(r"^recv hello firmware=host-")
+        # The gateway decides locally: wait until the server's allowlist reached it.
+        poll_until(
+            lambda: watcher.latest is not None and watcher.latest.allowlist is not None,
+            timeout=20,
+            what="gateway status with an allowlist",
+        )
+        yield {"base": base, "emulator": emulator, "gateway": gateway, "server": server}
+    finally:
+        watcher.stop()
+        for proc in reversed(procs):
+            proc.stop()
+
+
+def staff(url: str) -> Any:
+    return http_json(url, headers={"Authorization": f"Bearer {STAFF_TOKEN}"})
+
+
+def item(base: str, tag: str) -> dict[str, Any]:
+    items = staff(f"{base}/api/v1/items")["data"]
+    return next(i for i in items if i["tag"] == tag)
+
+
+def test_borrow_then_return_through_every_process(hut: dict[str, Any]) -> None:
+    base, emulator = hut["base"], hut["emulator"]
+    assert item(base, DRILL)["status"] == "available"
+
+    emulator.send(f"card {ZHANG}")
+    emulator.expect(r"^recv unlock pulse_ms=\d+")
+    emulator.expect(r"^recv feedback beep=ok text=")
+    emulator.send("door open")
+
+    emulator.send(f"scan {DRILL}")
+    borrowed = emulator.expect(r'^recv feedback beep=(\w+) text="(.*)"')
+    assert borrowed.group(1) == "ok", borrowed.group(0)
+    assert "借" in borrowed.group(2)
+    on_loan = item(base, DRILL)
+    assert on_loan["status"] == "on_loan"
+    assert on_loan["borrower"]["name"] == "张阿姨"
+    assert on_loan["due_at"]
+    open_loans = staff(f"{base}/api/v1/loans?status=open")["data"]
+    assert [loan["tag"] for loan in open_loans] == [DRILL]
+    assert open_loans[0]["borrower"]["name"] == "张阿姨"
+    # The public view shows the status and due date, never who has it.
+    public = http_json(f"{base}/api/v1/items")["data"]
+    assert next(i for i in public if i["tag"] == DRILL).get("borrower") is None
+
+    # The same label scanned again in the session brings the drill back.
+    emulator.send(f"scan {DRILL}")
+    returned = emulator.expect(r'^recv feedback beep=(\w+) text="(.*)"')
+    assert returned.group(1) == "ok", returned.group(0)
+    assert "还" in returned.group(2)
+    emulator.send("door close")
+    assert item(base, DRILL)["status"] == "available"
+    assert staff(f"{base}/api/v1/loans?status=open")["data"] == []
+
+
+def test_unknown_card_gets_no_unlock_and_an_error_beep(hut: dict[str, Any]) -> None:
+    emulator = hut["emulator"]
+    emulator.send("card DEADBEEF99")
+    emulator.expect(r"^recv feedback beep=error")
+    emulator.send(f"card {ZHANG}")
+    emulator.expect(r"^recv unlock")
+    # Nothing but the second card's unlock reached the controller in between.
+    assert sum("recv unlock" in line for line in emulator.lines) == 1
+
+
+def test_unknown_label_in_a_session_gets_an_error_and_changes_nothing(hut: dict[str, Any]) -> None:
+    base, emulator = hut["base"], hut["emulator"]
+    before = staff(f"{base}/api/v1/items")["data"]
+    emulator.send(f"card {ZHANG}")
+    emulator.expect(r"^recv unlock")
+    emulator.expect(r"^recv feedback beep=ok")  # the welcome
+    emulator.send("scan 这不是我们的标签 not ours")
+    reply = emulator.expect(r'^recv feedback beep=(\w+) text="(.*)"')
+    assert reply.group(1) == "error"
+    assert staff(f"{base}/api/v1/items")["data"] == before
+
+
+def test_malformed_payloads_are_rejected_and_the_server_keeps_working(
+    hut: dict[str, Any], broker: Broker, topic_prefix: str
+) -> None:
+    base, emulator, server = hut["base"], hut["emulator"], hut["server"]
+    topics = Topics(topic_prefix)
+    before = staff(f"{base}/api/v1/items")["data"]
+    client = make_client(broker.endpoint, client_id=f"garbage-{topic_prefix}")
+    client.connect(broker.endpoint.host, broker.endpoint.port)
+    client.loop_start()
+    try:
+        client.publish(topics.events(HUT), b"{this is not json", qos=1).wait_for_publish(5)
+        client.publish(topics.events("no-such-hut"), b'{"v":1}', qos=1).wait_for_publish(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    server.expect(rf"rejected message on {topics.events(HUT)}")
+    server.expect(r"rejected message on .*/no-such-hut/events")
+
+    # Nothing changed, the server is alive, and the next borrow goes through.
+    assert staff(f"{base}/api/v1/items")["data"] == before
+    emulator.send(f"card {ZHANG}")
+    emulator.expect(r"^recv unlock")
+    emulator.expect(r"^recv feedback beep=ok")
+    emulator.send("scan T0002")
+    assert emulator.expect(r"^recv feedback beep=(\w+)").group(1) == "ok"
+    assert item(base, "T0002")["status"] == "on_loan"

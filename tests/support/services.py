@@ -1,0 +1,118 @@
+"""Real services for the tests: an MQTT broker and PostgreSQL.
+
+The machine's Mosquitto and PostgreSQL are used when they answer. Without them the suite
+still runs: a Mosquitto the tests start themselves (if the binary is installed), else the
+embedded amqtt broker; PostgreSQL tests are skipped with the reason printed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolhut.embedded_broker import EmbeddedBroker, free_port
+from toolhut.mqtt import MqttEndpoint
+
+MACHINE_BROKER = os.environ.get("TOOLHUT_TEST_MQTT", "mqtt://127.0.0.1:1883")
+MACHINE_POSTGRES = os.environ.get(
+    "TOOLHUT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@dataclass(frozen=True)
+class Broker:
+    endpoint: MqttEndpoint
+    kind: str  # "machine mosquitto", "mosquitto started by the tests", "embedded amqtt"
+
+    @property
+    def url(self) -> str:
+        return self.endpoint.url
+
+
+@contextmanager
+def mqtt_broker() -> Iterator[Broker]:
+    machine = MqttEndpoint.parse(MACHINE_BROKER)
+    if machine.reachable():
+        yield Broker(machine, f"machine mosquitto at {machine.url}")
+        return
+    binary = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+    )
+    if binary:
+        with _own_mosquitto(binary) as endpoint:
+            yield Broker(endpoint, f"mosquitto started by the tests at {endpoint.url}")
+        return
+    broker = EmbeddedBroker()
+    endpoint = broker.start()
+    try:
+        yield Broker(endpoint, f"embedded amqtt at {endpoint.url} (no mosquitto found)")
+    finally:
+        broker.stop()
+
+
+@contextmanager
+def _own_mosquitto(binary: str) -> Iterator[MqttEndpoint]:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = Path(tmp) / "mosquitto.conf"
+        conf.write_text(
+            f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+            "persistence false\nmax_queued_messages 100000\n"
+        )
+        proc = subprocess.Popen(
+            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        endpoint = MqttEndpoint("127.0.0.1", port)
+        try:
+            deadline = time.monotonic() + 10
+            while not endpoint.reachable():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"mosquitto did not start on port {port}")
+                time.sleep(0.05)
+            yield endpoint
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def postgres_admin_url() -> str | None:
+    """The machine's PostgreSQL if it answers, else None (the caller skips loudly)."""
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    url = MACHINE_POSTGRES.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return MACHINE_POSTGRES
+    except psycopg.Error:
+        return None
+
+
+@contextmanager
+def fresh_postgres_database(admin_url: str) -> Iterator[str]:
+    """A new, empty database on the server of ``admin_url``, dropped afterwards."""
+    import psycopg
+
+    name = f"toolhut_test_{uuid.uuid4().hex[:12]}"
+    plain = admin_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = admin_url.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def unique_prefix() -> str:
+    return f"toolhut-test-{uuid.uuid4().hex[:10]}"

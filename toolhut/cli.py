@@ -1,0 +1,82 @@
+"""The ``toolhut`` command line.
+
+Each subcommand lives in the package it drives and is imported only when used, so
+``toolhut gateway --help`` works on a Raspberry Pi that installed only the gateway extra.
+A subcommand module defines ``configure(parser)``, which adds its arguments and sets
+``run`` (a function taking the parsed namespace and returning an exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from toolhut import __version__
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("toolhut.demo_cli", "run the all-in-one demo: broker, server, gateway, emulated hut"),
+    "server": ("server.cli", "run the lending server (HTTP API + MQTT ingest)"),
+    "gateway": ("hut_gateway.cli", "run a hut gateway: serial controller <-> MQTT"),
+    "emulator": ("firmware_bridge.cli", "emulate a hut controller on a pseudo-terminal"),
+    "labels": ("labels.cli", "print QR labels for items and member cards"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="toolhut", description="Community tool hut software.")
+    parser.add_argument("--version", action="version", version=f"toolhut {__version__}")
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        child = sub.add_parser(name, help=help_text, description=help_text)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            # A part whose extra is not installed: say which one instead of failing.
+            missing = exc.name or str(exc)
+            child.set_defaults(run=_missing_extra(name, missing))
+            continue
+        module.configure(child)
+    return parser
+
+
+def _missing_extra(command: str, missing: str) -> Callable[[argparse.Namespace], int]:
+    def run(_args: argparse.Namespace) -> int:
+        print(
+            f"toolhut {command}: needs {missing!r}, which is not installed here; "
+            f"install the matching extra, e.g. pip install 'toolhut[{_EXTRA.get(command, 'dev')}]'",
+            file=sys.stderr,
+        )
+        return 2
+
+    return run
+
+
+_EXTRA = {
+    "demo": "demo",
+    "server": "server",
+    "gateway": "gateway",
+    "emulator": "gateway",
+    "labels": "labels",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

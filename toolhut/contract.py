@@ -1,0 +1,334 @@
+"""The MQTT wire between a hut gateway and the server: topics, payloads, version.
+
+This module is the only place that builds a topic string or a payload. Both the gateway
+and the server import it; docs/mqtt-contract.md describes it for people.
+
+Topics (``<prefix>`` is configurable so test runs sharing one broker never collide)::
+
+    <prefix>/v1/<hut>/events     gateway -> server   Event          QoS 1
+    <prefix>/v1/<hut>/ack        server  -> gateway  AckBatch       QoS 1
+    <prefix>/v1/<hut>/cmd        server  -> gateway  Command        QoS 1, never retained
+    <prefix>/v1/<hut>/status     gateway -> all      Status         QoS 1, retained, last will
+    <prefix>/v1/<hut>/allowlist  server  -> gateway  Allowlist      QoS 1, retained
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+
+VERSION = "v1"
+DEFAULT_PREFIX = "toolhut"
+
+HUT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_HUT_ID = re.compile(HUT_ID_PATTERN)
+# Topic levels may not hold MQTT wildcards or separators; a prefix may have several levels.
+_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+
+MAX_SCAN_TEXT = 4096
+MAX_DISPLAY_BYTES = 64  # the hut display's limit, in UTF-8 bytes (a Chinese character is 3)
+CARD_UID_PATTERN = r"^[0-9A-F]{8,20}$"
+
+
+class ContractError(ValueError):
+    """A topic or payload that does not follow this contract."""
+
+
+class TopicKind(StrEnum):
+    EVENTS = "events"
+    ACK = "ack"
+    CMD = "cmd"
+    STATUS = "status"
+    ALLOWLIST = "allowlist"
+
+
+def check_hut_id(hut: str) -> str:
+    if not _HUT_ID.fullmatch(hut):
+        raise ContractError(f"invalid hut id {hut!r}: lowercase letters, digits, '-' or '_'")
+    return hut
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Builds and parses every topic of the contract under one prefix."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def __post_init__(self) -> None:
+        if not _PREFIX.fullmatch(self.prefix):
+            raise ContractError(f"invalid topic prefix {self.prefix!r}")
+
+    def for_hut(self, hut: str, kind: TopicKind) -> str:
+        return f"{self.prefix}/{VERSION}/{check_hut_id(hut)}/{kind.value}"
+
+    def events(self, hut: str) -> str:
+        return self.for_hut(hut, TopicKind.EVENTS)
+
+    def ack(self, hut: str) -> str:
+        return self.for_hut(hut, TopicKind.ACK)
+
+    def cmd(self, hut: str) -> str:
+        return self.for_hut(hut, TopicKind.CMD)
+
+    def status(self, hut: str) -> str:
+        return self.for_hut(hut, TopicKind.STATUS)
+
+    def allowlist(self, hut: str) -> str:
+        return self.for_hut(hut, TopicKind.ALLOWLIST)
+
+    def all_huts(self, kind: TopicKind) -> str:
+        """Subscription filter for one kind of topic across every hut."""
+        return f"{self.prefix}/{VERSION}/+/{kind.value}"
+
+    def shared(self, group: str, kind: TopicKind) -> str:
+        """MQTT 5 shared subscription, so several server processes split the load."""
+        return f"$share/{group}/{self.all_huts(kind)}"
+
+    def parse(self, topic: str) -> tuple[str, TopicKind]:
+        """Return (hut, kind) of a topic under this prefix, or raise ContractError."""
+        head = f"{self.prefix}/{VERSION}/"
+        if not topic.startswith(head):
+            raise ContractError(f"topic {topic!r} is not under {head!r}")
+        parts = topic[len(head) :].split("/")
+        if len(parts) != 2:
+            raise ContractError(f"topic {topic!r} has the wrong number of levels")
+        hut, kind = parts
+        try:
+            return check_hut_id(hut), TopicKind(kind)
+        except ValueError as exc:
+            raise ContractError(f"topic {topic!r}: {exc}") from exc
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+HutId = Annotated[str, Field(pattern=HUT_ID_PATTERN)]
+CardUid = Annotated[str, Field(pattern=CARD_UID_PATTERN)]
+
+
+class _EventBase(_Message):
+    """Fields every event carries: a globally unique id, the hut, its per-hut sequence
+    number (1, 2, 3 ... in the order the gateway recorded them) and the gateway's clock."""
+
+    v: Literal[1] = 1
+    id: Annotated[str, Field(min_length=8, max_length=64)]
+    hut: HutId
+    seq: Annotated[int, Field(ge=1)]
+    ts: AwareDatetime
+    session: Annotated[str, Field(max_length=64)] | None = None
+
+
+class CardDecision(StrEnum):
+    UNLOCKED = "unlocked"
+    DENIED = "denied"
+
+
+class CardEvent(_EventBase):
+    """A card was tapped; the gateway decided locally from its allowlist."""
+
+    type: Literal["card"] = "card"
+    card: CardUid
+    decision: CardDecision
+
+
+class ScanEvent(_EventBase):
+    """A QR label was scanned. ``card`` is the card of the open session, if any."""
+
+    type: Literal["scan"] = "scan"
+    text: Annotated[str, Field(max_length=MAX_SCAN_TEXT)]
+    card: CardUid | None = None
+
+
+class DoorState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class DoorEvent(_EventBase):
+    type: Literal["door"] = "door"
+    state: DoorState
+
+
+class ControllerEvent(_EventBase):
+    """The hut controller said hello (after every open or reset) or fell silent."""
+
+    type: Literal["controller"] = "controller"
+    state: Literal["hello", "silent"]
+    firmware: Annotated[str, Field(max_length=32)] | None = None
+
+
+Event = Annotated[CardEvent | ScanEvent | DoorEvent | ControllerEvent, Field(discriminator="type")]
+_EVENT = TypeAdapter(Event)
+
+
+class Beep(StrEnum):
+    OK = "ok"
+    ERROR = "error"
+    NONE = "none"
+
+
+class Feedback(_Message):
+    """What the hut says back to the resident: a beep and a short display text."""
+
+    beep: Beep
+    text: str = ""
+
+    @field_validator("text")
+    @classmethod
+    def _fits_display(cls, text: str) -> str:
+        if len(text.encode()) > MAX_DISPLAY_BYTES:
+            raise ValueError(f"display text is over {MAX_DISPLAY_BYTES} UTF-8 bytes")
+        return text
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"  # committed now
+    DUPLICATE = "duplicate"  # committed before; nothing changed
+    REJECTED = "rejected"  # recorded but refused by the rules (unknown card, unknown tag ...)
+
+
+class EventAck(_Message):
+    id: Annotated[str, Field(min_length=8, max_length=64)]
+    seq: Annotated[int, Field(ge=1)]
+    outcome: Outcome
+    feedback: Feedback | None = None
+
+
+class AckBatch(_Message):
+    """Sent after the server committed these events: the gateway may forget them."""
+
+    v: Literal[1] = 1
+    hut: HutId
+    acks: Annotated[list[EventAck], Field(min_length=1, max_length=1000)]
+
+
+class Command(_Message):
+    """Server -> gateway. Never retained; stale commands expire (an unlock an hour late
+    would be worse than none)."""
+
+    v: Literal[1] = 1
+    id: Annotated[str, Field(min_length=8, max_length=64)]
+    hut: HutId
+    issued: AwareDatetime
+    expires: AwareDatetime
+    action: Literal["unlock", "feedback"]
+    feedback: Feedback | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expires
+
+
+class GatewayState(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class Status(_Message):
+    """Retained. The last will publishes ``{"v":1,"hut":...,"state":"offline"}``."""
+
+    v: Literal[1] = 1
+    hut: HutId
+    state: GatewayState
+    ts: AwareDatetime | None = None
+    firmware: Annotated[str, Field(max_length=32)] | None = None
+    door: DoorState | None = None
+    controller: Literal["ok", "silent", "absent"] | None = None
+    allowlist: Annotated[int, Field(ge=1)] | None = None  # version the gateway decides with
+    outbox: Annotated[int, Field(ge=0)] | None = None  # events not yet acked by the server
+
+
+def hash_card(salt: str, card: str) -> str:
+    """The allowlist never carries a card UID, only this salted hash of it."""
+    return hashlib.sha256(f"{salt}:{card.upper()}".encode()).hexdigest()
+
+
+class Allowlist(_Message):
+    """Retained, per hut. ``version`` only grows: a gateway ignores an older one."""
+
+    v: Literal[1] = 1
+    hut: HutId
+    version: Annotated[int, Field(ge=1)]
+    issued: AwareDatetime
+    salt: Annotated[str, Field(min_length=8, max_length=64)]
+    cards: Annotated[
+        list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]], Field(max_length=100_000)
+    ]
+
+    @field_validator("cards")
+    @classmethod
+    def _unique(cls, cards: list[str]) -> list[str]:
+        return sorted(set(cards))
+
+    def admits(self, card: str) -> bool:
+        return hash_card(self.salt, card) in set(self.cards)
+
+
+def _parse(model: type[_M], payload: bytes) -> _M:
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as exc:
+        raise ContractError(f"invalid {model.__name__}: {_summary(exc)}") from exc
+
+
+def _summary(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or "payload"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def parse_event(payload: bytes) -> CardEvent | ScanEvent | DoorEvent | ControllerEvent:
+    try:
+        return _EVENT.validate_json(payload)
+    except ValidationError as exc:
+        raise ContractError(f"invalid event: {_summary(exc)}") from exc
+
+
+def parse_ack(payload: bytes) -> AckBatch:
+    return _parse(AckBatch, payload)
+
+
+def parse_command(payload: bytes) -> Command:
+    return _parse(Command, payload)
+
+
+def parse_status(payload: bytes) -> Status:
+    return _parse(Status, payload)
+
+
+def parse_allowlist(payload: bytes) -> Allowlist:
+    return _parse(Allowlist, payload)
+
+
+def offline_status(hut: str) -> Status:
+    return Status(hut=hut, state=GatewayState.OFFLINE)
