@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request, Response, status
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from server.api.deps import SessionDep
+from server.api.schemas import Health
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz(session: SessionDep, request: Request, response: Response) -> Health:
+    try:
+        session.execute(text("SELECT 1"))
+        db = True
+    except SQLAlchemyError as exc:
+        log.warning("health check: database unavailable: %s", exc)
+        db = False
+    mqtt = bool(request.app.state.mqtt_connected())
+    if not db:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return Health(status="ok" if db and mqtt else "degraded", db=db, mqtt=mqtt)

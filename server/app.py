@@ -1,0 +1,152 @@
+"""Wiring: the FastAPI app, and the runtime that runs it next to the ingest worker."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from server.clock import Clock, system_clock
+from server.settings import ServerSettings
+from server.storage import make_engine, make_sessionmaker
+from server.storage.migrate import migrate_engine
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: ServerSettings,
+    *,
+    clock: Clock = system_clock,
+    engine: Engine | None = None,
+    mqtt_connected: Callable[[], bool] = lambda: False,
+) -> FastAPI:
+    """The HTTP app on an already migrated database (``engine`` defaults to settings.db_url)."""
+    from server.api.routes import health, huts, items, loans, pages
+
+    app = FastAPI(title="Tool hut server", version="1")
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.sessions = make_sessionmaker(engine or make_engine(settings.db_url))
+    app.state.mqtt_connected = mqtt_connected
+    for module in (health, huts, items, loans, pages):
+        app.include_router(module.router)
+    return app
+
+
+class ServerRuntime:
+    """Migrations, the ingest worker and uvicorn in one process.
+
+    ``start()`` returns once HTTP is listening (the demo runs this in-process);
+    ``serve_forever()`` is the CLI's: it blocks until SIGTERM or Ctrl-C.
+    """
+
+    def __init__(self, settings: ServerSettings, *, clock: Clock = system_clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.engine: Engine | None = None
+        self.ingest: Any = None
+        self._http: Any = None
+        self._http_thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The HTTP port actually bound (settings.port may be 0)."""
+        if self._http is None or not self._http.servers:
+            raise RuntimeError("server is not running")
+        return int(self._http.servers[0].sockets[0].getsockname()[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.settings.host}:{self.port}"
+
+    def start(self, *, timeout: float = 15.0) -> None:
+        import uvicorn
+
+        from server.ingest import IngestWorker
+
+        self.engine = make_engine(self.settings.db_url)
+        migrate_engine(self.engine)
+        sessions = make_sessionmaker(self.engine)
+        self.ingest = IngestWorker(self.settings, sessions=sessions, clock=self.clock)
+        self.ingest.start()
+        app = create_app(
+            self.settings,
+            clock=self.clock,
+            engine=self.engine,
+            mqtt_connected=lambda: self.ingest.connected,
+        )
+        config = uvicorn.Config(
+            app,
+            host=self.settings.host,
+            port=self.settings.port,
+            log_config=None,  # keep the process's logging set-up
+            lifespan="off",
+        )
+        self._http = uvicorn.Server(config)
+        # uvicorn only installs signal handlers on the main thread; this one is not.
+        self._http_thread = threading.Thread(
+            target=self._http.run, name="toolhut-http", daemon=True
+        )
+        self._http_thread.start()
+        thread = self._http_thread
+        if not _wait_for(lambda: self._http.started or not thread.is_alive(), timeout):
+            self.stop()
+            raise RuntimeError(f"HTTP server did not start within {timeout}s")
+        if not self._http.started:
+            self.stop()
+            raise RuntimeError(
+                f"HTTP server could not listen on {self.settings.host}:{self.settings.port}"
+            )
+        log.info("server listening on %s", self.base_url)
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._http.should_exit = True
+        if self._http_thread is not None:
+            self._http_thread.join(10)
+            self._http_thread = None
+        if self.ingest is not None:
+            self.ingest.stop()
+            self.ingest = None
+        if self.engine is not None:
+            self.engine.dispose()
+            self.engine = None
+
+    def serve_forever(self) -> int:
+        """Run until SIGTERM or Ctrl-C; the exit code is 1 if HTTP died on its own."""
+        code = 0
+        done = threading.Event()
+
+        def _stop(signum: int, _frame: Any) -> None:
+            log.info("received %s; stopping", signal.Signals(signum).name)
+            done.set()
+
+        previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start()
+            while not done.wait(1.0):
+                if self._http_thread is None or not self._http_thread.is_alive():
+                    log.error("HTTP server stopped unexpectedly")
+                    code = 1
+                    break
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return code
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()

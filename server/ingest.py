@@ -1,0 +1,298 @@
+"""The MQTT ingest worker: gateway events in, ledger updates, acks and allowlists out.
+
+Delivery: the broker's QoS 1 message is acknowledged (manual ack) only after the database
+commit, and the gateway hears an AckBatch only for committed events, so a crash before the
+commit means redelivery, never loss. Whatever arrives, the worker logs, dead-letters and
+carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import secrets
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.clock import Clock, system_clock
+from server.domain import DEFAULT_POLICY, LoanPolicy
+from server.ledger import AnyEvent, apply_event
+from server.settings import ServerSettings
+from server.storage import queries
+from toolhut.contract import (
+    AckBatch,
+    Allowlist,
+    ContractError,
+    EventAck,
+    TopicKind,
+    Topics,
+    hash_card,
+    parse_event,
+)
+from toolhut.mqtt import connack_ok, make_client
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 200
+ACKS_PER_MESSAGE = 1000  # AckBatch's own limit
+_DB_RETRY_MAX = 30.0
+
+
+class Publisher(Protocol):
+    def publish(self, topic: str, payload: bytes, qos: int = ..., retain: bool = ...) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+
+
+class _AllowlistRequest:
+    """Queued so allowlists are built on the worker thread, in order with events."""
+
+
+_ALLOWLISTS = _AllowlistRequest()
+
+
+def publish_allowlists(
+    sessions: sessionmaker[Session], publisher: Publisher, *, topics: Topics, clock: Clock
+) -> list[Allowlist]:
+    """Publish every hut's allowlist (retained): salted hashes of active members' cards."""
+    now = clock()
+    with sessions() as session, session.begin():
+        uids = queries.active_card_uids(session)
+        lists = []
+        for hut in queries.list_huts(session):
+            salt = secrets.token_hex(8)
+            # A millisecond floor keeps versions growing even if the database was rebuilt.
+            version = queries.next_allowlist_version(
+                session, hut.id, at_least=int(now.timestamp() * 1000)
+            )
+            cards = [hash_card(salt, uid) for uid in uids]
+            lists.append(Allowlist(hut=hut.id, version=version, issued=now, salt=salt, cards=cards))
+    # Published only once the versions are committed, so none is ever reused.
+    for allowlist in lists:
+        publisher.publish(topics.allowlist(allowlist.hut), allowlist.to_bytes(), qos=1, retain=True)
+        log.info(
+            "published allowlist v%d for hut %s (%d cards)",
+            allowlist.version,
+            allowlist.hut,
+            len(allowlist.cards),
+        )
+    return lists
+
+
+class IngestWorker:
+    def __init__(
+        self,
+        settings: ServerSettings,
+        *,
+        sessions: sessionmaker[Session],
+        clock: Clock = system_clock,
+        policy: LoanPolicy = DEFAULT_POLICY,
+    ) -> None:
+        self._settings = settings
+        self._topics = settings.topics
+        self._sessions = sessions
+        self._clock = clock
+        self._policy = policy
+        self._inbox: queue.Queue[_Received | _AllowlistRequest] = queue.Queue()
+        self._connected = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client: Any = None
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def start(self) -> None:
+        endpoint = self._settings.mqtt
+        client = make_client(endpoint, client_id=self._settings.ingest_client_id)
+        client.manual_ack_set(True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_message = self._on_message
+        self._client = client
+        self._thread = threading.Thread(target=self._run, name="toolhut-ingest", daemon=True)
+        self._thread.start()
+        # connect_async + the loop thread keep retrying while the broker is down.
+        client.connect_async(endpoint.host, endpoint.port, keepalive=30)
+        client.loop_start()
+        log.info(
+            "ingest worker connecting to %s as %s", endpoint.url, self._settings.ingest_client_id
+        )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+        self._connected.clear()
+
+    def request_allowlists(self) -> None:
+        """Call after cards or members changed."""
+        self._inbox.put(_ALLOWLISTS)
+
+    # paho's network thread: hand over, never touch the database here.
+
+    def _on_connect(
+        self, client: Any, _userdata: Any, _flags: Any, reason_code: Any, _properties: Any
+    ) -> None:
+        if not connack_ok(reason_code):
+            log.warning("broker refused the connection: %s", reason_code)
+            return
+        events = self._topics.all_huts(TopicKind.EVENTS)
+        client.subscribe(events, qos=1)
+        self._connected.set()
+        self.request_allowlists()
+        log.info("ingest worker connected; subscribed to %s", events)
+
+    def _on_connect_fail(self, _client: Any, _userdata: Any) -> None:
+        log.warning("cannot reach the broker at %s; retrying", self._settings.mqtt.url)
+
+    def _on_disconnect(
+        self, _client: Any, _userdata: Any, _flags: Any, reason_code: Any, _properties: Any
+    ) -> None:
+        self._connected.clear()
+        if not self._stopping.is_set():
+            log.warning("ingest worker lost the broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, _client: Any, _userdata: Any, message: Any) -> None:
+        self._inbox.put(_Received(message.topic, bytes(message.payload), message.mid, message.qos))
+
+    # The worker thread.
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                first = self._inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._handle(batch)
+            except Exception:  # the worker never dies; the gateway will resend unacked events
+                log.exception("ingest worker failed on a batch of %d", len(batch))
+
+    def _handle(self, batch: list[_Received | _AllowlistRequest]) -> None:
+        messages = [item for item in batch if isinstance(item, _Received)]
+        if messages:
+            self._with_db_retry(lambda: self._ingest(messages))
+        if len(messages) < len(batch):
+            self._with_db_retry(
+                lambda: publish_allowlists(
+                    self._sessions, self._client, topics=self._topics, clock=self._clock
+                )
+            )
+
+    def _with_db_retry(self, work: Callable[[], object]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                work()
+                return
+            except (OperationalError, InterfaceError) as exc:
+                # The database is away: wait for it rather than drop or dead-letter.
+                log.error("database unavailable (%s); retrying in %.1fs", exc.orig, delay)
+                if self._stopping.wait(delay):
+                    return
+                delay = min(delay * 2, _DB_RETRY_MAX)
+
+    def _ingest(self, messages: list[_Received]) -> None:
+        try:
+            acks = self._apply(messages)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception as exc:
+            if len(messages) == 1:
+                log.exception("cannot apply message on %s; dead-lettered", messages[0].topic)
+                self._dead_letter_alone(messages[0], reason=f"server error: {exc!r}")
+                return
+            # One bad message must not block the others: retry one by one.
+            for message in messages:
+                self._ingest([message])
+            return
+        self._finish(messages, acks)
+
+    def _apply(self, messages: list[_Received]) -> dict[str, list[EventAck]]:
+        """Apply messages in one transaction; return the acks to send per hut."""
+        received_at = self._clock()
+        acks: dict[str, list[EventAck]] = defaultdict(list)
+        with self._sessions() as session, session.begin():
+            events: list[tuple[_Received, AnyEvent]] = []
+            for message in messages:
+                try:
+                    events.append((message, self._parse(message)))
+                except ContractError as exc:
+                    self._reject(session, message, str(exc), received_at=received_at)
+            # Within a batch, apply each hut's events in the order the gateway recorded them.
+            for message, event in sorted(events, key=lambda pair: (pair[1].hut, pair[1].seq)):
+                hut = queries.get_hut(session, event.hut)
+                if hut is None:
+                    self._reject(
+                        session, message, f"unknown hut {event.hut!r}", received_at=received_at
+                    )
+                    continue
+                acks[hut.id].append(
+                    apply_event(
+                        session, event, hut=hut, received_at=received_at, policy=self._policy
+                    )
+                )
+        return acks
+
+    def _parse(self, message: _Received) -> AnyEvent:
+        hut, kind = self._topics.parse(message.topic)
+        if kind is not TopicKind.EVENTS:
+            raise ContractError(f"not an events topic: {message.topic!r}")
+        event = parse_event(message.payload)
+        if event.hut != hut:
+            raise ContractError(f"payload hut {event.hut!r} differs from topic hut {hut!r}")
+        return event
+
+    def _reject(
+        self, session: Session, message: _Received, reason: str, *, received_at: datetime
+    ) -> None:
+        log.warning("rejected message on %s: %s", message.topic, reason)
+        queries.add_dead_letter(
+            session,
+            topic=message.topic,
+            payload=message.payload,
+            reason=reason,
+            received_at=received_at,
+        )
+
+    def _dead_letter_alone(self, message: _Received, *, reason: str) -> None:
+        with self._sessions() as session, session.begin():
+            self._reject(session, message, reason, received_at=self._clock())
+        self._finish([message], {})
+
+    def _finish(self, messages: Iterable[_Received], acks: dict[str, list[EventAck]]) -> None:
+        for message in messages:
+            if message.qos > 0:
+                self._client.ack(message.mid, message.qos)
+        for hut, hut_acks in acks.items():
+            for start in range(0, len(hut_acks), ACKS_PER_MESSAGE):
+                batch = AckBatch(hut=hut, acks=hut_acks[start : start + ACKS_PER_MESSAGE])
+                self._client.publish(self._topics.ack(hut), batch.to_bytes(), qos=1)

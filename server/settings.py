@@ -1,0 +1,64 @@
+"""The server's one settings object: environment ``TOOLHUT_SERVER_*`` or arguments."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from toolhut.contract import DEFAULT_PREFIX, Topics
+from toolhut.mqtt import MqttEndpoint
+
+
+def _default_client_id() -> str:
+    # Unique per process: a second server with the same id would kick the first off.
+    return f"toolhut-server-{socket.gethostname()}-{os.getpid()}"
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TOOLHUT_SERVER_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    db_url: str = Field(
+        "sqlite:///data/toolhut.sqlite3",
+        description="SQLAlchemy URL; postgresql://... is run with psycopg 3",
+    )
+    mqtt_url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://[user[:pw]@]host[:port]")
+    topic_prefix: str = Field(DEFAULT_PREFIX, description="first topic level(s) of the contract")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535, description="HTTP port; 0 picks a free one")
+    staff_token: SecretStr | None = Field(
+        None, description="Bearer token that shows borrower names; unset: nobody is staff"
+    )
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000", description="printed on labels as <base>/i/<tag>"
+    )
+    ingest_client_id: str = Field(default_factory=_default_client_id)
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, url: str) -> str:
+        MqttEndpoint.parse(url)
+        return url
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, prefix: str) -> str:
+        Topics(prefix)
+        return prefix
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base(cls, url: str) -> str:
+        return url.rstrip("/")
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+    @property
+    def mqtt(self) -> MqttEndpoint:
+        return MqttEndpoint.parse(self.mqtt_url)

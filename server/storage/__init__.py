@@ -1,0 +1,6 @@
+"""The ledger in a database: SQLAlchemy models, queries and Alembic migrations."""
+
+from server.storage.db import DatabaseUrlError, make_engine, make_sessionmaker, normalize_db_url
+from server.storage.migrate import migrate
+
+__all__ = ["DatabaseUrlError", "make_engine", "make_sessionmaker", "migrate", "normalize_db_url"]

@@ -1,0 +1,45 @@
+"""Bring a database to the newest schema; called on every start."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, text
+
+from server.storage.db import make_engine
+
+log = logging.getLogger(__name__)
+# Alembic announces each of its plugins at INFO on every start: noise in a server's log.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+# Next to this module, so it works from a source checkout and from an installed wheel.
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Any constant: several server processes starting together take turns migrating.
+_PG_LOCK = 0x7001_4C7D
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def migrate(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        migrate_engine(engine)
+    finally:
+        engine.dispose()
+
+
+def migrate_engine(engine: Engine) -> None:
+    config = alembic_config()
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    log.info("database schema is up to date (%s)", engine.url.render_as_string())

@@ -1,0 +1,183 @@
+"""Every query the adapters need, so routes and the ingest worker stay thin."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, contains_eager
+
+from server.domain import ItemStatus, MemberStatus
+from server.storage.models import (
+    Card,
+    EventRecord,
+    Hut,
+    Item,
+    Loan,
+    Member,
+    RejectedMessage,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOnShelf:
+    item: Item
+    loan: Loan | None  # the open loan, with .member loaded
+
+
+def list_huts(session: Session) -> Sequence[Hut]:
+    return session.scalars(select(Hut).order_by(Hut.id)).all()
+
+
+def get_hut(session: Session, hut_id: str) -> Hut | None:
+    return session.get(Hut, hut_id)
+
+
+def list_items(
+    session: Session, *, hut_id: str | None = None, status: ItemStatus | None = None
+) -> list[ItemOnShelf]:
+    query = select(Item).order_by(Item.tag)
+    if hut_id is not None:
+        query = query.where(Item.hut_id == hut_id)
+    if status is not None:
+        query = query.where(Item.status == status)
+    items = session.scalars(query).all()
+    loans = {loan.item_id: loan for loan in session.scalars(_open_loans())}
+    return [ItemOnShelf(item, loans.get(item.id)) for item in items]
+
+
+def find_item(session: Session, tag: str) -> ItemOnShelf | None:
+    item = session.scalars(select(Item).where(Item.tag == tag)).one_or_none()
+    if item is None:
+        return None
+    loan = session.scalars(_open_loans().where(Loan.item_id == item.id)).one_or_none()
+    return ItemOnShelf(item, loan)
+
+
+def list_open_loans(session: Session, *, overdue_at: datetime | None = None) -> Sequence[Loan]:
+    """Open loans (with item and member loaded); only those due before ``overdue_at`` if given."""
+    query = _open_loans().order_by(Loan.due_at, Loan.id)
+    if overdue_at is not None:
+        query = query.where(Loan.due_at < overdue_at)
+    return session.scalars(query).all()
+
+
+def _open_loans() -> Select[Loan]:
+    return (
+        select(Loan)
+        .join(Loan.item)
+        .join(Loan.member)
+        .options(contains_eager(Loan.item), contains_eager(Loan.member))
+        .where(Loan.returned_at.is_(None))
+    )
+
+
+def find_card(session: Session, uid: str) -> Card | None:
+    return session.scalars(select(Card).where(Card.uid == uid.upper())).one_or_none()
+
+
+def active_card_uids(session: Session) -> list[str]:
+    query = (
+        select(Card.uid)
+        .join(Card.member)
+        .where(Member.status == MemberStatus.ACTIVE)
+        .order_by(Card.uid)
+    )
+    return list(session.scalars(query))
+
+
+def next_allowlist_version(session: Session, hut_id: str, *, at_least: int) -> int:
+    """Raise the hut's allowlist version past its last one (and to ``at_least``)."""
+    hut = session.get(Hut, hut_id, with_for_update=True)
+    if hut is None:
+        raise LookupError(f"unknown hut {hut_id!r}")
+    hut.allowlist_version = max(hut.allowlist_version + 1, at_least)
+    return hut.allowlist_version
+
+
+def claim_event(
+    session: Session,
+    *,
+    event_id: str,
+    hut_id: str,
+    seq: int,
+    type: str,
+    ts: datetime,
+    received_at: datetime,
+    payload: dict[str, Any],
+) -> EventRecord | None:
+    """Insert the event's row, or return None if its id was recorded before.
+
+    INSERT ... ON CONFLICT DO NOTHING: the unique key decides, so two workers handed the
+    same event cannot both apply it (the second waits for the first's commit, then skips).
+    """
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(EventRecord)
+        .values(
+            event_id=event_id,
+            hut_id=hut_id,
+            seq=seq,
+            type=type,
+            ts=ts,
+            received_at=received_at,
+            payload=payload,
+            outcome="applied",
+        )
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(EventRecord.id)
+    )
+    row_id = session.execute(statement).scalar_one_or_none()
+    return None if row_id is None else session.get(EventRecord, row_id)
+
+
+def set_event_outcome(record: EventRecord, *, outcome: str, reason: str | None) -> None:
+    record.outcome = outcome
+    record.reason = reason
+
+
+def add_dead_letter(
+    session: Session, *, topic: str, payload: bytes, reason: str, received_at: datetime
+) -> None:
+    session.add(
+        RejectedMessage(topic=topic, payload=payload, reason=reason, received_at=received_at)
+    )
+
+
+def mark_returned(loan: Loan, *, at: datetime, hut_id: str) -> None:
+    loan.returned_at = at
+    loan.returned_hut_id = hut_id
+    loan.item.status = ItemStatus.AVAILABLE
+    # The item now sits where it was brought back.
+    loan.item.hut_id = hut_id
+
+
+def open_loan(
+    session: Session, *, item: Item, member: Member, hut_id: str, at: datetime, due_at: datetime
+) -> Loan:
+    item.status = ItemStatus.ON_LOAN
+    loan = Loan(item=item, member=member, hut_id=hut_id, borrowed_at=at, due_at=due_at)
+    session.add(loan)
+    return loan
+
+
+__all__ = [
+    "ItemOnShelf",
+    "active_card_uids",
+    "add_dead_letter",
+    "claim_event",
+    "find_card",
+    "find_item",
+    "get_hut",
+    "list_huts",
+    "list_items",
+    "list_open_loans",
+    "mark_returned",
+    "next_allowlist_version",
+    "open_loan",
+    "set_event_outcome",
+]

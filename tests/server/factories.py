@@ -1,0 +1,23 @@
+"""Gateway events as a real gateway would build them, with sensible defaults."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from toolhut.contract import CardDecision, CardEvent, DoorEvent, DoorState, ScanEvent, new_id
+
+from .conftest import T0
+
+
+def scan(
+    hut: str, seq: int, text: str, card: str | None = "04A1B2C3", *, ts: datetime = T0
+) -> ScanEvent:
+    return ScanEvent(id=new_id(), hut=hut, seq=seq, ts=ts, text=text, card=card)
+
+
+def card(hut: str, seq: int, uid: str = "04A1B2C3", *, ts: datetime = T0) -> CardEvent:
+    return CardEvent(id=new_id(), hut=hut, seq=seq, ts=ts, card=uid, decision=CardDecision.UNLOCKED)
+
+
+def door(hut: str, seq: int, *, ts: datetime = T0) -> DoorEvent:
+    return DoorEvent(id=new_id(), hut=hut, seq=seq, ts=ts, state=DoorState.OPEN)

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.app import create_app
+from server.ledger import apply_event
+from server.seed import seed_demo
+from server.settings import ServerSettings
+from server.storage.models import Hut
+
+from .conftest import T0, MovableClock
+from .factories import scan
+
+STAFF = {"Authorization": "Bearer s3cret-staff"}
+
+
+@pytest.fixture
+def client(
+    engine: Engine, sessions: sessionmaker[Session], clock: MovableClock
+) -> Iterator[TestClient]:
+    with sessions.begin() as session:
+        seed_demo(session)
+        hut = session.get(Hut, "demo-hut")
+        assert hut is not None
+        # 张阿姨 borrows the drill (due in 3 days), 李师傅 the ladder (due in 1 day).
+        apply_event(session, scan("demo-hut", 1, "T0001"), hut=hut, received_at=T0)
+        apply_event(session, scan("demo-hut", 2, "T0003", card="04D5E6F7"), hut=hut, received_at=T0)
+    settings = ServerSettings(staff_token="s3cret-staff")
+    app = create_app(settings, clock=clock, engine=engine, mqtt_connected=lambda: True)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_healthz(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "db": True, "mqtt": True}
+
+
+def test_huts(client: TestClient) -> None:
+    body = client.get("/api/v1/huts").json()
+    assert body["data"] == [
+        {"id": "demo-hut", "name": "幸福里社区工具屋", "timezone": "Asia/Shanghai"}
+    ]
+
+
+def test_items_public_and_staff(client: TestClient) -> None:
+    public = client.get("/api/v1/items", params={"hut": "demo-hut", "status": "on_loan"}).json()
+    assert [item["tag"] for item in public["data"]] == ["T0001", "T0003"]
+    drill = public["data"][0]
+    assert drill["name_zh"] == "电钻" and drill["name_en"] == "Power drill"
+    assert drill["category"] == "power_tools" and drill["hut"] == "demo-hut"
+    assert drill["due_at"] == "2026-11-30T02:00:00Z"
+    assert drill["borrower"] is None
+
+    staff = client.get("/api/v1/items", params={"status": "on_loan"}, headers=STAFF).json()
+    assert staff["data"][0]["borrower"] == {"name": "张阿姨", "building_unit": "3-201"}
+
+    available = client.get("/api/v1/items", params={"status": "available"}).json()
+    assert available["count"] == 8
+    assert all(item["due_at"] is None for item in available["data"])
+
+
+def test_wrong_staff_token_is_refused(client: TestClient) -> None:
+    response = client.get("/api/v1/loans", headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401
+
+
+def test_loans_open_and_overdue_follow_the_clock(client: TestClient, clock: MovableClock) -> None:
+    assert client.get("/api/v1/loans").json()["count"] == 2
+    assert client.get("/api/v1/loans", params={"status": "overdue"}).json()["count"] == 0
+
+    clock.advance(timedelta(days=1, minutes=1))  # the ladder was due after one day
+    overdue = client.get("/api/v1/loans", params={"status": "overdue"}, headers=STAFF).json()
+    assert [(loan["tag"], loan["overdue"]) for loan in overdue["data"]] == [("T0003", True)]
+    assert overdue["data"][0]["borrower"] == {"name": "李师傅", "building_unit": "5-502"}
+    public = client.get("/api/v1/loans", params={"status": "overdue"}).json()
+    assert public["data"][0]["borrower"] is None
+
+    clock.advance(timedelta(days=3))
+    assert client.get("/api/v1/loans", params={"status": "overdue"}).json()["count"] == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/api/v1/items", {"status": "borrowed"}, "status"),
+        ("/api/v1/items", {"hut": "Not A Hut!"}, "hut"),
+        ("/api/v1/loans", {"status": "late"}, "status"),
+    ],
+)
+def test_bad_query_values_are_422(
+    client: TestClient, path: str, params: dict[str, str], field: str
+) -> None:
+    response = client.get(path, params=params)
+    assert response.status_code == 422
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == ["query", field]
+    assert detail["msg"]
+
+
+def test_unknown_hut_is_404(client: TestClient) -> None:
+    response = client.get("/api/v1/items", params={"hut": "ghost"})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "unknown hut 'ghost'"}
+
+
+def test_item_page(client: TestClient) -> None:
+    on_loan = client.get("/i/T0001")
+    assert on_loan.status_code == 200
+    assert on_loan.headers["content-type"].startswith("text/html")
+    assert "电钻" in on_loan.text and "已借出" in on_loan.text
+    assert "11月30日 10:00" in on_loan.text  # due date in Shanghai time
+    assert "张阿姨" not in on_loan.text
+
+    available = client.get("/i/t0005")
+    assert "哑铃" in available.text and "可借用" in available.text
+
+    missing = client.get("/i/T9999")
+    assert missing.status_code == 404 and "未找到物品" in missing.text

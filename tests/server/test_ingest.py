@@ -1,0 +1,255 @@
+"""The ingest worker against the real broker: a gateway publishes, the ledger changes."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.domain import MemberStatus
+from server.ingest import IngestWorker
+from server.ledger import AnyEvent
+from server.seed import seed_demo
+from server.settings import ServerSettings
+from server.storage.models import Card, EventRecord, Hut, Loan, RejectedMessage
+from toolhut.contract import (
+    AckBatch,
+    Allowlist,
+    Outcome,
+    TopicKind,
+    Topics,
+    new_id,
+    parse_ack,
+    parse_allowlist,
+)
+from toolhut.mqtt import MqttEndpoint, connack_ok, make_client
+
+from .conftest import MovableClock
+from .factories import door, scan
+
+HUT = "demo-hut"
+TIMEOUT = 10.0
+
+
+class FakeGatewayLink:
+    """A plain paho client on the gateway's side of the wire (the real broker in between)."""
+
+    def __init__(self, mqtt_url: str, topics: Topics) -> None:
+        self.topics = topics
+        self.acks: queue.Queue[AckBatch] = queue.Queue()
+        self.allowlists: queue.Queue[Allowlist] = queue.Queue()
+        self._subscribed = queue.Queue[int]()
+        endpoint = MqttEndpoint.parse(mqtt_url)
+        self.client = make_client(endpoint, client_id=f"test-gw-{new_id()[:8]}")
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda *a: self._subscribed.put(1)
+        self.client.on_message = self._on_message
+        self.client.connect(endpoint.host, endpoint.port)
+        self.client.loop_start()
+        self._subscribed.get(timeout=TIMEOUT)
+
+    def _on_connect(self, client: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        assert connack_ok(reason)
+        client.subscribe(
+            [
+                (self.topics.all_huts(TopicKind.ACK), 1),
+                (self.topics.all_huts(TopicKind.ALLOWLIST), 1),
+            ]
+        )
+
+    def _on_message(self, _c: Any, _u: Any, message: Any) -> None:
+        _hut, kind = self.topics.parse(message.topic)
+        if kind is TopicKind.ACK:
+            self.acks.put(parse_ack(message.payload))
+        elif kind is TopicKind.ALLOWLIST:
+            self.allowlists.put(parse_allowlist(message.payload))
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1).wait_for_publish(TIMEOUT)
+
+    def send(self, event: Any, *, topic_hut: str | None = None) -> None:
+        self.publish(self.topics.events(topic_hut or event.hut), event.to_bytes())
+
+    def next_ack(self) -> AckBatch:
+        return self.acks.get(timeout=TIMEOUT)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def worker(
+    mqtt_url: str, topic_prefix: str, sessions: sessionmaker[Session], clock: MovableClock
+) -> Iterator[IngestWorker]:
+    with sessions.begin() as session:
+        seed_demo(session, hut_id=HUT)
+    settings = ServerSettings(mqtt_url=mqtt_url, topic_prefix=topic_prefix)
+    worker = IngestWorker(settings, sessions=sessions, clock=clock)
+    worker.start()
+    assert worker.wait_connected(TIMEOUT), "ingest worker did not connect"
+    yield worker
+    worker.stop()
+    _clear_retained(mqtt_url, settings.topics.allowlist(HUT))
+
+
+def _clear_retained(mqtt_url: str, topic: str) -> None:
+    endpoint = MqttEndpoint.parse(mqtt_url)
+    client = make_client(endpoint, client_id=f"test-clean-{new_id()[:8]}")
+    client.connect(endpoint.host, endpoint.port)
+    client.loop_start()
+    client.publish(topic, b"", qos=1, retain=True).wait_for_publish(TIMEOUT)
+    client.disconnect()
+    client.loop_stop()
+
+
+@pytest.fixture
+def gateway(mqtt_url: str, topic_prefix: str) -> Iterator[FakeGatewayLink]:
+    link = FakeGatewayLink(mqtt_url, Topics(topic_prefix))
+    yield link
+    link.close()
+
+
+def _poll(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def _count(sessions: sessionmaker[Session], model: type) -> int:
+    with sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_scan_is_applied_acked_and_replay_is_duplicate(
+    worker: IngestWorker, gateway: FakeGatewayLink, sessions: sessionmaker[Session]
+) -> None:
+    borrow = scan(HUT, 1, "https://hut.example.org/i/T0001")
+    gateway.send(borrow)
+    ack = gateway.next_ack()
+    assert ack.hut == HUT
+    assert [(a.id, a.seq, a.outcome) for a in ack.acks] == [(borrow.id, 1, Outcome.APPLIED)]
+    assert ack.acks[0].feedback is not None
+    assert ack.acks[0].feedback.text == "已借出 电钻 还期11-30"
+    with sessions() as session:
+        loan = session.scalars(select(Loan)).one()
+        assert loan.item.tag == "T0001" and loan.member.name == "张阿姨"
+
+    gateway.send(borrow)  # the gateway's outbox resends: the ledger must not move
+    again = gateway.next_ack()
+    assert [(a.id, a.outcome) for a in again.acks] == [(borrow.id, Outcome.DUPLICATE)]
+    assert _count(sessions, Loan) == 1
+    assert _count(sessions, EventRecord) == 1
+
+
+def test_a_burst_is_applied_in_order_and_fully_acked(
+    worker: IngestWorker, gateway: FakeGatewayLink, sessions: sessionmaker[Session]
+) -> None:
+    events: list[AnyEvent] = [door(HUT, seq) for seq in range(1, 61)]
+    # Borrow then return the same item: order decides the result.
+    events += [scan(HUT, 61, "T0002"), scan(HUT, 62, "T0002", card=None)]
+    for event in events:
+        gateway.send(event)
+    acked: dict[str, Outcome] = {}
+    while len(acked) < len(events):
+        for item in gateway.next_ack().acks:
+            acked[item.id] = item.outcome
+    assert set(acked) == {event.id for event in events}
+    assert set(acked.values()) == {Outcome.APPLIED}
+    with sessions() as session:
+        loan = session.scalars(select(Loan)).one()
+        assert loan.returned_at is not None
+
+
+def test_bad_messages_are_dead_lettered_and_the_worker_carries_on(
+    worker: IngestWorker,
+    gateway: FakeGatewayLink,
+    sessions: sessionmaker[Session],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="server.ingest")
+    topics = gateway.topics
+    gateway.publish(topics.events(HUT), b"{not json")
+    gateway.publish(topics.events(HUT), b'{"v":1,"type":"scan","hut":"demo-hut"}')
+    gateway.send(scan("ghost-hut", 1, "T0001"))  # a hut the server does not know
+    gateway.send(scan("other-hut", 1, "T0001"), topic_hut=HUT)  # payload hut != topic hut
+    good = scan(HUT, 1, "T0004")
+    gateway.send(good)
+
+    ack = gateway.next_ack()
+    assert [(a.id, a.outcome) for a in ack.acks] == [(good.id, Outcome.APPLIED)]
+    _poll(lambda: _count(sessions, RejectedMessage) == 4)
+    with sessions() as session:
+        letters = session.scalars(select(RejectedMessage).order_by(RejectedMessage.id)).all()
+        reasons = " | ".join(letter.reason for letter in letters)
+        assert letters[0].payload == b"{not json"
+        assert {letter.topic for letter in letters} == {
+            topics.events(HUT),
+            topics.events("ghost-hut"),
+        }
+        assert [loan.item.tag for loan in session.scalars(select(Loan))] == ["T0004"]
+    assert "invalid event" in reasons
+    assert "unknown hut 'ghost-hut'" in reasons
+    assert "differs from topic hut" in reasons
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert sum("rejected message" in w for w in warnings) == 4
+    assert _count(sessions, EventRecord) == 1
+
+
+def test_allowlists_are_retained_and_versions_grow(
+    worker: IngestWorker, sessions: sessionmaker[Session], mqtt_url: str, topic_prefix: str
+) -> None:
+    first = FakeGatewayLink(mqtt_url, Topics(topic_prefix))  # subscribes after the publish
+    try:
+        allowlist = first.allowlists.get(timeout=TIMEOUT)
+    finally:
+        first.close()
+    assert allowlist.hut == HUT
+    assert allowlist.admits("04A1B2C3") and allowlist.admits("04D5E6F7")
+    assert "04A1B2C3" not in allowlist.to_bytes().decode()
+
+    with sessions.begin() as session:
+        card = session.scalars(select(Card).where(Card.uid == "04D5E6F7")).one()
+        card.member.status = MemberStatus.SUSPENDED
+    later = FakeGatewayLink(mqtt_url, Topics(topic_prefix))
+    try:
+        assert later.allowlists.get(timeout=TIMEOUT).version == allowlist.version
+        worker.request_allowlists()
+        newer = later.allowlists.get(timeout=TIMEOUT)
+    finally:
+        later.close()
+    assert newer.version > allowlist.version
+    assert newer.admits("04A1B2C3") and not newer.admits("04D5E6F7")
+
+
+def test_an_event_that_breaks_the_server_is_dead_lettered_alone(
+    worker: IngestWorker,
+    gateway: FakeGatewayLink,
+    sessions: sessionmaker[Session],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with sessions.begin() as session:
+        session.add(Hut(id="bad-tz", name="坏时区", timezone="Mars/Olympus_Mons"))
+    broken = scan("bad-tz", 1, "T0001")
+    good = [scan(HUT, 1, "T0005"), scan(HUT, 2, "T0006")]
+    for event in (good[0], broken, good[1]):
+        gateway.send(event)
+    acked: set[str] = set()
+    while len(acked) < 2:
+        acked |= {a.id for a in gateway.next_ack().acks if a.outcome is Outcome.APPLIED}
+    assert acked == {event.id for event in good}
+    _poll(lambda: _count(sessions, RejectedMessage) == 1)
+    with sessions() as session:
+        letter = session.scalars(select(RejectedMessage)).one()
+        assert letter.reason.startswith("server error")
+        assert letter.topic == gateway.topics.events("bad-tz")
+    assert any(
+        r.levelno == logging.ERROR and "dead-lettered" in r.getMessage() for r in caplog.records
+    )

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.seed import DEMO_ITEMS, seed_demo
+from server.storage import DatabaseUrlError, migrate, normalize_db_url
+from server.storage.models import Base, EventRecord, Hut, Item, Loan, Member
+from server.storage.queries import claim_event
+
+
+def test_migrations_apply_from_empty_and_match_the_models(db_url: str, engine: Engine) -> None:
+    tables = set(inspect(engine).get_table_names())
+    assert {"huts", "items", "members", "cards", "loans", "events", "rejected_messages"} <= tables
+    migrate(db_url)  # twice is harmless
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+    indexes = {ix["name"] for ix in inspect(engine).get_indexes("events")}
+    assert "ix_events_hut_id_seq" in indexes
+
+
+def _claim(session: Session, event_id: str) -> EventRecord | None:
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    return claim_event(
+        session,
+        event_id=event_id,
+        hut_id="demo-hut",
+        seq=1,
+        type="door",
+        ts=now,
+        received_at=now,
+        payload={"type": "door"},
+    )
+
+
+def test_duplicate_event_id_is_stopped_by_the_constraint(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        seed_demo(session)
+        assert _claim(session, "e-00000001") is not None
+        assert _claim(session, "e-00000001") is None  # same transaction
+    with sessions.begin() as session:
+        assert _claim(session, "e-00000001") is None  # later transaction
+        # The constraint itself, not a lookup, refuses a plain second insert.
+        session.add(
+            EventRecord(
+                event_id="e-00000001",
+                hut_id="demo-hut",
+                seq=2,
+                type="door",
+                ts=datetime.now(UTC),
+                received_at=datetime.now(UTC),
+                payload={},
+                outcome="applied",
+            )
+        )
+        with pytest.raises(IntegrityError):
+            session.flush()
+        session.rollback()
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(EventRecord)) == 1
+
+
+def test_times_come_back_aware_in_utc(sessions: sessionmaker[Session]) -> None:
+    shanghai_noon = datetime(2026, 11, 27, 12, 0, tzinfo=timezone(timedelta(hours=8)))
+    with sessions.begin() as session:
+        seed_demo(session)
+        item = session.scalars(select(Item)).first()
+        member = session.scalars(select(Member)).first()
+        assert item is not None and member is not None
+        session.add(
+            Loan(
+                item=item,
+                member=member,
+                hut_id="demo-hut",
+                borrowed_at=shanghai_noon,
+                due_at=shanghai_noon + timedelta(days=1),
+            )
+        )
+    with sessions() as session:
+        loan = session.scalars(select(Loan)).one()
+        assert loan.borrowed_at == shanghai_noon
+        assert loan.borrowed_at.utcoffset() == timedelta(0)
+        assert loan.borrowed_at.hour == 4
+
+
+def test_seed_is_idempotent(engine: Engine, sessions: sessionmaker[Session]) -> None:
+    assert seed_demo(engine) > 0
+    assert seed_demo(engine) == 0
+    with sessions() as session:
+        hut = session.get(Hut, "demo-hut")
+        assert hut is not None and hut.name == "幸福里社区工具屋"
+        assert hut.timezone == "Asia/Shanghai"
+        assert session.scalar(select(func.count()).select_from(Item)) == len(DEMO_ITEMS)
+        assert session.scalar(select(func.count()).select_from(Member)) == 2
+
+
+def test_foreign_keys_are_enforced(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        session.add(Item(tag="T9999", name_zh="x", name_en="x", category="x", hut_id="nowhere"))
+        with pytest.raises(IntegrityError):
+            session.flush()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u:p@h/db", "postgresql+psycopg://u:p@h/db"),
+        ("postgres://h/db", "postgresql+psycopg://h/db"),
+        ("postgresql+psycopg://h/db", "postgresql+psycopg://h/db"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_normalize_db_url(url: str, expected: str) -> None:
+    assert normalize_db_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["mysql://h/db", "not a url"])
+def test_unsupported_db_url(url: str) -> None:
+    with pytest.raises(DatabaseUrlError):
+        normalize_db_url(url)
