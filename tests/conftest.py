@@ -47,8 +47,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     from tests.support.services import MACHINE_BROKER, MACHINE_POSTGRES
     from toolhut.mqtt import MqttEndpoint
 
-    broker = MqttEndpoint.parse(MACHINE_BROKER)
-    mqtt = "machine broker" if broker.reachable() else "no machine broker: tests start their own"
+    if MACHINE_BROKER == "embedded":
+        mqtt = "embedded amqtt broker, as asked"
+    elif MqttEndpoint.parse(MACHINE_BROKER).reachable():
+        mqtt = "reachable, used"
+    else:
+        mqtt = "NOT reachable: the tests start their own broker"
     pg = "reachable" if postgres_admin_url() else "NOT reachable: PostgreSQL tests will be skipped"
     return [f"toolhut: MQTT {MACHINE_BROKER} -> {mqtt}; PostgreSQL {MACHINE_POSTGRES} -> {pg}"]
 

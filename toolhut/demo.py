@@ -9,6 +9,7 @@ import secrets
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +41,19 @@ class Demo:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
         try:
-            self._start()
+            self.start()
             self._banner()
             self._prompt()
         except KeyboardInterrupt:
             pass
         finally:
-            self._shutdown()
+            print("Stopping the demo ...", flush=True)
+            self.stop()
+            print("Stopped.", flush=True)
         return 0
 
-    def _start(self) -> None:
+    def start(self, *, emulator_output: Callable[[str], None] | None = None) -> None:
+        """Start every part; benchmarks use this without the prompt."""
         from firmware_bridge.emulator import ControllerEmulator
         from hut_gateway.gateway import Gateway
         from hut_gateway.settings import GatewaySettings
@@ -79,7 +83,7 @@ class Demo:
         server.start()
         self._parts.append(server)
 
-        emulator = ControllerEmulator(output=lambda line: print(f"  [hut] {line}", flush=True))
+        emulator = ControllerEmulator(output=emulator_output or _print_hut_line)
         emulator.start()
         self._parts.append(emulator)
         self.emulator = emulator
@@ -94,6 +98,7 @@ class Demo:
         )
         gateway.start()
         self._parts.append(gateway)
+        self.gateway = gateway
         if not gateway.uplink.wait_connected(10):
             log.warning("gateway has not reached the broker yet; it keeps trying")
 
@@ -148,15 +153,17 @@ class Demo:
                 continue
             self.emulator.command(line)  # it prints what it sent, or the error
 
-    def _shutdown(self) -> None:
-        print("Stopping the demo ...", flush=True)
+    def stop(self) -> None:
         while self._parts:
             part = self._parts.pop()
             try:
                 part.stop()
             except Exception:  # keep stopping the rest
                 log.exception("error stopping %s", type(part).__name__)
-        print("Stopped.", flush=True)
+
+
+def _print_hut_line(line: str) -> None:
+    print(f"  [hut] {line}", flush=True)
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -8,17 +8,13 @@ embedded amqtt broker; PostgreSQL tests are skipped with the reason printed.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
-from toolhut.embedded_broker import EmbeddedBroker, free_port
+from toolhut.embedded_broker import EmbeddedBroker
+from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
 from toolhut.mqtt import MqttEndpoint
 
 MACHINE_BROKER = os.environ.get("TOOLHUT_TEST_MQTT", "mqtt://127.0.0.1:1883")
@@ -39,48 +35,23 @@ class Broker:
 
 @contextmanager
 def mqtt_broker() -> Iterator[Broker]:
-    machine = MqttEndpoint.parse(MACHINE_BROKER)
-    if machine.reachable():
-        yield Broker(machine, f"machine mosquitto at {machine.url}")
-        return
-    binary = shutil.which("mosquitto") or (
-        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
-    )
+    """TOOLHUT_TEST_MQTT: a broker URL to use (default the machine's), or "embedded"."""
+    if MACHINE_BROKER != "embedded":
+        machine = MqttEndpoint.parse(MACHINE_BROKER)
+        if machine.reachable():
+            yield Broker(machine, f"broker at {machine.url}")
+            return
+    binary = mosquitto_binary() if MACHINE_BROKER != "embedded" else None
+    own: MosquittoProcess | EmbeddedBroker
     if binary:
-        with _own_mosquitto(binary) as endpoint:
-            yield Broker(endpoint, f"mosquitto started by the tests at {endpoint.url}")
-        return
-    broker = EmbeddedBroker()
-    endpoint = broker.start()
+        own, kind = MosquittoProcess(binary), "mosquitto started by the tests"
+    else:
+        own, kind = EmbeddedBroker(), "embedded amqtt (no mosquitto installed)"
+    endpoint = own.start()
     try:
-        yield Broker(endpoint, f"embedded amqtt at {endpoint.url} (no mosquitto found)")
+        yield Broker(endpoint, f"{kind} at {endpoint.url}")
     finally:
-        broker.stop()
-
-
-@contextmanager
-def _own_mosquitto(binary: str) -> Iterator[MqttEndpoint]:
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        conf = Path(tmp) / "mosquitto.conf"
-        conf.write_text(
-            f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
-            "persistence false\nmax_queued_messages 100000\n"
-        )
-        proc = subprocess.Popen(
-            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        endpoint = MqttEndpoint("127.0.0.1", port)
-        try:
-            deadline = time.monotonic() + 10
-            while not endpoint.reachable():
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"mosquitto did not start on port {port}")
-                time.sleep(0.05)
-            yield endpoint
-        finally:
-            proc.terminate()
-            proc.wait(10)
+        own.stop()
 
 
 def postgres_admin_url() -> str | None:

@@ -1,0 +1,179 @@
+"""What a resident waits for at the hut, measured at the emulated controller.
+
+1. card tap -> unlock frame back, with the server and broker unreachable (the decision is
+   local; it must not wait on the disk or the network);
+2. item scan -> the server's feedback frame back, through the whole stack (gateway, broker,
+   server on SQLite, ack) on loopback;
+3. in the same run, the floor under (2): a bare paho request/response over the same broker.
+
+    python bench/hut_latency.py [--taps 300] [--scans 300]
+
+Figures go to docs/benchmarks.md; compare them as ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from firmware_bridge.emulator import ControllerEmulator
+from hut_gateway.gateway import Gateway
+from hut_gateway.settings import GatewaySettings
+from toolhut.contract import Allowlist, hash_card, utc_now
+from toolhut.demo import Demo
+from toolhut.embedded_broker import EmbeddedBroker, free_port
+from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
+from toolhut.mqtt import MqttEndpoint, make_client
+
+CARD = "04A1B2C3"
+
+
+class LineWaiter:
+    """Emulator output callback that wakes a waiter when a line with a given start appears."""
+
+    def __init__(self) -> None:
+        self._want = ""
+        self._hit = threading.Event()
+
+    def __call__(self, line: str) -> None:
+        if self._want and line.startswith(self._want):
+            self._hit.set()
+
+    def timed(self, want: str, action: object) -> float:
+        self._want, _ = want, self._hit.clear()
+        start = time.perf_counter()
+        action()  # type: ignore[operator]
+        if not self._hit.wait(5):
+            raise RuntimeError(f"no {want!r} within 5 s")
+        return (time.perf_counter() - start) * 1000
+
+
+def summary(name: str, samples: list[float]) -> str:
+    q = statistics.quantiles(samples, n=100)
+    return f"{name:<44} n={len(samples):<5} p50={q[49]:7.2f} ms  p99={q[98]:7.2f} ms"
+
+
+def card_to_unlock_offline(taps: int, tmp: Path) -> list[float]:
+    waiter = LineWaiter()
+    emulator = ControllerEmulator(output=waiter)
+    emulator.start()
+    settings = GatewaySettings(
+        hut="bench-hut",
+        serial=emulator.device_path,
+        mqtt_url=f"mqtt://127.0.0.1:{free_port()}",  # nobody listens there
+        data_dir=tmp / "offline",
+    )
+    gateway = Gateway(settings)
+    salt = "bench-salt-0001"
+    allowlist = Allowlist(
+        hut="bench-hut", version=1, issued=utc_now(), salt=salt, cards=[hash_card(salt, CARD)]
+    )
+    gateway.allowlist.offer(allowlist.to_bytes())
+    gateway.start()
+    try:
+        time.sleep(0.3)  # let the hellos pass
+        return [
+            waiter.timed("recv unlock", lambda: emulator.command(f"card {CARD}"))
+            for _ in range(taps)
+        ]
+    finally:
+        gateway.stop()
+        emulator.stop()
+
+
+def scan_to_feedback(scans: int, tmp: Path, mqtt_url: str) -> list[float]:
+    waiter = LineWaiter()
+    demo = Demo(port=free_port(), data_dir=tmp / "stack", mqtt_url=mqtt_url, hut="bench-hut")
+    demo.start(emulator_output=waiter)
+    try:
+        _wait(lambda: demo.gateway.allowlist.version is not None)
+        waiter.timed("recv unlock", lambda: demo.emulator.command(f"card {CARD}"))
+        waiter.timed("sent door open", lambda: demo.emulator.command("door open"))
+        # Each scan of the same label borrows, the next returns: both are full ledger writes.
+        return [
+            waiter.timed("recv feedback", lambda: demo.emulator.command("scan T0001"))
+            for _ in range(scans)
+        ]
+    finally:
+        demo.stop()
+
+
+def broker_round_trip(n: int, mqtt_url: str) -> list[float]:
+    endpoint = MqttEndpoint.parse(mqtt_url)
+    got = threading.Event()
+    topic = f"bench/{time.time_ns()}"
+    responder = make_client(endpoint, client_id=f"bench-resp-{time.time_ns()}")
+    responder.on_message = lambda c, u, m: c.publish(f"{topic}/res", m.payload, qos=1)
+    requester = make_client(endpoint, client_id=f"bench-req-{time.time_ns()}")
+    requester.on_message = lambda c, u, m: got.set()
+    for client, sub in ((responder, f"{topic}/req"), (requester, f"{topic}/res")):
+        client.connect(endpoint.host, endpoint.port)
+        client.subscribe(sub, qos=1)
+        client.loop_start()
+    time.sleep(0.3)
+    samples = []
+    try:
+        for _ in range(n):
+            got.clear()
+            start = time.perf_counter()
+            requester.publish(f"{topic}/req", b"x" * 200, qos=1)
+            if not got.wait(5):
+                raise RuntimeError("broker round trip timed out")
+            samples.append((time.perf_counter() - start) * 1000)
+    finally:
+        for client in (responder, requester):
+            client.disconnect()
+            client.loop_stop()
+    return samples
+
+
+def _wait(predicate: object, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise RuntimeError("stack did not come up")
+        time.sleep(0.05)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--taps", type=int, default=300)
+    parser.add_argument("--scans", type=int, default=300)
+    parser.add_argument(
+        "--mqtt",
+        default="own",
+        help="broker URL, or 'own' (default): a private Mosquitto with TCP_NODELAY, as deployed",
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    broker = None
+    mqtt_url = args.mqtt
+    if mqtt_url == "own":
+        binary = mosquitto_binary()
+        broker = MosquittoProcess(binary) if binary else EmbeddedBroker()
+        mqtt_url = broker.start().url
+        print(f"broker: {'mosquitto' if binary else 'embedded amqtt'} at {mqtt_url}")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            offline = card_to_unlock_offline(args.taps, Path(tmp))
+            scans = scan_to_feedback(args.scans, Path(tmp), mqtt_url)
+            floor = broker_round_trip(args.scans, mqtt_url)
+    finally:
+        if broker is not None:
+            broker.stop()
+    print(summary("card -> unlock, server and broker down", offline))
+    print(summary("scan -> server feedback, full stack", scans))
+    print(summary("bare broker request/response (floor)", floor))
+    print(
+        "ratio scan/broker floor at p50: "
+        f"{statistics.median(scans) / statistics.median(floor):.1f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
