@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from firmware_bridge.frames import (
     MAX_PAYLOAD,
     Ack,
+    Alarm,
+    AlarmKind,
     Beep,
     CardRead,
     DoorChanged,
@@ -103,6 +105,16 @@ def _door(data: bytes) -> DoorChanged:
     return DoorChanged(open=data[0] == 1)
 
 
+def _alarm(data: bytes) -> Alarm:
+    kind, active = _exact(data, 2)
+    if active > 1:
+        raise FrameError(f"alarm state must be 0 or 1, got {active}")
+    try:
+        return Alarm(kind=AlarmKind(kind), active=active == 1)
+    except ValueError as exc:
+        raise FrameError(f"unknown alarm kind {kind}") from exc
+
+
 def _feedback(data: bytes) -> Feedback:
     if not data:
         raise FrameError("feedback payload is empty")
@@ -123,6 +135,7 @@ _PAYLOADS: dict[FrameType, tuple[Callable[..., bytes], Callable[[bytes], Frame]]
     FrameType.CARD_READ: (lambda f: f.uid, lambda d: CardRead(bytes(d))),
     FrameType.QR_SCAN: (lambda f: f.text.encode(), lambda d: QrScan(_text(d))),
     FrameType.DOOR_CHANGED: (lambda f: bytes([f.open]), _door),
+    FrameType.ALARM: (lambda f: bytes([f.kind, f.active]), _alarm),
     FrameType.UNLOCK: (
         lambda f: _U16.pack(f.pulse_ms),
         lambda d: Unlock(_U16.unpack(_exact(d, 2))[0]),

@@ -24,6 +24,7 @@ class FrameType(IntEnum):
     CARD_READ = 0x10
     QR_SCAN = 0x11
     DOOR_CHANGED = 0x12
+    ALARM = 0x13
     UNLOCK = 0x20
     FEEDBACK = 0x21
 
@@ -32,6 +33,14 @@ class Beep(IntEnum):
     NONE = 0
     OK = 1
     ERROR = 2
+
+
+class AlarmKind(IntEnum):
+    """Conditions the controller detects itself, so they are caught even if the Pi is dead."""
+
+    FORCED_OPEN = 1  # door opened while the lock was engaged
+    HELD_OPEN = 2  # door open longer than the controller's limit
+    TAMPER = 3  # enclosure switch or reader cable
 
 
 class NakReason(IntEnum):
@@ -105,6 +114,23 @@ class DoorChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class Alarm:
+    """An alarm raised (active) or cleared (not active) by the controller."""
+
+    TYPE: ClassVar[FrameType] = FrameType.ALARM
+    kind: AlarmKind
+    active: bool
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "kind", AlarmKind(self.kind))
+        except ValueError as exc:
+            raise FrameError(f"Alarm.kind must be an AlarmKind, got {self.kind!r}") from exc
+        if not isinstance(self.active, bool):
+            raise FrameError(f"Alarm.active must be bool, got {self.active!r}")
+
+
+@dataclass(frozen=True, slots=True)
 class Unlock:
     TYPE: ClassVar[FrameType] = FrameType.UNLOCK
     pulse_ms: int
@@ -150,4 +176,6 @@ class Nak:
             raise FrameError(f"Nak.reason must be a NakReason, got {self.reason!r}") from exc
 
 
-Frame = Hello | Heartbeat | CardRead | QrScan | DoorChanged | Unlock | Feedback | Ack | Nak
+Frame = (
+    Hello | Heartbeat | CardRead | QrScan | DoorChanged | Alarm | Unlock | Feedback | Ack | Nak
+)

@@ -17,6 +17,8 @@ from typing import Any
 from firmware_bridge.codec import HEADER, VERSION, cobs_encode, crc16, encode_frame
 from firmware_bridge.frames import (
     Ack,
+    Alarm,
+    AlarmKind,
     Beep,
     CardRead,
     DoorChanged,
@@ -35,7 +37,7 @@ PATH = Path(__file__).with_name("test_vectors.json")
 
 _CLASSES: dict[str, type[Any]] = {
     cls.TYPE.name: cls
-    for cls in (Hello, Heartbeat, CardRead, QrScan, DoorChanged, Unlock, Feedback, Ack, Nak)
+    for cls in (Hello, Heartbeat, CardRead, QrScan, DoorChanged, Alarm, Unlock, Feedback, Ack, Nak)
 }
 
 VALID: list[tuple[str, int, Frame]] = [
@@ -51,6 +53,8 @@ VALID: list[tuple[str, int, Frame]] = [
     ("qr_max_length", 8, QrScan("x" * 255)),
     ("door_open", 9, DoorChanged(open=True)),
     ("door_close", 10, DoorChanged(open=False)),
+    ("alarm_forced_open", 13, Alarm(AlarmKind.FORCED_OPEN, active=True)),
+    ("alarm_held_open_cleared", 14, Alarm(AlarmKind.HELD_OPEN, active=False)),
     ("unlock", 256, Unlock(5000)),
     ("feedback_ok", 11, Feedback(Beep.OK, "已借出 电钻")),
     ("feedback_error_empty_text", 12, Feedback(Beep.ERROR, "")),

@@ -20,6 +20,8 @@ from firmware_bridge.codec import (
 )
 from firmware_bridge.frames import (
     Ack,
+    Alarm,
+    AlarmKind,
     Beep,
     CardRead,
     DoorChanged,
@@ -47,6 +49,8 @@ ALL_FRAMES: list[Frame] = [
     QrScan("长" * 85),  # 255 bytes: the longest QR text
     DoorChanged(open=True),
     DoorChanged(open=False),
+    Alarm(AlarmKind.FORCED_OPEN, active=True),
+    Alarm(AlarmKind.TAMPER, active=False),
     Unlock(5000),
     Feedback(Beep.OK, "已借出 电钻"),
     Feedback(Beep.NONE, ""),
@@ -199,6 +203,7 @@ frames = st.one_of(
     st.builds(CardRead, st.binary(min_size=4, max_size=10)),
     st.builds(QrScan, st.text(min_size=1, max_size=63)),
     st.builds(DoorChanged, st.booleans()),
+    st.builds(Alarm, st.sampled_from(AlarmKind), st.booleans()),
     st.builds(Unlock, st.integers(1, 0xFFFF)),
     st.builds(Feedback, st.sampled_from(Beep), st.text(max_size=16)),
     st.builds(Ack, st.integers(0, 0xFFFF)),
