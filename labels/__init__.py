@@ -3,6 +3,8 @@
 Importing this package is light; reportlab, Pillow and fontTools load when labels are made.
 """
 
+from typing import Any
+
 from labels.errors import LabelError
 from labels.layout import PRESETS, RollLayout, SheetLayout
 from labels.model import CardLabel, ItemLabel, item_url
@@ -19,7 +21,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # type: ignore[no-untyped-def]
+def __getattr__(name: str) -> Any:
     # make_labels pulls in qrcode; load it on first use so `toolhut labels --help` stays fast.
     if name == "make_labels":
         from labels.make import make_labels

@@ -1,0 +1,188 @@
+"""The one entry point: labels in, files out. Everything is checked before a byte is written."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+from labels.compose import Art, compose, qr_square
+from labels.errors import LabelError
+from labels.fonts import CjkFont, find_font
+from labels.layout import Layout, Page, RollLayout, SheetLayout
+from labels.model import CardLabel, ItemLabel
+from labels.qr import plan_many
+
+log = logging.getLogger(__name__)
+
+Format = Literal["pdf", "png", "svg"]
+FORMATS: tuple[Format, ...] = ("pdf", "png", "svg")
+Progress = Callable[[int, int], None]  # (steps done, steps in all)
+MAX_LABELS = 20_000
+_MAX_REPORTED = 10
+PNG_SHEET_DPI = 300
+
+
+def make_labels(
+    labels: Sequence[ItemLabel | CardLabel],
+    *,
+    output: Path,
+    fmt: Format,
+    layout: Layout,
+    font: CjkFont | str | Path | None = None,
+    progress: Progress | None = None,
+) -> list[Path]:
+    """Render ``labels`` and return the files written.
+
+    ``pdf``: ``output`` is the file (one page per sheet, or per label on a roll).
+    ``png``/``svg``: ``output`` is a directory (created), holding ``page-001.png``... for a
+    sheet layout or ``label-0001-<tag>.png``... for a roll layout.
+    Progress counts composing (QR codes, text fitting) and then drawing: 2 steps per label.
+    """
+    if fmt not in FORMATS:
+        raise LabelError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if not isinstance(layout, SheetLayout | RollLayout):
+        raise LabelError(f"layout must be a SheetLayout or RollLayout, got {type(layout).__name__}")
+    if not labels:
+        raise LabelError("no labels to make")
+    if len(labels) > MAX_LABELS:
+        raise LabelError(f"{len(labels)} labels in one go; at most {MAX_LABELS}")
+    cjk = font if isinstance(font, CjkFont) else find_font(font, env=os.environ)
+    output = Path(output)
+    _check_output(output, fmt)
+
+    total = 2 * len(labels)
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    arts = _compose_all(labels, layout=layout, font=cjk, fmt=fmt, tick=tick)
+    pages = list(layout.pages(len(labels)))
+    title = f"toolhut labels ({len(labels)})"
+
+    if fmt == "pdf":
+        output.parent.mkdir(parents=True, exist_ok=True)
+        # Write beside the target and rename, so a failure never leaves half a PDF behind.
+        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+        os.close(fd)
+        try:
+            from labels.render_pdf import write_pdf
+
+            write_pdf(Path(tmp), pages=pages, arts=arts, font=cjk, title=title, tick=tick)
+            os.replace(tmp, output)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return [output]
+
+    paths = _file_names(output, pages=pages, labels=labels, layout=layout, fmt=fmt)
+    output.mkdir(parents=True, exist_ok=True)
+    if fmt == "png":
+        from labels.render_png import write_pngs
+
+        dpi = layout.dpi if isinstance(layout, RollLayout) else PNG_SHEET_DPI
+        write_pngs(paths, pages=pages, arts=arts, font=cjk, dpi=dpi, tick=tick)
+    else:
+        from labels.render_svg import write_svgs
+
+        write_svgs(paths, pages=pages, arts=arts, font=cjk, tick=tick)
+    return paths
+
+
+def _check_output(output: Path, fmt: Format) -> None:
+    if fmt == "pdf":
+        if output.is_dir():
+            raise LabelError(f"output {output} is a directory; name the PDF file to write")
+        parent = output.parent
+        while not parent.exists():
+            parent = parent.parent
+    else:
+        if output.exists() and not output.is_dir():
+            raise LabelError(f"output {output} is a file; {fmt} output goes into a directory")
+        parent = output
+        while not parent.exists():
+            parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise LabelError(f"cannot write into {parent}")
+
+
+def _compose_all(
+    labels: Sequence[ItemLabel | CardLabel],
+    *,
+    layout: Layout,
+    font: CjkFont,
+    fmt: Format,
+    tick: Callable[[], None],
+) -> list[Art]:
+    problems: list[str] = []
+    for n, label in enumerate(labels, start=1):
+        if not isinstance(label, ItemLabel | CardLabel):
+            problems.append(f"label {n}: not an ItemLabel or CardLabel but {type(label).__name__}")
+            continue
+        missing = font.missing("".join(label.texts()))
+        if missing:
+            problems.append(
+                f"label {n} ({label.key}): font {font.path.name} has no glyph for "
+                f"{''.join(missing)!r}"
+            )
+    if problems:
+        raise _combined(problems)
+
+    # Raster output prints modules on whole printer dots; vector output needs no snapping.
+    dot_mm = None
+    if fmt == "png":
+        dpi = layout.dpi if isinstance(layout, RollLayout) else PNG_SHEET_DPI
+        dot_mm = 25.4 / dpi
+    width, height = layout.label_width, layout.label_height
+    plans = plan_many(
+        [label.payload for label in labels],
+        box_mm=qr_square(width, height),
+        dot_mm=dot_mm,
+        tick=tick,
+    )
+    arts: list[Art] = []
+    for n, (label, plan) in enumerate(zip(labels, plans, strict=True), start=1):
+        if isinstance(plan, str):
+            problems.append(f"label {n} ({label.key}): {plan}")
+            continue
+        arts.append(compose(label, width=width, height=height, font=font, dot_mm=dot_mm, plan=plan))
+    if problems:
+        raise _combined(problems)
+    cut = [label.key for label, art in zip(labels, arts, strict=True) if art.truncated]
+    if cut:
+        log.warning(
+            "%d of %d labels had text cut with '…' to fit %gx%g mm (first: %s); "
+            "a bigger label or shorter names avoid it",
+            len(cut),
+            len(labels),
+            width,
+            height,
+            ", ".join(cut[:5]),
+        )
+    return arts
+
+
+def _combined(problems: list[str]) -> LabelError:
+    shown = problems[:_MAX_REPORTED]
+    more = f"\n... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
+    return LabelError("cannot make labels:\n  " + "\n  ".join(shown) + more)
+
+
+def _file_names(
+    output: Path,
+    *,
+    pages: list[Page],
+    labels: Sequence[ItemLabel | CardLabel],
+    layout: Layout,
+    fmt: Format,
+) -> list[Path]:
+    if isinstance(layout, SheetLayout):
+        return [output / f"page-{n:03d}.{fmt}" for n in range(1, len(pages) + 1)]
+    return [output / f"label-{n:04d}-{labels[n - 1].key}.{fmt}" for n in range(1, len(pages) + 1)]

@@ -1,0 +1,159 @@
+"""What goes on a label: frozen, self-validating values built before any drawing."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from labels.errors import LabelError
+from toolhut.contract import CARD_UID_PATTERN
+
+# A tag is printed in large type and becomes part of a URL path, so keep it URL-safe.
+TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
+MAX_NAME_ZH = 32
+MAX_NAME_EN = 60
+MAX_HUT_NAME = 30
+MAX_HINT = 16
+MAX_PERSON_NAME = 30
+MAX_BUILDING_UNIT = 30
+MAX_URL = 200
+DEFAULT_HINT = "扫码借还"
+
+_TAG = re.compile(TAG_PATTERN)
+_CARD = re.compile(CARD_UID_PATTERN)
+
+
+def _text(field: str, value: str, *, limit: int, required: bool = True) -> str:
+    if not isinstance(value, str):
+        raise LabelError(f"{field} must be text, got {type(value).__name__}")
+    text = " ".join(value.split())  # newlines and runs of spaces would upset wrapping
+    if required and not text:
+        raise LabelError(f"{field} is empty")
+    if len(text) > limit:
+        raise LabelError(f"{field} is {len(text)} characters long; at most {limit} fit a label")
+    bad = [ch for ch in text if unicodedata.category(ch) in {"Cc", "Cf", "Co", "Cs"}]
+    if bad:
+        raise LabelError(f"{field} holds unprintable characters {bad!r}")
+    return text
+
+
+def check_tag(tag: str) -> str:
+    if not isinstance(tag, str) or not _TAG.fullmatch(tag):
+        raise LabelError(
+            f"invalid tag {tag!r}: 1-32 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit"
+        )
+    return tag
+
+
+def check_base_url(base_url: str) -> str:
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise LabelError(
+            f"base URL {base_url!r} needs a scheme and a host, e.g. https://{base_url.strip()}"
+            if "://" not in base_url
+            else f"base URL {base_url!r} must be http:// or https:// with a host"
+        )
+    if parts.query or parts.fragment:
+        raise LabelError(f"base URL {base_url!r} must not carry a query or fragment")
+    return base_url.strip().rstrip("/")
+
+
+def item_url(base_url: str, tag: str) -> str:
+    """The URL a label's QR code carries: ``<public base URL>/i/<tag>``."""
+    return f"{check_base_url(base_url)}/i/{quote(check_tag(tag), safe='')}"
+
+
+def _check_url(url: str) -> str:
+    check_base_url(url)
+    if len(url) > MAX_URL:
+        raise LabelError(f"URL is {len(url)} characters long; at most {MAX_URL} keep the QR small")
+    if any(ch.isspace() for ch in url):
+        raise LabelError(f"URL {url!r} contains whitespace")
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class ItemLabel:
+    tag: str
+    name_zh: str
+    hut_name: str
+    url: str
+    name_en: str = ""
+    hint: str = DEFAULT_HINT
+
+    def __post_init__(self) -> None:
+        check_tag(self.tag)
+        object.__setattr__(self, "name_zh", _text("name_zh", self.name_zh, limit=MAX_NAME_ZH))
+        object.__setattr__(
+            self, "name_en", _text("name_en", self.name_en, limit=MAX_NAME_EN, required=False)
+        )
+        object.__setattr__(self, "hut_name", _text("hut_name", self.hut_name, limit=MAX_HUT_NAME))
+        object.__setattr__(self, "hint", _text("hint", self.hint, limit=MAX_HINT, required=False))
+        _check_url(self.url)
+
+    @classmethod
+    def for_item(
+        cls,
+        *,
+        base_url: str,
+        tag: str,
+        name_zh: str,
+        hut_name: str,
+        name_en: str = "",
+        hint: str = DEFAULT_HINT,
+    ) -> ItemLabel:
+        return cls(
+            tag=tag,
+            name_zh=name_zh,
+            name_en=name_en,
+            hut_name=hut_name,
+            url=item_url(base_url, tag),
+            hint=hint,
+        )
+
+    @property
+    def payload(self) -> str:
+        return self.url
+
+    @property
+    def key(self) -> str:
+        return self.tag
+
+    def texts(self) -> tuple[str, ...]:
+        return (self.tag, self.name_zh, self.name_en, self.hut_name, self.hint)
+
+
+@dataclass(frozen=True, slots=True)
+class CardLabel:
+    name: str
+    building_unit: str
+    card_uid: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", _text("name", self.name, limit=MAX_PERSON_NAME))
+        object.__setattr__(
+            self,
+            "building_unit",
+            _text("building_unit", self.building_unit, limit=MAX_BUILDING_UNIT),
+        )
+        uid = self.card_uid.strip().upper() if isinstance(self.card_uid, str) else ""
+        if not _CARD.fullmatch(uid):
+            raise LabelError(f"invalid card_uid {self.card_uid!r}: 8-20 hexadecimal digits")
+        object.__setattr__(self, "card_uid", uid)
+
+    @property
+    def payload(self) -> str:
+        return self.card_uid
+
+    @property
+    def key(self) -> str:
+        return "card"  # the UID stays out of file names
+
+    def texts(self) -> tuple[str, ...]:
+        return (self.name, self.building_unit)
+
+
+Label = ItemLabel | CardLabel

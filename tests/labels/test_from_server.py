@@ -1,0 +1,75 @@
+"""Labels for a whole hut, read from a real running server's API, scan back to the item pages
+that the same server serves."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from labels.fonts import BUNDLED_FONT, CjkFont
+from server.app import ServerRuntime
+from server.seed import seed_demo
+from server.settings import ServerSettings
+from server.storage import make_engine, migrate
+from tests.labels.readback import decode, pdf_pages
+from tests.support.services import Broker
+from toolhut.cli import main
+
+
+@pytest.fixture
+def server(tmp_path: Path, broker: Broker, topic_prefix: str) -> Iterator[ServerRuntime]:
+    db_url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    migrate(db_url)
+    engine = make_engine(db_url)
+    seed_demo(engine, hut_id="demo-hut")
+    engine.dispose()
+    runtime = ServerRuntime(
+        ServerSettings(db_url=db_url, mqtt_url=broker.url, topic_prefix=topic_prefix, port=0)
+    )
+    runtime.start()
+    yield runtime
+    runtime.stop()
+
+
+def test_a_whole_hut_from_the_server_scans_back_to_its_item_pages(
+    server: ServerRuntime, font: CjkFont, tmp_path: Path
+) -> None:
+    out = tmp_path / "hut.pdf"
+    code = main(
+        ["labels", "items", "--server", server.base_url, "--hut", "demo-hut",
+         "--base-url", server.base_url, "--layout", "3x8", "--no-progress", "-o", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    urls = sorted(decode(pdf_pages(out)[0]))
+    assert len(urls) == 10  # the seeded hut's inventory
+    assert f"{server.base_url}/i/T0001" in urls
+    # Every label leads to a real item page, as a resident's phone would open it.
+    for url in urls:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            assert response.status == 200
+            assert "text/html" in response.headers["content-type"]
+
+
+def test_unknown_tags_asked_of_the_server_write_nothing(
+    server: ServerRuntime, font: CjkFont, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "none.pdf"
+    code = main(
+        ["labels", "items", "--server", server.base_url, "--tag", "T0001", "--tag", "NOPE9",
+         "--base-url", server.base_url, "-o", str(out)]
+    )  # fmt: skip
+    assert code == 2
+    assert "NOPE9" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_bundled_font_is_what_labels_use_by_default(
+    font: CjkFont, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOOLHUT_LABELS_FONT", raising=False)
+    from labels.fonts import find_font
+
+    assert find_font(env={}).path == BUNDLED_FONT
