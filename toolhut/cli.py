@@ -57,6 +57,7 @@ def _missing_extra(command: str, missing: str) -> Callable[[argparse.Namespace],
     return run
 
 
+_OWN_PACKAGES = {"toolhut", "firmware_bridge", "hut_gateway", "server", "labels"}
 _EXTRA = {
     "demo": "demo",
     "server": "server",
@@ -76,6 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as exc:
+        # Subcommands import their heavy dependencies when they run; a part whose extra is
+        # not installed (a Pi with only the gateway extra running `toolhut server`) says so.
+        if (exc.name or "").split(".")[0] in _OWN_PACKAGES:
+            raise
+        return _missing_extra(args.command, exc.name or str(exc))(args)
 
 
 if __name__ == "__main__":
