@@ -122,6 +122,7 @@ class Demo:
         print(
             f"""
 工具屋演示 Tool hut demo is running — hut "{self.hut}", data in {self.data_dir}
+  Inventory:     {base}/          (every hut's shelf, refreshes by itself)
   Health:        {base}/healthz
   Items:         {base}/api/v1/items
   Open loans:    {base}/api/v1/loans?status=open

@@ -21,6 +21,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # Every part is imported up front, so a missing extra is reported before anything starts.
     import amqtt  # noqa: F401
+
     import hut_gateway.gateway  # noqa: F401
     import server.app  # noqa: F401
     from toolhut.demo import Demo

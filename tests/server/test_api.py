@@ -122,3 +122,13 @@ def test_item_page(client: TestClient) -> None:
 
     missing = client.get("/i/T9999")
     assert missing.status_code == 404 and "未找到物品" in missing.text
+
+
+def test_inventory_page_lists_every_item_without_borrowers(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "幸福里社区工具屋" in page.text
+    assert page.text.count('href="/i/T0') == 10  # every seeded item links to its page
+    assert "11月30日 10:00" in page.text  # the drill's due date, in Shanghai time
+    assert "张阿姨" not in page.text and "李师傅" not in page.text

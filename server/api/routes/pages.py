@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,30 @@ STATUS_ZH = {
 }
 
 
+def _local_due(due_at: datetime | None, tz: str) -> str | None:
+    return None if due_at is None else due_at.astimezone(ZoneInfo(tz)).strftime("%m月%d日 %H:%M")
+
+
+@router.get("/")
+def inventory_page(request: Request, session: SessionDep) -> HTMLResponse:
+    """Every hut's shelf at a glance, public view: what is there and when the rest is due."""
+    huts = [
+        {
+            "hut": hut,
+            "rows": [
+                {
+                    "item": shelf.item,
+                    "status": STATUS_ZH[shelf.item.status],
+                    "due": _local_due(shelf.loan.due_at if shelf.loan else None, hut.timezone),
+                }
+                for shelf in queries.list_items(session, hut_id=hut.id)
+            ],
+        }
+        for hut in queries.list_huts(session)
+    ]
+    return templates.TemplateResponse(request, "inventory.html", {"huts": huts})
+
+
 @router.get("/i/{tag}")
 def item_page(tag: str, request: Request, session: SessionDep) -> HTMLResponse:
     parsed = parse_scan_text(tag)
@@ -34,9 +59,7 @@ def item_page(tag: str, request: Request, session: SessionDep) -> HTMLResponse:
             request, "item_missing.html", {"tag": tag}, status_code=404
         )
     hut = shelf.item.hut
-    due = None
-    if shelf.loan is not None:
-        due = shelf.loan.due_at.astimezone(ZoneInfo(hut.timezone)).strftime("%m月%d日 %H:%M")
+    due = _local_due(shelf.loan.due_at if shelf.loan else None, hut.timezone)
     return templates.TemplateResponse(
         request,
         "item.html",
