@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from firmware_bridge.codec import MAX_SEQ, Decoded, DecoderStats, FrameDecoder, encode_frame
-from firmware_bridge.frames import Ack, Frame, Nak, NakReason
+from firmware_bridge.frames import Ack, Frame, Hello, Nak, NakReason
 
 if TYPE_CHECKING:
     import serial
@@ -239,7 +239,9 @@ class Link:
             return
         # Same seq and same content: a retransmission whose ack was lost. Comparing the
         # content too lets a peer that rebooted (its seq restarts at 1) be heard at once.
-        if decoded == self._last_rx:
+        # A Hello is never a duplicate: a restarted peer's first Hello can be byte-identical
+        # to its last one, and it must still be answered.
+        if decoded == self._last_rx and not isinstance(frame, Hello):
             with self._cond:
                 self._stats.duplicates += 1
             return

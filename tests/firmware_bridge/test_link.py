@@ -244,3 +244,24 @@ def test_stop_fails_pending_sends_and_refuses_new_ones(pair: PtyPair) -> None:
     assert host.send(Heartbeat(9)).result(timeout=1) is False
     with pytest.raises(ValueError):
         host.send(Ack(1))
+
+
+
+def test_a_repeated_hello_is_delivered_again_because_it_marks_a_restart() -> None:
+    # A gateway restarted without resetting the controller sends Hello(seq 1) again, byte
+    # for byte; the controller must answer it, not swallow it as a lost-ack retransmission.
+    with pty_pair() as pair:
+        got: list[Frame] = []
+        controller = Link(pair.master, on_frame=got.append, name="controller")
+        controller.start()
+        try:
+            hello = encode_frame(1, Hello("host-0.1.0"))
+            card = encode_frame(2, CardRead(bytes.fromhex("04A1B2C3")))
+            for data in (hello, card, card, hello):
+                pair.port.write(data)
+            wait_until(lambda: len(got) == 3, what="three deliveries")
+            card_frame = CardRead(bytes.fromhex("04A1B2C3"))
+            assert got == [Hello("host-0.1.0"), card_frame, Hello("host-0.1.0")]
+            assert controller.stats.duplicates == 1  # the repeated card, not the Hello
+        finally:
+            controller.stop()
