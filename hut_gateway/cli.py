@@ -1,17 +1,48 @@
-"""``toolhut gateway``: run one hut's gateway until SIGTERM or Ctrl-C."""
+"""``toolhut gateway``: run one hut's gateway until SIGTERM or Ctrl-C.
+
+Settings: flags over ``TOOLHUT_GATEWAY_*`` over ``--config gateway.toml`` over defaults.
+Bad settings exit with status 2 before anything is opened.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import signal
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
+# flag destination -> settings field, for the flags that set one
+_FIELDS = (
+    "hut",
+    "serial",
+    "mqtt_url",
+    "topic_prefix",
+    "data_dir",
+    "baudrate",
+    "unlock_pulse_ms",
+    "homeassistant",
+    "homeassistant_prefix",
+    "status_interval_s",
+)
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="TOML file of settings, e.g. /etc/toolhut/gateway.toml (see deploy/gateway.toml)",
+    )
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="print the resulting settings and exit: 0 if they are good, 2 if not",
+    )
     parser.add_argument("--hut", help="this hut's id (env TOOLHUT_GATEWAY_HUT)")
     parser.add_argument("--serial", help="controller serial device (env TOOLHUT_GATEWAY_SERIAL)")
     parser.add_argument("--mqtt", dest="mqtt_url", help="broker URL, mqtt://host:port")
@@ -19,25 +50,43 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="folder for the outbox and the allowlist")
     parser.add_argument("--baudrate", type=int)
     parser.add_argument("--unlock-pulse-ms", type=int)
+    parser.add_argument(
+        "--homeassistant",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="publish Home Assistant MQTT discovery messages",
+    )
+    parser.add_argument("--homeassistant-prefix", help="Home Assistant discovery prefix")
+    parser.add_argument(
+        "--status-interval", dest="status_interval_s", type=float, metavar="SECONDS"
+    )
     parser.set_defaults(run=run)
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("hut", "serial", "mqtt_url", "topic_prefix", "data_dir", "baudrate", "unlock_pulse_ms")
-    return {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
+    return {key: getattr(args, key) for key in _FIELDS if getattr(args, key, None) is not None}
 
 
 def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from hut_gateway.gateway import Gateway
-    from hut_gateway.settings import GatewaySettings
+    from hut_gateway.settings import ConfigFileError, GatewaySettings, describe_errors
 
     try:
-        settings = GatewaySettings(**overrides(args))
-    except ValidationError as exc:
-        print(f"toolhut gateway: bad settings:\n{exc}")
+        settings = GatewaySettings.load(config=args.config, overrides=overrides(args))
+    except ConfigFileError as exc:
+        print(f"toolhut gateway: {exc}", file=sys.stderr)
         return 2
+    except ValidationError as exc:
+        source = f" (from flags, TOOLHUT_GATEWAY_* or {args.config})" if args.config else ""
+        print(f"toolhut gateway: bad settings{source}:\n{describe_errors(exc)}", file=sys.stderr)
+        return 2
+    if args.check_config:
+        print(settings.model_dump_json(indent=2))
+        return 0
+
+    from hut_gateway.gateway import Gateway
+
     gateway = Gateway(settings)
     try:
         gateway.start()

@@ -45,10 +45,11 @@ class Outbox:
         self._hut = hut
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        # WAL + NORMAL: a commit survives a process kill; only an OS crash or power cut can
-        # lose the last moments, and then the server has not seen those events either.
+        # WAL + FULL: a commit is on the card before the event is published, so a power cut
+        # cannot take back an event (or its sequence number) that the server may have seen.
+        # About 0.3 ms a commit here; the door never waits on it, it unlocks first.
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
 
     def append(self, build: Callable[[int], AnyEvent]) -> tuple[AnyEvent, Pending]:
@@ -77,16 +78,26 @@ class Outbox:
             self._db.execute("COMMIT")
             return event, stored
 
-    def pending(self, *, limit: int = 1000) -> list[Pending]:
+    def pending(self, *, after: int = 0, limit: int = 1000) -> list[Pending]:
+        """Up to ``limit`` waiting events with a sequence number above ``after``, in order:
+        one query per batch, so a long drain reads the file in pages."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, id, payload FROM outbox ORDER BY seq LIMIT ?", (limit,)
+                "SELECT seq, id, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after, limit),
             ).fetchall()
         return [Pending(seq, event_id, bytes(payload)) for seq, event_id, payload in rows]
 
     def remove(self, ids: Iterable[str]) -> int:
+        """Forget acked events; one transaction (one sync) per ack batch, not per event."""
         with self._lock:
-            cur = self._db.executemany("DELETE FROM outbox WHERE id = ?", ((i,) for i in ids))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self._db.executemany("DELETE FROM outbox WHERE id = ?", ((i,) for i in ids))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
             return cur.rowcount
 
     def depth(self) -> int:

@@ -1,33 +1,89 @@
-"""The gateway's one settings object: command-line flags over ``TOOLHUT_GATEWAY_*``
-environment variables over defaults."""
+"""The gateway's one settings object.
+
+Precedence, highest first: command-line flags, ``TOOLHUT_GATEWAY_*`` environment variables,
+the TOML file given with ``--config`` (flat keys named as the fields below), defaults. A key
+that is unknown or a value that is wrong stops the gateway at start, with the field's
+description (``describe_errors``).
+"""
 
 from __future__ import annotations
 
+import os
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from toolhut.contract import HUT_ID_PATTERN, Topics
 from toolhut.mqtt import MqttEndpoint
 
+ENV_PREFIX = "TOOLHUT_GATEWAY_"
+
+
+class ConfigFileError(ValueError):
+    """The TOML file named with --config is missing, unreadable or not TOML, or an
+    environment variable with our prefix names no setting."""
+
 
 class GatewaySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TOOLHUT_GATEWAY_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
-    hut: Annotated[str, Field(pattern=HUT_ID_PATTERN, description="this hut's id")]
-    serial: str = Field(description="controller serial device, e.g. /dev/serial/by-id/...")
-    baudrate: int = 115200
-    mqtt_url: str = "mqtt://127.0.0.1:1883"
-    topic_prefix: str = "toolhut"
-    data_dir: Path = Field(Path("data/gateway"), description="outbox and allowlist live here")
-    unlock_pulse_ms: Annotated[int, Field(ge=500, le=30_000)] = 5000
-    session_idle_s: Annotated[float, Field(gt=0)] = 120.0
+    hut: Annotated[
+        str, Field(pattern=HUT_ID_PATTERN, description="this hut's id, e.g. hut-07 (a-z 0-9 - _)")
+    ]
+    serial: str = Field(description="controller serial device, e.g. /dev/toolhut-controller")
+    baudrate: int = Field(115200, gt=0, description="controller serial speed")
+    mqtt_url: str = Field(
+        "mqtt://127.0.0.1:1883", description="broker, mqtt://[user[:password]@]host[:port]"
+    )
+    topic_prefix: str = Field("toolhut", description="first topic level(s) of the MQTT contract")
+    data_dir: Path = Field(
+        Path("data/gateway"), description="folder for the outbox and the allowlist"
+    )
+    unlock_pulse_ms: int = Field(
+        5000, ge=500, le=30_000, description="how long the lock stays released, 500-30000 ms"
+    )
+    session_idle_s: float = Field(
+        120.0, gt=0, description="an access session with the door shut ends after this idle time"
+    )
     # Server feedback for a scan is shown only this long after the scan; an ack that comes
     # back after an outage must not beep at the next resident.
-    feedback_window_s: Annotated[float, Field(gt=0)] = 10.0
-    resend_after_s: Annotated[float, Field(gt=0)] = 30.0
+    feedback_window_s: float = Field(
+        10.0, gt=0, description="server feedback older than this is not shown at the hut"
+    )
+    resend_after_s: float = Field(
+        30.0, gt=0, description="publish an event again if the server has not acked it by then"
+    )
+    drain_window: int = Field(
+        500,
+        ge=1,
+        le=5000,
+        description="events published but not yet acked by the server, at most; keep it "
+        "below the broker's max_queued_messages",
+    )
+    reconnect_min_s: float = Field(
+        1.0, gt=0, le=60, description="first wait before reconnecting to the broker"
+    )
+    reconnect_max_s: float = Field(
+        60.0, gt=0, le=3600, description="longest wait between broker reconnect attempts"
+    )
+    status_interval_s: float = Field(
+        60.0, ge=5, description="retained status is published this often, and on change"
+    )
+    homeassistant: bool = Field(
+        False, description="publish Home Assistant MQTT discovery messages (retained)"
+    )
+    homeassistant_prefix: str = Field(
+        "homeassistant", description="Home Assistant's MQTT discovery prefix"
+    )
 
     @field_validator("mqtt_url")
     @classmethod
@@ -35,11 +91,61 @@ class GatewaySettings(BaseSettings):
         MqttEndpoint.parse(url)
         return url
 
-    @field_validator("topic_prefix")
+    @field_validator("topic_prefix", "homeassistant_prefix")
     @classmethod
     def _prefix(cls, prefix: str) -> str:
         Topics(prefix)
         return prefix
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # No .env file and no secrets dir on a Pi: only flags, environment and the TOML file.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        config: Path | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> GatewaySettings:
+        """Settings from ``overrides`` (the flags), the environment and the TOML ``config``.
+
+        Raises ConfigFileError for a missing or malformed file or an unknown
+        ``TOOLHUT_GATEWAY_*`` variable, ValidationError for bad keys or values."""
+        unknown = sorted(
+            key
+            for key in os.environ
+            if key.upper().startswith(ENV_PREFIX)
+            and key[len(ENV_PREFIX) :].lower() not in cls.model_fields
+        )
+        if unknown:
+            # pydantic-settings ignores them; a typo would silently keep the default.
+            raise ConfigFileError(
+                f"unknown environment variable {', '.join(unknown)}; known: "
+                + ", ".join(ENV_PREFIX + name.upper() for name in cls.model_fields)
+            )
+        if config is None:
+            return cls(**dict(overrides or {}))
+        try:
+            with open(config, "rb") as f:
+                tomllib.load(f)
+        except OSError as exc:
+            raise ConfigFileError(f"cannot read config file {config}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigFileError(f"config file {config} is not valid TOML: {exc}") from exc
+        # A subclass that knows its file: pydantic-settings reads toml_file from model_config.
+        reading = type(
+            cls.__name__, (cls,), {"model_config": {**cls.model_config, "toml_file": config}}
+        )
+        return reading(**dict(overrides or {}))
 
     @property
     def outbox_path(self) -> Path:
@@ -48,3 +154,20 @@ class GatewaySettings(BaseSettings):
     @property
     def allowlist_path(self) -> Path:
         return self.data_dir / f"{self.hut}-allowlist.json"
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line per bad setting, with what the field is for, or the keys that exist."""
+    fields = GatewaySettings.model_fields
+    lines = []
+    for error in exc.errors(include_url=False):
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        if error["type"] == "extra_forbidden":
+            lines.append(f"  {name}: unknown setting; known: {', '.join(sorted(fields))}")
+            continue
+        given = "" if error["type"] == "missing" else f" (got {error.get('input')!r})"
+        field = fields.get(str(error["loc"][0])) if error["loc"] else None
+        what = f"\n      {name} is {field.description}" if field and field.description else ""
+        env = f" [env {ENV_PREFIX}{name.upper()}]" if field else ""
+        lines.append(f"  {name}: {error['msg']}{given}{env}{what}")
+    return "\n".join(lines)

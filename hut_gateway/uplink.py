@@ -1,14 +1,23 @@
 """The gateway's side of the MQTT wire: publishes the outbox, takes acks, commands and the
-allowlist back. Keeps reconnecting by itself; never blocks the hut on the network."""
+allowlist back. Keeps reconnecting by itself; never blocks the hut on the network.
+
+The outbox drains in sequence order through a window: at most ``drain_window`` events are
+out (published, not yet acked by the server) at a time, and each ack lets the next ones
+go. Pacing by the server's acks keeps a long backlog from overflowing the broker's queue
+for a slower subscriber, which Mosquitto would drop without a word.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from hut_gateway.homeassistant import discovery_messages
 from hut_gateway.outbox import Outbox, Pending
 from hut_gateway.settings import GatewaySettings
 from toolhut.contract import (
@@ -26,6 +35,34 @@ from toolhut.mqtt import MqttEndpoint, connack_ok, make_client
 
 log = logging.getLogger(__name__)
 
+TICK_S = 1.0
+_READ_BATCH = 500  # outbox rows per SELECT while draining
+
+
+class Backoff:
+    """Exponential backoff with jitter, so a fleet of huts does not reconnect in step after
+    the broker comes back: attempt n waits uniform(min, min(max, min * 2**n))."""
+
+    def __init__(self, *, min_s: float, max_s: float, rng: random.Random | None = None) -> None:
+        self._min_s = min_s
+        self._max_s = max(min_s, max_s)
+        self._rng = rng or random.Random()
+        self._attempt = 0
+
+    def next(self) -> float:
+        ceiling = min(self._max_s, self._min_s * 2 ** min(self._attempt, 30))
+        self._attempt += 1
+        return self._rng.uniform(self._min_s, ceiling)
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Out:
+    item: Pending
+    sent_at: float
+
 
 class Uplink:
     def __init__(
@@ -38,8 +75,10 @@ class Uplink:
         on_allowlist: Callable[[bytes], None],
         status: Callable[[], Status],
         monotonic: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
         self._hut = settings.hut
+        self._settings = settings
         self._endpoint = MqttEndpoint.parse(settings.mqtt_url)
         self._topics = Topics(settings.topic_prefix)
         self._outbox = outbox
@@ -48,18 +87,31 @@ class Uplink:
         self._on_allowlist = on_allowlist
         self._status = status
         self._monotonic = monotonic
+        self._started = monotonic()
         self._resend_after_s = settings.resend_after_s
+        self._window = settings.drain_window
+        self._backoff = Backoff(
+            min_s=settings.reconnect_min_s, max_s=settings.reconnect_max_s, rng=rng
+        )
         self._connected = threading.Event()
-        self._stopping = False
-        self._sent_at: dict[str, float] = {}
-        self._sent_lock = threading.Lock()
+        self._stopping = threading.Event()
+        # Events out on this connection, oldest first, and the highest seq published on it.
+        self._out: dict[str, _Out] = {}
+        self._cursor = 0
+        self._lock = threading.RLock()
+        self._next_status = 0.0
+        self._status_depth: int | None = None
+        self._ticker: threading.Thread | None = None
         self.rejected_messages = 0
+        self.resent = 0
         self._client = make_client(self._endpoint, client_id=f"toolhut-gateway-{self._hut}")
-        self._client.max_inflight_messages_set(200)
+        # paho's own limit is not the pacing (the window is); it must simply not be lower.
+        self._client.max_inflight_messages_set(self._window)
         self._client.will_set(
             self._topics.status(self._hut), offline_status(self._hut).to_bytes(), qos=1, retain=True
         )
         self._client.on_connect = self._handle_connect
+        self._client.on_connect_fail = self._handle_connect_fail
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
 
@@ -67,15 +119,27 @@ class Uplink:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._out)
+
+    def uptime_s(self) -> int:
+        return int(self._monotonic() - self._started)
+
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
     def start(self) -> None:
         self._client.connect_async(self._endpoint.host, self._endpoint.port, keepalive=30)
         self._client.loop_start()
+        self._ticker = threading.Thread(target=self._tick, name="uplink-ticker", daemon=True)
+        self._ticker.start()
 
     def stop(self) -> None:
-        self._stopping = True
+        self._stopping.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=2)
         if self.connected:
             # A clean disconnect does not fire the last will: say "offline" ourselves.
             info = self._client.publish(
@@ -92,62 +156,128 @@ class Uplink:
         self._client.loop_stop()
 
     def publish(self, item: Pending) -> None:
-        """Send one outbox entry if the broker is there; the outbox keeps it either way."""
-        if not self.connected:
-            return
-        with self._sent_lock:
-            self._sent_at[item.id] = self._monotonic()
-        self._client.publish(self._topics.events(self._hut), item.payload, qos=1)
+        """A new outbox entry: sent now if it is next in line and the window has room,
+        else it waits its turn in the outbox."""
+        with self._lock:
+            if not self.connected:
+                return
+            if item.seq == self._cursor + 1 and len(self._out) < self._window:
+                self._send(item)
+            else:
+                self._pump()
 
     def publish_status(self) -> None:
-        if self.connected:
-            self._client.publish(
-                self._topics.status(self._hut), self._status().to_bytes(), qos=1, retain=True
-            )
+        if not self.connected:
+            return
+        status = self._status()
+        if "uptime_s" in Status.model_fields:  # the contract's field, once it has one
+            status = status.model_copy(update={"uptime_s": self.uptime_s()})
+        self._status_depth = status.outbox
+        self._next_status = self._monotonic() + self._settings.status_interval_s
+        self._client.publish(self._topics.status(self._hut), status.to_bytes(), qos=1, retain=True)
+
+    def maintain(self) -> None:
+        """Once a second: resend what went stale, publish status when due or changed."""
+        self.resend_stale()
+        if not self.connected:
+            return
+        if self._monotonic() >= self._next_status or self._outbox.depth() != self._status_depth:
+            self.publish_status()
 
     def resend_stale(self) -> int:
         """Publish again what the server has not acked for a while (it may have been down
-        while the broker was up). Duplicates are harmless: the server applies an id once."""
-        if not self.connected:
-            return 0
-        now = self._monotonic()
-        stale = []
-        for item in self._outbox.pending():
-            with self._sent_lock:
-                sent = self._sent_at.get(item.id)
-            if sent is None or now - sent >= self._resend_after_s:
-                stale.append(item)
-        for item in stale:
-            self.publish(item)
+        while the broker was up). Only events in the window: never more than it at once.
+        Duplicates are harmless: the server applies an id once."""
+        with self._lock:
+            if not self.connected:
+                return 0
+            now = self._monotonic()
+            stale = [o.item for o in self._out.values() if now - o.sent_at >= self._resend_after_s]
+            for item in stale:
+                self._send(item)
+            self._pump()
+        if stale:
+            self.resent += len(stale)
+            log.info("resent %d events the server has not acked", len(stale))
         return len(stale)
 
     def forget(self, ids: list[str]) -> None:
-        with self._sent_lock:
+        """Acked: out of the window, and let the next ones go."""
+        with self._lock:
             for event_id in ids:
-                self._sent_at.pop(event_id, None)
+                self._out.pop(event_id, None)
+            self._pump()
+
+    # Under self._lock.
+
+    def _send(self, item: Pending) -> None:
+        # Re-inserted at the end: the dict stays in order of last sending.
+        self._out.pop(item.id, None)
+        self._out[item.id] = _Out(item, self._monotonic())
+        self._cursor = max(self._cursor, item.seq)
+        self._client.publish(self._topics.events(self._hut), item.payload, qos=1)
+
+    def _pump(self) -> None:
+        if not self.connected:
+            return
+        while (room := self._window - len(self._out)) > 0:
+            batch = self._outbox.pending(after=self._cursor, limit=min(room, _READ_BATCH))
+            for item in batch:
+                self._send(item)
+            if len(batch) < min(room, _READ_BATCH):
+                return
+
+    # paho's network thread.
 
     def _handle_connect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
         if not connack_ok(reason):
             log.error("broker %s refused the connection: %s", self._endpoint.url, reason)
+            self._set_reconnect_delay()
             return
         log.info("connected to broker %s", self._endpoint.url)
-        self._connected.set()
+        self._backoff.reset()
         for kind in (TopicKind.ACK, TopicKind.CMD, TopicKind.ALLOWLIST):
             client.subscribe(self._topics.for_hut(self._hut, kind), qos=1)
+        if self._settings.homeassistant:
+            for message in discovery_messages(
+                hut=self._hut,
+                topics=self._topics,
+                discovery_prefix=self._settings.homeassistant_prefix,
+            ):
+                client.publish(message.topic, message.payload, qos=1, retain=True)
+        with self._lock:
+            # A new connection: whatever was out on the old one may be lost; start over
+            # from the oldest event in the outbox.
+            self._out.clear()
+            self._cursor = 0
+            self._connected.set()
+        # Outside the lock: the status callback belongs to the gateway and may take its own.
         self.publish_status()
-        for item in self._outbox.pending():
-            self.publish(item)
+        if self._status_depth:
+            log.info("draining %d events from the outbox", self._status_depth)
+        with self._lock:
+            self._pump()
+
+    def _handle_connect_fail(self, client: Any, userdata: Any) -> None:
+        self._set_reconnect_delay()
 
     def _handle_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
-        if self._connected.is_set() and not self._stopping:
+        if self._connected.is_set() and not self._stopping.is_set():
             log.warning(
                 "lost the broker %s (%s); events wait in the outbox", self._endpoint.url, reason
             )
         self._connected.clear()
+        self._set_reconnect_delay()
+
+    def _set_reconnect_delay(self) -> None:
+        delay = self._backoff.next()
+        # paho doubles its own delay from min; min == max makes it wait exactly ours.
+        self._client.reconnect_delay_set(min_delay=delay, max_delay=delay)
+        log.debug("next broker connection attempt in %.1f s", delay)
 
     def _handle_message(self, client: Any, userdata: Any, message: Any) -> None:
         try:
@@ -172,3 +302,10 @@ class Uplink:
         except Exception:  # a bug in a handler must not kill paho's network thread
             self.rejected_messages += 1
             log.exception("error handling message on %s", message.topic)
+
+    def _tick(self) -> None:
+        while not self._stopping.wait(TICK_S):
+            try:
+                self.maintain()
+            except Exception:  # the next tick tries again
+                log.exception("uplink maintenance failed")

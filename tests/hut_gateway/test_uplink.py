@@ -1,0 +1,100 @@
+"""The uplink's drain, resends, status and reconnect backoff, on a real broker."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from hut_gateway.uplink import Backoff
+from tests.hut_gateway.uplink_rig import ServerSide, UplinkRig, door_event
+from tests.support.processes import poll_until
+from tests.support.services import Broker
+from toolhut.contract import Topics, parse_status
+
+
+def test_backoff_grows_with_jitter_up_to_the_ceiling_and_resets() -> None:
+    backoff = Backoff(min_s=1.0, max_s=30.0, rng=random.Random(7))
+    delays = [backoff.next() for _ in range(12)]
+    for attempt, delay in enumerate(delays):
+        assert 1.0 <= delay <= min(30.0, 2.0**attempt)
+    assert max(delays[6:]) > 10  # it does grow ...
+    assert len(set(delays)) == len(delays)  # ... and no two huts wait in step
+    backoff.reset()
+    assert backoff.next() == 1.0
+
+
+def test_a_backlog_drains_in_order_through_a_window_paced_by_acks(
+    tmp_path: Path, broker: Broker, topic_prefix: str
+) -> None:
+    rig = UplinkRig(tmp_path, broker, topic_prefix, drain_window=50)
+    server = ServerSide(broker, Topics(topic_prefix))
+    backlog = rig.record(300)  # the broker was away: all of it waits in the outbox
+    try:
+        rig.start()
+        poll_until(lambda: server.count() == 50, what="the first window")
+        assert rig.uplink.in_flight == 50
+        rig.record(1)  # a live event waits behind the backlog
+        server.ack(server.received[:20])
+        poll_until(lambda: server.count() == 70, what="20 more after 20 acks")
+        poll_until(lambda: rig.outbox.depth() == 281, what="acked events leave the outbox")
+        assert rig.uplink.in_flight == 50
+
+        with server._lock:
+            unacked = server.received[20:]
+        server.auto_ack = True
+        server.ack(unacked)
+        poll_until(lambda: rig.outbox.depth() == 0, timeout=20, what="the drained outbox")
+        seqs = [seq for seq, _ in server.received]
+        assert seqs == list(range(1, 302))  # each once, in sequence order
+        assert [item.seq for item in backlog] == list(range(1, 301))
+        assert rig.uplink.resent == 0
+    finally:
+        rig.stop()
+        server.stop()
+
+
+def test_unacked_events_are_resent_after_a_while_but_only_the_window(
+    tmp_path: Path, broker: Broker, topic_prefix: str
+) -> None:
+    rig = UplinkRig(tmp_path, broker, topic_prefix, drain_window=10, resend_after_s=30)
+    server = ServerSide(broker, Topics(topic_prefix))  # a server that never acks
+    rig.record(40)
+    try:
+        rig.start()
+        poll_until(lambda: server.count() == 10, what="the first window")
+        rig.clock.now += 29
+        assert rig.uplink.resend_stale() == 0
+        rig.clock.now += 1
+        assert rig.uplink.resend_stale() == 10
+        poll_until(lambda: server.count() == 20, what="the resent window")
+        assert [seq for seq, _ in server.received] == list(range(1, 11)) * 2
+        assert rig.outbox.depth() == 40  # nothing leaves without the server's ack
+    finally:
+        rig.stop()
+        server.stop()
+
+
+def test_status_is_published_periodically_and_when_the_outbox_changes(
+    tmp_path: Path, broker: Broker, topic_prefix: str
+) -> None:
+    topics = Topics("status-" + topic_prefix)
+    rig = UplinkRig(tmp_path, broker, topics.prefix, status_interval_s=60)
+    watcher = ServerSide(broker, topics, also=topics.status("uplink-test"))
+    try:
+        rig.start()
+        poll_until(lambda: len(watcher.other) >= 1, what="status on connect")
+        first = len(watcher.other)
+        rig.clock.now += 60
+        rig.uplink.maintain()
+        poll_until(lambda: len(watcher.other) > first, what="the periodic status")
+        assert rig.uplink.uptime_s() == 60
+        rig.outbox.append(door_event)  # recorded while the window is free: depth 1
+        rig.uplink.maintain()
+        poll_until(
+            lambda: parse_status(watcher.other[-1].payload).outbox == 1,
+            what="status with the new outbox depth",
+        )
+    finally:
+        rig.stop()
+        watcher.client.publish(topics.status("uplink-test"), b"", qos=1, retain=True)
+        watcher.stop()

@@ -1,0 +1,203 @@
+"""A whole hut as real processes — ``toolhut server``, ``toolhut emulator``, ``toolhut
+gateway`` — on a broker the test may stop and start again, with the parts started and
+killed one by one, and the two databases (the server's ledger, the gateway's outbox) read
+straight from their SQLite files."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.processes import ToolhutProcess, http_json, poll_until, run_toolhut, wait_http
+from toolhut.contract import ContractError, Status, Topics, parse_status
+from toolhut.embedded_broker import free_port
+from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
+from toolhut.mqtt import MqttEndpoint, make_client
+
+HUT = "outage-hut"
+ZHANG = "04A1B2C3"  # 张阿姨, seeded by `toolhut server seed`
+STAFF_TOKEN = "outage-staff-token"
+
+# Quick reconnects and resends, so an outage test waits seconds, not minutes.
+FAST_GATEWAY_ENV = {
+    "TOOLHUT_GATEWAY_RECONNECT_MIN_S": "0.2",
+    "TOOLHUT_GATEWAY_RECONNECT_MAX_S": "1",
+    "TOOLHUT_GATEWAY_RESEND_AFTER_S": "2",
+}
+
+
+class RestartableBroker:
+    """A private Mosquitto on one fixed port, stopped and started again on that port."""
+
+    def __init__(self) -> None:
+        binary = mosquitto_binary()
+        if binary is None:
+            pytest.skip("mosquitto is not installed: broker outage tests skipped")
+        self._binary = binary
+        self.port = free_port()
+        self._proc: MosquittoProcess | None = None
+
+    @property
+    def endpoint(self) -> MqttEndpoint:
+        return MqttEndpoint("127.0.0.1", self.port)
+
+    @property
+    def url(self) -> str:
+        return self.endpoint.url
+
+    def start(self) -> None:
+        self._proc = MosquittoProcess(self._binary, port=self.port)
+        self._proc.start()
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.stop()
+            self._proc = None
+
+
+class StatusWatcher:
+    """The hut's retained status as a dashboard sees it; reconnects after an outage."""
+
+    def __init__(self, endpoint: MqttEndpoint, topics: Topics) -> None:
+        self.latest: Status | None = None
+        self._lock = threading.Lock()
+        self._client = make_client(endpoint, client_id=f"watch-{topics.prefix}")
+        self._client.on_connect = lambda c, *_: c.subscribe(topics.status(HUT), qos=1)
+        self._client.on_message = self._on_message
+        self._client.connect_async(endpoint.host, endpoint.port)
+        self._client.loop_start()
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        try:
+            status = parse_status(message.payload)
+        except ContractError:
+            return
+        with self._lock:
+            self.latest = status
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+class HutStack:
+    def __init__(self, tmp_path: Path, broker: RestartableBroker, prefix: str) -> None:
+        self.broker = broker
+        self.prefix = prefix
+        self.db_path = tmp_path / "ledger.sqlite3"
+        self.db_url = f"sqlite:///{self.db_path}"
+        self.data_dir = tmp_path / "gateway"
+        self.link = tmp_path / "hut.tty"
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.server: ToolhutProcess | None = None
+        self.gateway: ToolhutProcess | None = None
+        self.emulator: ToolhutProcess | None = None
+        self.watcher = StatusWatcher(broker.endpoint, Topics(prefix))
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.data_dir / f"{HUT}-outbox.sqlite3"
+
+    def seed(self) -> None:
+        seeded = run_toolhut("server", "seed", "--db", self.db_url, "--hut", HUT)
+        assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+
+    def start_server(self) -> None:
+        self.server = ToolhutProcess(
+            "server", "--db", self.db_url, "--mqtt", self.broker.url, "--prefix", self.prefix,
+            "--port", str(self.port), "--staff-token", STAFF_TOKEN,
+        )  # fmt: skip
+        wait_http(f"{self.base}/healthz", procs=[self.server])
+
+    def stop_server(self) -> None:
+        assert self.server is not None
+        self.server.stop()
+        self.server = None
+
+    def start_emulator(self) -> ToolhutProcess:
+        self.emulator = ToolhutProcess("emulator", "--link", str(self.link))
+        self.emulator.expect(r"^emulator: link ")
+        return self.emulator
+
+    def start_gateway(self) -> ToolhutProcess:
+        self.gateway = ToolhutProcess(
+            "gateway", "--hut", HUT, "--serial", str(self.link), "--mqtt", self.broker.url,
+            "--prefix", self.prefix, "--data-dir", str(self.data_dir),
+            env=FAST_GATEWAY_ENV,
+        )  # fmt: skip
+        return self.gateway
+
+    def kill_gateway(self) -> None:
+        """Power cut, as far as the gateway can tell: SIGKILL, no clean-up of any kind."""
+        assert self.gateway is not None
+        self.gateway.proc.send_signal(signal.SIGKILL)
+        self.gateway.proc.wait(10)
+        self.gateway = None
+
+    def wait_allowlist(self) -> None:
+        poll_until(
+            lambda: self.watcher.latest is not None and self.watcher.latest.allowlist is not None,
+            timeout=20,
+            what="gateway status with an allowlist",
+        )
+
+    def outbox(self) -> tuple[int, int]:
+        """(events waiting, last sequence number given) from the gateway's own file."""
+        with closing(sqlite3.connect(f"file:{self.outbox_path}?mode=ro", uri=True)) as db:
+            waiting = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            row = db.execute("SELECT last_seq FROM counter WHERE hut = ?", (HUT,)).fetchone()
+        return int(waiting), int(row[0]) if row else 0
+
+    def applied_seqs(self) -> list[int]:
+        """Sequence numbers of this hut's events in the server's ledger, one per row."""
+        with closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)) as db:
+            rows = db.execute("SELECT seq FROM events WHERE hut_id = ? ORDER BY seq", (HUT,))
+            return [int(seq) for (seq,) in rows.fetchall()]
+
+    def wait_all_delivered(self, *, timeout: float = 60.0) -> int:
+        """Until the outbox is empty and the ledger holds every sequence number; returns it."""
+
+        def done() -> bool:
+            waiting, last = self.outbox()
+            return waiting == 0 and last > 0 and len(self.applied_seqs()) >= last
+
+        poll_until(done, timeout=timeout, what="every outbox event applied on the server")
+        return self.outbox()[1]
+
+    def staff(self, path: str) -> Any:
+        return http_json(f"{self.base}{path}", headers={"Authorization": f"Bearer {STAFF_TOKEN}"})
+
+    def item(self, tag: str) -> dict[str, Any]:
+        return next(i for i in self.staff("/api/v1/items")["data"] if i["tag"] == tag)
+
+    def stop(self) -> None:
+        self.watcher.stop()
+        for proc in (self.gateway, self.emulator, self.server):
+            if proc is not None:
+                proc.stop()
+
+
+@contextmanager
+def hut_stack(tmp_path: Path, prefix: str) -> Iterator[HutStack]:
+    """Broker, seeded server, emulator and gateway up, the allowlist at the gateway."""
+    broker = RestartableBroker()
+    broker.start()
+    stack = HutStack(tmp_path, broker, prefix)
+    try:
+        stack.seed()
+        stack.start_server()
+        stack.start_emulator()
+        stack.start_gateway()
+        stack.wait_allowlist()
+        yield stack
+    finally:
+        stack.stop()
+        broker.stop()
