@@ -1,8 +1,26 @@
 """A hut controller in software, speaking serial wire v1 on a pseudo-terminal.
 
-The gateway opens ``device_path`` exactly as it would open the real board's serial port.
-Output lines (``sent ...``, ``recv ...``, ``lock ...``, ``error: ...``) have fixed formats
-that tests and the demo parse.
+The gateway opens ``device_path`` (or the ``--link`` symlink) exactly as it would open the
+real board's serial port. Output lines have fixed formats that tests and the demo parse:
+
+    emulator: device /dev/pts/N          at start and after every replug
+    emulator: link PATH -> /dev/pts/N    likewise, with --link
+    emulator: unplugged                  the pty is gone (as a USB adapter pulled out)
+    emulator: silent | emulator: resumed a hung controller, and its recovery
+    sent hello firmware=emu-1.0.0        frames sent (heartbeats only with verbose):
+    sent card uid=04A1B2C3                 card, scan, door open|close,
+    sent scan text="..."                   alarm kind=forced_open|held_open|tamper
+    sent door open                         active=1|0, raw bytes=N
+    sent alarm kind=forced_open active=1
+    sent raw bytes=12
+    recv unlock pulse_ms=5000            frames received: hello, unlock, feedback
+    recv feedback beep=ok text="..."
+    lock released for 5.0 s | lock engaged
+    error: ...
+
+Like the real board it detects two door alarms itself: forced open (the door opens while
+the lock is engaged; cleared when it closes) and held open (open longer than
+``held_open_s``; cleared when it closes).
 """
 
 from __future__ import annotations
@@ -19,6 +37,8 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from firmware_bridge.frames import (
+    Alarm,
+    AlarmKind,
     CardRead,
     DoorChanged,
     Feedback,
@@ -37,12 +57,32 @@ HELP = """commands:
   card <UID hex>     tap a card, e.g. card 04A1B2C3
   scan <text...>     scan a QR label (rest of the line, verbatim)
   door open | door close
+  tamper | tamper clear   raise or clear the enclosure tamper alarm
+  silent | resume    hang (no heartbeats, no output, no acks) and recover
+  unplug | replug    pull the USB serial adapter out and put it back (new pty)
+  raw <hex bytes>    write bytes to the wire as they are (line noise, odd frames)
   help               this text
   quit               stop the emulator"""
 
 
 class EmulatorError(RuntimeError):
     """The emulator cannot start (e.g. its --link path is taken by a real file)."""
+
+
+class _Gate:
+    """The pty as a hung controller sees it: while ``silent`` nothing is read or written."""
+
+    def __init__(self, inner: FdTransport, silent: threading.Event) -> None:
+        self.inner = inner
+        self._silent = silent
+
+    def read(self, n: int) -> bytes:
+        data = self.inner.read(n)
+        return b"" if self._silent.is_set() else data  # the UART buffer overflows
+
+    def write(self, data: bytes) -> None:
+        if not self._silent.is_set():
+            self.inner.write(data)
 
 
 _print_lock = threading.Lock()
@@ -67,6 +107,7 @@ class ControllerEmulator:
         clock: Clock = time.monotonic,
         verbose: bool = False,
         tick_s: float = 0.01,
+        held_open_s: float | None = 60.0,
     ) -> None:
         Hello(firmware)  # fail early on a firmware string that cannot go on the wire
         self.firmware = firmware
@@ -88,6 +129,12 @@ class ControllerEmulator:
         self._state_lock = threading.Lock()
         self._stopping = threading.Event()
         self._ticker: threading.Thread | None = None
+        self.held_open_s = held_open_s
+        self._door_opened_at: float | None = None
+        self.alarms: set[AlarmKind] = set()
+        self._silent = threading.Event()
+        self._gate: _Gate | None = None
+        self._plugged = False
 
     @property
     def device_path(self) -> str:
@@ -98,26 +145,21 @@ class ControllerEmulator:
         return self._relock_at is None
 
     @property
+    def silent(self) -> bool:
+        return self._silent.is_set()
+
+    @property
+    def plugged(self) -> bool:
+        return self._plugged
+
+    @property
     def link(self) -> Link:
         if self._link is None:
             raise EmulatorError("emulator not started")
         return self._link
 
     def start(self) -> None:
-        self._master, self._slave = os.openpty()
-        # Keeping our own slave fd open means the master never reads EIO while the gateway
-        # has the port closed, so the emulator outlives any number of gateway restarts.
-        tty.setraw(self._slave)
-        self._device_path = os.ttyname(self._slave)
-        self._output(f"emulator: device {self._device_path}")
-        if self.link_path is not None:
-            self._make_symlink(self.link_path)
-            self._output(f"emulator: link {self.link_path} -> {self._device_path}")
-        # The link's ack timer runs on real time: the injected clock is the board's own
-        # (lock pulse, heartbeats), which tests move by whole seconds.
-        self._link = Link(FdTransport(self._master), self._on_frame,
-                          on_closed=self._on_closed, name="emulator")
-        self._link.start()
+        self._plug()
         self._started_at = self._clock()
         self._next_heartbeat = self._started_at + self.heartbeat_s
         self._ticker = threading.Thread(target=self._tick_loop, name="emulator-ticker",
@@ -131,8 +173,52 @@ class ControllerEmulator:
         self._stopping.set()
         if self._ticker is not None:
             self._ticker.join()
+        self._unplug(flush_s=flush_s)
+
+    def unplug(self) -> None:
+        """Close the pty and remove the link, as pulling out a USB serial adapter does."""
+        if not self._plugged:
+            raise EmulatorError("already unplugged")
+        self._unplug(flush_s=0.0)
+        self._output("emulator: unplugged")
+
+    def replug(self) -> None:
+        """A new pty, the link moved to it, and a hello: a USB re-enumeration."""
+        if self._plugged:
+            raise EmulatorError("already plugged in")
+        self._plug()
+        self._send_hello()
+
+    def inject(self, data: bytes) -> None:
+        """Write bytes to the wire as they are, bypassing the codec (noise, odd frames)."""
+        gate = self._gate
+        if gate is None or not self._plugged:
+            raise EmulatorError("unplugged")
+        gate.write(data)
+
+    def _plug(self) -> None:
+        self._master, self._slave = os.openpty()
+        # Keeping our own slave fd open means the master never reads EIO while the gateway
+        # has the port closed, so the emulator outlives any number of gateway restarts.
+        tty.setraw(self._slave)
+        self._device_path = os.ttyname(self._slave)
+        self._output(f"emulator: device {self._device_path}")
+        if self.link_path is not None:
+            self._make_symlink(self.link_path)
+            self._output(f"emulator: link {self.link_path} -> {self._device_path}")
+        # The link's ack timer runs on real time: the injected clock is the board's own
+        # (lock pulse, heartbeats), which tests move by whole seconds.
+        self._gate = _Gate(FdTransport(self._master), self._silent)
+        self._link = Link(self._gate, self._on_frame, on_closed=self._on_closed,
+                          name="emulator")
+        self._link.start()
+        self._plugged = True
+
+    def _unplug(self, *, flush_s: float) -> None:
+        self._plugged = False
         if self._link is not None:
-            self._link.flush(flush_s)  # let a last command's frame get its ack
+            if flush_s > 0:
+                self._link.flush(flush_s)  # let a last command's frame get its ack
             self._link.stop()
         for fd in (self._master, self._slave):
             if fd >= 0:
@@ -147,6 +233,8 @@ class ControllerEmulator:
         name, _, rest = line.strip().partition(" ")
         rest = rest.strip()
         try:
+            if name in _SENDS_FRAMES:
+                self._check_can_send()
             if name == "card":
                 self._send(CardRead(_parse_uid(rest)))
             elif name == "scan":
@@ -156,8 +244,26 @@ class ControllerEmulator:
             elif name == "door":
                 if rest not in ("open", "close"):
                     raise FrameError(f"door needs open or close, got {rest!r}")
-                self.door_open = rest == "open"
-                self._send(DoorChanged(open=self.door_open))
+                self._door(is_open=rest == "open")
+            elif name == "tamper":
+                if rest not in ("", "clear"):
+                    raise FrameError(f"tamper takes nothing or clear, got {rest!r}")
+                self._alarm(AlarmKind.TAMPER, active=not rest)
+            elif name == "raw":
+                data = _parse_hex(rest, what="raw bytes")
+                self.inject(data)
+                self._output(f"sent raw bytes={len(data)}")
+            elif name == "silent":
+                self._silent.set()
+                self._output("emulator: silent")
+            elif name == "resume":
+                self._silent.clear()
+                self._next_heartbeat = self._clock()  # at once, as a watchdog reset would
+                self._output("emulator: resumed")
+            elif name == "unplug":
+                self.unplug()
+            elif name == "replug":
+                self.replug()
             elif name == "help":
                 self._output(HELP)
                 return HELP
@@ -167,7 +273,7 @@ class ControllerEmulator:
                 return None
             else:
                 raise FrameError(f"unknown command {line.strip()!r}; type help")
-        except FrameError as exc:
+        except (FrameError, EmulatorError) as exc:
             message = f"error: {exc}"
             self._output(message)
             return message
@@ -176,6 +282,36 @@ class ControllerEmulator:
     def send(self, frame: Frame) -> Future[bool]:
         """Send any frame as the controller would (for tests and scripted scenarios)."""
         return self._send(frame)
+
+    def _check_can_send(self) -> None:
+        if not self._plugged:
+            raise EmulatorError("unplugged: nothing can be sent; replug first")
+        if self._silent.is_set():
+            raise EmulatorError("silent: a hung controller sends nothing; resume first")
+
+    def _door(self, *, is_open: bool) -> None:
+        with self._state_lock:
+            forced = is_open and not self.door_open and self._relock_at is None
+            self.door_open = is_open
+            if is_open and self._door_opened_at is None:
+                self._door_opened_at = self._clock()
+            elif not is_open:
+                self._door_opened_at = None
+        self._send(DoorChanged(open=is_open))
+        if forced:
+            self._alarm(AlarmKind.FORCED_OPEN, active=True)
+        if not is_open:
+            for kind in (AlarmKind.FORCED_OPEN, AlarmKind.HELD_OPEN):
+                if kind in self.alarms:
+                    self._alarm(kind, active=False)
+
+    def _alarm(self, kind: AlarmKind, *, active: bool) -> None:
+        with self._state_lock:
+            if active:
+                self.alarms.add(kind)
+            else:
+                self.alarms.discard(kind)
+        self._send(Alarm(kind, active))
 
     def _send(self, frame: Frame) -> Future[bool]:
         future = self.link.send(frame)
@@ -188,6 +324,11 @@ class ControllerEmulator:
         self._send(Hello(self.firmware))
 
     def _on_frame(self, frame: Frame) -> None:
+        if isinstance(frame, Unlock):
+            # Released before anyone can see the frame in ``received``: a test that opens
+            # the door once it sees the unlock must not find the lock still engaged.
+            with self._state_lock:
+                self._relock_at = self._clock() + frame.pulse_ms / 1000
         self.received.append(frame)
         line = _describe(frame)
         if line is not None and (self._verbose or not isinstance(frame, Heartbeat)):
@@ -195,8 +336,6 @@ class ControllerEmulator:
         if isinstance(frame, Hello):
             self._send_hello()
         elif isinstance(frame, Unlock):
-            with self._state_lock:
-                self._relock_at = self._clock() + frame.pulse_ms / 1000
             self._output(f"lock released for {frame.pulse_ms / 1000:.1f} s")
 
     def _on_closed(self, exc: OSError) -> None:
@@ -212,6 +351,18 @@ class ControllerEmulator:
                     self._relock_at = None
             if relock:
                 self._output("lock engaged")
+            if not self._plugged or self._silent.is_set():
+                continue  # a hung board detects nothing; an unplugged one has no wire
+            with self._state_lock:
+                opened = self._door_opened_at
+                held = (
+                    self.held_open_s is not None
+                    and opened is not None
+                    and now - opened >= self.held_open_s
+                    and AlarmKind.HELD_OPEN not in self.alarms
+                )
+            if held:
+                self._alarm(AlarmKind.HELD_OPEN, active=True)
             if now >= self._next_heartbeat:
                 self._next_heartbeat = now + self.heartbeat_s
                 self._send(Heartbeat(min(int(now - self._started_at), 0xFFFF_FFFF)))
@@ -222,6 +373,20 @@ class ControllerEmulator:
         elif path.exists():
             raise EmulatorError(f"--link {path} exists and is not a symlink; not replacing it")
         path.symlink_to(self._device_path)
+
+
+_SENDS_FRAMES = frozenset({"card", "scan", "door", "tamper", "raw"})
+
+
+def _parse_hex(text: str, *, what: str) -> bytes:
+    cleaned = text.replace(":", "").replace("-", "").replace(" ", "")
+    try:
+        data = bytes.fromhex(cleaned)
+    except ValueError:
+        raise FrameError(f"{what} must be hex, got {text!r}") from None
+    if not data:
+        raise FrameError(f"{what} needed, e.g. raw 00 DE AD 00")
+    return data
 
 
 def _parse_uid(text: str) -> bytes:
@@ -249,4 +414,6 @@ def _describe(frame: Frame) -> str | None:
         return f"feedback beep={frame.beep.name.lower()} text={text}"
     if isinstance(frame, Heartbeat):
         return f"heartbeat uptime_s={frame.uptime_s}"
+    if isinstance(frame, Alarm):
+        return f"alarm kind={frame.kind.name.lower()} active={int(frame.active)}"
     return None

@@ -3,6 +3,11 @@
 Decisions that make the door open are taken here, from the local allowlist, so they never
 wait on the network. Everything that happens is written to the outbox first and published
 after; the server's ack clears it and carries the feedback for the resident.
+
+Threads: the serial link's reader runs the frame handlers (unlock first, then record);
+one supervisor thread keeps time (controller silence, held-open backstop, enrol expiry),
+reopens a lost serial device with backoff and publishes status changes, so neither the
+serial reader nor paho's network thread ever waits on the other.
 """
 
 from __future__ import annotations
@@ -11,32 +16,37 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
+from firmware_bridge.codec import DecoderStats
 from firmware_bridge.frames import (
+    Alarm,
     Beep,
     CardRead,
     DoorChanged,
     Feedback,
     Frame,
     FrameError,
-    Heartbeat,
     Hello,
     QrScan,
     Unlock,
 )
 from firmware_bridge.link import Link, SerialTransport
 from hut_gateway.allowlist import AllowlistStore
-from hut_gateway.outbox import AnyEvent, Outbox
-from hut_gateway.session import SessionTracker
+from hut_gateway.health import AlarmChange, Change, ControllerChange, HealthLimits, HealthMonitor
+from hut_gateway.outbox import Outbox
+from hut_gateway.session import EnrolWindow, SessionTracker
 from hut_gateway.settings import GatewaySettings
 from hut_gateway.uplink import Uplink
 from toolhut import __version__
 from toolhut.contract import (
     MAX_SCAN_TEXT,
     AckBatch,
+    AlarmEvent,
+    AlarmKind,
+    AnyEvent,
     CardDecision,
     CardEvent,
     Command,
@@ -47,19 +57,27 @@ from toolhut.contract import (
     GatewayState,
     ScanEvent,
     Status,
+    StatusCounters,
     new_id,
     utc_now,
 )
 from toolhut.contract import Beep as WireBeep
 from toolhut.contract import Feedback as WireFeedback
 
+if TYPE_CHECKING:
+    import serial
+
 log = logging.getLogger(__name__)
 
 # What the resident reads on the hut display. Chinese first: most users are elderly locals.
 TEXT_WELCOME = "请开门取还物品"
 TEXT_UNKNOWN_CARD = "未登记的卡"
+TEXT_NO_ALLOWLIST = "名单未同步 请联系工作人员"
 TEXT_NO_SESSION = "请先刷卡"
 TEXT_SCAN_TOO_LONG = "无法识别的标签"
+TEXT_ENROL_READY = "请刷要登记的卡"
+TEXT_ENROLLED = "已读取卡号"
+TEXT_CLOSE_DOOR = "请关门"
 
 _BEEP_TO_FRAME = {WireBeep.OK: Beep.OK, WireBeep.ERROR: Beep.ERROR, WireBeep.NONE: Beep.NONE}
 
@@ -78,6 +96,14 @@ class ControllerState:
     last_heard: float | None = None
 
 
+@dataclass
+class _Serial:
+    """One opening of the serial device; a replug is a new one."""
+
+    port: serial.Serial
+    link: Link
+
+
 class Gateway:
     def __init__(
         self,
@@ -85,17 +111,24 @@ class Gateway:
         *,
         clock: Callable[[], datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
+        limits: HealthLimits | None = None,
+        tick_s: float = 0.02,
     ) -> None:
         self.settings = settings
+        self.limits = limits or HealthLimits()
         self._clock = clock
         self._monotonic = monotonic
+        self._tick_s = tick_s  # real time between looks at the (possibly injected) clock
         self._lock = threading.RLock()
         self.outbox = Outbox(settings.outbox_path, hut=settings.hut)
         self.allowlist = AllowlistStore(settings.allowlist_path, hut=settings.hut)
         self.sessions = SessionTracker(idle_timeout_s=settings.session_idle_s)
+        self.enrol = EnrolWindow()
+        self.health = HealthMonitor(self.limits)
         self.controller = ControllerState()
         # event id -> monotonic deadline until which the server's feedback is still shown
         self._awaiting_feedback: dict[str, float] = {}
+        self._unlocked_until: float | None = None  # monotonic end of the last unlock pulse
         self.uplink = Uplink(
             settings,
             outbox=self.outbox,
@@ -105,36 +138,35 @@ class Gateway:
             status=self.status,
             monotonic=monotonic,
         )
-        self._link: Link | None = None
-        self._port = None
+        self._serial: _Serial | None = None
+        self._retired: list[_Serial] = []  # closed by a failure, waiting to be cleaned up
+        self._totals = DecoderStats()  # of links already cleaned up
+        self._gave_up = 0
+        self._reopens = 0
+        self._opened_once = False
+        self.ticks = 0  # supervisor passes: lets a test know time was looked at
         self._stopping = threading.Event()
-        self._maintenance = threading.Thread(
-            target=self._maintain, name="gateway-maintenance", daemon=True
+        self._status_dirty = threading.Event()
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="gateway-supervisor", daemon=True
         )
-        self._handlers: dict[type, Callable[[Frame], None]] = {
-            CardRead: self._on_card,  # type: ignore[dict-item]
-            QrScan: self._on_scan,  # type: ignore[dict-item]
-            DoorChanged: self._on_door,  # type: ignore[dict-item]
-            Hello: self._on_hello,  # type: ignore[dict-item]
-            Heartbeat: self._on_heartbeat,  # type: ignore[dict-item]
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            CardRead: self._on_card,
+            QrScan: self._on_scan,
+            DoorChanged: self._on_door,
+            Hello: self._on_hello,
+            Alarm: self._on_alarm,
         }
 
     # -- life cycle -------------------------------------------------------------------
 
     def start(self) -> None:
-        import serial  # pyserial: imported here so --help works without it
-
-        self._port = serial.Serial(
-            self.settings.serial, self.settings.baudrate, timeout=0.05, exclusive=True
-        )
-        self._link = Link(
-            SerialTransport(self._port), on_frame=self._on_frame, on_closed=self._on_serial_closed
-        )
-        self._link.start()
-        # Opening the port may reset the board; both ways, a hello starts the conversation.
-        self._link.send(Hello(firmware=f"host-{__version__}"))
+        """Start; a serial device that is not there yet is reported absent and retried."""
+        if not self._open_serial():
+            with self._lock:
+                self._apply(self.health.port_lost(now=self._monotonic()))
         self.uplink.start()
-        self._maintenance.start()
+        self._supervisor.start()
         log.info(
             "gateway for hut %s on %s, broker %s",
             self.settings.hut,
@@ -144,54 +176,147 @@ class Gateway:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self._supervisor.is_alive():
+            self._supervisor.join(timeout=2)
         self.uplink.stop()
-        if self._link is not None:
-            self._link.stop()
-        if self._port is not None:
-            self._port.close()
-        if self._maintenance.is_alive():
-            self._maintenance.join(timeout=2)
+        with self._lock:
+            openings = [*self._retired, *([self._serial] if self._serial else [])]
+            self._serial = None
+            self._retired = []
+        for opening in openings:
+            opening.link.stop()
+            opening.port.close()
         self.outbox.close()
 
     def status(self) -> Status:
-        return Status(
-            hut=self.settings.hut,
-            state=GatewayState.ONLINE,
-            ts=self._clock(),
-            firmware=self.controller.firmware,
-            door=self.controller.door,
-            controller="ok" if self.controller.firmware else "absent",
-            allowlist=self.allowlist.version,
-            outbox=self.outbox.depth(),
-        )
+        with self._lock:
+            return Status(
+                hut=self.settings.hut,
+                state=GatewayState.ONLINE,
+                ts=self._clock(),
+                firmware=self.controller.firmware,
+                door=self.controller.door,
+                controller=self.health.controller,
+                allowlist=self.allowlist.version,
+                outbox=self.outbox.depth(),
+                alarms=self.health.alarms,
+                counters=self.counters(),
+                lock="locked" if self._unlocked_until is None else "unlocked",
+            )
+
+    def counters(self) -> StatusCounters:
+        with self._lock:
+            decoder = DecoderStats(**{f.name: getattr(self._totals, f.name)
+                                      for f in fields(DecoderStats)})
+            gave_up = self._gave_up
+            live = [*self._retired, *([self._serial] if self._serial else [])]
+            for opening in live:
+                stats = opening.link.stats
+                gave_up += stats.gave_up
+                for f in fields(DecoderStats):
+                    setattr(decoder, f.name,
+                            getattr(decoder, f.name) + getattr(stats.decoder, f.name))
+            return StatusCounters(
+                frames=decoder.frames,
+                garbage_bytes=decoder.garbage_bytes,
+                bad_crc=decoder.bad_crc,
+                oversize=decoder.oversize,
+                malformed=decoder.malformed,
+                unknown_type=decoder.unknown_type,
+                gave_up=gave_up,
+                reopens=self._reopens,
+                rejected_messages=self.uplink.rejected_messages,
+            )
+
+    # -- the serial device ---------------------------------------------------------------
+
+    def _open_serial(self) -> bool:
+        import serial  # pyserial: imported here so --help works without it
+
+        try:
+            port = serial.Serial(
+                self.settings.serial, self.settings.baudrate, timeout=0.05, exclusive=True
+            )
+        except (OSError, ValueError) as exc:  # SerialException is an OSError
+            log.warning("cannot open serial device %s: %s", self.settings.serial, exc)
+            return False
+        opening: _Serial | None = None
+
+        def closed(exc: OSError) -> None:
+            if opening is not None:
+                self._on_serial_closed(opening, exc)
+
+        link = Link(SerialTransport(port), on_frame=self._on_frame, on_closed=closed,
+                    name="gateway")
+        opening = _Serial(port, link)
+        with self._lock:
+            self._serial = opening
+            self.health.port_opened(now=self._monotonic())
+            if self._opened_once:
+                self._reopens += 1
+            self._opened_once = True
+        link.start()
+        # Opening the port may reset the board; both ways, a hello starts the conversation.
+        link.send(Hello(firmware=f"host-{__version__}"))
+        log.info("serial device %s open", self.settings.serial)
+        return True
+
+    def _on_serial_closed(self, opening: _Serial, exc: OSError) -> None:
+        # Runs on the dying link's own thread: record and hand the cleanup to the supervisor.
+        log.error("serial device %s lost: %s", self.settings.serial, exc)
+        with self._lock:
+            if self._serial is opening:
+                self._serial = None
+            self._retired.append(opening)
+            self.controller.firmware = None
+            self._apply(self.health.port_lost(now=self._monotonic()))
+
+    def _clean_up_retired(self) -> None:
+        with self._lock:
+            retired, self._retired = self._retired, []
+        for opening in retired:
+            opening.link.stop()
+            opening.port.close()
+            stats = opening.link.stats
+            with self._lock:
+                for f in fields(DecoderStats):
+                    setattr(self._totals, f.name,
+                            getattr(self._totals, f.name) + getattr(stats.decoder, f.name))
+                self._gave_up += stats.gave_up
 
     # -- controller frames ------------------------------------------------------------
 
     def _on_frame(self, frame: Frame) -> None:
-        handler = self._handlers.get(type(frame))
-        if handler is None:
-            log.debug("ignored frame from controller: %r", frame)
-            return
         try:
             with self._lock:
-                self.controller.last_heard = self._monotonic()
-                handler(frame)
+                now = self._monotonic()
+                self.controller.last_heard = now
+                self._apply(self.health.heard(now=now, hello=isinstance(frame, Hello)))
+                handler = self._handlers.get(type(frame))
+                if handler is not None:
+                    handler(frame)
         except Exception:  # one bad frame must not stop the serial reader
             log.exception("error handling %r", frame)
 
     def _on_card(self, frame: CardRead) -> None:
         card = frame.uid_hex
         now = self._monotonic()
-        if self.allowlist.admits(card):
+        session = None
+        if self.enrol.take(now=now):
+            self._send(Feedback(beep=Beep.OK, text=TEXT_ENROLLED))
+            decision = CardDecision.ENROL
+            log.info("card %s read for enrolment", card)
+        elif self.allowlist.admits(card):
             # Unlock first: it must not wait on the disk or the network.
-            self._send(Unlock(pulse_ms=self.settings.unlock_pulse_ms))
+            self._unlock()
             self._send(Feedback(beep=Beep.OK, text=TEXT_WELCOME))
             session = self.sessions.start(card, now=now)
             decision = CardDecision.UNLOCKED
             log.info("card %s admitted, session %s", card, session.id)
         else:
-            self._send(Feedback(beep=Beep.ERROR, text=TEXT_UNKNOWN_CARD))
-            session = None
+            no_list = self.allowlist.version is None
+            self._send(Feedback(beep=Beep.ERROR,
+                                text=TEXT_NO_ALLOWLIST if no_list else TEXT_UNKNOWN_CARD))
             decision = CardDecision.DENIED
             log.info("card %s denied (allowlist version %s)", card, self.allowlist.version)
         self._record(
@@ -217,10 +342,9 @@ class Gateway:
             )
         )
         if session is not None:
-            with self._lock:
-                self._awaiting_feedback[event.id] = (
-                    self._monotonic() + self.settings.feedback_window_s
-                )
+            self._awaiting_feedback[event.id] = (
+                self._monotonic() + self.settings.feedback_window_s
+            )
 
     def _on_door(self, frame: DoorChanged) -> None:
         now = self._monotonic()
@@ -237,7 +361,13 @@ class Gateway:
                 **self._envelope(seq), session=session.id if session else None, state=state
             )
         )
-        self.uplink.publish_status()
+        self._apply(self.health.door(is_open=frame.open, now=now))
+        self._status_dirty.set()
+
+    def _on_alarm(self, frame: Alarm) -> None:
+        kind = AlarmKind(frame.kind.name.lower())  # the two wires share the names
+        log.warning("controller alarm %s %s", kind.value, "raised" if frame.active else "cleared")
+        self._apply(self.health.alarm(kind, active=frame.active))
 
     def _on_hello(self, frame: Hello) -> None:
         log.info("controller says hello, firmware %s", frame.firmware)
@@ -247,15 +377,30 @@ class Gateway:
                 **self._envelope(seq), state="hello", firmware=frame.firmware[:32]
             )
         )
-        self.uplink.publish_status()
+        self._status_dirty.set()
 
-    def _on_heartbeat(self, frame: Heartbeat) -> None:
-        pass  # last_heard is enough; silence detection comes with the health monitor
+    # -- health changes -------------------------------------------------------------------
 
-    def _on_serial_closed(self, exc: BaseException | None) -> None:
-        log.error("serial device %s closed: %s", self.settings.serial, exc)
-        self.controller.firmware = None
-        self.uplink.publish_status()
+    def _apply(self, changes: list[Change]) -> None:
+        """Record what the health monitor says changed (caller holds the lock)."""
+        for change in changes:
+            if isinstance(change, ControllerChange):
+                log.warning("controller %s", change.state)
+                self._record(self._controller_event(change))
+            elif isinstance(change, AlarmChange):
+                if change.source == "gateway" and change.active:
+                    log.warning("door open longer than %.0f s", self.limits.held_open_s)
+                    self._send(Feedback(beep=Beep.ERROR, text=TEXT_CLOSE_DOOR))
+                self._record(self._alarm_event(change))
+            self._status_dirty.set()
+
+    def _controller_event(self, change: ControllerChange) -> Callable[[int], AnyEvent]:
+        return lambda seq: ControllerEvent(**self._envelope(seq), state=change.state)
+
+    def _alarm_event(self, change: AlarmChange) -> Callable[[int], AnyEvent]:
+        return lambda seq: AlarmEvent(
+            **self._envelope(seq), kind=change.kind, active=change.active, source=change.source
+        )
 
     # -- server messages ----------------------------------------------------------------
 
@@ -272,7 +417,7 @@ class Gateway:
 
     def _on_allowlist(self, payload: bytes) -> None:
         if self.allowlist.offer(payload):
-            self.uplink.publish_status()
+            self._status_dirty.set()
 
     def _on_command(self, command: Command) -> None:
         if command.expired(self._clock()):
@@ -280,11 +425,26 @@ class Gateway:
                 f"command {command.id} ({command.action}) expired at {command.expires}"
             )
         if command.action == "unlock":
-            self._send(Unlock(pulse_ms=self.settings.unlock_pulse_ms))
+            with self._lock:
+                self._unlock()
+        elif command.action == "enrol":
+            with self._lock:
+                self.enrol.open(now=self._monotonic(), duration_s=self.limits.enrol_s)
+            log.info("enrol mode for %.0f s (command %s)", self.limits.enrol_s, command.id)
+            if command.feedback is None:
+                self._send(Feedback(beep=Beep.NONE, text=TEXT_ENROL_READY))
         if command.feedback is not None:
             self._send_feedback(command.feedback)
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _unlock(self) -> None:
+        if self._serial is None:
+            log.warning("no controller link; unlock not sent")
+            return
+        self._send(Unlock(pulse_ms=self.settings.unlock_pulse_ms))
+        self._unlocked_until = self._monotonic() + self.settings.unlock_pulse_ms / 1000
+        self._status_dirty.set()
 
     def _send_feedback(self, feedback: WireFeedback) -> None:
         try:
@@ -295,27 +455,48 @@ class Gateway:
         self._send(frame)
 
     def _send(self, frame: Frame) -> None:
-        if self._link is None:
+        opening = self._serial
+        if opening is None:
             log.warning("no controller link; dropped %r", frame)
             return
-        self._link.send(frame)
+        opening.link.send(frame)
 
     def _envelope(self, seq: int) -> _Envelope:
         return {"id": new_id(), "hut": self.settings.hut, "seq": seq, "ts": self._clock()}
 
     def _record(self, build: Callable[[int], AnyEvent]) -> AnyEvent:
-        event, stored = self.outbox.append(build)
+        # Outbox.append is typed for the events it knew when written; it stores any event.
+        event, stored = self.outbox.append(cast(Any, build))
         self.uplink.publish(stored)
         return event
 
-    def _maintain(self) -> None:
-        while not self._stopping.wait(1.0):
+    # -- the supervisor thread ------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        # Resending events and the periodic status (with fresh counters) are the uplink's;
+        # this thread publishes the status when something here changed.
+        while not self._stopping.wait(self._tick_s):
             try:
-                self.uplink.resend_stale()
+                self._clean_up_retired()
+                with self._lock:
+                    reopen = self.health.reopen_due(now=self._monotonic())
+                if reopen and not self._open_serial():
+                    with self._lock:
+                        self._apply(self.health.open_failed(now=self._monotonic()))
                 now = self._monotonic()
                 with self._lock:
+                    self._apply(self.health.tick(now=now))
+                    if self._unlocked_until is not None and now >= self._unlocked_until:
+                        self._unlocked_until = None
+                        self._status_dirty.set()
+                    if self.enrol.expire(now=now):
+                        log.info("enrol mode ended: no card tapped")
                     for event_id, deadline in list(self._awaiting_feedback.items()):
                         if now > deadline:
                             del self._awaiting_feedback[event_id]
+                if self._status_dirty.is_set():
+                    self._status_dirty.clear()
+                    self.uplink.publish_status()
             except Exception:
-                log.exception("gateway maintenance failed")
+                log.exception("gateway supervisor failed")
+            self.ticks += 1

@@ -61,3 +61,31 @@ class SessionTracker:
             return None
         self._session = None
         return session
+
+
+class EnrolWindow:
+    """Staff enrol mode: the next card tapped before the deadline is reported, not let in."""
+
+    def __init__(self) -> None:
+        self._until: float | None = None
+
+    def open(self, *, now: float, duration_s: float) -> None:
+        self._until = now + duration_s
+
+    def active(self, *, now: float) -> bool:
+        return self._until is not None and now < self._until
+
+    def take(self, *, now: float) -> bool:
+        """True (and back to normal) if this card is the one to enrol."""
+        if not self.active(now=now):
+            self._until = None
+            return False
+        self._until = None
+        return True
+
+    def expire(self, *, now: float) -> bool:
+        """True once, when an open window has run out unused."""
+        if self._until is not None and now >= self._until:
+            self._until = None
+            return True
+        return False

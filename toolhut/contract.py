@@ -151,6 +151,7 @@ class _EventBase(_Message):
 class CardDecision(StrEnum):
     UNLOCKED = "unlocked"
     DENIED = "denied"
+    ENROL = "enrol"  # read in staff enrol mode: reported, the door stays shut
 
 
 class CardEvent(_EventBase):
@@ -180,14 +181,33 @@ class DoorEvent(_EventBase):
 
 
 class ControllerEvent(_EventBase):
-    """The hut controller said hello (after every open or reset) or fell silent."""
+    """The hut controller said hello (after every open or reset), fell silent (no frame
+    for too long), was heard again after silence (``ok``) or its serial device went away
+    (``absent``: unplugged, or not there when the gateway started)."""
 
     type: Literal["controller"] = "controller"
-    state: Literal["hello", "silent"]
+    state: Literal["hello", "ok", "silent", "absent"]
     firmware: Annotated[str, Field(max_length=32)] | None = None
 
 
-Event = Annotated[CardEvent | ScanEvent | DoorEvent | ControllerEvent, Field(discriminator="type")]
+class AlarmKind(StrEnum):
+    FORCED_OPEN = "forced_open"  # door opened while the lock was engaged
+    HELD_OPEN = "held_open"  # door open longer than the limit
+    TAMPER = "tamper"  # enclosure switch or reader cable
+
+
+class AlarmEvent(_EventBase):
+    """An alarm raised (``active``) or cleared. ``source`` says who noticed: the controller
+    itself, or the gateway's own held-open limit when the controller did not say so."""
+
+    type: Literal["alarm"] = "alarm"
+    kind: AlarmKind
+    active: bool
+    source: Literal["controller", "gateway"] = "controller"
+
+
+AnyEvent = CardEvent | ScanEvent | DoorEvent | ControllerEvent | AlarmEvent
+Event = Annotated[AnyEvent, Field(discriminator="type")]
 _EVENT = TypeAdapter(Event)
 
 
@@ -241,7 +261,8 @@ class Command(_Message):
     hut: HutId
     issued: AwareDatetime
     expires: AwareDatetime
-    action: Literal["unlock", "feedback"]
+    # enrol: report the next card tapped (CardEvent decision "enrol") instead of unlocking
+    action: Literal["unlock", "feedback", "enrol"]
     feedback: Feedback | None = None
 
     def expired(self, now: datetime) -> bool:
@@ -251,6 +272,21 @@ class Command(_Message):
 class GatewayState(StrEnum):
     ONLINE = "online"
     OFFLINE = "offline"
+
+
+class StatusCounters(_Message):
+    """Running totals since the gateway started: what went wrong, not how often things
+    went right, apart from ``frames``."""
+
+    frames: Annotated[int, Field(ge=0)] = 0  # good frames from the controller
+    garbage_bytes: Annotated[int, Field(ge=0)] = 0  # serial bytes that were not a frame
+    bad_crc: Annotated[int, Field(ge=0)] = 0
+    oversize: Annotated[int, Field(ge=0)] = 0
+    malformed: Annotated[int, Field(ge=0)] = 0  # includes payloads out of range (UID size)
+    unknown_type: Annotated[int, Field(ge=0)] = 0
+    gave_up: Annotated[int, Field(ge=0)] = 0  # frames to the controller it never acked
+    reopens: Annotated[int, Field(ge=0)] = 0  # serial device opened again after a loss
+    rejected_messages: Annotated[int, Field(ge=0)] = 0  # MQTT messages the gateway refused
 
 
 class Status(_Message):
@@ -265,6 +301,11 @@ class Status(_Message):
     controller: Literal["ok", "silent", "absent"] | None = None
     allowlist: Annotated[int, Field(ge=1)] | None = None  # version the gateway decides with
     outbox: Annotated[int, Field(ge=0)] | None = None  # events not yet acked by the server
+    alarms: list[AlarmKind] | None = None  # active now; [] when none
+    counters: StatusCounters | None = None
+    # The gateway's view of the lock: unlocked from its Unlock until the pulse has passed.
+    lock: Literal["locked", "unlocked"] | None = None
+    uptime_s: Annotated[int, Field(ge=0)] | None = None  # of the gateway process
 
 
 def hash_card(salt: str, card: str) -> str:
@@ -307,7 +348,7 @@ def _summary(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
-def parse_event(payload: bytes) -> CardEvent | ScanEvent | DoorEvent | ControllerEvent:
+def parse_event(payload: bytes) -> AnyEvent:
     try:
         return _EVENT.validate_json(payload)
     except ValidationError as exc:

@@ -18,6 +18,8 @@ import serial
 
 from firmware_bridge.emulator import ControllerEmulator, EmulatorError
 from firmware_bridge.frames import (
+    Alarm,
+    AlarmKind,
     Beep,
     CardRead,
     DoorChanged,
@@ -186,6 +188,135 @@ def test_stop_removes_the_symlink_and_refuses_a_real_file(tmp_path: Path) -> Non
     assert (tmp_path / "file").read_text() == "mine"
 
 
+def alarms_at(host: Host) -> list[Alarm]:
+    return [f for f in host.frames if isinstance(f, Alarm)]
+
+
+def test_door_opened_while_locked_is_forced_open_until_it_closes(rig: Rig) -> None:
+    rig.emulator.command("door open")
+    rig.wait_line("sent alarm kind=forced_open active=1")
+    assert rig.lines.index("sent door open") < rig.lines.index(
+        "sent alarm kind=forced_open active=1"
+    )
+    wait_until(lambda: Alarm(AlarmKind.FORCED_OPEN, True) in rig.host.frames)
+    rig.emulator.command("door close")
+    rig.wait_line("sent alarm kind=forced_open active=0")
+    wait_until(lambda: Alarm(AlarmKind.FORCED_OPEN, False) in rig.host.frames)
+    assert rig.emulator.alarms == set()
+
+
+def test_door_opened_during_the_unlock_pulse_is_no_alarm(rig: Rig) -> None:
+    assert rig.host.link.send(Unlock(5000)).result(timeout=2)
+    rig.emulator.command("door open")
+    rig.emulator.command("door close")
+    wait_until(lambda: DoorChanged(open=False) in rig.host.frames)
+    assert alarms_at(rig.host) == []
+    assert not any(line.startswith("sent alarm") for line in rig.lines)
+
+
+def test_door_held_open_past_the_limit_raises_held_open(tmp_path: Path) -> None:
+    lines: list[str] = []
+    clock = ManualClock()
+    emulator = ControllerEmulator(output=lines.append, clock=clock, held_open_s=30,
+                                  heartbeat_s=1000, link_path=tmp_path / "tty")
+    emulator.start()
+    host = Host.open(str(tmp_path / "tty"))
+    try:
+        assert host.link.send(Unlock(5000)).result(timeout=2)
+        emulator.command("door open")
+        clock.advance(29)
+        wait_until(lambda: DoorChanged(open=True) in host.frames)
+        assert alarms_at(host) == []
+        clock.advance(1)
+        wait_until(lambda: Alarm(AlarmKind.HELD_OPEN, True) in host.frames)
+        assert "sent alarm kind=held_open active=1" in lines
+        clock.advance(100)  # raised once, not once per tick
+        emulator.command("door close")
+        wait_until(lambda: Alarm(AlarmKind.HELD_OPEN, False) in host.frames)
+        assert alarms_at(host) == [Alarm(AlarmKind.HELD_OPEN, True),
+                                   Alarm(AlarmKind.HELD_OPEN, False)]
+    finally:
+        host.close()
+        emulator.stop()
+
+
+def test_tamper_is_raised_and_cleared(rig: Rig) -> None:
+    rig.emulator.command("tamper")
+    rig.emulator.command("tamper clear")
+    wait_until(lambda: len(alarms_at(rig.host)) == 2)
+    assert alarms_at(rig.host) == [Alarm(AlarmKind.TAMPER, True), Alarm(AlarmKind.TAMPER, False)]
+    assert rig.lines[-2:] == ["sent alarm kind=tamper active=1", "sent alarm kind=tamper active=0"]
+    assert rig.emulator.command("tamper now") is not None
+
+
+def test_a_silent_controller_sends_and_answers_nothing_until_it_resumes(rig: Rig) -> None:
+    # The start-up hello may still be retried (the host's open flushed the first copy):
+    # let it be acked or given up, so nothing sent before the hang arrives during it.
+    rig.emulator.link.flush(2)
+    rig.emulator.command("silent")
+    assert rig.lines[-1] == "emulator: silent"
+    rig.clock.advance(10)
+    message = rig.emulator.command("card 04A1B2C3")
+    assert message is not None and message.startswith("error: silent")
+    assert rig.host.link.send(Feedback(Beep.OK, "hello?")).result(timeout=2) is False
+    assert not any(isinstance(f, Heartbeat | CardRead) for f in rig.host.frames)
+    assert Feedback(Beep.OK, "hello?") not in rig.emulator.received
+    rig.emulator.command("resume")
+    assert rig.lines[-1] == "emulator: resumed"
+    wait_until(lambda: any(isinstance(f, Heartbeat) for f in rig.host.frames),
+               what="a heartbeat at once after resume")
+    rig.emulator.command("card 04A1B2C3")
+    wait_until(lambda: CardRead(bytes.fromhex("04A1B2C3")) in rig.host.frames)
+
+
+def test_unplug_closes_the_pty_and_replug_moves_the_link_to_a_new_one(
+    rig: Rig, tmp_path: Path
+) -> None:
+    link = tmp_path / "ttyHUT"
+    rig.emulator.command("unplug")
+    assert rig.lines[-1] == "emulator: unplugged"
+    assert not link.exists() and not link.is_symlink()
+    wait_until(lambda: rig.host.link.closed, what="the host noticing the device is gone")
+    message = rig.emulator.command("door open")
+    assert message is not None and message.startswith("error: unplugged")
+    assert rig.emulator.command("unplug") == "error: already unplugged"
+    rig.clock.advance(10)  # no heartbeat to nowhere, no crash
+    rig.host.close()
+
+    before = len(rig.lines)
+    rig.emulator.command("replug")
+    device = rig.lines[before]
+    assert re.fullmatch(r"emulator: device /dev/pts/\d+", device)
+    assert rig.lines[before + 1] == f"emulator: link {link} -> {rig.emulator.device_path}"
+    assert rig.lines[before + 2] == "sent hello firmware=emu-test"
+    host = Host.open(str(link))
+    try:
+        assert host.link.send(Hello("host-0.1.0")).result(timeout=2)
+        wait_until(lambda: Hello("emu-test") in host.frames)
+        rig.emulator.command("card 04A1B2C3")
+        wait_until(lambda: CardRead(bytes.fromhex("04A1B2C3")) in host.frames)
+    finally:
+        host.close()
+    assert rig.emulator.command("replug") == "error: already plugged in"
+
+
+def test_raw_bytes_reach_the_wire_as_they_are(rig: Rig) -> None:
+    rig.emulator.command("raw 00 DE AD BE EF 00")
+    assert rig.lines[-1] == "sent raw bytes=6"
+    wait_until(lambda: rig.host.link.stats.decoder.garbage_bytes == 4)
+    rig.emulator.command("card 04A1B2C3")
+    wait_until(lambda: CardRead(bytes.fromhex("04A1B2C3")) in rig.host.frames)
+    for bad in ("raw", "raw zz"):
+        message = rig.emulator.command(bad)
+        assert message is not None and message.startswith("error: ")
+
+
+def test_a_ten_kilobyte_label_is_refused_by_the_controller(rig: Rig) -> None:
+    message = rig.emulator.command("scan " + "x" * 10_000)
+    assert message is not None and "255" in message
+    assert not any(isinstance(f, QrScan) for f in rig.host.frames)
+
+
 # -- the real command -----------------------------------------------------------------------
 
 
@@ -227,7 +358,8 @@ def next_line(lines: queue.Queue[str], proc: subprocess.Popen[str]) -> str:
 
 def test_toolhut_emulator_command_end_to_end(tmp_path: Path) -> None:
     link = tmp_path / "ttyHUT"
-    proc, lines = start_cli("--link", str(link), "--firmware", "emu-9.9", "--heartbeat", "60")
+    proc, lines = start_cli("--link", str(link), "--firmware", "emu-9.9", "--heartbeat", "60",
+                            "--held-open", "90")
     assert proc.stdin is not None
     try:
         device = next_line(lines, proc)
@@ -253,6 +385,15 @@ def test_toolhut_emulator_command_end_to_end(tmp_path: Path) -> None:
     assert 'sent scan text="已借出 电钻 x"' in seen
     assert 'recv feedback beep=ok text="已借出 电钻"' in seen
     assert not link.exists()
+
+
+def test_toolhut_emulator_refuses_a_negative_held_open() -> None:
+    proc, _lines = start_cli("--held-open", "-1")
+    try:
+        assert proc.wait(timeout=10) == 2
+        assert proc.stderr is not None and "--held-open" in proc.stderr.read()
+    finally:
+        finish(proc)
 
 
 @pytest.mark.parametrize("how", ["eof", "sigterm"])
