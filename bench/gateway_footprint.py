@@ -21,9 +21,10 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+
+from emulator_lines import LineWaiter
 
 from firmware_bridge.emulator import ControllerEmulator
 from firmware_bridge.frames import Heartbeat
@@ -34,25 +35,6 @@ HUT = "footprint-hut"
 CARD = "04A1B2C3"
 TAGS = [f"T000{i}" for i in range(1, 10)]
 HEARTBEATS_PER_HOUR = 1800
-
-
-class Lines:
-    """Emulator output; wakes a waiter on a line starting with what it waits for."""
-
-    def __init__(self) -> None:
-        self._want = ""
-        self._hit = threading.Event()
-
-    def __call__(self, line: str) -> None:
-        if self._want and line.startswith(self._want):
-            self._hit.set()
-
-    def do(self, want: str, action: object, timeout: float = 10) -> None:
-        self._want = want
-        self._hit.clear()
-        action()  # type: ignore[operator]
-        if not self._hit.wait(timeout):
-            raise SystemExit(f"no {want!r} from the gateway within {timeout} s")
 
 
 def rss_kib(pid: int) -> tuple[int, int]:
@@ -101,7 +83,7 @@ def main() -> None:
             )
         )  # fmt: skip
         server.start()
-        lines = Lines()
+        lines = LineWaiter()
         link = Path(tmp) / "hut.tty"
         # Heartbeats are sent below, an hour's worth at speed; the emulator's own are slow.
         emulator = ControllerEmulator(output=lines, link_path=link, heartbeat_s=3600)
@@ -116,19 +98,19 @@ def main() -> None:
             deadline = time.monotonic() + 30
             while True:  # until the server's allowlist reached the gateway
                 try:
-                    lines.do("recv unlock", lambda: emulator.command(f"card {CARD}"), timeout=1)
+                    lines.timed("recv unlock", lambda: emulator.command(f"card {CARD}"), timeout=1)
                     break
-                except SystemExit:
+                except RuntimeError:
                     if time.monotonic() > deadline or gateway.poll() is not None:
                         raise
             started = time.perf_counter()
             events = 0
             for visit in range(args.visits):
                 tag = TAGS[visit % len(TAGS)]
-                lines.do("recv unlock", lambda: emulator.command(f"card {CARD}"))
+                lines.timed("recv unlock", lambda: emulator.command(f"card {CARD}"))
                 emulator.command("door open")
-                lines.do("recv feedback", lambda t=tag: emulator.command(f"scan {t}"))
-                lines.do("recv feedback", lambda t=tag: emulator.command(f"scan {t}"))
+                lines.timed("recv feedback", lambda t=tag: emulator.command(f"scan {t}"))
+                lines.timed("recv feedback", lambda t=tag: emulator.command(f"scan {t}"))
                 emulator.command("door close")
                 events += 5
             for n in range(HEARTBEATS_PER_HOUR):

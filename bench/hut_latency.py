@@ -21,6 +21,8 @@ import threading
 import time
 from pathlib import Path
 
+from emulator_lines import LineWaiter
+
 from firmware_bridge.emulator import ControllerEmulator
 from hut_gateway.gateway import Gateway
 from hut_gateway.settings import GatewaySettings
@@ -31,26 +33,6 @@ from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
 from toolhut.mqtt import MqttEndpoint, make_client
 
 CARD = "04A1B2C3"
-
-
-class LineWaiter:
-    """Emulator output callback that wakes a waiter when a line with a given start appears."""
-
-    def __init__(self) -> None:
-        self._want = ""
-        self._hit = threading.Event()
-
-    def __call__(self, line: str) -> None:
-        if self._want and line.startswith(self._want):
-            self._hit.set()
-
-    def timed(self, want: str, action: object) -> float:
-        self._want, _ = want, self._hit.clear()
-        start = time.perf_counter()
-        action()  # type: ignore[operator]
-        if not self._hit.wait(5):
-            raise RuntimeError(f"no {want!r} within 5 s")
-        return (time.perf_counter() - start) * 1000
 
 
 def summary(name: str, samples: list[float]) -> str:

@@ -82,18 +82,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"toolhut gateway: bad settings{source}:\n{describe_errors(exc)}", file=sys.stderr)
         return 2
     if args.check_config:
-        print(settings.model_dump_json(indent=2))
+        print(settings.shown())
         return 0
 
     from hut_gateway.gateway import Gateway
 
     gateway = Gateway(settings)
-    try:
-        gateway.start()
-    except OSError as exc:
-        log.error("cannot open serial device %s: %s", settings.serial, exc)
-        gateway.stop()
-        return 1
+    # A missing serial device is not fatal: the gateway reports it absent and keeps
+    # reopening it, and known cards still work the moment it is back.
+    gateway.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any
 
 from firmware_bridge.codec import DecoderStats
 from firmware_bridge.frames import (
@@ -37,6 +37,7 @@ from firmware_bridge.link import Link, SerialTransport
 from hut_gateway.allowlist import AllowlistStore
 from hut_gateway.health import AlarmChange, Change, ControllerChange, HealthLimits, HealthMonitor
 from hut_gateway.outbox import Outbox
+from hut_gateway.recorder import Build, Recorder
 from hut_gateway.session import EnrolWindow, SessionTracker
 from hut_gateway.settings import GatewaySettings
 from hut_gateway.uplink import Uplink
@@ -46,7 +47,6 @@ from toolhut.contract import (
     AckBatch,
     AlarmEvent,
     AlarmKind,
-    AnyEvent,
     CardDecision,
     CardEvent,
     Command,
@@ -58,7 +58,6 @@ from toolhut.contract import (
     ScanEvent,
     Status,
     StatusCounters,
-    new_id,
     utc_now,
 )
 from toolhut.contract import Beep as WireBeep
@@ -80,13 +79,6 @@ TEXT_ENROLLED = "已读取卡号"
 TEXT_CLOSE_DOOR = "请关门"
 
 _BEEP_TO_FRAME = {WireBeep.OK: Beep.OK, WireBeep.ERROR: Beep.ERROR, WireBeep.NONE: Beep.NONE}
-
-
-class _Envelope(TypedDict):
-    id: str
-    hut: str
-    seq: int
-    ts: datetime
 
 
 @dataclass
@@ -115,7 +107,7 @@ class Gateway:
         tick_s: float = 0.02,
     ) -> None:
         self.settings = settings
-        self.limits = limits or HealthLimits()
+        self.limits = limits or settings.health_limits()
         self._clock = clock
         self._monotonic = monotonic
         self._tick_s = tick_s  # real time between looks at the (possibly injected) clock
@@ -137,6 +129,9 @@ class Gateway:
             on_allowlist=self._on_allowlist,
             status=self.status,
             monotonic=monotonic,
+        )
+        self._recorder = Recorder(
+            self.outbox, hut=settings.hut, publish=self.uplink.publish, clock=clock
         )
         self._serial: _Serial | None = None
         self._retired: list[_Serial] = []  # closed by a failure, waiting to be cleaned up
@@ -162,6 +157,7 @@ class Gateway:
 
     def start(self) -> None:
         """Start; a serial device that is not there yet is reported absent and retried."""
+        self._recorder.start()
         if not self._open_serial():
             with self._lock:
                 self._apply(self.health.port_lost(now=self._monotonic()))
@@ -178,7 +174,6 @@ class Gateway:
         self._stopping.set()
         if self._supervisor.is_alive():
             self._supervisor.join(timeout=2)
-        self.uplink.stop()
         with self._lock:
             openings = [*self._retired, *([self._serial] if self._serial else [])]
             self._serial = None
@@ -186,6 +181,8 @@ class Gateway:
         for opening in openings:
             opening.link.stop()
             opening.port.close()
+        self._recorder.stop()  # after the controller went quiet: what it said is written
+        self.uplink.stop()
         self.outbox.close()
 
     def status(self) -> Status:
@@ -206,16 +203,18 @@ class Gateway:
 
     def counters(self) -> StatusCounters:
         with self._lock:
-            decoder = DecoderStats(**{f.name: getattr(self._totals, f.name)
-                                      for f in fields(DecoderStats)})
+            decoder = DecoderStats(
+                **{f.name: getattr(self._totals, f.name) for f in fields(DecoderStats)}
+            )
             gave_up = self._gave_up
             live = [*self._retired, *([self._serial] if self._serial else [])]
             for opening in live:
                 stats = opening.link.stats
                 gave_up += stats.gave_up
                 for f in fields(DecoderStats):
-                    setattr(decoder, f.name,
-                            getattr(decoder, f.name) + getattr(stats.decoder, f.name))
+                    setattr(
+                        decoder, f.name, getattr(decoder, f.name) + getattr(stats.decoder, f.name)
+                    )
             return StatusCounters(
                 frames=decoder.frames,
                 garbage_bytes=decoder.garbage_bytes,
@@ -246,8 +245,9 @@ class Gateway:
             if opening is not None:
                 self._on_serial_closed(opening, exc)
 
-        link = Link(SerialTransport(port), on_frame=self._on_frame, on_closed=closed,
-                    name="gateway")
+        link = Link(
+            SerialTransport(port), on_frame=self._on_frame, on_closed=closed, name="gateway"
+        )
         opening = _Serial(port, link)
         with self._lock:
             self._serial = opening
@@ -280,8 +280,11 @@ class Gateway:
             stats = opening.link.stats
             with self._lock:
                 for f in fields(DecoderStats):
-                    setattr(self._totals, f.name,
-                            getattr(self._totals, f.name) + getattr(stats.decoder, f.name))
+                    setattr(
+                        self._totals,
+                        f.name,
+                        getattr(self._totals, f.name) + getattr(stats.decoder, f.name),
+                    )
                 self._gave_up += stats.gave_up
 
     # -- controller frames ------------------------------------------------------------
@@ -315,13 +318,14 @@ class Gateway:
             log.info("card %s admitted, session %s", card, session.id)
         else:
             no_list = self.allowlist.version is None
-            self._send(Feedback(beep=Beep.ERROR,
-                                text=TEXT_NO_ALLOWLIST if no_list else TEXT_UNKNOWN_CARD))
+            self._send(
+                Feedback(beep=Beep.ERROR, text=TEXT_NO_ALLOWLIST if no_list else TEXT_UNKNOWN_CARD)
+            )
             decision = CardDecision.DENIED
             log.info("card %s denied (allowlist version %s)", card, self.allowlist.version)
         self._record(
-            lambda seq: CardEvent(
-                **self._envelope(seq),
+            lambda env: CardEvent(
+                **env,
                 session=session.id if session else None,
                 card=card,
                 decision=decision,
@@ -333,18 +337,16 @@ class Gateway:
         session = self.sessions.touch(now=self._monotonic())
         if session is None:
             self._send(Feedback(beep=Beep.ERROR, text=TEXT_NO_SESSION))
-        event = self._record(
-            lambda seq: ScanEvent(
-                **self._envelope(seq),
+        event_id = self._record(
+            lambda env: ScanEvent(
+                **env,
                 session=session.id if session else None,
                 card=session.card if session else None,
                 text=text,
             )
         )
         if session is not None:
-            self._awaiting_feedback[event.id] = (
-                self._monotonic() + self.settings.feedback_window_s
-            )
+            self._awaiting_feedback[event_id] = self._monotonic() + self.settings.feedback_window_s
 
     def _on_door(self, frame: DoorChanged) -> None:
         now = self._monotonic()
@@ -357,9 +359,7 @@ class Gateway:
             if session is not None:
                 log.info("door closed, session %s ended", session.id)
         self._record(
-            lambda seq: DoorEvent(
-                **self._envelope(seq), session=session.id if session else None, state=state
-            )
+            lambda env: DoorEvent(**env, session=session.id if session else None, state=state)
         )
         self._apply(self.health.door(is_open=frame.open, now=now))
         self._status_dirty.set()
@@ -373,9 +373,7 @@ class Gateway:
         log.info("controller says hello, firmware %s", frame.firmware)
         self.controller.firmware = frame.firmware
         self._record(
-            lambda seq: ControllerEvent(
-                **self._envelope(seq), state="hello", firmware=frame.firmware[:32]
-            )
+            lambda env: ControllerEvent(**env, state="hello", firmware=frame.firmware[:32])
         )
         self._status_dirty.set()
 
@@ -394,12 +392,12 @@ class Gateway:
                 self._record(self._alarm_event(change))
             self._status_dirty.set()
 
-    def _controller_event(self, change: ControllerChange) -> Callable[[int], AnyEvent]:
-        return lambda seq: ControllerEvent(**self._envelope(seq), state=change.state)
+    def _controller_event(self, change: ControllerChange) -> Build:
+        return lambda env: ControllerEvent(**env, state=change.state)
 
-    def _alarm_event(self, change: AlarmChange) -> Callable[[int], AnyEvent]:
-        return lambda seq: AlarmEvent(
-            **self._envelope(seq), kind=change.kind, active=change.active, source=change.source
+    def _alarm_event(self, change: AlarmChange) -> Build:
+        return lambda env: AlarmEvent(
+            **env, kind=change.kind, active=change.active, source=change.source
         )
 
     # -- server messages ----------------------------------------------------------------
@@ -461,14 +459,9 @@ class Gateway:
             return
         opening.link.send(frame)
 
-    def _envelope(self, seq: int) -> _Envelope:
-        return {"id": new_id(), "hut": self.settings.hut, "seq": seq, "ts": self._clock()}
-
-    def _record(self, build: Callable[[int], AnyEvent]) -> AnyEvent:
-        # Outbox.append is typed for the events it knew when written; it stores any event.
-        event, stored = self.outbox.append(cast(Any, build))
-        self.uplink.publish(stored)
-        return event
+    def _record(self, build: Build) -> str:
+        """Hand the event to the recorder (outbox, then publish); returns its id at once."""
+        return self._recorder.record(build)
 
     # -- the supervisor thread ------------------------------------------------------------
 

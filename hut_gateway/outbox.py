@@ -13,9 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolhut.contract import CardEvent, ControllerEvent, DoorEvent, ScanEvent
-
-AnyEvent = CardEvent | ScanEvent | DoorEvent | ControllerEvent
+from toolhut.contract import AnyEvent
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (

@@ -8,6 +8,7 @@ description (``describe_errors``).
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hut_gateway.health import HealthLimits
 from toolhut.contract import HUT_ID_PATTERN, Topics
 from toolhut.mqtt import MqttEndpoint
 
@@ -84,6 +86,38 @@ class GatewaySettings(BaseSettings):
     homeassistant_prefix: str = Field(
         "homeassistant", description="Home Assistant's MQTT discovery prefix"
     )
+    held_open_s: float = Field(
+        60.0, gt=0, description="door open longer than this raises held-open (gateway backstop)"
+    )
+    controller_silent_s: float = Field(
+        6.0, gt=0, description="no frame from the controller for this long: controller silent"
+    )
+    reopen_first_s: float = Field(
+        0.5, gt=0, description="first wait before reopening a lost serial device"
+    )
+    reopen_max_s: float = Field(
+        30.0, gt=0, description="longest wait between serial reopen attempts"
+    )
+    enrol_s: float = Field(
+        60.0, gt=0, description="how long a staff enrol command waits for a card"
+    )
+
+    def health_limits(self) -> HealthLimits:
+        return HealthLimits(
+            held_open_s=self.held_open_s,
+            controller_silent_s=self.controller_silent_s,
+            reopen_first_s=self.reopen_first_s,
+            reopen_max_s=max(self.reopen_max_s, self.reopen_first_s),
+            enrol_s=self.enrol_s,
+        )
+
+    def shown(self) -> str:
+        """The settings as JSON for people, with any broker password masked."""
+        data = self.model_dump(mode="json")
+        endpoint = MqttEndpoint.parse(self.mqtt_url)
+        if endpoint.password:
+            data["mqtt_url"] = self.mqtt_url.replace(f":{endpoint.password}@", ":***@", 1)
+        return json.dumps(data, indent=2, ensure_ascii=False)
 
     @field_validator("mqtt_url")
     @classmethod

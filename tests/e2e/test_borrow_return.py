@@ -3,16 +3,16 @@ and a real broker, into the server's ledger: four real processes, checked throug
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.hut_stack import StatusWatcher
 from tests.support.processes import ToolhutProcess, http_json, poll_until, run_toolhut, wait_http
 from tests.support.services import Broker
-from toolhut.contract import ContractError, Status, Topics, parse_status
+from toolhut.contract import Topics
 from toolhut.embedded_broker import free_port
 from toolhut.mqtt import make_client
 
@@ -22,31 +22,6 @@ HUT = "demo-hut"
 ZHANG = "04A1B2C3"  # 张阿姨, seeded by `toolhut server seed`
 DRILL = "T0001"
 STAFF_TOKEN = "e2e-staff-token"
-
-
-class StatusWatcher:
-    """Subscribes to the hut's retained status topic, as a staff dashboard would."""
-
-    def __init__(self, broker: Broker, topics: Topics) -> None:
-        self.latest: Status | None = None
-        self._lock = threading.Lock()
-        self._client = make_client(broker.endpoint, client_id=f"watch-{topics.prefix}")
-        self._client.on_connect = lambda c, *_: c.subscribe(topics.status(HUT), qos=1)
-        self._client.on_message = self._on_message
-        self._client.connect(broker.endpoint.host, broker.endpoint.port)
-        self._client.loop_start()
-
-    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
-        try:
-            status = parse_status(message.payload)
-        except ContractError:
-            return
-        with self._lock:
-            self.latest = status
-
-    def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -62,7 +37,7 @@ def hut(broker: Broker, topic_prefix: str, db_url: str, tmp_path: Path) -> Itera
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
     port = free_port()
     procs: list[ToolhutProcess] = []
-    watcher = StatusWatcher(broker, Topics(topic_prefix))
+    watcher = StatusWatcher(broker.endpoint, Topics(topic_prefix), hut=HUT)
     try:
         server = ToolhutProcess(
             "server", "--db", db_url, "--mqtt", broker.url, "--prefix", topic_prefix,

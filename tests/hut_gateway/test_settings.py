@@ -126,3 +126,18 @@ def test_check_config_shows_the_merged_settings(tmp_path: Path) -> None:
     assert '"hut": "h2"' in result.stdout
     assert '"serial": "/dev/from-env"' in result.stdout
     assert '"homeassistant": false' in result.stdout
+
+
+def test_health_limits_come_from_the_settings_and_passwords_are_not_shown(tmp_path: Path) -> None:
+    config = write(
+        tmp_path,
+        'hut = "h1"\nserial = "/dev/x"\nheld_open_s = 90\ncontroller_silent_s = 10\n'
+        'mqtt_url = "mqtt://hut:s3cret@broker.local:1883"\n',
+    )
+    settings = GatewaySettings.load(config=config)
+    limits = settings.health_limits()
+    assert (limits.held_open_s, limits.controller_silent_s, limits.enrol_s) == (90, 10, 60)
+    shown = settings.shown()
+    assert "s3cret" not in shown and "mqtt://hut:***@broker.local:1883" in shown
+    with pytest.raises(ValidationError, match="held_open_s"):
+        GatewaySettings.load(config=config, overrides={"held_open_s": 0})

@@ -65,11 +65,11 @@ class RestartableBroker:
 class StatusWatcher:
     """The hut's retained status as a dashboard sees it; reconnects after an outage."""
 
-    def __init__(self, endpoint: MqttEndpoint, topics: Topics) -> None:
+    def __init__(self, endpoint: MqttEndpoint, topics: Topics, *, hut: str = HUT) -> None:
         self.latest: Status | None = None
         self._lock = threading.Lock()
         self._client = make_client(endpoint, client_id=f"watch-{topics.prefix}")
-        self._client.on_connect = lambda c, *_: c.subscribe(topics.status(HUT), qos=1)
+        self._client.on_connect = lambda c, *_: c.subscribe(topics.status(hut), qos=1)
         self._client.on_message = self._on_message
         self._client.connect_async(endpoint.host, endpoint.port)
         self._client.loop_start()
