@@ -151,6 +151,7 @@ class Demo:
                 return
             if line == "help":
                 print(PROMPT_HELP, flush=True)
+                self.emulator.command("help")  # every controller command, alarms included
                 continue
             self.emulator.command(line)  # it prints what it sent, or the error
 
