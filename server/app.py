@@ -26,16 +26,25 @@ def create_app(
     clock: Clock = system_clock,
     engine: Engine | None = None,
     mqtt_connected: Callable[[], bool] = lambda: False,
+    reminders: Any = None,
 ) -> FastAPI:
-    """The HTTP app on an already migrated database (``engine`` defaults to settings.db_url)."""
-    from server.api.routes import health, huts, items, loans, pages
+    """The HTTP app on an already migrated database (``engine`` defaults to settings.db_url).
+
+    ``reminders`` is the ReminderService behind "remind now"; None builds one from settings.
+    """
+    from server.api.routes import health, huts, items, loans, pages, sessions, supplies
+    from server.api.routes import reminders as reminder_routes
+    from server.reminders.scheduler import build_service
 
     app = FastAPI(title="Tool hut server", version="1")
     app.state.settings = settings
     app.state.clock = clock
     app.state.sessions = make_sessionmaker(engine or make_engine(settings.db_url))
     app.state.mqtt_connected = mqtt_connected
-    for module in (health, huts, items, loans, pages):
+    app.state.reminders = reminders or build_service(
+        settings.reminders, sessions=app.state.sessions, clock=clock
+    )
+    for module in (health, huts, items, loans, pages, sessions, supplies, reminder_routes):
         app.include_router(module.router)
     return app
 
@@ -52,6 +61,7 @@ class ServerRuntime:
         self.clock = clock
         self.engine: Engine | None = None
         self.ingest: Any = None
+        self.reminders: Any = None  # the ReminderScheduler
         self._http: Any = None
         self._http_thread: threading.Thread | None = None
 
@@ -76,11 +86,20 @@ class ServerRuntime:
         sessions = make_sessionmaker(self.engine)
         self.ingest = IngestWorker(self.settings, sessions=sessions, clock=self.clock)
         self.ingest.start()
+        from server.reminders.scheduler import ReminderScheduler, build_service
+
+        service = build_service(self.settings.reminders, sessions=sessions, clock=self.clock)
+        self.reminders = ReminderScheduler(
+            service, interval_s=self.settings.reminders.interval_s, clock=self.clock
+        )
+        if self.settings.reminders.enabled:
+            self.reminders.start()
         app = create_app(
             self.settings,
             clock=self.clock,
             engine=self.engine,
             mqtt_connected=lambda: self.ingest.connected,
+            reminders=service,
         )
         config = uvicorn.Config(
             app,
@@ -112,6 +131,9 @@ class ServerRuntime:
         if self._http_thread is not None:
             self._http_thread.join(10)
             self._http_thread = None
+        if self.reminders is not None:
+            self.reminders.stop()
+            self.reminders = None
         if self.ingest is not None:
             self.ingest.stop()
             self.ingest = None

@@ -8,28 +8,23 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from server import hut_events
 from server.domain import (
     DEFAULT_POLICY,
-    Action,
-    Decision,
-    ItemView,
     LoanPolicy,
-    LoanView,
-    MemberView,
     Refusal,
-    decide_scan,
-    parse_scan_text,
 )
+from server.reminders.display import display_line_for_card
 from server.storage import queries
-from server.storage.models import Hut, Member
+from server.storage.models import Hut
+from server.storage.policy_store import load_policy
 from toolhut.contract import (
+    AnyEvent,
     Beep,
     CardEvent,
-    ControllerEvent,
     DoorEvent,
     EventAck,
     Feedback,
@@ -38,8 +33,6 @@ from toolhut.contract import (
 )
 
 log = logging.getLogger(__name__)
-
-AnyEvent = CardEvent | ScanEvent | DoorEvent | ControllerEvent
 
 
 def apply_event(
@@ -69,10 +62,18 @@ def apply_event(
     reason: Refusal | None = None
     feedback: Feedback | None = None
     if isinstance(event, CardEvent):
-        card = queries.find_card(session, event.card)
-        reason = Refusal.UNKNOWN_CARD if card is None else None
+        reason = hut_events.apply_card(session, event, hut=hut, at=happened_at)
+        if reason is None and event.decision == "unlocked":
+            # A reminder waiting for this member's next visit goes on the hut display.
+            line = display_line_for_card(session, card_uid=event.card, now=received_at)
+            if line is not None:
+                feedback = Feedback(beep=Beep.OK, text=line)
+    elif isinstance(event, DoorEvent):
+        hut_events.apply_door(session, event, hut=hut, at=happened_at)
     elif isinstance(event, ScanEvent):
-        decision = _apply_scan(session, event, hut=hut, at=happened_at, policy=policy)
+        # The stored policy (categories table) wins over ``policy`` where it has a category.
+        stored = load_policy(session, base=policy)
+        decision = hut_events.apply_scan(session, event, hut=hut, at=happened_at, policy=stored)
         reason = decision.reason
         feedback = Feedback(
             beep=Beep.OK if decision.feedback.ok else Beep.ERROR, text=decision.feedback.text
@@ -82,48 +83,6 @@ def apply_event(
         record, outcome=outcome.value, reason=None if reason is None else reason.value
     )
     return EventAck(id=event.id, seq=event.seq, outcome=outcome, feedback=feedback)
-
-
-def _apply_scan(
-    session: Session, event: ScanEvent, *, hut: Hut, at: datetime, policy: LoanPolicy
-) -> Decision:
-    tag = parse_scan_text(event.text)
-    shelf = queries.find_item(session, tag) if tag is not None else None
-    member: Member | None = None
-    if event.card is not None:
-        card = queries.find_card(session, event.card)
-        member = card.member if card is not None else None
-    decision = decide_scan(
-        tag=tag,
-        card=event.card,
-        member=None if member is None else MemberView(member.name, member.status),
-        item=None
-        if shelf is None
-        else ItemView(shelf.item.tag, shelf.item.name_zh, shelf.item.category, shelf.item.status),
-        open_loan=None
-        if shelf is None or shelf.loan is None
-        else LoanView(shelf.loan.borrowed_at, shelf.loan.due_at),
-        now=at,
-        tz=ZoneInfo(hut.timezone),
-        policy=policy,
-    )
-    if decision.action is Action.RETURN and shelf is not None and shelf.loan is not None:
-        queries.mark_returned(shelf.loan, at=at, hut_id=hut.id)
-    elif decision.action is Action.BORROW and shelf is not None and member is not None:
-        assert decision.due_at is not None
-        queries.open_loan(
-            session, item=shelf.item, member=member, hut_id=hut.id, at=at, due_at=decision.due_at
-        )
-    log.info(
-        "hut %s seq %d scan %r card %s: %s %s",
-        hut.id,
-        event.seq,
-        event.text[:80],
-        event.card,
-        decision.action.value,
-        decision.reason.value if decision.reason else "",
-    )
-    return decision
 
 
 __all__ = ["AnyEvent", "apply_event"]

@@ -8,6 +8,7 @@ import socket
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from server.reminders.config import ReminderSettings
 from toolhut.contract import DEFAULT_PREFIX, Topics
 from toolhut.mqtt import MqttEndpoint
 
@@ -37,6 +38,7 @@ class ServerSettings(BaseSettings):
         "http://127.0.0.1:8000", description="printed on labels as <base>/i/<tag>"
     )
     ingest_client_id: str = Field(default_factory=_default_client_id)
+    reminders: ReminderSettings = Field(default_factory=ReminderSettings)
 
     @field_validator("mqtt_url")
     @classmethod

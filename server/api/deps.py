@@ -55,3 +55,16 @@ def is_staff(
 
 
 StaffDep = Annotated[bool, Depends(is_staff)]
+
+
+def require_staff(staff: StaffDep) -> None:
+    """For staff-only routes: no token is 401, like a wrong one."""
+    if not staff:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "staff token required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+StaffOnly = Depends(require_staff)

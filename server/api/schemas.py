@@ -80,6 +80,7 @@ class LoanStatus(StrEnum):
 
 
 class LoanPublic(BaseModel):
+    id: int
     tag: str
     name_zh: str
     name_en: str
@@ -92,6 +93,7 @@ class LoanPublic(BaseModel):
     @classmethod
     def of(cls, loan: Loan, *, now: datetime, staff: bool) -> LoanPublic:
         return cls(
+            id=loan.id,
             tag=loan.item.tag,
             name_zh=loan.item.name_zh,
             name_en=loan.item.name_en,

@@ -1,31 +1,74 @@
 """Lending rules as plain Python: no web framework, no database, no MQTT."""
 
-from server.domain.labels import parse_scan_text
+from server.domain.consumables import BatchView, StockView, expiring, restock_needed
+from server.domain.labels import CONDITION_CARDS, parse_condition_text, parse_scan_text
 from server.domain.lending import (
     Action,
     Decision,
     Feedback,
     Refusal,
     check_card,
+    check_reservation,
+    decide_renewal,
     decide_scan,
+    decide_take,
+    status_after_return,
 )
-from server.domain.model import Category, ItemStatus, ItemView, LoanView, MemberStatus, MemberView
-from server.domain.policy import DEFAULT_POLICY, LoanPolicy
+from server.domain.model import (
+    Category,
+    ItemCondition,
+    ItemStatus,
+    ItemView,
+    LoanView,
+    MemberFlag,
+    MemberStatus,
+    MemberView,
+)
+from server.domain.policy import DEFAULT_POLICY, CategoryRule, LoanPolicy
+from server.domain.sessions import (
+    SessionFlag,
+    SessionMode,
+    StocktakeLine,
+    StocktakeResult,
+    flag_on_close,
+    session_mode,
+    stocktake_report,
+)
 
 __all__ = [
+    "CONDITION_CARDS",
     "DEFAULT_POLICY",
     "Action",
+    "BatchView",
     "Category",
+    "CategoryRule",
     "Decision",
     "Feedback",
+    "ItemCondition",
     "ItemStatus",
     "ItemView",
     "LoanPolicy",
     "LoanView",
+    "MemberFlag",
     "MemberStatus",
     "MemberView",
     "Refusal",
+    "SessionFlag",
+    "SessionMode",
+    "StockView",
+    "StocktakeLine",
+    "StocktakeResult",
     "check_card",
+    "check_reservation",
+    "decide_renewal",
     "decide_scan",
+    "decide_take",
+    "expiring",
+    "flag_on_close",
+    "parse_condition_text",
     "parse_scan_text",
+    "restock_needed",
+    "session_mode",
+    "status_after_return",
+    "stocktake_report",
 ]

@@ -1,9 +1,13 @@
-"""What a scanned QR label says: a bare tag or the item page URL printed on it."""
+"""What a scanned QR label says: a bare tag, the item page URL printed on it, or one of
+the condition cards that hang in the hut (scanned after an item to say how it came back)."""
 
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 from urllib.parse import unquote, urlsplit
+
+from server.domain.model import ItemCondition
 
 TAG_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{0,31}$"
 _TAG = re.compile(TAG_PATTERN)
@@ -24,3 +28,19 @@ def parse_scan_text(text: str) -> str | None:
             return None
     tag = text.upper()
     return tag if _TAG.fullmatch(tag) else None
+
+
+# The QR texts printed on the hut's condition cards. A colon never appears in a tag, so a
+# condition card can never be mistaken for an item.
+CONDITION_CARDS = MappingProxyType(
+    {
+        "COND:OK": ItemCondition.OK,
+        "COND:REPAIR": ItemCondition.NEEDS_REPAIR,
+        "COND:MISSING": ItemCondition.MISSING_PART,
+    }
+)
+
+
+def parse_condition_text(text: str) -> ItemCondition | None:
+    """The condition a condition card stands for (``COND:REPAIR`` ...); None for anything else."""
+    return CONDITION_CARDS.get(text.strip().upper())

@@ -10,6 +10,7 @@ from enum import StrEnum
 class ItemStatus(StrEnum):
     AVAILABLE = "available"
     ON_LOAN = "on_loan"
+    RESERVED = "reserved"  # held for the next member in line
     MAINTENANCE = "maintenance"
     RETIRED = "retired"
     LOST = "lost"
@@ -27,6 +28,21 @@ class Category(StrEnum):
     LADDERS = "ladders"
     FITNESS = "fitness"
     FIRST_AID = "first_aid"
+    HOUSEHOLD = "household"
+
+
+class ItemCondition(StrEnum):
+    """What the resident says at return; NEEDS_REPAIR blocks lending until staff clear it."""
+
+    OK = "ok"
+    NEEDS_REPAIR = "needs_repair"
+    MISSING_PART = "missing_part"
+
+
+class MemberFlag(StrEnum):
+    # Free text in storage, like categories; these are the ones the rules know.
+    SENIOR = "senior"  # aged 60+: longer loans where the policy says so
+    STAFF = "staff"  # their card opens a stocktake session
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +51,20 @@ class ItemView:
     name_zh: str
     category: str
     status: ItemStatus
+    condition: ItemCondition = ItemCondition.OK
+    loan_days: int | None = None  # per-item override of the category's period
+    max_renewals: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class MemberView:
     name: str
     status: MemberStatus
+    flags: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
 class LoanView:
     borrowed_at: datetime
     due_at: datetime
+    renewals: int = 0

@@ -3,4 +3,7 @@
 from server.storage.db import DatabaseUrlError, make_engine, make_sessionmaker, normalize_db_url
 from server.storage.migrate import migrate
 
+# Imported for its tables: Alembic compares migrations against Base.metadata.
+from server.storage import reminder_models  # noqa: E402, F401  isort: skip
+
 __all__ = ["DatabaseUrlError", "make_engine", "make_sessionmaker", "migrate", "normalize_db_url"]

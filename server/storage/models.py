@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     Enum,
     ForeignKey,
     Index,
@@ -16,11 +17,13 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from server.domain import ItemStatus, MemberStatus
+from server.domain import ItemCondition, ItemStatus, MemberStatus
 from server.storage.coltypes import UtcDateTime
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -49,6 +52,7 @@ class Hut(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
+    address: Mapped[str | None] = mapped_column(Text, default=None)
     # Last Allowlist.version published; it only grows, even across restarts.
     allowlist_version: Mapped[int] = mapped_column(BigInteger, default=0)
 
@@ -60,8 +64,25 @@ class Item(Base):
     tag: Mapped[str] = mapped_column(String(32), unique=True)
     name_zh: Mapped[str] = mapped_column(Text)
     name_en: Mapped[str] = mapped_column(Text)
-    category: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(ForeignKey("categories.key"), index=True)
     hut_id: Mapped[str] = mapped_column(ForeignKey("huts.id"), index=True)
+    # A partner organisation that stocks the hut, or a donor; None: the community's own.
+    owner: Mapped[str | None] = mapped_column(Text, default=None)
+    condition: Mapped[ItemCondition] = mapped_column(
+        Enum(
+            ItemCondition,
+            name="condition",
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=_values,
+        ),
+        default=ItemCondition.OK,
+        server_default=ItemCondition.OK.value,
+    )
+    # Per-item overrides of the category's policy (None: the category's).
+    loan_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_renewals: Mapped[int | None] = mapped_column(Integer, default=None)
     status: Mapped[ItemStatus] = mapped_column(
         Enum(
             ItemStatus,
@@ -83,6 +104,7 @@ class Member(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     building_unit: Mapped[str] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(String(32), default=None)
     status: Mapped[MemberStatus] = mapped_column(
         Enum(
             MemberStatus,
@@ -96,6 +118,45 @@ class Member(Base):
     )
 
     cards: Mapped[list[Card]] = relationship(back_populates="member")
+    flag_rows: Mapped[list[MemberFlagRow]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def flags(self) -> frozenset[str]:
+        return frozenset(row.flag for row in self.flag_rows)
+
+
+class MemberFlagRow(Base):
+    """senior, staff ... (see domain MemberFlag); free text so a new flag needs no migration."""
+
+    __tablename__ = "member_flags"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    flag: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class ItemCategory(Base):
+    """The editable list of categories, each with its loan policy."""
+
+    __tablename__ = "categories"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+    loan_days: Mapped[int] = mapped_column(Integer)
+    max_renewals: Mapped[int] = mapped_column(Integer)
+    max_per_member: Mapped[int] = mapped_column(Integer)
+    hold_hours: Mapped[int] = mapped_column(Integer)
+
+
+class MemberFlagRule(Base):
+    """Policy by member flag: extra loan days (e.g. senior +2)."""
+
+    __tablename__ = "member_flag_rules"
+
+    flag: Mapped[str] = mapped_column(String(32), primary_key=True)
+    extra_loan_days: Mapped[int] = mapped_column(Integer)
 
 
 class Card(Base):
@@ -119,11 +180,180 @@ class Loan(Base):
     due_at: Mapped[datetime] = mapped_column(UtcDateTime)
     returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     returned_hut_id: Mapped[str | None] = mapped_column(ForeignKey("huts.id"), default=None)
+    renewals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A lost loan is closed without a return: the item is written off as lost.
+    lost_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    return_condition: Mapped[str | None] = mapped_column(String(16), default=None)
 
     item: Mapped[Item] = relationship()
     member: Mapped[Member] = relationship()
 
-    __table_args__ = (Index("ix_loans_item_id_returned_at", "item_id", "returned_at"),)
+    __table_args__ = (
+        Index("ix_loans_item_id_returned_at", "item_id", "returned_at"),
+        # An item is on at most one open loan: the database says so, not only the rules.
+        Index(
+            "uq_loans_open_item",
+            "item_id",
+            unique=True,
+            sqlite_where=text("returned_at IS NULL AND lost_at IS NULL"),
+            postgresql_where=text("returned_at IS NULL AND lost_at IS NULL"),
+        ),
+    )
+
+
+class Reservation(Base):
+    """A place on an item's waiting list. state: waiting -> held -> fulfilled, or expired
+    (hold ran out) / cancelled."""
+
+    __tablename__ = "reservations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(String(16))
+    hold_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+    item: Mapped[Item] = relationship()
+    member: Mapped[Member] = relationship()
+
+    __table_args__ = (Index("ix_reservations_item_id_state", "item_id", "state"),)
+
+
+class NotificationRequest(Base):
+    """Something a member or staff should be told; the reminders side sends it and sets
+    ``sent_at``. kind: reservation_ready ..."""
+
+    __tablename__ = "notification_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), default=None)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), default=None)
+    hut_id: Mapped[str | None] = mapped_column(ForeignKey("huts.id"), default=None)
+    reservation_id: Mapped[int | None] = mapped_column(ForeignKey("reservations.id"), default=None)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None, index=True)
+
+    reservation: Mapped[Reservation | None] = relationship()
+
+
+class DoorSession(Base):
+    """Card tap -> door open -> scans -> door closed, keyed by the gateway's session id."""
+
+    __tablename__ = "door_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hut_id: Mapped[str] = mapped_column(ForeignKey("huts.id"))
+    key: Mapped[str] = mapped_column(String(64))
+    card_uid: Mapped[str | None] = mapped_column(String(20), default=None)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), default=None)
+    mode: Mapped[str] = mapped_column(String(16))  # lending | stocktake
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    door_opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    scans: Mapped[int] = mapped_column(Integer, default=0)
+    flag: Mapped[str | None] = mapped_column(String(16), default=None, index=True)
+    # A condition card scanned before the item it is about.
+    pending_condition: Mapped[str | None] = mapped_column(String(16), default=None)
+
+    member: Mapped[Member | None] = relationship()
+
+    __table_args__ = (UniqueConstraint("hut_id", "key", name="uq_door_sessions_hut_id_key"),)
+
+
+class SessionScan(Base):
+    __tablename__ = "session_scans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    door_session_id: Mapped[int] = mapped_column(ForeignKey("door_sessions.id"), index=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    text: Mapped[str] = mapped_column(Text)
+    tag: Mapped[str | None] = mapped_column(String(32), default=None)
+    action: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id"), default=None)
+
+
+class Anomaly(Base):
+    """For staff to look at: an item back that was not on loan, a door opened with nothing
+    scanned, a part missing at return."""
+
+    __tablename__ = "anomalies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hut_id: Mapped[str] = mapped_column(ForeignKey("huts.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), default=None)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), default=None)
+    door_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("door_sessions.id"), default=None
+    )
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None, index=True)
+
+
+class Stocktake(Base):
+    __tablename__ = "stocktakes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hut_id: Mapped[str] = mapped_column(ForeignKey("huts.id"))
+    door_session_id: Mapped[int] = mapped_column(ForeignKey("door_sessions.id"), unique=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), default=None)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+    lines: Mapped[list[StocktakeLineRow]] = relationship(
+        order_by="StocktakeLineRow.id", lazy="selectin"
+    )
+
+
+class StocktakeLineRow(Base):
+    """The report, written when the door closes: seen / missing / unexpected per tag."""
+
+    __tablename__ = "stocktake_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stocktake_id: Mapped[int] = mapped_column(ForeignKey("stocktakes.id"), index=True)
+    tag: Mapped[str] = mapped_column(String(32))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), default=None)
+    result: Mapped[str] = mapped_column(String(16))
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class Consumable(Base):
+    """A supply kept at one hut (tag printed on its shelf label), counted, not lent."""
+
+    __tablename__ = "consumables"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tag: Mapped[str] = mapped_column(String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(ForeignKey("categories.key"))
+    hut_id: Mapped[str] = mapped_column(ForeignKey("huts.id"), index=True)
+    min_quantity: Mapped[int] = mapped_column(Integer)
+
+    batches: Mapped[list[ConsumableBatch]] = relationship(
+        order_by="ConsumableBatch.id", lazy="selectin"
+    )
+
+    @property
+    def quantity(self) -> int:
+        return sum(batch.quantity for batch in self.batches)
+
+
+class ConsumableBatch(Base):
+    __tablename__ = "consumable_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consumable_id: Mapped[int] = mapped_column(ForeignKey("consumables.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    expires_on: Mapped[date | None] = mapped_column(Date, default=None)
 
 
 class EventRecord(Base):

@@ -72,7 +72,7 @@ def _open_loans() -> Select[Loan]:
         .join(Loan.item)
         .join(Loan.member)
         .options(contains_eager(Loan.item), contains_eager(Loan.member))
-        .where(Loan.returned_at.is_(None))
+        .where(Loan.returned_at.is_(None), Loan.lost_at.is_(None))
     )
 
 
@@ -148,10 +148,18 @@ def add_dead_letter(
     )
 
 
-def mark_returned(loan: Loan, *, at: datetime, hut_id: str) -> None:
+def mark_returned(
+    loan: Loan,
+    *,
+    at: datetime,
+    hut_id: str,
+    status: ItemStatus = ItemStatus.AVAILABLE,
+    condition: str | None = None,
+) -> None:
     loan.returned_at = at
     loan.returned_hut_id = hut_id
-    loan.item.status = ItemStatus.AVAILABLE
+    loan.return_condition = condition
+    loan.item.status = status
     # The item now sits where it was brought back.
     loan.item.hut_id = hut_id
 

@@ -10,14 +10,37 @@ from .conftest import T0
 
 
 def scan(
-    hut: str, seq: int, text: str, card: str | None = "04A1B2C3", *, ts: datetime = T0
+    hut: str,
+    seq: int,
+    text: str,
+    card: str | None = "04A1B2C3",
+    *,
+    ts: datetime = T0,
+    session: str | None = None,
 ) -> ScanEvent:
-    return ScanEvent(id=new_id(), hut=hut, seq=seq, ts=ts, text=text, card=card)
+    return ScanEvent(id=new_id(), hut=hut, seq=seq, ts=ts, text=text, card=card, session=session)
 
 
-def card(hut: str, seq: int, uid: str = "04A1B2C3", *, ts: datetime = T0) -> CardEvent:
-    return CardEvent(id=new_id(), hut=hut, seq=seq, ts=ts, card=uid, decision=CardDecision.UNLOCKED)
+def card(
+    hut: str, seq: int, uid: str = "04A1B2C3", *, ts: datetime = T0, session: str | None = None
+) -> CardEvent:
+    return CardEvent(
+        id=new_id(),
+        hut=hut,
+        seq=seq,
+        ts=ts,
+        card=uid,
+        decision=CardDecision.UNLOCKED,
+        session=session,
+    )
 
 
-def door(hut: str, seq: int, *, ts: datetime = T0) -> DoorEvent:
-    return DoorEvent(id=new_id(), hut=hut, seq=seq, ts=ts, state=DoorState.OPEN)
+def door(
+    hut: str,
+    seq: int,
+    *,
+    ts: datetime = T0,
+    state: DoorState = DoorState.OPEN,
+    session: str | None = None,
+) -> DoorEvent:
+    return DoorEvent(id=new_id(), hut=hut, seq=seq, ts=ts, state=state, session=session)

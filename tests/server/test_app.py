@@ -46,7 +46,7 @@ def test_cli_migrate_and_seed(tmp_path: Path, capsys: object) -> None:
     assert main(["server", "seed", "--db", url, "--hut", "hut-2"]) == 0
     assert main(["server", "seed", "--db", url, "--hut", "hut-2"]) == 0
     out = capsys.readouterr().out  # type: ignore[attr-defined]
-    assert "15 rows added" in out and "0 rows added" in out
+    assert "20 rows added" in out and "0 rows added" in out
     assert main(["server", "seed", "--db", url, "--hut", "Bad Hut"]) == 2
 
 

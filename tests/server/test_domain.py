@@ -83,7 +83,15 @@ def test_return_works_for_anyone_even_without_card() -> None:
 @pytest.mark.parametrize(
     ("overrides", "reason", "text"),
     [
-        ({"card": None, "member": None}, Refusal.NO_SESSION, "请先刷卡"),
+        (
+            {
+                "card": None,
+                "member": None,
+                "item": ItemView("T0001", "电钻", Category.POWER_TOOLS, ItemStatus.RESERVED),
+            },
+            Refusal.NO_SESSION,
+            "请先刷卡",
+        ),
         ({"member": None}, Refusal.UNKNOWN_CARD, "未知卡片"),
         (
             {"member": MemberView("王", MemberStatus.SUSPENDED)},
@@ -94,6 +102,11 @@ def test_return_works_for_anyone_even_without_card() -> None:
         ({"tag": None, "item": None}, Refusal.UNREADABLE_LABEL, "无法识别标签"),
         (
             {"item": ItemView("T0001", "电钻", Category.POWER_TOOLS, ItemStatus.MAINTENANCE)},
+            Refusal.ITEM_IN_MAINTENANCE,
+            "电钻 维修中 暂不可借",
+        ),
+        (
+            {"item": ItemView("T0001", "电钻", Category.POWER_TOOLS, ItemStatus.RETIRED)},
             Refusal.ITEM_UNAVAILABLE,
             "电钻 暂不可借",
         ),

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.seed import DEMO_ITEMS, seed_demo
+from server.seed import DEMO_ITEMS, DEMO_MEMBERS, seed_demo
 from server.storage import DatabaseUrlError, migrate, normalize_db_url
 from server.storage.models import Base, EventRecord, Hut, Item, Loan, Member
 from server.storage.queries import claim_event
@@ -98,7 +98,7 @@ def test_seed_is_idempotent(engine: Engine, sessions: sessionmaker[Session]) -> 
         assert hut is not None and hut.name == "幸福里社区工具屋"
         assert hut.timezone == "Asia/Shanghai"
         assert session.scalar(select(func.count()).select_from(Item)) == len(DEMO_ITEMS)
-        assert session.scalar(select(func.count()).select_from(Member)) == 2
+        assert session.scalar(select(func.count()).select_from(Member)) == len(DEMO_MEMBERS)
 
 
 def test_foreign_keys_are_enforced(sessions: sessionmaker[Session]) -> None:
@@ -125,3 +125,16 @@ def test_normalize_db_url(url: str, expected: str) -> None:
 def test_unsupported_db_url(url: str) -> None:
     with pytest.raises(DatabaseUrlError):
         normalize_db_url(url)
+
+
+def test_the_migrations_form_one_line_with_a_single_head() -> None:
+    # Revisions written in parallel must be rebased onto each other, not left as branches:
+    # a second head would make every start fail with "multiple head revisions".
+    from alembic.script import ScriptDirectory
+
+    from server.storage.migrate import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config())
+    assert len(script.get_heads()) == 1
+    chain = [rev.revision for rev in script.walk_revisions()]
+    assert chain[-1] == "0001" and len(chain) == len(set(chain))

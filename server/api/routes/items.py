@@ -4,8 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from server.api.deps import SessionDep, StaffDep
+from server import staff_actions
+from server.api.deps import NowDep, SessionDep, StaffDep, StaffOnly
+from server.api.errors import staff_action
 from server.api.schemas import ItemPublic, ItemsPublic
+from server.api.staff_schemas import ReservationCreate, ReservationStaff
 from server.domain import ItemStatus
 from server.storage import queries
 from toolhut.contract import HUT_ID_PATTERN
@@ -26,3 +29,27 @@ def list_items(
     shelves = queries.list_items(session, hut_id=hut, status=item_status)
     items = [ItemPublic.of(shelf, staff=staff) for shelf in shelves]
     return ItemsPublic(data=items, count=len(items))
+
+
+@router.post(
+    "/items/{tag}/reservations", dependencies=[StaffOnly], status_code=status.HTTP_201_CREATED
+)
+def reserve_item(
+    tag: str, body: ReservationCreate, session: SessionDep, now: NowDep
+) -> ReservationStaff:
+    """Put the card's holder on the item's waiting list (the item is out or held)."""
+    with staff_action():
+        reservation = staff_actions.reserve(session, tag=tag, card=body.card, now=now)
+    session.commit()
+    return ReservationStaff.of(reservation)
+
+
+@router.post("/items/{tag}/clear", dependencies=[StaffOnly])
+def clear_item(tag: str, session: SessionDep, now: NowDep) -> ItemPublic:
+    """Staff checked or repaired the item: it may be lent again."""
+    with staff_action():
+        item = staff_actions.clear_maintenance(session, tag=tag, now=now)
+    session.commit()
+    shelf = queries.find_item(session, item.tag)
+    assert shelf is not None
+    return ItemPublic.of(shelf, staff=True)

@@ -4,7 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from server.api.deps import NowDep, SessionDep, StaffDep
+from server import staff_actions
+from server.api.deps import NowDep, SessionDep, StaffDep, StaffOnly
+from server.api.errors import staff_action
 from server.api.schemas import LoanPublic, LoansPublic, LoanStatus
 from server.storage import queries
 
@@ -23,3 +25,20 @@ def list_loans(
     loans = queries.list_open_loans(session, overdue_at=overdue_at)
     data = [LoanPublic.of(loan, now=now, staff=staff) for loan in loans]
     return LoansPublic(data=data, count=len(data))
+
+
+@router.post("/loans/{loan_id}/renew", dependencies=[StaffOnly])
+def renew_loan(loan_id: int, session: SessionDep, now: NowDep) -> LoanPublic:
+    """One more loan period, if the policy allows and nobody is waiting for the item."""
+    with staff_action():
+        loan = staff_actions.renew(session, loan_id=loan_id, now=now)
+    session.commit()
+    return LoanPublic.of(loan, now=now, staff=True)
+
+
+@router.post("/loans/{loan_id}/lost", dependencies=[StaffOnly])
+def mark_loan_lost(loan_id: int, session: SessionDep, now: NowDep) -> LoanPublic:
+    with staff_action():
+        loan = staff_actions.mark_lost(session, loan_id=loan_id, now=now)
+    session.commit()
+    return LoanPublic.of(loan, now=now, staff=True)

@@ -20,6 +20,7 @@ templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "
 STATUS_ZH = {
     ItemStatus.AVAILABLE: "可借用",
     ItemStatus.ON_LOAN: "已借出",
+    ItemStatus.RESERVED: "已预留",
     ItemStatus.MAINTENANCE: "维修中",
     ItemStatus.RETIRED: "已停用",
     ItemStatus.LOST: "遗失",

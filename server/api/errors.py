@@ -1,0 +1,23 @@
+"""Staff actions' named errors as HTTP answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from fastapi import HTTPException, status
+
+from server.staff_actions import NotFoundError, RefusedError
+
+
+@contextmanager
+def staff_action() -> Iterator[None]:
+    """404 for what does not exist; 409 with the rule's reason and display text for a no."""
+    try:
+        yield
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except RefusedError as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, {"reason": exc.reason.value, "text": exc.text}
+        ) from exc

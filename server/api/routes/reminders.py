@@ -1,0 +1,82 @@
+"""Staff "remind now" and a member's reminder history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel
+
+from server.api.deps import NowDep, SessionDep, StaffDep
+from server.reminders.scheduler import NothingToRemindError, ReminderService, UnknownMemberError
+from server.storage import reminder_queries
+
+router = APIRouter(prefix="/api/v1", tags=["reminders"])
+
+
+class RemindResult(BaseModel):
+    message_ids: list[int]
+    loans: int
+    sent: int
+    failed: int
+
+
+class ReminderDeliveryPublic(BaseModel):
+    message_id: int
+    stage: str
+    channel: str
+    status: str
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime
+    last_error: str | None
+
+
+class ReminderDeliveriesPublic(BaseModel):
+    data: list[ReminderDeliveryPublic]
+    count: int
+
+
+def _require_staff(staff: bool) -> None:
+    if not staff:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "staff token required")
+
+
+@router.post("/members/{member_id}/remind")
+def remind_now(member_id: int, request: Request, staff: StaffDep, now: NowDep) -> RemindResult:
+    """Send the member a reminder of every open loan now (quiet hours do not apply)."""
+    _require_staff(staff)
+    service: ReminderService = request.app.state.reminders
+    try:
+        report = service.remind_now(member_id, now=now)
+    except UnknownMemberError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member") from None
+    except NothingToRemindError:
+        raise HTTPException(status.HTTP_409_CONFLICT, "the member has no open loans") from None
+    return RemindResult(
+        message_ids=report.message_ids, loans=report.claims, sent=report.sent, failed=report.failed
+    )
+
+
+@router.get("/members/{member_id}/reminders")
+def member_reminders(
+    member_id: int, session: SessionDep, staff: StaffDep
+) -> ReminderDeliveriesPublic:
+    """The member's latest reminder deliveries, newest first."""
+    _require_staff(staff)
+    data = [
+        ReminderDeliveryPublic(
+            message_id=message.id,
+            stage=message.stage,
+            channel=delivery.channel,
+            status=delivery.status,
+            attempts=delivery.attempts,
+            created_at=message.created_at,
+            sent_at=delivery.sent_at,
+            next_attempt_at=delivery.next_attempt_at,
+            last_error=delivery.last_error,
+        )
+        for delivery, message in reminder_queries.deliveries_of_member(session, member_id)
+    ]
+    return ReminderDeliveriesPublic(data=data, count=len(data))

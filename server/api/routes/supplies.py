@@ -1,0 +1,41 @@
+"""Consumable supplies per hut, with the staff alerts (restock, expiring)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from server.api.deps import NowDep, SessionDep, StaffOnly
+from server.api.staff_schemas import SuppliesStaff, SupplyStaff
+from server.domain import expiring, restock_needed
+from server.storage import consumables
+from toolhut.contract import HUT_ID_PATTERN
+
+router = APIRouter(prefix="/api/v1", tags=["supplies"], dependencies=[StaffOnly])
+
+
+class SupplyAlert(StrEnum):
+    RESTOCK = "restock"
+    EXPIRING = "expiring"
+
+
+@router.get("/supplies")
+def list_supplies(
+    session: SessionDep,
+    now: NowDep,
+    alert: SupplyAlert | None = None,
+    hut: Annotated[str | None, Query(pattern=HUT_ID_PATTERN)] = None,
+) -> SuppliesStaff:
+    """Stock per hut; ``alert=restock``: at or below minimum; ``alert=expiring``: batches
+    expiring within 30 days."""
+    if alert is SupplyAlert.EXPIRING:
+        batches = expiring(consumables.batches(session, hut_id=hut), now)
+        data = [SupplyStaff.of_batch(batch) for batch in batches]
+    else:
+        stock = consumables.stock(session, hut_id=hut)
+        if alert is SupplyAlert.RESTOCK:
+            stock = restock_needed(stock)
+        data = [SupplyStaff.of_stock(row) for row in stock]
+    return SuppliesStaff(data=data, count=len(data))

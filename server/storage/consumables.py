@@ -1,0 +1,59 @@
+"""Consumable stock per hut, by batch (each with its own expiry date)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.domain import BatchView, StockView
+from server.storage.models import Consumable, ConsumableBatch
+
+
+def find(session: Session, tag: str) -> Consumable | None:
+    return session.scalars(select(Consumable).where(Consumable.tag == tag)).one_or_none()
+
+
+def take_one(consumable: Consumable) -> ConsumableBatch | None:
+    """One unit out of the batch that expires first (undated batches last); None if empty."""
+    stocked = [batch for batch in consumable.batches if batch.quantity > 0]
+    if not stocked:
+        return None
+    batch = min(stocked, key=lambda b: (b.expires_on or date.max, b.id))
+    batch.quantity -= 1
+    return batch
+
+
+def add_batch(
+    session: Session, consumable: Consumable, *, quantity: int, expires_on: date | None
+) -> ConsumableBatch:
+    batch = ConsumableBatch(consumable_id=consumable.id, quantity=quantity, expires_on=expires_on)
+    session.add(batch)
+    session.flush()
+    session.refresh(consumable)
+    return batch
+
+
+def _consumables(session: Session, hut_id: str | None) -> list[Consumable]:
+    query = select(Consumable).order_by(Consumable.hut_id, Consumable.tag)
+    if hut_id is not None:
+        query = query.where(Consumable.hut_id == hut_id)
+    return list(session.scalars(query))
+
+
+def stock(session: Session, *, hut_id: str | None = None) -> list[StockView]:
+    """Feed for domain ``restock_needed``."""
+    return [
+        StockView(c.tag, c.name_zh, c.hut_id, c.quantity, c.min_quantity)
+        for c in _consumables(session, hut_id)
+    ]
+
+
+def batches(session: Session, *, hut_id: str | None = None) -> list[BatchView]:
+    """Feed for domain ``expiring``."""
+    return [
+        BatchView(c.tag, c.name_zh, c.hut_id, b.quantity, b.expires_on)
+        for c in _consumables(session, hut_id)
+        for b in c.batches
+    ]
