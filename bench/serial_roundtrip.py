@@ -1,6 +1,6 @@
 """Round trip over a real pty: host Link send -> emulator's Link ack -> future resolved.
 
-    python bench/serial_roundtrip.py [--frames 2000]
+python bench/serial_roundtrip.py [--frames 2000]
 """
 
 from __future__ import annotations
@@ -41,9 +41,11 @@ def main() -> None:
     samples.sort()
     p50 = statistics.median(samples)
     p99 = samples[int(len(samples) * 0.99) - 1]
-    print(f"{len(samples)} frames, send -> ack over a pty: "
-          f"p50 {p50:.0f} us, p99 {p99:.0f} us, max {samples[-1]:.0f} us; "
-          f"retransmits {host.stats.retransmits}")
+    print(
+        f"{len(samples)} frames, send -> ack over a pty: "
+        f"p50 {p50:.0f} us, p99 {p99:.0f} us, max {samples[-1]:.0f} us; "
+        f"retransmits {host.stats.retransmits}"
+    )
 
 
 if __name__ == "__main__":

@@ -6,15 +6,30 @@ import argparse
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--link", metavar="PATH",
-                        help="also make PATH a symlink to the pty (removed on exit)")
-    parser.add_argument("--firmware", default="emu-1.0.0", metavar="VERSION",
-                        help="firmware version announced in Hello (default: %(default)s)")
-    parser.add_argument("--heartbeat", type=float, default=2.0, metavar="SECONDS",
-                        help="heartbeat period (default: %(default)s)")
-    parser.add_argument("--held-open", type=float, default=60.0, metavar="SECONDS",
-                        help="raise the held-open alarm after the door stood open this long; "
-                             "0 turns it off (default: %(default)s)")
+    parser.add_argument(
+        "--link", metavar="PATH", help="also make PATH a symlink to the pty (removed on exit)"
+    )
+    parser.add_argument(
+        "--firmware",
+        default="emu-1.0.0",
+        metavar="VERSION",
+        help="firmware version announced in Hello (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--heartbeat",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="heartbeat period (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--held-open",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="raise the held-open alarm after the door stood open this long; "
+        "0 turns it off (default: %(default)s)",
+    )
     parser.add_argument("--verbose", action="store_true", help="also print heartbeats")
     parser.set_defaults(run=run)
 
@@ -36,9 +51,13 @@ def run(args: argparse.Namespace) -> int:
         print("error: --held-open must be positive, or 0 for off", file=sys.stderr)
         return 2
     try:
-        emulator = ControllerEmulator(firmware=args.firmware, heartbeat_s=args.heartbeat,
-                                      link_path=args.link, verbose=args.verbose,
-                                      held_open_s=args.held_open or None)
+        emulator = ControllerEmulator(
+            firmware=args.firmware,
+            heartbeat_s=args.heartbeat,
+            link_path=args.link,
+            verbose=args.verbose,
+            held_open_s=args.held_open or None,
+        )
     except FrameError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

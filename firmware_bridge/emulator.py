@@ -162,8 +162,7 @@ class ControllerEmulator:
         self._plug()
         self._started_at = self._clock()
         self._next_heartbeat = self._started_at + self.heartbeat_s
-        self._ticker = threading.Thread(target=self._tick_loop, name="emulator-ticker",
-                                        daemon=True)
+        self._ticker = threading.Thread(target=self._tick_loop, name="emulator-ticker", daemon=True)
         self._ticker.start()
         self._send_hello()
 
@@ -209,8 +208,7 @@ class ControllerEmulator:
         # The link's ack timer runs on real time: the injected clock is the board's own
         # (lock pulse, heartbeats), which tests move by whole seconds.
         self._gate = _Gate(FdTransport(self._master), self._silent)
-        self._link = Link(self._gate, self._on_frame, on_closed=self._on_closed,
-                          name="emulator")
+        self._link = Link(self._gate, self._on_frame, on_closed=self._on_closed, name="emulator")
         self._link.start()
         self._plugged = True
 

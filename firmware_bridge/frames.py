@@ -176,6 +176,4 @@ class Nak:
             raise FrameError(f"Nak.reason must be a NakReason, got {self.reason!r}") from exc
 
 
-Frame = (
-    Hello | Heartbeat | CardRead | QrScan | DoorChanged | Alarm | Unlock | Feedback | Ack | Nak
-)
+Frame = Hello | Heartbeat | CardRead | QrScan | DoorChanged | Alarm | Unlock | Feedback | Ack | Nak

@@ -90,11 +90,15 @@ class FdTransport:
         while view:
             _, ready, _ = select.select([], [self._fd], [], self._write_timeout)
             if not ready:
-                logger.warning("fd %d not writable for %.1f s: dropped %d bytes",
-                               self._fd, self._write_timeout, len(view))
+                logger.warning(
+                    "fd %d not writable for %.1f s: dropped %d bytes",
+                    self._fd,
+                    self._write_timeout,
+                    len(view),
+                )
                 return
             try:
-                view = view[os.write(self._fd, view):]
+                view = view[os.write(self._fd, view) :]
             except BlockingIOError:
                 continue
 
@@ -198,8 +202,12 @@ class Link:
         future: Future[bool] = Future()
         with self._cond:
             if self._closed or len(self._queue) >= self._max_queue:
-                logger.warning("%s: dropped %r (%s)", self._name, frame,
-                               "link closed" if self._closed else "send queue full")
+                logger.warning(
+                    "%s: dropped %r (%s)",
+                    self._name,
+                    frame,
+                    "link closed" if self._closed else "send queue full",
+                )
                 _resolve(future, False)
                 return future
             self._queue.append(_Outgoing(frame, future))
@@ -262,8 +270,9 @@ class Link:
             self._inflight = None
             if isinstance(answer, Nak):
                 self._stats.nakked += 1
-                logger.warning("%s: peer refused %r: %s", self._name, current.frame,
-                               answer.reason.name)
+                logger.warning(
+                    "%s: peer refused %r: %s", self._name, current.frame, answer.reason.name
+                )
             self._cond.notify_all()
         _resolve(current.future, isinstance(answer, Ack))
 
@@ -273,8 +282,9 @@ class Link:
         while True:
             data, given_up = self._next_write()
             if given_up is not None:
-                logger.warning("%s: gave up on %r after %d retries", self._name,
-                               given_up.frame, self._retries)
+                logger.warning(
+                    "%s: gave up on %r after %d retries", self._name, given_up.frame, self._retries
+                )
                 _resolve(given_up.future, False)
             elif data is None or not self._write(data):
                 return

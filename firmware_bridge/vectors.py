@@ -67,8 +67,11 @@ def frame_to_fields(frame: Frame) -> dict[str, Any]:
     fields: dict[str, Any] = {"type": frame.TYPE.name}
     for f in dataclasses.fields(frame):
         value = getattr(frame, f.name)
-        fields[f.name] = value.hex().upper() if isinstance(value, bytes) else (
-            int(value) if isinstance(value, IntEnum) else value)
+        fields[f.name] = (
+            value.hex().upper()
+            if isinstance(value, bytes)
+            else (int(value) if isinstance(value, IntEnum) else value)
+        )
     return fields
 
 
@@ -91,29 +94,55 @@ def _rejects() -> list[dict[str, Any]]:
     raw = HEADER.pack(VERSION, FrameType.DOOR_CHANGED, 5, 1) + b"\x02"
     bad_payload = b"\x00" + cobs_encode(raw + crc16(raw).to_bytes(2, "big")) + b"\x00"
     return [
-        {"name": "reject_bad_crc", "seq": 3, "frame": None, "hex": bad_crc.hex().upper(),
-         "reject": "bad_crc"},
-        {"name": "reject_unknown_type", "seq": 4, "frame": None, "hex": unknown.hex().upper(),
-         "reject": "unknown_type"},
-        {"name": "reject_door_state_2", "seq": 5, "frame": None,
-         "hex": bad_payload.hex().upper(), "reject": "malformed"},
-        {"name": "reject_truncated", "seq": 3, "frame": None, "hex": good[:-4].hex().upper()
-         + "00", "reject": "garbage_bytes"},
+        {
+            "name": "reject_bad_crc",
+            "seq": 3,
+            "frame": None,
+            "hex": bad_crc.hex().upper(),
+            "reject": "bad_crc",
+        },
+        {
+            "name": "reject_unknown_type",
+            "seq": 4,
+            "frame": None,
+            "hex": unknown.hex().upper(),
+            "reject": "unknown_type",
+        },
+        {
+            "name": "reject_door_state_2",
+            "seq": 5,
+            "frame": None,
+            "hex": bad_payload.hex().upper(),
+            "reject": "malformed",
+        },
+        {
+            "name": "reject_truncated",
+            "seq": 3,
+            "frame": None,
+            "hex": good[:-4].hex().upper() + "00",
+            "reject": "garbage_bytes",
+        },
     ]
 
 
 def build_vectors() -> list[dict[str, Any]]:
     vectors = [
-        {"name": name, "seq": seq, "frame": frame_to_fields(frame),
-         "hex": encode_frame(seq, frame).hex().upper(), "reject": None}
+        {
+            "name": name,
+            "seq": seq,
+            "frame": frame_to_fields(frame),
+            "hex": encode_frame(seq, frame).hex().upper(),
+            "reject": None,
+        }
         for name, seq, frame in VALID
     ]
     return vectors + _rejects()
 
 
 def main() -> None:
-    PATH.write_text(json.dumps(build_vectors(), indent=2, ensure_ascii=False) + "\n",
-                    encoding="utf-8")
+    PATH.write_text(
+        json.dumps(build_vectors(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     print(f"wrote {PATH}")
 
 

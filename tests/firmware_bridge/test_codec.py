@@ -69,8 +69,10 @@ def test_crc_is_ccitt_false() -> None:
     assert crc16(b"123456789") == 0x29B1
 
 
-@pytest.mark.parametrize("data", [b"", b"\x00", b"\x00\x00", b"\x11\x00\x22", bytes(range(1, 255)),
-                                  bytes(range(256)) * 2])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\x00", b"\x00\x00", b"\x11\x00\x22", bytes(range(1, 255)), bytes(range(256)) * 2],
+)
 def test_cobs_round_trip_has_no_zero(data: bytes) -> None:
     encoded = cobs_encode(data)
     assert 0 not in encoded
@@ -236,8 +238,12 @@ def test_garbage_never_raises_and_a_following_frame_decodes(
     assert decoder.feed(encode_frame(seq, frame))[-1:] == [Decoded(seq, frame)]
 
 
-@given(seqs, frames, st.lists(st.tuples(st.integers(0, 300), st.integers(0, 255)), min_size=1,
-                              max_size=6), st.booleans())
+@given(
+    seqs,
+    frames,
+    st.lists(st.tuples(st.integers(0, 300), st.integers(0, 255)), min_size=1, max_size=6),
+    st.booleans(),
+)
 def test_mutated_frames_never_raise(
     seq: int, frame: Frame, edits: list[tuple[int, int]], insert: bool
 ) -> None:

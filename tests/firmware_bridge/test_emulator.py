@@ -72,8 +72,9 @@ class Rig:
 def rig(tmp_path: Path) -> Iterator[Rig]:
     lines: list[str] = []
     clock = ManualClock()
-    emulator = ControllerEmulator(firmware="emu-test", output=lines.append, clock=clock,
-                                  link_path=tmp_path / "ttyHUT")
+    emulator = ControllerEmulator(
+        firmware="emu-test", output=lines.append, clock=clock, link_path=tmp_path / "ttyHUT"
+    )
     emulator.start()
     host = Host.open(str(tmp_path / "ttyHUT"))
     try:
@@ -101,16 +102,20 @@ def test_host_hello_is_answered(rig: Rig) -> None:
 def test_commands_become_frames(rig: Rig) -> None:
     commands = {
         "card 04a1b2c3": ("sent card uid=04A1B2C3", CardRead(bytes.fromhex("04A1B2C3"))),
-        "scan 已借出 电钻  drill #3\n": ('sent scan text="已借出 电钻  drill #3"',
-                                       QrScan("已借出 电钻  drill #3")),
+        "scan 已借出 电钻  drill #3\n": (
+            'sent scan text="已借出 电钻  drill #3"',
+            QrScan("已借出 电钻  drill #3"),
+        ),
         "door open": ("sent door open", DoorChanged(open=True)),
         "door close": ("sent door close", DoorChanged(open=False)),
     }
     for command, (line, frame) in commands.items():
         assert rig.emulator.command(command) is None
         rig.wait_line(line)
-        wait_until(lambda f=frame: f in rig.host.frames,  # type: ignore[misc]
-                   what=f"{frame} at the host")
+        wait_until(
+            lambda f=frame: f in rig.host.frames,  # type: ignore[misc]
+            what=f"{frame} at the host",
+        )
     assert not rig.emulator.door_open
 
 
@@ -134,8 +139,18 @@ def test_feedback_is_printed_exactly(rig: Rig) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["bogus", "card", "card zz", "card 0102", "card " + "00" * 11, "scan", "scan   ",
-     "door ajar", "door", "scan " + "x" * 256],
+    [
+        "bogus",
+        "card",
+        "card zz",
+        "card 0102",
+        "card " + "00" * 11,
+        "scan",
+        "scan   ",
+        "door ajar",
+        "door",
+        "scan " + "x" * 256,
+    ],
 )
 def test_bad_commands_print_an_error_and_send_nothing(rig: Rig, command: str) -> None:
     before = rig.host.link.stats.received
@@ -217,8 +232,13 @@ def test_door_opened_during_the_unlock_pulse_is_no_alarm(rig: Rig) -> None:
 def test_door_held_open_past_the_limit_raises_held_open(tmp_path: Path) -> None:
     lines: list[str] = []
     clock = ManualClock()
-    emulator = ControllerEmulator(output=lines.append, clock=clock, held_open_s=30,
-                                  heartbeat_s=1000, link_path=tmp_path / "tty")
+    emulator = ControllerEmulator(
+        output=lines.append,
+        clock=clock,
+        held_open_s=30,
+        heartbeat_s=1000,
+        link_path=tmp_path / "tty",
+    )
     emulator.start()
     host = Host.open(str(tmp_path / "tty"))
     try:
@@ -233,8 +253,10 @@ def test_door_held_open_past_the_limit_raises_held_open(tmp_path: Path) -> None:
         clock.advance(100)  # raised once, not once per tick
         emulator.command("door close")
         wait_until(lambda: Alarm(AlarmKind.HELD_OPEN, False) in host.frames)
-        assert alarms_at(host) == [Alarm(AlarmKind.HELD_OPEN, True),
-                                   Alarm(AlarmKind.HELD_OPEN, False)]
+        assert alarms_at(host) == [
+            Alarm(AlarmKind.HELD_OPEN, True),
+            Alarm(AlarmKind.HELD_OPEN, False),
+        ]
     finally:
         host.close()
         emulator.stop()
@@ -263,8 +285,10 @@ def test_a_silent_controller_sends_and_answers_nothing_until_it_resumes(rig: Rig
     assert Feedback(Beep.OK, "hello?") not in rig.emulator.received
     rig.emulator.command("resume")
     assert rig.lines[-1] == "emulator: resumed"
-    wait_until(lambda: any(isinstance(f, Heartbeat) for f in rig.host.frames),
-               what="a heartbeat at once after resume")
+    wait_until(
+        lambda: any(isinstance(f, Heartbeat) for f in rig.host.frames),
+        what="a heartbeat at once after resume",
+    )
     rig.emulator.command("card 04A1B2C3")
     wait_until(lambda: CardRead(bytes.fromhex("04A1B2C3")) in rig.host.frames)
 
@@ -324,8 +348,13 @@ def start_cli(*args: str) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "toolhut.cli", "emulator", *args],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, encoding="utf-8", cwd=REPO, env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        cwd=REPO,
+        env=env,
     )
     lines: queue.Queue[str] = queue.Queue()
 
@@ -358,8 +387,9 @@ def next_line(lines: queue.Queue[str], proc: subprocess.Popen[str]) -> str:
 
 def test_toolhut_emulator_command_end_to_end(tmp_path: Path) -> None:
     link = tmp_path / "ttyHUT"
-    proc, lines = start_cli("--link", str(link), "--firmware", "emu-9.9", "--heartbeat", "60",
-                            "--held-open", "90")
+    proc, lines = start_cli(
+        "--link", str(link), "--firmware", "emu-9.9", "--heartbeat", "60", "--held-open", "90"
+    )
     assert proc.stdin is not None
     try:
         device = next_line(lines, proc)

@@ -50,8 +50,12 @@ pytestmark = pytest.mark.skipif(
 
 def _compile(out: Path, *sources: Path) -> Path:
     assert GXX is not None
-    result = subprocess.run([GXX, *CXXFLAGS, "-o", str(out), *map(str, sources)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [GXX, *CXXFLAGS, "-o", str(out), *map(str, sources)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, f"g++ failed:\n{result.stderr}"
     return out
 
@@ -65,13 +69,17 @@ def vectors_check(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def link_check(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("firmware") / "link_check"
-    return _compile(out, HOST_TEST / "link_check.cpp", SKETCH / "wire.cpp", SKETCH / "link.cpp",
-                    SKETCH / "hut_logic.cpp")
+    return _compile(
+        out,
+        HOST_TEST / "link_check.cpp",
+        SKETCH / "wire.cpp",
+        SKETCH / "link.cpp",
+        SKETCH / "hut_logic.cpp",
+    )
 
 
 def _run(binary: Path, stdin: str = "") -> tuple[int, list[str]]:
-    result = subprocess.run([str(binary)], input=stdin, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run([str(binary)], input=stdin, capture_output=True, text=True, timeout=60)
     assert not result.stderr, result.stderr
     return result.returncode, result.stdout.splitlines()
 
@@ -107,8 +115,10 @@ def _python_outcome(data: bytes) -> str:
     for i in range(len(data)):
         items.extend(_canon(d.seq, d.frame) for d in decoder.feed(data[i : i + 1]))
     s = decoder.stats
-    items.append(f"stats/{s.frames},{s.garbage_bytes},{s.bad_crc},{s.oversize},"
-                 f"{s.malformed},{s.unknown_type}")
+    items.append(
+        f"stats/{s.frames},{s.garbage_bytes},{s.bad_crc},{s.oversize},"
+        f"{s.malformed},{s.unknown_type}"
+    )
     return ";".join(items)
 
 
@@ -154,12 +164,16 @@ def test_firmware_check_fails_on_a_wrong_vector(vectors_check: Path) -> None:
 def _good_frame(rng: random.Random) -> bytes:
     text = "".join(rng.choice("ab电钻 :-0") for _ in range(rng.randint(1, 30)))
     frames: list[Frame] = [
-        Hello(text), Heartbeat(rng.randrange(2**32)), Ack(rng.randrange(2**16)),
+        Hello(text),
+        Heartbeat(rng.randrange(2**32)),
+        Ack(rng.randrange(2**16)),
         Nak(rng.randrange(2**16), rng.choice(list(NakReason))),
-        CardRead(rng.randbytes(rng.choice([4, 7, 10]))), QrScan(text),
+        CardRead(rng.randbytes(rng.choice([4, 7, 10]))),
+        QrScan(text),
         DoorChanged(open=rng.random() < 0.5),
         Alarm(rng.choice(list(AlarmKind)), active=rng.random() < 0.5),
-        Unlock(rng.randint(1, 0xFFFF)), Feedback(rng.choice(list(Beep)), text[:20]),
+        Unlock(rng.randint(1, 0xFFFF)),
+        Feedback(rng.choice(list(Beep)), text[:20]),
     ]
     return encode_frame(rng.randrange(2**16), rng.choice(frames))
 
@@ -199,8 +213,10 @@ def _random_stream(rng: random.Random) -> bytes:
 def test_firmware_decoder_agrees_with_python_on_noisy_streams(vectors_check: Path) -> None:
     rng = random.Random(20240611)  # fixed: a failure reproduces
     streams = [_random_stream(rng) for _ in range(400)]
-    lines = [f"stream s{i} {data.hex().upper()} {_python_outcome(data)}"
-             for i, data in enumerate(streams)]
+    lines = [
+        f"stream s{i} {data.hex().upper()} {_python_outcome(data)}"
+        for i, data in enumerate(streams)
+    ]
     code, out = _run(vectors_check, "\n".join(lines) + "\n")
     failures = [line for line in out if line.startswith("FAIL")]
     assert code == 0 and not failures, "\n".join(failures[:5])
@@ -238,9 +254,20 @@ def test_sketch_compiles_against_declared_arduino_api(board: str) -> None:
     # SoftwareSerial and avr/wdt calls the sketch makes: a syntax and type check only.
     assert GXX is not None
     result = subprocess.run(
-        [GXX, *CXXFLAGS, "-fsyntax-only", f"-D{board}", f"-I{HOST_TEST / 'arduino_stub'}",
-         "-x", "c++", str(SKETCH / "toolhut_controller.ino")],
-        capture_output=True, text=True, timeout=120)
+        [
+            GXX,
+            *CXXFLAGS,
+            "-fsyntax-only",
+            f"-D{board}",
+            f"-I{HOST_TEST / 'arduino_stub'}",
+            "-x",
+            "c++",
+            str(SKETCH / "toolhut_controller.ino"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -251,22 +278,45 @@ AVR_SIZE = shutil.which("avr-size")
 AVR_RAM_BUDGET = 1300
 
 
-@pytest.mark.skipif(AVR_GXX is None or AVR_SIZE is None,
-                    reason="avr-g++/avr-size NOT FOUND: the Arduino Nano RAM budget was NOT "
-                    "checked (apt-get install gcc-avr avr-libc)")
+@pytest.mark.skipif(
+    AVR_GXX is None or AVR_SIZE is None,
+    reason="avr-g++/avr-size NOT FOUND: the Arduino Nano RAM budget was NOT "
+    "checked (apt-get install gcc-avr avr-libc)",
+)
 def test_portable_parts_fit_an_arduino_nano(tmp_path: Path) -> None:
     assert AVR_GXX is not None and AVR_SIZE is not None
     elf = tmp_path / "avr.elf"
     build = subprocess.run(
-        [AVR_GXX, "-std=c++11", "-mmcu=atmega328p", "-Os", "-Wall", "-Wextra", "-Werror",
-         "-ffunction-sections", "-fdata-sections", "-Wl,--gc-sections", "-o", str(elf),
-         str(HOST_TEST / "avr_ram_main.cpp"), str(SKETCH / "wire.cpp"),
-         str(SKETCH / "link.cpp"), str(SKETCH / "hut_logic.cpp")],
-        capture_output=True, text=True, timeout=120)
+        [
+            AVR_GXX,
+            "-std=c++11",
+            "-mmcu=atmega328p",
+            "-Os",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-ffunction-sections",
+            "-fdata-sections",
+            "-Wl,--gc-sections",
+            "-o",
+            str(elf),
+            str(HOST_TEST / "avr_ram_main.cpp"),
+            str(SKETCH / "wire.cpp"),
+            str(SKETCH / "link.cpp"),
+            str(SKETCH / "hut_logic.cpp"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert build.returncode == 0, build.stderr
-    size = subprocess.run([AVR_SIZE, "-A", str(elf)], capture_output=True, text=True,
-                          check=True, timeout=30)
-    sections = {parts[0]: int(parts[1]) for parts in map(str.split, size.stdout.splitlines())
-                if len(parts) >= 2 and parts[0] in (".data", ".bss") and parts[1].isdigit()}
+    size = subprocess.run(
+        [AVR_SIZE, "-A", str(elf)], capture_output=True, text=True, check=True, timeout=30
+    )
+    sections = {
+        parts[0]: int(parts[1])
+        for parts in map(str.split, size.stdout.splitlines())
+        if len(parts) >= 2 and parts[0] in (".data", ".bss") and parts[1].isdigit()
+    }
     ram = sum(sections.values())
     assert 0 < ram <= AVR_RAM_BUDGET, f"static RAM {ram} bytes: {sections}"

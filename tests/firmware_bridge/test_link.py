@@ -140,8 +140,10 @@ def test_gives_up_after_retries_and_goes_on_with_the_next_frame(pair: PtyPair) -
         first = host.send(Unlock(1000))
         second = host.send(Unlock(2000))
         for attempt in range(1, 5):
-            wait_until(lambda n=attempt: lossy.dropped == n,  # type: ignore[misc]
-                       what=f"ack {attempt} dropped")
+            wait_until(
+                lambda n=attempt: lossy.dropped == n,  # type: ignore[misc]
+                what=f"ack {attempt} dropped",
+            )
             clock.advance(0.051)
         assert first.result(timeout=2) is False
         assert second.result(timeout=2) is True
@@ -190,9 +192,7 @@ def test_unknown_type_is_nakked_and_garbage_ignored(pair: PtyPair) -> None:
     host = make_link(pair.serial, inbox)
     try:
         os.write(pair.master_fd, b"line noise\xff" + raw_frame(0x7F, 9, b"?"))
-        assert [d.frame for d in read_frames(pair.master_fd, 1)] == [
-            Nak(9, NakReason.UNKNOWN_TYPE)
-        ]
+        assert [d.frame for d in read_frames(pair.master_fd, 1)] == [Nak(9, NakReason.UNKNOWN_TYPE)]
         assert inbox.frames == []
         assert host.stats.decoder.unknown_type == 1 and host.stats.decoder.garbage_bytes > 0
     finally:
@@ -244,7 +244,6 @@ def test_stop_fails_pending_sends_and_refuses_new_ones(pair: PtyPair) -> None:
     assert host.send(Heartbeat(9)).result(timeout=1) is False
     with pytest.raises(ValueError):
         host.send(Ack(1))
-
 
 
 def test_a_repeated_hello_is_delivered_again_because_it_marks_a_restart() -> None:

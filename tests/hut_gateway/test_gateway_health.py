@@ -17,9 +17,10 @@ from toolhut.contract import AlarmEvent, ControllerEvent
 
 def alarm(kind: str, active: bool, source: str = "controller") -> Callable[[object], bool]:
     def match(event: object) -> bool:
-        return (
-            isinstance(event, AlarmEvent)
-            and (event.kind, event.active, event.source) == (kind, active, source)
+        return isinstance(event, AlarmEvent) and (event.kind, event.active, event.source) == (
+            kind,
+            active,
+            source,
         )
 
     return match
