@@ -22,8 +22,11 @@ PROMPT_HELP = """\
 Drive the hut by typing controller events (one a line):
   card 04A1B2C3        tap 张阿姨's card   (card 04D5E6F7: 李师傅; any other UID is unknown)
   door open            open the door
-  scan T0001           scan an item label (a bare tag or its label URL)
+  scan T0001           scan an item label (a bare tag or its label URL): borrow, or return
+  scan COND:REPAIR     right after a return: it needs repair (also COND:OK, COND:MISSING)
+  scan C0001           take a first-aid supply (C0001-C0003)
   door close           close the door: the session ends
+  card 04ABCDEF        社区管理员's staff card: stocktake, scans counted until the door closes
   help | quit
 """
 
