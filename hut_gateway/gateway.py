@@ -4,10 +4,11 @@ Decisions that make the door open are taken here, from the local allowlist, so t
 wait on the network. Everything that happens is written to the outbox first and published
 after; the server's ack clears it and carries the feedback for the resident.
 
-Threads: the serial link's reader runs the frame handlers (unlock first, then record);
-one supervisor thread keeps time (controller silence, held-open backstop, enrol expiry),
-reopens a lost serial device with backoff and publishes status changes, so neither the
-serial reader nor paho's network thread ever waits on the other.
+Threads: the serial link's reader runs the frame handlers (unlock first, then hand the
+event to the recorder); the recorder writes the outbox and publishes, so the reader never
+waits on the disk; one supervisor thread keeps time (controller silence, held-open
+backstop, enrol expiry), reopens a lost serial device with backoff and publishes status
+changes, so neither the serial reader nor paho's network thread ever waits on the other.
 """
 
 from __future__ import annotations
