@@ -1,12 +1,14 @@
 """Reminder sweep over LOANS loans of which DUE are due or overdue (issue 4: <= 2 s, flat memory).
 
-Run: .venv/bin/python bench/reminder_sweep.py [DB_URL] [LOANS] [DUE]
+Run: .venv/bin/python bench/reminder_sweep.py [DB_URL] [LOANS] [DUE] [--deliver [--webhook]]
      (default: a temporary SQLite file, 1,000,000 loans, 10,000 due; for PostgreSQL pass
-     postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3Dbench_reminders)
+     postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3Dbench_reminders
+     into an empty schema of that name)
 
 Times the planning sweep (find, claim, group; messages and deliveries written) on its first
-run and again once everything is claimed, then the delivery of what was planned to the hut
-display channel only (no network), with the peak of Python memory during each.
+run and again once everything is claimed, with the peak of Python memory. ``--deliver``
+then times the delivery of what was planned: to the hut display channel, and with
+``--webhook`` also to a real local HTTP receiver through Apprise (one POST per message).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import tempfile
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -128,8 +131,21 @@ def main(url: str, loans: int, due: int) -> None:
         f"{engine.dialect.name}: {loans:,} loans ({due:,} due or overdue) written in "
         f"{time.perf_counter() - t:.0f} s"
     )
+    receiver = None
+    channels: dict[str, str] = {}
+    if "--webhook" in sys.argv:
+        from contextlib import ExitStack
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.server.receivers import webhook_receiver
+
+        stack = ExitStack()
+        receiver = stack.enter_context(webhook_receiver())
+        channels["webhook"] = f"{receiver.apprise_base}/member"
     service = build_service(
-        ReminderSettings(), sessions=make_sessionmaker(engine), clock=lambda: NOW
+        ReminderSettings(channels=channels, stock_alerts=False),
+        sessions=make_sessionmaker(engine),
+        clock=lambda: NOW,
     )
     report = timed("first sweep (plan: claim, group, write)", lambda: service.plan(NOW))
     print(
@@ -142,7 +158,14 @@ def main(url: str, loans: int, due: int) -> None:
     print(f"  messages {report.messages}, claims {report.claims}")
     peak_memory("a further sweep", lambda: service.plan(later))
     if "--deliver" in sys.argv:
-        timed("deliver to the hut display", lambda: service.deliver(NOW).sent)
+        start = time.perf_counter()
+        report = timed("deliver what was planned", lambda: service.deliver(later))
+        seconds = time.perf_counter() - start
+        print(
+            f"  {report.sent:,} sent ({report.failed} failed) on "
+            f"{', '.join(['display', *channels])}: {report.sent / seconds:,.0f} deliveries/s"
+            + ("" if receiver is None else f"; the receiver got {len(receiver.posts):,} POSTs")
+        )
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             plan = (

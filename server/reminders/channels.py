@@ -49,6 +49,22 @@ class Channel(Protocol):
         """Deliver or raise DeliveryError."""
 
 
+class StoredChannel(Channel, Protocol):
+    """A channel whose delivery is a row in our own database: written in the transaction
+    that records the delivery, so it happens exactly once (not at least once)."""
+
+    def send_in(self, session: Session, message: Outgoing) -> None: ...
+
+
+def stored(channel: Channel) -> StoredChannel | None:
+    return channel if callable(getattr(channel, "send_in", None)) else None  # type: ignore[return-value]
+
+
+def is_shared(channel: Channel) -> bool:
+    """Read by more people than the member: a group bot, a webhook without {address}."""
+    return not channel.needs_address and stored(channel) is None
+
+
 def _apprise() -> Any:
     # Apprise's e-mail plugin, loaded lazily, probes for the stdlib module imghdr
     # (deprecated in 3.11, gone in 3.13); load it once here, without its warning.
@@ -107,12 +123,15 @@ class DisplayChannel:
         self._clock = clock
 
     def send(self, message: Outgoing) -> None:
+        with self._sessions.begin() as session:
+            self.send_in(session, message)
+
+    def send_in(self, session: Session, message: Outgoing) -> None:
         if message.member_id is None or not message.display:
             return
-        with self._sessions.begin() as session:
-            reminder_queries.add_display_message(
-                session, member_id=message.member_id, text=message.display, now=self._clock()
-            )
+        reminder_queries.add_display_message(
+            session, member_id=message.member_id, text=message.display, now=self._clock()
+        )
 
 
 def build_channels(

@@ -44,7 +44,27 @@ class ReminderSettings(BaseModel):
     lookback_days: float = Field(
         30.0, gt=0, description="loans overdue longer than the last stage plus this are left alone"
     )
-    batch: int = Field(1000, ge=1, le=10000, description="loans per planning transaction")
+    batch: int = Field(
+        5000,
+        ge=1,
+        le=20000,
+        description="loans per planning transaction (fewer, larger transactions plan faster)",
+    )
+    deliver_chunk: int = Field(
+        200,
+        ge=1,
+        le=5000,
+        description="deliveries leased, sent and then recorded in one transaction; a crash "
+        "mid-chunk re-sends at most this many after the lease",
+    )
+    stock_alerts: bool = Field(
+        True, description="tell staff when consumables run low or expire (restock, expiry)"
+    )
+    group_privacy: bool = Field(
+        True,
+        description="member reminders on channels without {address} (a shared WeCom group "
+        "bot, a webhook) name the building/unit and the items, never the person",
+    )
 
     @property
     def quiet_hours(self) -> QuietHours:

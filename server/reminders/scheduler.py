@@ -16,8 +16,10 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
@@ -26,11 +28,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from server import staff_actions
 from server.clock import Clock, system_clock
 from server.domain.reminders import (
     EXPIRY_STAGE,
     MANUAL_STAGE,
+    MEMBER_CHANNELS,
     RESTOCK_STAGE,
+    STAFF_CHANNELS,
     Audience,
     ReminderLine,
     ReminderPolicy,
@@ -39,9 +44,16 @@ from server.domain.reminders import (
     current_stages,
     manual_stage_key,
 )
-from server.reminders.channels import Channel, DeliveryError, Outgoing
+from server.reminders.channels import (
+    Channel,
+    DeliveryError,
+    Outgoing,
+    StoredChannel,
+    is_shared,
+    stored,
+)
 from server.reminders.config import ReminderSettings
-from server.reminders.templates import render
+from server.reminders.templates import known_template, render
 from server.storage import reminder_queries as rq
 from server.storage.models import DEFAULT_TIMEZONE, Member
 from server.storage.reminder_models import DeliveryStatus, ReminderDelivery, ReminderMessage
@@ -69,6 +81,8 @@ class StockAlert:
     name_zh: str
     name_en: str = ""
     when: datetime | None = None
+    detail_zh: str = ""  # e.g. "剩 2，最低 5"
+    detail_en: str = ""
 
 
 class StockAlertSource(Protocol):
@@ -88,6 +102,8 @@ class SweepReport:
     sent: int = 0
     failed: int = 0
     cancelled: int = 0
+    holds_expired: int = 0
+    notices: int = 0
     message_ids: list[int] = field(default_factory=list)
 
 
@@ -140,9 +156,26 @@ class ReminderService:
 
     def sweep_once(self, now: datetime) -> SweepReport:
         report = SweepReport()
+        self.expire_holds(now, report=report)
         self.plan(now, report=report)
+        self.plan_notices(now, report=report)
         self.plan_stock_alerts(now, report=report)
         self.deliver(now, report=report)
+        return report
+
+    def expire_holds(self, now: datetime, *, report: SweepReport | None = None) -> SweepReport:
+        """Release holds past their time; the ledger passes the item to the next in line,
+        whose "ready" notice this same sweep then sends."""
+        report = report or SweepReport()
+        try:
+            with self.sessions.begin() as session:
+                expired = staff_actions.expire_holds(session, now=now)
+        except DBAPIError as exc:
+            log.warning("releasing expired holds failed, retried next sweep: %s", exc)
+            return report
+        if expired:
+            log.info("released %d expired hold(s)", expired)
+        report.holds_expired += expired
         return report
 
     def plan(self, now: datetime, *, report: SweepReport | None = None) -> SweepReport:
@@ -202,11 +235,14 @@ class ReminderService:
         """Group loans by (member, audience, stage reached); sorted, so that processes
         planning the same loans claim them in the same order."""
         wanted: dict[tuple[int, Audience, str], _Wanted] = {}
+        rules: dict[tuple[str, frozenset[str]], tuple[Stage, ...]] = {}
         for loan in loans:
             tz = _zone(loan.timezone)
-            stages = self.policy.stages_for(
-                category=loan.category, groups=groups.get(loan.member_id, ())
-            )
+            flags = groups.get(loan.member_id, frozenset())
+            stages = rules.get((loan.category, flags))
+            if stages is None:
+                stages = self.policy.stages_for(category=loan.category, groups=flags)
+                rules[(loan.category, flags)] = stages
             for due in current_stages(stages, due_at=loan.due_at, now=now, tz=tz):
                 # Resident reminders wait out quiet hours; the stage current when they end
                 # goes out then (postponed, superseded by a later stage at most).
@@ -301,9 +337,12 @@ class ReminderService:
                     (RESTOCK_STAGE, self.alerts.restock_needed(session, now=now)),
                     (EXPIRY_STAGE, self.alerts.expiring(session, now=now)),
                 ):
+                    alerts = list(found)
+                    claimed = rq.claimed_stages(session, [a.key for a in alerts])
                     by_hut: dict[str, list[StockAlert]] = defaultdict(list)
-                    for alert in found:
-                        by_hut[alert.hut_id].append(alert)
+                    for alert in alerts:
+                        if (alert.key, stage.name) not in claimed:
+                            by_hut[alert.hut_id].append(alert)
                     for hut_id, alerts in sorted(by_hut.items()):
                         self._create_alert(session, stage, hut_id, alerts, now=now, report=report)
         except DBAPIError as exc:
@@ -340,6 +379,8 @@ class ReminderService:
                 "name_zh": a.name_zh,
                 "name_en": a.name_en,
                 "when": None if a.when is None else a.when.isoformat(),
+                "detail_zh": a.detail_zh,
+                "detail_en": a.detail_en,
             }
             for a in alerts
             if a.key in kept
@@ -352,6 +393,91 @@ class ReminderService:
         report.claims += len(won)
         report.deliveries += len(targets)
         report.message_ids.append(message_id)
+
+    # --- the ledger's notification requests ---------------------------------------------------
+
+    def plan_notices(self, now: datetime, *, report: SweepReport | None = None) -> SweepReport:
+        """A message for every notification request of the ledger (e.g. reservation_ready),
+        claimed once per request; ``sent_at`` is set when a channel has delivered it."""
+        report = report or SweepReport()
+        since = now - timedelta(days=self.settings.lookback_days)
+        try:
+            with self.sessions.begin() as session:
+                notices = rq.unsent_notices(session, since=since)
+                claimed = rq.claimed_stages(session, [n.subject for n in notices])
+                fresh = [n for n in notices if (n.subject, n.kind) not in claimed]
+                if fresh:
+                    self._create_notices(session, fresh, now=now, report=report)
+        except DBAPIError as exc:
+            log.warning("notice planning failed, retried next sweep: %s", exc)
+        return report
+
+    def _create_notices(
+        self, session: Session, notices: Sequence[rq.Notice], *, now: datetime, report: SweepReport
+    ) -> None:
+        members = [n.member_id for n in notices if n.member_id is not None]
+        groups = rq.member_groups(session, members)
+        contacts = rq.contacts_of(session, members)
+        stages = [self._notice_stage(n, groups=groups) for n in notices]
+        created = rq.create_messages(
+            session,
+            [
+                rq.NewMessage(
+                    stage=n.kind,
+                    template=stage.template,
+                    audience=stage.audience.value,
+                    member_id=n.member_id,
+                    hut_id=n.hut_id,
+                    claims=[rq.NewClaim(n.subject, None)],
+                )
+                for n, stage in zip(notices, stages, strict=True)
+            ],
+            now=now,
+        )
+        deliveries: list[tuple[int, str, str | None, str]] = []
+        for notice, stage, result in zip(notices, stages, created, strict=True):
+            if result is None:
+                continue
+            message_id, _ = result
+            row = session.get(ReminderMessage, message_id)
+            assert row is not None
+            row.payload = [
+                {
+                    "notice_id": notice.request_id,
+                    "name_zh": notice.item_zh or notice.text,
+                    "name_en": notice.item_en,
+                    "when": None if notice.hold_until is None else notice.hold_until.isoformat(),
+                    "display": notice.text,
+                    "detail_zh": notice.text,
+                }
+            ]
+            targets = self._targets(stage, contacts.get(notice.member_id or 0, {}))
+            deliveries.extend((message_id, *target) for target in targets)
+            report.messages += 1
+            report.notices += 1
+            report.deliveries += len(targets)
+            report.message_ids.append(message_id)
+            log.info(
+                "notice %s (request %d) for member %s: %d channel(s)",
+                notice.kind,
+                notice.request_id,
+                notice.member_id,
+                len(targets),
+            )
+        rq.add_deliveries(session, deliveries, first_attempt_at=now)
+
+    def _notice_stage(self, notice: rq.Notice, *, groups: Mapping[int, frozenset[str]]) -> Stage:
+        template = notice.kind if known_template(notice.kind) else "notice"
+        if notice.member_id is None:
+            return Stage(notice.kind, timedelta(0), template, STAFF_CHANNELS, Audience.STAFF)
+        # The member hears it where they hear their reminders.
+        stages = self.policy.stages_for(
+            category=notice.category or "", groups=groups.get(notice.member_id, ())
+        )
+        channels = tuple(
+            dict.fromkeys(c for s in stages if s.audience is Audience.MEMBER for c in s.channels)
+        )
+        return Stage(notice.kind, timedelta(0), template, channels or MEMBER_CHANNELS)
 
     # --- staff "remind now" -----------------------------------------------------------------
 
@@ -392,9 +518,15 @@ class ReminderService:
         report: SweepReport | None = None,
         message_ids: Sequence[int] | None = None,
     ) -> SweepReport:
-        """Send every delivery that is due and not leased by another worker."""
+        """Send every delivery that is due and not leased by another worker, a chunk at a
+        time: lease the chunk, load it in a few queries, send, then record every outcome
+        (and write the hut display lines) in one transaction."""
         report = report or SweepReport()
+        chunk = self.settings.deliver_chunk
         until = now + timedelta(seconds=self.settings.lease_s)
+        # Real time, not ``now`` (tests fix that): slow sends must give back what they have
+        # not sent well before the lease runs out, or a second worker would send it too.
+        deadline = time.monotonic() + self.settings.lease_s / 2
         with self.sessions() as session:
             zones = rq.hut_timezones(session)
         while True:
@@ -404,123 +536,166 @@ class ReminderService:
                     now=now,
                     worker=self.worker_id,
                     until=until,
-                    limit=self.settings.batch,
+                    limit=chunk,
                     message_ids=message_ids,
                 )
-            for delivery_id in leased:
-                self._deliver_one(delivery_id, now=now, report=report, zones=zones)
-            if len(leased) < self.settings.batch:
+            if not leased:
+                return report
+            done = self._deliver_chunk(
+                leased, now=now, report=report, zones=zones, deadline=deadline
+            )
+            if not done or len(leased) < chunk:
                 return report
 
-    def _deliver_one(
-        self, delivery_id: int, *, now: datetime, report: SweepReport, zones: Mapping[str, str]
-    ) -> None:
+    def _deliver_chunk(
+        self,
+        delivery_ids: Sequence[int],
+        *,
+        now: datetime,
+        report: SweepReport,
+        zones: Mapping[str, str],
+        deadline: float,
+    ) -> bool:
+        """False if it stopped early (out of time, or the outcomes could not be recorded)."""
         with self.sessions() as session:
-            delivery = rq.load_delivery(session, delivery_id)
-            if delivery is None:
-                return
-            message = delivery.message
-            tz = _zone(zones.get(message.hut_id or "", DEFAULT_TIMEZONE))
-            lines = self._lines(message, tz=tz)
-            channel = self.channels.get(delivery.channel)
-            attempts = delivery.attempts
-        status, error, retry_at = DeliveryStatus.SENT, None, None
+            deliveries = rq.load_deliveries(session, delivery_ids)
+            live = rq.live_notices(
+                session, [i for d in deliveries for i in _notice_ids(d.message)], now=now
+            )
+            jobs = [self._prepare(d, now=now, zones=zones, live=live) for d in deliveries]
+        outcomes: list[rq.Outcome] = []
+        stored_sends: list[tuple[StoredChannel, Outgoing]] = []
+        notices: list[int] = []
+        done = True
+        for job in jobs:
+            if job.outcome is not None:
+                outcomes.append(job.outcome)
+                self._count(job, job.outcome, report)
+                continue
+            if time.monotonic() > deadline:
+                outcomes.append(job.give_back())
+                done = False
+                continue
+            outcome = self._send(job, now=now, stored_sends=stored_sends)
+            outcomes.append(outcome)
+            self._count(job, outcome, report)
+            if outcome.status == DeliveryStatus.SENT:
+                notices.extend(job.notice_ids)
+        try:
+            with self.sessions.begin() as session:
+                for channel, outgoing in stored_sends:
+                    channel.send_in(session, outgoing)
+                rq.record_outcomes(session, outcomes, worker=self.worker_id, now=now)
+                rq.mark_notices_sent(session, notices, now=now)
+        except DBAPIError as exc:
+            # The leases run out and the chunk is tried again: at least once, not lost (and
+            # the display lines, rolled back with the outcomes, still exactly once).
+            log.error("could not record %d reminder deliveries: %s", len(outcomes), exc)
+            return False
+        return done
+
+    def _prepare(
+        self,
+        delivery: ReminderDelivery,
+        *,
+        now: datetime,
+        zones: Mapping[str, str],
+        live: set[int],
+    ) -> _Job:
+        message = delivery.message
+        tz = _zone(zones.get(message.hut_id or "", DEFAULT_TIMEZONE))
+        channel = self.channels.get(delivery.channel)
+        job = _Job(delivery, message.stage, channel, notice_ids=_notice_ids(message))
+        lines = self._lines(message, tz=tz, live=live)
         if not lines:
-            status = DeliveryStatus.CANCELLED
+            job.outcome = job.finish(DeliveryStatus.CANCELLED, now=now)
         elif (
             message.audience == Audience.MEMBER
             and not message.stage.startswith(MANUAL_STAGE + "@")
+            and not job.notice_ids  # the hold's clock runs at night too: tell them now
             and self.quiet.contains(now, tz=tz)
         ):
-            # A retry that came due in quiet hours: wait for the morning, uncounted.
-            self._record(
-                delivery_id,
+            # A reminder (or a retry) that came due in quiet hours: wait for the morning,
+            # without counting the attempt.
+            job.outcome = job.finish(
+                DeliveryStatus.PENDING,
                 now=now,
-                status=DeliveryStatus.PENDING,
                 error="postponed: quiet hours",
                 retry_at=self.quiet.next_end(now, tz=tz),
                 refund=True,
             )
-            return
         elif channel is None:
-            error = f"channel {delivery.channel!r} is not configured"
+            job.outcome = self._failed(
+                job, now=now, error=f"channel {delivery.channel!r} is not configured"
+            )
         else:
-            outgoing = self._outgoing(message, delivery, lines=lines, now=now)
-            try:
-                channel.send(outgoing)
-            except DeliveryError as exc:
-                error = str(exc)
-            except Exception as exc:  # a channel bug must not stop the other deliveries
-                log.exception("reminder channel %s crashed", delivery.channel)
-                error = f"{type(exc).__name__}: {exc}"
-        if error is not None:
-            if attempts >= self.settings.max_attempts:
-                status = DeliveryStatus.DEAD
-                log.error(
-                    "reminder delivery %d (%s, %s) given up after %d attempts: %s",
-                    delivery_id,
-                    message.stage,
-                    delivery.channel,
-                    attempts,
-                    error,
-                )
-            else:
-                status = DeliveryStatus.PENDING
-                retry_at = now + self.settings.retry_delay(attempts)
-                log.warning(
-                    "reminder delivery %d (%s, %s) attempt %d failed, retry at %s: %s",
-                    delivery_id,
-                    message.stage,
-                    delivery.channel,
-                    attempts,
-                    retry_at,
-                    error,
-                )
-            report.failed += 1
-        elif status == DeliveryStatus.CANCELLED:
-            report.cancelled += 1
-            log.info("reminder delivery %d cancelled: all items returned", delivery_id)
-        else:
+            job.outgoing = self._outgoing(message, delivery, channel, lines=lines, now=now)
+        return job
+
+    def _send(
+        self,
+        job: _Job,
+        *,
+        now: datetime,
+        stored_sends: list[tuple[StoredChannel, Outgoing]],
+    ) -> rq.Outcome:
+        assert job.channel is not None and job.outgoing is not None
+        in_db = stored(job.channel)
+        if in_db is not None:
+            stored_sends.append((in_db, job.outgoing))
+            return job.finish(DeliveryStatus.SENT, now=now)
+        try:
+            job.channel.send(job.outgoing)
+        except DeliveryError as exc:
+            return self._failed(job, now=now, error=str(exc))
+        except Exception as exc:  # a channel bug must not stop the other deliveries
+            log.exception("reminder channel %s crashed", job.channel_name)
+            return self._failed(job, now=now, error=f"{type(exc).__name__}: {exc}")
+        return job.finish(DeliveryStatus.SENT, now=now)
+
+    def _failed(self, job: _Job, *, now: datetime, error: str) -> rq.Outcome:
+        if job.attempts >= self.settings.max_attempts:
+            log.error(
+                "reminder delivery %d (%s, %s) given up after %d attempts: %s",
+                job.delivery_id,
+                job.stage,
+                job.channel_name,
+                job.attempts,
+                error,
+            )
+            return job.finish(DeliveryStatus.DEAD, now=now, error=error)
+        retry_at = now + self.settings.retry_delay(job.attempts)
+        log.warning(
+            "reminder delivery %d (%s, %s) attempt %d failed, retry at %s: %s",
+            job.delivery_id,
+            job.stage,
+            job.channel_name,
+            job.attempts,
+            retry_at,
+            error,
+        )
+        return job.finish(DeliveryStatus.PENDING, now=now, error=error, retry_at=retry_at)
+
+    @staticmethod
+    def _count(job: _Job, outcome: rq.Outcome, report: SweepReport) -> None:
+        if outcome.status == DeliveryStatus.SENT:
             report.sent += 1
             log.info(
                 "reminder delivery %d sent: %s via %s to member %s",
-                delivery_id,
-                message.stage,
-                delivery.channel,
-                message.member_id,
+                job.delivery_id,
+                job.stage,
+                job.channel_name,
+                job.member_id,
             )
-        self._record(delivery_id, now=now, status=status, error=error, retry_at=retry_at)
+        elif outcome.status == DeliveryStatus.CANCELLED:
+            report.cancelled += 1
+            log.info("reminder delivery %d cancelled: nothing left to tell", job.delivery_id)
+        elif outcome.error is not None and not outcome.error.startswith("postponed"):
+            report.failed += 1
 
-    def _record(
-        self,
-        delivery_id: int,
-        *,
-        now: datetime,
-        status: str,
-        error: str | None,
-        retry_at: datetime | None,
-        refund: bool = False,
-    ) -> None:
-        try:
-            with self.sessions.begin() as session:
-                rq.record_attempt(
-                    session,
-                    delivery_id=delivery_id,
-                    worker=self.worker_id,
-                    now=now,
-                    status=status,
-                    error=error,
-                    next_attempt_at=retry_at,
-                )
-                if refund:
-                    delivery = session.get(ReminderDelivery, delivery_id)
-                    if delivery is not None:
-                        delivery.attempts = max(0, delivery.attempts - 1)
-        except DBAPIError as exc:
-            # The lease runs out and the delivery is tried again: at least once, not lost.
-            log.error("could not record reminder delivery %d: %s", delivery_id, exc)
-
-    def _lines(self, message: ReminderMessage, *, tz: tzinfo) -> list[ReminderLine]:
+    def _lines(
+        self, message: ReminderMessage, *, tz: tzinfo, live: AbstractSet[int] = frozenset()
+    ) -> list[ReminderLine]:
         if message.payload is not None:
             return [
                 ReminderLine(
@@ -531,8 +706,10 @@ class ReminderService:
                     if entry.get("when")
                     else message.created_at,
                     tz=tz,
+                    extra=entry,
                 )
                 for entry in message.payload
+                if entry.get("notice_id") is None or entry["notice_id"] in live
             ]
         lines = []
         for claim in sorted(message.claims, key=lambda c: c.subject):
@@ -556,25 +733,101 @@ class ReminderService:
         self,
         message: ReminderMessage,
         delivery: ReminderDelivery,
+        channel: Channel,
         *,
         lines: Sequence[ReminderLine],
         now: datetime,
     ) -> Outgoing:
         member = message.member
+        name = "" if member is None else member.name
+        unit = "" if member is None else member.building_unit
+        if (
+            self.settings.group_privacy
+            and message.audience == Audience.MEMBER
+            and is_shared(channel)
+        ):
+            # A group bot posts to every resident in the group: say whose door to knock
+            # on, not who it is.
+            name = neighbour(unit, locale=delivery.locale)
         rendered = render(
-            message.template,
-            delivery.locale,
-            name="" if member is None else member.name,
-            unit="" if member is None else member.building_unit,
-            lines=lines,
-            now=now,
+            message.template, delivery.locale, name=name, unit=unit, lines=lines, now=now
         )
+        display = rendered.display
+        if message.payload and message.payload[0].get("display"):
+            display = message.payload[0]["display"]  # the ledger's own words for the hut
         return Outgoing(
             title=rendered.title,
             body=rendered.body,
-            display=rendered.display,
+            display=display,
             address=delivery.address,
             member_id=message.member_id if message.audience == Audience.MEMBER else None,
+        )
+
+
+def neighbour(unit: str, *, locale: str) -> str:
+    if locale == "en":
+        return f"Resident of {unit}" if unit else "Neighbour"
+    return f"{unit} 的住户" if unit else "邻居"
+
+
+def _notice_ids(message: ReminderMessage) -> list[int]:
+    return [
+        int(entry["notice_id"])
+        for entry in message.payload or ()
+        if entry.get("notice_id") is not None
+    ]
+
+
+class _Job:
+    """One leased delivery on its way: what to send, or already how it ended."""
+
+    def __init__(
+        self,
+        delivery: ReminderDelivery,
+        stage: str,
+        channel: Channel | None,
+        *,
+        notice_ids: list[int],
+    ) -> None:
+        self.delivery_id = delivery.id
+        self.attempts = delivery.attempts  # counted by the lease
+        self.next_attempt_at = delivery.next_attempt_at
+        self.last_error = delivery.last_error
+        self.channel_name = delivery.channel
+        self.member_id = delivery.message.member_id
+        self.stage = stage
+        self.channel = channel
+        self.notice_ids = notice_ids
+        self.outgoing: Outgoing | None = None
+        self.outcome: rq.Outcome | None = None
+
+    def finish(
+        self,
+        status: str,
+        *,
+        now: datetime,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+        refund: bool = False,
+    ) -> rq.Outcome:
+        return rq.Outcome(
+            delivery_id=self.delivery_id,
+            status=status,
+            attempts=self.attempts - 1 if refund else self.attempts,
+            next_attempt_at=retry_at or self.next_attempt_at,
+            error=error,
+            sent_at=now if status == DeliveryStatus.SENT else None,
+        )
+
+    def give_back(self) -> rq.Outcome:
+        return rq.Outcome(
+            delivery_id=self.delivery_id,
+            status=DeliveryStatus.PENDING,
+            attempts=self.attempts - 1,
+            next_attempt_at=self.next_attempt_at,
+            error=self.last_error,
+            sent_at=None,
+            attempted=False,
         )
 
 
@@ -628,8 +881,13 @@ def build_service(
     alerts: StockAlertSource | None = None,
     worker_id: str | None = None,
 ) -> ReminderService:
+    """The service as the server runs it; ``alerts`` None: the ledger's consumables (unless
+    ``settings.stock_alerts`` is off)."""
     from server.reminders.channels import build_channels
+    from server.reminders.stock_alerts import LedgerStockAlerts
 
+    if alerts is None and settings.stock_alerts:
+        alerts = LedgerStockAlerts()
     return ReminderService(
         settings=settings,
         sessions=sessions,

@@ -20,9 +20,10 @@ class UnknownTemplateError(KeyError):
 class Template:
     title: str
     intro: str  # {name}, {count}
-    line: str  # {item}, {hut}, {due}, {days}, {member}, {unit}
+    line: str  # {item}, {hut}, {due}, {days}, {member}, {unit}, {detail}
     outro: str
-    display: str  # {item}, {count}: the hut display, at most 64 UTF-8 bytes
+    display: str  # {item}, {count}, {due}: the hut display, at most 64 UTF-8 bytes
+    when: str = "%Y-%m-%d %H:%M"  # how {due} is written
 
 
 _ZH_OUTRO = "请按时归还到工具屋，方便邻居使用。谢谢！"
@@ -100,29 +101,55 @@ TEMPLATES: Mapping[tuple[str, str], Template] = {
         "",
     ),
     ("restock", "zh"): Template(
-        "工具屋：耗材需要补货", "以下耗材需要补货（{count} 项）：", "· {item}（{hut}）", "", ""
+        "工具屋：耗材需要补货",
+        "以下耗材需要补货（{count} 项）：",
+        "· {item}（{hut}）：{detail}",
+        "",
+        "",
     ),
     ("restock", "en"): Template(
         "Tool hut: restock needed",
         "{count} consumable(s) need restocking:",
-        "- {item} ({hut})",
+        "- {item} ({hut}): {detail}",
         "",
         "",
     ),
     ("expiry", "zh"): Template(
-        "工具屋：物品即将过期",
-        "以下物品即将过期（{count} 项）：",
-        "· {item}（{hut}），到期 {due}",
+        "工具屋：物品即将过期或已过期",
+        "以下物品即将过期或已过期（{count} 项）：",
+        "· {item}（{hut}），有效期至 {due}，{detail}",
+        "请工作人员检查并更换。",
         "",
-        "",
+        when="%Y-%m-%d",
     ),
     ("expiry", "en"): Template(
         "Tool hut: items expiring",
-        "{count} item(s) are expiring:",
-        "- {item} ({hut}), expires {due}",
+        "{count} item(s) are expiring or have expired:",
+        "- {item} ({hut}), use by {due}, {detail}",
+        "Please check and replace them.",
         "",
-        "",
+        when="%Y-%m-%d",
     ),
+    # The ledger's notification requests (kind -> template), sent to the member.
+    ("reservation_ready", "zh"): Template(
+        "工具屋：您预约的物品可以领取了",
+        "{name}您好，您预约的物品已回到工具屋，为您保留到 {due}：",
+        "· {item}（{hut}）",
+        "请在保留期内刷卡领取，逾期将留给下一位预约的邻居。",
+        "您预约的{item}已可领取",
+        when="%m月%d日 %H:%M",
+    ),
+    ("reservation_ready", "en"): Template(
+        "Tool hut: your reserved item is back",
+        "Hello {name}, the item you reserved is back at the tool hut, held for you until {due}:",
+        "- {item} ({hut})",
+        "Please pick it up before then; after that it goes to the next neighbour in line.",
+        "Reserved item ready",
+        when="%d %b %H:%M",
+    ),
+    # Any other notification kind: the ledger's own text, as it wrote it.
+    ("notice", "zh"): Template("工具屋通知", "{name}您好：", "{detail}", "", "{item}"),
+    ("notice", "en"): Template("Tool hut notice", "Hello {name}:", "{detail}", "", "{item}"),
 }
 
 
@@ -150,26 +177,38 @@ def render(
         chosen.line.format(
             item=(line.item_en or line.item_zh) if english else line.item_zh,
             hut=line.hut,
-            due=line.due_at.astimezone(line.tz).strftime("%Y-%m-%d %H:%M"),
+            due=_when(line, chosen),
             days=line.overdue_days(now),
             member=line.member,
             unit=line.building_unit,
+            detail=_detail(line, english=english),
         )
         for line in lines
     ]
-    intro = chosen.intro.format(name=name, unit=unit, count=len(lines))
+    first_due = _when(lines[0], chosen) if lines else ""
+    intro = chosen.intro.format(name=name, unit=unit, count=len(lines), due=first_due)
     body = "\n".join(part for part in (intro, *rows, chosen.outro) if part)
     first = lines[0].item_zh if lines else ""
-    return Rendered(chosen.title, body, _fit(chosen.display, item=first, count=len(lines)))
+    display = _fit(chosen.display, item=first, count=len(lines), due=first_due)
+    return Rendered(chosen.title, body, display)
+
+
+def _when(line: ReminderLine, template: Template) -> str:
+    return line.due_at.astimezone(line.tz).strftime(template.when)
+
+
+def _detail(line: ReminderLine, *, english: bool) -> str:
+    zh = str(line.extra.get("detail_zh") or "")
+    return str(line.extra.get("detail_en") or zh) if english else zh
 
 
 def known_template(template: str) -> bool:
     return (template, "zh") in TEMPLATES
 
 
-def _fit(display: str, *, item: str, count: int) -> str:
-    text = display.format(item=item, count=count)
+def _fit(display: str, *, item: str, count: int, due: str = "") -> str:
+    text = display.format(item=item, count=count, due=due)
     while len(text.encode()) > MAX_DISPLAY_BYTES and item:
         item = item[:-1]
-        text = display.format(item=item + "…", count=count)
+        text = display.format(item=item + "…", count=count, due=due)
     return text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.domain import BatchView, StockView
@@ -57,3 +57,16 @@ def batches(session: Session, *, hut_id: str | None = None) -> list[BatchView]:
         for c in _consumables(session, hut_id)
         for b in c.batches
     ]
+
+
+def refill_marks(session: Session, *, hut_id: str | None = None) -> dict[str, tuple[int, str]]:
+    """Per consumable tag: the id of its newest batch (a refill adds one) and its English
+    name. The restock alert's key carries the batch id, so a refill re-arms the alert."""
+    query = (
+        select(Consumable.tag, Consumable.name_en, func.max(ConsumableBatch.id))
+        .outerjoin(ConsumableBatch, ConsumableBatch.consumable_id == Consumable.id)
+        .group_by(Consumable.tag, Consumable.name_en)
+    )
+    if hut_id is not None:
+        query = query.where(Consumable.hut_id == hut_id)
+    return {tag: (batch_id or 0, name_en) for tag, name_en, batch_id in session.execute(query)}

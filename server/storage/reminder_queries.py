@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, delete, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, selectinload
 
 from server.domain import MemberStatus
 from server.storage import models
-from server.storage.models import Hut, Item, Loan, Member
+from server.storage.models import Hut, Item, Loan, Member, NotificationRequest, Reservation
 from server.storage.reminder_models import (
     DeliveryStatus,
     DisplayMessage,
@@ -27,6 +41,7 @@ from server.storage.reminder_models import (
 # Core tables for the bulk inserts of a planning batch (ORM bulk inserts are slower there).
 _DELIVERIES = cast(Table, ReminderDelivery.__table__)
 _CLAIMS = cast(Table, ReminderClaim.__table__)
+_ATTEMPTS = cast(Table, ReminderAttempt.__table__)
 # Rows per multi-row INSERT: small enough that psycopg caches the converted statement
 # (it re-parses every long one), large enough to keep round trips few.
 _PAGE = 40
@@ -40,18 +55,14 @@ class DueLoan:
     due_at: datetime
     category: str
     timezone: str
+    subject: str = field(init=False)  # computed once: a sweep asks for it several times
 
-    @property
-    def subject(self) -> str:
-        return loan_subject(self.loan_id)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "subject", loan_subject(self.loan_id))
 
 
 def loan_subject(loan_id: int) -> str:
     return f"loan:{loan_id}"
-
-
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def stream_due_loans(
@@ -96,11 +107,19 @@ def member_groups(session: Session, member_ids: Iterable[int]) -> dict[int, froz
         return {}
     for start in range(0, len(ids), 5000):
         query = select(flag_row.member_id, flag_row.flag).where(
-            flag_row.member_id.in_(ids[start : start + 5000])
+            _one_of(session, flag_row.member_id, ids[start : start + 5000], Integer)
         )
         for member_id, flag in session.execute(query):
             found.setdefault(member_id, set()).add(flag)
     return {member_id: frozenset(flags) for member_id, flags in found.items()}
+
+
+def _one_of(session: Session, column: Any, values: Sequence[Any], item: Any) -> Any:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``: one parameter, where a long IN
+    list costs a bind parameter each to render and psycopg a fresh parse of the text."""
+    if _is_postgres(session):
+        return column == any_(bindparam(None, list(values), type_=ARRAY(item)))
+    return column.in_(values)
 
 
 def claimed_stages(session: Session, subjects: Sequence[str]) -> set[tuple[str, str]]:
@@ -108,7 +127,7 @@ def claimed_stages(session: Session, subjects: Sequence[str]) -> set[tuple[str, 
     for start in range(0, len(subjects), 5000):
         part = subjects[start : start + 5000]
         query = select(ReminderClaim.subject, ReminderClaim.stage).where(
-            ReminderClaim.subject.in_(part)
+            _one_of(session, ReminderClaim.subject, part, String)
         )
         found.update((subject, stage) for subject, stage in session.execute(query))
     return found
@@ -142,6 +161,36 @@ def create_messages(
     """
     if not messages:
         return []
+    if _is_postgres(session):
+        ids, won = _create_messages_pg(session, messages, now=now)
+    else:
+        ids, won = _create_messages_many(session, messages, now=now)
+    lost = [mid for mid in ids if mid not in won]
+    if lost:
+        session.execute(delete(ReminderMessage).where(ReminderMessage.id.in_(lost)))
+    return [(mid, won[mid]) if mid in won else None for mid in ids]
+
+
+def _is_postgres(session: Session) -> bool:
+    return bool(session.get_bind().dialect.name == "postgresql")
+
+
+def _claim_rows(messages: Sequence[NewMessage], ids: Sequence[int]) -> list[dict[str, Any]]:
+    return sorted(
+        (
+            {"subject": c.subject, "stage": m.stage, "message_id": mid, "loan_id": c.loan_id}
+            for m, mid in zip(messages, ids, strict=True)
+            for c in m.claims
+        ),
+        key=lambda row: (row["subject"], row["stage"]),
+    )
+
+
+def _create_messages_many(
+    session: Session, messages: Sequence[NewMessage], *, now: datetime
+) -> tuple[list[int], dict[int, list[str]]]:
+    """SQLite: executemany with RETURNING, which SQLAlchemy batches into multi-row INSERTs
+    from one cached statement, keeping the rows in order."""
     ids = list(
         session.scalars(
             insert(ReminderMessage)
@@ -160,29 +209,83 @@ def create_messages(
             ],
         )
     )
-    rows = sorted(
-        (
-            {"subject": c.subject, "stage": m.stage, "message_id": mid, "loan_id": c.loan_id}
-            for m, mid in zip(messages, ids, strict=True)
-            for c in m.claims
-        ),
-        key=lambda row: (row["subject"], row["stage"]),
-    )
     won: dict[int, list[str]] = {}
-    # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs ("insert
-    # many values") from one cached statement, keeping the rows in order.
     statement = (
-        _insert(session)(_CLAIMS)
+        sqlite.insert(_CLAIMS)
         .on_conflict_do_nothing(index_elements=["subject", "stage"])
         .returning(ReminderClaim.subject, ReminderClaim.message_id)
         .execution_options(insertmanyvalues_page_size=_PAGE)
     )
-    for subject, message_id in session.connection().execute(statement, rows):
+    for subject, message_id in session.connection().execute(statement, _claim_rows(messages, ids)):
         won.setdefault(message_id, []).append(subject)
-    lost = [mid for mid in ids if mid not in won]
-    if lost:
-        session.execute(delete(ReminderMessage).where(ReminderMessage.id.in_(lost)))
-    return [(mid, won[mid]) if mid in won else None for mid in ids]
+    return ids, won
+
+
+# PostgreSQL: one statement per table with a parameter per column (arrays unnested on the
+# server), instead of multi-row VALUES whose long text psycopg re-parses on every page;
+# message ids come from the sequence first, so no RETURNING order is relied upon.
+_PG_NEXT_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('reminder_messages', 'id')) FROM generate_series(1, :n)"
+)
+_PG_MESSAGES = text(
+    "INSERT INTO reminder_messages "
+    "(id, stage, template, audience, member_id, hut_id, created_at) "
+    "SELECT id, stage, template, audience, member_id, hut_id, :created_at "
+    "FROM unnest(CAST(:ids AS integer[]), CAST(:stages AS text[]), "
+    "CAST(:templates AS text[]), CAST(:audiences AS text[]), CAST(:members AS integer[]), "
+    "CAST(:huts AS text[])) AS m(id, stage, template, audience, member_id, hut_id)"
+)
+_PG_CLAIMS = text(
+    "INSERT INTO reminder_claims (subject, stage, message_id, loan_id) "
+    "SELECT subject, stage, message_id, loan_id "
+    "FROM unnest(CAST(:subjects AS text[]), CAST(:stages AS text[]), "
+    "CAST(:messages AS integer[]), CAST(:loans AS integer[])) "
+    "AS c(subject, stage, message_id, loan_id) "
+    "ORDER BY subject, stage "
+    "ON CONFLICT (subject, stage) DO NOTHING RETURNING subject, message_id"
+)
+_PG_DELIVERIES = text(
+    "INSERT INTO reminder_deliveries "
+    "(message_id, channel, address, locale, status, attempts, next_attempt_at) "
+    "SELECT message_id, channel, address, locale, :status, 0, :first "
+    "FROM unnest(CAST(:messages AS integer[]), CAST(:channels AS text[]), "
+    "CAST(:addresses AS text[]), CAST(:locales AS text[])) "
+    "AS d(message_id, channel, address, locale)"
+)
+
+
+def _create_messages_pg(
+    session: Session, messages: Sequence[NewMessage], *, now: datetime
+) -> tuple[list[int], dict[int, list[str]]]:
+    ids = [int(i) for i in session.scalars(_PG_NEXT_IDS, {"n": len(messages)})]
+    session.execute(
+        _PG_MESSAGES,
+        {
+            "created_at": now,
+            "ids": ids,
+            "stages": [m.stage for m in messages],
+            "templates": [m.template for m in messages],
+            "audiences": [m.audience for m in messages],
+            "members": [m.member_id for m in messages],
+            "huts": [m.hut_id for m in messages],
+        },
+    )
+    rows = _claim_rows(messages, ids)
+    won: dict[int, list[str]] = {}
+    found = session.execute(
+        _PG_CLAIMS,
+        {
+            "subjects": [r["subject"] for r in rows],
+            "stages": [r["stage"] for r in rows],
+            "messages": [r["message_id"] for r in rows],
+            "loans": [r["loan_id"] for r in rows],
+        },
+    )
+    for subject, message_id in found:
+        won.setdefault(message_id, []).append(subject)
+    for subjects in won.values():
+        subjects.sort()
+    return ids, won
 
 
 def add_deliveries(
@@ -204,7 +307,21 @@ def add_deliveries(
         }
         for message_id, channel, address, locale in targets
     ]
-    if rows:
+    if not rows:
+        return 0
+    if _is_postgres(session):
+        session.execute(
+            _PG_DELIVERIES,
+            {
+                "status": DeliveryStatus.PENDING,
+                "first": first_attempt_at,
+                "messages": [r["message_id"] for r in rows],
+                "channels": [r["channel"] for r in rows],
+                "addresses": [r["address"] for r in rows],
+                "locales": [r["locale"] for r in rows],
+            },
+        )
+    else:
         session.connection().execute(insert(_DELIVERIES), rows)
     return len(rows)
 
@@ -213,7 +330,10 @@ def contacts_of(session: Session, member_ids: Iterable[int]) -> dict[int, dict[s
     ids = sorted(set(member_ids))
     found: dict[int, dict[str, MemberContact]] = {}
     for start in range(0, len(ids), 5000):
-        query = select(MemberContact).where(MemberContact.member_id.in_(ids[start : start + 5000]))
+        part = ids[start : start + 5000]
+        query = select(MemberContact).where(
+            _one_of(session, MemberContact.member_id, part, Integer)
+        )
         for contact in session.scalars(query):
             found.setdefault(contact.member_id, {})[contact.channel] = contact
     return found
@@ -295,6 +415,166 @@ def load_delivery(session: Session, delivery_id: int) -> ReminderDelivery | None
         )
     )
     return session.scalars(query).one_or_none()
+
+
+def load_deliveries(session: Session, delivery_ids: Sequence[int]) -> list[ReminderDelivery]:
+    """The deliveries with what rendering needs (message, member, loans with item and
+    member), in a handful of queries whatever their number."""
+    message = selectinload(ReminderDelivery.message)
+    loan = message.selectinload(ReminderMessage.claims).selectinload(ReminderClaim.loan)
+    query = (
+        select(ReminderDelivery)
+        .where(_one_of(session, ReminderDelivery.id, delivery_ids, Integer))
+        .order_by(ReminderDelivery.id)
+        .options(
+            message.selectinload(ReminderMessage.member),
+            loan.selectinload(Loan.item),
+            loan.selectinload(Loan.member),
+        )
+    )
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one leased delivery ended; every column is written, so one statement fits all."""
+
+    delivery_id: int
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    error: str | None
+    sent_at: datetime | None
+    attempted: bool = True  # False: given back unsent (lease running out), no attempt row
+
+
+def record_outcomes(
+    session: Session, outcomes: Sequence[Outcome], *, worker: str, now: datetime
+) -> None:
+    """Close the leases of a chunk with their outcomes and log the attempts: two
+    statements, however many deliveries. A lease another worker took over is left alone."""
+    if not outcomes:
+        return
+    deliveries = _DELIVERIES.c
+    statement = (
+        update(_DELIVERIES)
+        .where(deliveries.id == bindparam("b_id"), deliveries.claimed_by == worker)
+        .values(
+            status=bindparam("b_status"),
+            attempts=bindparam("b_attempts"),
+            next_attempt_at=bindparam("b_next"),
+            last_error=bindparam("b_error"),
+            sent_at=bindparam("b_sent"),
+            claimed_until=None,
+        )
+    )
+    session.connection().execute(
+        statement,
+        [
+            {
+                "b_id": o.delivery_id,
+                "b_status": o.status,
+                "b_attempts": o.attempts,
+                "b_next": o.next_attempt_at,
+                "b_error": o.error,
+                "b_sent": o.sent_at,
+            }
+            for o in outcomes
+        ],
+    )
+    attempts = [
+        {
+            "delivery_id": o.delivery_id,
+            "at": now,
+            "ok": o.status in (DeliveryStatus.SENT, DeliveryStatus.CANCELLED),
+            "error": o.error,
+            "worker": worker,
+        }
+        for o in outcomes
+        if o.attempted
+    ]
+    if attempts:
+        session.connection().execute(insert(_ATTEMPTS), attempts)
+
+
+# --- the ledger's notification requests ---------------------------------------------------
+
+
+def notice_subject(request_id: int) -> str:
+    return f"notice:{request_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    request_id: int
+    kind: str
+    member_id: int | None
+    hut_id: str | None
+    text: str
+    item_zh: str
+    item_en: str
+    category: str | None
+    hold_until: datetime | None
+
+    @property
+    def subject(self) -> str:
+        return notice_subject(self.request_id)
+
+
+def unsent_notices(session: Session, *, since: datetime) -> list[Notice]:
+    """Notification requests not yet sent, created since ``since``, oldest first."""
+    query = (
+        select(NotificationRequest, Item.name_zh, Item.name_en, Item.category)
+        .outerjoin(Item, Item.id == NotificationRequest.item_id)
+        .where(NotificationRequest.sent_at.is_(None), NotificationRequest.created_at >= since)
+        .order_by(NotificationRequest.id)
+        .options(selectinload(NotificationRequest.reservation))
+    )
+    return [
+        Notice(
+            request_id=request.id,
+            kind=request.kind,
+            member_id=request.member_id,
+            hut_id=request.hut_id,
+            text=request.text,
+            item_zh=name_zh or "",
+            item_en=name_en or "",
+            category=category,
+            hold_until=None if request.reservation is None else request.reservation.hold_until,
+        )
+        for request, name_zh, name_en, category in session.execute(query)
+    ]
+
+
+def live_notices(session: Session, request_ids: Sequence[int], *, now: datetime) -> set[int]:
+    """Those of the requests still worth sending: not withdrawn by the ledger, and for a
+    hold, the hold still current."""
+    if not request_ids:
+        return set()
+    query = (
+        select(NotificationRequest.id, Reservation.state, Reservation.hold_until)
+        .outerjoin(Reservation, Reservation.id == NotificationRequest.reservation_id)
+        .where(_one_of(session, NotificationRequest.id, request_ids, Integer))
+    )
+    return {
+        request_id
+        for request_id, state, hold_until in session.execute(query)
+        if state is None or (state == "held" and (hold_until is None or hold_until > now))
+    }
+
+
+def mark_notices_sent(session: Session, request_ids: Iterable[int], *, now: datetime) -> None:
+    ids = sorted(set(request_ids))
+    if ids:
+        session.execute(
+            update(NotificationRequest)
+            .where(
+                _one_of(session, NotificationRequest.id, ids, Integer),
+                NotificationRequest.sent_at.is_(None),
+            )
+            .values(sent_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def hut_timezones(session: Session) -> dict[str, str]:
@@ -382,7 +662,15 @@ __all__ = [
     "hut_timezones",
     "is_open",
     "lease_deliveries",
+    "Notice",
+    "Outcome",
+    "live_notices",
+    "load_deliveries",
     "load_delivery",
+    "mark_notices_sent",
+    "notice_subject",
+    "record_outcomes",
+    "unsent_notices",
     "loan_subject",
     "member_groups",
     "open_loans_of",

@@ -121,9 +121,14 @@ def release_if_expired(session: Session, item: Item, *, now: datetime, policy: L
 
 
 def expire_holds(session: Session, *, now: datetime, policy: LoanPolicy) -> list[Reservation]:
-    """Every hold past its time, released; for a periodic job (the scans release lazily)."""
-    query = select(Reservation).where(
-        Reservation.state == ReservationState.HELD, Reservation.hold_until <= now
+    """Every hold past its time, released; for a periodic job (the scans release lazily).
+
+    Rows locked by another process's sweep are skipped, not waited for and released twice
+    (which would hold the item for the next in line twice, with two notices)."""
+    query = (
+        select(Reservation)
+        .where(Reservation.state == ReservationState.HELD, Reservation.hold_until <= now)
+        .with_for_update(skip_locked=True)
     )
     expired = list(session.scalars(query))
     for hold in expired:

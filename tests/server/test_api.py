@@ -132,3 +132,39 @@ def test_inventory_page_lists_every_item_without_borrowers(client: TestClient) -
     assert page.text.count('href="/i/T0') == 10  # every seeded item links to its page
     assert "11月30日 10:00" in page.text  # the drill's due date, in Shanghai time
     assert "张阿姨" not in page.text and "李师傅" not in page.text
+
+
+def test_pages_show_holds_repairs_and_condition_in_chinese_without_names(
+    client: TestClient, sessions: sessionmaker[Session], clock: MovableClock
+) -> None:
+    from sqlalchemy import select
+
+    from server import staff_actions
+    from server.domain import ItemCondition, ItemStatus
+    from server.storage.models import Item
+
+    with sessions.begin() as session:
+        staff_actions.reserve(session, tag="T0001", card="04D5E6F7", now=T0)  # 李师傅 waits
+        hut = session.get(Hut, "demo-hut")
+        assert hut is not None
+        back = T0 + timedelta(hours=2)
+        apply_event(session, scan("demo-hut", 3, "T0001", ts=back), hut=hut, received_at=back)
+        dumbbells = session.scalars(select(Item).where(Item.tag == "T0005")).one()
+        dumbbells.status = ItemStatus.MAINTENANCE
+        dumbbells.condition = ItemCondition.NEEDS_REPAIR
+        kit = session.scalars(select(Item).where(Item.tag == "T0004")).one()
+        kit.condition = ItemCondition.MISSING_PART
+
+    held = client.get("/i/T0001").text
+    assert "已预留" in held and "已为排队预约的邻居保留，保留至 11月28日 12:00" in held
+    assert "物品状况：完好" in held
+    repair = client.get("/i/T0005").text
+    assert "维修中" in repair and "工作人员检查或维修后恢复借用" in repair
+    assert "物品状况：待维修" in repair and "请在工具屋刷卡后扫描此标签借用" not in repair
+    assert "物品状况：缺少配件" in client.get("/i/T0004").text
+
+    page = client.get("/").text
+    assert "已预留" in page and "维修中" in page and "待维修" in page and "缺少配件" in page
+    assert "11月28日 12:00" in page  # the hold's end, where a due date would be
+    for name in ("张阿姨", "李师傅"):
+        assert name not in page and name not in held

@@ -109,13 +109,15 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 
 def _settings(receiver: WebhookReceiver, **extra: object) -> ReminderSettings:
+    """Loan reminders only: the demo's first-aid stock would add staff alerts (those are
+    tested in test_reminders_ledger.py)."""
     return ReminderSettings(
         channels={
             "webhook": f"{receiver.apprise_base}/member",
             "sms": f"{receiver.apprise_base}/sms?:to={{address}}",
             "staff": f"{receiver.apprise_base}/staff",
         },
-        **extra,
+        **{"stock_alerts": False, **extra},
     )
 
 
@@ -165,10 +167,12 @@ def test_one_message_per_member_and_stage_exactly_once_across_restarts(
 
     report = service.sweep_once(local(27, 18))
     assert (report.messages, report.claims, report.sent, report.failed) == (1, 2, 3, 0)
-    [body] = _bodies(receiver, "/member")
-    assert "张阿姨您好" in body and "电钻" in body and "哑铃" in body and "24 小时内到期" in body
+    [body] = _bodies(receiver, "/member")  # a shared endpoint: the unit, not the name
+    assert "3-201 的住户您好" in body and "电钻" in body and "哑铃" in body
+    assert "24 小时内到期" in body and "张阿姨" not in body
     [(sms_path, sms)] = [(p, post) for p, post in receiver.posts if p.startswith("/sms")]
     assert sms["to"] == "13800000000" and "电钻" in sms["message"]
+    assert "张阿姨您好" in sms["message"]  # the member's own phone
 
     # Again, and from a "restarted" process: nothing new for this stage.
     assert service.sweep_once(local(27, 19)).messages == 0
@@ -289,10 +293,11 @@ def test_email_in_chinese_lists_every_item(
                 session, member_id=member_id, channel="email", address="zhang@example.org"
             )
         settings = ReminderSettings(
+            stock_alerts=False,
             channels={
                 "email": f"mailto://127.0.0.1:{smtp.port}?mode=insecure"
                 "&from=hut@example.org&to={address}"
-            }
+            },
         )
         report = _service(sessions, settings, clock).sweep_once(local(27, 19))
         assert (report.sent, report.failed) == (2, 0)  # e-mail and the hut display

@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 
 from server.api.deps import SessionDep
-from server.domain import ItemStatus, parse_scan_text
-from server.storage import queries
+from server.domain import ItemCondition, ItemStatus, parse_scan_text
+from server.storage import queries, reservations
+from server.storage.models import Item
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -25,6 +27,28 @@ STATUS_ZH = {
     ItemStatus.RETIRED: "已停用",
     ItemStatus.LOST: "遗失",
 }
+
+
+CONDITION_ZH = {
+    ItemCondition.OK: "完好",
+    ItemCondition.NEEDS_REPAIR: "待维修",
+    ItemCondition.MISSING_PART: "缺少配件",
+}
+
+# A note under the state, for the states that need one; never a member's name.
+NOTE_ZH = {
+    ItemStatus.RESERVED: "已为排队预约的邻居保留",
+    ItemStatus.MAINTENANCE: "工作人员检查或维修后恢复借用",
+    ItemStatus.LOST: "已登记遗失",
+    ItemStatus.RETIRED: "已不再借出",
+}
+
+
+def _held_until(session: Session, item: Item, tz: str) -> str | None:
+    if item.status is not ItemStatus.RESERVED:
+        return None
+    hold = reservations.current_hold(session, item.id)
+    return None if hold is None else _local_due(hold.hold_until, tz)
 
 
 def _local_due(due_at: datetime | None, tz: str) -> str | None:
@@ -41,7 +65,9 @@ def inventory_page(request: Request, session: SessionDep) -> HTMLResponse:
                 {
                     "item": shelf.item,
                     "status": STATUS_ZH[shelf.item.status],
+                    "condition": CONDITION_ZH[shelf.item.condition],
                     "due": _local_due(shelf.loan.due_at if shelf.loan else None, hut.timezone),
+                    "held_until": _held_until(session, shelf.item, hut.timezone),
                 }
                 for shelf in queries.list_items(session, hut_id=hut.id)
             ],
@@ -61,8 +87,17 @@ def item_page(tag: str, request: Request, session: SessionDep) -> HTMLResponse:
         )
     hut = shelf.item.hut
     due = _local_due(shelf.loan.due_at if shelf.loan else None, hut.timezone)
+    item = shelf.item
     return templates.TemplateResponse(
         request,
         "item.html",
-        {"item": shelf.item, "hut": hut, "status": STATUS_ZH[shelf.item.status], "due": due},
+        {
+            "item": item,
+            "hut": hut,
+            "status": STATUS_ZH[item.status],
+            "note": NOTE_ZH.get(item.status),
+            "condition": CONDITION_ZH[item.condition],
+            "due": due,
+            "held_until": _held_until(session, item, hut.timezone),
+        },
     )
