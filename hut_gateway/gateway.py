@@ -426,6 +426,8 @@ class Gateway:
         if command.action == "unlock":
             with self._lock:
                 self._unlock()
+        elif command.action == "sync":
+            self.uplink.resend_unacked()
         elif command.action == "enrol":
             with self._lock:
                 self.enrol.open(now=self._monotonic(), duration_s=self.limits.enrol_s)

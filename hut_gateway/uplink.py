@@ -184,6 +184,21 @@ class Uplink:
         if self._monotonic() >= self._next_status or self._outbox.depth() != self._status_depth:
             self.publish_status()
 
+    def resend_unacked(self) -> int:
+        """The server asked (Command "sync": its ingest came back): publish the whole
+        window again now rather than after ``resend_after_s``."""
+        with self._lock:
+            if not self.connected:
+                return 0
+            out = [o.item for o in self._out.values()]
+            for item in out:
+                self._send(item)
+            self._pump()
+        if out:
+            self.resent += len(out)
+            log.info("server asked to sync: resent %d unacked events", len(out))
+        return len(out)
+
     def resend_stale(self) -> int:
         """Publish again what the server has not acked for a while (it may have been down
         while the broker was up). Only events in the window: never more than it at once.

@@ -31,7 +31,7 @@ from server.domain import (
     status_after_return,
 )
 from server.domain.lending import CONDITION_TEXT, display, refuse
-from server.storage import consumables, door_sessions, queries, reservations
+from server.storage import consumables, door_sessions, event_log, queries, reservations
 from server.storage.door_sessions import AnomalyKind
 from server.storage.models import Consumable, DoorSession, Hut, Item, Loan, Member
 from server.storage.policy_store import count_open_loans
@@ -56,6 +56,20 @@ def apply_card(session: Session, event: CardEvent, *, hut: Hut, at: datetime) ->
             mode=session_mode(card.member.flags),
         )
     return None
+
+
+def record_enrolment(session: Session, event: CardEvent, *, hut: Hut, at: datetime) -> None:
+    """A card read in staff enrol mode: staff see it and give it to a member."""
+    card = queries.find_card(session, event.card)
+    event_log.add_enrolment(
+        session,
+        hut_id=hut.id,
+        card_uid=event.card.upper(),
+        event_id=event.id,
+        at=at,
+        member_id=None if card is None else card.member_id,
+    )
+    log.info("hut %s: card %s read for enrolment", hut.id, event.card)
 
 
 def apply_door(session: Session, event: DoorEvent, *, hut: Hut, at: datetime) -> None:

@@ -12,10 +12,10 @@ import logging
 import queue
 import secrets
 import threading
-from collections import defaultdict
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -23,24 +23,27 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.clock import Clock, system_clock
 from server.domain import DEFAULT_POLICY, LoanPolicy
-from server.ledger import AnyEvent, apply_event
+from server.ledger import AnyEvent, apply_batch, release_overdue
 from server.settings import ServerSettings
 from server.storage import queries
+from server.storage.models import Hut
 from toolhut.contract import (
     AckBatch,
     Allowlist,
+    Command,
     ContractError,
     EventAck,
     TopicKind,
     Topics,
     hash_card,
+    new_id,
     parse_event,
 )
 from toolhut.mqtt import connack_ok, make_client
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 200
+MAX_BATCH = 500
 ACKS_PER_MESSAGE = 1000  # AckBatch's own limit
 _DB_RETRY_MAX = 30.0
 
@@ -61,17 +64,32 @@ class _AllowlistRequest:
     """Queued so allowlists are built on the worker thread, in order with events."""
 
 
+class _SyncRequest:
+    """Queued on (re)connect: tell every known hut to resend its unacked window."""
+
+
+class AllowlistNotPublishedError(RuntimeError):
+    """The broker did not confirm an allowlist; its transaction is rolled back."""
+
+
 _ALLOWLISTS = _AllowlistRequest()
+_SYNC = _SyncRequest()
+_PUBLISH_WAIT_S = 5.0
+_SYNC_EXPIRY = timedelta(seconds=60)
 
 
 def publish_allowlists(
     sessions: sessionmaker[Session], publisher: Publisher, *, topics: Topics, clock: Clock
 ) -> list[Allowlist]:
-    """Publish every hut's allowlist (retained): salted hashes of active members' cards."""
+    """Publish every hut's allowlist (retained): salted hashes of active members' cards.
+
+    Each list is published, and its PUBACK awaited, while its hut's row is locked: a second
+    server publishing at the same time waits, then publishes a higher version after it, so
+    the retained list never goes back to an older version."""
     now = clock()
+    lists = []
     with sessions() as session, session.begin():
         uids = queries.active_card_uids(session)
-        lists = []
         for hut in queries.list_huts(session):
             salt = secrets.token_hex(8)
             # A millisecond floor keeps versions growing even if the database was rebuilt.
@@ -79,17 +97,34 @@ def publish_allowlists(
                 session, hut.id, at_least=int(now.timestamp() * 1000)
             )
             cards = [hash_card(salt, uid) for uid in uids]
-            lists.append(Allowlist(hut=hut.id, version=version, issued=now, salt=salt, cards=cards))
-    # Published only once the versions are committed, so none is ever reused.
-    for allowlist in lists:
-        publisher.publish(topics.allowlist(allowlist.hut), allowlist.to_bytes(), qos=1, retain=True)
-        log.info(
-            "published allowlist v%d for hut %s (%d cards)",
-            allowlist.version,
-            allowlist.hut,
-            len(allowlist.cards),
-        )
+            allowlist = Allowlist(hut=hut.id, version=version, issued=now, salt=salt, cards=cards)
+            info = publisher.publish(
+                topics.allowlist(hut.id), allowlist.to_bytes(), qos=1, retain=True
+            )
+            _wait_published(info)
+            lists.append(allowlist)
+            log.info("published allowlist v%d for hut %s (%d cards)", version, hut.id, len(cards))
     return lists
+
+
+def _wait_published(info: Any) -> None:
+    wait = getattr(info, "wait_for_publish", None)
+    if wait is None:
+        return
+    try:
+        wait(_PUBLISH_WAIT_S)
+    except (RuntimeError, ValueError) as exc:
+        raise AllowlistNotPublishedError(f"allowlist not published: {exc}") from exc
+    if not info.is_published():
+        raise AllowlistNotPublishedError(f"no PUBACK within {_PUBLISH_WAIT_S} s")
+
+
+def sync_commands(hut_ids: Iterable[str], *, now: datetime) -> list[Command]:
+    """Ask every hut to resend what it has not had acked (the server was away)."""
+    expires = now + _SYNC_EXPIRY
+    return [
+        Command(id=new_id(), hut=hut, issued=now, expires=expires, action="sync") for hut in hut_ids
+    ]
 
 
 class IngestWorker:
@@ -106,7 +141,9 @@ class IngestWorker:
         self._sessions = sessions
         self._clock = clock
         self._policy = policy
-        self._inbox: queue.Queue[_Received | _AllowlistRequest] = queue.Queue()
+        self._inbox: queue.Queue[_Received | _AllowlistRequest | _SyncRequest] = queue.Queue()
+        self._gap_timeout = timedelta(seconds=settings.gap_timeout_s)
+        self._next_sweep = 0.0
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -158,10 +195,16 @@ class IngestWorker:
         if not connack_ok(reason_code):
             log.warning("broker refused the connection: %s", reason_code)
             return
-        events = self._topics.all_huts(TopicKind.EVENTS)
+        group = self._settings.shared_group
+        events = (
+            self._topics.all_huts(TopicKind.EVENTS)
+            if group is None
+            else self._topics.shared(group, TopicKind.EVENTS)
+        )
         client.subscribe(events, qos=1)
         self._connected.set()
         self.request_allowlists()
+        self._inbox.put(_SYNC)
         log.info("ingest worker connected; subscribed to %s", events)
 
     def _on_connect_fail(self, _client: Any, _userdata: Any) -> None:
@@ -181,6 +224,7 @@ class IngestWorker:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            self._sweep_when_due()
             try:
                 first = self._inbox.get(timeout=0.2)
             except queue.Empty:
@@ -196,16 +240,47 @@ class IngestWorker:
             except Exception:  # the worker never dies; the gateway will resend unacked events
                 log.exception("ingest worker failed on a batch of %d", len(batch))
 
-    def _handle(self, batch: list[_Received | _AllowlistRequest]) -> None:
+    def _handle(self, batch: list[_Received | _AllowlistRequest | _SyncRequest]) -> None:
         messages = [item for item in batch if isinstance(item, _Received)]
         if messages:
             self._with_db_retry(lambda: self._ingest(messages))
-        if len(messages) < len(batch):
+        if any(isinstance(item, _AllowlistRequest) for item in batch):
             self._with_db_retry(
                 lambda: publish_allowlists(
                     self._sessions, self._client, topics=self._topics, clock=self._clock
                 )
             )
+        if any(isinstance(item, _SyncRequest) for item in batch):
+            self._with_db_retry(self._publish_sync)
+
+    def sweep(self) -> int:
+        """Apply events held past the gap timeout (huts that sent nothing since);
+        returns how many. The worker calls it every ``gap_sweep_s``."""
+        with self._sessions() as session, session.begin():
+            result = release_overdue(
+                session, now=self._clock(), policy=self._policy, gap_timeout=self._gap_timeout
+            )
+        return result.released
+
+    def _sweep_when_due(self) -> None:
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self._settings.gap_sweep_s
+        try:
+            released = self.sweep()
+        except Exception:  # next time; the events stay held in the database meanwhile
+            log.exception("gap sweep failed")
+            return
+        if released:
+            log.info("applied %d held events after the gap timeout", released)
+
+    def _publish_sync(self) -> None:
+        with self._sessions() as session:
+            huts = [hut.id for hut in queries.list_huts(session)]
+        for command in sync_commands(huts, now=self._clock()):
+            self._client.publish(self._topics.cmd(command.hut), command.to_bytes(), qos=1)
+        log.info("asked %d huts to resend what they have not had acked", len(huts))
 
     def _with_db_retry(self, work: Callable[[], object]) -> None:
         delay = 0.5
@@ -239,28 +314,32 @@ class IngestWorker:
     def _apply(self, messages: list[_Received]) -> dict[str, list[EventAck]]:
         """Apply messages in one transaction; return the acks to send per hut."""
         received_at = self._clock()
-        acks: dict[str, list[EventAck]] = defaultdict(list)
         with self._sessions() as session, session.begin():
-            events: list[tuple[_Received, AnyEvent]] = []
+            events: list[AnyEvent] = []
+            huts: dict[str, Hut] = {}
             for message in messages:
                 try:
-                    events.append((message, self._parse(message)))
+                    event = self._parse(message)
                 except ContractError as exc:
                     self._reject(session, message, str(exc), received_at=received_at)
-            # Within a batch, apply each hut's events in the order the gateway recorded them.
-            for message, event in sorted(events, key=lambda pair: (pair[1].hut, pair[1].seq)):
-                hut = queries.get_hut(session, event.hut)
+                    continue
+                hut = huts.get(event.hut) or queries.get_hut(session, event.hut)
                 if hut is None:
                     self._reject(
                         session, message, f"unknown hut {event.hut!r}", received_at=received_at
                     )
                     continue
-                acks[hut.id].append(
-                    apply_event(
-                        session, event, hut=hut, received_at=received_at, policy=self._policy
-                    )
-                )
-        return acks
+                huts[hut.id] = hut
+                events.append(event)
+            result = apply_batch(
+                session,
+                events,
+                huts=huts,
+                received_at=received_at,
+                policy=self._policy,
+                gap_timeout=self._gap_timeout,
+            )
+        return result.acks
 
     def _parse(self, message: _Received) -> AnyEvent:
         hut, kind = self._topics.parse(message.topic)

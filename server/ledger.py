@@ -1,13 +1,26 @@
-"""Apply one gateway event to the ledger, exactly once, and say what the hut should show.
+"""Apply gateway events to the ledger, exactly once and in per-hut order, and say what the
+hut should show.
 
 Between the MQTT adapter and the database: no MQTT here, so any adapter (a replay tool,
 a test, an HTTP upload later) applies events the same way.
+
+- ``apply_event``: one event, now, whatever its seq (tools and tests).
+- ``apply_batch``: what the ingest worker calls. It claims the batch's event ids in one
+  statement, takes each hut's watermark row as a lock, applies the events that come next
+  in seq order and holds back (outcome ``queued``) those behind a gap. A held event is
+  applied once the gap fills, or once it has waited ``gap_timeout``; then the seqs that
+  never came are reported as a gap. ``release_overdue`` does the latter for huts that send
+  nothing more.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import datetime
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -18,21 +31,76 @@ from server.domain import (
     Refusal,
 )
 from server.reminders.display import display_line_for_card
-from server.storage import queries
+from server.storage import event_log, queries
+from server.storage.event_log import Claim
+from server.storage.ingest_models import GapKind, HutSequence
 from server.storage.models import Hut
 from server.storage.policy_store import load_policy
 from toolhut.contract import (
     AnyEvent,
     Beep,
+    CardDecision,
     CardEvent,
     DoorEvent,
     EventAck,
     Feedback,
     Outcome,
     ScanEvent,
+    parse_event,
 )
 
 log = logging.getLogger(__name__)
+
+DEFAULT_GAP_TIMEOUT = timedelta(seconds=30)
+
+
+class _Effects:
+    """What one transaction needs again and again (the stored policy), loaded once."""
+
+    def __init__(self, session: Session, *, policy: LoanPolicy) -> None:
+        self.session = session
+        self._base = policy
+        self._policy: LoanPolicy | None = None
+
+    @property
+    def policy(self) -> LoanPolicy:
+        if self._policy is None:
+            # The stored policy (categories table) wins over the base where it has a category.
+            self._policy = load_policy(self.session, base=self._base)
+        return self._policy
+
+    def apply(
+        self, event: AnyEvent, *, hut: Hut, received_at: datetime
+    ) -> tuple[Outcome, Refusal | None, Feedback | None]:
+        """The event's effect on the ledger (its id is already claimed)."""
+        session = self.session
+        # An offline hut reports later what happened earlier: loans date from the gateway's
+        # clock, but never from the future of ours.
+        happened_at = min(event.ts, received_at)
+        reason: Refusal | None = None
+        feedback: Feedback | None = None
+        if isinstance(event, CardEvent):
+            if event.decision is CardDecision.ENROL:
+                hut_events.record_enrolment(session, event, hut=hut, at=happened_at)
+                return Outcome.APPLIED, None, None
+            reason = hut_events.apply_card(session, event, hut=hut, at=happened_at)
+            if reason is None and event.decision == "unlocked":
+                # A reminder waiting for this member's next visit goes on the hut display.
+                line = display_line_for_card(session, card_uid=event.card, now=received_at)
+                if line is not None:
+                    feedback = Feedback(beep=Beep.OK, text=line)
+        elif isinstance(event, DoorEvent):
+            hut_events.apply_door(session, event, hut=hut, at=happened_at)
+        elif isinstance(event, ScanEvent):
+            decision = hut_events.apply_scan(
+                session, event, hut=hut, at=happened_at, policy=self.policy
+            )
+            reason = decision.reason
+            feedback = Feedback(
+                beep=Beep.OK if decision.feedback.ok else Beep.ERROR, text=decision.feedback.text
+            )
+        outcome = Outcome.APPLIED if reason is None else Outcome.REJECTED
+        return outcome, reason, feedback
 
 
 def apply_event(
@@ -43,7 +111,7 @@ def apply_event(
     received_at: datetime,
     policy: LoanPolicy = DEFAULT_POLICY,
 ) -> EventAck:
-    """Record ``event`` (from ``hut``) and apply it; a known event id changes nothing."""
+    """Record ``event`` (from ``hut``) and apply it now; a known event id changes nothing."""
     record = queries.claim_event(
         session,
         event_id=event.id,
@@ -56,33 +124,290 @@ def apply_event(
     )
     if record is None:
         return EventAck(id=event.id, seq=event.seq, outcome=Outcome.DUPLICATE)
-    # An offline hut reports later what happened earlier: loans date from the gateway's
-    # clock, but never from the future of ours.
-    happened_at = min(event.ts, received_at)
-    reason: Refusal | None = None
-    feedback: Feedback | None = None
-    if isinstance(event, CardEvent):
-        reason = hut_events.apply_card(session, event, hut=hut, at=happened_at)
-        if reason is None and event.decision == "unlocked":
-            # A reminder waiting for this member's next visit goes on the hut display.
-            line = display_line_for_card(session, card_uid=event.card, now=received_at)
-            if line is not None:
-                feedback = Feedback(beep=Beep.OK, text=line)
-    elif isinstance(event, DoorEvent):
-        hut_events.apply_door(session, event, hut=hut, at=happened_at)
-    elif isinstance(event, ScanEvent):
-        # The stored policy (categories table) wins over ``policy`` where it has a category.
-        stored = load_policy(session, base=policy)
-        decision = hut_events.apply_scan(session, event, hut=hut, at=happened_at, policy=stored)
-        reason = decision.reason
-        feedback = Feedback(
-            beep=Beep.OK if decision.feedback.ok else Beep.ERROR, text=decision.feedback.text
-        )
-    outcome = Outcome.APPLIED if reason is None else Outcome.REJECTED
+    outcome, reason, feedback = _Effects(session, policy=policy).apply(
+        event, hut=hut, received_at=received_at
+    )
     queries.set_event_outcome(
         record, outcome=outcome.value, reason=None if reason is None else reason.value
     )
     return EventAck(id=event.id, seq=event.seq, outcome=outcome, feedback=feedback)
 
 
-__all__ = ["AnyEvent", "apply_event"]
+@dataclass(slots=True)
+class _Pending:
+    event: AnyEvent
+    row_id: int
+    received_at: datetime
+    new: bool  # arrived in this batch (it gets an ack now); else held from before
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """Acks per hut for the events of the batch, and the counts of what happened."""
+
+    acks: dict[str, list[EventAck]] = field(default_factory=lambda: defaultdict(list))
+    applied: int = 0
+    held: int = 0
+    released: int = 0  # held before, applied now
+    duplicates: int = 0
+    held_ids: set[str] = field(default_factory=set)
+
+
+def apply_batch(
+    session: Session,
+    events: Sequence[AnyEvent],
+    *,
+    huts: dict[str, Hut],
+    received_at: datetime,
+    policy: LoanPolicy = DEFAULT_POLICY,
+    gap_timeout: timedelta = DEFAULT_GAP_TIMEOUT,
+) -> BatchResult:
+    """Apply ``events`` (all of known huts, in ``huts``) in per-hut seq order, in the
+    caller's transaction. Every event gets exactly one ack: applied, rejected, duplicate
+    or queued."""
+    result = BatchResult()
+    sequences = event_log.lock_sequences(session, {event.hut for event in events})
+    unique: dict[str, AnyEvent] = {}
+    repeats: list[AnyEvent] = []  # the same id twice in one batch
+    for event in events:
+        if event.id in unique:
+            repeats.append(event)
+        else:
+            unique[event.id] = event
+    claimed = event_log.claim_events(
+        session,
+        [
+            Claim(e.id, e.hut, e.seq, e.type, e.ts, e.model_dump(mode="json"))
+            for e in unique.values()
+        ],
+        received_at=received_at,
+        outcome=Outcome.APPLIED.value,
+    )
+    seen_before = [e for e in unique.values() if e.id not in claimed]
+    known = event_log.outcomes_of(session, [e.id for e in seen_before])
+    fresh: dict[str, list[_Pending]] = defaultdict(list)
+    for event in unique.values():
+        if event.id in claimed:
+            fresh[event.hut].append(_Pending(event, claimed[event.id], received_at, new=True))
+    effects = _Effects(session, policy=policy)
+    outcomes: list[tuple[int, str, str | None]] = []
+    for hut_id in sorted(fresh):
+        _HutRun(
+            session,
+            effects,
+            sequence=sequences[hut_id],
+            hut=huts[hut_id],
+            now=received_at,
+            gap_timeout=gap_timeout,
+            result=result,
+            outcomes=outcomes,
+        ).run(fresh[hut_id])
+    event_log.set_outcomes(session, outcomes)
+    for event in [*seen_before, *repeats]:
+        # A resend of an event still held back is still held back; anything else is done.
+        held = known.get(event.id) == Outcome.QUEUED or event.id in result.held_ids
+        outcome = Outcome.QUEUED if held else Outcome.DUPLICATE
+        result.acks[event.hut].append(EventAck(id=event.id, seq=event.seq, outcome=outcome))
+        result.duplicates += 1
+    return result
+
+
+def release_overdue(
+    session: Session,
+    *,
+    now: datetime,
+    policy: LoanPolicy = DEFAULT_POLICY,
+    gap_timeout: timedelta = DEFAULT_GAP_TIMEOUT,
+) -> BatchResult:
+    """Apply events held longer than ``gap_timeout`` for huts that sent nothing since."""
+    result = BatchResult()
+    hut_ids = event_log.huts_held_since(session, before=now - gap_timeout)
+    if not hut_ids:
+        return result
+    sequences = event_log.lock_sequences(session, hut_ids)
+    effects = _Effects(session, policy=policy)
+    outcomes: list[tuple[int, str, str | None]] = []
+    for hut_id in hut_ids:
+        hut = queries.get_hut(session, hut_id)
+        if hut is None:
+            continue
+        _HutRun(
+            session,
+            effects,
+            sequence=sequences[hut_id],
+            hut=hut,
+            now=now,
+            gap_timeout=gap_timeout,
+            result=result,
+            outcomes=outcomes,
+        ).run([])
+    event_log.set_outcomes(session, outcomes)
+    return result
+
+
+class _HutRun:
+    """One hut's share of a batch, under its watermark row's lock."""
+
+    def __init__(
+        self,
+        session: Session,
+        effects: _Effects,
+        *,
+        sequence: HutSequence,
+        hut: Hut,
+        now: datetime,
+        gap_timeout: timedelta,
+        result: BatchResult,
+        outcomes: list[tuple[int, str, str | None]],
+    ) -> None:
+        self.session = session
+        self.effects = effects
+        self.sequence = sequence
+        self.hut = hut
+        self.now = now
+        self.gap_timeout = gap_timeout
+        self.result = result
+        self.outcomes = outcomes
+
+    def run(self, fresh: list[_Pending]) -> None:
+        watermark = self.sequence.applied_seq
+        held = self._load_held() if self.sequence.held else []
+        behind = sorted((p for p in fresh if p.event.seq <= watermark), key=_seq)
+        ahead = [p for p in fresh if p.event.seq > watermark]
+        restart: list[_Pending] = []
+        for pending in behind:
+            gap = event_log.gap_containing(self.session, self.hut.id, pending.event.seq)
+            if gap is not None:
+                gap.late += 1
+                log.warning(
+                    "hut %s: seq %d arrived after its gap was reported; applied late",
+                    self.hut.id,
+                    pending.event.seq,
+                )
+                self._apply(pending)
+            else:
+                restart.append(pending)
+        if restart:
+            watermark = self._reset(restart, held, watermark)
+            held = []
+            ahead = restart + ahead
+        queue = sorted(held + ahead, key=_seq)
+        while queue:
+            first = queue[0]
+            if first.event.seq <= watermark + 1:
+                self._apply(queue.pop(0))
+                watermark = max(watermark, first.event.seq)
+                continue
+            oldest = min(p.received_at for p in queue)
+            if self.now - oldest < self.gap_timeout:
+                break
+            missing = (watermark + 1, first.event.seq - 1)
+            event_log.add_gap(
+                self.session,
+                hut_id=self.hut.id,
+                kind=GapKind.MISSING,
+                first_seq=missing[0],
+                last_seq=missing[1],
+                at=self.now,
+                detail=f"waited {self.gap_timeout.total_seconds():.0f} s",
+            )
+            log.warning(
+                "hut %s: seq %d..%d never came; applying seq %d on",
+                self.hut.id,
+                missing[0],
+                missing[1],
+                first.event.seq,
+            )
+            watermark = first.event.seq - 1
+        for pending in queue:
+            if pending.new:
+                self._ack(pending.event, Outcome.QUEUED)
+                self.outcomes.append((pending.row_id, Outcome.QUEUED.value, None))
+                self.result.held += 1
+                self.result.held_ids.add(pending.event.id)
+        self.sequence.applied_seq = watermark
+        self.sequence.held = len(queue)
+        self.sequence.held_since = min((p.received_at for p in queue), default=None)
+
+    def _load_held(self) -> list[_Pending]:
+        rows = event_log.held_rows(self.session, self.hut.id, outcome=Outcome.QUEUED.value)
+        return [
+            _Pending(
+                parse_event(json.dumps(row.payload).encode()),
+                row.row_id,
+                row.received_at,
+                new=False,
+            )
+            for row in rows
+        ]
+
+    def _reset(self, restart: list[_Pending], held: list[_Pending], watermark: int) -> int:
+        """The gateway numbers from 1 again: what it held from before goes first, then the
+        new numbering is awaited from its start."""
+        first = min(p.event.seq for p in restart)
+        event_log.add_gap(
+            self.session,
+            hut_id=self.hut.id,
+            kind=GapKind.RESET,
+            first_seq=first,
+            last_seq=watermark,
+            at=self.now,
+            detail=f"unseen event at seq {first} <= applied {watermark}; "
+            f"{len(held)} held events applied",
+        )
+        log.warning(
+            "hut %s: new event at seq %d, already applied up to %d: the gateway started "
+            "its numbering again",
+            self.hut.id,
+            first,
+            watermark,
+        )
+        for pending in sorted(held, key=_seq):
+            self._apply(pending)
+        return 0
+
+    def _apply(self, pending: _Pending) -> None:
+        if pending.new:
+            outcome, refusal, feedback = self.effects.apply(
+                pending.event, hut=self.hut, received_at=pending.received_at
+            )
+            reason = None if refusal is None else refusal.value
+            self.result.applied += 1
+            self._ack(pending.event, outcome, feedback)
+        else:
+            outcome, reason = self._apply_held(pending)
+            self.result.released += 1
+        if outcome is not Outcome.APPLIED or not pending.new:
+            self.outcomes.append((pending.row_id, outcome.value, reason))
+
+    def _apply_held(self, pending: _Pending) -> tuple[Outcome, str | None]:
+        # Its ack went out long ago; if it breaks the server now, it must not hold the
+        # hut's later events hostage: record the failure and go on.
+        try:
+            with self.session.begin_nested():
+                outcome, reason, _feedback = self.effects.apply(
+                    pending.event, hut=self.hut, received_at=pending.received_at
+                )
+        except Exception as exc:  # noqa: BLE001  recorded on the event's row
+            log.exception("hut %s: held seq %d failed", self.hut.id, pending.event.seq)
+            return Outcome.REJECTED, f"server error: {type(exc).__name__}"[:32]
+        return outcome, None if reason is None else reason.value
+
+    def _ack(self, event: AnyEvent, outcome: Outcome, feedback: Feedback | None = None) -> None:
+        self.result.acks[self.hut.id].append(
+            EventAck(id=event.id, seq=event.seq, outcome=outcome, feedback=feedback)
+        )
+
+
+def _seq(pending: _Pending) -> int:
+    return pending.event.seq
+
+
+__all__ = [
+    "DEFAULT_GAP_TIMEOUT",
+    "AnyEvent",
+    "BatchResult",
+    "apply_batch",
+    "apply_event",
+    "release_overdue",
+]

@@ -38,6 +38,18 @@ class ServerSettings(BaseSettings):
         "http://127.0.0.1:8000", description="printed on labels as <base>/i/<tag>"
     )
     ingest_client_id: str = Field(default_factory=_default_client_id)
+    shared_group: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="MQTT shared-subscription group for events ($share/<group>/...): set the "
+        "same group on every server process sharing one database; unset: plain subscription",
+    )
+    gap_timeout_s: float = Field(
+        30.0, ge=0, description="how long an event waits for a missing earlier seq of its hut"
+    )
+    gap_sweep_s: float = Field(
+        1.0, gt=0, description="how often held events are checked against the gap timeout"
+    )
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
 
     @field_validator("mqtt_url")

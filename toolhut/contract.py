@@ -235,6 +235,9 @@ class Outcome(StrEnum):
     APPLIED = "applied"  # committed now
     DUPLICATE = "duplicate"  # committed before; nothing changed
     REJECTED = "rejected"  # recorded but refused by the rules (unknown card, unknown tag ...)
+    # Stored durably but held back: an earlier seq of this hut has not arrived yet. The
+    # gateway may forget it; the server applies it once the gap fills or times out.
+    QUEUED = "queued"
 
 
 class EventAck(_Message):
@@ -261,8 +264,9 @@ class Command(_Message):
     hut: HutId
     issued: AwareDatetime
     expires: AwareDatetime
-    # enrol: report the next card tapped (CardEvent decision "enrol") instead of unlocking
-    action: Literal["unlock", "feedback", "enrol"]
+    # enrol: report the next card tapped (CardEvent decision "enrol") instead of unlocking;
+    # sync: the server's ingest (re)connected: resend the unacked outbox window now
+    action: Literal["unlock", "feedback", "enrol", "sync"]
     feedback: Feedback | None = None
 
     def expired(self, now: datetime) -> bool:

@@ -92,7 +92,9 @@ def active_card_uids(session: Session) -> list[str]:
 
 def next_allowlist_version(session: Session, hut_id: str, *, at_least: int) -> int:
     """Raise the hut's allowlist version past its last one (and to ``at_least``)."""
-    hut = session.get(Hut, hut_id, with_for_update=True)
+    # FOR NO KEY UPDATE: serialises publishers of this hut's list without blocking the
+    # foreign-key checks of events being ingested for the hut meanwhile.
+    hut = session.get(Hut, hut_id, with_for_update={"key_share": True})
     if hut is None:
         raise LookupError(f"unknown hut {hut_id!r}")
     hut.allowlist_version = max(hut.allowlist_version + 1, at_least)

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
 
-from server.api.deps import SessionDep
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel
+
+from server.api.deps import SessionDep, StaffOnly
 from server.api.schemas import HutPublic, HutsPublic
-from server.storage import queries
+from server.storage import event_log, queries
 
 router = APIRouter(prefix="/api/v1", tags=["huts"])
 
@@ -13,3 +16,26 @@ router = APIRouter(prefix="/api/v1", tags=["huts"])
 def list_huts(session: SessionDep) -> HutsPublic:
     huts = [HutPublic.of(hut) for hut in queries.list_huts(session)]
     return HutsPublic(data=huts, count=len(huts))
+
+
+class EnrolmentPublic(BaseModel):
+    card: str
+    read_at: datetime
+    member_id: int | None  # the card is already a member's: staff may be re-issuing it
+
+
+class EnrolmentsPublic(BaseModel):
+    data: list[EnrolmentPublic]
+    count: int
+
+
+@router.get("/huts/{hut_id}/enrolments", dependencies=[StaffOnly])
+def list_enrolments(hut_id: str, session: SessionDep) -> EnrolmentsPublic:
+    """Cards read in staff enrol mode at this hut, newest first."""
+    if queries.get_hut(session, hut_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no hut {hut_id!r}")
+    rows = event_log.list_enrolments(session, hut_id=hut_id)
+    data = [
+        EnrolmentPublic(card=r.card_uid, read_at=r.read_at, member_id=r.member_id) for r in rows
+    ]
+    return EnrolmentsPublic(data=data, count=len(data))

@@ -1,0 +1,261 @@
+"""Sustained ingest: gateway publish -> server commit -> AckBatch back, QoS 1, as a ratio
+to the bare broker measured in the same run.
+
+A load process plays many gateways at once: it publishes a realistic mix (card tap, door
+open, borrow, return, door close per visit; many huts) and keeps at most ``--window``
+events out unacked, as gateways do (they drain through a window paced by the server's
+acks). The server's real IngestWorker runs in this process on SQLite or PostgreSQL.
+The floor: the same load process publishes the same payloads at QoS 1 to a bare paho
+subscriber (no database, no acks).
+
+    python bench/ingest_throughput.py [--events 20000] [--huts 20] [--db postgresql://...]
+
+Figures go to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing as mp
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from server.ingest import IngestWorker
+from server.settings import ServerSettings
+from server.storage import make_engine, make_sessionmaker, normalize_db_url
+from server.storage.migrate import migrate_engine
+from server.storage.models import Card, Hut, Item, Member
+from toolhut.contract import (
+    CardDecision,
+    CardEvent,
+    DoorEvent,
+    DoorState,
+    ScanEvent,
+    TopicKind,
+    Topics,
+    new_id,
+    parse_ack,
+)
+from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
+from toolhut.mqtt import MqttEndpoint, make_client
+
+PREFIX = "bench"
+TS = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+
+
+def hut_id(h: int) -> str:
+    return f"hut-{h:03d}"
+
+
+def card_uid(h: int) -> str:
+    return f"0B{h:06X}"
+
+
+def tag(h: int, i: int) -> str:
+    return f"B{h:03d}{i:03d}"
+
+
+def build_events(events: int, huts: int) -> list[tuple[str, bytes]]:
+    """(hut, payload) in publishing order: the huts' visits interleaved, each hut in seq order."""
+    per_hut = events // huts
+    streams: list[list[bytes]] = []
+    for h in range(huts):
+        hut, card, stream = hut_id(h), card_uid(h), []
+        seq = 0
+        visit = 0
+        while len(stream) < per_hut:
+            session = f"s{visit}"
+            item = tag(h, visit % 20)
+
+            def env(n: int, hut: str = hut, session: str = session) -> dict[str, Any]:
+                return {"id": new_id(), "hut": hut, "seq": n, "ts": TS + timedelta(seconds=n),
+                        "session": session}  # fmt: skip
+
+            models = [
+                CardEvent(**env(seq + 1), card=card, decision=CardDecision.UNLOCKED),
+                DoorEvent(**env(seq + 2), state=DoorState.OPEN),
+                ScanEvent(**env(seq + 3), text=item, card=card),  # borrow
+                ScanEvent(**env(seq + 4), text=item, card=card),  # and back
+                DoorEvent(**env(seq + 5), state=DoorState.CLOSED),
+            ]
+            stream.extend(m.to_bytes() for m in models)
+            seq += 5
+            visit += 1
+        streams.append(stream[:per_hut])
+    return [(hut_id(h), streams[h][i]) for i in range(per_hut) for h in range(huts)]
+
+
+def seed(db_url: str, huts: int) -> Any:
+    engine = make_engine(db_url)
+    migrate_engine(engine)
+    with make_sessionmaker(engine).begin() as session:
+        if session.scalars(select(Hut)).first() is None:
+            session.execute(
+                Hut.__table__.insert(),
+                [{"id": hut_id(h), "name": hut_id(h), "timezone": "Asia/Shanghai",
+                  "allowlist_version": 0} for h in range(huts)],
+            )  # fmt: skip
+            for h in range(huts):
+                member = Member(name=f"m{h}", building_unit="1-1")
+                session.add_all([member, Card(uid=card_uid(h), member=member)])
+                for i in range(20):
+                    session.add(
+                        Item(tag=tag(h, i), name_zh="工具", name_en="tool",
+                             category="hand_tools", hut_id=hut_id(h))
+                    )  # fmt: skip
+    return engine
+
+
+def load(url: str, events: list[tuple[str, bytes]], window: int, acked: bool, out: Any) -> None:
+    """The gateways' side, in a process of its own: publish, keep ``window`` out."""
+    topics = Topics(PREFIX)
+    client = make_client(MqttEndpoint.parse(url), client_id=f"load-{new_id()[:8]}")
+    client.max_inflight_messages_set(window)
+    client.max_queued_messages_set(0)
+    room = threading.Semaphore(window)
+    done = threading.Event()
+    count = [0]
+    lock = threading.Lock()
+
+    def on_message(_c: Any, _u: Any, message: Any) -> None:
+        n = len(parse_ack(message.payload).acks)
+        for _ in range(n):
+            room.release()
+        with lock:
+            count[0] += n
+            if count[0] >= len(events):
+                done.set()
+
+    subscribed = threading.Event()
+    client.on_message = on_message
+    client.on_subscribe = lambda *a: subscribed.set()
+    client.connect(MqttEndpoint.parse(url).host, MqttEndpoint.parse(url).port)
+    client.loop_start()
+    client.subscribe(topics.all_huts(TopicKind.ACK), qos=1)
+    subscribed.wait(10)
+    started = time.perf_counter()
+    infos = []
+    for hut, payload in events:
+        if acked:
+            room.acquire()
+        infos.append(client.publish(topics.events(hut), payload, qos=1))
+    if acked:
+        done.wait(600)
+    else:
+        for info in infos:
+            info.wait_for_publish(60)
+    out.put(time.perf_counter() - started)
+    client.disconnect()
+    client.loop_stop()
+
+
+def floor(url: str, events: list[tuple[str, bytes]], window: int) -> float:
+    topics = Topics(PREFIX)
+    endpoint = MqttEndpoint.parse(url)
+    got = [0]
+    first: list[float] = []
+    done = threading.Event()
+
+    def on_message(_c: Any, _u: Any, _m: Any) -> None:
+        if not first:
+            first.append(time.perf_counter())
+        got[0] += 1
+        if got[0] >= len(events):
+            done.set()
+
+    sub = make_client(endpoint, client_id="floor-sub")
+    sub.on_message = on_message
+    subscribed = threading.Event()
+    sub.on_subscribe = lambda *a: subscribed.set()
+    sub.connect(endpoint.host, endpoint.port)
+    sub.loop_start()
+    sub.subscribe(topics.all_huts(TopicKind.EVENTS), qos=1)
+    subscribed.wait(10)
+    out: Any = mp.Queue()
+    proc = mp.Process(target=load, args=(url, events, window, False, out))
+    started = time.perf_counter()
+    proc.start()
+    done.wait(300)
+    elapsed = time.perf_counter() - (first[0] if first else started)
+    proc.join(60)
+    sub.disconnect()
+    sub.loop_stop()
+    if got[0] < len(events):
+        print(f"floor: only {got[0]} of {len(events)} arrived")
+    return len(events) / elapsed
+
+
+def ingest(url: str, db_url: str, events: list[tuple[str, bytes]], huts: int, window: int) -> float:
+    engine = seed(db_url, huts)
+    settings = ServerSettings(db_url=db_url, mqtt_url=url, topic_prefix=PREFIX)
+    worker = IngestWorker(settings, sessions=make_sessionmaker(engine))
+    worker.start()
+    assert worker.wait_connected(10)
+    time.sleep(1.0)  # allowlists and sync out of the way
+    out: Any = mp.Queue()
+    proc = mp.Process(target=load, args=(url, events, window, True, out))
+    proc.start()
+    elapsed = out.get(timeout=900)
+    proc.join(60)
+    worker.stop()
+    engine.dispose()
+    return len(events) / elapsed
+
+
+@contextmanager
+def scratch_db(url: str | None, tmp: Path) -> Iterator[str]:
+    """A new SQLite file, or a new schema in the PostgreSQL database (dropped after)."""
+    if url is None:
+        yield f"sqlite:///{tmp / 'bench.sqlite3'}"
+        return
+    import psycopg
+
+    plain = normalize_db_url(url).replace("postgresql+psycopg://", "postgresql://")
+    schema = f"bench_{new_id()[:8]}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{url}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--huts", type=int, default=20)
+    parser.add_argument("--window", type=int, default=1000)
+    parser.add_argument("--db", default=None, help="database URL (default: a new SQLite file)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    binary = mosquitto_binary()
+    if binary is None:
+        raise SystemExit("mosquitto is not installed")
+    broker = MosquittoProcess(binary)
+    url = broker.start().url
+    try:
+        events = build_events(args.events, args.huts)
+        raw = floor(url, events, args.window)
+        with tempfile.TemporaryDirectory() as tmp, scratch_db(args.db, Path(tmp)) as db_url:
+            rate = ingest(url, db_url, events, args.huts, args.window)
+    finally:
+        broker.stop()
+    kind = "postgresql" if (args.db or "").startswith("postgres") else "sqlite"
+    print(f"events {len(events)} huts {args.huts} window {args.window}")
+    print(f"bare broker, paho -> paho QoS 1      {raw:9.0f} msg/s")
+    print(f"ingest on {kind:<10} publish->ack     {rate:9.0f} msg/s  = {rate / raw:.0%} of bare")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,206 @@
+"""The events table in bulk, each hut's watermark (its row is the hut's ingest lock), the
+gaps staff should see and the cards read in enrol mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from server.storage.ingest_models import EnrolmentCandidate, GapKind, HutSequence, SequenceGap
+from server.storage.models import EventRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One event's row to insert, keyed by the globally unique event id."""
+
+    event_id: str
+    hut_id: str
+    seq: int
+    type: str
+    ts: datetime
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRow:
+    row_id: int
+    payload: dict[str, Any]
+    received_at: datetime
+
+
+def _insert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def lock_sequences(session: Session, hut_ids: Iterable[str]) -> dict[str, HutSequence]:
+    """Each hut's watermark row, created if missing, locked until the transaction ends.
+
+    Locked in hut id order, so two processes taking several huts cannot deadlock."""
+    ids = sorted(set(hut_ids))
+    if not ids:
+        return {}
+    values = [{"hut_id": hut, "applied_seq": 0, "held": 0} for hut in ids]
+    session.execute(_insert(session)(HutSequence).values(values).on_conflict_do_nothing())
+    query = (
+        select(HutSequence)
+        .where(HutSequence.hut_id.in_(ids))
+        .order_by(HutSequence.hut_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {row.hut_id: row for row in session.scalars(query)}
+
+
+def claim_events(
+    session: Session, claims: Sequence[Claim], *, received_at: datetime, outcome: str
+) -> dict[str, int]:
+    """Insert the rows of events never seen; return {event_id: row id} of those inserted.
+
+    One INSERT ... ON CONFLICT DO NOTHING RETURNING for the whole batch: the unique key
+    decides, so a second process handed the same event waits for the first's commit and
+    then skips it."""
+    if not claims:
+        return {}
+    values = [
+        {
+            "event_id": c.event_id,
+            "hut_id": c.hut_id,
+            "seq": c.seq,
+            "type": c.type,
+            "ts": c.ts,
+            "received_at": received_at,
+            "payload": c.payload,
+            "outcome": outcome,
+        }
+        for c in claims
+    ]
+    statement = (
+        _insert(session)(EventRecord)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(EventRecord.event_id, EventRecord.id)
+    )
+    return {event_id: row_id for event_id, row_id in session.execute(statement)}
+
+
+def outcomes_of(session: Session, event_ids: Iterable[str]) -> dict[str, str]:
+    ids = list(event_ids)
+    if not ids:
+        return {}
+    query = select(EventRecord.event_id, EventRecord.outcome).where(EventRecord.event_id.in_(ids))
+    return {event_id: outcome for event_id, outcome in session.execute(query)}
+
+
+def set_outcomes(session: Session, rows: Sequence[tuple[int, str, str | None]]) -> None:
+    """(row id, outcome, reason) for each row, in one executemany."""
+    if not rows:
+        return
+    table = cast(Table, EventRecord.__table__)
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(outcome=bindparam("new_outcome"), reason=bindparam("new_reason"))
+    )
+    session.connection().execute(
+        statement,
+        [{"row_id": r, "new_outcome": o, "new_reason": why} for r, o, why in rows],
+    )
+
+
+def held_rows(session: Session, hut_id: str, *, outcome: str) -> list[HeldRow]:
+    query = (
+        select(EventRecord.id, EventRecord.payload, EventRecord.received_at)
+        .where(EventRecord.hut_id == hut_id, EventRecord.outcome == outcome)
+        .order_by(EventRecord.seq)
+    )
+    return [HeldRow(row_id, payload, at) for row_id, payload, at in session.execute(query)]
+
+
+def huts_held_since(session: Session, *, before: datetime) -> list[str]:
+    """Huts whose oldest held event arrived at or before ``before``."""
+    query = (
+        select(HutSequence.hut_id)
+        .where(HutSequence.held > 0, HutSequence.held_since <= before)
+        .order_by(HutSequence.hut_id)
+    )
+    return list(session.scalars(query))
+
+
+def gap_containing(session: Session, hut_id: str, seq: int) -> SequenceGap | None:
+    query = (
+        select(SequenceGap)
+        .where(
+            SequenceGap.hut_id == hut_id,
+            SequenceGap.kind == GapKind.MISSING,
+            SequenceGap.first_seq <= seq,
+            SequenceGap.last_seq >= seq,
+        )
+        .order_by(SequenceGap.id.desc())
+    )
+    return session.scalars(query).first()
+
+
+def add_gap(
+    session: Session,
+    *,
+    hut_id: str,
+    kind: str,
+    first_seq: int,
+    last_seq: int,
+    at: datetime,
+    detail: str = "",
+) -> SequenceGap:
+    gap = SequenceGap(
+        hut_id=hut_id,
+        kind=kind,
+        first_seq=first_seq,
+        last_seq=last_seq,
+        detected_at=at,
+        late=0,
+        detail=detail,
+    )
+    session.add(gap)
+    return gap
+
+
+def list_gaps(session: Session, *, hut_id: str | None = None) -> Sequence[SequenceGap]:
+    query = select(SequenceGap).order_by(SequenceGap.id)
+    if hut_id is not None:
+        query = query.where(SequenceGap.hut_id == hut_id)
+    return session.scalars(query).all()
+
+
+def add_enrolment(
+    session: Session,
+    *,
+    hut_id: str,
+    card_uid: str,
+    event_id: str,
+    at: datetime,
+    member_id: int | None,
+) -> None:
+    session.add(
+        EnrolmentCandidate(
+            hut_id=hut_id, card_uid=card_uid, event_id=event_id, read_at=at, member_id=member_id
+        )
+    )
+
+
+def list_enrolments(
+    session: Session, *, hut_id: str, limit: int = 100
+) -> Sequence[EnrolmentCandidate]:
+    query = (
+        select(EnrolmentCandidate)
+        .where(EnrolmentCandidate.hut_id == hut_id)
+        .order_by(EnrolmentCandidate.read_at.desc(), EnrolmentCandidate.id.desc())
+        .limit(limit)
+    )
+    return session.scalars(query).all()
