@@ -36,7 +36,7 @@ typecheck: $(VENV)/.dev-installed
 check: lint typecheck test
 
 bench: $(VENV)/.dev-installed
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from emulator_lines import LineWaiter
+from _emulator_lines import LineWaiter
 
 from firmware_bridge.emulator import ControllerEmulator
 from firmware_bridge.frames import Heartbeat

@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from emulator_lines import LineWaiter
+from _emulator_lines import LineWaiter
 
 from firmware_bridge.emulator import ControllerEmulator
 from hut_gateway.gateway import Gateway
