@@ -9,6 +9,7 @@ import secrets
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,11 +39,11 @@ class Demo:
         self.requested = MqttEndpoint.parse(mqtt_url)
         self.hut = hut
         self.staff_token = secrets.token_urlsafe(16)
-        self._stop = threading.Event()
         self._parts: list[Any] = []  # stopped in reverse order
 
     def run(self) -> int:
-        signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
+        # SIGTERM (docker stop, systemd) stops the demo like Ctrl-C, even mid-readline.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             self.start()
             self._banner()
@@ -66,6 +67,8 @@ class Demo:
         from server.storage import make_engine, migrate
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # One line per HTTP request drowns the hut's lines at the prompt.
+        logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
         endpoint = self._broker()
         db_url = f"sqlite:///{self.data_dir / 'toolhut.sqlite3'}"
         settings = ServerSettings(
@@ -104,6 +107,8 @@ class Demo:
         self.gateway = gateway
         if not gateway.uplink.wait_connected(10):
             log.warning("gateway has not reached the broker yet; it keeps trying")
+        elif not _wait(lambda: gateway.allowlist.version is not None, timeout=10):
+            log.warning("no allowlist from the server yet: cards are refused until it comes")
 
     def _broker(self) -> MqttEndpoint:
         if self.requested.reachable():
@@ -139,13 +144,13 @@ class Demo:
 
     def _prompt(self) -> None:
         interactive = sys.stdin.isatty()
-        while not self._stop.is_set():
+        while True:
             if interactive:
                 print("hut> ", end="", flush=True)
             line = sys.stdin.readline()
             if not line:
                 print("(no more input: the demo keeps running; Ctrl-C stops it)", flush=True)
-                self._stop.wait()
+                threading.Event().wait()  # until Ctrl-C or SIGTERM
                 return
             line = line.strip()
             if not line:
@@ -165,6 +170,19 @@ class Demo:
                 part.stop()
             except Exception:  # keep stopping the rest
                 log.exception("error stopping %s", type(part).__name__)
+
+
+def _wait(predicate: Callable[[], bool], *, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _print_hut_line(line: str) -> None:
