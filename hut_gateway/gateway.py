@@ -105,7 +105,7 @@ class Gateway:
         clock: Callable[[], datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         limits: HealthLimits | None = None,
-        tick_s: float = 0.02,
+        tick_s: float = 0.1,
     ) -> None:
         self.settings = settings
         self.limits = limits or settings.health_limits()

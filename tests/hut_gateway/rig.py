@@ -156,7 +156,7 @@ def bench(
         hut=HUT, serial=str(tmp_path / "ttyHUT"), mqtt_url=broker.url, topic_prefix=prefix,
         data_dir=tmp_path / "gw", unlock_pulse_ms=1500,
     )  # fmt: skip
-    gateway = Gateway(settings, monotonic=clock, limits=limits)
+    gateway = Gateway(settings, monotonic=clock, limits=limits, tick_s=0.02)
     gateway.start()
     hut = Hut(emulator=emulator, lines=lines, emulator_clock=emulator_clock, gateway=gateway,
               clock=clock, server=server)  # fmt: skip
