@@ -1,7 +1,7 @@
 """What a resident waits for at the hut, measured at the emulated controller.
 
 1. card tap -> unlock frame back, with the server and broker unreachable (the decision is
-   local; it must not wait on the disk or the network);
+   local; it must not wait on the disk or the network); the gateway is its own process;
 2. item scan -> the server's feedback frame back, through the whole stack (gateway, broker,
    server on SQLite, ack) on loopback;
 3. in the same run, the floor under (2): a bare paho request/response over the same broker.
@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -24,7 +28,7 @@ from pathlib import Path
 from _emulator_lines import LineWaiter
 
 from firmware_bridge.emulator import ControllerEmulator
-from hut_gateway.gateway import Gateway
+from hut_gateway.allowlist import AllowlistStore
 from hut_gateway.settings import GatewaySettings
 from toolhut.contract import Allowlist, hash_card, utc_now
 from toolhut.demo import Demo
@@ -41,6 +45,7 @@ def summary(name: str, samples: list[float]) -> str:
 
 
 def card_to_unlock_offline(taps: int, tmp: Path) -> list[float]:
+    """The gateway runs as its own process, as on the Pi; the emulator here is the MCU."""
     waiter = LineWaiter()
     emulator = ControllerEmulator(output=waiter)
     emulator.start()
@@ -50,21 +55,34 @@ def card_to_unlock_offline(taps: int, tmp: Path) -> list[float]:
         mqtt_url=f"mqtt://127.0.0.1:{free_port()}",  # nobody listens there
         data_dir=tmp / "offline",
     )
-    gateway = Gateway(settings)
     salt = "bench-salt-0001"
     allowlist = Allowlist(
         hut="bench-hut", version=1, issued=utc_now(), salt=salt, cards=[hash_card(salt, CARD)]
     )
-    gateway.allowlist.offer(allowlist.to_bytes())
-    gateway.start()
+    # Kept on disk from an earlier day, as after a power cut with the network down.
+    AllowlistStore(settings.allowlist_path, hut="bench-hut").offer(allowlist.to_bytes())
+    gateway = subprocess.Popen(
+        [sys.executable, "-m", "toolhut.cli", "--log-level", "WARNING", "gateway",
+         "--hut", "bench-hut", "--serial", settings.serial, "--mqtt", settings.mqtt_url,
+         "--data-dir", str(settings.data_dir)],
+        env={k: v for k, v in os.environ.items() if not k.startswith("TOOLHUT_GATEWAY_")},
+    )  # fmt: skip
     try:
-        time.sleep(0.3)  # let the hellos pass
+        deadline = time.monotonic() + 30
+        while True:  # until the gateway has the port open and answers
+            try:
+                waiter.timed("recv unlock", lambda: emulator.command(f"card {CARD}"), timeout=1)
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline or gateway.poll() is not None:
+                    raise
         return [
             waiter.timed("recv unlock", lambda: emulator.command(f"card {CARD}"))
             for _ in range(taps)
         ]
     finally:
-        gateway.stop()
+        gateway.send_signal(signal.SIGTERM)
+        gateway.wait(10)
         emulator.stop()
 
 
