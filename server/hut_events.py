@@ -32,8 +32,9 @@ from server.domain import (
 )
 from server.domain.lending import CONDITION_TEXT, display, refuse
 from server.storage import consumables, door_sessions, event_log, queries, reservations
+from server.storage.batch_cache import BatchCache
 from server.storage.door_sessions import AnomalyKind
-from server.storage.models import Consumable, DoorSession, Hut, Item, Loan, Member
+from server.storage.models import Card, Consumable, DoorSession, Hut, Item, Loan, Member
 from server.storage.policy_store import count_open_loans
 from server.storage.views import item_view, loan_view, member_view
 from toolhut.contract import CardDecision, CardEvent, DoorEvent, DoorState, ScanEvent
@@ -41,8 +42,19 @@ from toolhut.contract import CardDecision, CardEvent, DoorEvent, DoorState, Scan
 log = logging.getLogger(__name__)
 
 
-def apply_card(session: Session, event: CardEvent, *, hut: Hut, at: datetime) -> Refusal | None:
-    card = queries.find_card(session, event.card)
+def find_card(session: Session, uid: str, *, cache: BatchCache | None = None) -> Card | None:
+    return queries.find_card(session, uid) if cache is None else cache.card(uid)
+
+
+def apply_card(
+    session: Session,
+    event: CardEvent,
+    *,
+    hut: Hut,
+    at: datetime,
+    cache: BatchCache | None = None,
+) -> Refusal | None:
+    card = find_card(session, event.card, cache=cache)
     if card is None:
         return Refusal.UNKNOWN_CARD
     if event.session is not None and event.decision is CardDecision.UNLOCKED:
@@ -54,13 +66,21 @@ def apply_card(session: Session, event: CardEvent, *, hut: Hut, at: datetime) ->
             card_uid=card.uid,
             member=card.member,
             mode=session_mode(card.member.flags),
+            cache=cache,
         )
     return None
 
 
-def record_enrolment(session: Session, event: CardEvent, *, hut: Hut, at: datetime) -> None:
+def record_enrolment(
+    session: Session,
+    event: CardEvent,
+    *,
+    hut: Hut,
+    at: datetime,
+    cache: BatchCache | None = None,
+) -> None:
     """A card read in staff enrol mode: staff see it and give it to a member."""
-    card = queries.find_card(session, event.card)
+    card = find_card(session, event.card, cache=cache)
     event_log.add_enrolment(
         session,
         hut_id=hut.id,
@@ -72,10 +92,17 @@ def record_enrolment(session: Session, event: CardEvent, *, hut: Hut, at: dateti
     log.info("hut %s: card %s read for enrolment", hut.id, event.card)
 
 
-def apply_door(session: Session, event: DoorEvent, *, hut: Hut, at: datetime) -> None:
+def apply_door(
+    session: Session,
+    event: DoorEvent,
+    *,
+    hut: Hut,
+    at: datetime,
+    cache: BatchCache | None = None,
+) -> None:
     if event.session is None:
         return
-    door = door_sessions.get_or_open(session, hut_id=hut.id, key=event.session, at=at)
+    door = door_sessions.get_or_open(session, hut_id=hut.id, key=event.session, at=at, cache=cache)
     if event.state is DoorState.OPEN:
         if door.door_opened_at is None or at < door.door_opened_at:
             door.door_opened_at = at
@@ -102,11 +129,17 @@ def apply_door(session: Session, event: DoorEvent, *, hut: Hut, at: datetime) ->
 
 
 def apply_scan(
-    session: Session, event: ScanEvent, *, hut: Hut, at: datetime, policy: LoanPolicy
+    session: Session,
+    event: ScanEvent,
+    *,
+    hut: Hut,
+    at: datetime,
+    policy: LoanPolicy,
+    cache: BatchCache | None = None,
 ) -> Decision:
     member: Member | None = None
     if event.card is not None:
-        card = queries.find_card(session, event.card)
+        card = find_card(session, event.card, cache=cache)
         member = card.member if card is not None else None
     door: DoorSession | None = None
     if event.session is not None:
@@ -118,8 +151,11 @@ def apply_scan(
             card_uid=None if member is None else event.card,
             member=member,
             mode=session_mode(member.flags) if member is not None else SessionMode.LENDING,
+            cache=cache,
         )
-    scan = _Scan(session, event, hut=hut, at=at, policy=policy, member=member, door=door)
+    scan = _Scan(
+        session, event, hut=hut, at=at, policy=policy, member=member, door=door, cache=cache
+    )
     decision, tag, loan = scan.decide()
     if door is not None:
         door_sessions.record_scan(
@@ -158,8 +194,10 @@ class _Scan:
         policy: LoanPolicy,
         member: Member | None,
         door: DoorSession | None,
+        cache: BatchCache | None,
     ) -> None:
         self.session = session
+        self.cache = cache
         self.event = event
         self.hut = hut
         self.at = at
@@ -174,7 +212,7 @@ class _Scan:
         if condition is not None:
             return self._condition(condition), None, None
         tag = parse_scan_text(self.event.text)
-        shelf = queries.find_item(self.session, tag) if tag is not None else None
+        shelf = self._find_item(tag) if tag is not None else None
         if shelf is None and tag is not None:
             consumable = consumables.find(self.session, tag)
             if consumable is not None:
@@ -186,12 +224,27 @@ class _Scan:
         tag = parse_scan_text(self.event.text)
         if tag is None:
             return refuse(Refusal.UNREADABLE_LABEL), None, None
-        shelf = queries.find_item(self.session, tag)
+        shelf = self._find_item(tag)
         name = tag if shelf is None else shelf.item.name_zh
         seen = door_sessions.counted_tags(self.session, self.door)
         seen[tag] += 1
         text = display("盘点 {name} 共" + str(len(seen)) + "件", name=name)
         return Decision(Action.COUNT, Feedback(True, text)), tag, None
+
+    def _find_item(self, tag: str) -> queries.ItemOnShelf | None:
+        if self.cache is None:
+            return queries.find_item(self.session, tag)
+        return self.cache.item(tag)
+
+    def _unreserved(self, item: Item) -> bool:
+        """Known to have nobody waiting and no hold (so the reservation queries can go)."""
+        return self.cache is not None and self.cache.has_no_reservations(item.id)
+
+    def _hold_next(self, item: Item) -> None:
+        if self._unreserved(item):
+            item.status = ItemStatus.AVAILABLE  # what hold_next does when nobody waits
+            return
+        reservations.hold_next(self.session, item, now=self.at, policy=self.policy)
 
     def _condition(self, condition: ItemCondition) -> Decision:
         if self.door is None:
@@ -215,13 +268,13 @@ class _Scan:
             self._anomaly(AnomalyKind.MISSING_PART, item, detail="returned with a part missing")
         if condition is ItemCondition.NEEDS_REPAIR:
             self._anomaly(AnomalyKind.NEEDS_REPAIR, item, detail="returned needing repair")
-            if item.status is ItemStatus.RESERVED:
+            if item.status is ItemStatus.RESERVED and not self._unreserved(item):
                 reservations.unhold(self.session, item.id)
             if item.status in (ItemStatus.AVAILABLE, ItemStatus.RESERVED):
                 item.status = ItemStatus.MAINTENANCE
         elif item.status is ItemStatus.MAINTENANCE:
             # Corrected within the session (REPAIR scanned by mistake, then OK).
-            reservations.hold_next(self.session, item, now=self.at, policy=self.policy)
+            self._hold_next(item)
 
     def _take(self, consumable: Consumable) -> Decision:
         decision = decide_take(
@@ -241,9 +294,14 @@ class _Scan:
         hold = None
         in_category = 0
         if item is not None:
-            reservations.release_if_expired(self.session, item, now=self.at, policy=self.policy)
-            hold = reservations.current_hold(self.session, item.id)
-            if self.member is not None:
+            if not self._unreserved(item):
+                reservations.release_if_expired(self.session, item, now=self.at, policy=self.policy)
+                hold = reservations.current_hold(self.session, item.id)
+            if self.member is not None and self.cache is not None:
+                in_category = self.cache.open_loans_in(
+                    member_id=self.member.id, category=item.category
+                )
+            elif self.member is not None:
                 in_category = count_open_loans(
                     self.session, member_id=self.member.id, category=item.category
                 )
@@ -282,6 +340,8 @@ class _Scan:
             if hold is not None:
                 reservations.fulfil(hold, now=self.at)
             self.session.flush()
+            if self.cache is not None:
+                self.cache.loan_opened(loan)
             return decision, tag, loan
         return decision, tag, None
 
@@ -300,11 +360,13 @@ class _Scan:
             hut_id=self.hut.id,
             condition=None if condition is None else condition.value,
         )
+        if self.cache is not None:
+            self.cache.loan_closed(loan)
         item.condition = ItemCondition.OK
         if condition is not None and condition is not ItemCondition.OK:
             self._set_condition(loan, condition)
         if item.status is ItemStatus.AVAILABLE:
-            reservations.hold_next(self.session, item, now=self.at, policy=self.policy)
+            self._hold_next(item)
 
     def _found(self, item: Item) -> None:
         was = item.status
@@ -312,11 +374,12 @@ class _Scan:
         self._anomaly(
             AnomalyKind.RETURN_NOT_ON_LOAN, item, detail=f"scanned with no open loan (was {was})"
         )
-        waiting = bool(reservations.waiting(self.session, item.id))
+        unreserved = self._unreserved(item)
+        waiting = not unreserved and bool(reservations.waiting(self.session, item.id))
         if status_after_return(condition=item.condition, waiting=waiting) is ItemStatus.MAINTENANCE:
             item.status = ItemStatus.MAINTENANCE
-        elif reservations.current_hold(self.session, item.id) is None:
-            reservations.hold_next(self.session, item, now=self.at, policy=self.policy)
+        elif unreserved or reservations.current_hold(self.session, item.id) is None:
+            self._hold_next(item)
 
     def _anomaly(self, kind: AnomalyKind, item: Item, *, detail: str) -> None:
         door_sessions.add_anomaly(

@@ -29,9 +29,11 @@ from server.domain import (
     DEFAULT_POLICY,
     LoanPolicy,
     Refusal,
+    parse_scan_text,
 )
 from server.reminders.display import display_line_for_card
-from server.storage import event_log, queries
+from server.storage import event_log, queries, reminder_queries
+from server.storage.batch_cache import BatchCache, BatchKeys, keys_of
 from server.storage.event_log import Claim
 from server.storage.ingest_models import GapKind, HutSequence
 from server.storage.models import Hut
@@ -55,10 +57,14 @@ DEFAULT_GAP_TIMEOUT = timedelta(seconds=30)
 
 
 class _Effects:
-    """What one transaction needs again and again (the stored policy), loaded once."""
+    """What one transaction needs again and again (the stored policy), loaded once; with
+    a ``cache``, the cards, items, loans and door sessions the events name as well."""
 
-    def __init__(self, session: Session, *, policy: LoanPolicy) -> None:
+    def __init__(
+        self, session: Session, *, policy: LoanPolicy, cache: BatchCache | None = None
+    ) -> None:
         self.session = session
+        self.cache = cache
         self._base = policy
         self._policy: LoanPolicy | None = None
 
@@ -74,6 +80,7 @@ class _Effects:
     ) -> tuple[Outcome, Refusal | None, Feedback | None]:
         """The event's effect on the ledger (its id is already claimed)."""
         session = self.session
+        cache = self.cache
         # An offline hut reports later what happened earlier: loans date from the gateway's
         # clock, but never from the future of ours.
         happened_at = min(event.ts, received_at)
@@ -81,19 +88,19 @@ class _Effects:
         feedback: Feedback | None = None
         if isinstance(event, CardEvent):
             if event.decision is CardDecision.ENROL:
-                hut_events.record_enrolment(session, event, hut=hut, at=happened_at)
+                hut_events.record_enrolment(session, event, hut=hut, at=happened_at, cache=cache)
                 return Outcome.APPLIED, None, None
-            reason = hut_events.apply_card(session, event, hut=hut, at=happened_at)
+            reason = hut_events.apply_card(session, event, hut=hut, at=happened_at, cache=cache)
             if reason is None and event.decision == "unlocked":
                 # A reminder waiting for this member's next visit goes on the hut display.
-                line = display_line_for_card(session, card_uid=event.card, now=received_at)
+                line = self._display_line(event.card, now=received_at)
                 if line is not None:
                     feedback = Feedback(beep=Beep.OK, text=line)
         elif isinstance(event, DoorEvent):
-            hut_events.apply_door(session, event, hut=hut, at=happened_at)
+            hut_events.apply_door(session, event, hut=hut, at=happened_at, cache=cache)
         elif isinstance(event, ScanEvent):
             decision = hut_events.apply_scan(
-                session, event, hut=hut, at=happened_at, policy=self.policy
+                session, event, hut=hut, at=happened_at, policy=self.policy, cache=cache
             )
             reason = decision.reason
             feedback = Feedback(
@@ -101,6 +108,16 @@ class _Effects:
             )
         outcome = Outcome.APPLIED if reason is None else Outcome.REJECTED
         return outcome, reason, feedback
+
+    def _display_line(self, card_uid: str, *, now: datetime) -> str | None:
+        if self.cache is None:
+            return display_line_for_card(self.session, card_uid=card_uid, now=now)
+        card = self.cache.card(card_uid)
+        if card is None or not self.cache.may_have_display_line(card.member_id):
+            return None
+        return reminder_queries.take_display_message(
+            self.session, member_id=card.member_id, now=now
+        )
 
 
 def apply_event(
@@ -189,7 +206,10 @@ def apply_batch(
     for event in unique.values():
         if event.id in claimed:
             fresh[event.hut].append(_Pending(event, claimed[event.id], received_at, new=True))
-    effects = _Effects(session, policy=policy)
+    cache = BatchCache(session)
+    # After the huts' watermark rows are locked: no other worker changes their sessions now.
+    cache.preload(_keys([p.event for pending in fresh.values() for p in pending]))
+    effects = _Effects(session, policy=policy, cache=cache)
     outcomes: list[tuple[int, str, str | None]] = []
     for hut_id in sorted(fresh):
         _HutRun(
@@ -225,7 +245,7 @@ def release_overdue(
     if not hut_ids:
         return result
     sequences = event_log.lock_sequences(session, hut_ids)
-    effects = _Effects(session, policy=policy)
+    effects = _Effects(session, policy=policy, cache=BatchCache(session))
     outcomes: list[tuple[int, str, str | None]] = []
     for hut_id in hut_ids:
         hut = queries.get_hut(session, hut_id)
@@ -389,6 +409,9 @@ class _HutRun:
                     pending.event, hut=self.hut, received_at=pending.received_at
                 )
         except Exception as exc:  # noqa: BLE001  recorded on the event's row
+            if self.effects.cache is not None:
+                # What the savepoint created is gone; what it loaded may be stale.
+                self.effects.cache.clear()
             log.exception("hut %s: held seq %d failed", self.hut.id, pending.event.seq)
             return Outcome.REJECTED, f"server error: {type(exc).__name__}"[:32]
         return outcome, None if reason is None else reason.value
@@ -401,6 +424,15 @@ class _HutRun:
 
 def _seq(pending: _Pending) -> int:
     return pending.event.seq
+
+
+def _keys(events: Sequence[AnyEvent]) -> BatchKeys:
+    """The cards, item labels and door sessions ``events`` name, for ``BatchCache.preload``."""
+    return keys_of(
+        cards=(e.card for e in events if isinstance(e, (CardEvent, ScanEvent))),
+        tags=(parse_scan_text(e.text) for e in events if isinstance(e, ScanEvent)),
+        doors=((e.hut, e.session) for e in events if e.session is not None),
+    )
 
 
 __all__ = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import socket
 import threading
 from typing import Any
@@ -15,8 +16,21 @@ from toolhut.mqtt import MqttEndpoint
 log = logging.getLogger(__name__)
 
 
+# Below Linux's ephemeral range (32768-60999 by default): a port handed out here is not
+# also taken by some client's outgoing connection before our server binds it.
+_LISTEN_PORTS = range(20000, 32768)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
+    """A port nothing listens on now, for a server about to start."""
+    for port in random.sample(_LISTEN_PORTS, 50):
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # a crowded machine: let the kernel choose
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
 

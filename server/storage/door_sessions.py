@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +21,9 @@ from server.storage.models import (
     Stocktake,
     StocktakeLineRow,
 )
+
+if TYPE_CHECKING:
+    from server.storage.batch_cache import BatchCache
 
 # On the shelf of their hut, as far as the ledger knows: what a stocktake should see.
 ON_SHELF = (ItemStatus.AVAILABLE, ItemStatus.RESERVED, ItemStatus.MAINTENANCE)
@@ -46,21 +50,29 @@ def get_or_open(
     card_uid: str | None = None,
     member: Member | None = None,
     mode: SessionMode = SessionMode.LENDING,
+    cache: BatchCache | None = None,
 ) -> DoorSession:
     """The session with the gateway's id ``key``; opened on its first event, whichever
     type arrives first (events of one session may come in any order across batches)."""
-    door = find(session, hut_id=hut_id, key=key)
+    door = find(session, hut_id=hut_id, key=key) if cache is None else cache.door(hut_id, key)
     if door is None:
         door = DoorSession(
             hut_id=hut_id, key=key, mode=mode, started_at=at, scans=0, card_uid=card_uid
         )
         session.add(door)
+        if cache is not None:
+            cache.door_opened(door)
     if member is not None and door.member_id is None:
         door.member = member
+        # Set the column too: the next event may read it before anything flushes.
+        door.member_id = member.id
         door.card_uid = card_uid
         door.mode = mode
         door.started_at = min(door.started_at, at)
-    session.flush()
+    if door.id is None:
+        # Its id goes on scans and anomalies; a known session's changes wait for the
+        # transaction's next flush.
+        session.flush()
     if door.mode == SessionMode.STOCKTAKE and stocktake_of(session, door.id) is None:
         session.add(
             Stocktake(
@@ -95,7 +107,6 @@ def record_scan(
         loan_id=loan_id,
     )
     session.add(scan)
-    session.flush()
     return scan
 
 

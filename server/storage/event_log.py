@@ -82,13 +82,16 @@ def claim_events(
         }
         for c in claims
     ]
+    # Executemany of one cached statement (SQLAlchemy batches it into multi-row INSERTs
+    # with RETURNING): a statement built with .values(rows) is compiled anew per batch.
+    table = cast(Table, EventRecord.__table__)
     statement = (
-        _insert(session)(EventRecord)
-        .values(values)
+        _insert(session)(table)
         .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(EventRecord.event_id, EventRecord.id)
+        .returning(table.c.event_id, table.c.id)
     )
-    return {event_id: row_id for event_id, row_id in session.execute(statement)}
+    rows = session.connection().execute(statement, values)
+    return {event_id: row_id for event_id, row_id in rows}
 
 
 def outcomes_of(session: Session, event_ids: Iterable[str]) -> dict[str, str]:

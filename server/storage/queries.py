@@ -46,7 +46,7 @@ def list_items(
     if status is not None:
         query = query.where(Item.status == status)
     items = session.scalars(query).all()
-    loans = {loan.item_id: loan for loan in session.scalars(_open_loans())}
+    loans = {loan.item_id: loan for loan in session.scalars(open_loans_query())}
     return [ItemOnShelf(item, loans.get(item.id)) for item in items]
 
 
@@ -54,19 +54,20 @@ def find_item(session: Session, tag: str) -> ItemOnShelf | None:
     item = session.scalars(select(Item).where(Item.tag == tag)).one_or_none()
     if item is None:
         return None
-    loan = session.scalars(_open_loans().where(Loan.item_id == item.id)).one_or_none()
+    loan = session.scalars(open_loans_query().where(Loan.item_id == item.id)).one_or_none()
     return ItemOnShelf(item, loan)
 
 
 def list_open_loans(session: Session, *, overdue_at: datetime | None = None) -> Sequence[Loan]:
     """Open loans (with item and member loaded); only those due before ``overdue_at`` if given."""
-    query = _open_loans().order_by(Loan.due_at, Loan.id)
+    query = open_loans_query().order_by(Loan.due_at, Loan.id)
     if overdue_at is not None:
         query = query.where(Loan.due_at < overdue_at)
     return session.scalars(query).all()
 
 
-def _open_loans() -> Select[Loan]:
+def open_loans_query() -> Select[Loan]:
+    """Open loans with their item and member loaded, to narrow down."""
     return (
         select(Loan)
         .join(Loan.item)
@@ -188,6 +189,7 @@ __all__ = [
     "list_open_loans",
     "mark_returned",
     "next_allowlist_version",
+    "open_loans_query",
     "open_loan",
     "set_event_outcome",
 ]
