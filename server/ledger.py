@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 DEFAULT_GAP_TIMEOUT = timedelta(seconds=30)
 
 
+PRELOAD_FROM = 8  # events in a batch from which BatchCache.preload pays for itself
+
+
 class _Effects:
     """What one transaction needs again and again (the stored policy), loaded once; with
     a ``cache``, the cards, items, loans and door sessions the events name as well."""
@@ -207,8 +210,12 @@ def apply_batch(
         if event.id in claimed:
             fresh[event.hut].append(_Pending(event, claimed[event.id], received_at, new=True))
     cache = BatchCache(session)
-    # After the huts' watermark rows are locked: no other worker changes their sessions now.
-    cache.preload(_keys([p.event for pending in fresh.values() for p in pending]))
+    batch = [p.event for pending in fresh.values() for p in pending]
+    # A resident waiting at the hut is usually a batch of one: there the preload's dozen
+    # queries cost more than the few lookups the cache makes on a miss.
+    if len(batch) >= PRELOAD_FROM:
+        # After the huts' watermark rows are locked: no other worker changes their sessions.
+        cache.preload(_keys(batch))
     effects = _Effects(session, policy=policy, cache=cache)
     outcomes: list[tuple[int, str, str | None]] = []
     for hut_id in sorted(fresh):
