@@ -222,7 +222,10 @@ def test_allowlists_are_retained_and_versions_grow(
     try:
         assert later.allowlists.get(timeout=TIMEOUT).version == allowlist.version
         worker.request_allowlists()
+        # Some brokers (amqtt) hand a new subscriber its retained copy more than once.
         newer = later.allowlists.get(timeout=TIMEOUT)
+        while newer.version == allowlist.version:
+            newer = later.allowlists.get(timeout=TIMEOUT)
     finally:
         later.close()
     assert newer.version > allowlist.version
