@@ -1,43 +1,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from server.domain import (
     Action,
     Category,
-    Decision,
     ItemStatus,
     ItemView,
     LoanView,
     MemberStatus,
     MemberView,
     Refusal,
-    decide_scan,
     parse_scan_text,
 )
 from server.domain.lending import MAX_DISPLAY_BYTES, display
+from tests.server.domain_cases import NOW, ZHANG, decide
 
-NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-DRILL = ItemView("T0001", "电钻", Category.POWER_TOOLS, ItemStatus.AVAILABLE)
-ACTIVE = MemberView("张阿姨", MemberStatus.ACTIVE)
-
-
-def decide(**overrides: object) -> Decision:
-    args: dict[str, object] = {
-        "tag": "T0001",
-        "card": "04A1B2C3",
-        "member": ACTIVE,
-        "item": DRILL,
-        "open_loan": None,
-        "now": NOW,
-        "tz": SHANGHAI,
-    }
-    args.update(overrides)
-    return decide_scan(**args)  # type: ignore[arg-type]
+ACTIVE = ZHANG
 
 
 def test_borrow_sets_due_date_and_says_so() -> None:

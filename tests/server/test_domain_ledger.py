@@ -4,7 +4,6 @@ reservations, condition cards, consumables, sessions and stocktakes."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -27,7 +26,6 @@ from server.domain import (
     StockView,
     check_reservation,
     decide_renewal,
-    decide_scan,
     decide_take,
     expiring,
     flag_on_close,
@@ -39,71 +37,54 @@ from server.domain import (
     stocktake_report,
 )
 from server.domain.lending import _REFUSAL_TEXT, MAX_DISPLAY_BYTES, hold_until
+from tests.server.domain_cases import DRILL, NOW, SHANGHAI, ZHANG, decide
 
-NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-DRILL = ItemView("T0001", "电钻", Category.POWER_TOOLS, ItemStatus.AVAILABLE)
-ZHANG = MemberView("张阿姨", MemberStatus.ACTIVE)
 SENIOR = MemberView("王大爷", MemberStatus.ACTIVE, flags=frozenset({MemberFlag.SENIOR}))
 
 
-def borrow(**overrides: object) -> Decision:
-    args: dict[str, object] = {
-        "tag": "T0001",
-        "card": "04A1B2C3",
-        "member": ZHANG,
-        "item": DRILL,
-        "open_loan": None,
-        "now": NOW,
-        "tz": SHANGHAI,
-    }
-    args.update(overrides)
-    return decide_scan(**args)  # type: ignore[arg-type]
-
-
 def test_senior_flag_lengthens_the_loan() -> None:
-    decision = borrow(member=SENIOR)
+    decision = decide(member=SENIOR)
     assert decision.action is Action.BORROW
     assert decision.due_at == NOW + timedelta(days=5)
 
 
 def test_item_override_beats_the_category_period() -> None:
     long_drill = ItemView("T0001", "电钻", Category.POWER_TOOLS, ItemStatus.AVAILABLE, loan_days=10)
-    assert borrow(item=long_drill).due_at == NOW + timedelta(days=10)
+    assert decide(item=long_drill).due_at == NOW + timedelta(days=10)
 
 
 def test_over_the_loan_limit_is_refused() -> None:
     # Power tools: two at a time per member.
-    assert borrow(open_loans_in_category=1).action is Action.BORROW
-    decision = borrow(open_loans_in_category=2)
+    assert decide(open_loans_in_category=1).action is Action.BORROW
+    decision = decide(open_loans_in_category=2)
     assert decision.reason is Refusal.OVER_LIMIT
     assert decision.feedback.text == "已达借用上限 请先归还"
     fitness = ItemView("T0005", "哑铃", Category.FITNESS, ItemStatus.AVAILABLE)
-    assert borrow(item=fitness, open_loans_in_category=1).action is Action.BORROW
+    assert decide(item=fitness, open_loans_in_category=1).action is Action.BORROW
     ladder = ItemView("T0003", "梯子", Category.LADDERS, ItemStatus.AVAILABLE)
-    assert borrow(item=ladder, open_loans_in_category=1).reason is Refusal.OVER_LIMIT
+    assert decide(item=ladder, open_loans_in_category=1).reason is Refusal.OVER_LIMIT
 
 
 def test_reserved_item_goes_only_to_its_holder() -> None:
     held = ItemView("T0001", "电钻", Category.POWER_TOOLS, ItemStatus.RESERVED)
-    other = borrow(item=held, held_for_member=False)
+    other = decide(item=held, held_for_member=False)
     assert other.reason is Refusal.RESERVED_FOR_OTHER
     assert other.feedback.text == "电钻 已为他人预留"
-    assert borrow(item=held, held_for_member=True).action is Action.BORROW
+    assert decide(item=held, held_for_member=True).action is Action.BORROW
 
 
 def test_needs_repair_blocks_lending_even_if_status_says_available() -> None:
     broken = ItemView(
         "T0001", "电钻", Category.POWER_TOOLS, ItemStatus.AVAILABLE, ItemCondition.NEEDS_REPAIR
     )
-    assert borrow(item=broken).reason is Refusal.ITEM_IN_MAINTENANCE
+    assert decide(item=broken).reason is Refusal.ITEM_IN_MAINTENANCE
 
 
 @pytest.mark.parametrize("status", [ItemStatus.LOST, ItemStatus.AVAILABLE])
 def test_item_back_without_a_loan_is_found_not_refused(status: ItemStatus) -> None:
     item = ItemView("T0001", "电钻", Category.POWER_TOOLS, status)
     card = "04A1B2C3" if status is ItemStatus.LOST else None
-    decision = borrow(item=item, card=card, member=ZHANG if card else None)
+    decision = decide(item=item, card=card, member=ZHANG if card else None)
     assert decision.action is Action.FOUND
     assert decision.feedback.ok and decision.feedback.text == "已收到 电钻"
 
