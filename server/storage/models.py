@@ -42,6 +42,19 @@ def _values(enum: Any) -> list[str]:
     return [member.value for member in enum]
 
 
+def _checked_enum(enum: Any, *, name: str) -> Enum:
+    """A StrEnum stored as its values in a short text column with a CHECK constraint (no
+    native enum type, so adding a value needs no ALTER TYPE on PostgreSQL)."""
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=_values,
+    )
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -69,14 +82,7 @@ class Item(Base):
     # A partner organisation that stocks the hut, or a donor; None: the community's own.
     owner: Mapped[str | None] = mapped_column(Text, default=None)
     condition: Mapped[ItemCondition] = mapped_column(
-        Enum(
-            ItemCondition,
-            name="condition",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=_values,
-        ),
+        _checked_enum(ItemCondition, name="condition"),
         default=ItemCondition.OK,
         server_default=ItemCondition.OK.value,
     )
@@ -84,14 +90,7 @@ class Item(Base):
     loan_days: Mapped[int | None] = mapped_column(Integer, default=None)
     max_renewals: Mapped[int | None] = mapped_column(Integer, default=None)
     status: Mapped[ItemStatus] = mapped_column(
-        Enum(
-            ItemStatus,
-            name="status",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=_values,
-        ),
+        _checked_enum(ItemStatus, name="status"),
         default=ItemStatus.AVAILABLE,
     )
 
@@ -106,14 +105,7 @@ class Member(Base):
     building_unit: Mapped[str] = mapped_column(String(32))
     phone: Mapped[str | None] = mapped_column(String(32), default=None)
     status: Mapped[MemberStatus] = mapped_column(
-        Enum(
-            MemberStatus,
-            name="status",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=_values,
-        ),
+        _checked_enum(MemberStatus, name="status"),
         default=MemberStatus.ACTIVE,
     )
 
