@@ -120,7 +120,7 @@ def apply_door(
             kind=AnomalyKind.UNSCANNED_REMOVAL,
             at=at,
             member_id=door.member_id,
-            door_session_id=door.id,
+            door=door,
             detail="door opened, nothing scanned",
         )
         log.warning("hut %s session %s: door opened, nothing scanned", hut.id, door.key)
@@ -167,7 +167,7 @@ def apply_scan(
             tag=tag,
             action=decision.action.value,
             reason=None if decision.reason is None else decision.reason.value,
-            loan_id=None if loan is None else loan.id,
+            loan=loan,
         )
     log.info(
         "hut %s seq %d scan %r card %s: %s %s",
@@ -339,7 +339,6 @@ class _Scan:
             )
             if hold is not None:
                 reservations.fulfil(hold, now=self.at)
-            self.session.flush()
             if self.cache is not None:
                 self.cache.loan_opened(loan)
             return decision, tag, loan
@@ -389,6 +388,6 @@ class _Scan:
             at=self.at,
             item_id=item.id,
             member_id=None if self.member is None else self.member.id,
-            door_session_id=None if self.door is None else self.door.id,
+            door=self.door,
             detail=detail,
         )

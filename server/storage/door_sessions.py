@@ -16,6 +16,7 @@ from server.storage.models import (
     Anomaly,
     DoorSession,
     Item,
+    Loan,
     Member,
     SessionScan,
     Stocktake,
@@ -69,11 +70,9 @@ def get_or_open(
         door.card_uid = card_uid
         door.mode = mode
         door.started_at = min(door.started_at, at)
-    if door.id is None:
-        # Its id goes on scans and anomalies; a known session's changes wait for the
-        # transaction's next flush.
-        session.flush()
-    if door.mode == SessionMode.STOCKTAKE and stocktake_of(session, door.id) is None:
+    # A new session is inserted by the transaction's next flush: scans and anomalies point
+    # at it through relationships, so ingest need not flush per visit.
+    if door.mode == SessionMode.STOCKTAKE and stocktake_of(session, with_id(session, door)) is None:
         session.add(
             Stocktake(
                 hut_id=hut_id, door_session_id=door.id, member_id=door.member_id, started_at=at
@@ -81,6 +80,13 @@ def get_or_open(
         )
         session.flush()
     return door
+
+
+def with_id(session: Session, door: DoorSession) -> int:
+    """The session's id, flushing it first if it is still pending (rare paths only)."""
+    if door.id is None:
+        session.flush()
+    return door.id
 
 
 def record_scan(
@@ -93,18 +99,18 @@ def record_scan(
     tag: str | None,
     action: str,
     reason: str | None = None,
-    loan_id: int | None = None,
+    loan: Loan | None = None,
 ) -> SessionScan:
     door.scans += 1
     scan = SessionScan(
-        door_session_id=door.id,
+        door_session=door,
         seq=seq,
         at=at,
         text=text[:256],
         tag=tag,
         action=action,
         reason=reason,
-        loan_id=loan_id,
+        loan=loan,
     )
     session.add(scan)
     return scan
@@ -114,7 +120,7 @@ def last_return(session: Session, door: DoorSession) -> SessionScan | None:
     query = (
         select(SessionScan)
         .where(
-            SessionScan.door_session_id == door.id,
+            SessionScan.door_session_id == with_id(session, door),
             SessionScan.action == "return",
             SessionScan.loan_id.is_not(None),
         )
@@ -125,7 +131,7 @@ def last_return(session: Session, door: DoorSession) -> SessionScan | None:
 
 def counted_tags(session: Session, door: DoorSession) -> Counter[str]:
     query = select(SessionScan.tag).where(
-        SessionScan.door_session_id == door.id,
+        SessionScan.door_session_id == with_id(session, door),
         SessionScan.action == "count",
         SessionScan.tag.is_not(None),
     )
@@ -198,7 +204,7 @@ def add_anomaly(
     at: datetime,
     item_id: int | None = None,
     member_id: int | None = None,
-    door_session_id: int | None = None,
+    door: DoorSession | None = None,
     detail: str = "",
 ) -> Anomaly:
     anomaly = Anomaly(
@@ -206,7 +212,7 @@ def add_anomaly(
         kind=kind.value,
         item_id=item_id,
         member_id=member_id,
-        door_session_id=door_session_id,
+        door_session=door,
         detail=detail,
         created_at=at,
     )

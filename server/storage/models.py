@@ -269,6 +269,11 @@ class SessionScan(Base):
     reason: Mapped[str | None] = mapped_column(String(32), default=None)
     loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id"), default=None)
 
+    # Set through these, a scan can point at a session or loan opened in the same batch
+    # before either has an id: the one flush at the end orders the inserts.
+    door_session: Mapped[DoorSession] = relationship()
+    loan: Mapped[Loan | None] = relationship()
+
 
 class Anomaly(Base):
     """For staff to look at: an item back that was not on loan, a door opened with nothing
@@ -287,6 +292,8 @@ class Anomaly(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None, index=True)
+
+    door_session: Mapped[DoorSession | None] = relationship()
 
 
 class Stocktake(Base):
