@@ -3,12 +3,13 @@ gaps staff should see and the cards read in enrol mode."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -69,6 +70,25 @@ def claim_events(
     then skips it."""
     if not claims:
         return {}
+    if session.get_bind().dialect.name == "postgresql":
+        document = json.dumps(
+            [
+                {
+                    "event_id": c.event_id,
+                    "hut_id": c.hut_id,
+                    "seq": c.seq,
+                    "type": c.type,
+                    "ts": c.ts.isoformat(),
+                    "payload": c.payload,
+                }
+                for c in claims
+            ],
+            ensure_ascii=False,
+        )
+        rows = session.execute(
+            _PG_CLAIM, {"rows": document, "received_at": received_at, "outcome": outcome}
+        )
+        return {event_id: row_id for event_id, row_id in rows}
     values = [
         {
             "event_id": c.event_id,
@@ -82,16 +102,28 @@ def claim_events(
         }
         for c in claims
     ]
-    # Executemany of one cached statement (SQLAlchemy batches it into multi-row INSERTs
-    # with RETURNING): a statement built with .values(rows) is compiled anew per batch.
+    # SQLite: executemany of one cached statement, cheap without round trips.
     table = cast(Table, EventRecord.__table__)
     statement = (
-        _insert(session)(table)
+        sqlite.insert(table)
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(table.c.event_id, table.c.id)
     )
-    rows = session.connection().execute(statement, values)
-    return {event_id: row_id for event_id, row_id in rows}
+    found = session.connection().execute(statement, values)
+    return {event_id: row_id for event_id, row_id in found}
+
+
+# PostgreSQL: the batch's rows as one JSON document, turned into rows on the server.
+# Multi-row VALUES pages (what executemany becomes) are long texts that psycopg parses anew
+# for every batch, and arrays of JSON texts cost psycopg an escaping pass per element:
+# either was about half the cost of a batch's claim.
+_PG_CLAIM = text(
+    "INSERT INTO events (event_id, hut_id, seq, type, ts, received_at, payload, outcome) "
+    "SELECT r.event_id, r.hut_id, r.seq, r.type, r.ts, :received_at, r.payload, :outcome "
+    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
+    "AS r(event_id text, hut_id text, seq bigint, type text, ts timestamptz, payload jsonb) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id, id"
+)
 
 
 def outcomes_of(session: Session, event_ids: Iterable[str]) -> dict[str, str]:

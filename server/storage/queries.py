@@ -171,7 +171,8 @@ def open_loan(
     session: Session, *, item: Item, member: Member, hut_id: str, at: datetime, due_at: datetime
 ) -> Loan:
     item.status = ItemStatus.ON_LOAN
-    loan = Loan(item=item, member=member, hut_id=hut_id, borrowed_at=at, due_at=due_at)
+    # renewals given (not left to its server default), so no insert has to fetch it back.
+    loan = Loan(item=item, member=member, hut_id=hut_id, borrowed_at=at, due_at=due_at, renewals=0)
     session.add(loan)
     return loan
 
