@@ -32,7 +32,7 @@ from server.domain import (
     parse_scan_text,
 )
 from server.reminders.display import display_line_for_card
-from server.storage import event_log, queries, reminder_queries
+from server.storage import event_log, queries, reminder_queries, scan_buffer
 from server.storage.batch_cache import BatchCache, BatchKeys, keys_of
 from server.storage.event_log import Claim
 from server.storage.ingest_models import GapKind, HutSequence
@@ -410,12 +410,15 @@ class _HutRun:
     def _apply_held(self, pending: _Pending) -> tuple[Outcome, str | None]:
         # Its ack went out long ago; if it breaks the server now, it must not hold the
         # hut's later events hostage: record the failure and go on.
+        scan_buffer.write_pending(self.session)  # what came before is not the savepoint's
         try:
             with self.session.begin_nested():
                 outcome, reason, _feedback = self.effects.apply(
                     pending.event, hut=self.hut, received_at=pending.received_at
                 )
+                scan_buffer.write_pending(self.session)
         except Exception as exc:  # noqa: BLE001  recorded on the event's row
+            scan_buffer.discard_pending(self.session)
             if self.effects.cache is not None:
                 # What the savepoint created is gone; what it loaded may be stale.
                 self.effects.cache.clear()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.domain import ItemStatus, SessionMode, StocktakeResult, stocktake_report
+from server.storage import scan_buffer
 from server.storage.models import (
     Anomaly,
     DoorSession,
@@ -100,23 +101,18 @@ def record_scan(
     action: str,
     reason: str | None = None,
     loan: Loan | None = None,
-) -> SessionScan:
+) -> None:
     door.scans += 1
-    scan = SessionScan(
-        door_session=door,
-        seq=seq,
-        at=at,
-        text=text[:256],
-        tag=tag,
-        action=action,
-        reason=reason,
-        loan=loan,
+    scan_buffer.add(
+        session,
+        scan_buffer.PendingScan(
+            door=door, seq=seq, at=at, text=text, tag=tag, action=action, reason=reason, loan=loan
+        ),
     )
-    session.add(scan)
-    return scan
 
 
 def last_return(session: Session, door: DoorSession) -> SessionScan | None:
+    scan_buffer.write_pending(session)
     query = (
         select(SessionScan)
         .where(
@@ -130,6 +126,7 @@ def last_return(session: Session, door: DoorSession) -> SessionScan | None:
 
 
 def counted_tags(session: Session, door: DoorSession) -> Counter[str]:
+    scan_buffer.write_pending(session)
     query = select(SessionScan.tag).where(
         SessionScan.door_session_id == with_id(session, door),
         SessionScan.action == "count",
@@ -192,6 +189,7 @@ def list_sessions(
 
 
 def scans_of(session: Session, door: DoorSession) -> Sequence[SessionScan]:
+    scan_buffer.write_pending(session)
     query = select(SessionScan).where(SessionScan.door_session_id == door.id)
     return session.scalars(query.order_by(SessionScan.seq)).all()
 

@@ -269,11 +269,6 @@ class SessionScan(Base):
     reason: Mapped[str | None] = mapped_column(String(32), default=None)
     loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id"), default=None)
 
-    # Set through these, a scan can point at a session or loan opened in the same batch
-    # before either has an id: the one flush at the end orders the inserts.
-    door_session: Mapped[DoorSession] = relationship()
-    loan: Mapped[Loan | None] = relationship()
-
 
 class Anomaly(Base):
     """For staff to look at: an item back that was not on loan, a door opened with nothing
