@@ -13,6 +13,7 @@ import queue
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -148,6 +149,10 @@ class IngestWorker:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: Any = None
+        # What this process took from the broker, and the acks it sent, for its stop line:
+        # with a shared subscription each process gets only a share of the messages.
+        self._taken = 0
+        self._acked: Counter[str] = Counter()
 
     @property
     def connected(self) -> bool:
@@ -182,6 +187,11 @@ class IngestWorker:
             self._client.disconnect()
             self._client.loop_stop()
         self._connected.clear()
+        log.info(
+            "ingest worker stopped: %d messages taken, acked %s",
+            self._taken,
+            " ".join(f"{outcome}={n}" for outcome, n in sorted(self._acked.items())) or "none",
+        )
 
     def request_allowlists(self) -> None:
         """Call after cards or members changed."""
@@ -369,9 +379,11 @@ class IngestWorker:
 
     def _finish(self, messages: Iterable[_Received], acks: dict[str, list[EventAck]]) -> None:
         for message in messages:
+            self._taken += 1
             if message.qos > 0:
                 self._client.ack(message.mid, message.qos)
         for hut, hut_acks in acks.items():
+            self._acked.update(ack.outcome.value for ack in hut_acks)
             for start in range(0, len(hut_acks), ACKS_PER_MESSAGE):
                 batch = AckBatch(hut=hut, acks=hut_acks[start : start + ACKS_PER_MESSAGE])
                 self._client.publish(self._topics.ack(hut), batch.to_bytes(), qos=1)

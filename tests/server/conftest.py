@@ -5,7 +5,6 @@ falls back to a broker of its own and skips PostgreSQL loudly when it is missing
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -13,8 +12,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.storage import make_engine, make_sessionmaker, migrate, normalize_db_url
-from tests.support.services import Broker
+from server.storage import make_engine, make_sessionmaker, migrate
+from tests.support.services import Broker, fresh_postgres_schema
 
 T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
@@ -36,18 +35,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/toolhut.sqlite3"
         return
-    import psycopg
-
     database = request.getfixturevalue("postgres_url")  # one per session; skips loudly
-    plain = normalize_db_url(database).replace("postgresql+psycopg://", "postgresql://")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{database}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with fresh_postgres_schema(database) as url:
+        yield url
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -50,8 +50,15 @@ def reset(sessions: sessionmaker[Session]) -> None:
         session.add(Hut(id="hut-b", name="二号屋"))
 
 
-def visits(hut: str, plan: Sequence[tuple[str, Sequence[str]]]) -> list[AnyEvent]:
-    """A hut's stream, seq 1, 2, 3 ...: per visit a card tap, door open, scans, door close."""
+def visits(
+    hut: str,
+    plan: Sequence[tuple[str, Sequence[str]]],
+    *,
+    starts: Sequence[datetime] | None = None,
+) -> list[AnyEvent]:
+    """A hut's stream, seq 1, 2, 3 ...: per visit a card tap, door open, scans, door close.
+
+    Event n happens n seconds after T0, or after its visit's entry in ``starts``."""
     events: list[AnyEvent] = []
 
     def common(kind: str, visit: int) -> dict[str, Any]:
@@ -60,7 +67,7 @@ def visits(hut: str, plan: Sequence[tuple[str, Sequence[str]]]) -> list[AnyEvent
             "id": f"{hut}-{seq:05d}-{kind}",
             "hut": hut,
             "seq": seq,
-            "ts": T0 + timedelta(seconds=seq),
+            "ts": (T0 if starts is None else starts[visit]) + timedelta(seconds=seq),
             "session": f"{hut}-s{visit}",
         }
 

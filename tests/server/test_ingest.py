@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import queue
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -18,70 +16,14 @@ from server.ledger import AnyEvent
 from server.seed import seed_demo
 from server.settings import ServerSettings
 from server.storage.models import Card, EventRecord, Hut, Loan, RejectedMessage
-from toolhut.contract import (
-    AckBatch,
-    Allowlist,
-    Outcome,
-    TopicKind,
-    Topics,
-    new_id,
-    parse_ack,
-    parse_allowlist,
-)
-from toolhut.mqtt import MqttEndpoint, connack_ok, make_client
+from tests.support.gateway_link import FakeGatewayLink, clear_retained
+from toolhut.contract import Outcome, Topics
 
 from .conftest import MovableClock
 from .factories import door, scan
 
 HUT = "demo-hut"
 TIMEOUT = 10.0
-
-
-class FakeGatewayLink:
-    """A plain paho client on the gateway's side of the wire (the real broker in between)."""
-
-    def __init__(self, mqtt_url: str, topics: Topics) -> None:
-        self.topics = topics
-        self.acks: queue.Queue[AckBatch] = queue.Queue()
-        self.allowlists: queue.Queue[Allowlist] = queue.Queue()
-        self._subscribed = queue.Queue[int]()
-        endpoint = MqttEndpoint.parse(mqtt_url)
-        self.client = make_client(endpoint, client_id=f"test-gw-{new_id()[:8]}")
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = lambda *a: self._subscribed.put(1)
-        self.client.on_message = self._on_message
-        self.client.connect(endpoint.host, endpoint.port)
-        self.client.loop_start()
-        self._subscribed.get(timeout=TIMEOUT)
-
-    def _on_connect(self, client: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        assert connack_ok(reason)
-        client.subscribe(
-            [
-                (self.topics.all_huts(TopicKind.ACK), 1),
-                (self.topics.all_huts(TopicKind.ALLOWLIST), 1),
-            ]
-        )
-
-    def _on_message(self, _c: Any, _u: Any, message: Any) -> None:
-        _hut, kind = self.topics.parse(message.topic)
-        if kind is TopicKind.ACK:
-            self.acks.put(parse_ack(message.payload))
-        elif kind is TopicKind.ALLOWLIST:
-            self.allowlists.put(parse_allowlist(message.payload))
-
-    def publish(self, topic: str, payload: bytes) -> None:
-        self.client.publish(topic, payload, qos=1).wait_for_publish(TIMEOUT)
-
-    def send(self, event: Any, *, topic_hut: str | None = None) -> None:
-        self.publish(self.topics.events(topic_hut or event.hut), event.to_bytes())
-
-    def next_ack(self) -> AckBatch:
-        return self.acks.get(timeout=TIMEOUT)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @pytest.fixture
@@ -96,17 +38,7 @@ def worker(
     assert worker.wait_connected(TIMEOUT), "ingest worker did not connect"
     yield worker
     worker.stop()
-    _clear_retained(mqtt_url, settings.topics.allowlist(HUT))
-
-
-def _clear_retained(mqtt_url: str, topic: str) -> None:
-    endpoint = MqttEndpoint.parse(mqtt_url)
-    client = make_client(endpoint, client_id=f"test-clean-{new_id()[:8]}")
-    client.connect(endpoint.host, endpoint.port)
-    client.loop_start()
-    client.publish(topic, b"", qos=1, retain=True).wait_for_publish(TIMEOUT)
-    client.disconnect()
-    client.loop_stop()
+    clear_retained(mqtt_url, settings.topics.allowlist(HUT))
 
 
 @pytest.fixture

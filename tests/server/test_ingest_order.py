@@ -19,12 +19,13 @@ from server.settings import ServerSettings
 from server.storage import event_log
 from server.storage.ingest_models import GapKind, HutSequence
 from server.storage.models import EventRecord, Hut, Loan
+from tests.support.gateway_link import FakeGatewayLink, clear_retained
 from toolhut.contract import CardDecision, CardEvent, Outcome, Topics, new_id
 
 from .conftest import T0, MovableClock
 from .factories import door, scan
 from .streams import HUTS, RECEIVED_AT, ingest, interleave, mess_up, reset, snapshot, visits
-from .test_ingest import TIMEOUT, FakeGatewayLink, _clear_retained, _poll
+from .test_ingest import TIMEOUT, _poll
 
 HUT = "demo-hut"
 GAP = timedelta(seconds=30)
@@ -192,7 +193,7 @@ def worker(
     yield worker
     worker.stop()
     for hut in HUTS:
-        _clear_retained(mqtt_url, settings.topics.allowlist(hut))
+        clear_retained(mqtt_url, settings.topics.allowlist(hut))
 
 
 @pytest.fixture

@@ -85,5 +85,24 @@ def fresh_postgres_database(admin_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def fresh_postgres_schema(database_url: str) -> Iterator[str]:
+    """A new schema in the database of ``database_url``, dropped afterwards; the URL
+    returned puts it first on the search path, for this process and any it starts."""
+    import psycopg
+
+    from server.storage import normalize_db_url
+
+    plain = normalize_db_url(database_url).replace("postgresql+psycopg://", "postgresql://")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{database_url}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 def unique_prefix() -> str:
     return f"toolhut-test-{uuid.uuid4().hex[:10]}"
