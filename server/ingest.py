@@ -27,7 +27,6 @@ from server.domain import DEFAULT_POLICY, LoanPolicy
 from server.ledger import AnyEvent, apply_batch, release_overdue
 from server.settings import ServerSettings
 from server.storage import queries
-from server.storage.models import Hut
 from toolhut.contract import (
     AckBatch,
     Allowlist,
@@ -325,21 +324,20 @@ class IngestWorker:
         """Apply messages in one transaction; return the acks to send per hut."""
         received_at = self._clock()
         with self._sessions() as session, session.begin():
-            events: list[AnyEvent] = []
-            huts: dict[str, Hut] = {}
+            parsed: list[tuple[_Received, AnyEvent]] = []
             for message in messages:
                 try:
-                    event = self._parse(message)
+                    parsed.append((message, self._parse(message)))
                 except ContractError as exc:
                     self._reject(session, message, str(exc), received_at=received_at)
-                    continue
-                hut = huts.get(event.hut) or queries.get_hut(session, event.hut)
-                if hut is None:
+            huts = queries.get_huts(session, (event.hut for _message, event in parsed))
+            events: list[AnyEvent] = []
+            for message, event in parsed:
+                if event.hut not in huts:
                     self._reject(
                         session, message, f"unknown hut {event.hut!r}", received_at=received_at
                     )
                     continue
-                huts[hut.id] = hut
                 events.append(event)
             result = apply_batch(
                 session,

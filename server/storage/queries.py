@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,6 +35,14 @@ def list_huts(session: Session) -> Sequence[Hut]:
 
 def get_hut(session: Session, hut_id: str) -> Hut | None:
     return session.get(Hut, hut_id)
+
+
+def get_huts(session: Session, hut_ids: Iterable[str]) -> dict[str, Hut]:
+    """The huts of ``hut_ids`` that exist, by id, in one query."""
+    ids = sorted(set(hut_ids))
+    if not ids:
+        return {}
+    return {hut.id: hut for hut in session.scalars(select(Hut).where(Hut.id.in_(ids)))}
 
 
 def list_items(
@@ -185,6 +193,7 @@ __all__ = [
     "find_card",
     "find_item",
     "get_hut",
+    "get_huts",
     "list_huts",
     "list_items",
     "list_open_loans",
