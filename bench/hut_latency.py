@@ -6,7 +6,7 @@
    server on SQLite, ack) on loopback;
 3. in the same run, the floor under (2): a bare paho request/response over the same broker.
 
-    python bench/hut_latency.py [--taps 300] [--scans 300]
+    python bench/hut_latency.py [--taps 300] [--scans 300] [--only unlock|scan]
 
 Figures go to docs/benchmarks.md; compare them as ratios within one run.
 """
@@ -149,8 +149,19 @@ def main() -> None:
         default="own",
         help="broker URL, or 'own' (default): a private Mosquitto with TCP_NODELAY, as deployed",
     )
+    parser.add_argument(
+        "--only",
+        choices=["unlock", "scan"],
+        help="run only card -> unlock (no broker needed), or only scan -> feedback and its floor",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.only != "scan":
+        with tempfile.TemporaryDirectory() as tmp:
+            offline = card_to_unlock_offline(args.taps, Path(tmp))
+        print(summary("card -> unlock, server and broker down", offline))
+    if args.only == "unlock":
+        return
     broker = None
     mqtt_url = args.mqtt
     if mqtt_url == "own":
@@ -160,13 +171,11 @@ def main() -> None:
         print(f"broker: {'mosquitto' if binary else 'embedded amqtt'} at {mqtt_url}")
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            offline = card_to_unlock_offline(args.taps, Path(tmp))
             scans = scan_to_feedback(args.scans, Path(tmp), mqtt_url)
             floor = broker_round_trip(args.scans, mqtt_url)
     finally:
         if broker is not None:
             broker.stop()
-    print(summary("card -> unlock, server and broker down", offline))
     print(summary("scan -> server feedback, full stack", scans))
     print(summary("bare broker request/response (floor)", floor))
     print(

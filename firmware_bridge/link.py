@@ -3,6 +3,13 @@
 The same class runs on both ends: the gateway over a pyserial port, the emulator over a
 pty master. It is stop-and-wait: one frame in flight per direction, which keeps frames in
 order and makes duplicate detection a comparison with the last sequence number seen.
+
+A frame goes out from the thread that makes it possible: ``send`` on an idle link writes
+it at once, and the reader thread that takes an ack writes the next queued frame. The
+sender thread only retransmits and gives up (and writes when the other two could not), so
+an unlock leaves without waiting for another thread to be woken and scheduled. Whoever
+writes a frame decides what to write while holding the write lock, so a retransmission
+decided before an ack can never reach the wire after the frame that follows it.
 """
 
 from __future__ import annotations
@@ -129,12 +136,18 @@ def _resolve(future: Future[bool], ok: bool) -> None:
         future.set_result(ok)
 
 
+def _fail_all(items: list[_Outgoing]) -> None:
+    for item in items:
+        _resolve(item.future, False)
+
+
 class Link:
     """Sends frames reliably and delivers received ones once each.
 
     ``on_frame`` runs on the link's reader thread: it may call ``send`` but must not wait
     on the returned future (the ack it waits for is read by that same thread).
-    ``on_closed(exc)`` is called once if the transport fails (device unplugged).
+    ``on_closed(exc)`` is called once if the transport fails (device unplugged), on the
+    thread whose read or write failed (which may be a thread calling ``send``).
     """
 
     def __init__(
@@ -167,6 +180,7 @@ class Link:
         self._next_seq = 1
         self._last_rx: Decoded | None = None
         self._closed = False
+        self._started = False  # before start() nobody would time the ack: send() only queues
         self._threads: list[threading.Thread] = []
 
     @property
@@ -187,9 +201,11 @@ class Link:
         ]
         for thread in self._threads:
             thread.start()
+        with self._cond:
+            self._started = True  # what was queued before is the sender thread's
 
     def stop(self) -> None:
-        self._close()
+        _fail_all(self._close() or [])
         for thread in self._threads:
             # Skip a thread never started (interrupted start()) and the caller's own.
             if thread.ident is not None and thread is not threading.current_thread():
@@ -211,7 +227,10 @@ class Link:
                 _resolve(future, False)
                 return future
             self._queue.append(_Outgoing(frame, future))
-            self._cond.notify_all()
+            idle = self._inflight is None  # else the frame goes when the one in flight is done
+        if idle and not self._start_next():
+            with self._cond:  # another thread was writing: the sender thread takes it
+                self._cond.notify_all()
         return future
 
     def flush(self, timeout: float) -> bool:
@@ -273,50 +292,101 @@ class Link:
                 logger.warning(
                     "%s: peer refused %r: %s", self._name, current.frame, answer.reason.name
                 )
-            self._cond.notify_all()
+        # The next queued frame leaves from this thread, now; the sender thread is woken
+        # only to time its ack (or to write it, if another thread was writing).
+        if not self._start_next():
+            with self._cond:
+                self._cond.notify_all()  # flush() waits for an idle link
         _resolve(current.future, isinstance(answer, Ack))
+
+    # -- any thread that makes a frame due -------------------------------------------------
+
+    def _start_next(self) -> bool:
+        """Write the next queued frame now if nothing is in flight; False if nothing was
+        written because another thread holds the write lock (it, or the sender thread,
+        will see the queue) or there was nothing to start."""
+        if not self._write_lock.acquire(blocking=False):
+            return False
+        try:
+            with self._cond:
+                if self._closed or not self._started or self._inflight is not None:
+                    return False
+                data = self._begin_next(self._clock())
+            if data is None:
+                return False
+            error = self._transmit(data)
+        finally:
+            self._write_lock.release()
+        if error is not None:
+            self._fail(error)
+            return True
+        with self._cond:  # the sender thread times the ack from here
+            self._cond.notify_all()
+        return True
 
     # -- sender thread -------------------------------------------------------------------
 
     def _send_loop(self) -> None:
-        while True:
-            data, given_up = self._next_write()
+        while self._wait_until_due():
+            with self._write_lock:
+                with self._cond:
+                    data, given_up = self._due(self._clock())
+                error = self._transmit(data) if data is not None else None
             if given_up is not None:
                 logger.warning(
                     "%s: gave up on %r after %d retries", self._name, given_up.frame, self._retries
                 )
                 _resolve(given_up.future, False)
-            elif data is None or not self._write(data):
+            if error is not None:
+                self._fail(error)
                 return
 
-    def _next_write(self) -> tuple[bytes | None, _Outgoing | None]:
-        """Wait for something to write or give up on; (None, None) means closed."""
+    def _wait_until_due(self) -> bool:
+        """Wait until a frame is due to be written or given up on; False once closed."""
         with self._cond:
             while not self._closed:
                 now = self._clock()
                 current = self._inflight
                 if current is None and self._queue:
-                    current = self._inflight = self._queue.popleft()
-                    current.seq = self._take_seq()
-                    current.data = encode_frame(current.seq, current.frame)
-                    current.deadline = now + self._ack_timeout
-                    self._stats.sent += 1
-                    return current.data, None
+                    return True
                 if current is None:
                     self._cond.wait()
                 elif now < current.deadline:
                     self._cond.wait(min(current.deadline - now, _POLL_S))
-                elif current.retries < self._retries:
-                    current.retries += 1
-                    current.deadline = now + self._ack_timeout
-                    self._stats.retransmits += 1
-                    return current.data, None
                 else:
-                    self._inflight = None
-                    self._stats.gave_up += 1
-                    self._cond.notify_all()
-                    return None, current
+                    return True
+            return False
+
+    # Under self._cond, by a thread that holds the write lock and writes what they return.
+
+    def _due(self, now: float) -> tuple[bytes | None, _Outgoing | None]:
+        """What to write now (a new frame or a retransmission) or what to give up on."""
+        current = self._inflight
+        if self._closed:
             return None, None
+        if current is None:
+            return self._begin_next(now), None
+        if now < current.deadline:
+            return None, None  # an ack came, or another thread wrote it, meanwhile
+        if current.retries < self._retries:
+            current.retries += 1
+            current.deadline = now + self._ack_timeout
+            self._stats.retransmits += 1
+            return current.data, None
+        self._inflight = None
+        self._stats.gave_up += 1
+        self._cond.notify_all()
+        return self._begin_next(now), current
+
+    def _begin_next(self, now: float) -> bytes | None:
+        if not self._queue:
+            return None
+        current = self._inflight = self._queue.popleft()
+        current.seq = self._take_seq()
+        current.data = encode_frame(current.seq, current.frame)
+        current.deadline = now + self._ack_timeout
+        self._stats.sent += 1
+        return current.data
 
     def _take_seq(self) -> int:
         seq = self._next_seq
@@ -326,19 +396,27 @@ class Link:
     # -- both ------------------------------------------------------------------------------
 
     def _write(self, data: bytes) -> bool:
-        try:
-            with self._write_lock:
-                self._transport.write(data)
-        except OSError as exc:
-            self._fail(exc)
+        """Write an ack or a nak (they are not sequenced: any thread, any time)."""
+        with self._write_lock:
+            error = self._transmit(data)
+        if error is not None:
+            self._fail(error)
             return False
         return True
 
-    def _close(self) -> bool:
-        """Mark closed and fail what is pending; False if it was closed already."""
+    def _transmit(self, data: bytes) -> OSError | None:
+        try:
+            self._transport.write(data)
+        except OSError as exc:
+            return exc
+        return None
+
+    def _close(self) -> list[_Outgoing] | None:
+        """Mark closed; returns what was pending (for the caller to fail), None if it was
+        closed already."""
         with self._cond:
             if self._closed:
-                return False
+                return None
             self._closed = True
             pending = list(self._queue)
             if self._inflight is not None:
@@ -346,12 +424,11 @@ class Link:
             self._queue.clear()
             self._inflight = None
             self._cond.notify_all()
-        for item in pending:
-            _resolve(item.future, False)
-        return True
+        return pending
 
     def _fail(self, exc: OSError) -> None:
-        if not self._close():
+        pending = self._close()
+        if pending is None:
             return
         if exc.errno == errno.EIO:
             logger.warning("%s: transport gone (EIO): link stopped", self._name)
@@ -362,3 +439,5 @@ class Link:
                 self._on_closed(exc)
             except Exception:
                 logger.exception("%s: on_closed failed", self._name)
+        # After on_closed: whoever sees a send fail finds the loss already reported.
+        _fail_all(pending)

@@ -4,11 +4,13 @@ Decisions that make the door open are taken here, from the local allowlist, so t
 wait on the network. Everything that happens is written to the outbox first and published
 after; the server's ack clears it and carries the feedback for the resident.
 
-Threads: the serial link's reader runs the frame handlers (unlock first, then hand the
-event to the recorder); the recorder writes the outbox and publishes, so the reader never
-waits on the disk; one supervisor thread keeps time (controller silence, held-open
-backstop, enrol expiry), reopens a lost serial device with backoff and publishes status
-changes, so neither the serial reader nor paho's network thread ever waits on the other.
+Threads: the serial link's reader runs the frame handlers (unlock first: the reader writes
+the unlock frame itself when the link is idle, then hands the event to the recorder); the
+recorder writes the outbox and publishes, so the reader never waits on the disk, nor on a
+lock held by someone who does (``status()`` counts the outbox before taking the gateway's
+lock); one supervisor thread keeps time (controller silence, held-open backstop, enrol
+expiry), reopens a lost serial device with backoff and publishes status changes, so
+neither the serial reader nor paho's network thread ever waits on the other.
 """
 
 from __future__ import annotations
@@ -187,6 +189,9 @@ class Gateway:
         self.outbox.close()
 
     def status(self) -> Status:
+        # Counted before taking the lock: the count waits for the recorder's commit (a disk
+        # sync), and the next card's unlock must not wait behind it.
+        depth = self.outbox.depth()
         with self._lock:
             return Status(
                 hut=self.settings.hut,
@@ -196,7 +201,7 @@ class Gateway:
                 door=self.controller.door,
                 controller=self.health.controller,
                 allowlist=self.allowlist.version,
-                outbox=self.outbox.depth(),
+                outbox=depth,
                 alarms=self.health.alarms,
                 counters=self.counters(),
                 lock="locked" if self._unlocked_until is None else "unlocked",
@@ -263,7 +268,8 @@ class Gateway:
         return True
 
     def _on_serial_closed(self, opening: _Serial, exc: OSError) -> None:
-        # Runs on the dying link's own thread: record and hand the cleanup to the supervisor.
+        # Runs on the thread whose read or write failed (the link's, or one that was sending):
+        # record and hand the cleanup to the supervisor.
         log.error("serial device %s lost: %s", self.settings.serial, exc)
         with self._lock:
             if self._serial is opening:

@@ -11,7 +11,9 @@ import pytest
 from firmware_bridge.codec import Decoded, FrameDecoder, encode_frame
 from firmware_bridge.frames import (
     Ack,
+    Beep,
     CardRead,
+    Feedback,
     Frame,
     Heartbeat,
     Hello,
@@ -105,6 +107,46 @@ def test_send_from_inside_on_frame_does_not_deadlock(pair: PtyPair) -> None:
     finally:
         host.stop()
         ctl.stop()
+
+
+class WhoWrites:
+    """A transport that notes which thread wrote each frame."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.writes: list[tuple[str, type]] = []
+
+    def read(self, n: int) -> bytes:
+        return self.inner.read(n)
+
+    def write(self, data: bytes) -> None:
+        thread = threading.current_thread().name
+        self.writes += [(thread, type(d.frame)) for d in FrameDecoder().feed(data)]
+        self.inner.write(data)
+
+
+def test_a_frame_leaves_from_the_thread_that_makes_it_due(pair: PtyPair) -> None:
+    # No hand-over to the sender thread (a wake-up the OS may delay) before an unlock goes:
+    # an idle link writes in send(), and the reader that takes an ack writes the next frame.
+    clock = ManualClock()  # frozen: no retransmission, the sender thread writes nothing
+    wire = WhoWrites(pair.serial)
+    host = make_link(wire, Inbox(), clock=clock, name="host")
+    ctl_in = Inbox()
+    try:
+        first = host.send(Unlock(5000))
+        assert wire.writes == [(threading.current_thread().name, Unlock)]  # before send returned
+        second = host.send(Feedback(Beep.OK, "请开门取还物品"))  # waits for the first's ack
+        assert len(wire.writes) == 1
+        ctl = make_link(pair.master, ctl_in, name="ctl")  # the controller acks from now on
+        try:
+            assert first.result(timeout=2) is True and second.result(timeout=2) is True
+            wait_until(lambda: len(ctl_in.frames) == 2)
+        finally:
+            ctl.stop()
+        assert wire.writes[1] == ("host-reader", Feedback)
+        assert ctl_in.frames == [Unlock(5000), Feedback(Beep.OK, "请开门取还物品")]
+    finally:
+        host.stop()
 
 
 def test_lost_ack_means_a_retransmit_that_is_acked_but_not_delivered_twice(

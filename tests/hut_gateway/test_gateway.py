@@ -3,6 +3,7 @@ broker; the test plays the server's part of the MQTT contract (tests/hut_gateway
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from firmware_bridge.emulator import ControllerEmulator
@@ -47,6 +48,43 @@ def test_known_card_opens_the_door_with_no_broker_at_all(tmp_path: Path, topic_p
         poll_until(lambda: gateway.outbox.depth() >= 4, what="events in the outbox")
         assert not gateway.uplink.connected
     finally:
+        gateway.stop()
+        emulator.stop()
+
+
+def test_a_card_is_let_in_while_the_status_waits_for_the_outbox(
+    tmp_path: Path, topic_prefix: str
+) -> None:
+    # Counting the outbox waits for the recorder's commit (a sync, slow on an SD card). The
+    # status is built now and then while that happens; the next card must not wait behind it.
+    emulator = ControllerEmulator(output=lambda line: None)
+    emulator.start()
+    settings = GatewaySettings(
+        hut=HUT, serial=emulator.device_path, topic_prefix=topic_prefix,
+        mqtt_url=f"mqtt://127.0.0.1:{free_port()}", data_dir=tmp_path / "gw",
+    )  # fmt: skip
+    gateway = Gateway(settings)
+    gateway.allowlist.offer(allowlist_payload(CARD))
+    gateway.start()
+    counting, synced = threading.Event(), threading.Event()
+    count = gateway.outbox.depth
+
+    def depth_behind_a_slow_sync() -> int:
+        counting.set()
+        synced.wait(60)
+        return count()
+
+    gateway.outbox.depth = depth_behind_a_slow_sync  # type: ignore[method-assign]
+    status = threading.Thread(target=gateway.status)
+    status.start()
+    try:
+        assert counting.wait(5)
+        emulator.command(f"card {CARD}")
+        poll_until(lambda: any(isinstance(f, Unlock) for f in emulator.received),
+                   what="the unlock while the outbox is being counted")  # fmt: skip
+    finally:
+        synced.set()
+        status.join()
         gateway.stop()
         emulator.stop()
 
