@@ -3,10 +3,12 @@
 1. card tap -> unlock frame back, with the server and broker unreachable (the decision is
    local; it must not wait on the disk or the network); the gateway is its own process;
 2. item scan -> the server's feedback frame back, through the whole stack (gateway, broker,
-   server on SQLite, ack) on loopback;
+   server on SQLite, ack) on loopback; server and gateway run as processes of their own, as
+   deployed (``--stack demo``: the demo's stack, all in one process);
 3. in the same run, the floor under (2): a bare paho request/response over the same broker.
 
     python bench/hut_latency.py [--taps 300] [--scans 300] [--only unlock|scan]
+                                [--stack processes|demo]
 
 Figures go to docs/benchmarks.md; compare them as ratios within one run.
 """
@@ -44,6 +46,43 @@ def summary(name: str, samples: list[float]) -> str:
     return f"{name:<44} n={len(samples):<5} p50={q[49]:7.2f} ms  p99={q[98]:7.2f} ms"
 
 
+def start_gateway(settings: GatewaySettings) -> subprocess.Popen[bytes]:
+    """``toolhut gateway`` as its own process, as on the Pi."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "toolhut.cli", "--log-level", "WARNING", "gateway",
+         "--hut", settings.hut, "--serial", settings.serial, "--mqtt", settings.mqtt_url,
+         "--data-dir", str(settings.data_dir)],
+        env=_env_without("TOOLHUT_GATEWAY_"),
+    )  # fmt: skip
+
+
+def _env_without(prefix: str) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefix)}
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _tap_until_unlocked(
+    waiter: LineWaiter, emulator: ControllerEmulator, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """Tap the card until the gateway, up and holding an allowlist, unlocks."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            waiter.timed("recv unlock", lambda: emulator.command(f"card {CARD}"), timeout=1)
+            return
+        except RuntimeError:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                raise
+
+
 def card_to_unlock_offline(taps: int, tmp: Path) -> list[float]:
     """The gateway runs as its own process, as on the Pi; the emulator here is the MCU."""
     waiter = LineWaiter()
@@ -61,44 +100,67 @@ def card_to_unlock_offline(taps: int, tmp: Path) -> list[float]:
     )
     # Kept on disk from an earlier day, as after a power cut with the network down.
     AllowlistStore(settings.allowlist_path, hut="bench-hut").offer(allowlist.to_bytes())
-    gateway = subprocess.Popen(
-        [sys.executable, "-m", "toolhut.cli", "--log-level", "WARNING", "gateway",
-         "--hut", "bench-hut", "--serial", settings.serial, "--mqtt", settings.mqtt_url,
-         "--data-dir", str(settings.data_dir)],
-        env={k: v for k, v in os.environ.items() if not k.startswith("TOOLHUT_GATEWAY_")},
-    )  # fmt: skip
+    gateway = start_gateway(settings)
     try:
-        deadline = time.monotonic() + 30
-        while True:  # until the gateway has the port open and answers
-            try:
-                waiter.timed("recv unlock", lambda: emulator.command(f"card {CARD}"), timeout=1)
-                break
-            except RuntimeError:
-                if time.monotonic() > deadline or gateway.poll() is not None:
-                    raise
+        _tap_until_unlocked(waiter, emulator, [gateway])
         return [
             waiter.timed("recv unlock", lambda: emulator.command(f"card {CARD}"))
             for _ in range(taps)
         ]
     finally:
-        gateway.send_signal(signal.SIGTERM)
-        gateway.wait(10)
+        _stop(gateway)
         emulator.stop()
 
 
 def scan_to_feedback(scans: int, tmp: Path, mqtt_url: str) -> list[float]:
+    """As deployed: ``toolhut server`` (SQLite) and ``toolhut gateway`` as processes of
+    their own, the emulated controller here."""
+    db = f"sqlite:///{tmp / 'server.sqlite3'}"
+    for action in ("migrate", "seed"):
+        extra = ["--hut", "bench-hut"] if action == "seed" else []
+        subprocess.run(
+            [sys.executable, "-m", "toolhut.cli", "--log-level", "WARNING", "server", action,
+             "--db", db, *extra],
+            check=True, env=_env_without("TOOLHUT_SERVER_"), stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "toolhut.cli", "--log-level", "WARNING", "server",
+         "--db", db, "--mqtt", mqtt_url, "--host", "127.0.0.1", "--port", str(free_port())],
+        env=_env_without("TOOLHUT_SERVER_"),
+    )  # fmt: skip
+    waiter = LineWaiter()
+    emulator = ControllerEmulator(output=waiter)
+    emulator.start()
+    settings = GatewaySettings(
+        hut="bench-hut", serial=emulator.device_path, mqtt_url=mqtt_url, data_dir=tmp / "gw"
+    )
+    gateway = start_gateway(settings)
+    try:
+        _tap_until_unlocked(waiter, emulator, [server, gateway])
+        return _scan_samples(waiter, emulator, scans)
+    finally:
+        _stop(gateway)
+        _stop(server)
+        emulator.stop()
+
+
+def _scan_samples(waiter: LineWaiter, emulator: ControllerEmulator, scans: int) -> list[float]:
+    waiter.timed("sent door open", lambda: emulator.command("door open"))
+    # Each scan of the same label borrows, the next returns: both are full ledger writes.
+    return [
+        waiter.timed("recv feedback", lambda: emulator.command("scan T0001")) for _ in range(scans)
+    ]
+
+
+def scan_to_feedback_in_one_process(scans: int, tmp: Path, mqtt_url: str) -> list[float]:
+    """The demo's stack: gateway, server and ingest share one Python process (and its GIL)."""
     waiter = LineWaiter()
     demo = Demo(port=free_port(), data_dir=tmp / "stack", mqtt_url=mqtt_url, hut="bench-hut")
     demo.start(emulator_output=waiter)
     try:
         _wait(lambda: demo.gateway.allowlist.version is not None)
         waiter.timed("recv unlock", lambda: demo.emulator.command(f"card {CARD}"))
-        waiter.timed("sent door open", lambda: demo.emulator.command("door open"))
-        # Each scan of the same label borrows, the next returns: both are full ledger writes.
-        return [
-            waiter.timed("recv feedback", lambda: demo.emulator.command("scan T0001"))
-            for _ in range(scans)
-        ]
+        return _scan_samples(waiter, demo.emulator, scans)
     finally:
         demo.stop()
 
@@ -140,6 +202,9 @@ def _wait(predicate: object, timeout: float = 15) -> None:
         time.sleep(0.05)
 
 
+STACKS = {"processes": scan_to_feedback, "demo": scan_to_feedback_in_one_process}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--taps", type=int, default=300)
@@ -153,6 +218,13 @@ def main() -> None:
         "--only",
         choices=["unlock", "scan"],
         help="run only card -> unlock (no broker needed), or only scan -> feedback and its floor",
+    )
+    parser.add_argument(
+        "--stack",
+        choices=["processes", "demo"],
+        default="processes",
+        help="scan -> feedback with server and gateway as processes of their own (default, as "
+        "deployed) or the demo's stack in one process",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -171,12 +243,13 @@ def main() -> None:
         print(f"broker: {'mosquitto' if binary else 'embedded amqtt'} at {mqtt_url}")
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            scans = scan_to_feedback(args.scans, Path(tmp), mqtt_url)
+            measure = STACKS[args.stack]
+            scans = measure(args.scans, Path(tmp), mqtt_url)
             floor = broker_round_trip(args.scans, mqtt_url)
     finally:
         if broker is not None:
             broker.stop()
-    print(summary("scan -> server feedback, full stack", scans))
+    print(summary(f"scan -> server feedback, full stack ({args.stack})", scans))
     print(summary("bare broker request/response (floor)", floor))
     print(
         "ratio scan/broker floor at p50: "

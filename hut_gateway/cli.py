@@ -7,7 +7,6 @@ Bad settings exit with status 2 before anything is opened.
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import signal
 import sys
@@ -17,11 +16,6 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# How long a thread may keep the GIL while another waits for it (Python's default: 5 ms).
-# The serial reader that writes the unlock can be that other thread, e.g. while paho's
-# thread drains the outbox after an outage: 1 ms bounds its wait well under the 5 ms the
-# unlock may take. (Inside C code, e.g. validating a large allowlist, no interval helps.)
-SWITCH_INTERVAL_S = 0.001
 
 # flag destination -> settings field, for the flags that set one
 _FIELDS = (
@@ -93,13 +87,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     from hut_gateway.gateway import Gateway
+    from toolhut import latency
 
-    sys.setswitchinterval(SWITCH_INTERVAL_S)  # this process is the gateway's alone
+    latency.prefer_short_waits()  # this process is the gateway's alone
     gateway = Gateway(settings)
     # A missing serial device is not fatal: the gateway reports it absent and keeps
     # reopening it, and known cards still work the moment it is back.
     gateway.start()
-    _freeze_start_up_objects()
+    latency.freeze_start_up_objects()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -110,11 +105,3 @@ def run(args: argparse.Namespace) -> int:
         log.info("stopping gateway")
         gateway.stop()
     return 0
-
-
-def _freeze_start_up_objects() -> None:
-    """Keep the garbage collector off what start-up made (imports, settings, the gateway):
-    a full collection walked all of it, about 10 ms with the reader thread stopped, at
-    whatever moment it fell. Frozen, it only walks what was allocated since."""
-    gc.collect()
-    gc.freeze()

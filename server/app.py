@@ -16,6 +16,7 @@ from server.clock import Clock, system_clock
 from server.settings import ServerSettings
 from server.storage import make_engine, make_sessionmaker
 from server.storage.migrate import migrate_engine
+from toolhut import latency
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +152,10 @@ class ServerRuntime:
             done.set()
 
         previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        latency.prefer_short_waits()  # serve_forever: this process is the server's alone
         try:
             self.start()
+            latency.freeze_start_up_objects()
             while not done.wait(1.0):
                 if self._http_thread is None or not self._http_thread.is_alive():
                     log.error("HTTP server stopped unexpectedly")
