@@ -16,9 +16,9 @@ What it may remember, and why that stays true within the transaction:
 - open loans per member and category: the same two hooks keep the counts;
 - door sessions by (hut, key): created only by ``door_sessions.get_or_open``, which tells it;
 - items without any waiting or held reservation, and members without a pending display
-  line: ingest never adds either. They are a snapshot taken at the start of the batch,
-  as if the batch had run a moment earlier than a reservation or reminder committed by
-  another process meanwhile.
+  line: ingest never adds either. They are a snapshot taken at the start of the batch (or
+  at an item's first lookup), as if the batch had run a moment earlier than a reservation
+  or reminder committed by another process meanwhile.
 
 After a rolled-back savepoint (a held event that failed) ``clear`` drops everything:
 objects created inside it are gone.
