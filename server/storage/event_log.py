@@ -48,16 +48,11 @@ def lock_sequences(session: Session, hut_ids: Iterable[str]) -> dict[str, HutSeq
     ids = sorted(set(hut_ids))
     if not ids:
         return {}
-    found = _locked_sequences(session, ids)
-    missing = [hut for hut in ids if hut not in found]
-    if missing:  # a hut's first events: create its row, then lock it like the others
-        values = [{"hut_id": hut, "applied_seq": 0, "held": 0} for hut in missing]
-        session.execute(_insert(session)(HutSequence).values(values).on_conflict_do_nothing())
-        found |= _locked_sequences(session, missing)
-    return found
-
-
-def _locked_sequences(session: Session, ids: list[str]) -> dict[str, HutSequence]:
+    # Create the missing rows first, then lock them all in one statement: locking some
+    # rows and then inserting others would take the locks out of hut order, and two
+    # processes taking the same new huts could then deadlock.
+    values = [{"hut_id": hut, "applied_seq": 0, "held": 0} for hut in ids]
+    session.execute(_insert(session)(HutSequence).values(values).on_conflict_do_nothing())
     query = (
         select(HutSequence)
         .where(HutSequence.hut_id.in_(ids))
