@@ -58,6 +58,7 @@ from toolhut.contract import (
     DoorEvent,
     DoorState,
     GatewayState,
+    Outcome,
     ScanEvent,
     Status,
     StatusCounters,
@@ -416,6 +417,10 @@ class Gateway:
         now = self._monotonic()
         for ack in batch.acks:
             with self._lock:
+                if ack.outcome is Outcome.QUEUED:
+                    # Held back behind a missing event: its feedback comes in a later ack,
+                    # shown if it arrives within the window.
+                    continue
                 deadline = self._awaiting_feedback.pop(ack.id, None)
             if ack.feedback is not None and deadline is not None and now <= deadline:
                 self._send_feedback(ack.feedback)

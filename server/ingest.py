@@ -269,6 +269,8 @@ class IngestWorker:
             result = release_overdue(
                 session, now=self._clock(), policy=self._policy, gap_timeout=self._gap_timeout
             )
+        if self._client is not None:
+            self._finish([], result.acks)  # the released events' outcomes, to their huts
         return result.released
 
     def _sweep_when_due(self) -> None:

@@ -183,8 +183,9 @@ def apply_batch(
     gap_timeout: timedelta = DEFAULT_GAP_TIMEOUT,
 ) -> BatchResult:
     """Apply ``events`` (all of known huts, in ``huts``) in per-hut seq order, in the
-    caller's transaction. Every event gets exactly one ack: applied, rejected, duplicate
-    or queued."""
+    caller's transaction. Every event of ``events`` gets one ack: applied, rejected,
+    duplicate or queued; and an event held back (queued) gets a second one, with its
+    feedback, in the batch that applies it."""
     result = BatchResult()
     sequences = event_log.lock_sequences(session, {event.hut for event in events})
     unique: dict[str, AnyEvent] = {}
@@ -402,18 +403,21 @@ class _HutRun:
             self.result.applied += 1
             self._ack(pending.event, outcome, feedback)
         else:
-            outcome, reason = self._apply_held(pending)
+            outcome, reason, feedback = self._apply_held(pending)
             self.result.released += 1
+            # Its first ack said "queued": this one carries what the hut should show (the
+            # gateway shows it if the resident may still be there).
+            self._ack(pending.event, outcome, feedback)
         if outcome is not Outcome.APPLIED or not pending.new:
             self.outcomes.append((pending.row_id, outcome.value, reason))
 
-    def _apply_held(self, pending: _Pending) -> tuple[Outcome, str | None]:
-        # Its ack went out long ago; if it breaks the server now, it must not hold the
+    def _apply_held(self, pending: _Pending) -> tuple[Outcome, str | None, Feedback | None]:
+        # Its first ack went out before; if it breaks the server now, it must not hold the
         # hut's later events hostage: record the failure and go on.
         scan_buffer.write_pending(self.session)  # what came before is not the savepoint's
         try:
             with self.session.begin_nested():
-                outcome, reason, _feedback = self.effects.apply(
+                outcome, reason, feedback = self.effects.apply(
                     pending.event, hut=self.hut, received_at=pending.received_at
                 )
                 scan_buffer.write_pending(self.session)
@@ -423,8 +427,8 @@ class _HutRun:
                 # What the savepoint created is gone; what it loaded may be stale.
                 self.effects.cache.clear()
             log.exception("hut %s: held seq %d failed", self.hut.id, pending.event.seq)
-            return Outcome.REJECTED, f"server error: {type(exc).__name__}"[:32]
-        return outcome, None if reason is None else reason.value
+            return Outcome.REJECTED, f"server error: {type(exc).__name__}"[:32], None
+        return outcome, None if reason is None else reason.value, feedback
 
     def _ack(self, event: AnyEvent, outcome: Outcome, feedback: Feedback | None = None) -> None:
         self.result.acks[self.hut.id].append(

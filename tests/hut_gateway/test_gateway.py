@@ -122,6 +122,32 @@ def test_events_go_out_in_order_and_acks_clear_the_outbox_and_bring_feedback(
         assert card.id not in pending_ids and scan.id not in pending_ids
 
 
+def test_a_scan_the_server_holds_back_shows_its_feedback_when_it_is_applied(
+    tmp_path: Path, broker: Broker, topic_prefix: str
+) -> None:
+    topics = Topics(topic_prefix)
+    with bench(tmp_path, broker, topic_prefix) as hut:
+        hut.emulator.command(f"card {CARD}")
+        hut.server.wait_event(lambda e: isinstance(e, CardEvent), what="card event")
+        hut.emulator.command("scan T0001")
+        scan = hut.server.wait_event(lambda e: isinstance(e, ScanEvent), what="scan event")
+
+        def ack(outcome: Outcome, feedback: WireFeedback | None = None) -> None:
+            event_ack = EventAck(id=scan.id, seq=scan.seq, outcome=outcome, feedback=feedback)
+            hut.server.publish(topics.ack(HUT), AckBatch(hut=HUT, acks=[event_ack]).to_bytes())
+
+        ack(Outcome.QUEUED)  # an earlier event of the hut has not reached the server yet
+        poll_until(
+            lambda: scan.id not in {p.id for p in hut.gateway.outbox.pending()},
+            what="the held event out of the outbox",
+        )
+        ack(Outcome.APPLIED, WireFeedback(beep=Beep.OK, text="已借出 电钻"))  # the gap filled
+        poll_until(
+            lambda: any(f.text == "已借出 电钻" for f in hut.received(Feedback)),
+            what="the held scan's feedback on the display",
+        )
+
+
 def test_unknown_card_and_scan_without_a_session_are_refused_at_the_hut_and_recorded(
     tmp_path: Path, broker: Broker, topic_prefix: str
 ) -> None:

@@ -23,7 +23,7 @@ from tests.support.gateway_link import FakeGatewayLink, clear_retained
 from toolhut.contract import CardDecision, CardEvent, Outcome, Topics, new_id
 
 from .conftest import T0, MovableClock
-from .factories import door, scan
+from .factories import card, door, scan
 from .streams import HUTS, RECEIVED_AT, ingest, interleave, mess_up, reset, snapshot, visits
 from .test_ingest import TIMEOUT, _poll
 
@@ -77,7 +77,8 @@ def test_an_event_behind_a_gap_waits_and_is_applied_once_when_the_gap_fills(
 
     clock.advance(timedelta(seconds=10))
     acks = _batch(seeded, [borrow], clock)
-    assert acks == {borrow.id: Outcome.APPLIED}
+    # The held one is acked again, now with its outcome: applied.
+    assert acks == {borrow.id: Outcome.APPLIED, third.id: Outcome.APPLIED}
     assert _mark(seeded) == (3, 0)
     assert _outcomes(seeded) == {1: "applied", 2: "applied", 3: "applied"}
     assert _batch(seeded, [third, borrow], clock) == {
@@ -87,6 +88,25 @@ def test_an_event_behind_a_gap_waits_and_is_applied_once_when_the_gap_fills(
     with seeded() as session:
         assert session.scalar(select(func.count()).select_from(Loan)) == 1
         assert event_log.list_gaps(session, hut_id=HUT) == []
+
+
+def test_a_scan_held_behind_a_gap_gets_its_feedback_when_the_gap_fills(
+    seeded: sessionmaker[Session], clock: MovableClock
+) -> None:
+    tap, borrow = card(HUT, 1, session="s1"), scan(HUT, 2, "T0001", session="s1")
+    with seeded.begin() as session:
+        hut = session.get(Hut, HUT)
+        assert hut is not None
+        first = apply_batch(session, [borrow], huts={HUT: hut}, received_at=clock())
+        later = apply_batch(session, [tap], huts={HUT: hut}, received_at=clock())
+    assert [(a.id, a.outcome, a.feedback) for a in first.acks[HUT]] == [
+        (borrow.id, Outcome.QUEUED, None)
+    ]
+    acks = {a.id: a for a in later.acks[HUT]}
+    assert acks[tap.id].outcome is Outcome.APPLIED
+    assert acks[borrow.id].outcome is Outcome.APPLIED
+    assert acks[borrow.id].feedback is not None
+    assert acks[borrow.id].feedback.text.startswith("已借出")
 
 
 def test_a_borrow_held_behind_a_gap_takes_effect_once_in_seq_order(
@@ -134,10 +154,11 @@ def test_the_gap_timeout_applies_held_events_and_reports_what_never_came(
 def test_a_new_batch_also_releases_what_waited_too_long(
     seeded: sessionmaker[Session], clock: MovableClock
 ) -> None:
-    _batch(seeded, [door(HUT, 1), door(HUT, 3)], clock)
+    held = door(HUT, 3)
+    _batch(seeded, [door(HUT, 1), held], clock)
     clock.advance(GAP)
     nxt = door(HUT, 4)
-    assert _batch(seeded, [nxt], clock) == {nxt.id: Outcome.APPLIED}
+    assert _batch(seeded, [nxt], clock) == {nxt.id: Outcome.APPLIED, held.id: Outcome.APPLIED}
     assert _mark(seeded) == (4, 0)
 
 
@@ -257,6 +278,10 @@ def test_the_worker_releases_held_events_when_its_clock_passes_the_timeout(
         outcomes |= {a.seq: a.outcome for a in gateway.next_ack().acks}
     assert outcomes == {1: Outcome.APPLIED, 3: Outcome.QUEUED}
     clock.advance(timedelta(seconds=ServerSettings().gap_timeout_s))
+    # The sweep applies it and tells the hut how it went, feedback included.
+    late = gateway.next_ack().acks
+    assert [(a.seq, a.outcome) for a in late] == [(3, Outcome.APPLIED)]
+    assert late[0].feedback is not None and late[0].feedback.text.startswith("已借出")
     _poll(lambda: _settled(sessions, 2))
     with sessions() as session:
         assert [(g.first_seq, g.last_seq) for g in event_log.list_gaps(session)] == [(2, 2)]
