@@ -39,6 +39,8 @@ from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
 from toolhut.mqtt import MqttEndpoint, make_client
 
 CARD = "04A1B2C3"
+# The feedback line at the controller for a borrow of T0001, then for its return.
+FEEDBACK = ('recv feedback beep=ok text="已借出', 'recv feedback beep=ok text="已归还')
 
 
 def summary(name: str, samples: list[float]) -> str:
@@ -147,8 +149,10 @@ def scan_to_feedback(scans: int, tmp: Path, mqtt_url: str) -> list[float]:
 def _scan_samples(waiter: LineWaiter, emulator: ControllerEmulator, scans: int) -> list[float]:
     waiter.timed("sent door open", lambda: emulator.command("door open"))
     # Each scan of the same label borrows, the next returns: both are full ledger writes.
+    # Each timer waits for its own scan's text, so a late frame (the welcome after the
+    # unlock, say) cannot stop it early and shift every later sample by one.
     return [
-        waiter.timed("recv feedback", lambda: emulator.command("scan T0001")) for _ in range(scans)
+        waiter.timed(FEEDBACK[n % 2], lambda: emulator.command("scan T0001")) for n in range(scans)
     ]
 
 
