@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.storage import bulk_ids, scan_buffer
+from server.storage import bulk_ids
 
 
 class DatabaseUrlError(ValueError):
@@ -58,7 +58,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
-    scan_buffer.install(factory)
     if engine.dialect.name == "postgresql":
         bulk_ids.install(factory)
     return factory

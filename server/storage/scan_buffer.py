@@ -5,9 +5,11 @@ stocktake count. As ORM objects (built, tracked, flushed one by one) they were a
 of a batch's Python work. Here they wait in their session's buffer and go in with one
 executemany before the transaction commits, once their door sessions and loans have ids.
 
-Who reads scans inside the transaction calls ``write_pending`` first. A savepoint's
-caller writes the buffer before the savepoint and again before releasing it, and drops it
-(``discard_pending``) if the savepoint rolls back; a rolled-back transaction drops it too.
+Every session writes its buffer before it commits (listeners on ``Session`` itself, so
+any session does). Who reads scans inside the transaction calls ``write_pending`` first. A
+savepoint's caller writes the buffer before the savepoint and again before releasing it,
+and drops it (``discard_pending``) if the savepoint rolls back; a rolled-back transaction
+drops it too.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, event, insert
-from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction
 
 from server.storage.models import DoorSession, Loan, SessionScan
 
@@ -67,19 +69,19 @@ def discard_pending(session: Session) -> None:
     session.info.pop(_KEY, None)
 
 
-def install(factory: sessionmaker[Session]) -> None:
-    """Write the buffer before every commit of ``factory``'s sessions; drop it when a
-    transaction ends without one."""
-
-    def before_commit(session: Session) -> None:
-        write_pending(session)
-
-    def after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
-        if transaction.parent is None:  # the outermost: after commit the buffer is empty
-            discard_pending(session)
-
-    event.listen(factory, "before_commit", before_commit)
-    event.listen(factory, "after_transaction_end", after_transaction_end)
+def _before_commit(session: Session) -> None:
+    write_pending(session)
 
 
-__all__ = ["PendingScan", "add", "discard_pending", "install", "write_pending"]
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost: after a commit the buffer is empty
+        discard_pending(session)
+
+
+# On every Session, however it was made: a buffered scan must never be left behind by a
+# session that commits without knowing about the buffer.
+event.listen(Session, "before_commit", _before_commit)
+event.listen(Session, "after_transaction_end", _after_transaction_end)
+
+
+__all__ = ["PendingScan", "add", "discard_pending", "write_pending"]

@@ -4,7 +4,7 @@ transaction, and vanish with a rolled-back transaction or savepoint."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.domain import SessionMode
@@ -71,3 +71,11 @@ def test_a_failed_savepoint_drops_only_its_own_scans(sessions: sessionmaker[Sess
     assert _scans(sessions) == ["T0001", "T0003"]
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(SessionScan)) == 2
+
+
+def test_any_session_writes_its_buffer_not_only_the_factorys(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    with Session(engine) as session, session.begin():  # not from make_sessionmaker
+        _scan(session, _door(session, "s1"), 1)
+    assert _scans(sessions) == ["T0001"]
