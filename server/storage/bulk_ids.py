@@ -23,7 +23,7 @@ _SEQUENCE = text("SELECT pg_get_serial_sequence(:table, :column)")
 
 
 class _SequenceNames:
-    """Each table's id sequence, looked up once per process (None: no serial id)."""
+    """Each table's id sequence, looked up once per session factory (None: no serial id)."""
 
     def __init__(self) -> None:
         self._names: dict[str, str | None] = {}
