@@ -14,38 +14,62 @@ from typing import TYPE_CHECKING
 
 from labels.errors import LabelError
 from labels.layout import PRESETS, Layout, RollLayout, SheetLayout
+from labels.texts import ITEM_HINT, SUPPLY_HINT
 
 if TYPE_CHECKING:
     from labels.model import CardLabel, ItemLabel
 
 LAYOUTS = (*PRESETS, "custom", "roll")
+CARD_KEY_ENV = "TOOLHUT_LABELS_CARD_KEY_FILE"
+EXIT_REFUSED = 1  # some rows refused, the rest made
+EXIT_NOTHING = 2  # nothing written
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="labels_source", required=True, metavar="SOURCE")
     items = sub.add_parser("items", help="labels for the server's items (a hut, a category, tags)")
-    items.add_argument("--server", required=True, help="server URL, e.g. http://127.0.0.1:8000")
-    items.add_argument("--hut", help="hut id; default: every hut")
+    _server_options(items, hint=ITEM_HINT)
     items.add_argument("--category", help="only items of this category")
-    items.add_argument(
-        "--tag", action="append", default=[], dest="tags", help="only this tag (repeat)"
+
+    supplies = sub.add_parser(
+        "supplies", help="labels for the server's supplies (first aid...: taken, not lent)"
     )
-    items.add_argument("--base-url", required=True, help="public base URL the QR codes point to")
-    items.add_argument("--hint", default="扫码借还", help="short hint printed on item labels")
-    _output_options(items)
+    _server_options(supplies, hint=SUPPLY_HINT)
 
     csv = sub.add_parser("csv", help="labels for the rows of a CSV file")
     csv.add_argument(
         "file",
         type=Path,
-        help="UTF-8 CSV: tag,name_zh,name_en,hut_name (with --cards: name,building_unit,card_uid)",
+        help="UTF-8 CSV: tag,name_zh,name_en,hut_name (with --cards: card_uid, and name / "
+        "building_unit when printed)",
     )
-    csv.add_argument("--cards", action="store_true", help="resident card labels")
+    csv.add_argument("--cards", action="store_true", help="member card labels")
+    csv.add_argument(
+        "--card-key-file",
+        type=Path,
+        help=f"with --cards: file holding the secret key of the cards' QR references "
+        f"(default ${CARD_KEY_ENV})",
+    )
+    csv.add_argument("--with-name", action="store_true", help="with --cards: print the name")
+    csv.add_argument(
+        "--with-address",
+        action="store_true",
+        help="with --cards: print the flat (building_unit); a lost card then says where",
+    )
     csv.add_argument("--base-url", help="public base URL the QR codes point to (item labels)")
     csv.add_argument("--hut-name", help="hut name for rows that leave hut_name empty")
-    csv.add_argument("--hint", default="扫码借还", help="short hint printed on item labels")
+    csv.add_argument("--hint", default=ITEM_HINT, help="short hint printed on item labels")
     _output_options(csv)
     parser.set_defaults(run=_usage(parser))
+
+
+def _server_options(p: argparse.ArgumentParser, *, hint: str) -> None:
+    p.add_argument("--server", required=True, help="server URL, e.g. http://127.0.0.1:8000")
+    p.add_argument("--hut", help="hut id; default: every hut")
+    p.add_argument("--tag", action="append", default=[], dest="tags", help="only this tag (repeat)")
+    p.add_argument("--base-url", required=True, help="public base URL the QR codes point to")
+    p.add_argument("--hint", default=hint, help=f"short hint printed on the labels ({hint})")
+    _output_options(p)
 
 
 def _output_options(p: argparse.ArgumentParser) -> None:
@@ -72,6 +96,12 @@ def _output_options(p: argparse.ArgumentParser) -> None:
         "$TOOLHUT_LABELS_FONT or an installed WenQuanYi/Droid font",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="all or nothing: any row that cannot become a label stops the batch "
+        "(default: the others are made, the refused rows listed, exit code 1)",
+    )
     p.set_defaults(run=run)
 
 
@@ -122,34 +152,77 @@ def run(args: argparse.Namespace) -> int:
         return _run(args)
     except LabelError as exc:
         print(f"toolhut labels: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_NOTHING
 
 
-def _run(args: argparse.Namespace) -> int:
+def _card_key(args: argparse.Namespace) -> bytes:
+    from toolhut.card_ref import MIN_KEY_BYTES
+
+    path = args.card_key_file
+    if path is None and os.environ.get(CARD_KEY_ENV):
+        path = Path(os.environ[CARD_KEY_ENV])
+    if path is None:
+        raise LabelError(
+            f"card labels need --card-key-file (or ${CARD_KEY_ENV}): the secret the QR "
+            "references are made with, so a card's QR never shows its UID"
+        )
+    try:
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        raise LabelError(f"card key {path}: cannot read: {exc.strerror or exc}") from exc
+    if len(key) < MIN_KEY_BYTES:
+        raise LabelError(f"card key {path}: at least {MIN_KEY_BYTES} bytes, got {len(key)}")
+    return key
+
+
+def _read_labels(
+    args: argparse.Namespace, refuse: Callable[[str], None] | None
+) -> Sequence[ItemLabel | CardLabel]:
     from labels import sources
-    from labels.fonts import find_font
-    from labels.make import make_labels
 
-    layout = build_layout(args)
-    font = find_font(args.font, env=os.environ)
-    labels: Sequence[ItemLabel | CardLabel]
     if args.labels_source == "items":
-        labels = sources.items_from_server(
+        return sources.items_from_server(
             args.server,
             base_url=args.base_url,
             hut=args.hut,
             category=args.category,
             tags=args.tags,
             hint=args.hint,
+            refuse=refuse,
         )
-    elif args.cards:
-        labels = sources.cards_from_csv(args.file)
-    else:
-        if not args.base_url:
-            raise LabelError("item labels need --base-url (the public URL the QR codes point to)")
-        labels = sources.items_from_csv(
-            args.file, base_url=args.base_url, hut_name=args.hut_name, hint=args.hint
+    if args.labels_source == "supplies":
+        return sources.supplies_from_server(
+            args.server,
+            base_url=args.base_url,
+            hut=args.hut,
+            tags=args.tags,
+            hint=args.hint,
+            refuse=refuse,
         )
+    if args.cards:
+        return sources.cards_from_csv(
+            args.file,
+            key=_card_key(args),
+            with_name=args.with_name,
+            with_address=args.with_address,
+            refuse=refuse,
+        )
+    if not args.base_url:
+        raise LabelError("item labels need --base-url (the public URL the QR codes point to)")
+    return sources.items_from_csv(
+        args.file, base_url=args.base_url, hut_name=args.hut_name, hint=args.hint, refuse=refuse
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from labels.fonts import find_font
+    from labels.make import Refused, make_labels
+
+    layout = build_layout(args)
+    font = find_font(args.font, env=os.environ)
+    rows_refused: list[str] = []
+    labels = _read_labels(args, None if args.strict else rows_refused.append)
+    labels_refused: list[Refused] = []
 
     bar = None
     if not args.no_progress:
@@ -170,11 +243,25 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         paths = make_labels(
-            labels, output=args.output, fmt=args.format, layout=layout, font=font, progress=progress
+            labels,
+            output=args.output,
+            fmt=args.format,
+            layout=layout,
+            font=font,
+            progress=progress,
+            refuse=None if args.strict else labels_refused.append,
         )
     finally:
         if bar is not None:
             bar.close()
     where = paths[0] if len(paths) == 1 else args.output
-    print(f"{len(labels)} labels -> {len(paths)} file(s) in {where}")
+    print(f"{len(labels) - len(labels_refused)} labels -> {len(paths)} file(s) in {where}")
+    refused = rows_refused + [str(r) for r in labels_refused]
+    if refused:
+        print(
+            f"toolhut labels: {len(refused)} refused (the others were made; --strict for all "
+            "or nothing):\n  " + "\n  ".join(refused),
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
     return 0

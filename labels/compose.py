@@ -5,16 +5,22 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from labels.errors import LabelError
 from labels.fonts import CjkFont
 from labels.model import CardLabel, ItemLabel
 from labels.qr import QrPlan, plan_qr
-from labels.textfit import Fitted, fit
+from labels.textfit import Fitted, fit, line_height, lines_needed, tag_tokens, unit_tokens
+from labels.texts import CARD_TITLE_EN, CARD_TITLE_ZH
 
 log = logging.getLogger(__name__)
 
 _PT_MM = 25.4 / 72
 MIN_TEXT_PT = 5.0
 _GAP_MM = 1.2
+# Beside the code, a text column holds 8 Chinese characters a line at the smallest size;
+# below it, a band holds 4 lines.
+MIN_TEXT_COLUMN_MM = 15.0
+MIN_TEXT_LINES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +50,13 @@ class Art:
 @dataclass(frozen=True, slots=True)
 class _Block:
     text: str
-    share: float  # of the text area's height
+    share: float  # of the text area's height, when there is height to spare
     max_pt: float
     max_lines: int
-    units: tuple[str, ...] = ()
+    tokens: tuple[str, ...] | None = None
+    whole: bool = False  # never cut: the label is refused instead
+    drop: int = 0  # may be left out when there is no room, highest first; 0: never
+    shorter: _Block | None = None  # what to print when there is no room for all of it
 
 
 def _padding(width: float, height: float) -> float:
@@ -55,31 +64,100 @@ def _padding(width: float, height: float) -> float:
 
 
 def _regions(width: float, height: float) -> tuple[tuple[float, float, float], tuple[float, ...]]:
-    """QR square (x, y, side) and text box (x, y, w, h): QR left if wide, else on top."""
+    """QR square (x, y, side) and text box (x, y, w, h): the code as big as the label allows
+    beside (left) or above a text area that can still hold the names at the smallest size."""
     pad = _padding(width, height)
-    if width >= 1.6 * height:
-        side = height - 2 * pad
-        tx = pad + side + _GAP_MM
-        return (pad, pad, side), (tx, pad, width - tx - pad, height - 2 * pad)
-    side = min(width - 2 * pad, (height - 2 * pad) * 0.6)
-    ty = pad + side + _GAP_MM
-    return ((width - side) / 2, pad, side), (pad, ty, width - 2 * pad, height - ty - pad)
+    band = MIN_TEXT_LINES * line_height(MIN_TEXT_PT)
+    beside = min(height - 2 * pad, width - 2 * pad - _GAP_MM - MIN_TEXT_COLUMN_MM)
+    above = min(width - 2 * pad, height - 2 * pad - _GAP_MM - band)
+    if beside >= above:
+        tx = pad + beside + _GAP_MM
+        return (pad, (height - beside) / 2, beside), (tx, pad, width - tx - pad, height - 2 * pad)
+    ty = pad + above + _GAP_MM
+    return ((width - above) / 2, pad, above), (pad, ty, width - 2 * pad, height - ty - pad)
 
 
 def _blocks(label: ItemLabel | CardLabel) -> list[_Block]:
     if isinstance(label, CardLabel):
-        return [
-            _Block(label.name, 0.55, 28, 2),
-            _Block(label.building_unit, 0.45, 16, 2),
+        blocks = [
+            _Block(CARD_TITLE_ZH, 0.30, 12, 2, drop=2),
+            _Block(CARD_TITLE_EN, 0.15, 8, 2, drop=3),
+            _Block(label.name, 0.20, 9, 1),
+            _Block(label.building_unit, 0.15, 9, 1, drop=1),
+            _Block(label.ref, 0.20, 9, 2, tuple(tag_tokens(label.ref)), whole=True),
         ]
+        return [b for b in blocks if b.text]
     units = tuple(t for t in (label.hut_name, label.hint) if t)
+    hut = _Block(label.hut_name, 0.20, 9, 2, drop=1)
     blocks = [
         _Block(label.name_zh, 0.34 if label.name_en else 0.50, 16, 3),
-        _Block(label.name_en, 0.16, 10, 2),
-        _Block(label.tag, 0.30, 28, 1),
-        _Block(" ".join(units), 0.20, 9, 2, units),
+        _Block(label.name_en, 0.16, 10, 2, drop=2),
+        _Block(label.tag, 0.30, 28, 4, tuple(tag_tokens(label.tag)), whole=True),
+        _Block(" ".join(units), 0.20, 9, 2, tuple(unit_tokens(units)), drop=1, shorter=hut)
+        if len(units) > 1
+        else hut,
     ]
     return [b for b in blocks if b.text]
+
+
+def _need(block: _Block, *, font: CjkFont, width: float) -> tuple[int, bool]:
+    """Lines at the smallest size, capped at ``max_lines``, and whether that cap cuts it."""
+    n = lines_needed(
+        block.text, measure=font.width_mm, size_pt=MIN_TEXT_PT, width_mm=width, tokens=block.tokens
+    )
+    return min(n, block.max_lines), n > block.max_lines
+
+
+def _heights(shares: list[float], needs: list[float], total: float) -> list[float]:
+    """Each block at least its need; the rest shared out by ``shares`` (water-filling)."""
+    fixed: set[int] = set()
+    while True:
+        free = total - sum(needs[i] for i in fixed)
+        weight = sum(s for i, s in enumerate(shares) if i not in fixed)
+        scale = free / weight if weight else 0.0
+        grow = {i for i, s in enumerate(shares) if i not in fixed and needs[i] > scale * s}
+        if not grow:
+            return [needs[i] if i in fixed else scale * s for i, s in enumerate(shares)]
+        fixed |= grow
+
+
+def _arrange(
+    blocks: list[_Block], *, font: CjkFont, width: float, height: float
+) -> tuple[list[_Block], list[float], list[str]]:
+    """Blocks to draw, the height each gets, and the texts left out for want of room.
+
+    First the hint goes (``shorter``), then names are held to one line, then blocks are left
+    out by ``drop`` rank; a block printed ``whole`` (the tag) is never cut.
+    """
+    one = line_height(MIN_TEXT_PT)
+    room = height + 1e-9
+
+    def need(b: _Block) -> float:
+        return _need(b, font=font, width=width)[0] * one
+
+    for b in blocks:
+        if b.whole and (_need(b, font=font, width=width)[1] or need(b) > room):
+            raise LabelError(
+                f"{b.text!r} does not fit a {width:.1f} x {height:.1f} mm text area even at "
+                f"{MIN_TEXT_PT:g} pt; use a bigger label or a shorter tag"
+            )
+    needs = [need(b) for b in blocks]
+    if sum(needs) > room:
+        blocks = [b.shorter or b for b in blocks]
+        needs = [need(b) for b in blocks]
+    if sum(needs) > room:
+        needs = [n if b.whole else min(n, one) for b, n in zip(blocks, needs, strict=True)]
+    dropped: list[str] = []
+    while sum(needs) > room:
+        rank, at = max((b.drop, i) for i, b in enumerate(blocks))
+        if rank == 0:
+            raise LabelError(
+                f"the tag and the name do not fit a {width:.1f} x {height:.1f} mm text area; "
+                "use a bigger label"
+            )
+        dropped.append(blocks[at].text)
+        del blocks[at], needs[at]
+    return blocks, _heights([b.share for b in blocks], needs, height), dropped
 
 
 def _fit_block(block: _Block, *, font: CjkFont, width: float, height: float) -> Fitted:
@@ -91,7 +169,7 @@ def _fit_block(block: _Block, *, font: CjkFont, width: float, height: float) -> 
         max_pt=block.max_pt,
         min_pt=MIN_TEXT_PT,
         max_lines=block.max_lines,
-        units=block.units,
+        tokens=block.tokens,
     )
 
 
@@ -117,27 +195,15 @@ def compose(
     offset = (side - plan.side_mm) / 2
     qr = QrMark(qx + offset, qy + offset, plan)
 
-    blocks = _blocks(label)
-    total = sum(b.share for b in blocks)
+    blocks, heights, truncated = _arrange(_blocks(label), font=font, width=tw, height=th)
     fitted: list[Fitted] = []
-    truncated: list[str] = []
-    for block in blocks:
-        box_h = th * block.share / total
+    for block, box_h in zip(blocks, heights, strict=True):
         f = _fit_block(block, font=font, width=tw, height=box_h)
-        if f.truncated and len(block.units) > 1:
-            # No room for the hint: the hut name matters more than "扫码借还".
-            f = _fit_block(
-                _Block(block.units[0], block.share, block.max_pt, block.max_lines),
-                font=font,
-                width=tw,
-                height=box_h,
-            )
         if f.truncated:
             truncated.append(block.text)
-            log.debug(
-                "label %s: %r cut to fit a %gx%g mm label", label.key, block.text, width, height
-            )
         fitted.append(f)
+    for text in truncated:
+        log.debug("label %s: %r cut to fit a %gx%g mm label", label.key, text, width, height)
 
     # Blocks take their natural height; the spare height goes between them, so short names
     # do not leave a hole in the middle.

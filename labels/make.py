@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
-from collections.abc import Callable, Sequence
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +23,21 @@ log = logging.getLogger(__name__)
 Format = Literal["pdf", "png", "svg"]
 FORMATS: tuple[Format, ...] = ("pdf", "png", "svg")
 Progress = Callable[[int, int], None]  # (steps done, steps in all)
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A label that cannot be made; ``number`` counts from 1 in the caller's sequence."""
+
+    number: int
+    key: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"label {self.number} ({self.key}): {self.reason}"
+
+
+Refuse = Callable[[Refused], None]
 MAX_LABELS = 20_000
 _MAX_REPORTED = 10
 PNG_SHEET_DPI = 300
@@ -34,8 +51,13 @@ def make_labels(
     layout: Layout,
     font: CjkFont | str | Path | None = None,
     progress: Progress | None = None,
+    refuse: Refuse | None = None,
 ) -> list[Path]:
     """Render ``labels`` and return the files written.
+
+    A label that cannot be made (a character the font lacks, a QR code or tag too big for the
+    label) stops everything with a LabelError before a byte is written; given ``refuse``, it is
+    handed to ``refuse`` instead and the others are made (a LabelError if none can be).
 
     ``pdf``: ``output`` is the file (one page per sheet, or per label on a roll).
     ``png``/``svg``: ``output`` is a directory (created), holding ``page-001.png``... for a
@@ -63,23 +85,18 @@ def make_labels(
         if progress is not None:
             progress(done, total)
 
-    arts = _compose_all(labels, layout=layout, font=cjk, fmt=fmt, tick=tick)
+    made = _compose_all(labels, layout=layout, font=cjk, fmt=fmt, tick=tick, refuse=refuse)
+    labels = [label for label, _ in made]
+    arts = [art for _, art in made]
     pages = list(layout.pages(len(labels)))
     title = f"toolhut labels ({len(labels)})"
 
     if fmt == "pdf":
         output.parent.mkdir(parents=True, exist_ok=True)
-        # Write beside the target and rename, so a failure never leaves half a PDF behind.
-        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-        os.close(fd)
-        try:
-            from labels.render_pdf import write_pdf
+        from labels.render_pdf import write_pdf
 
-            write_pdf(Path(tmp), pages=pages, arts=arts, font=cjk, title=title, tick=tick)
-            os.replace(tmp, output)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with _replacing(output) as tmp:
+            write_pdf(tmp, pages=pages, arts=arts, font=cjk, title=title, tick=tick)
         return [output]
 
     paths = _file_names(output, pages=pages, labels=labels, layout=layout, fmt=fmt)
@@ -94,6 +111,26 @@ def make_labels(
 
         write_svgs(paths, pages=pages, arts=arts, font=cjk, tick=tick)
     return paths
+
+
+@contextmanager
+def _replacing(output: Path) -> Iterator[Path]:
+    """A new file beside ``output`` that replaces it once written, so a failure never leaves
+    half a file behind. Created like any file (mode 0666 less the umask), not 0600 as
+    tempfile's are, so the PDF is as readable as the PNGs and SVGs."""
+    while True:
+        tmp = output.with_name(f".{output.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
+    try:
+        yield tmp
+        os.replace(tmp, output)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _check_output(output: Path, fmt: Format) -> None:
@@ -120,20 +157,21 @@ def _compose_all(
     font: CjkFont,
     fmt: Format,
     tick: Callable[[], None],
-) -> list[Art]:
-    problems: list[str] = []
+    refuse: Refuse | None,
+) -> list[tuple[ItemLabel | CardLabel, Art]]:
+    wrong = [
+        f"label {n}: not an ItemLabel or CardLabel but {type(label).__name__}"
+        for n, label in enumerate(labels, start=1)
+        if not isinstance(label, ItemLabel | CardLabel)
+    ]
+    if wrong:
+        raise _combined(wrong)
+    refused: list[Refused] = []
     for n, label in enumerate(labels, start=1):
-        if not isinstance(label, ItemLabel | CardLabel):
-            problems.append(f"label {n}: not an ItemLabel or CardLabel but {type(label).__name__}")
-            continue
         missing = font.missing("".join(label.texts()))
         if missing:
-            problems.append(
-                f"label {n} ({label.key}): font {font.path.name} has no glyph for "
-                f"{''.join(missing)!r}"
-            )
-    if problems:
-        raise _combined(problems)
+            reason = f"font {font.path.name} has no glyph for {''.join(missing)!r}"
+            refused.append(Refused(n, label.key, reason))
 
     # Raster output prints modules on whole printer dots; vector output needs no snapping.
     dot_mm = None
@@ -147,26 +185,38 @@ def _compose_all(
         dot_mm=dot_mm,
         tick=tick,
     )
-    arts: list[Art] = []
+    made: list[tuple[ItemLabel | CardLabel, Art]] = []
+    bad = {r.number for r in refused}
     for n, (label, plan) in enumerate(zip(labels, plans, strict=True), start=1):
-        if isinstance(plan, str):
-            problems.append(f"label {n} ({label.key}): {plan}")
+        if n in bad:
             continue
-        arts.append(compose(label, width=width, height=height, font=font, dot_mm=dot_mm, plan=plan))
-    if problems:
-        raise _combined(problems)
-    cut = [label.key for label, art in zip(labels, arts, strict=True) if art.truncated]
+        if isinstance(plan, str):
+            refused.append(Refused(n, label.key, plan))
+            continue
+        try:
+            art = compose(label, width=width, height=height, font=font, dot_mm=dot_mm, plan=plan)
+        except LabelError as exc:
+            refused.append(Refused(n, label.key, str(exc)))
+            continue
+        made.append((label, art))
+    refused.sort(key=lambda r: r.number)
+    if refused and (refuse is None or not made):
+        raise _combined([str(r) for r in refused])
+    for r in refused:
+        assert refuse is not None
+        refuse(r)
+    cut = [label.key for label, art in made if art.truncated]
     if cut:
         log.warning(
             "%d of %d labels had text cut with '…' to fit %gx%g mm (first: %s); "
             "a bigger label or shorter names avoid it",
             len(cut),
-            len(labels),
+            len(made),
             width,
             height,
             ", ".join(cut[:5]),
         )
-    return arts
+    return made
 
 
 def _combined(problems: list[str]) -> LabelError:

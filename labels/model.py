@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from labels.errors import LabelError
+from labels.texts import CARD_TITLE_EN, CARD_TITLE_ZH, ITEM_HINT
+from toolhut.card_ref import MIN_KEY_BYTES, PREFIX, card_ref
 from toolhut.contract import CARD_UID_PATTERN
 
 # A tag is printed in large type and becomes part of a URL path, so keep it URL-safe.
@@ -19,10 +21,11 @@ MAX_HINT = 16
 MAX_PERSON_NAME = 30
 MAX_BUILDING_UNIT = 30
 MAX_URL = 200
-DEFAULT_HINT = "扫码借还"
+DEFAULT_HINT = ITEM_HINT
 
 _TAG = re.compile(TAG_PATTERN)
 _CARD = re.compile(CARD_UID_PATTERN)
+_REF = re.compile(re.escape(PREFIX) + r"[A-Z2-7]{16}")
 
 
 def _text(field: str, value: str, *, limit: int, required: bool = True) -> str:
@@ -128,32 +131,47 @@ class ItemLabel:
 
 @dataclass(frozen=True, slots=True)
 class CardLabel:
-    name: str
-    building_unit: str
-    card_uid: str
+    """A member card: the QR carries ``ref`` (``CARD:`` + a keyed hash of the UID, see
+    toolhut.card_ref), never the UID; name and flat are printed only when given."""
+
+    ref: str
+    name: str = ""
+    building_unit: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "name", _text("name", self.name, limit=MAX_PERSON_NAME))
+        if not isinstance(self.ref, str) or not _REF.fullmatch(self.ref):
+            raise LabelError(f"card reference {self.ref!r} is not {PREFIX}<16 base32 characters>")
+        object.__setattr__(
+            self, "name", _text("name", self.name, limit=MAX_PERSON_NAME, required=False)
+        )
         object.__setattr__(
             self,
             "building_unit",
-            _text("building_unit", self.building_unit, limit=MAX_BUILDING_UNIT),
+            _text("building_unit", self.building_unit, limit=MAX_BUILDING_UNIT, required=False),
         )
-        uid = self.card_uid.strip().upper() if isinstance(self.card_uid, str) else ""
+
+    @classmethod
+    def for_card(
+        cls, *, card_uid: str, key: bytes, name: str = "", building_unit: str = ""
+    ) -> CardLabel:
+        uid = card_uid.strip().upper() if isinstance(card_uid, str) else ""
         if not _CARD.fullmatch(uid):
-            raise LabelError(f"invalid card_uid {self.card_uid!r}: 8-20 hexadecimal digits")
-        object.__setattr__(self, "card_uid", uid)
+            # The value itself stays out of the message: it is a credential.
+            raise LabelError("invalid card_uid: 8-20 hexadecimal digits")
+        if len(key) < MIN_KEY_BYTES:
+            raise LabelError(f"card key must be at least {MIN_KEY_BYTES} bytes")
+        return cls(ref=card_ref(uid, key=key), name=name, building_unit=building_unit)
 
     @property
     def payload(self) -> str:
-        return self.card_uid
+        return self.ref
 
     @property
     def key(self) -> str:
-        return "card"  # the UID stays out of file names
+        return "card"  # file names stay free of anything that identifies the card
 
     def texts(self) -> tuple[str, ...]:
-        return (self.name, self.building_unit)
+        return (CARD_TITLE_ZH, CARD_TITLE_EN, self.name, self.building_unit, self.ref)
 
 
 Label = ItemLabel | CardLabel

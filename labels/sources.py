@@ -6,7 +6,7 @@ import csv
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
@@ -15,14 +15,18 @@ from urllib.request import Request, urlopen
 
 from labels.errors import LabelError
 from labels.model import DEFAULT_HINT, CardLabel, ItemLabel, check_base_url, check_tag
+from labels.texts import SUPPLY_HINT
 
 log = logging.getLogger(__name__)
 
 ITEM_COLUMNS = ("tag", "name_zh", "name_en", "hut_name")  # name_en may be empty or absent
-CARD_COLUMNS = ("name", "building_unit", "card_uid")
+CARD_COLUMNS = ("name", "building_unit", "card_uid")  # name, building_unit: only if printed
 MAX_CSV_BYTES = 10_000_000
 MAX_API_BYTES = 50_000_000
 _MAX_REPORTED = 10
+# Given one, rows that cannot become labels are reported to it and left out; without, any
+# such row stops the whole batch.
+Refuse = Callable[[str], None]
 
 
 def _read_csv(path: Path, *, required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
@@ -51,14 +55,19 @@ def _read_csv(path: Path, *, required: Sequence[str]) -> list[tuple[int, dict[st
     return rows
 
 
-def _collect(path: Path, rows: Iterable[tuple[int, dict[str, str]]], build: Any) -> list[Any]:
+def _collect(
+    path: Path, rows: Iterable[tuple[int, dict[str, str]]], build: Any, refuse: Refuse | None
+) -> list[Any]:
     out, problems = [], []
     for line, row in rows:
         try:
             out.append(build(row))
         except LabelError as exc:
             problems.append(f"line {line}: {exc}")
-    if problems:
+    if problems and refuse is not None and out:
+        for problem in problems:
+            refuse(f"{path} {problem}")
+    elif problems:
         more = (
             f"\n  ... and {len(problems) - _MAX_REPORTED} more"
             if len(problems) > _MAX_REPORTED
@@ -69,7 +78,12 @@ def _collect(path: Path, rows: Iterable[tuple[int, dict[str, str]]], build: Any)
 
 
 def items_from_csv(
-    path: Path, *, base_url: str, hut_name: str | None = None, hint: str = DEFAULT_HINT
+    path: Path,
+    *,
+    base_url: str,
+    hut_name: str | None = None,
+    hint: str = DEFAULT_HINT,
+    refuse: Refuse | None = None,
 ) -> list[ItemLabel]:
     """Rows ``tag,name_zh,name_en,hut_name``; ``hut_name`` overrides an empty column."""
     base = check_base_url(base_url)
@@ -86,21 +100,40 @@ def items_from_csv(
             hint=hint,
         )
 
-    labels: list[ItemLabel] = _collect(path, rows, build)
+    labels: list[ItemLabel] = _collect(path, rows, build, refuse)
     _refuse_duplicates([lab.tag for lab in labels])
     return labels
 
 
-def cards_from_csv(path: Path) -> list[CardLabel]:
-    """Rows ``name,building_unit,card_uid``."""
-    rows = _read_csv(path, required=CARD_COLUMNS)
-    return _collect(
-        path,
-        rows,
-        lambda row: CardLabel(
-            name=row["name"], building_unit=row["building_unit"], card_uid=row["card_uid"]
-        ),
-    )
+def cards_from_csv(
+    path: Path,
+    *,
+    key: bytes,
+    with_name: bool = False,
+    with_address: bool = False,
+    refuse: Refuse | None = None,
+) -> list[CardLabel]:
+    """Rows ``name,building_unit,card_uid``; only ``card_uid`` is needed unless the name
+    (``with_name``) or the flat (``with_address``) is to be printed."""
+    required = ["card_uid"]
+    required += ["name"] if with_name else []
+    required += ["building_unit"] if with_address else []
+    rows = _read_csv(path, required=required)
+
+    def build(row: dict[str, str]) -> CardLabel:
+        label = CardLabel.for_card(
+            card_uid=row["card_uid"],
+            key=key,
+            name=row["name"] if with_name else "",
+            building_unit=row["building_unit"] if with_address else "",
+        )
+        if with_name and not label.name:
+            raise LabelError("name is empty")
+        if with_address and not label.building_unit:
+            raise LabelError("building_unit is empty")
+        return label
+
+    return _collect(path, rows, build, refuse)
 
 
 def _refuse_duplicates(tags: Sequence[str]) -> None:
@@ -190,12 +223,62 @@ def items_from_server(
     tags: Sequence[str] = (),
     hint: str = DEFAULT_HINT,
     timeout: float = 15.0,
+    refuse: Refuse | None = None,
 ) -> list[ItemLabel]:
     """Item labels for a hut (or every hut), a category, or chosen tags, from the server's API."""
+    return _from_server(
+        server,
+        "items",
+        base_url=base_url,
+        hut=hut,
+        category=category,
+        tags=tags,
+        hint=hint,
+        timeout=timeout,
+        refuse=refuse,
+    )
+
+
+def supplies_from_server(
+    server: str,
+    *,
+    base_url: str,
+    hut: str | None = None,
+    tags: Sequence[str] = (),
+    hint: str = SUPPLY_HINT,
+    timeout: float = 15.0,
+    refuse: Refuse | None = None,
+) -> list[ItemLabel]:
+    """Labels for the shelves of supplies (first aid...), which are taken, not lent."""
+    return _from_server(
+        server,
+        "supplies/public",
+        base_url=base_url,
+        hut=hut,
+        category=None,
+        tags=tags,
+        hint=hint,
+        timeout=timeout,
+        refuse=refuse,
+    )
+
+
+def _from_server(
+    server: str,
+    what: str,
+    *,
+    base_url: str,
+    hut: str | None,
+    category: str | None,
+    tags: Sequence[str],
+    hint: str,
+    timeout: float,
+    refuse: Refuse | None,
+) -> list[ItemLabel]:
     api = check_base_url(server) + "/api/v1"
     base = check_base_url(base_url)
     query = f"?{urlencode({'hut': hut})}" if hut else ""
-    rows = parse_items(_get_json(f"{api}/items{query}", timeout=timeout))
+    rows = parse_items(_get_json(f"{api}/{what}{query}", timeout=timeout))
     huts = parse_huts(_get_json(f"{api}/huts", timeout=timeout))
     if hut is not None and hut not in huts:
         raise LabelError(
@@ -205,7 +288,7 @@ def items_from_server(
         # Filter here too, so a server that ignores ?hut= cannot print another hut's items.
         rows = [r for r in rows if r["hut"] in ("", hut)]
     chosen = select_items(rows, category=category, tags=tags)
-    log.info("labels: %d of %d items from %s", len(chosen), len(rows), server)
+    log.info("labels: %d of %d %s from %s", len(chosen), len(rows), what, server)
     problems, labels = [], []
     for row in chosen:
         try:
@@ -221,7 +304,10 @@ def items_from_server(
             )
         except LabelError as exc:
             problems.append(f"item {row['tag']!r}: {exc}")
-    if problems:
+    if problems and refuse is not None and labels:
+        for problem in problems:
+            refuse(f"server {problem}")
+    elif problems:
         raise LabelError(
             "server items unfit for labels:\n  " + "\n  ".join(problems[:_MAX_REPORTED])
         )
@@ -237,4 +323,5 @@ __all__ = [
     "parse_huts",
     "parse_items",
     "select_items",
+    "supplies_from_server",
 ]

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 LINE_SPACING = 1.15
 _PT_MM = 25.4 / 72
 # Latin words and numbers stay whole where possible; every other character may break a line.
 _TOKEN = re.compile(r"[A-Za-z0-9'’.,:;!?()\[\]/&+\-]+| |.")
+# A tag breaks only after its separators, so each line is a recognisable piece of it.
+_TAG_PIECE = re.compile(r"[^._-]*[._-]+|[^._-]+")
 ELLIPSIS = "…"
+# Line-breaking rules for Chinese (GB/T 15834 usage): these never start a line...
+CLOSING = frozenset("、，。．：；！？）」』】〕〉》〗〙〛”’…‥%‰℃,.:;!?)]}")
+# ...and these never end one.
+OPENING = frozenset("（「『【〔〈《〖〘〚“‘([{")
 
 Measure = Callable[[str, float], float]  # (text, size in pt) -> width in mm
 
@@ -23,27 +29,75 @@ class Fitted:
 
     @property
     def line_mm(self) -> float:
-        return self.size_pt * _PT_MM * LINE_SPACING
+        return line_height(self.size_pt)
 
 
-def _tokens(text: str, units: tuple[str, ...]) -> list[str]:
-    if not units:
-        return _TOKEN.findall(text)
+def line_height(size_pt: float) -> float:
+    return size_pt * _PT_MM * LINE_SPACING
+
+
+def tokens_of(text: str) -> list[str]:
+    """Pieces a line may break between: closing punctuation stays with what precedes it,
+    opening punctuation with what follows."""
+    out: list[str] = []
+    for token in _TOKEN.findall(text):
+        if (
+            out
+            and token != " "
+            and out[-1] != " "
+            and (token[0] in CLOSING or out[-1][-1] in OPENING)
+        ):
+            out[-1] += token
+        else:
+            out.append(token)
+    return out
+
+
+def tag_tokens(tag: str) -> list[str]:
+    return _TAG_PIECE.findall(tag)
+
+
+def unit_tokens(units: Sequence[str]) -> list[str]:
+    """``units`` joined by spaces, breaking only between one another."""
     out: list[str] = []
     for unit in units:
         out.extend([unit, " "])
     return out[:-1]
 
 
+def _break_chars(token: str, *, measure: Measure, size_pt: float, width_mm: float) -> list[str]:
+    """A token wider than the line, cut between characters, never before closing or after
+    opening punctuation (a character moves down with it instead)."""
+    pieces: list[str] = []
+    current = ""
+    for ch in token:
+        if current and measure(current + ch, size_pt) > width_mm:
+            if len(current) > 1 and (ch in CLOSING or current[-1] in OPENING):
+                pieces.append(current[:-1])
+                current = current[-1]
+            else:
+                pieces.append(current)
+                current = ""
+        current += ch
+    if current:
+        pieces.append(current)
+    return pieces
+
+
 def wrap(
-    text: str, *, measure: Measure, size_pt: float, width_mm: float, units: tuple[str, ...] = ()
+    text: str,
+    *,
+    measure: Measure,
+    size_pt: float,
+    width_mm: float,
+    tokens: Sequence[str] | None = None,
 ) -> list[str]:
-    """Greedy line breaking; ``units`` (joined by spaces they make up ``text``) break only between
-    one another unless one alone is wider than the line."""
+    """Greedy line breaking between ``tokens`` (they join up to ``text``; default
+    ``tokens_of(text)``); a token alone wider than the line is broken between characters."""
     lines: list[str] = []
     current, used = "", 0.0  # ``used`` includes trailing spaces; widths add up (no kerning)
     space = measure(" ", size_pt)
-    for token in _tokens(text, units):
+    for token in tokens_of(text) if tokens is None else tokens:
         if token == " ":
             if current:
                 current, used = current + " ", used + space
@@ -58,13 +112,9 @@ def wrap(
         if width <= width_mm:
             current, used = token, width
             continue
-        # The token alone is wider than the line: break it between characters.
-        for ch in token:
-            w = measure(ch, size_pt)
-            if current and used + w > width_mm:
-                lines.append(current)
-                current, used = "", 0.0
-            current, used = current + ch, used + w
+        *whole, current = _break_chars(token, measure=measure, size_pt=size_pt, width_mm=width_mm)
+        lines.extend(whole)
+        used = measure(current, size_pt)
     if current.strip():
         lines.append(current.rstrip())
     return lines
@@ -79,18 +129,21 @@ def fit(
     max_pt: float,
     min_pt: float,
     max_lines: int,
-    units: tuple[str, ...] = (),
+    tokens: Sequence[str] | None = None,
 ) -> Fitted:
-    """The largest size (0.25 pt steps) at which ``text`` fits; cut only as a last resort."""
+    """The largest size (0.25 pt steps) at which ``text`` fits; cut only as a last resort.
+
+    ``truncated`` is True exactly when characters of ``text`` were left out.
+    """
     if not text:
         return Fitted((), min_pt)
 
+    def lines_at(size: float) -> list[str]:
+        return wrap(text, measure=measure, size_pt=size, width_mm=width_mm, tokens=tokens)
+
     def attempt(size: float) -> list[str] | None:
-        lines = wrap(text, measure=measure, size_pt=size, width_mm=width_mm, units=units)
-        fits = (
-            len(lines) <= max_lines
-            and len(lines) * size * _PT_MM * LINE_SPACING <= height_mm + 1e-9
-        )
+        lines = lines_at(size)
+        fits = len(lines) <= max_lines and len(lines) * line_height(size) <= height_mm + 1e-9
         return lines if fits else None
 
     # Smaller text never needs more lines, so the sizes that fit form a range: bisect it.
@@ -109,10 +162,20 @@ def fit(
         return Fitted(tuple(best[1]), best[0])
     # Too long even at the smallest size: keep what fits and mark the cut.
     size = min_pt
-    rows = max(1, min(max_lines, int((height_mm + 1e-9) // (size * _PT_MM * LINE_SPACING))))
-    lines = wrap(text, measure=measure, size_pt=size, width_mm=width_mm, units=units)[:rows]
+    rows = max(1, min(max_lines, int((height_mm + 1e-9) // line_height(size))))
+    every = lines_at(size)
+    if len(every) <= rows:
+        # Whole, only the box is lower than one line: nothing to cut, so nothing to mark.
+        return Fitted(tuple(every), size)
+    lines = every[:rows]
     last = lines[-1]
-    while last and measure(last + ELLIPSIS, size) > width_mm:
-        last = last[:-1]
-    lines[-1] = last.rstrip() + ELLIPSIS
+    while last and (measure(last + ELLIPSIS, size) > width_mm or last[-1] in OPENING):
+        last = last[:-1].rstrip()
+    lines[-1] = last + ELLIPSIS
     return Fitted(tuple(lines), size, truncated=True)
+
+
+def lines_needed(
+    text: str, *, measure: Measure, size_pt: float, width_mm: float, tokens: Sequence[str] | None
+) -> int:
+    return len(wrap(text, measure=measure, size_pt=size_pt, width_mm=width_mm, tokens=tokens))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from labels import PRESETS, CardLabel, ItemLabel, LabelError, RollLayout, SheetLayout
 from labels.fonts import CjkFont, find_font
-from labels.make import make_labels
+from labels.make import Refused, make_labels
+from tests.labels.readback import decode, pdf_pages
 
 BASE = "https://tools.example.org"
 
@@ -114,7 +117,7 @@ def test_existing_pdf_is_replaced_whole(font: CjkFont, tmp_path: Path) -> None:
     out = tmp_path / "x.pdf"
     out.write_bytes(b"old")
     make_labels(
-        [item(), CardLabel(name="李四", building_unit="1栋", card_uid="0A0B0C0D")],
+        [item(), CardLabel.for_card(card_uid="0A0B0C0D", key=b"k" * 16, name="李四")],
         output=out,
         fmt="pdf",
         layout=RollLayout(),
@@ -122,3 +125,34 @@ def test_existing_pdf_is_replaced_whole(font: CjkFont, tmp_path: Path) -> None:
     )
     assert out.read_bytes().startswith(b"%PDF")
     assert [p.name for p in tmp_path.iterdir()] == ["x.pdf"]  # no temporary file left
+
+
+def test_with_refuse_the_others_are_made_and_the_refused_reported(
+    font: CjkFont, tmp_path: Path
+) -> None:
+    labels = [item("A"), item("B", name_zh="电钻 🔨"), item("C")]
+    refused: list[Refused] = []
+    out = tmp_path / "x.pdf"
+    make_labels(labels, output=out, fmt="pdf", layout=PRESETS["3x8"], font=font,
+                refuse=refused.append)  # fmt: skip
+    assert [(r.number, r.key) for r in refused] == [(2, "B")] and "🔨" in refused[0].reason
+    assert sorted(decode(pdf_pages(out)[0])) == [f"{BASE}/i/A", f"{BASE}/i/C"]
+    # When none can be made there is nothing to write.
+    with pytest.raises(LabelError, match="label 1 \\(B\\)"):
+        make_labels([labels[1]], output=tmp_path / "y.pdf", fmt="pdf", layout=PRESETS["3x8"],
+                    font=font, refuse=refused.append)  # fmt: skip
+    assert not (tmp_path / "y.pdf").exists()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+@pytest.mark.parametrize("fmt", ["pdf", "png", "svg"])
+def test_files_are_created_as_the_umask_says(
+    font: CjkFont, tmp_path: Path, umask: int, fmt: str
+) -> None:
+    out = tmp_path / ("x.pdf" if fmt == "pdf" else "out")
+    old = os.umask(umask)
+    try:
+        paths = make_labels([item()], output=out, fmt=fmt, layout=PRESETS["3x8"], font=font)  # type: ignore[arg-type]
+    finally:
+        os.umask(old)
+    assert [stat.S_IMODE(p.stat().st_mode) for p in paths] == [0o666 & ~umask]

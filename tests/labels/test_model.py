@@ -4,6 +4,8 @@ import pytest
 
 from labels import CardLabel, ItemLabel, LabelError, item_url
 from labels.model import MAX_NAME_ZH
+from server.domain import parse_scan_text
+from toolhut.card_ref import card_ref
 
 
 def item(**kw: str) -> ItemLabel:
@@ -60,13 +62,28 @@ def test_whitespace_is_collapsed_and_control_characters_refused() -> None:
         item(name_zh="电\u200b钻")
 
 
-def test_card_uid_is_normalised_and_checked() -> None:
-    card = CardLabel(name="张三", building_unit="3栋2单元", card_uid=" 04a1b2c3 ")
-    assert card.payload == "04A1B2C3"
-    with pytest.raises(LabelError, match="card_uid"):
-        CardLabel(name="张三", building_unit="3栋2单元", card_uid="12-34")
-    with pytest.raises(LabelError, match="building_unit is empty"):
-        CardLabel(name="张三", building_unit="", card_uid="04A1B2C3")
+KEY = b"a-card-key-of-some-length"
+
+
+def test_card_qr_is_a_keyed_reference_never_the_uid() -> None:
+    card = CardLabel.for_card(card_uid=" 04a1b2c3 ", key=KEY)
+    assert card.payload == card_ref("04A1B2C3", key=KEY)
+    assert card.payload.startswith("CARD:") and "04A1B2C3" not in card.payload
+    assert CardLabel.for_card(card_uid="04A1B2C4", key=KEY).payload != card.payload
+    assert CardLabel.for_card(card_uid="04A1B2C3", key=KEY[::-1]).payload != card.payload
+    # Nothing that identifies the card or its holder is printed unless asked for.
+    assert (card.name, card.building_unit) == ("", "")
+    assert not any("04A1B2C3" in text for text in card.texts())
+    # A scan of it at the hut cannot be taken for an item tag.
+    assert parse_scan_text(card.payload) is None
+
+
+def test_bad_card_uid_or_key_is_refused_without_echoing_the_uid() -> None:
+    with pytest.raises(LabelError, match="card_uid") as caught:
+        CardLabel.for_card(card_uid="12-34-secret", key=KEY)
+    assert "secret" not in str(caught.value)
+    with pytest.raises(LabelError, match="at least 16 bytes"):
+        CardLabel.for_card(card_uid="04A1B2C3", key=b"short")
 
 
 def test_labels_are_frozen() -> None:

@@ -24,6 +24,7 @@ from tests.labels.readback import (
 )
 
 BASE = "https://tools.example.org"
+CARD_KEY = b"test-card-key-0123456789"
 SMALLEST_SHEET = SheetLayout(
     label_width=40, label_height=20, margin_top=8, margin_left=5, gap_x=2, gap_y=1
 )
@@ -46,7 +47,9 @@ def items(count: int, *, name: str = "博世冲击电钻（含钻头套装）") 
 
 def cards(count: int) -> list[ItemLabel | CardLabel]:
     return [
-        CardLabel(name="张小明", building_unit=f"{n}栋2单元1201", card_uid=f"04A1B2C3{n:04X}")
+        CardLabel.for_card(
+            card_uid=f"04A1B2C3{n:04X}", key=CARD_KEY, name="张小明" if n % 2 else ""
+        )
         for n in range(count)
     ]
 
@@ -122,7 +125,7 @@ def test_pdf_embeds_the_chinese_text(font: CjkFont, tmp_path: Path) -> None:
     out = tmp_path / "l.pdf"
     make_labels(items(1, name="瑜伽垫") + cards(1), output=out, fmt="pdf", layout=PRESETS["2x7"])
     text = pdf_text(out)[0]
-    for word in ("瑜伽垫", "阳光花园一号工具屋", "扫码借还", "HUT1-00000", "张小明"):
+    for word in ("瑜伽垫", "阳光花园一号工具屋", "扫码借还", "HUT1-00000", "共享工具屋会员卡"):
         assert word in text
 
 

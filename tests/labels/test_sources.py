@@ -6,6 +6,7 @@ import pytest
 
 from labels import LabelError
 from labels.sources import cards_from_csv, items_from_csv, parse_huts, parse_items, select_items
+from toolhut.card_ref import card_ref
 
 BASE = "https://tools.example.org"
 
@@ -61,8 +62,18 @@ def test_duplicate_tags_and_bad_files_are_refused(tmp_path: Path) -> None:
 
 def test_card_rows(tmp_path: Path) -> None:
     path = write(tmp_path, "name,building_unit,card_uid\n张三,3栋2单元,04a1b2c3\n")
-    [card] = cards_from_csv(path)
-    assert (card.name, card.building_unit, card.card_uid) == ("张三", "3栋2单元", "04A1B2C3")
+    key = b"k" * 16
+    [card] = cards_from_csv(path, key=key)
+    assert (card.name, card.building_unit, card.payload) == ("", "", card_ref("04A1B2C3", key=key))
+    [named] = cards_from_csv(path, key=key, with_name=True)
+    assert (named.name, named.building_unit) == ("张三", "")
+    [both] = cards_from_csv(path, key=key, with_name=True, with_address=True)
+    assert (both.name, both.building_unit) == ("张三", "3栋2单元")
+    # The name and flat columns are needed only when printed.
+    bare = write(tmp_path, "card_uid\n04a1b2c3\n")
+    assert cards_from_csv(bare, key=key)[0].payload == card.payload
+    with pytest.raises(LabelError, match="missing column.*name"):
+        cards_from_csv(bare, key=key, with_name=True)
 
 
 API_ITEMS = {
