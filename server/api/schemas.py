@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from server.domain import ItemStatus
-from server.storage.models import Hut, Loan, Member
+from server.storage.models import Consumable, Hut, Loan, Member
 from server.storage.queries import ItemOnShelf
 
 
@@ -71,6 +71,33 @@ class ItemPublic(BaseModel):
 
 class ItemsPublic(BaseModel):
     data: list[ItemPublic]
+    count: int
+
+
+class SupplyPublic(BaseModel):
+    """A supply shelf as anyone may see it: what it is, where, and whether any is left."""
+
+    tag: str
+    name_zh: str
+    name_en: str
+    category: str
+    hut: str
+    in_stock: bool
+
+    @classmethod
+    def of(cls, supply: Consumable) -> SupplyPublic:
+        return cls(
+            tag=supply.tag,
+            name_zh=supply.name_zh,
+            name_en=supply.name_en,
+            category=supply.category,
+            hut=supply.hut_id,
+            in_stock=supply.quantity > 0,
+        )
+
+
+class SuppliesPublic(BaseModel):
+    data: list[SupplyPublic]
     count: int
 
 

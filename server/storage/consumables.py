@@ -35,7 +35,7 @@ def add_batch(
     return batch
 
 
-def _consumables(session: Session, hut_id: str | None) -> list[Consumable]:
+def listing(session: Session, *, hut_id: str | None = None) -> list[Consumable]:
     query = select(Consumable).order_by(Consumable.hut_id, Consumable.tag)
     if hut_id is not None:
         query = query.where(Consumable.hut_id == hut_id)
@@ -46,7 +46,7 @@ def stock(session: Session, *, hut_id: str | None = None) -> list[StockView]:
     """Feed for domain ``restock_needed``."""
     return [
         StockView(c.tag, c.name_zh, c.hut_id, c.quantity, c.min_quantity)
-        for c in _consumables(session, hut_id)
+        for c in listing(session, hut_id=hut_id)
     ]
 
 
@@ -54,7 +54,7 @@ def batches(session: Session, *, hut_id: str | None = None) -> list[BatchView]:
     """Feed for domain ``expiring``."""
     return [
         BatchView(c.tag, c.name_zh, c.hut_id, b.quantity, b.expires_on)
-        for c in _consumables(session, hut_id)
+        for c in listing(session, hut_id=hut_id)
         for b in c.batches
     ]
 

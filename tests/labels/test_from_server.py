@@ -3,18 +3,22 @@ that the same server serves."""
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from labels.fonts import BUNDLED_FONT, CjkFont
 from server.app import ServerRuntime
 from server.seed import seed_demo
 from server.settings import ServerSettings
 from server.storage import make_engine, migrate
-from tests.labels.readback import decode, pdf_pages
+from server.storage.models import Consumable
+from tests.labels.readback import decode, pdf_pages, pdf_text
 from tests.support.services import Broker
 from toolhut.cli import main
 
@@ -73,3 +77,45 @@ def test_the_bundled_font_is_what_labels_use_by_default(
     from labels.fonts import find_font
 
     assert find_font(env={}).path == BUNDLED_FONT
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode("utf-8")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8")
+
+
+def test_supplies_get_labels_that_open_a_public_page(
+    server: ServerRuntime, font: CjkFont, tmp_path: Path
+) -> None:
+    # Empty one shelf, as residents taking the last plasters would.
+    engine = make_engine(server.settings.db_url)
+    with Session(engine) as session, session.begin():
+        gauze = session.scalars(select(Consumable).where(Consumable.tag == "C0003")).one()
+        for batch in gauze.batches:
+            batch.quantity = 0
+    engine.dispose()
+
+    out = tmp_path / "supplies.pdf"
+    code = main(
+        ["labels", "supplies", "--server", server.base_url, "--hut", "demo-hut",
+         "--base-url", server.base_url, "--layout", "3x8", "--no-progress", "-o", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    urls = sorted(decode(pdf_pages(out)[0]))
+    assert urls == [f"{server.base_url}/i/C000{n}" for n in (1, 2, 3)]
+    assert "扫码领取" in pdf_text(out)[0]  # taken, not lent
+
+    status, page = _get(urls[0])
+    assert status == 200
+    assert "创可贴" in page and "Plasters" in page and "有货" in page and "In stock" in page
+    status, page = _get(urls[2])
+    assert status == 200 and "暂时缺货" in page and "Out of stock" in page
+    for _, page in (_get(urls[0]), _get(f"{server.base_url}/api/v1/supplies/public")):
+        # Nobody's name, flat or card, and no counts or batches either.
+        for private in ("张阿姨", "3-201", "04A1B2C3", "quantity", "expires"):
+            assert private not in page
+    status, page = _get(f"{server.base_url}/i/C9999")
+    assert status == 404 and "Not found" in page

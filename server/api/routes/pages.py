@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from server.api.deps import SessionDep
 from server.domain import ItemCondition, ItemStatus, parse_scan_text
-from server.storage import queries, reservations
+from server.storage import consumables, queries, reservations
 from server.storage.models import Item
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
@@ -82,6 +82,18 @@ def item_page(tag: str, request: Request, session: SessionDep) -> HTMLResponse:
     parsed = parse_scan_text(tag)
     shelf = queries.find_item(session, parsed) if parsed is not None else None
     if shelf is None:
+        supply = consumables.find(session, parsed) if parsed is not None else None
+        if supply is not None:
+            # Supplies share the label URL: in stock or not, never counts or who took them.
+            return templates.TemplateResponse(
+                request,
+                "supply.html",
+                {
+                    "supply": supply,
+                    "hut": queries.get_hut(session, supply.hut_id),
+                    "in_stock": supply.quantity > 0,
+                },
+            )
         return templates.TemplateResponse(
             request, "item_missing.html", {"tag": tag}, status_code=404
         )

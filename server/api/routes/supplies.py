@@ -1,4 +1,5 @@
-"""Consumable supplies per hut, with the staff alerts (restock, expiring)."""
+"""Consumable supplies per hut: the public list (for shelf labels), and for staff the stock
+with its alerts (restock, expiring)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from server.api.deps import NowDep, SessionDep, StaffOnly
+from server.api.schemas import SuppliesPublic, SupplyPublic
 from server.api.staff_schemas import SuppliesStaff, SupplyStaff
 from server.domain import expiring, restock_needed
 from server.storage import consumables
 from toolhut.contract import HUT_ID_PATTERN
 
-router = APIRouter(prefix="/api/v1", tags=["supplies"], dependencies=[StaffOnly])
+router = APIRouter(prefix="/api/v1", tags=["supplies"])
 
 
 class SupplyAlert(StrEnum):
@@ -21,7 +23,16 @@ class SupplyAlert(StrEnum):
     EXPIRING = "expiring"
 
 
-@router.get("/supplies")
+@router.get("/supplies/public")
+def list_public_supplies(
+    session: SessionDep, hut: Annotated[str | None, Query(pattern=HUT_ID_PATTERN)] = None
+) -> SuppliesPublic:
+    """What each hut keeps and whether any is left; no counts, no batches."""
+    data = [SupplyPublic.of(supply) for supply in consumables.listing(session, hut_id=hut)]
+    return SuppliesPublic(data=data, count=len(data))
+
+
+@router.get("/supplies", dependencies=[StaffOnly])
 def list_supplies(
     session: SessionDep,
     now: NowDep,
