@@ -1,6 +1,8 @@
 """The cards this hut may open for, kept on disk so the door works with the network down.
 
-The server sends salted hashes only; the gateway never stores a card UID.
+The server sends salted hashes only; the gateway never stores a card UID. Besides the
+cards that open the door, the list names suspended and lost ones, so the hut can say why it
+stays shut, offline too.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 import threading
 from pathlib import Path
 
-from toolhut.contract import Allowlist, ContractError, hash_card, parse_allowlist
+from toolhut.contract import Allowlist, CardState, ContractError, hash_card, parse_allowlist
 
 log = logging.getLogger(__name__)
 
@@ -21,17 +23,21 @@ class AllowlistStore:
         self._hut = hut
         self._lock = threading.Lock()
         self._current: Allowlist | None = None
-        self._hashes: frozenset[str] = frozenset()
+        self._states: dict[str, CardState] = {}
         self._load()
 
     @property
     def version(self) -> int | None:
         return self._current.version if self._current else None
 
-    def admits(self, card: str) -> bool:
+    def state_of(self, card: str) -> CardState | None:
+        """The card's state in the current list; None: not listed, or no list yet."""
         with self._lock:
-            current, hashes = self._current, self._hashes
-        return current is not None and hash_card(current.salt, card) in hashes
+            current, states = self._current, self._states
+        return None if current is None else states.get(hash_card(current.salt, card))
+
+    def admits(self, card: str) -> bool:
+        return self.state_of(card) is CardState.ACTIVE
 
     def offer(self, payload: bytes) -> bool:
         """Take a newer allowlist from the wire; True if it replaced the current one.
@@ -52,12 +58,18 @@ class AllowlistStore:
             return False
         self._save(payload)
         self._set(allowlist)
-        log.info("allowlist version %d: %d cards", allowlist.version, len(allowlist.cards))
+        log.info(
+            "allowlist version %d: %d cards, %d suspended, %d lost",
+            allowlist.version,
+            len(allowlist.cards),
+            len(allowlist.suspended or ()),
+            len(allowlist.lost or ()),
+        )
         return True
 
     def _set(self, allowlist: Allowlist) -> None:
         with self._lock:
-            self._current, self._hashes = allowlist, frozenset(allowlist.cards)
+            self._current, self._states = allowlist, allowlist.states()
 
     def _load(self) -> None:
         try:

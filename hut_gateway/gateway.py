@@ -52,9 +52,11 @@ from toolhut.contract import (
     AlarmKind,
     CardDecision,
     CardEvent,
+    CardState,
     Command,
     ContractError,
     ControllerEvent,
+    DenialReason,
     DoorEvent,
     DoorState,
     GatewayState,
@@ -74,13 +76,21 @@ log = logging.getLogger(__name__)
 
 # What the resident reads on the hut display. Chinese first: most users are elderly locals.
 TEXT_WELCOME = "请开门取还物品"
-TEXT_UNKNOWN_CARD = "未登记的卡"
+TEXT_UNKNOWN_CARD = "未登记的卡 / Unknown card"
+TEXT_SUSPENDED = "账户已暂停 请联系工作人员 / Account suspended"
+TEXT_CARD_LOST = "此卡已挂失 请联系工作人员 / Card reported lost"
 TEXT_NO_ALLOWLIST = "名单未同步 请联系工作人员"
 TEXT_NO_SESSION = "请先刷卡"
 TEXT_SCAN_TOO_LONG = "无法识别的标签"
 TEXT_ENROL_READY = "请刷要登记的卡"
 TEXT_ENROLLED = "已读取卡号"
 TEXT_CLOSE_DOOR = "请关门"
+
+# Why a card listed as not active stays outside: what the display says, what the event says.
+_DENIED: dict[CardState, tuple[str, DenialReason]] = {
+    CardState.SUSPENDED: (TEXT_SUSPENDED, DenialReason.SUSPENDED),
+    CardState.LOST: (TEXT_CARD_LOST, DenialReason.LOST),
+}
 
 _BEEP_TO_FRAME = {WireBeep.OK: Beep.OK, WireBeep.ERROR: Beep.ERROR, WireBeep.NONE: Beep.NONE}
 
@@ -313,32 +323,44 @@ class Gateway:
         card = frame.uid_hex
         now = self._monotonic()
         session = None
+        reason: DenialReason | None = None
         if self.enrol.take(now=now):
             self._send(Feedback(beep=Beep.OK, text=TEXT_ENROLLED))
             decision = CardDecision.ENROL
-            log.info("card %s read for enrolment", card)
-        elif self.allowlist.admits(card):
+            log.info("a card was read for enrolment")  # its UID goes to the server only
+        elif (state := self.allowlist.state_of(card)) is CardState.ACTIVE:
             # Unlock first: it must not wait on the disk or the network.
             self._unlock()
             self._send(Feedback(beep=Beep.OK, text=TEXT_WELCOME))
             session = self.sessions.start(card, now=now)
             decision = CardDecision.UNLOCKED
-            log.info("card %s admitted, session %s", card, session.id)
+            log.info("card admitted, session %s", session.id)
         else:
-            no_list = self.allowlist.version is None
-            self._send(
-                Feedback(beep=Beep.ERROR, text=TEXT_NO_ALLOWLIST if no_list else TEXT_UNKNOWN_CARD)
-            )
+            if state is not None:
+                text, reason = _DENIED[state]
+            else:
+                no_list = self.allowlist.version is None
+                text = TEXT_NO_ALLOWLIST if no_list else TEXT_UNKNOWN_CARD
+            self._send(Feedback(beep=Beep.ERROR, text=text))
             decision = CardDecision.DENIED
-            log.info("card %s denied (allowlist version %s)", card, self.allowlist.version)
-        self._record(
+            log.info(
+                "card denied (%s, allowlist version %s)",
+                "unknown" if state is None else state.value,
+                self.allowlist.version,
+            )
+        event_id = self._record(
             lambda env: CardEvent(
                 **env,
                 session=session.id if session else None,
                 card=card,
                 decision=decision,
+                reason=reason,
             )
         )
+        if session is not None:
+            # The server's ack may carry a reminder line for this member: shown after the
+            # welcome, if it comes within the feedback window.
+            self._awaiting_feedback[event_id] = now + self.settings.feedback_window_s
 
     def _on_scan(self, frame: QrScan) -> None:
         text = frame.text[:MAX_SCAN_TEXT]

@@ -33,7 +33,7 @@ def create_app(
 
     ``reminders`` is the ReminderService behind "remind now"; None builds one from settings.
     """
-    from server.api.routes import health, huts, items, loans, pages, sessions, supplies
+    from server.api.routes import access, health, huts, items, loans, pages, sessions, supplies
     from server.api.routes import reminders as reminder_routes
     from server.reminders.scheduler import build_service
 
@@ -45,7 +45,7 @@ def create_app(
     app.state.reminders = reminders or build_service(
         settings.reminders, sessions=app.state.sessions, clock=clock
     )
-    for module in (health, huts, items, loans, pages, sessions, supplies, reminder_routes):
+    for module in (access, health, huts, items, loans, pages, sessions, supplies, reminder_routes):
         app.include_router(module.router)
     return app
 

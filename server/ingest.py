@@ -10,32 +10,29 @@ from __future__ import annotations
 
 import logging
 import queue
-import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.allowlists import publish_allowlists
 from server.clock import Clock, system_clock
 from server.domain import DEFAULT_POLICY, LoanPolicy
 from server.ledger import AnyEvent, apply_batch, release_overdue
 from server.settings import ServerSettings
-from server.storage import queries
+from server.storage import access_changes, queries
 from toolhut.contract import (
     AckBatch,
-    Allowlist,
     Command,
     ContractError,
     EventAck,
     TopicKind,
-    Topics,
-    hash_card,
     new_id,
     parse_event,
 )
@@ -48,10 +45,6 @@ ACKS_PER_MESSAGE = 1000  # AckBatch's own limit
 _DB_RETRY_MAX = 30.0
 
 
-class Publisher(Protocol):
-    def publish(self, topic: str, payload: bytes, qos: int = ..., retain: bool = ...) -> Any: ...
-
-
 @dataclass(frozen=True, slots=True)
 class _Received:
     topic: str
@@ -60,63 +53,21 @@ class _Received:
     qos: int
 
 
+@dataclass(frozen=True, slots=True)
 class _AllowlistRequest:
-    """Queued so allowlists are built on the worker thread, in order with events."""
+    """Queued so allowlists are built on the worker thread, in order with events.
+    ``force``: publish every hut's list; else only those that no longer say what the
+    cards say."""
+
+    force: bool
 
 
 class _SyncRequest:
     """Queued on (re)connect: tell every known hut to resend its unacked window."""
 
 
-class AllowlistNotPublishedError(RuntimeError):
-    """The broker did not confirm an allowlist; its transaction is rolled back."""
-
-
-_ALLOWLISTS = _AllowlistRequest()
 _SYNC = _SyncRequest()
-_PUBLISH_WAIT_S = 5.0
 _SYNC_EXPIRY = timedelta(seconds=60)
-
-
-def publish_allowlists(
-    sessions: sessionmaker[Session], publisher: Publisher, *, topics: Topics, clock: Clock
-) -> list[Allowlist]:
-    """Publish every hut's allowlist (retained): salted hashes of active members' cards.
-
-    Each list is published, and its PUBACK awaited, while its hut's row is locked: a second
-    server publishing at the same time waits, then publishes a higher version after it, so
-    the retained list never goes back to an older version."""
-    now = clock()
-    lists = []
-    with sessions() as session, session.begin():
-        uids = queries.active_card_uids(session)
-        for hut in queries.list_huts(session):
-            salt = secrets.token_hex(8)
-            # A millisecond floor keeps versions growing even if the database was rebuilt.
-            version = queries.next_allowlist_version(
-                session, hut.id, at_least=int(now.timestamp() * 1000)
-            )
-            cards = [hash_card(salt, uid) for uid in uids]
-            allowlist = Allowlist(hut=hut.id, version=version, issued=now, salt=salt, cards=cards)
-            info = publisher.publish(
-                topics.allowlist(hut.id), allowlist.to_bytes(), qos=1, retain=True
-            )
-            _wait_published(info)
-            lists.append(allowlist)
-            log.info("published allowlist v%d for hut %s (%d cards)", version, hut.id, len(cards))
-    return lists
-
-
-def _wait_published(info: Any) -> None:
-    wait = getattr(info, "wait_for_publish", None)
-    if wait is None:
-        return
-    try:
-        wait(_PUBLISH_WAIT_S)
-    except (RuntimeError, ValueError) as exc:
-        raise AllowlistNotPublishedError(f"allowlist not published: {exc}") from exc
-    if not info.is_published():
-        raise AllowlistNotPublishedError(f"no PUBACK within {_PUBLISH_WAIT_S} s")
 
 
 def sync_commands(hut_ids: Iterable[str], *, now: datetime) -> list[Command]:
@@ -144,6 +95,8 @@ class IngestWorker:
         self._inbox: queue.Queue[_Received | _AllowlistRequest | _SyncRequest] = queue.Queue()
         self._gap_timeout = timedelta(seconds=settings.gap_timeout_s)
         self._next_sweep = 0.0
+        self._next_allowlist_check = 0.0
+        self._stop_listening: Callable[[], None] | None = None
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -169,6 +122,11 @@ class IngestWorker:
         client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         self._client = client
+        with self._sessions() as session:
+            engine = session.get_bind().engine
+        # Whoever commits a change of cards or members in this process, the list follows.
+        self._stop_listening = access_changes.listen(engine, self.request_allowlists)
+        self._next_allowlist_check = time.monotonic() + self._settings.allowlist_check_s
         self._thread = threading.Thread(target=self._run, name="toolhut-ingest", daemon=True)
         self._thread.start()
         # connect_async + the loop thread keep retrying while the broker is down.
@@ -180,6 +138,9 @@ class IngestWorker:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
+        if self._stop_listening is not None:
+            self._stop_listening()
+            self._stop_listening = None
         if self._thread is not None:
             self._thread.join(timeout)
         if self._client is not None:
@@ -192,9 +153,9 @@ class IngestWorker:
             " ".join(f"{outcome}={n}" for outcome, n in sorted(self._acked.items())) or "none",
         )
 
-    def request_allowlists(self) -> None:
-        """Call after cards or members changed."""
-        self._inbox.put(_ALLOWLISTS)
+    def request_allowlists(self, *, force: bool = False) -> None:
+        """Called after a commit that changed cards or members (see access_changes)."""
+        self._inbox.put(_AllowlistRequest(force))
 
     # paho's network thread: hand over, never touch the database here.
 
@@ -212,7 +173,8 @@ class IngestWorker:
         )
         client.subscribe(events, qos=1)
         self._connected.set()
-        self.request_allowlists()
+        # Forced: a broker that restarted without persistence has lost the retained lists.
+        self.request_allowlists(force=True)
         self._inbox.put(_SYNC)
         log.info("ingest worker connected; subscribed to %s", events)
 
@@ -234,6 +196,7 @@ class IngestWorker:
     def _run(self) -> None:
         while not self._stopping.is_set():
             self._sweep_when_due()
+            self._check_allowlists_when_due()
             try:
                 first = self._inbox.get(timeout=0.2)
             except queue.Empty:
@@ -253,10 +216,16 @@ class IngestWorker:
         messages = [item for item in batch if isinstance(item, _Received)]
         if messages:
             self._with_db_retry(lambda: self._ingest(messages))
-        if any(isinstance(item, _AllowlistRequest) for item in batch):
+        requests = [item for item in batch if isinstance(item, _AllowlistRequest)]
+        if requests:
+            force = any(request.force for request in requests)
             self._with_db_retry(
                 lambda: publish_allowlists(
-                    self._sessions, self._client, topics=self._topics, clock=self._clock
+                    self._sessions,
+                    self._client,
+                    topics=self._topics,
+                    clock=self._clock,
+                    force=force,
                 )
             )
         if any(isinstance(item, _SyncRequest) for item in batch):
@@ -285,6 +254,16 @@ class IngestWorker:
             return
         if released:
             log.info("applied %d held events after the gap timeout", released)
+
+    def _check_allowlists_when_due(self) -> None:
+        # Catches what no commit of this process told: SQL typed into the database, a
+        # restore. Only while connected: the (re)connect publishes every list anyway.
+        now = time.monotonic()
+        if now < self._next_allowlist_check:
+            return
+        self._next_allowlist_check = now + self._settings.allowlist_check_s
+        if self.connected:
+            self._inbox.put(_AllowlistRequest(force=False))
 
     def _publish_sync(self) -> None:
         with self._sessions() as session:

@@ -50,6 +50,13 @@ class ServerSettings(BaseSettings):
     gap_sweep_s: float = Field(
         1.0, gt=0, description="how often held events are checked against the gap timeout"
     )
+    allowlist_check_s: float = Field(
+        15.0,
+        gt=0,
+        description="how often the huts' allowlists are compared with the cards and members "
+        "(a change made in the database directly reaches the huts within this); changes the "
+        "server makes itself are published right after their commit",
+    )
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
 
     @field_validator("mqtt_url")

@@ -30,6 +30,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 VERSION = "v1"
@@ -154,12 +155,31 @@ class CardDecision(StrEnum):
     ENROL = "enrol"  # read in staff enrol mode: reported, the door stays shut
 
 
+class CardState(StrEnum):
+    """What the allowlist says about a card it lists; a card it does not list is unknown."""
+
+    ACTIVE = "active"  # opens the door
+    SUSPENDED = "suspended"  # its member's account is suspended
+    LOST = "lost"  # reported lost: whoever taps it now is not its member
+
+
+class DenialReason(StrEnum):
+    """Why the gateway denied a listed card. An unknown card (or no list yet) carries no
+    reason, as before this field existed."""
+
+    SUSPENDED = "suspended"
+    LOST = "lost"
+
+
 class CardEvent(_EventBase):
     """A card was tapped; the gateway decided locally from its allowlist."""
 
     type: Literal["card"] = "card"
     card: CardUid
     decision: CardDecision
+    # Only on a denial by a list that names the card suspended or lost: such lists come
+    # only from servers that know this field, so an older server never receives it.
+    reason: DenialReason | None = None
 
 
 class ScanEvent(_EventBase):
@@ -317,25 +337,56 @@ def hash_card(salt: str, card: str) -> str:
     return hashlib.sha256(f"{salt}:{card.upper()}".encode()).hexdigest()
 
 
+CardHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+CardHashes = Annotated[list[CardHash], Field(max_length=100_000)]
+
+
 class Allowlist(_Message):
-    """Retained, per hut. ``version`` only grows: a gateway ignores an older one."""
+    """Retained, per hut. ``version`` only grows: a gateway ignores an older one.
+
+    ``cards`` open the door; ``suspended`` and ``lost`` (added in v1, left out when empty)
+    list cards that do not, so the hut can say why. Every list holds salted hashes only."""
 
     v: Literal[1] = 1
     hut: HutId
     version: Annotated[int, Field(ge=1)]
     issued: AwareDatetime
     salt: Annotated[str, Field(min_length=8, max_length=64)]
-    cards: Annotated[
-        list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]], Field(max_length=100_000)
-    ]
+    cards: CardHashes
+    suspended: CardHashes | None = None
+    lost: CardHashes | None = None
 
     @field_validator("cards")
     @classmethod
     def _unique(cls, cards: list[str]) -> list[str]:
         return sorted(set(cards))
 
+    @field_validator("suspended", "lost")
+    @classmethod
+    def _unique_or_none(cls, cards: list[str] | None) -> list[str] | None:
+        # Empty is left out, so a list without such cards reads as before these fields.
+        return sorted(set(cards)) if cards else None
+
+    @model_validator(mode="after")
+    def _one_state_per_card(self) -> Allowlist:
+        listed = [*self.cards, *(self.suspended or ()), *(self.lost or ())]
+        if len(set(listed)) != len(listed):
+            raise ValueError("a card is listed in more than one state")
+        return self
+
+    def states(self) -> dict[str, CardState]:
+        """Card hash -> state, for every card the list names."""
+        states = dict.fromkeys(self.cards, CardState.ACTIVE)
+        states.update(dict.fromkeys(self.suspended or (), CardState.SUSPENDED))
+        states.update(dict.fromkeys(self.lost or (), CardState.LOST))
+        return states
+
+    def state_of(self, card: str) -> CardState | None:
+        """The card's state, or None for a card the list does not name (unknown)."""
+        return self.states().get(hash_card(self.salt, card))
+
     def admits(self, card: str) -> bool:
-        return hash_card(self.salt, card) in set(self.cards)
+        return self.state_of(card) is CardState.ACTIVE
 
 
 def _parse(model: type[_M], payload: bytes) -> _M:

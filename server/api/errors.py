@@ -7,16 +7,22 @@ from contextlib import contextmanager
 
 from fastapi import HTTPException, status
 
+from server.access_actions import CardInUseError, InvalidCardError
 from server.staff_actions import NotFoundError, RefusedError
 
 
 @contextmanager
 def staff_action() -> Iterator[None]:
-    """404 for what does not exist; 409 with the rule's reason and display text for a no."""
+    """404 for what does not exist; 409 with the rule's reason and display text for a no
+    (or a card that is someone's already); 422 for what is not a card UID."""
     try:
         yield
     except NotFoundError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except InvalidCardError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    except CardInUseError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except RefusedError as exc:
         raise HTTPException(
             status.HTTP_409_CONFLICT, {"reason": exc.reason.value, "text": exc.text}

@@ -1,4 +1,5 @@
-"""Staff-only API payloads of the ledger: sessions, stocktakes, reservations, supplies."""
+"""Staff-only API payloads of the ledger: sessions, stocktakes, reservations, supplies,
+members' cards."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from datetime import date, datetime
 from pydantic import BaseModel
 
 from server.domain import BatchView, StockView
-from server.storage.models import DoorSession, Reservation, SessionScan, Stocktake
+from server.storage.models import (
+    Card,
+    DoorSession,
+    Member,
+    Reservation,
+    SessionScan,
+    Stocktake,
+)
 
 
 class ScanStaff(BaseModel):
@@ -151,3 +159,28 @@ class SupplyStaff(BaseModel):
 class SuppliesStaff(BaseModel):
     data: list[SupplyStaff]
     count: int
+
+
+class CardCreate(BaseModel):
+    uid: str  # hex, as the reader or the hut's enrolment list gives it
+
+
+class CardStaff(BaseModel):
+    uid: str
+    member_id: int
+    state: str  # active | lost
+
+    @classmethod
+    def of(cls, card: Card) -> CardStaff:
+        return cls(uid=card.uid, member_id=card.member_id, state=card.state.value)
+
+
+class MemberAccessStaff(BaseModel):
+    id: int
+    status: str  # active | suspended
+    cards: list[CardStaff]
+
+    @classmethod
+    def of(cls, member: Member) -> MemberAccessStaff:
+        cards = sorted(member.cards, key=lambda card: card.uid)
+        return cls(id=member.id, status=member.status.value, cards=[CardStaff.of(c) for c in cards])

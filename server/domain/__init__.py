@@ -1,5 +1,6 @@
 """Lending rules as plain Python: no web framework, no database, no MQTT."""
 
+from server.domain.access import CardAccess, card_access
 from server.domain.consumables import BatchView, StockView, expiring, restock_needed
 from server.domain.labels import CONDITION_CARDS, parse_condition_text, parse_scan_text
 from server.domain.lending import (
@@ -15,6 +16,7 @@ from server.domain.lending import (
     status_after_return,
 )
 from server.domain.model import (
+    CardStatus,
     Category,
     ItemCondition,
     ItemStatus,
@@ -40,6 +42,8 @@ __all__ = [
     "DEFAULT_POLICY",
     "Action",
     "BatchView",
+    "CardAccess",
+    "CardStatus",
     "Category",
     "CategoryRule",
     "Decision",
@@ -58,6 +62,7 @@ __all__ = [
     "StockView",
     "StocktakeLine",
     "StocktakeResult",
+    "card_access",
     "check_card",
     "check_reservation",
     "decide_renewal",

@@ -21,6 +21,11 @@ class MemberStatus(StrEnum):
     SUSPENDED = "suspended"
 
 
+class CardStatus(StrEnum):
+    ACTIVE = "active"
+    LOST = "lost"  # reported lost by its member: it opens nothing until staff remove it
+
+
 class Category(StrEnum):
     # Stored as free text so a new category needs no migration; these are the known ones.
     POWER_TOOLS = "power_tools"

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from server.domain import ItemCondition, ItemStatus, MemberStatus
+from server.domain import CardStatus, ItemCondition, ItemStatus, MemberStatus
 from server.storage.coltypes import UtcDateTime
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -68,6 +68,9 @@ class Hut(Base):
     address: Mapped[str | None] = mapped_column(Text, default=None)
     # Last Allowlist.version published; it only grows, even across restarts.
     allowlist_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Digest of the cards and states in the list last published (never the salted list):
+    # a periodic check republishes only when it differs, whichever process looks.
+    allowlist_digest: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class Item(Base):
@@ -157,6 +160,11 @@ class Card(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uid: Mapped[str] = mapped_column(String(20), unique=True)  # uppercase hex
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    state: Mapped[CardStatus] = mapped_column(
+        _checked_enum(CardStatus, name="state"),
+        default=CardStatus.ACTIVE,
+        server_default=CardStatus.ACTIVE.value,
+    )
 
     member: Mapped[Member] = relationship(back_populates="cards")
 

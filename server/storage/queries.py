@@ -11,7 +11,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, contains_eager
 
-from server.domain import ItemStatus, MemberStatus
+from server.domain import CardStatus, ItemStatus, MemberStatus
 from server.storage.models import (
     Card,
     EventRecord,
@@ -89,23 +89,28 @@ def find_card(session: Session, uid: str) -> Card | None:
     return session.scalars(select(Card).where(Card.uid == uid.upper())).one_or_none()
 
 
-def active_card_uids(session: Session) -> list[str]:
+def card_states(session: Session) -> list[tuple[str, CardStatus, MemberStatus]]:
+    """Every card's uid, its own state and its member's status, by uid."""
+    query = select(Card.uid, Card.state, Member.status).join(Card.member).order_by(Card.uid)
+    return [(uid, state, status) for uid, state, status in session.execute(query)]
+
+
+def lock_huts(session: Session) -> Sequence[Hut]:
+    """Every hut, its row locked until the transaction ends, in id order (so two
+    publishers never deadlock)."""
+    # FOR NO KEY UPDATE: serialises publishers of the huts' lists without blocking the
+    # foreign-key checks of events being ingested for them meanwhile.
     query = (
-        select(Card.uid)
-        .join(Card.member)
-        .where(Member.status == MemberStatus.ACTIVE)
-        .order_by(Card.uid)
+        select(Hut)
+        .order_by(Hut.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
     )
-    return list(session.scalars(query))
+    return session.scalars(query).all()
 
 
-def next_allowlist_version(session: Session, hut_id: str, *, at_least: int) -> int:
-    """Raise the hut's allowlist version past its last one (and to ``at_least``)."""
-    # FOR NO KEY UPDATE: serialises publishers of this hut's list without blocking the
-    # foreign-key checks of events being ingested for the hut meanwhile.
-    hut = session.get(Hut, hut_id, with_for_update={"key_share": True})
-    if hut is None:
-        raise LookupError(f"unknown hut {hut_id!r}")
+def next_allowlist_version(hut: Hut, *, at_least: int) -> int:
+    """Raise the (locked) hut's allowlist version past its last one, and to ``at_least``."""
     hut.allowlist_version = max(hut.allowlist_version + 1, at_least)
     return hut.allowlist_version
 
@@ -187,8 +192,8 @@ def open_loan(
 
 __all__ = [
     "ItemOnShelf",
-    "active_card_uids",
     "add_dead_letter",
+    "card_states",
     "claim_event",
     "find_card",
     "find_item",
@@ -197,6 +202,7 @@ __all__ = [
     "list_huts",
     "list_items",
     "list_open_loans",
+    "lock_huts",
     "mark_returned",
     "next_allowlist_version",
     "open_loans_query",

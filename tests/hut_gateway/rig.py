@@ -104,10 +104,14 @@ class ServerSide:
         self.client.loop_stop()
 
 
-def allowlist_payload(*cards: str, version: int = 1) -> bytes:
+def allowlist_payload(
+    *cards: str, version: int = 1, suspended: tuple[str, ...] = (), lost: tuple[str, ...] = ()
+) -> bytes:
     return Allowlist(
         hut=HUT, version=version, issued=utc_now(), salt=SALT,
         cards=[hash_card(SALT, c) for c in cards],
+        suspended=[hash_card(SALT, c) for c in suspended],
+        lost=[hash_card(SALT, c) for c in lost],
     ).to_bytes()  # fmt: skip
 
 

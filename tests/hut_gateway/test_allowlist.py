@@ -1,13 +1,22 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from hut_gateway.allowlist import AllowlistStore
-from toolhut.contract import Allowlist, ContractError, hash_card, utc_now
+from toolhut.contract import (
+    Allowlist,
+    CardState,
+    ContractError,
+    hash_card,
+    parse_allowlist,
+    utc_now,
+)
 
 SALT = "0123456789abcdef"
+HEAD = {"v": 1, "hut": "h1", "issued": "2026-11-27T02:00:00Z", "salt": SALT}
 
 
 def allowlist(version: int, *cards: str, hut: str = "h1") -> bytes:
@@ -64,3 +73,51 @@ def test_corrupt_file_on_disk_is_reported_not_fatal(
     store = AllowlistStore(path, hut="h1")
     assert store.version is None
     assert "unreadable" in caplog.text
+
+
+def listed(version: int, *, active: tuple[str, ...] = (), suspended: tuple[str, ...] = (),
+           lost: tuple[str, ...] = ()) -> bytes:  # fmt: skip
+    return Allowlist(
+        hut="h1", version=version, issued=utc_now(), salt=SALT,
+        cards=[hash_card(SALT, c) for c in active],
+        suspended=[hash_card(SALT, c) for c in suspended],
+        lost=[hash_card(SALT, c) for c in lost],
+    ).to_bytes()  # fmt: skip
+
+
+def test_the_list_tells_suspended_and_lost_cards_from_unknown_ones_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "allowlist.json"
+    store = AllowlistStore(path, hut="h1")
+    assert store.state_of("04A1B2C3") is None  # no list yet
+    assert store.offer(listed(1, active=("04A1B2C3",), suspended=("04D5E6F7",), lost=("0B0B0B0B",)))
+    reopened = AllowlistStore(path, hut="h1")  # offline, after a power cut
+    assert reopened.state_of("04a1b2c3") is CardState.ACTIVE
+    assert reopened.state_of("04D5E6F7") is CardState.SUSPENDED
+    assert reopened.state_of("0B0B0B0B") is CardState.LOST
+    assert reopened.state_of("DEADBEEF") is None
+    assert not reopened.admits("04D5E6F7") and not reopened.admits("0B0B0B0B")
+    for uid in ("04A1B2C3", "04D5E6F7", "0B0B0B0B"):
+        assert uid not in path.read_text()
+
+
+def test_a_list_without_states_reads_as_before_and_empty_states_are_left_out() -> None:
+    drill = hash_card(SALT, "04A1B2C3")
+    old_format = json.dumps({**HEAD, "version": 3, "cards": [drill]}).encode()
+    parsed = parse_allowlist(old_format)
+    assert parsed.state_of("04A1B2C3") is CardState.ACTIVE
+    assert parsed.suspended is None and parsed.lost is None
+    # A list with nobody suspended or lost is, on the wire, what an older gateway accepts.
+    assert b"suspended" not in listed(4, active=("04A1B2C3",))
+    assert b"lost" not in listed(4, active=("04A1B2C3",))
+
+
+def test_a_card_in_two_states_is_refused(tmp_path: Path) -> None:
+    store = AllowlistStore(tmp_path / "a.json", hut="h1")
+    assert store.offer(listed(1, active=("04A1B2C3",)))
+    drill = hash_card(SALT, "04A1B2C3")
+    both = json.dumps({**HEAD, "version": 2, "cards": [drill], "lost": [drill]}).encode()
+    with pytest.raises(ContractError, match="more than one state"):
+        store.offer(both)
+    assert store.version == 1 and store.admits("04A1B2C3")

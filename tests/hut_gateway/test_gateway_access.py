@@ -6,13 +6,29 @@ from collections.abc import Callable
 from pathlib import Path
 
 from firmware_bridge.codec import HEADER, VERSION, cobs_encode, crc16
-from firmware_bridge.frames import Feedback, FrameType, Unlock
-from hut_gateway.gateway import TEXT_ENROL_READY, TEXT_ENROLLED
+from firmware_bridge.frames import MAX_DISPLAY_TEXT, Beep, Feedback, FrameType, Unlock
+from hut_gateway import gateway as gateway_module
+from hut_gateway.gateway import (
+    TEXT_CARD_LOST,
+    TEXT_ENROL_READY,
+    TEXT_ENROLLED,
+    TEXT_SUSPENDED,
+    TEXT_UNKNOWN_CARD,
+    TEXT_WELCOME,
+)
 from hut_gateway.health import HealthLimits
-from tests.hut_gateway.rig import CARD, HUT, bench
+from tests.hut_gateway.rig import CARD, HUT, allowlist_payload, bench
 from tests.support.processes import poll_until
 from tests.support.services import Broker
-from toolhut.contract import Beep, CardEvent
+from toolhut.contract import (
+    AckBatch,
+    CardDecision,
+    CardEvent,
+    DenialReason,
+    EventAck,
+    Outcome,
+)
+from toolhut.contract import Beep as WireBeep
 from toolhut.contract import Feedback as WireFeedback
 
 NEW_CARD = "04D5E6F7A1B2C3"
@@ -66,7 +82,7 @@ def test_enrol_mode_times_out_and_an_expired_enrol_command_is_ignored(
         first = hut.server.wait_event(card_event(CARD, "unlocked"), what="an ordinary unlock")
         hut.wait_received(Unlock)
 
-        hut.server.command("enrol", feedback=WireFeedback(beep=Beep.NONE, text="登记新卡"))
+        hut.server.command("enrol", feedback=WireFeedback(beep=WireBeep.NONE, text="登记新卡"))
         poll_until(lambda: any(f.text == "登记新卡" for f in hut.received(Feedback)),
                    what="the command's own prompt")  # fmt: skip
         hut.clock.advance(60)
@@ -114,3 +130,58 @@ def test_garbage_and_unknown_frames_on_the_wire_are_counted_and_lose_nothing(
         assert status.hut == HUT and status.counters is not None
         assert status.counters.unknown_type == after.unknown_type
         assert len(hut.received(Unlock)) == 1
+
+
+SUSPENDED_CARD = "04D5E6F7"
+LOST_CARD = "0B0B0B0B"
+UNKNOWN_CARD = "DEADBEEF"
+
+
+def test_every_text_of_the_hut_fits_its_display() -> None:
+    texts = {
+        name: value for name, value in vars(gateway_module).items() if name.startswith("TEXT_")
+    }
+    assert len(texts) >= 10
+    for name, text in texts.items():
+        assert len(text.encode()) <= MAX_DISPLAY_TEXT, name
+        Feedback(beep=Beep.ERROR, text=text)  # what the gateway sends: it must not raise
+
+
+def test_suspended_lost_and_unknown_cards_are_told_apart_by_the_gateway_alone(
+    tmp_path: Path, broker: Broker, topic_prefix: str
+) -> None:
+    with bench(tmp_path, broker, topic_prefix) as hut:
+
+        def taps() -> list[CardEvent]:
+            return [e for e in hut.server.events() if isinstance(e, CardEvent)]
+
+        states = allowlist_payload(CARD, suspended=(SUSPENDED_CARD,), lost=(LOST_CARD,), version=2)
+        hut.server.publish(hut.server.topics.allowlist(HUT), states, retain=True)
+        poll_until(lambda: hut.gateway.allowlist.version == 2, what="the list with states")
+        shown = []  # nobody answers on the server's side: the gateway decides from its list
+        for card in (SUSPENDED_CARD, LOST_CARD, UNKNOWN_CARD):
+            hut.emulator.command(f"card {card}")
+            shown.append(hut.wait_received(Feedback, len(shown) + 1, what=card)[-1].text)
+        assert shown == [TEXT_SUSPENDED, TEXT_CARD_LOST, TEXT_UNKNOWN_CARD]
+        assert shown[0].startswith("账户已暂停") and "Account suspended" in shown[0]
+        assert shown[1].startswith("此卡已挂失") and "Card reported lost" in shown[1]
+        assert hut.received(Unlock) == []
+        poll_until(lambda: len(taps()) == 3, what="the three card events")
+        assert [(e.card, e.decision, e.reason) for e in taps()] == [
+            (SUSPENDED_CARD, CardDecision.DENIED, DenialReason.SUSPENDED),
+            (LOST_CARD, CardDecision.DENIED, DenialReason.LOST),
+            (UNKNOWN_CARD, CardDecision.DENIED, None),  # as every gateway said before
+        ]
+
+
+def test_the_reminder_line_on_the_card_ack_is_shown_after_the_welcome(
+    tmp_path: Path, broker: Broker, topic_prefix: str
+) -> None:
+    with bench(tmp_path, broker, topic_prefix) as hut:
+        hut.emulator.command(f"card {CARD}")
+        tap = hut.server.wait_event(card_event(CARD, "unlocked"), what="the tap")
+        line = WireFeedback(beep=WireBeep.OK, text="请尽快归还电钻等2件")
+        ack = EventAck(id=tap.id, seq=tap.seq, outcome=Outcome.APPLIED, feedback=line)
+        hut.server.publish(hut.server.topics.ack(HUT), AckBatch(hut=HUT, acks=[ack]).to_bytes())
+        texts = [f.text for f in hut.wait_received(Feedback, 2, what="the reminder line")]
+        assert texts == [TEXT_WELCOME, "请尽快归还电钻等2件"]

@@ -17,7 +17,7 @@ from server.seed import seed_demo
 from server.settings import ServerSettings
 from server.storage.models import Card, EventRecord, Hut, Loan, RejectedMessage
 from tests.support.gateway_link import FakeGatewayLink, clear_retained
-from toolhut.contract import Outcome, Topics
+from toolhut.contract import CardState, Outcome, Topics
 
 from .conftest import MovableClock
 from .factories import door, scan
@@ -147,13 +147,13 @@ def test_allowlists_are_retained_and_versions_grow(
     assert allowlist.admits("04A1B2C3") and allowlist.admits("04D5E6F7")
     assert "04A1B2C3" not in allowlist.to_bytes().decode()
 
-    with sessions.begin() as session:
-        card = session.scalars(select(Card).where(Card.uid == "04D5E6F7")).one()
-        card.member.status = MemberStatus.SUSPENDED
     later = FakeGatewayLink(mqtt_url, Topics(topic_prefix))
     try:
         assert later.allowlists.get(timeout=TIMEOUT).version == allowlist.version
-        worker.request_allowlists()
+        # A commit that suspends a member is enough: nobody has to ask for the new list.
+        with sessions.begin() as session:
+            card = session.scalars(select(Card).where(Card.uid == "04D5E6F7")).one()
+            card.member.status = MemberStatus.SUSPENDED
         # Some brokers (amqtt) hand a new subscriber its retained copy more than once.
         newer = later.allowlists.get(timeout=TIMEOUT)
         while newer.version == allowlist.version:
@@ -162,6 +162,7 @@ def test_allowlists_are_retained_and_versions_grow(
         later.close()
     assert newer.version > allowlist.version
     assert newer.admits("04A1B2C3") and not newer.admits("04D5E6F7")
+    assert newer.state_of("04D5E6F7") is CardState.SUSPENDED
 
 
 def test_an_event_that_breaks_the_server_is_dead_lettered_alone(

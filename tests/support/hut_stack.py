@@ -8,7 +8,8 @@ from __future__ import annotations
 import signal
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,14 @@ from typing import Any
 import pytest
 
 from tests.support.processes import ToolhutProcess, http_json, poll_until, run_toolhut, wait_http
-from toolhut.contract import ContractError, Status, Topics, parse_status
+from toolhut.contract import (
+    Allowlist,
+    ContractError,
+    Status,
+    Topics,
+    parse_allowlist,
+    parse_status,
+)
 from toolhut.embedded_broker import free_port
 from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
 from toolhut.mqtt import MqttEndpoint, make_client
@@ -87,6 +95,40 @@ class StatusWatcher:
         self._client.loop_stop()
 
 
+class AllowlistWatcher:
+    """Every allowlist the server publishes for the hut, with when it arrived (monotonic)."""
+
+    def __init__(self, endpoint: MqttEndpoint, topics: Topics, *, hut: str = HUT) -> None:
+        self.received: list[tuple[float, Allowlist]] = []
+        self._lock = threading.Lock()
+        self._client = make_client(endpoint, client_id=f"watch-lists-{topics.prefix}")
+        self._client.on_connect = lambda c, *_: c.subscribe(topics.allowlist(hut), qos=1)
+        self._client.on_message = self._on_message
+        self._client.connect_async(endpoint.host, endpoint.port)
+        self._client.loop_start()
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        try:
+            allowlist = parse_allowlist(message.payload)
+        except ContractError:
+            return
+        with self._lock:
+            self.received.append((time.monotonic(), allowlist))
+
+    def wait(self, match: Callable[[Allowlist], bool], *, after: float, timeout: float) -> Any:
+        """The first list matching ``match`` that arrived after ``after``: (arrival, list)."""
+
+        def found() -> tuple[float, Allowlist] | None:
+            with self._lock:
+                return next(((t, a) for t, a in self.received if t >= after and match(a)), None)
+
+        return poll_until(found, timeout=timeout, what="an allowlist as expected")
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
 class HutStack:
     def __init__(self, tmp_path: Path, broker: RestartableBroker, prefix: str) -> None:
         self.broker = broker
@@ -110,10 +152,10 @@ class HutStack:
         seeded = run_toolhut("server", "seed", "--db", self.db_url, "--hut", HUT)
         assert seeded.returncode == 0, seeded.stdout + seeded.stderr
 
-    def start_server(self) -> None:
+    def start_server(self, *, env: dict[str, str] | None = None) -> None:
         self.server = ToolhutProcess(
             "server", "--db", self.db_url, "--mqtt", self.broker.url, "--prefix", self.prefix,
-            "--port", str(self.port), "--staff-token", STAFF_TOKEN,
+            "--port", str(self.port), "--staff-token", STAFF_TOKEN, env=env,
         )  # fmt: skip
         wait_http(f"{self.base}/healthz", procs=[self.server])
 
@@ -142,12 +184,14 @@ class HutStack:
         self.gateway.proc.wait(10)
         self.gateway = None
 
-    def wait_allowlist(self) -> None:
-        poll_until(
-            lambda: self.watcher.latest is not None and self.watcher.latest.allowlist is not None,
-            timeout=20,
-            what="gateway status with an allowlist",
-        )
+    def wait_allowlist(self, version: int | None = None) -> None:
+        """Until the gateway says it decides with a list (of at least ``version``)."""
+
+        def holds() -> bool:
+            held = None if self.watcher.latest is None else self.watcher.latest.allowlist
+            return held is not None and (version is None or held >= version)
+
+        poll_until(holds, timeout=20, what=f"gateway status with allowlist {version or 'any'}")
 
     def outbox(self) -> tuple[int, int]:
         """(events waiting, last sequence number given) from the gateway's own file."""
@@ -172,8 +216,13 @@ class HutStack:
         poll_until(done, timeout=timeout, what="every outbox event applied on the server")
         return self.outbox()[1]
 
-    def staff(self, path: str) -> Any:
-        return http_json(f"{self.base}{path}", headers={"Authorization": f"Bearer {STAFF_TOKEN}"})
+    def staff(self, path: str, *, method: str = "GET", body: Any = None) -> Any:
+        return http_json(
+            f"{self.base}{path}",
+            headers={"Authorization": f"Bearer {STAFF_TOKEN}"},
+            method=method,
+            body=body,
+        )
 
     def item(self, tag: str) -> dict[str, Any]:
         return next(i for i in self.staff("/api/v1/items")["data"] if i["tag"] == tag)

@@ -104,10 +104,21 @@ def run_toolhut(*args: str, timeout: float = 60.0) -> subprocess.CompletedProces
     )
 
 
-def http_json(url: str, *, headers: dict[str, str] | None = None, timeout: float = 5.0) -> Any:
-    request = urllib.request.Request(url, headers=headers or {})
+def http_json(
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    timeout: float = 5.0,
+    method: str = "GET",
+    body: Any = None,
+) -> Any:
+    """The JSON answer of a request (None for an empty one, e.g. 204)."""
+    data = None if body is None else json.dumps(body).encode()
+    headers = {**(headers or {}), **({} if data is None else {"Content-Type": "application/json"})}
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
     with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read())
+        raw = response.read()
+    return json.loads(raw) if raw else None
 
 
 def wait_http(url: str, *, timeout: float = 30.0, procs: Sequence[ToolhutProcess] = ()) -> Any:

@@ -1,0 +1,88 @@
+"""What staff do about who may open a hut: suspend or reactivate a member, give a member a
+card, take a card away, record a card reported lost.
+
+The caller commits; the commit republishes every hut's allowlist (storage.access_changes
+sees the change, the process's ingest worker publishes). No HTTP here, so a CLI or a script
+can call the same functions.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.orm import Session
+
+from server.domain import CardStatus, MemberStatus
+from server.staff_actions import NotFoundError
+from server.storage import queries
+from server.storage.models import Card, Member
+from toolhut.contract import CARD_UID_PATTERN
+
+# What staff read when an action cannot be done: Chinese first, English beside it.
+TEXT_NO_MEMBER = "没有这位住户 / no such member: {member_id}"
+TEXT_NO_CARD = "没有这张卡 / no such card: {uid}"
+TEXT_BAD_UID = "卡号应为8-20位十六进制数字 / a card UID is 8-20 hex digits: {uid!r}"
+TEXT_CARD_TAKEN = "此卡已登记给一位住户 / the card already belongs to member {member_id}"
+
+_UID = re.compile(CARD_UID_PATTERN)
+
+
+class CardInUseError(ValueError):
+    """The card is already a member's (the same one or another)."""
+
+
+class InvalidCardError(ValueError):
+    """Not a card UID."""
+
+
+def _member(session: Session, member_id: int) -> Member:
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFoundError(TEXT_NO_MEMBER.format(member_id=member_id))
+    return member
+
+
+def _card(session: Session, uid: str) -> Card:
+    card = queries.find_card(session, uid)
+    if card is None:
+        raise NotFoundError(TEXT_NO_CARD.format(uid=uid))
+    return card
+
+
+def suspend_member(session: Session, *, member_id: int) -> Member:
+    member = _member(session, member_id)
+    member.status = MemberStatus.SUSPENDED
+    return member
+
+
+def reactivate_member(session: Session, *, member_id: int) -> Member:
+    member = _member(session, member_id)
+    member.status = MemberStatus.ACTIVE
+    return member
+
+
+def add_card(session: Session, *, member_id: int, uid: str) -> Card:
+    uid = uid.strip().upper()
+    if not _UID.fullmatch(uid):
+        raise InvalidCardError(TEXT_BAD_UID.format(uid=uid))
+    member = _member(session, member_id)
+    existing = queries.find_card(session, uid)
+    if existing is not None:
+        raise CardInUseError(TEXT_CARD_TAKEN.format(member_id=existing.member_id))
+    card = Card(uid=uid, member=member, state=CardStatus.ACTIVE)
+    session.add(card)
+    session.flush()
+    return card
+
+
+def remove_card(session: Session, *, uid: str) -> None:
+    session.delete(_card(session, uid))
+    session.flush()
+
+
+def report_card_lost(session: Session, *, uid: str) -> Card:
+    """The card opens nothing from now on, and the hut says why; staff remove it once the
+    member has a new one (or it turns up: remove and add it again)."""
+    card = _card(session, uid)
+    card.state = CardStatus.LOST
+    return card

@@ -1,0 +1,131 @@
+"""The huts' allowlists: built from the cards and their members, published retained, and
+published again only when what they say changed.
+
+What a list says is summed up in a digest of (card, access) pairs, stored on each hut's
+row with the version: a check finds a hut whose digest differs from the cards' now and
+publishes it, and a second process checking the same moment finds the new digest and
+publishes nothing. The salt is new with each list published, never with each check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.clock import Clock
+from server.domain import CardAccess, card_access
+from server.storage import queries
+from toolhut.contract import Allowlist, Topics, hash_card
+
+log = logging.getLogger(__name__)
+
+_PUBLISH_WAIT_S = 5.0
+
+
+class Publisher(Protocol):
+    def publish(self, topic: str, payload: bytes, qos: int = ..., retain: bool = ...) -> Any: ...
+
+
+class AllowlistNotPublishedError(RuntimeError):
+    """The broker did not confirm an allowlist; its transaction is rolled back."""
+
+
+@dataclass(frozen=True, slots=True)
+class CardAccessList:
+    """Every card's access, by uid, and the digest of it all."""
+
+    entries: tuple[tuple[str, CardAccess], ...]
+    digest: str
+
+    def allowlist(self, *, hut: str, version: int, issued: datetime) -> Allowlist:
+        salt = secrets.token_hex(8)
+        hashes: defaultdict[CardAccess, list[str]] = defaultdict(list)
+        for uid, access in self.entries:
+            hashes[access].append(hash_card(salt, uid))
+        return Allowlist(
+            hut=hut,
+            version=version,
+            issued=issued,
+            salt=salt,
+            cards=hashes[CardAccess.ACTIVE],
+            suspended=hashes[CardAccess.SUSPENDED],
+            lost=hashes[CardAccess.LOST],
+        )
+
+
+def card_access_list(session: Session) -> CardAccessList:
+    entries = tuple(
+        (uid, card_access(card=state, member=status))
+        for uid, state, status in queries.card_states(session)
+    )
+    text = "\n".join(f"{uid}:{access.value}" for uid, access in entries)
+    return CardAccessList(entries, hashlib.sha256(text.encode()).hexdigest())
+
+
+def publish_allowlists(
+    sessions: sessionmaker[Session],
+    publisher: Publisher,
+    *,
+    topics: Topics,
+    clock: Clock,
+    force: bool = True,
+) -> list[Allowlist]:
+    """Publish the allowlist (retained) of every hut, or with ``force=False`` only of the
+    huts whose last published list says something else than the cards say now.
+
+    Each list is published, and its PUBACK awaited, while the huts' rows are locked: a
+    second server publishing at the same time waits, then reads the cards after the first
+    committed, so the retained list never goes back to an older version or content."""
+    if not force:
+        with sessions() as session:
+            digest = card_access_list(session).digest
+            if all(hut.allowlist_digest == digest for hut in queries.list_huts(session)):
+                return []
+    now = clock()
+    lists = []
+    with sessions() as session, session.begin():
+        huts = queries.lock_huts(session)
+        access = card_access_list(session)  # after the locks: see the comment above
+        for hut in huts:
+            if not force and hut.allowlist_digest == access.digest:
+                continue
+            # A millisecond floor keeps versions growing even if the database was rebuilt.
+            version = queries.next_allowlist_version(hut, at_least=int(now.timestamp() * 1000))
+            hut.allowlist_digest = access.digest
+            # Written before the publish: on SQLite this takes the write lock, so a second
+            # publisher fails here (and retries) rather than after publishing a list.
+            session.flush()
+            allowlist = access.allowlist(hut=hut.id, version=version, issued=now)
+            info = publisher.publish(
+                topics.allowlist(hut.id), allowlist.to_bytes(), qos=1, retain=True
+            )
+            _wait_published(info)
+            lists.append(allowlist)
+            log.info(
+                "published allowlist v%d for hut %s (%d cards, %d suspended, %d lost)",
+                version,
+                hut.id,
+                len(allowlist.cards),
+                len(allowlist.suspended or ()),
+                len(allowlist.lost or ()),
+            )
+    return lists
+
+
+def _wait_published(info: Any) -> None:
+    wait = getattr(info, "wait_for_publish", None)
+    if wait is None:
+        return
+    try:
+        wait(_PUBLISH_WAIT_S)
+    except (RuntimeError, ValueError) as exc:
+        raise AllowlistNotPublishedError(f"allowlist not published: {exc}") from exc
+    if not info.is_published():
+        raise AllowlistNotPublishedError(f"no PUBACK within {_PUBLISH_WAIT_S} s")
