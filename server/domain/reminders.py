@@ -4,16 +4,21 @@ A policy is a list of rules; the first rule whose categories and member groups m
 loan gives its stages. A stage fires at ``anchor + offset`` (anchor: the due time, or the
 start of the due day in the hut's zone) and stays current until the next stage of the same
 audience fires: a stage missed while the server was down, or in quiet hours, is superseded
-by the later one rather than sent late next to it.
+by the later one rather than sent late next to it. A stage whose moment had come by the
+time the loan was made is never sent for it (a one-day loan is due within 24 hours the
+moment it starts: no "due soon" as the member walks away).
+
+Planning gathers, per member and audience, every loan that reached a stage into one
+reminder; each (loan, stage) in it is still claimed on its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 
 class ReminderPolicyError(ValueError):
@@ -122,18 +127,109 @@ class StageDue:
 
 
 def current_stages(
-    stages: Sequence[Stage], *, due_at: datetime, now: datetime, tz: tzinfo
+    stages: Sequence[Stage],
+    *,
+    due_at: datetime,
+    now: datetime,
+    tz: tzinfo,
+    borrowed_at: datetime | None = None,
 ) -> list[StageDue]:
-    """The stage each audience has reached now (at most one per audience), or none."""
+    """The stage each audience has reached now (at most one per audience), or none.
+
+    A stage that fired at or before ``borrowed_at`` does not count, and does not supersede
+    anything: the member was told the due time at the hut just then."""
     latest: dict[Audience, StageDue] = {}
     for stage in stages:
         fired = stage.fires_at(due_at, tz=tz)
-        if fired > now:
+        if fired > now or (borrowed_at is not None and fired <= borrowed_at):
             continue
         seen = latest.get(stage.audience)
         if seen is None or fired >= seen.fired_at:
             latest[stage.audience] = StageDue(stage, fired)
     return sorted(latest.values(), key=lambda due: due.stage.audience)
+
+
+class OpenLoan(Protocol):
+    """What reminder planning reads of an open loan."""
+
+    @property
+    def member_id(self) -> int: ...
+
+    @property
+    def due_at(self) -> datetime: ...
+
+    @property
+    def borrowed_at(self) -> datetime: ...
+
+
+LoanT = TypeVar("LoanT", bound=OpenLoan)
+
+
+@dataclass(frozen=True, slots=True)
+class LoanStage(Generic[LoanT]):
+    """A loan at the stage it has reached: one line of a reminder, claimed on its own."""
+
+    loan: LoanT
+    stage: Stage
+    fired_at: datetime
+
+    @property
+    def progress(self) -> timedelta:
+        """How long after the due time the stage fired: the larger, the more pressing."""
+        return self.fired_at - self.loan.due_at
+
+
+@dataclass(frozen=True, slots=True)
+class MemberReminder(Generic[LoanT]):
+    """One message: every loan of one member that reached a stage for one audience."""
+
+    member_id: int
+    audience: Audience
+    parts: tuple[LoanStage[LoanT], ...]
+
+    @property
+    def lead(self) -> Stage:
+        """The most pressing part's stage: it names the message and picks its wording."""
+        return max(self.parts, key=lambda part: (part.progress, part.stage.name)).stage
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Every channel of every part's stage, the lead's first: no stage loses one of
+        its channels by being listed next to another."""
+        lead = self.lead
+        return tuple(
+            dict.fromkeys([*lead.channels, *(c for p in self.parts for c in p.stage.channels)])
+        )
+
+
+def plan_reminders(
+    loans: Iterable[LoanT],
+    *,
+    stages_of: Callable[[LoanT], Sequence[Stage]],
+    zone_of: Callable[[LoanT], tzinfo],
+    now: datetime,
+    quiet: QuietHours,
+) -> list[MemberReminder[LoanT]]:
+    """The reminders due at ``now``: one per member and audience, listing every loan that
+    has reached a stage (each at its own). Member stages wait out quiet hours in the
+    loan's zone; the stage current when they end goes out then. Sorted by member and
+    audience, so that processes planning the same loans claim them in the same order."""
+    found: dict[tuple[int, Audience], list[LoanStage[LoanT]]] = {}
+    for loan in loans:
+        tz = zone_of(loan)
+        reached = current_stages(
+            stages_of(loan), due_at=loan.due_at, now=now, tz=tz, borrowed_at=loan.borrowed_at
+        )
+        for due in reached:
+            if due.stage.audience is Audience.MEMBER and quiet.contains(now, tz=tz):
+                continue
+            found.setdefault((loan.member_id, due.stage.audience), []).append(
+                LoanStage(loan, due.stage, due.fired_at)
+            )
+    return [
+        MemberReminder(member_id, audience, tuple(parts))
+        for (member_id, audience), parts in sorted(found.items(), key=lambda kv: kv[0])
+    ]
 
 
 def manual_stage_key(now: datetime) -> str:
@@ -299,6 +395,7 @@ class ReminderLine:
     member: str = ""
     building_unit: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    template: str = ""  # the template of this line's own stage; "": the message's
 
     def overdue_days(self, now: datetime) -> int:
         return max(0, (now - self.due_at) // timedelta(days=1))

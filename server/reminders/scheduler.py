@@ -1,5 +1,6 @@
 """The reminder sweep: find loans that reached a stage, claim each (loan, stage) once in
-the database, group a member's loans into one message, and deliver it on every channel.
+the database, group a member's loans into one message per sweep (each loan at its own
+stage), and deliver it on every channel.
 
 Exactly once across restarts and processes: a (subject, stage) claim is a primary key
 inserted with ON CONFLICT DO NOTHING, so only one process ever owns it; each channel's
@@ -37,12 +38,14 @@ from server.domain.reminders import (
     RESTOCK_STAGE,
     STAFF_CHANNELS,
     Audience,
+    LoanStage,
+    MemberReminder,
     ReminderLine,
     ReminderPolicy,
     Stage,
     StageAction,
-    current_stages,
     manual_stage_key,
+    plan_reminders,
 )
 from server.reminders.channels import (
     Channel,
@@ -120,12 +123,7 @@ def _zone(name: str) -> tzinfo:
         return ZoneInfo(DEFAULT_TIMEZONE)
 
 
-@dataclass(frozen=True, slots=True)
-class _Wanted:
-    member_id: int
-    hut_id: str
-    stage: Stage
-    loans: list[rq.DueLoan]
+_Reminder = MemberReminder[rq.DueLoan]
 
 
 class ReminderService:
@@ -209,13 +207,14 @@ class ReminderService:
                 claimed = rq.claimed_stages(session, [loan.subject for loan in loans])
                 todo = []
                 for want in wanted:
-                    fresh = [
-                        loan
-                        for loan in want.loans
-                        if (loan.subject, want.stage.name) not in claimed
-                    ]
+                    # A part claimed by an earlier sweep stays out; the rest is one message.
+                    fresh = tuple(
+                        part
+                        for part in want.parts
+                        if (part.loan.subject, part.stage.name) not in claimed
+                    )
                     if fresh:
-                        todo.append(_Wanted(want.member_id, want.hut_id, want.stage, fresh))
+                        todo.append(MemberReminder(want.member_id, want.audience, fresh))
                 if not todo:
                     return
                 contacts = rq.contacts_of(session, (w.member_id for w in todo))
@@ -231,32 +230,25 @@ class ReminderService:
         *,
         groups: Mapping[int, frozenset[str]],
         now: datetime,
-    ) -> list[_Wanted]:
-        """Group loans by (member, audience, stage reached); sorted, so that processes
-        planning the same loans claim them in the same order."""
-        wanted: dict[tuple[int, Audience, str], _Wanted] = {}
+    ) -> list[_Reminder]:
         rules: dict[tuple[str, frozenset[str]], tuple[Stage, ...]] = {}
-        for loan in loans:
-            tz = _zone(loan.timezone)
+
+        def stages_of(loan: rq.DueLoan) -> tuple[Stage, ...]:
             flags = groups.get(loan.member_id, frozenset())
             stages = rules.get((loan.category, flags))
             if stages is None:
                 stages = self.policy.stages_for(category=loan.category, groups=flags)
                 rules[(loan.category, flags)] = stages
-            for due in current_stages(stages, due_at=loan.due_at, now=now, tz=tz):
-                # Resident reminders wait out quiet hours; the stage current when they end
-                # goes out then (postponed, superseded by a later stage at most).
-                if due.stage.audience is Audience.MEMBER and self.quiet.contains(now, tz=tz):
-                    continue
-                key = (loan.member_id, due.stage.audience, due.stage.name)
-                entry = wanted.setdefault(key, _Wanted(loan.member_id, loan.hut_id, due.stage, []))
-                entry.loans.append(loan)
-        return [wanted[key] for key in sorted(wanted)]
+            return stages
+
+        return plan_reminders(
+            loans, stages_of=stages_of, zone_of=_zone_of, now=now, quiet=self.quiet
+        )
 
     def _create(
         self,
         session: Session,
-        wants: Sequence[_Wanted],
+        wants: Sequence[_Reminder],
         *,
         contacts: Mapping[int, Mapping[str, Any]],
         now: datetime,
@@ -268,12 +260,12 @@ class ReminderService:
             session,
             [
                 rq.NewMessage(
-                    stage=stage_key or want.stage.name,
-                    template=want.stage.template,
-                    audience=want.stage.audience.value,
+                    stage=stage_key or want.lead.name,
+                    template=want.lead.template,
+                    audience=want.audience.value,
                     member_id=want.member_id,
-                    hut_id=want.hut_id,
-                    claims=[rq.NewClaim(loan.subject, loan.loan_id) for loan in want.loans],
+                    hut_id=want.parts[0].loan.hut_id,
+                    claims=[_claim(part, stage_key=stage_key) for part in want.parts],
                 )
                 for want in wants
             ],
@@ -286,8 +278,9 @@ class ReminderService:
             if result is None:
                 continue
             message_id, won = result
-            stage = want.stage
-            targets = self._targets(stage, contacts.get(want.member_id, {}))
+            mine = _won(want, won)  # another process may have claimed some parts first
+            stage = _suspending(mine) or mine.lead
+            targets = self._targets(mine.audience, mine.channels, contacts.get(want.member_id, {}))
             deliveries.extend((message_id, *target) for target in targets)
             if StageAction.SUSPEND_BORROWING in stage.actions:
                 suspend.append(want.member_id)
@@ -300,7 +293,7 @@ class ReminderService:
                 "reminder %s for member %d (%s): %d loan(s), %d channel(s)",
                 stage_key or stage.name,
                 want.member_id,
-                stage.audience.value,
+                want.audience.value,
                 len(won),
                 len(targets),
             )
@@ -312,14 +305,14 @@ class ReminderService:
         return message_ids
 
     def _targets(
-        self, stage: Stage, contacts: Mapping[str, Any]
+        self, audience: Audience, channels: Iterable[str], contacts: Mapping[str, Any]
     ) -> list[tuple[str, str | None, str]]:
         targets: list[tuple[str, str | None, str]] = []
-        for name in stage.channels:
+        for name in channels:
             channel = self.channels.get(name)
             if channel is None:
                 continue
-            if channel.needs_address and stage.audience is Audience.MEMBER:
+            if channel.needs_address and audience is Audience.MEMBER:
                 contact = contacts.get(name)
                 if contact is not None:
                     targets.append((name, contact.address, contact.locale))
@@ -385,7 +378,7 @@ class ReminderService:
             for a in alerts
             if a.key in kept
         ]
-        targets = self._targets(stage, {})
+        targets = self._targets(stage.audience, stage.channels, {})
         rq.add_deliveries(
             session, [(message_id, *target) for target in targets], first_attempt_at=now
         )
@@ -451,7 +444,9 @@ class ReminderService:
                     "detail_zh": notice.text,
                 }
             ]
-            targets = self._targets(stage, contacts.get(notice.member_id or 0, {}))
+            targets = self._targets(
+                stage.audience, stage.channels, contacts.get(notice.member_id or 0, {})
+            )
             deliveries.extend((message_id, *target) for target in targets)
             report.messages += 1
             report.notices += 1
@@ -496,7 +491,8 @@ class ReminderService:
             )
             manual = Stage(MANUAL_STAGE, timedelta(0), "manual", channels)
             contacts = rq.contacts_of(session, [member_id])
-            want = _Wanted(member_id, loans[0].hut_id, manual, loans)
+            parts = tuple(LoanStage(loan, manual, now) for loan in loans)
+            want = MemberReminder(member_id, Audience.MEMBER, parts)
             message_ids = self._create(
                 session,
                 [want],
@@ -725,6 +721,7 @@ class ReminderService:
                     tz=tz,
                     member=loan.member.name,
                     building_unit=loan.member.building_unit,
+                    template=claim.template or "",
                 )
             )
         return sorted(lines, key=lambda line: line.due_at)
@@ -762,6 +759,33 @@ class ReminderService:
             address=delivery.address,
             member_id=message.member_id if message.audience == Audience.MEMBER else None,
         )
+
+
+def _zone_of(loan: rq.DueLoan) -> tzinfo:
+    return _zone(loan.timezone)
+
+
+def _claim(part: LoanStage[rq.DueLoan], *, stage_key: str | None) -> rq.NewClaim:
+    return rq.NewClaim(
+        part.loan.subject,
+        part.loan.loan_id,
+        stage=stage_key or part.stage.name,
+        template=part.stage.template,
+    )
+
+
+def _won(want: _Reminder, won: Sequence[str]) -> _Reminder:
+    subjects = set(won)
+    parts = tuple(part for part in want.parts if part.loan.subject in subjects)
+    return MemberReminder(want.member_id, want.audience, parts)
+
+
+def _suspending(want: _Reminder) -> Stage | None:
+    """A part's stage that suspends borrowing, if any."""
+    return next(
+        (part.stage for part in want.parts if StageAction.SUSPEND_BORROWING in part.stage.actions),
+        None,
+    )
 
 
 def neighbour(unit: str, *, locale: str) -> str:

@@ -1,4 +1,8 @@
-"""Reminder texts in Chinese and English: one message lists every item of the member."""
+"""Reminder texts in Chinese and English: one message lists every item of the member.
+
+A message whose items are at different stages (one due tomorrow, two overdue) is worded
+by its most pressing stage's template (title, intro, the hut display) and marks each item
+with its own stage's ``note``."""
 
 from __future__ import annotations
 
@@ -24,10 +28,16 @@ class Template:
     outro: str
     display: str  # {item}, {count}, {due}: the hut display, at most 64 UTF-8 bytes
     when: str = "%Y-%m-%d %H:%M"  # how {due} is written
+    # When the message lists items at several stages: the intro if this template leads
+    # ("" : ``intro``), and what follows an item of this template's stage ({days}).
+    intro_mixed: str = ""
+    note: str = ""
 
 
 _ZH_OUTRO = "请按时归还到工具屋，方便邻居使用。谢谢！"
 _EN_OUTRO = "Please bring it back to the tool hut so your neighbours can use it. Thank you!"
+# An item's line in a message listing items at several stages, followed by its note.
+_MIXED_LINE = {"zh": "· {item}（{hut}），还期 {due}", "en": "- {item} ({hut}), due {due}"}
 
 TEMPLATES: Mapping[tuple[str, str], Template] = {
     ("due_soon", "zh"): Template(
@@ -36,6 +46,8 @@ TEMPLATES: Mapping[tuple[str, str], Template] = {
         "· {item}（{hut}），还期 {due}",
         _ZH_OUTRO,
         "{item}等{count}件明天到期",
+        intro_mixed="{name}您好，您借用的 {count} 件物品快到还期了：",
+        note="，即将到期",
     ),
     ("due_soon", "en"): Template(
         "Tool hut: items due soon",
@@ -43,6 +55,8 @@ TEMPLATES: Mapping[tuple[str, str], Template] = {
         "- {item} ({hut}), due {due}",
         _EN_OUTRO,
         "{count} item(s) due soon",
+        intro_mixed="Hello {name}, {count} item(s) you borrowed are coming due:",
+        note=", due soon",
     ),
     ("due_today", "zh"): Template(
         "工具屋：借用物品今天到期",
@@ -50,6 +64,8 @@ TEMPLATES: Mapping[tuple[str, str], Template] = {
         "· {item}（{hut}），还期 {due}",
         _ZH_OUTRO,
         "{item}等{count}件今天到期",
+        intro_mixed="{name}您好，您借用的 {count} 件物品中有今天到期的：",
+        note="，今天到期",
     ),
     ("due_today", "en"): Template(
         "Tool hut: items due today",
@@ -57,6 +73,8 @@ TEMPLATES: Mapping[tuple[str, str], Template] = {
         "- {item} ({hut}), due {due}",
         _EN_OUTRO,
         "{count} item(s) due today",
+        intro_mixed="Hello {name}, of the {count} item(s) you borrowed, some are due today:",
+        note=", due today",
     ),
     ("overdue", "zh"): Template(
         "工具屋：借用物品已逾期",
@@ -64,6 +82,8 @@ TEMPLATES: Mapping[tuple[str, str], Template] = {
         "· {item}（{hut}），还期 {due}，已逾期 {days} 天",
         "如有困难请联系社区工作人员。谢谢！",
         "请尽快归还{item}等{count}件",
+        intro_mixed="{name}您好，您借用的 {count} 件物品中有已逾期的，请尽快归还：",
+        note="，已逾期 {days} 天",
     ),
     ("overdue", "en"): Template(
         "Tool hut: items overdue",
@@ -71,6 +91,9 @@ TEMPLATES: Mapping[tuple[str, str], Template] = {
         "- {item} ({hut}), due {due}, {days} day(s) overdue",
         "If something is in the way, please talk to the community staff. Thank you!",
         "{count} item(s) overdue",
+        intro_mixed="Hello {name}, of the {count} item(s) you borrowed, some are overdue; "
+        "please bring them back:",
+        note=", {days} day(s) overdue",
     ),
     ("manual", "zh"): Template(
         "工具屋：归还提醒",
@@ -92,6 +115,8 @@ TEMPLATES: Mapping[tuple[str, str], Template] = {
         "· {item}（{hut}），还期 {due}，已逾期 {days} 天",
         "请工作人员联系该居民。",
         "",
+        intro_mixed="{name}（{unit}）借用的 {count} 件物品中有逾期已超过 7 天的：",
+        note="，已逾期 {days} 天",
     ),
     ("escalation", "en"): Template(
         "Tool hut: overdue more than 7 days",
@@ -99,6 +124,8 @@ TEMPLATES: Mapping[tuple[str, str], Template] = {
         "- {item} ({hut}), due {due}, {days} day(s) overdue",
         "Please follow up with the resident.",
         "",
+        intro_mixed="{name} ({unit}) has {count} item(s) out, some more than 7 days overdue:",
+        note=", {days} day(s) overdue",
     ),
     ("restock", "zh"): Template(
         "工具屋：耗材需要补货",
@@ -169,28 +196,43 @@ def render(
     lines: Sequence[ReminderLine],
     now: datetime,
 ) -> Rendered:
-    chosen = TEMPLATES.get((template, locale)) or TEMPLATES.get((template, "zh"))
-    if chosen is None:
-        raise UnknownTemplateError(template)
+    """``template``: the message's; a line's own ``template`` (its stage's) wins for it.
+    The message's template leads while one of its lines is left (returned loans drop out
+    before a retry), else the earliest due line's."""
+    kinds = [line.template or template for line in lines]
+    chosen = _template(template if template in kinds or not kinds else kinds[0], locale)
+    mixed = len(set(kinds)) > 1
     english = locale == "en"
-    rows = [
-        chosen.line.format(
-            item=(line.item_en or line.item_zh) if english else line.item_zh,
-            hut=line.hut,
-            due=_when(line, chosen),
-            days=line.overdue_days(now),
-            member=line.member,
-            unit=line.building_unit,
-            detail=_detail(line, english=english),
-        )
-        for line in lines
-    ]
+    rows = []
+    for line, kind in zip(lines, kinds, strict=True):
+        fields = {
+            "item": (line.item_en or line.item_zh) if english else line.item_zh,
+            "hut": line.hut,
+            "due": _when(line, chosen),
+            "days": line.overdue_days(now),
+            "member": line.member,
+            "unit": line.building_unit,
+            "detail": _detail(line, english=english),
+        }
+        if mixed:
+            note = _template(kind, locale).note.format(**fields)
+            rows.append(_MIXED_LINE["en" if english else "zh"].format(**fields) + note)
+        else:
+            rows.append(chosen.line.format(**fields))
     first_due = _when(lines[0], chosen) if lines else ""
-    intro = chosen.intro.format(name=name, unit=unit, count=len(lines), due=first_due)
+    intro = (chosen.intro_mixed if mixed else "") or chosen.intro
+    intro = intro.format(name=name, unit=unit, count=len(lines), due=first_due)
     body = "\n".join(part for part in (intro, *rows, chosen.outro) if part)
     first = lines[0].item_zh if lines else ""
     display = _fit(chosen.display, item=first, count=len(lines), due=first_due)
     return Rendered(chosen.title, body, display)
+
+
+def _template(name: str, locale: str) -> Template:
+    chosen = TEMPLATES.get((name, locale)) or TEMPLATES.get((name, "zh"))
+    if chosen is None:
+        raise UnknownTemplateError(name)
+    return chosen
 
 
 def _when(line: ReminderLine, template: Template) -> str:

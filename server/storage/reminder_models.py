@@ -1,9 +1,10 @@
 """Tables of the reminders: who was told what, once, and what is still to be sent.
 
-A grouped message (one member, one stage, several loans) is one ``reminder_messages`` row;
-the exactly-once key is per subject and stage in ``reminder_claims`` (subject "loan:<id>",
-or a stock alert's key), so grouping never lets a loan's stage go out twice: the loan is
-in whichever message won its claim. Each channel of a message is one ``reminder_deliveries``
+A grouped message (one member, one audience, several loans, each at its own stage) is one
+``reminder_messages`` row, named by its most pressing stage; the exactly-once key is per
+subject and stage in ``reminder_claims`` (subject "loan:<id>", or a stock alert's key), so
+grouping never lets a loan's stage go out twice: the loan is in whichever message won its
+claim. Each channel of a message is one ``reminder_deliveries``
 row that a worker leases, sends outside any transaction and then marks.
 """
 
@@ -58,6 +59,9 @@ class ReminderClaim(Base):
     stage: Mapped[str] = mapped_column(String(64), primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("reminder_messages.id"), index=True)
     loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id"), default=None)
+    # How this line is worded when the message lists loans at several stages; None: the
+    # message's template (stock alerts, notices, claims from before revision 0005).
+    template: Mapped[str | None] = mapped_column(String(32), default=None)
 
     message: Mapped[ReminderMessage] = relationship(back_populates="claims")
     loan: Mapped[Loan | None] = relationship()

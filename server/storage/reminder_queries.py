@@ -55,6 +55,7 @@ class DueLoan:
     due_at: datetime
     category: str
     timezone: str
+    borrowed_at: datetime
     subject: str = field(init=False)  # computed once: a sweep asks for it several times
 
     def __post_init__(self) -> None:
@@ -82,9 +83,17 @@ def stream_due_loans(
         yield DueLoan(*row)
 
 
-def _loan_rows() -> Select[int, int, str, datetime, str, str]:
+def _loan_rows() -> Select[int, int, str, datetime, str, str, datetime]:
     query = (
-        select(Loan.id, Loan.member_id, Loan.hut_id, Loan.due_at, Item.category, Hut.timezone)
+        select(
+            Loan.id,
+            Loan.member_id,
+            Loan.hut_id,
+            Loan.due_at,
+            Item.category,
+            Hut.timezone,
+            Loan.borrowed_at,
+        )
         .join(Item, Item.id == Loan.item_id)
         .join(Hut, Hut.id == Loan.hut_id)
         .where(Loan.returned_at.is_(None))
@@ -137,6 +146,8 @@ def claimed_stages(session: Session, subjects: Sequence[str]) -> set[tuple[str, 
 class NewClaim:
     subject: str
     loan_id: int | None
+    stage: str | None = None  # None: the message's stage
+    template: str | None = None  # None: worded by the message's template
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +189,13 @@ def _is_postgres(session: Session) -> bool:
 def _claim_rows(messages: Sequence[NewMessage], ids: Sequence[int]) -> list[dict[str, Any]]:
     return sorted(
         (
-            {"subject": c.subject, "stage": m.stage, "message_id": mid, "loan_id": c.loan_id}
+            {
+                "subject": c.subject,
+                "stage": c.stage or m.stage,
+                "message_id": mid,
+                "loan_id": c.loan_id,
+                "template": c.template,
+            }
             for m, mid in zip(messages, ids, strict=True)
             for c in m.claims
         ),
@@ -236,11 +253,11 @@ _PG_MESSAGES = text(
     "CAST(:huts AS text[])) AS m(id, stage, template, audience, member_id, hut_id)"
 )
 _PG_CLAIMS = text(
-    "INSERT INTO reminder_claims (subject, stage, message_id, loan_id) "
-    "SELECT subject, stage, message_id, loan_id "
+    "INSERT INTO reminder_claims (subject, stage, message_id, loan_id, template) "
+    "SELECT subject, stage, message_id, loan_id, template "
     "FROM unnest(CAST(:subjects AS text[]), CAST(:stages AS text[]), "
-    "CAST(:messages AS integer[]), CAST(:loans AS integer[])) "
-    "AS c(subject, stage, message_id, loan_id) "
+    "CAST(:messages AS integer[]), CAST(:loans AS integer[]), CAST(:templates AS text[])) "
+    "AS c(subject, stage, message_id, loan_id, template) "
     "ORDER BY subject, stage "
     "ON CONFLICT (subject, stage) DO NOTHING RETURNING subject, message_id"
 )
@@ -279,6 +296,7 @@ def _create_messages_pg(
             "stages": [r["stage"] for r in rows],
             "messages": [r["message_id"] for r in rows],
             "loans": [r["loan_id"] for r in rows],
+            "templates": [r["template"] for r in rows],
         },
     )
     for subject, message_id in found:
