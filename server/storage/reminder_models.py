@@ -60,7 +60,7 @@ class ReminderClaim(Base):
     message_id: Mapped[int] = mapped_column(ForeignKey("reminder_messages.id"), index=True)
     loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id"), default=None)
     # How this line is worded when the message lists loans at several stages; None: the
-    # message's template (stock alerts, notices, claims from before revision 0005).
+    # message's template (stock alerts, notices, claims from before revision 0006).
     template: Mapped[str | None] = mapped_column(String(32), default=None)
 
     message: Mapped[ReminderMessage] = relationship(back_populates="claims")
