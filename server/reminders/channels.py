@@ -106,7 +106,11 @@ class AppriseChannel:
             raise DeliveryError(f"channel {self.name}: Apprise refused the URL for this address")
         # Apprise reports why a send failed only in its log: capture that for the retry row.
         with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
-            ok = notifier.notify(title=message.title, body=message.body)
+            # Our bodies are plain text: said so, Apprise turns the line breaks into <br> for
+            # the e-mail plugin's HTML instead of running every item line into one.
+            ok = notifier.notify(
+                title=message.title, body=message.body, body_format=apprise.NotifyFormat.TEXT
+            )
             detail = captured.getvalue().strip()
         if not ok:
             raise DeliveryError(f"channel {self.name}: {detail or 'notification failed'}")

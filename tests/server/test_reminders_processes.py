@@ -146,6 +146,9 @@ def test_a_member_hears_one_message_per_sweep_listing_each_loan_at_its_stage(
         "· 哑铃（demo-hut），还期 2026-11-28 18:00，即将到期",
     ):
         assert line in text, text
+    # Each item on a line of its own, in the mail a resident reads, not run together.
+    lines = [ln.strip() for ln in text.replace("<br/>", "\n").replace("<br>", "\n").splitlines()]
+    assert sum(ln.startswith("· ") for ln in lines) == 4, text
     per_member = Counter(post.split("您好")[0] for post in posts)
     assert per_member == {"3-201 的住户": 1, "5-502 的住户": 1}
     [to_zhang] = [post for post in posts if post.startswith("3-201")]
