@@ -227,7 +227,7 @@ class ControllerEmulator:
             link.unlink()
 
     def command(self, line: str) -> str | None:
-        """Run one command typed at the prompt; returns the error or help text it printed, if any."""
+        """Run one command as typed at the prompt; returns the error or help text it printed."""
         name, _, rest = line.strip().partition(" ")
         rest = rest.strip()
         try:

@@ -85,8 +85,6 @@ def log_to_file(console: Console, *, path: Path, level: int | str) -> None:
     """All records at ``level`` and up to ``path``; WARNING and up also to the console."""
     path.parent.mkdir(parents=True, exist_ok=True)
     file_handler = logging.FileHandler(path, encoding="utf-8")
-    file_handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handlers: list[Any] = [file_handler, ConsoleHandler(console)]
     logging.basicConfig(level=level, handlers=handlers, force=True)
