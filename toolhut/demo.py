@@ -189,7 +189,7 @@ class Demo:
             line = self.console.read_line()
             if line is None:
                 self.console.print(texts.END_OF_INPUT)
-                threading.Event().wait()  # until Ctrl-C or SIGTERM
+                self.console.wait_for_signal()
                 return
             line = line.strip()
             if not line:

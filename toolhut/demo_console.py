@@ -9,6 +9,9 @@ which the person should see.
 from __future__ import annotations
 
 import logging
+import os
+import select
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -33,6 +36,8 @@ class Console:
         self.interactive = stdin.isatty() and stdout.isatty()
         self._lock = threading.Lock()
         self._at_prompt = False
+        self._wakeup: _SignalWakeup | None = None
+        self._piped: _PipedLines | None = None
 
     def print(self, text: str) -> None:
         """Safe from any thread; never shares the prompt's line."""
@@ -49,8 +54,9 @@ class Console:
     def read_line(self) -> str | None:
         """The next command, or None at the end of input."""
         if not self.interactive:
-            line = self._stdin.readline()
-            return line if line else None
+            if self._piped is None:
+                self._piped = _PipedLines(self._stdin.fileno(), self._signal_wakeup())
+            return self._piped.read_line()
         with self._lock:
             self._at_prompt = True
         try:
@@ -64,6 +70,62 @@ class Console:
         finally:
             with self._lock:
                 self._at_prompt = False
+
+    def wait_for_signal(self) -> None:
+        """Until Ctrl-C or SIGTERM (their handlers raise); main thread only."""
+        wakeup = self._signal_wakeup()
+        while True:
+            wakeup.wait()
+
+    def _signal_wakeup(self) -> _SignalWakeup:
+        if self._wakeup is None:
+            self._wakeup = _SignalWakeup()
+        return self._wakeup
+
+
+class _SignalWakeup:
+    """A pipe the signal module writes a byte to whenever a signal arrives, in any thread.
+
+    Python runs signal handlers in the main thread only; when the kernel hands SIGTERM or
+    SIGINT to another of the demo's threads, a read() or wait blocked in the main thread is
+    not interrupted, and the demo would go on as if nothing came. Waiting in select() on
+    this pipe too wakes the main thread, which then runs the handler. Main thread only.
+    """
+
+    def __init__(self) -> None:
+        self.fd, write_end = os.pipe()
+        for end in (self.fd, write_end):
+            os.set_blocking(end, False)
+        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+
+    def wait(self, *fds: int) -> list[int]:
+        """Block until a signal comes (its handler runs as this thread goes on) or one of
+        ``fds`` is readable; returns the readable ones of ``fds``."""
+        ready, _, _ = select.select([self.fd, *fds], [], [])
+        if self.fd in ready:
+            os.read(self.fd, 512)
+        return [fd for fd in ready if fd != self.fd]
+
+
+class _PipedLines:
+    """Lines from a pipe, waited for so that a signal stops the wait at once."""
+
+    def __init__(self, fd: int, wakeup: _SignalWakeup) -> None:
+        self._fd = fd
+        self._wakeup = wakeup
+        self._pending = b""
+        self._eof = False
+
+    def read_line(self) -> str | None:
+        while b"\n" not in self._pending and not self._eof:
+            if self._wakeup.wait(self._fd):
+                chunk = os.read(self._fd, 4096)
+                self._pending += chunk
+                self._eof = not chunk
+        if not self._pending:
+            return None
+        line, newline, self._pending = self._pending.partition(b"\n")
+        return (line + newline).decode("utf-8", errors="replace")
 
 
 class ConsoleHandler(logging.Handler):

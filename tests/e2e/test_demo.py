@@ -6,6 +6,9 @@ someone is running on the same broker.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import platform
 import re
 import signal
 import socket
@@ -25,6 +28,8 @@ from toolhut.embedded_broker import free_port
 pytestmark = pytest.mark.e2e
 
 READY = r"allowlist version \d+ received"
+SYSCALLS_TGKILL = {"x86_64": 234, "aarch64": 131}
+SYS_TGKILL = SYSCALLS_TGKILL.get(platform.machine(), -1)
 REAL_PULSE_S = 5.0  # the gateway's default unlock_pulse_ms, what a real hut uses
 
 
@@ -167,3 +172,31 @@ def test_two_demos_on_one_broker_with_different_prefixes_leave_each_other_alone(
     for demo in demos:
         # A second client with the same id makes the broker drop the first, which warns.
         assert not [line for line in demo.lines if "lost the broker" in line], demo.lines
+
+
+def _signal_a_thread_other_than_main(pid: int, sig: signal.Signals) -> None:
+    # What the kernel may do with a process's signal: hand it to any thread that does not
+    # block it. tgkill aims it at one thread, to make that case happen on purpose.
+    libc = ctypes.CDLL(None, use_errno=True)
+    others = sorted(int(tid) for tid in os.listdir(f"/proc/{pid}/task") if int(tid) != pid)
+    assert others, "the demo runs no threads besides the main one?"
+    assert libc.syscall(SYS_TGKILL, pid, others[0], int(sig)) == 0, ctypes.get_errno()
+
+
+@pytest.mark.skipif(platform.machine() not in SYSCALLS_TGKILL, reason="tgkill number unknown")
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_signal_taken_by_another_thread_still_stops_the_demo(
+    tmp_path: Path, broker: Broker, topic_prefix: str, stop: signal.Signals
+) -> None:
+    demo = ToolhutProcess(
+        *demo_args(tmp_path / "demo", broker, prefix=topic_prefix, port=free_port())
+    )
+    try:
+        wait_seen(demo, r"Tool hut demo is running")
+        demo.send("no such command")
+        demo.expect(r"\[hut\] error: unknown command")  # the prompt is waiting for input
+        _signal_a_thread_other_than_main(demo.proc.pid, stop)
+        demo.expect(r"^Stopped\.$", timeout=30)
+        assert demo.proc.wait(30) == 0
+    finally:
+        demo.stop()
