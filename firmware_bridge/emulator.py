@@ -227,7 +227,7 @@ class ControllerEmulator:
             link.unlink()
 
     def command(self, line: str) -> str | None:
-        """Run one console command; returns the error or help text it printed, if any."""
+        """Run one command as typed at the prompt; returns the error or help text it printed."""
         name, _, rest = line.strip().partition(" ")
         rest = rest.strip()
         try:
@@ -340,7 +340,7 @@ class ControllerEmulator:
         self._output(f"error: pty failed ({exc}); emulator stopped")
 
     def _tick_loop(self) -> None:
-        # The board relocks on its own timer, whatever the host does: fail-safe hardware.
+        # The board relocks on its own timer, whatever the host does: it fails secure.
         while not self._stopping.wait(self._tick_s):
             now = self._clock()
             with self._state_lock:

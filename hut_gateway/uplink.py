@@ -31,7 +31,7 @@ from toolhut.contract import (
     parse_ack,
     parse_command,
 )
-from toolhut.mqtt import MqttEndpoint, connack_ok, make_client
+from toolhut.mqtt import MqttEndpoint, connack_ok, gateway_client_id, make_client
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,10 @@ class Uplink:
         self._ticker: threading.Thread | None = None
         self.rejected_messages = 0
         self.resent = 0
-        self._client = make_client(self._endpoint, client_id=f"toolhut-gateway-{self._hut}")
+        self._client = make_client(
+            self._endpoint,
+            client_id=gateway_client_id(prefix=settings.topic_prefix, hut=self._hut),
+        )
         # paho's own limit is not the pacing (the window is); it must simply not be lower.
         self._client.max_inflight_messages_set(self._window)
         self._client.will_set(

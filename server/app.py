@@ -20,6 +20,8 @@ from toolhut import latency
 
 log = logging.getLogger(__name__)
 
+DOCS_ASSETS_URL = "/static/docs"
+
 
 def create_app(
     settings: ServerSettings,
@@ -33,11 +35,20 @@ def create_app(
 
     ``reminders`` is the ReminderService behind "remind now"; None builds one from settings.
     """
+    from fastapi_offline import FastAPIOffline
+
     from server.api.routes import access, health, huts, items, loans, pages, sessions, supplies
     from server.api.routes import reminders as reminder_routes
     from server.reminders.scheduler import build_service
 
-    app = FastAPI(title="Tool hut server", version="1")
+    # /docs and /redoc with their scripts served from the package, not a CDN: they work on a
+    # hut's intranet with no internet, and where the CDN is slow or blocked (mainland China).
+    app = FastAPIOffline(
+        title="Tool hut server",
+        version="1",
+        static_url=DOCS_ASSETS_URL,
+        swagger_ui_parameters={"validatorUrl": None},  # else Swagger UI asks an online validator
+    )
     app.state.settings = settings
     app.state.clock = clock
     app.state.sessions = make_sessionmaker(engine or make_engine(settings.db_url))

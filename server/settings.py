@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 
 from pydantic import Field, SecretStr, field_validator
@@ -14,8 +15,9 @@ from toolhut.mqtt import MqttEndpoint
 
 
 def _default_client_id() -> str:
-    # Unique per process: a second server with the same id would kick the first off.
-    return f"toolhut-server-{socket.gethostname()}-{os.getpid()}"
+    # Unique per settings object, not only per process: a second ingest worker with the same
+    # id, in this process or another, would kick the first off the broker.
+    return f"toolhut-server-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 class ServerSettings(BaseSettings):

@@ -1,6 +1,6 @@
-"""What staff do from the console: renew, write off as lost, queue a member for an item,
-clear an item after repair, release expired holds. Rules from the domain; rows from
-storage; no HTTP here, so a CLI or a scheduler can call the same functions."""
+"""What staff do through the staff API (a Bearer token): renew, write off as lost, queue a
+member for an item, clear an item after repair, release expired holds. Rules from the
+domain; rows from storage; no HTTP here, so a CLI or a scheduler can call the same functions."""
 
 from __future__ import annotations
 

@@ -7,41 +7,66 @@ from __future__ import annotations
 import logging
 import secrets
 import signal
-import sys
+import socket
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from toolhut import demo_texts as texts
+from toolhut.contract import DEFAULT_PREFIX
+from toolhut.demo_console import Console, log_to_file
 from toolhut.embedded_broker import EmbeddedBroker, free_port
 from toolhut.mqtt import MqttEndpoint
 
 log = logging.getLogger(__name__)
 
-PROMPT_HELP = """\
-Drive the hut by typing controller events (one a line):
-  card 04A1B2C3        tap 张阿姨's card   (card 04D5E6F7: 李师傅; any other UID is unknown)
-  door open            open the door
-  scan T0001           scan an item label (a bare tag or its label URL): borrow, or return
-  scan COND:REPAIR     right after a return: it needs repair (also COND:OK, COND:MISSING)
-  scan C0001           take a first-aid supply (C0001-C0003)
-  door close           close the door: the session ends
-  card 04ABCDEF        社区管理员's staff card: stocktake, scans counted until the door closes
-  help | quit
-"""
+HTTP_HOST = "127.0.0.1"
+
+
+class DemoStartError(RuntimeError):
+    """The demo cannot start; the message says what to change."""
 
 
 class Demo:
-    def __init__(self, *, port: int, data_dir: Path, mqtt_url: str, hut: str) -> None:
+    def __init__(
+        self,
+        *,
+        port: int,
+        data_dir: Path,
+        mqtt_url: str,
+        hut: str,
+        prefix: str = DEFAULT_PREFIX,
+        console: Console | None = None,
+    ) -> None:
         self.port = port
         self.data_dir = data_dir.resolve()
         self.requested = MqttEndpoint.parse(mqtt_url)
         self.hut = hut
+        self.prefix = prefix
+        self.console = console or Console()
         self.staff_token = secrets.token_urlsafe(16)
         self._parts: list[Any] = []  # stopped in reverse order
+        self._stopping = threading.Event()
+        self.broker_url = self.requested.url
 
-    def run(self) -> int:
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "demo.log"
+
+    def run(self, *, log_level: int | str = logging.INFO) -> int:
+        # Before anything starts: a busy port found after the broker, the migration and the
+        # seed would leave a traceback and half a demo behind.
+        if not port_free(HTTP_HOST, self.port):
+            self.console.print(texts.PORT_BUSY.format(port=self.port, host=HTTP_HOST))
+            return 2
+        try:
+            log_to_file(self.console, path=self.log_path, level=log_level)
+        except OSError as exc:
+            self.console.print(texts.START_FAILED.format(reason=exc))
+            return 1
+        _import_parts()
         # SIGTERM (docker stop, systemd) stops the demo like Ctrl-C, even mid-readline.
         signal.signal(signal.SIGTERM, _interrupt)
         try:
@@ -50,10 +75,13 @@ class Demo:
             self._prompt()
         except KeyboardInterrupt:
             pass
+        except DemoStartError as exc:
+            self.console.print(texts.START_FAILED.format(reason=exc))
+            return 1
         finally:
-            print("Stopping the demo ...", flush=True)
+            self.console.print("Stopping the demo ...")
             self.stop()
-            print("Stopped.", flush=True)
+            self.console.print("Stopped.")
         return 0
 
     def start(self, *, emulator_output: Callable[[str], None] | None = None) -> None:
@@ -67,16 +95,19 @@ class Demo:
         from server.storage import make_engine, migrate
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        # One line per HTTP request drowns the hut's lines at the prompt.
+        # One line per HTTP request (the inventory page polls) would only bury the log.
         logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
         endpoint = self._broker()
+        self.broker_url = endpoint.url
         db_url = f"sqlite:///{self.data_dir / 'toolhut.sqlite3'}"
         settings = ServerSettings(
             db_url=db_url,
             mqtt_url=endpoint.url,
+            topic_prefix=self.prefix,
+            host=HTTP_HOST,
             port=self.port,
             staff_token=self.staff_token,
-            public_base_url=f"http://127.0.0.1:{self.port}",
+            public_base_url=f"http://{HTTP_HOST}:{self.port}",
         )
         # Seed before the server starts, so its first allowlist already has the residents.
         migrate(db_url)
@@ -86,10 +117,13 @@ class Demo:
         finally:
             engine.dispose()
         server = ServerRuntime(settings)
-        server.start()
+        try:
+            server.start()
+        except RuntimeError as exc:  # the port was taken between our check and now
+            raise DemoStartError(f"{exc}; pick another port with --port") from exc
         self._parts.append(server)
 
-        emulator = ControllerEmulator(output=emulator_output or _print_hut_line)
+        emulator = ControllerEmulator(output=emulator_output or self._print_hut_line)
         emulator.start()
         self._parts.append(emulator)
         self.emulator = emulator
@@ -99,58 +133,63 @@ class Demo:
                 hut=self.hut,
                 serial=emulator.device_path,
                 mqtt_url=endpoint.url,
+                topic_prefix=self.prefix,
                 data_dir=self.data_dir / "gateway",
+                unlock_pulse_ms=texts.DEMO_UNLOCK_S * 1000,
             )
         )
         gateway.start()
         self._parts.append(gateway)
         self.gateway = gateway
         if not gateway.uplink.wait_connected(10):
-            log.warning("gateway has not reached the broker yet; it keeps trying")
+            log.warning(texts.NO_BROKER_YET)
         elif not _wait(lambda: gateway.allowlist.version is not None, timeout=10):
-            log.warning("no allowlist from the server yet: cards are refused until it comes")
+            log.warning(texts.NO_ALLOWLIST_YET)
+        threading.Thread(target=self._announce_allowlist, name="demo-ready", daemon=True).start()
 
     def _broker(self) -> MqttEndpoint:
         if self.requested.reachable():
-            print(f"Using the MQTT broker at {self.requested.url}")
+            log.info("using the MQTT broker at %s", self.requested.url)
             return self.requested
         port = self.requested.port
-        if not _port_free(self.requested.host, port):
+        if not port_free(self.requested.host, port):
             port = free_port(self.requested.host)
         broker = EmbeddedBroker(host=self.requested.host, port=port)
         endpoint = broker.start()
         self._parts.append(broker)
-        print(
+        self.console.print(
             f"No broker answered at {self.requested.url}: started an embedded one at {endpoint.url}"
         )
         return endpoint
 
-    def _banner(self) -> None:
-        base = f"http://127.0.0.1:{self.port}"
-        print(
-            f"""
-工具屋演示 Tool hut demo is running — hut "{self.hut}", data in {self.data_dir}
-  Inventory:     {base}/          (every hut's shelf, refreshes by itself)
-  Health:        {base}/healthz
-  Items:         {base}/api/v1/items
-  Open loans:    {base}/api/v1/loans?status=open
-  Item page:     {base}/i/T0001   (what a phone shows after scanning a label)
-  Staff view:    curl -H 'Authorization: Bearer {self.staff_token}' {base}/api/v1/items
-  API docs:      {base}/docs
+    def _announce_allowlist(self) -> None:
+        # The one line that says the hut is ready, however late the allowlist comes.
+        gateway = self.gateway
+        while gateway.allowlist.version is None:
+            if self._stopping.wait(0.05):
+                return
+        self._print_hut_line(texts.ALLOWLIST_READY.format(version=gateway.allowlist.version))
 
-{PROMPT_HELP}""",
-            flush=True,
+    def _banner(self) -> None:
+        self.console.print(
+            texts.BANNER.format(
+                hut=self.hut,
+                prefix=self.prefix,
+                base=f"http://{HTTP_HOST}:{self.port}",
+                token=self.staff_token,
+                data_dir=self.data_dir,
+                broker=self.broker_url,
+                log_path=self.log_path,
+            )
         )
+        self.console.print(texts.PROMPT_HELP)
 
     def _prompt(self) -> None:
-        interactive = sys.stdin.isatty()
         while True:
-            if interactive:
-                print("hut> ", end="", flush=True)
-            line = sys.stdin.readline()
-            if not line:
-                print("(no more input: the demo keeps running; Ctrl-C stops it)", flush=True)
-                threading.Event().wait()  # until Ctrl-C or SIGTERM
+            line = self.console.read_line()
+            if line is None:
+                self.console.print(texts.END_OF_INPUT)
+                self.console.wait_for_signal()
                 return
             line = line.strip()
             if not line:
@@ -158,18 +197,46 @@ class Demo:
             if line in {"quit", "exit"}:
                 return
             if line == "help":
-                print(PROMPT_HELP, flush=True)
+                self.console.print(texts.PROMPT_HELP)
                 self.emulator.command("help")  # every controller command, alarms included
                 continue
             self.emulator.command(line)  # it prints what it sent, or the error
 
+    def _print_hut_line(self, line: str) -> None:
+        self.console.print(f"  [hut] {line}")
+        for start, note in texts.HUT_NOTES.items():
+            if line.startswith(start):
+                self.console.print(f"        {note}")
+
     def stop(self) -> None:
+        self._stopping.set()
         while self._parts:
             part = self._parts.pop()
             try:
                 part.stop()
             except Exception:  # keep stopping the rest
                 log.exception("error stopping %s", type(part).__name__)
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether a server could listen on ``port`` now (as uvicorn binds: SO_REUSEADDR, so a
+    connection of a stopped demo lingering in TIME_WAIT does not count as busy)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _import_parts() -> None:
+    # Every part up front, so a missing extra is reported before anything starts; after the
+    # log file is set up, since some log at import.
+    import amqtt  # noqa: F401
+
+    import hut_gateway.gateway  # noqa: F401
+    import server.app  # noqa: F401
 
 
 def _wait(predicate: Callable[[], bool], *, timeout: float) -> bool:
@@ -183,18 +250,3 @@ def _wait(predicate: Callable[[], bool], *, timeout: float) -> bool:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def _print_hut_line(line: str) -> None:
-    print(f"  [hut] {line}", flush=True)
-
-
-def _port_free(host: str, port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True

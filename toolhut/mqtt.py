@@ -56,6 +56,14 @@ def _nodelay(client: Any, userdata: Any, sock: Any) -> None:
         pass
 
 
+def gateway_client_id(*, prefix: str, hut: str) -> str:
+    """The same for one hut under one prefix, so a restarted gateway takes its own place,
+    and different across prefixes, so a demo and a test run sharing a broker never knock
+    each other's gateways off (a broker drops the older of two clients with one id).
+    Neither a prefix nor a hut id holds a '.', so each id belongs to one (prefix, hut)."""
+    return f"toolhut-gateway.{prefix.replace('/', '.')}.{hut}"
+
+
 def make_client(endpoint: MqttEndpoint, *, client_id: str, clean: bool = True) -> Any:
     """A paho client with the v2 callbacks, TCP_NODELAY and the endpoint's credentials.
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from pathlib import Path
 
+import pytest
+
 from hut_gateway.uplink import Backoff
-from tests.hut_gateway.uplink_rig import ServerSide, UplinkRig, door_event
+from tests.hut_gateway.uplink_rig import HUT, ServerSide, UplinkRig, door_event
 from tests.support.processes import poll_until
 from tests.support.services import Broker
 from toolhut.contract import Topics, parse_status
+from toolhut.mqtt import gateway_client_id
 
 
 def test_backoff_grows_with_jitter_up_to_the_ceiling_and_resets() -> None:
@@ -98,3 +102,37 @@ def test_status_is_published_periodically_and_when_the_outbox_changes(
         rig.stop()
         watcher.client.publish(topics.status("uplink-test"), b"", qos=1, retain=True)
         watcher.stop()
+
+
+def test_the_same_hut_under_two_prefixes_keeps_both_connections(
+    tmp_path: Path, broker: Broker, topic_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A demo and a test run (or two demos) on one broker: the broker drops the older of two
+    # clients with one id, so the ids must differ by prefix.
+    rigs = [UplinkRig(tmp_path / p, broker, p) for p in (topic_prefix, f"{topic_prefix}/b")]
+    servers = [ServerSide(broker, Topics(rig.settings.topic_prefix)) for rig in rigs]
+    for server in servers:
+        server.auto_ack = True
+    try:
+        with caplog.at_level(logging.WARNING, logger="hut_gateway.uplink"):
+            for rig in rigs:
+                rig.start()
+            for rig in rigs:  # a round trip each, after both connected
+                rig.record(1)
+                poll_until(lambda rig=rig: rig.outbox.depth() == 0, what="the event acked")
+            assert all(rig.uplink.connected for rig in rigs)
+        assert "lost the broker" not in caplog.text
+    finally:
+        for rig in rigs:
+            rig.stop()
+        for server in servers:
+            server.stop()
+    ids = {gateway_client_id(prefix=rig.settings.topic_prefix, hut=HUT) for rig in rigs}
+    assert len(ids) == 2
+    assert gateway_client_id(prefix=topic_prefix, hut=HUT) in ids  # stable across restarts
+
+
+def test_every_server_settings_object_has_its_own_ingest_client_id() -> None:
+    from server.settings import ServerSettings
+
+    assert ServerSettings().ingest_client_id != ServerSettings().ingest_client_id

@@ -22,7 +22,7 @@ enum DoorEvent {
   EV_HELD_CLEARED = 1 << 5,
 };
 
-// Lock and door supervision. Fail-safe in the sense the design asks for: the lock is
+// Lock and door supervision, fail-secure: the lock is
 // released only for the pulse the gateway asked for, timed here, so a gateway that dies
 // mid-command cannot leave the door open; and the alarms are decided here, so they are
 // raised (and queued for the gateway) even while the gateway is dead.

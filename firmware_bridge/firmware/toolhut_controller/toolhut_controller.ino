@@ -249,7 +249,7 @@ void loop() {
     if (hostLink.receive(static_cast<uint8_t>(Serial.read()))) handle_frame(hostLink.frame(), now);
   }
 
-  // The fail-safe: the relay follows the controller's own pulse timer, every pass, no
+  // Fail-secure: the relay follows the controller's own pulse timer, every pass, no
   // matter whether the gateway is still there.
   digitalWrite(PIN_RELAY, door.lock_released(now) ? RELAY_RELEASE : RELAY_ENGAGE);
 

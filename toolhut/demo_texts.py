@@ -1,0 +1,59 @@
+"""Every text the demo prints for a person: the banner, the prompt's help, the notes it adds
+to the hut's lines, and its start-up errors. Chinese first where a resident's words are."""
+
+from __future__ import annotations
+
+# A real hut's lock stays released for the gateway's unlock_pulse_ms (5 s by default); a
+# person reading the help and typing `door open` takes longer than that, and a door opened
+# after the lock re-engaged is a forced opening, which raises the alarm.
+DEMO_UNLOCK_S = 30
+
+PROMPT_HELP = f"""\
+Drive the hut by typing controller events (one a line):
+  card 04A1B2C3        tap 张阿姨's card   (card 04D5E6F7: 李师傅; any other UID is unknown)
+  door open            open the door
+  scan T0001           scan an item label (a bare tag or its label URL): borrow, or return
+  scan COND:REPAIR     right after a return: it needs repair (also COND:OK, COND:MISSING)
+  scan C0001           take a first-aid supply (C0001-C0003)
+  door close           close the door: the session ends
+  card 04ABCDEF        社区管理员's staff card: stocktake, scans counted until the door closes
+  help | quit
+After a card the lock stays released for {DEMO_UNLOCK_S} s here, time to type `door open`
+(a real hut: 5 s); the hut says when it re-locks. A door opened while locked is a forced
+opening: the controller raises the forced-open alarm, as a real one would.
+"""
+
+BANNER = """
+工具屋演示 Tool hut demo is running — hut "{hut}", topic prefix "{prefix}"
+  Inventory:     {base}/          (every hut's shelf, refreshes by itself)
+  Health:        {base}/healthz
+  Items:         {base}/api/v1/items
+  Open loans:    {base}/api/v1/loans?status=open
+  Item page:     {base}/i/T0001   (what a phone shows after scanning a label)
+  Staff view:    curl -H 'Authorization: Bearer {token}' {base}/api/v1/items
+  API docs:      {base}/docs
+  MQTT broker:   {broker}
+  Data:          {data_dir}
+  Log:           {log_path}   (the prompt shows the hut's lines and warnings only)
+"""
+
+# Added under the emulator's line that starts with the key: what it means at the hut.
+HUT_NOTES = {
+    "lock released for": "门锁已打开 unlocked: type `door open` now",
+    "lock engaged": "门已重新上锁 the door is locked again",
+    "sent alarm kind=forced_open active=1": "强行开门报警 forced-open alarm: opened while locked",
+    "sent alarm kind=held_open active=1": "门开太久报警 held-open alarm: close the door",
+}
+
+ALLOWLIST_READY = "名单已到 allowlist version {version} received: known cards open the door"
+NO_BROKER_YET = "gateway has not reached the broker yet; it keeps trying"
+NO_ALLOWLIST_YET = "no allowlist from the server yet: cards are refused until it comes"
+END_OF_INPUT = "(no more input: the demo keeps running; Ctrl-C stops it)"
+
+PORT_BUSY = """\
+端口 {port} 已被占用，演示未启动。
+toolhut demo: port {port} on {host} is in use (another demo or server?); nothing was started.
+Pick another port with --port, e.g.  toolhut demo --port 8080
+                               or  make demo DEMO_ARGS="--port 8080\""""
+
+START_FAILED = "演示未能启动 toolhut demo could not start: {reason}"
