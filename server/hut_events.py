@@ -89,7 +89,8 @@ def record_enrolment(
         at=at,
         member_id=None if card is None else card.member_id,
     )
-    log.info("hut %s: card %s read for enrolment", hut.id, event.card)
+    # The UID is a credential: it stays in the database, for signed-in staff, never in a log.
+    log.info("hut %s: a card was read for enrolment (event %s)", hut.id, event.id)
 
 
 def apply_door(
