@@ -119,6 +119,33 @@ def test_commands_become_frames(rig: Rig) -> None:
     assert not rig.emulator.door_open
 
 
+def test_a_sent_line_is_printed_before_its_frame_is_on_the_wire(tmp_path: Path) -> None:
+    # The port is opened but never read, so what the emulator wrote waits in it: a peer that
+    # sees the frame, or answers it, must find the line already printed.
+    ports: list[serial.Serial] = []
+    waiting_when_printed: list[int] = []
+
+    def output(line: str) -> None:
+        if line.startswith("sent card") and ports:
+            waiting_when_printed.append(ports[0].in_waiting)
+
+    emulator = ControllerEmulator(
+        output=output, clock=ManualClock(), heartbeat_s=1000, link_path=tmp_path / "tty"
+    )
+    emulator.start()
+    try:
+        ports.append(serial.Serial(str(tmp_path / "tty"), exclusive=True))
+        assert emulator.link.flush(2)  # the unanswered start-up hello, given up
+        ports[0].reset_input_buffer()
+        emulator.command("card 04A1B2C3")
+        wait_until(lambda: ports[0].in_waiting > 0, what="the card frame on the wire")
+        assert waiting_when_printed == [0]
+    finally:
+        for port in ports:
+            port.close()
+        emulator.stop()
+
+
 def test_unlock_releases_the_lock_until_the_pulse_ends(rig: Rig) -> None:
     assert rig.host.link.send(Unlock(5000)).result(timeout=2)
     rig.wait_line("recv unlock pulse_ms=5000")
