@@ -18,6 +18,9 @@ real board's serial port. Output lines have fixed formats that tests and the dem
     lock released for 5.0 s | lock engaged
     error: ...
 
+A "sent" line is printed before its frame is written; a received frame is acked before it
+is acted on, so "lock released", not the unlock's ack, says the door may open.
+
 Like the real board it detects two door alarms itself: forced open (the door opens while
 the lock is engaged; cleared when it closes) and held open (open longer than
 ``held_open_s``; cleared when it closes).
@@ -249,8 +252,8 @@ class ControllerEmulator:
                 self._alarm(AlarmKind.TAMPER, active=not rest)
             elif name == "raw":
                 data = _parse_hex(rest, what="raw bytes")
+                self._output(f"sent raw bytes={len(data)}")  # before the wire, as in _send
                 self.inject(data)
-                self._output(f"sent raw bytes={len(data)}")
             elif name == "silent":
                 self._silent.set()
                 self._output("emulator: silent")
@@ -312,11 +315,13 @@ class ControllerEmulator:
         self._send(Alarm(kind, active))
 
     def _send(self, frame: Frame) -> Future[bool]:
-        future = self.link.send(frame)
+        link = self.link
         line = _describe(frame)
+        # Printed before the frame can leave: whoever sees it on the wire, or its answer in
+        # a "recv" line, finds this line already there, so the output keeps the wire's order.
         if line is not None and (self._verbose or not isinstance(frame, Heartbeat)):
             self._output(f"sent {line}")
-        return future
+        return link.send(frame)
 
     def _send_hello(self) -> None:
         self._send(Hello(self.firmware))

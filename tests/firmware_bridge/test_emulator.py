@@ -119,6 +119,33 @@ def test_commands_become_frames(rig: Rig) -> None:
     assert not rig.emulator.door_open
 
 
+def test_a_sent_line_is_printed_before_its_frame_is_on_the_wire(tmp_path: Path) -> None:
+    # The port is opened but never read, so what the emulator wrote waits in it: a peer that
+    # sees the frame, or answers it, must find the line already printed.
+    ports: list[serial.Serial] = []
+    waiting_when_printed: list[int] = []
+
+    def output(line: str) -> None:
+        if line.startswith("sent card") and ports:
+            waiting_when_printed.append(ports[0].in_waiting)
+
+    emulator = ControllerEmulator(
+        output=output, clock=ManualClock(), heartbeat_s=1000, link_path=tmp_path / "tty"
+    )
+    emulator.start()
+    try:
+        ports.append(serial.Serial(str(tmp_path / "tty"), exclusive=True))
+        assert emulator.link.flush(2)  # the unanswered start-up hello, given up
+        ports[0].reset_input_buffer()
+        emulator.command("card 04A1B2C3")
+        wait_until(lambda: ports[0].in_waiting > 0, what="the card frame on the wire")
+        assert waiting_when_printed == [0]
+    finally:
+        for port in ports:
+            port.close()
+        emulator.stop()
+
+
 def test_unlock_releases_the_lock_until_the_pulse_ends(rig: Rig) -> None:
     assert rig.host.link.send(Unlock(5000)).result(timeout=2)
     rig.wait_line("recv unlock pulse_ms=5000")
@@ -207,6 +234,13 @@ def alarms_at(host: Host) -> list[Alarm]:
     return [f for f in host.frames if isinstance(f, Alarm)]
 
 
+def release_the_lock(host: Host, lines: list[str]) -> None:
+    """Unlock and wait for the emulator's own word that it did: the link acks a frame before
+    handing it on, so a door opened right after the ack may still find the lock engaged."""
+    assert host.link.send(Unlock(5000)).result(timeout=2)
+    wait_until(lambda: "lock released for 5.0 s" in lines, what="the emulator releasing the lock")
+
+
 def test_door_opened_while_locked_is_forced_open_until_it_closes(rig: Rig) -> None:
     rig.emulator.command("door open")
     rig.wait_line("sent alarm kind=forced_open active=1")
@@ -221,7 +255,7 @@ def test_door_opened_while_locked_is_forced_open_until_it_closes(rig: Rig) -> No
 
 
 def test_door_opened_during_the_unlock_pulse_is_no_alarm(rig: Rig) -> None:
-    assert rig.host.link.send(Unlock(5000)).result(timeout=2)
+    release_the_lock(rig.host, rig.lines)
     rig.emulator.command("door open")
     rig.emulator.command("door close")
     wait_until(lambda: DoorChanged(open=False) in rig.host.frames)
@@ -242,7 +276,7 @@ def test_door_held_open_past_the_limit_raises_held_open(tmp_path: Path) -> None:
     emulator.start()
     host = Host.open(str(tmp_path / "tty"))
     try:
-        assert host.link.send(Unlock(5000)).result(timeout=2)
+        release_the_lock(host, lines)
         emulator.command("door open")
         clock.advance(29)
         wait_until(lambda: DoorChanged(open=True) in host.frames)

@@ -169,12 +169,18 @@ class HutStack:
         self.emulator.expect(r"^emulator: link ")
         return self.emulator
 
-    def start_gateway(self) -> ToolhutProcess:
+    def start_gateway(self, *, env: dict[str, str] | None = None) -> ToolhutProcess:
+        """A gateway (``env`` on top of FAST_GATEWAY_ENV), back once it holds the serial port
+        and has heard the controller."""
         self.gateway = ToolhutProcess(
             "gateway", "--hut", HUT, "--serial", str(self.link), "--mqtt", self.broker.url,
             "--prefix", self.prefix, "--data-dir", str(self.data_dir),
-            env=FAST_GATEWAY_ENV,
+            env={**FAST_GATEWAY_ENV, **(env or {})},
         )  # fmt: skip
+        # This gateway's own line, not the emulator's "recv hello": after a restart that one
+        # may be the previous gateway's, and a card tapped while no gateway holds the port
+        # is lost after the emulator's retries.
+        self.gateway.expect(r"controller says hello", timeout=20)
         return self.gateway
 
     def kill_gateway(self) -> None:
