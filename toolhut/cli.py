@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 from toolhut import __version__
@@ -69,6 +71,11 @@ _EXTRA = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        # A process started in the background by a non-interactive shell (a CI runner, an
+        # init script) inherits SIGINT ignored, and Python then raises no KeyboardInterrupt:
+        # every part here is stopped by Ctrl-C or SIGINT, so it always listens for it.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     logging.basicConfig(
         level=args.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

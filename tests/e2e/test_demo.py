@@ -65,7 +65,12 @@ def test_demo_lends_a_drill_at_its_prompt_and_stops_cleanly(
     tmp_path: Path, broker: Broker, topic_prefix: str, stop: signal.Signals
 ) -> None:
     port = free_port()
-    demo = ToolhutProcess(*demo_args(tmp_path / "demo", broker, prefix=topic_prefix, port=port))
+    # Started as a CI runner's background job would start it, SIGINT ignored: Ctrl-C must
+    # still stop it (whatever the shell that runs this suite did with SIGINT).
+    demo = ToolhutProcess(
+        *demo_args(tmp_path / "demo", broker, prefix=topic_prefix, port=port),
+        sigint_ignored=True,
+    )
     try:
         wait_seen(demo, READY)  # the gateway decides cards: before it, a card is refused
         wait_seen(demo, r"Tool hut demo is running")

@@ -20,7 +20,11 @@ from typing import Any
 class ToolhutProcess:
     """``python -m toolhut.cli ARGS`` with stdin piped and stdout+stderr collected by line."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, sigint_ignored: bool = False
+    ) -> None:
+        """``sigint_ignored``: start it as a non-interactive shell starts a background job
+        (a CI runner may), with SIGINT ignored, which the child inherits."""
         self.args = args
         self.lines: list[str] = []
         self._queue: queue.Queue[str] = queue.Queue()
@@ -33,6 +37,7 @@ class ToolhutProcess:
             encoding="utf-8",
             bufsize=1,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            preexec_fn=_ignore_sigint if sigint_ignored else None,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -92,6 +97,10 @@ class ToolhutProcess:
                 self.proc.wait(timeout)
         self._reader.join(timeout)
         return self.proc.returncode
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_toolhut(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
