@@ -170,12 +170,12 @@ def apply_scan(
             reason=None if decision.reason is None else decision.reason.value,
             loan=loan,
         )
-    log.info(
-        "hut %s seq %d scan %r card %s: %s %s",
+    log.info(  # by the session, never the card: a card UID is a credential
+        "hut %s seq %d scan %r session %s: %s %s",
         hut.id,
         event.seq,
         event.text[:80],
-        event.card,
+        event.session,
         decision.action.value,
         decision.reason.value if decision.reason else "",
     )

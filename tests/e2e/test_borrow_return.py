@@ -113,6 +113,21 @@ def test_borrow_then_return_through_every_process(hut: dict[str, Any]) -> None:
     assert item(base, DRILL)["status"] == "available"
     assert staff(f"{base}/api/v1/loans?status=open")["data"] == []
 
+    # A card UID is a credential: no log line of the server or the gateway names it.
+    server, gateway = hut["server"], hut["gateway"]
+    poll_until(
+        lambda: sum(f"scan '{DRILL}'" in line for line in server.lines) >= 2,
+        timeout=20,
+        what="the server's log lines of both scans",
+    )
+    poll_until(
+        lambda: any("card admitted" in line for line in gateway.lines),
+        timeout=20,
+        what="the gateway's log line of the card",
+    )
+    for proc in (server, gateway):
+        assert not [line for line in proc.lines if ZHANG in line.upper()], proc.lines
+
 
 def test_unknown_card_gets_no_unlock_and_an_error_beep(hut: dict[str, Any]) -> None:
     emulator = hut["emulator"]
