@@ -52,7 +52,7 @@ CARD_UID_PATTERN = r"^[0-9A-F]{8,20}$"
 MAX_WIRE_INT = 2**53 - 1
 # C0 controls, DEL and C1 controls: a NUL made PostgreSQL fail a whole batch, and none of
 # them belongs in a label, an id or a display line.
-CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class ContractError(ValueError):
