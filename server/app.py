@@ -39,6 +39,7 @@ def create_app(
 
     from server.api.routes import access, health, huts, items, loans, pages, sessions, supplies
     from server.api.routes import reminders as reminder_routes
+    from server.api.throttle import FailureThrottle
     from server.reminders.scheduler import build_service
 
     # /docs and /redoc with their scripts served from the package, not a CDN: they work on a
@@ -53,6 +54,7 @@ def create_app(
     app.state.clock = clock
     app.state.sessions = make_sessionmaker(engine or make_engine(settings.db_url))
     app.state.mqtt_connected = mqtt_connected
+    app.state.token_throttle = FailureThrottle()
     app.state.reminders = reminders or build_service(
         settings.reminders, sessions=app.state.sessions, clock=clock
     )
