@@ -7,9 +7,11 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from server.clock import Clock, system_clock
@@ -21,6 +23,8 @@ from toolhut import latency
 log = logging.getLogger(__name__)
 
 DOCS_ASSETS_URL = "/static/docs"
+SITE_ASSETS_URL = "/static/site"
+STATIC = Path(__file__).resolve().parent / "api" / "static"
 
 
 def create_app(
@@ -39,6 +43,7 @@ def create_app(
 
     from server.api.routes import access, health, huts, items, loans, pages, sessions, supplies
     from server.api.routes import reminders as reminder_routes
+    from server.api.security_headers import SecurityHeaders
     from server.api.throttle import FailureThrottle
     from server.reminders.scheduler import build_service
 
@@ -60,6 +65,10 @@ def create_app(
     )
     for module in (access, health, huts, items, loans, pages, sessions, supplies, reminder_routes):
         app.include_router(module.router)
+    app.mount(SITE_ASSETS_URL, StaticFiles(directory=STATIC), name="site")
+    # FastAPIOffline's own docs routes (it leaves app.docs_url and app.redoc_url unset).
+    docs = ["/docs", "/redoc", app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"]
+    app.add_middleware(SecurityHeaders, docs_paths=docs)
     return app
 
 
