@@ -130,6 +130,7 @@ class ServerRuntime:
             port=self.settings.port,
             log_config=None,  # keep the process's logging set-up
             lifespan="off",
+            **_proxy_options(self.settings),
         )
         self._http = uvicorn.Server(config)
         # uvicorn only installs signal handlers on the main thread; this one is not.
@@ -188,6 +189,14 @@ class ServerRuntime:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return code
+
+
+def _proxy_options(settings: ServerSettings) -> dict[str, Any]:
+    """uvicorn's trust in X-Forwarded-*: only from the configured proxies, else none (its
+    default would trust 127.0.0.1, and so anyone on the server's own machine)."""
+    if settings.forwarded_allow_ips is None:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:

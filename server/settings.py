@@ -87,6 +87,12 @@ class ServerSettings(BaseSettings):
         "(a change made in the database directly reaches the huts within this); changes the "
         "server makes itself are published right after their commit",
     )
+    forwarded_allow_ips: str | None = Field(
+        None,
+        description="behind a reverse proxy: the proxy's address(es), comma-separated, whose "
+        "X-Forwarded-For/-Proto uvicorn trusts (client address for throttling, https scheme); "
+        "unset: no forwarded header is trusted (see docs/security.md)",
+    )
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
 
     @field_validator("staff_token")

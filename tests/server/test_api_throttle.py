@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from server.api.throttle import TEXT_THROTTLED, FailureThrottle
-from server.app import create_app
+from server.app import ServerRuntime, create_app
 from server.settings import ServerSettings
 
 from .conftest import T0, MovableClock
@@ -79,3 +81,31 @@ def test_a_flood_of_addresses_keeps_a_bounded_table() -> None:
         throttle.failed(f"10.0.{i // 256}.{i % 256}", now=T0)
     assert throttle.retry_after("10.0.39.15", now=T0) == 60  # the newest are kept
     assert throttle.retry_after("10.0.0.0", now=T0) is None
+
+
+@pytest.mark.parametrize("behind_proxy", [True, False])
+def test_behind_a_trusted_proxy_the_forwarded_client_is_throttled(
+    tmp_path: Path, mqtt_url: str, topic_prefix: str, behind_proxy: bool
+) -> None:
+    settings = ServerSettings(
+        db_url=f"sqlite:///{tmp_path}/proxy.sqlite3",
+        mqtt_url=mqtt_url,
+        topic_prefix=topic_prefix,
+        port=0,
+        staff_token=TOKEN,
+        forwarded_allow_ips="127.0.0.1" if behind_proxy else None,
+    )
+    runtime = ServerRuntime(settings)
+    runtime.start()
+    try:
+        url = runtime.base_url + "/api/v1/loans"
+
+        def wrong_from(client: str) -> int:
+            headers = {**WRONG, "X-Forwarded-For": client}
+            return httpx.get(url, headers=headers, timeout=10).status_code
+
+        assert [wrong_from("203.0.113.7") for _ in range(11)] == [401] * 10 + [429]
+        # Trusted, the header names another client; untrusted, it is the same one: us.
+        assert wrong_from("198.51.100.2") == (401 if behind_proxy else 429)
+    finally:
+        runtime.stop()
