@@ -79,7 +79,7 @@ def main() -> None:
         server = ServerRuntime(
             ServerSettings(
                 db_url=db, mqtt_url=endpoint.url, port=free_port(),
-                staff_token=secrets.token_urlsafe(8),
+                staff_token=secrets.token_urlsafe(16),
             )
         )  # fmt: skip
         server.start()

@@ -185,7 +185,7 @@ def run(events: int, db_url: str | None, window: int, *, stub: bool = False) -> 
                 server = ServerRuntime(
                     ServerSettings(
                         db_url=db, mqtt_url=broker.endpoint.url, port=0,
-                        staff_token=secrets.token_urlsafe(8),
+                        staff_token=secrets.token_urlsafe(16),
                     )
                 )  # fmt: skip
                 server.start()

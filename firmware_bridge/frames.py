@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
@@ -10,6 +11,9 @@ MAX_PAYLOAD = 255  # the header's length field is one byte
 MAX_DISPLAY_TEXT = 64  # bytes of UTF-8 the hut display can show
 MAX_FIRMWARE_TEXT = 64
 MIN_UID, MAX_UID = 4, 10  # ISO 14443 UIDs are 4, 7 or 10 bytes; allow anything between
+# C0 controls, DEL and C1 controls, as toolhut.contract.CONTROL_CHARS (a test keeps them
+# equal; this package imports nothing of ours): a label with a NUL is a malformed frame.
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class FrameError(ValueError):
@@ -55,6 +59,9 @@ def _check_text(text: str, *, field: str, low: int, high: int) -> None:
     size = len(text.encode("utf-8"))
     if not low <= size <= high:
         raise FrameError(f"{field} is {size} bytes of UTF-8; allowed {low}..{high}: {text!r}")
+    control = CONTROL_CHARS.search(text)
+    if control is not None:
+        raise FrameError(f"{field} holds control character U+{ord(control.group()):04X}")
 
 
 def _check_int(value: int, *, field: str, low: int, high: int) -> None:

@@ -84,6 +84,12 @@ def frame_from_fields(fields: dict[str, Any]) -> Frame:
     return frame
 
 
+def _hand_built(type_code: int, seq: int, payload: bytes) -> bytes:
+    """A frame with a good CRC around any payload, as a buggy or hostile peer sends it."""
+    raw = HEADER.pack(VERSION, type_code, seq, len(payload)) + payload
+    return b"\x00" + cobs_encode(raw + crc16(raw).to_bytes(2, "big")) + b"\x00"
+
+
 def _rejects() -> list[dict[str, Any]]:
     good = encode_frame(3, CardRead(bytes.fromhex("04A1B2C3")))
     bad_crc = bytearray(good)
@@ -93,6 +99,13 @@ def _rejects() -> list[dict[str, Any]]:
     unknown = b"\x00" + cobs_encode(raw + crc16(raw).to_bytes(2, "big")) + b"\x00"
     raw = HEADER.pack(VERSION, FrameType.DOOR_CHANGED, 5, 1) + b"\x02"
     bad_payload = b"\x00" + cobs_encode(raw + crc16(raw).to_bytes(2, "big")) + b"\x00"
+    # Texts with control characters: a QR label with a NUL, a C1 NEL, a DEL on the display.
+    control_texts = [
+        ("reject_qr_with_nul", FrameType.QR_SCAN, 6, "T00\x0001"),
+        ("reject_qr_with_c1_control", FrameType.QR_SCAN, 7, "T\x851"),
+        ("reject_hello_with_escape", FrameType.HELLO, 1, "emu\x1b[2J"),
+        ("reject_feedback_with_del", FrameType.FEEDBACK, 11, "\x01ok\x7f"),
+    ]
     return [
         {
             "name": "reject_bad_crc",
@@ -115,6 +128,16 @@ def _rejects() -> list[dict[str, Any]]:
             "hex": bad_payload.hex().upper(),
             "reject": "malformed",
         },
+        *(
+            {
+                "name": name,
+                "seq": seq,
+                "frame": None,
+                "hex": _hand_built(type_code, seq, text.encode()).hex().upper(),
+                "reject": "malformed",
+            }
+            for name, type_code, seq, text in control_texts
+        ),
         {
             "name": "reject_truncated",
             "seq": 3,

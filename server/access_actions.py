@@ -8,31 +8,22 @@ can call the same functions.
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy.orm import Session
 
+from server.card_uids import card_uid
 from server.domain import CardStatus, MemberStatus
 from server.staff_actions import NotFoundError
 from server.storage import queries
 from server.storage.models import Card, Member
-from toolhut.contract import CARD_UID_PATTERN
 
 # What staff read when an action cannot be done: Chinese first, English beside it.
 TEXT_NO_MEMBER = "没有这位住户 / no such member: {member_id}"
 TEXT_NO_CARD = "没有这张卡 / no such card: {uid}"
-TEXT_BAD_UID = "卡号应为8-20位十六进制数字 / a card UID is 8-20 hex digits: {uid!r}"
 TEXT_CARD_TAKEN = "此卡已登记给一位住户 / the card already belongs to member {member_id}"
-
-_UID = re.compile(CARD_UID_PATTERN)
 
 
 class CardInUseError(ValueError):
     """The card is already a member's (the same one or another)."""
-
-
-class InvalidCardError(ValueError):
-    """Not a card UID."""
 
 
 def _member(session: Session, member_id: int) -> Member:
@@ -43,6 +34,7 @@ def _member(session: Session, member_id: int) -> Member:
 
 
 def _card(session: Session, uid: str) -> Card:
+    uid = card_uid(uid)
     card = queries.find_card(session, uid)
     if card is None:
         raise NotFoundError(TEXT_NO_CARD.format(uid=uid))
@@ -62,9 +54,7 @@ def reactivate_member(session: Session, *, member_id: int) -> Member:
 
 
 def add_card(session: Session, *, member_id: int, uid: str) -> Card:
-    uid = uid.strip().upper()
-    if not _UID.fullmatch(uid):
-        raise InvalidCardError(TEXT_BAD_UID.format(uid=uid))
+    uid = card_uid(uid)
     member = _member(session, member_id)
     existing = queries.find_card(session, uid)
     if existing is not None:

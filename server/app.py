@@ -7,9 +7,11 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from server.clock import Clock, system_clock
@@ -21,6 +23,8 @@ from toolhut import latency
 log = logging.getLogger(__name__)
 
 DOCS_ASSETS_URL = "/static/docs"
+SITE_ASSETS_URL = "/static/site"
+STATIC = Path(__file__).resolve().parent / "api" / "static"
 
 
 def create_app(
@@ -39,6 +43,8 @@ def create_app(
 
     from server.api.routes import access, health, huts, items, loans, pages, sessions, supplies
     from server.api.routes import reminders as reminder_routes
+    from server.api.security_headers import SecurityHeaders
+    from server.api.throttle import FailureThrottle
     from server.reminders.scheduler import build_service
 
     # /docs and /redoc with their scripts served from the package, not a CDN: they work on a
@@ -53,11 +59,16 @@ def create_app(
     app.state.clock = clock
     app.state.sessions = make_sessionmaker(engine or make_engine(settings.db_url))
     app.state.mqtt_connected = mqtt_connected
+    app.state.token_throttle = FailureThrottle()
     app.state.reminders = reminders or build_service(
         settings.reminders, sessions=app.state.sessions, clock=clock
     )
     for module in (access, health, huts, items, loans, pages, sessions, supplies, reminder_routes):
         app.include_router(module.router)
+    app.mount(SITE_ASSETS_URL, StaticFiles(directory=STATIC), name="site")
+    # FastAPIOffline's own docs routes (it leaves app.docs_url and app.redoc_url unset).
+    docs = ["/docs", "/redoc", app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"]
+    app.add_middleware(SecurityHeaders, docs_paths=docs)
     return app
 
 
@@ -119,6 +130,7 @@ class ServerRuntime:
             port=self.settings.port,
             log_config=None,  # keep the process's logging set-up
             lifespan="off",
+            **_proxy_options(self.settings),
         )
         self._http = uvicorn.Server(config)
         # uvicorn only installs signal handlers on the main thread; this one is not.
@@ -177,6 +189,14 @@ class ServerRuntime:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return code
+
+
+def _proxy_options(settings: ServerSettings) -> dict[str, Any]:
+    """uvicorn's trust in X-Forwarded-*: only from the configured proxies, else none (its
+    default would trust 127.0.0.1, and so anyone on the server's own machine)."""
+    if settings.forwarded_allow_ips is None:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:

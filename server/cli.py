@@ -53,7 +53,13 @@ def _settings(args: argparse.Namespace) -> Any:
     try:
         return ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        raise SystemExit(f"toolhut server: bad settings:\n{exc}") from exc
+        # One line, and without the values: a rejected token must not land in a log.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'settings'}: "
+            f"{error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors(include_url=False, include_input=False)
+        )
+        raise SystemExit(f"toolhut server: bad settings: {problems}") from exc
 
 
 def run_server(args: argparse.Namespace) -> int:

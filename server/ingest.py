@@ -37,12 +37,14 @@ from toolhut.contract import (
     parse_event,
 )
 from toolhut.mqtt import connack_ok, make_client
+from toolhut.rate_limited_log import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 500
 ACKS_PER_MESSAGE = 1000  # AckBatch's own limit
 _DB_RETRY_MAX = 30.0
+DEAD_LETTER_LINES = 20  # per minute of the worker's clock; the rest are counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,14 @@ class IngestWorker:
         # with a shared subscription each process gets only a share of the messages.
         self._taken = 0
         self._acked: Counter[str] = Counter()
+        # Strangers decide how many bad messages arrive, not how many lines we write.
+        self._rejections = RateLimitedLog(log, limit=DEAD_LETTER_LINES, clock=self._seconds)
+        self._failures = RateLimitedLog(
+            log, limit=DEAD_LETTER_LINES, level=logging.ERROR, clock=self._seconds
+        )
+
+    def _seconds(self) -> float:
+        return self._clock().timestamp()
 
     @property
     def connected(self) -> bool:
@@ -147,6 +157,8 @@ class IngestWorker:
             self._client.disconnect()
             self._client.loop_stop()
         self._connected.clear()
+        self._rejections.flush()
+        self._failures.flush()
         log.info(
             "ingest worker stopped: %d messages taken, acked %s",
             self._taken,
@@ -292,7 +304,11 @@ class IngestWorker:
             raise
         except Exception as exc:
             if len(messages) == 1:
-                log.exception("cannot apply message on %s; dead-lettered", messages[0].topic)
+                self._failures.log(
+                    "cannot apply message on %s; dead-lettered",
+                    _shown(messages[0].topic),
+                    exc_info=True,
+                )
                 self._dead_letter_alone(messages[0], reason=f"server error: {exc!r}")
                 return
             # One bad message must not block the others: retry one by one.
@@ -342,7 +358,7 @@ class IngestWorker:
     def _reject(
         self, session: Session, message: _Received, reason: str, *, received_at: datetime
     ) -> None:
-        log.warning("rejected message on %s: %s", message.topic, reason)
+        self._rejections.log("rejected message on %s: %s", _shown(message.topic), reason)
         queries.add_dead_letter(
             session,
             topic=message.topic,
@@ -366,3 +382,8 @@ class IngestWorker:
             for start in range(0, len(hut_acks), ACKS_PER_MESSAGE):
                 batch = AckBatch(hut=hut, acks=hut_acks[start : start + ACKS_PER_MESSAGE])
                 self._client.publish(self._topics.ack(hut), batch.to_bytes(), qos=1)
+
+
+def _shown(topic: str) -> str:
+    """A stranger's topic for a log line: short, and any control character escaped."""
+    return topic[:256].encode("unicode_escape").decode("ascii")

@@ -13,6 +13,34 @@ from server.reminders.config import ReminderSettings
 from toolhut.contract import DEFAULT_PREFIX, Topics
 from toolhut.mqtt import MqttEndpoint
 
+MIN_STAFF_TOKEN = 16
+# Tokens shipped in examples and tried first by anyone guessing, compared without case
+# and without punctuation ("Change_Me" is "changeme").
+PLACEHOLDER_TOKENS = frozenset(
+    {
+        "changeme",
+        "changeit",
+        "secret",
+        "password",
+        "passw0rd",
+        "token",
+        "stafftoken",
+        "admin",
+        "default",
+        "example",
+        "test",
+        "toolhut",
+    }
+)
+TEXT_PLACEHOLDER_TOKEN = (
+    "员工令牌是示例占位符，请设置随机值 / the staff token is a known placeholder: set a random "
+    "one, e.g. `openssl rand -hex 24`"
+)
+TEXT_SHORT_TOKEN = (
+    "员工令牌至少16个字符 / the staff token must be at least 16 characters: set a random "
+    "one, e.g. `openssl rand -hex 24`"
+)
+
 
 def _default_client_id() -> str:
     # Unique per settings object, not only per process: a second ingest worker with the same
@@ -59,7 +87,26 @@ class ServerSettings(BaseSettings):
         "(a change made in the database directly reaches the huts within this); changes the "
         "server makes itself are published right after their commit",
     )
+    forwarded_allow_ips: str | None = Field(
+        None,
+        description="behind a reverse proxy: the proxy's address(es), comma-separated, whose "
+        "X-Forwarded-For/-Proto uvicorn trusts (client address for throttling, https scheme); "
+        "unset: no forwarded header is trusted (see docs/security.md)",
+    )
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
+
+    @field_validator("staff_token")
+    @classmethod
+    def _real_token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is None:
+            return None
+        value = token.get_secret_value()
+        bare = "".join(c for c in value.lower() if c.isalnum())
+        if bare in PLACEHOLDER_TOKENS or "changeme" in bare:
+            raise ValueError(TEXT_PLACEHOLDER_TOKEN)
+        if len(value) < MIN_STAFF_TOKEN:
+            raise ValueError(TEXT_SHORT_TOKEN)
+        return token
 
     @field_validator("mqtt_url")
     @classmethod

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from server.card_uids import card_uid
 from server.domain import (
     DEFAULT_POLICY,
     Action,
@@ -92,7 +93,7 @@ def _item(session: Session, tag: str) -> Item:
 
 def reserve(session: Session, *, tag: str, card: str, now: datetime) -> Reservation:
     item = _item(session, tag)
-    found = queries.find_card(session, card)
+    found = queries.find_card(session, card_uid(card))
     if found is None:
         raise _refused(Refusal.UNKNOWN_CARD)
     member = found.member

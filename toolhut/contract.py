@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -44,6 +45,14 @@ _PREFIX = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 MAX_SCAN_TEXT = 4096
 MAX_DISPLAY_BYTES = 64  # the hut display's limit, in UTF-8 bytes (a Chinese character is 3)
 CARD_UID_PATTERN = r"^[0-9A-F]{8,20}$"
+
+# Every integer of the contract stays within what both databases store (PostgreSQL's
+# bigint and SQLite's integer end at 2**63-1; 2**63 became a float in SQLite and jammed the
+# hut) and what a browser's JSON reader holds exactly (a double: integers up to 2**53-1).
+MAX_WIRE_INT = 2**53 - 1
+# C0 controls, DEL and C1 controls: a NUL made PostgreSQL fail a whole batch, and none of
+# them belongs in a label, an id or a display line.
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class ContractError(ValueError):
@@ -133,8 +142,22 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def refuse_control_chars(text: str) -> str:
+    """The text itself, or ValueError if it holds a control character."""
+    found = CONTROL_CHARS.search(text)
+    if found is not None:
+        raise ValueError(f"control character U+{ord(found.group()):04X} at {found.start()}")
+    return text
+
+
+# Every string field of the contract is Text (or a pattern that admits no control char).
+Text = Annotated[str, AfterValidator(refuse_control_chars)]
+Count = Annotated[int, Field(ge=0, le=MAX_WIRE_INT)]
+Positive = Annotated[int, Field(ge=1, le=MAX_WIRE_INT)]
+MessageId = Annotated[Text, Field(min_length=8, max_length=64)]
 HutId = Annotated[str, Field(pattern=HUT_ID_PATTERN)]
 CardUid = Annotated[str, Field(pattern=CARD_UID_PATTERN)]
+Firmware = Annotated[Text, Field(max_length=32)]
 
 
 class _EventBase(_Message):
@@ -142,11 +165,11 @@ class _EventBase(_Message):
     number (1, 2, 3 ... in the order the gateway recorded them) and the gateway's clock."""
 
     v: Literal[1] = 1
-    id: Annotated[str, Field(min_length=8, max_length=64)]
+    id: MessageId
     hut: HutId
-    seq: Annotated[int, Field(ge=1)]
+    seq: Positive
     ts: AwareDatetime
-    session: Annotated[str, Field(max_length=64)] | None = None
+    session: Annotated[Text, Field(max_length=64)] | None = None
 
 
 class CardDecision(StrEnum):
@@ -186,7 +209,7 @@ class ScanEvent(_EventBase):
     """A QR label was scanned. ``card`` is the card of the open session, if any."""
 
     type: Literal["scan"] = "scan"
-    text: Annotated[str, Field(max_length=MAX_SCAN_TEXT)]
+    text: Annotated[Text, Field(max_length=MAX_SCAN_TEXT)]
     card: CardUid | None = None
 
 
@@ -207,7 +230,7 @@ class ControllerEvent(_EventBase):
 
     type: Literal["controller"] = "controller"
     state: Literal["hello", "ok", "silent", "absent"]
-    firmware: Annotated[str, Field(max_length=32)] | None = None
+    firmware: Firmware | None = None
 
 
 class AlarmKind(StrEnum):
@@ -241,7 +264,7 @@ class Feedback(_Message):
     """What the hut says back to the resident: a beep and a short display text."""
 
     beep: Beep
-    text: str = ""
+    text: Text = ""
 
     @field_validator("text")
     @classmethod
@@ -261,8 +284,8 @@ class Outcome(StrEnum):
 
 
 class EventAck(_Message):
-    id: Annotated[str, Field(min_length=8, max_length=64)]
-    seq: Annotated[int, Field(ge=1)]
+    id: MessageId
+    seq: Positive
     outcome: Outcome
     feedback: Feedback | None = None
 
@@ -280,7 +303,7 @@ class Command(_Message):
     would be worse than none)."""
 
     v: Literal[1] = 1
-    id: Annotated[str, Field(min_length=8, max_length=64)]
+    id: MessageId
     hut: HutId
     issued: AwareDatetime
     expires: AwareDatetime
@@ -302,15 +325,15 @@ class StatusCounters(_Message):
     """Running totals since the gateway started: what went wrong, not how often things
     went right, apart from ``frames``."""
 
-    frames: Annotated[int, Field(ge=0)] = 0  # good frames from the controller
-    garbage_bytes: Annotated[int, Field(ge=0)] = 0  # serial bytes that were not a frame
-    bad_crc: Annotated[int, Field(ge=0)] = 0
-    oversize: Annotated[int, Field(ge=0)] = 0
-    malformed: Annotated[int, Field(ge=0)] = 0  # includes payloads out of range (UID size)
-    unknown_type: Annotated[int, Field(ge=0)] = 0
-    gave_up: Annotated[int, Field(ge=0)] = 0  # frames to the controller it never acked
-    reopens: Annotated[int, Field(ge=0)] = 0  # serial device opened again after a loss
-    rejected_messages: Annotated[int, Field(ge=0)] = 0  # MQTT messages the gateway refused
+    frames: Count = 0  # good frames from the controller
+    garbage_bytes: Count = 0  # serial bytes that were not a frame
+    bad_crc: Count = 0
+    oversize: Count = 0
+    malformed: Count = 0  # includes payloads out of range (UID size)
+    unknown_type: Count = 0
+    gave_up: Count = 0  # frames to the controller it never acked
+    reopens: Count = 0  # serial device opened again after a loss
+    rejected_messages: Count = 0  # MQTT messages the gateway refused
 
 
 class Status(_Message):
@@ -320,16 +343,18 @@ class Status(_Message):
     hut: HutId
     state: GatewayState
     ts: AwareDatetime | None = None
-    firmware: Annotated[str, Field(max_length=32)] | None = None
+    firmware: Firmware | None = None
     door: DoorState | None = None
     controller: Literal["ok", "silent", "absent"] | None = None
-    allowlist: Annotated[int, Field(ge=1)] | None = None  # version the gateway decides with
-    outbox: Annotated[int, Field(ge=0)] | None = None  # events not yet acked by the server
-    alarms: list[AlarmKind] | None = None  # active now; [] when none
+    allowlist: Positive | None = None  # version the gateway decides with
+    outbox: Count | None = None  # events not yet acked by the server
+    alarms: Annotated[list[AlarmKind], Field(max_length=len(AlarmKind))] | None = (
+        None  # [] when none
+    )
     counters: StatusCounters | None = None
     # The gateway's view of the lock: unlocked from its Unlock until the pulse has passed.
     lock: Literal["locked", "unlocked"] | None = None
-    uptime_s: Annotated[int, Field(ge=0)] | None = None  # of the gateway process
+    uptime_s: Count | None = None  # of the gateway process
 
 
 def hash_card(salt: str, card: str) -> str:
@@ -349,9 +374,9 @@ class Allowlist(_Message):
 
     v: Literal[1] = 1
     hut: HutId
-    version: Annotated[int, Field(ge=1)]
+    version: Positive
     issued: AwareDatetime
-    salt: Annotated[str, Field(min_length=8, max_length=64)]
+    salt: Annotated[Text, Field(min_length=8, max_length=64)]
     cards: CardHashes
     suspended: CardHashes | None = None
     lost: CardHashes | None = None

@@ -7,7 +7,8 @@ from contextlib import contextmanager
 
 from fastapi import HTTPException, status
 
-from server.access_actions import CardInUseError, InvalidCardError
+from server.access_actions import CardInUseError
+from server.card_uids import InvalidCardError
 from server.staff_actions import NotFoundError, RefusedError
 
 

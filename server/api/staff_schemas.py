@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel
 
+from server.api.params import RequestBody
 from server.domain import BatchView, StockView
 from server.storage.models import (
     Card,
@@ -103,8 +104,8 @@ class StocktakeStaff(BaseModel):
         )
 
 
-class ReservationCreate(BaseModel):
-    card: str
+class ReservationCreate(RequestBody):
+    card: str  # a card UID (server.card_uids)
 
 
 class ReservationStaff(BaseModel):
@@ -161,7 +162,7 @@ class SuppliesStaff(BaseModel):
     count: int
 
 
-class CardCreate(BaseModel):
+class CardCreate(RequestBody):
     uid: str  # hex, as the reader or the hut's enrolment list gives it
 
 

@@ -378,12 +378,17 @@ class EventRecord(Base):
 
 
 class RejectedMessage(Base):
-    """Dead letters: what arrived, on which topic, and why it was not applied."""
+    """Dead letters: what arrived, on which topic, and why it was not applied.
+
+    ``payload`` is the message's first bytes only (a stranger decides its size); the
+    digest and the size say what the whole was."""
 
     __tablename__ = "rejected_messages"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     topic: Mapped[str] = mapped_column(Text)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    payload_size: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -156,11 +157,22 @@ def set_event_outcome(record: EventRecord, *, outcome: str, reason: str | None) 
     record.reason = reason
 
 
+DEAD_LETTER_PREFIX = 4096  # bytes of a dead letter's payload kept; its digest covers all
+DEAD_LETTER_TEXT = 1024  # characters of its topic and reason kept
+
+
 def add_dead_letter(
     session: Session, *, topic: str, payload: bytes, reason: str, received_at: datetime
 ) -> None:
     session.add(
-        RejectedMessage(topic=topic, payload=payload, reason=reason, received_at=received_at)
+        RejectedMessage(
+            topic=topic[:DEAD_LETTER_TEXT],
+            payload=payload[:DEAD_LETTER_PREFIX],
+            payload_sha256=hashlib.sha256(payload).hexdigest(),
+            payload_size=len(payload),
+            reason=reason[:DEAD_LETTER_TEXT],
+            received_at=received_at,
+        )
     )
 
 
@@ -191,6 +203,7 @@ def open_loan(
 
 
 __all__ = [
+    "DEAD_LETTER_PREFIX",
     "ItemOnShelf",
     "add_dead_letter",
     "card_states",

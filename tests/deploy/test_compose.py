@@ -51,3 +51,10 @@ def test_full_stack_services_and_wiring(compose: dict) -> None:
             if source.startswith("./"):
                 assert (ROOT / source).exists(), source
     assert (ROOT / "Dockerfile").exists()
+
+
+def test_no_staff_token_is_shipped(compose: dict) -> None:
+    # Compose refuses to start without one (${VAR:?message}); the server refuses placeholders.
+    token = compose["services"]["server"]["environment"]["TOOLHUT_SERVER_STAFF_TOKEN"]
+    assert token.startswith("${TOOLHUT_STAFF_TOKEN:?"), token
+    assert "change-me" not in (ROOT / "docker-compose.yml").read_text()

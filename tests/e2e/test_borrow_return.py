@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 HUT = "demo-hut"
 ZHANG = "04A1B2C3"  # 张阿姨, seeded by `toolhut server seed`
 DRILL = "T0001"
-STAFF_TOKEN = "e2e-staff-token"
+STAFF_TOKEN = "e2e-staff-token-0123456789"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

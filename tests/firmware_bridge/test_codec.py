@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from firmware_bridge import frames as frames_module
 from firmware_bridge.codec import (
     HEADER,
     MAX_COBS,
@@ -146,6 +147,10 @@ def test_unknown_type_is_counted_and_reported_for_a_nak() -> None:
         (FrameType.FEEDBACK, b"\x09hi"),  # no such beep
         (FrameType.FEEDBACK, b""),
         (FrameType.UNLOCK, b"\x00\x00"),
+        (FrameType.QR_SCAN, b"T00\x0001"),  # a label with a NUL
+        (FrameType.QR_SCAN, "T\x851".encode()),  # a C1 control (NEL)
+        (FrameType.HELLO, b"emu\x1b[2J"),  # an escape sequence
+        (FrameType.FEEDBACK, b"\x01ok\x7f"),  # DEL on the display
     ],
 )
 def test_bad_payload_is_malformed_and_reported(type_code: int, payload: bytes) -> None:
@@ -199,15 +204,19 @@ def test_vectors_file_matches_the_codec() -> None:
 
 # -- properties --------------------------------------------------------------------------
 
+# Any text a frame may carry: anything but control characters (Unicode category Cc is
+# exactly C0, DEL and C1) and lone surrogates.
+_TEXT = st.characters(exclude_categories=("Cc", "Cs"))
+
 frames = st.one_of(
-    st.builds(Hello, st.text(min_size=1, max_size=16)),
+    st.builds(Hello, st.text(_TEXT, min_size=1, max_size=16)),
     st.builds(Heartbeat, st.integers(0, 0xFFFF_FFFF)),
     st.builds(CardRead, st.binary(min_size=4, max_size=10)),
-    st.builds(QrScan, st.text(min_size=1, max_size=63)),
+    st.builds(QrScan, st.text(_TEXT, min_size=1, max_size=63)),
     st.builds(DoorChanged, st.booleans()),
     st.builds(Alarm, st.sampled_from(AlarmKind), st.booleans()),
     st.builds(Unlock, st.integers(1, 0xFFFF)),
-    st.builds(Feedback, st.sampled_from(Beep), st.text(max_size=16)),
+    st.builds(Feedback, st.sampled_from(Beep), st.text(_TEXT, max_size=16)),
     st.builds(Ack, st.integers(0, 0xFFFF)),
     st.builds(Nak, st.integers(0, 0xFFFF), st.sampled_from(NakReason)),
 )
@@ -257,3 +266,17 @@ def test_mutated_frames_never_raise(
     decoder.feed(bytes(wire))
     follow = encode_frame(1, Heartbeat(1))
     assert decoder.feed(follow)[-1:] == [Decoded(1, Heartbeat(1))]
+
+
+@pytest.mark.parametrize("control", ["\x00", "\t", "\x1b", "\x7f", "\x80", "\x9f"])
+def test_text_frames_with_a_control_character_cannot_be_built(control: str) -> None:
+    for build in (QrScan, Hello, lambda text: Feedback(Beep.OK, text)):
+        with pytest.raises(FrameError, match="control character"):
+            build(f"T0{control}1")
+    assert QrScan("电钻\u00a0T0001").text == "电钻\u00a0T0001"  # NBSP is not a control
+
+
+def test_frames_and_contract_refuse_the_same_control_characters() -> None:
+    from toolhut.contract import CONTROL_CHARS
+
+    assert frames_module.CONTROL_CHARS.pattern == CONTROL_CHARS.pattern

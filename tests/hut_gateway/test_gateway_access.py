@@ -27,6 +27,7 @@ from toolhut.contract import (
     DenialReason,
     EventAck,
     Outcome,
+    ScanEvent,
 )
 from toolhut.contract import Beep as WireBeep
 from toolhut.contract import Feedback as WireFeedback
@@ -130,6 +131,21 @@ def test_garbage_and_unknown_frames_on_the_wire_are_counted_and_lose_nothing(
         assert status.hut == HUT and status.counters is not None
         assert status.counters.unknown_type == after.unknown_type
         assert len(hut.received(Unlock)) == 1
+
+
+def test_a_scan_with_a_control_character_is_malformed_and_later_scans_still_work(
+    tmp_path: Path, broker: Broker, topic_prefix: str
+) -> None:
+    with bench(tmp_path, broker, topic_prefix) as hut:
+        before = hut.gateway.counters()
+        hut.emulator.inject(raw_frame(FrameType.QR_SCAN, 910, b"T00\x0001"))
+        hut.emulator.inject(raw_frame(FrameType.QR_SCAN, 911, "T\x851".encode()))
+        poll_until(lambda: hut.gateway.counters().malformed == before.malformed + 2,
+                   what="both scans counted malformed")  # fmt: skip
+        hut.emulator.command("scan T0001")
+        scan = hut.server.wait_event(lambda e: isinstance(e, ScanEvent), what="the next scan")
+        assert scan.text == "T0001"
+        assert [e.text for e in hut.server.events() if isinstance(e, ScanEvent)] == ["T0001"]
 
 
 SUSPENDED_CARD = "04D5E6F7"

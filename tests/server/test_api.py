@@ -17,7 +17,7 @@ from server.storage.models import Hut
 from .conftest import T0, MovableClock
 from .factories import scan
 
-STAFF = {"Authorization": "Bearer s3cret-staff"}
+STAFF = {"Authorization": "Bearer s3cret-staff-token-for-tests"}
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def client(
         # 张阿姨 borrows the drill (due in 3 days), 李师傅 the ladder (due in 1 day).
         apply_event(session, scan("demo-hut", 1, "T0001"), hut=hut, received_at=T0)
         apply_event(session, scan("demo-hut", 2, "T0003", card="04D5E6F7"), hut=hut, received_at=T0)
-    settings = ServerSettings(staff_token="s3cret-staff")
+    settings = ServerSettings(staff_token="s3cret-staff-token-for-tests")
     app = create_app(settings, clock=clock, engine=engine, mqtt_connected=lambda: True)
     with TestClient(app) as test_client:
         yield test_client

@@ -21,7 +21,7 @@ from toolhut.contract import DoorState
 from .conftest import T0, MovableClock
 from .factories import card, door, scan
 
-STAFF = {"Authorization": "Bearer s3cret-staff"}
+STAFF = {"Authorization": "Bearer s3cret-staff-token-for-tests"}
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def client(
         ]
         for event in events:
             apply_event(session, event, hut=hut, received_at=T0)
-    settings = ServerSettings(staff_token="s3cret-staff")
+    settings = ServerSettings(staff_token="s3cret-staff-token-for-tests")
     app = create_app(settings, clock=clock, engine=engine, mqtt_connected=lambda: True)
     with TestClient(app) as test_client:
         yield test_client

@@ -337,11 +337,13 @@ def test_staff_remind_now_over_http(
     sessions = sessionmaker(engine, expire_on_commit=False)
     member_id = _lend(sessions, ["T0001", "T0004"], due_at=local(30, 18))
     settings = ServerSettings(
-        db_url=str(engine.url), staff_token="s3cret", reminders=_settings(receiver)
+        db_url=str(engine.url),
+        staff_token="s3cret-staff-token-for-tests",
+        reminders=_settings(receiver),
     )
     clock.now = local(27, 23)  # quiet hours: staff asked, so it goes anyway
     app = create_app(settings, clock=clock, engine=engine)
-    staff = {"Authorization": "Bearer s3cret"}
+    staff = {"Authorization": "Bearer s3cret-staff-token-for-tests"}
     with TestClient(app) as client:
         assert client.post(f"/api/v1/members/{member_id}/remind").status_code == 403
         first = client.post(f"/api/v1/members/{member_id}/remind", headers=staff)

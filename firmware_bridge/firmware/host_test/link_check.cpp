@@ -340,6 +340,10 @@ void scan_buffer(Tally* t) {
            "scan: the next scan after a drop is whole");
   t->check(feed_text(&s, "\xE7\x94\n", 40) == hut::ScanBuffer::DROPPED,
            "scan: cut-off UTF-8 is dropped");
+  t->check(feed_text(&s, std::string("T0\x00" "01\n", 6), 42) == hut::ScanBuffer::DROPPED &&
+               feed_text(&s, "T\xC2\x85" "1\n", 44) == hut::ScanBuffer::DROPPED &&
+               feed_text(&s, "T\t1\n", 46) == hut::ScanBuffer::DROPPED,
+           "scan: a label with a control character (NUL, C1 NEL, tab) is dropped");
   feed_text(&s, "A-17", 50);
   t->check(s.poll(149) == hut::ScanBuffer::NOTHING && s.poll(150) == hut::ScanBuffer::READY &&
                s.length() == 4,

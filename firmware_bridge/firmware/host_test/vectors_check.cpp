@@ -306,6 +306,14 @@ void check_builtin(Tally* t) {
   bool all_refused = true;
   for (size_t i = 0; i < 4; ++i) all_refused &= !wire::utf8_valid(bad_utf8[i], lens[i]);
   t->check(all_refused, "builtin: overlong, surrogate, >U+10FFFF, cut-short UTF-8 refused");
+
+  const uint8_t control[][3] = {{'a', 0x00, 'b'}, {'a', 0x1B, 'b'}, {'a', 0x7F, 'b'},
+                                {'a', 0xC2, 0x85}, {'a', 0xC2, 0x9F}};
+  bool controls_refused = true;
+  for (size_t i = 0; i < 5; ++i) controls_refused &= !wire::text_valid(control[i], 3);
+  const uint8_t fine[] = {'a', 0xC2, 0xA0, 0xE7, 0x94, 0xB5};  // NBSP and a CJK character
+  t->check(controls_refused && wire::text_valid(fine, sizeof fine),
+           "builtin: text with C0, DEL or C1 controls refused; NBSP and CJK kept");
 }
 
 }  // namespace

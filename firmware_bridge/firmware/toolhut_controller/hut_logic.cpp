@@ -103,7 +103,7 @@ ScanBuffer::Result ScanBuffer::poll(uint32_t now_ms) {
 ScanBuffer::Result ScanBuffer::finish() {
   // The LF of a CR LF pair, or a stray terminator: no scan, and the last one stays readable.
   if (len_ == 0 && !overflow_) return NOTHING;
-  bool ok = !overflow_ && wire::utf8_valid(text_, len_);
+  bool ok = !overflow_ && wire::text_valid(text_, len_);
   ready_len_ = ok ? len_ : 0;
   len_ = 0;
   overflow_ = false;

@@ -60,6 +60,16 @@ bool utf8_valid(const uint8_t* s, size_t len) {
   return true;
 }
 
+bool text_valid(const uint8_t* s, size_t len) {
+  if (!utf8_valid(s, len)) return false;
+  for (size_t i = 0; i < len; ++i) {
+    if (s[i] < 0x20 || s[i] == 0x7F) return false;
+    // U+0080..U+009F are C2 80..C2 9F; valid UTF-8 has no other C2 followed by 80..9F.
+    if (s[i] == 0xC2 && i + 1 < len && s[i + 1] <= 0x9F) return false;
+  }
+  return true;
+}
+
 namespace {
 
 // The unencoded frame (header | payload | crc) as one virtual array, so that COBS can
@@ -196,7 +206,7 @@ size_t encode_frame(uint8_t type, uint16_t seq, const uint8_t* payload, size_t l
 bool payload_valid(uint8_t type, const uint8_t* p, size_t len) {
   switch (type) {
     case HELLO:
-      return len >= 1 && len <= MAX_FIRMWARE_TEXT && utf8_valid(p, len);
+      return len >= 1 && len <= MAX_FIRMWARE_TEXT && text_valid(p, len);
     case HEARTBEAT:
       return len == 4;
     case ACK:
@@ -206,7 +216,7 @@ bool payload_valid(uint8_t type, const uint8_t* p, size_t len) {
     case CARD_READ:
       return len >= MIN_UID && len <= MAX_UID;
     case QR_SCAN:
-      return len >= 1 && len <= MAX_PAYLOAD && utf8_valid(p, len);
+      return len >= 1 && len <= MAX_PAYLOAD && text_valid(p, len);
     case DOOR_CHANGED:
       return len == 1 && p[0] <= 1;
     case ALARM:
@@ -215,7 +225,7 @@ bool payload_valid(uint8_t type, const uint8_t* p, size_t len) {
       return len == 2 && get_u16(p) >= 1;
     case FEEDBACK:
       return len >= 1 && p[0] <= BEEP_ERROR && len - 1 <= MAX_DISPLAY_TEXT &&
-             utf8_valid(p + 1, len - 1);
+             text_valid(p + 1, len - 1);
     default:
       return false;
   }

@@ -58,6 +58,10 @@ uint16_t crc16(const uint8_t* data, size_t len, uint16_t crc = 0xFFFF);
 // surrogates, nothing above U+10FFFF. Texts that fail this would be refused by the gateway.
 bool utf8_valid(const uint8_t* data, size_t len);
 
+// A text field of a frame: valid UTF-8 with no C0 control, DEL or C1 control (U+0080..
+// U+009F) in it, as the gateway's codec requires. A QR label carrying a NUL is refused.
+bool text_valid(const uint8_t* data, size_t len);
+
 // COBS of `len` bytes into `out`; returns the encoded length, or 0 if `out_cap` is too small.
 size_t cobs_encode(const uint8_t* data, size_t len, uint8_t* out, size_t out_cap);
 

@@ -8,13 +8,14 @@ from fastapi import APIRouter, status
 from server import access_actions
 from server.api.deps import SessionDep, StaffOnly
 from server.api.errors import staff_action
+from server.api.params import RowId
 from server.api.staff_schemas import CardCreate, CardStaff, MemberAccessStaff
 
 router = APIRouter(prefix="/api/v1", tags=["access"], dependencies=[StaffOnly])
 
 
 @router.post("/members/{member_id}/suspend")
-def suspend_member(member_id: int, session: SessionDep) -> MemberAccessStaff:
+def suspend_member(member_id: RowId, session: SessionDep) -> MemberAccessStaff:
     """The member's cards stop opening the huts; the huts say the account is suspended."""
     with staff_action():
         member = access_actions.suspend_member(session, member_id=member_id)
@@ -23,7 +24,7 @@ def suspend_member(member_id: int, session: SessionDep) -> MemberAccessStaff:
 
 
 @router.post("/members/{member_id}/reactivate")
-def reactivate_member(member_id: int, session: SessionDep) -> MemberAccessStaff:
+def reactivate_member(member_id: RowId, session: SessionDep) -> MemberAccessStaff:
     with staff_action():
         member = access_actions.reactivate_member(session, member_id=member_id)
     session.commit()
@@ -31,7 +32,7 @@ def reactivate_member(member_id: int, session: SessionDep) -> MemberAccessStaff:
 
 
 @router.post("/members/{member_id}/cards", status_code=status.HTTP_201_CREATED)
-def add_card(member_id: int, body: CardCreate, session: SessionDep) -> CardStaff:
+def add_card(member_id: RowId, body: CardCreate, session: SessionDep) -> CardStaff:
     with staff_action():
         card = access_actions.add_card(session, member_id=member_id, uid=body.uid)
     session.commit()

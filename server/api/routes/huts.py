@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
 from server.api.deps import SessionDep, StaffOnly
+from server.api.params import HutIdPath
 from server.api.schemas import HutPublic, HutsPublic
 from server.storage import event_log, queries
 
@@ -30,7 +31,7 @@ class EnrolmentsPublic(BaseModel):
 
 
 @router.get("/huts/{hut_id}/enrolments", dependencies=[StaffOnly])
-def list_enrolments(hut_id: str, session: SessionDep) -> EnrolmentsPublic:
+def list_enrolments(hut_id: HutIdPath, session: SessionDep) -> EnrolmentsPublic:
     """Cards read in staff enrol mode at this hut, newest first."""
     if queries.get_hut(session, hut_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no hut {hut_id!r}")

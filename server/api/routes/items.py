@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from server import staff_actions
 from server.api.deps import NowDep, SessionDep, StaffDep, StaffOnly
 from server.api.errors import staff_action
+from server.api.params import ItemTagPath
 from server.api.schemas import ItemPublic, ItemsPublic
 from server.api.staff_schemas import ReservationCreate, ReservationStaff
 from server.domain import ItemStatus
@@ -35,7 +36,7 @@ def list_items(
     "/items/{tag}/reservations", dependencies=[StaffOnly], status_code=status.HTTP_201_CREATED
 )
 def reserve_item(
-    tag: str, body: ReservationCreate, session: SessionDep, now: NowDep
+    tag: ItemTagPath, body: ReservationCreate, session: SessionDep, now: NowDep
 ) -> ReservationStaff:
     """Put the card's holder on the item's waiting list (the item is out or held)."""
     with staff_action():
@@ -45,7 +46,7 @@ def reserve_item(
 
 
 @router.post("/items/{tag}/clear", dependencies=[StaffOnly])
-def clear_item(tag: str, session: SessionDep, now: NowDep) -> ItemPublic:
+def clear_item(tag: ItemTagPath, session: SessionDep, now: NowDep) -> ItemPublic:
     """Staff checked or repaired the item: it may be lent again."""
     with staff_action():
         item = staff_actions.clear_maintenance(session, tag=tag, now=now)

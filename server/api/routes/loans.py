@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from server import staff_actions
 from server.api.deps import NowDep, SessionDep, StaffDep, StaffOnly
 from server.api.errors import staff_action
+from server.api.params import RowId
 from server.api.schemas import LoanPublic, LoansPublic, LoanStatus
 from server.storage import queries
 
@@ -28,7 +29,7 @@ def list_loans(
 
 
 @router.post("/loans/{loan_id}/renew", dependencies=[StaffOnly])
-def renew_loan(loan_id: int, session: SessionDep, now: NowDep) -> LoanPublic:
+def renew_loan(loan_id: RowId, session: SessionDep, now: NowDep) -> LoanPublic:
     """One more loan period, if the policy allows and nobody is waiting for the item."""
     with staff_action():
         loan = staff_actions.renew(session, loan_id=loan_id, now=now)
@@ -37,7 +38,7 @@ def renew_loan(loan_id: int, session: SessionDep, now: NowDep) -> LoanPublic:
 
 
 @router.post("/loans/{loan_id}/lost", dependencies=[StaffOnly])
-def mark_loan_lost(loan_id: int, session: SessionDep, now: NowDep) -> LoanPublic:
+def mark_loan_lost(loan_id: RowId, session: SessionDep, now: NowDep) -> LoanPublic:
     with staff_action():
         loan = staff_actions.mark_lost(session, loan_id=loan_id, now=now)
     session.commit()

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
 from server.api.deps import NowDep, SessionDep, StaffDep
+from server.api.params import RowId
 from server.reminders.scheduler import NothingToRemindError, ReminderService, UnknownMemberError
 from server.storage import reminder_queries
 
@@ -44,7 +45,7 @@ def _require_staff(staff: bool) -> None:
 
 
 @router.post("/members/{member_id}/remind")
-def remind_now(member_id: int, request: Request, staff: StaffDep, now: NowDep) -> RemindResult:
+def remind_now(member_id: RowId, request: Request, staff: StaffDep, now: NowDep) -> RemindResult:
     """Send the member a reminder of every open loan now (quiet hours do not apply)."""
     _require_staff(staff)
     service: ReminderService = request.app.state.reminders
@@ -61,7 +62,7 @@ def remind_now(member_id: int, request: Request, staff: StaffDep, now: NowDep) -
 
 @router.get("/members/{member_id}/reminders")
 def member_reminders(
-    member_id: int, session: SessionDep, staff: StaffDep
+    member_id: RowId, session: SessionDep, staff: StaffDep
 ) -> ReminderDeliveriesPublic:
     """The member's latest reminder deliveries, newest first."""
     _require_staff(staff)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from server.api.deps import SessionDep, StaffOnly
+from server.api.params import RowId
 from server.api.staff_schemas import ScanStaff, SessionsStaff, SessionStaff, StocktakeStaff
 from server.domain import SessionFlag
 from server.storage import door_sessions
@@ -32,7 +33,7 @@ def list_sessions(
 
 
 @router.get("/sessions/{session_id}/scans")
-def session_scans(session_id: int, session: SessionDep) -> list[ScanStaff]:
+def session_scans(session_id: RowId, session: SessionDep) -> list[ScanStaff]:
     door = session.get(DoorSession, session_id)
     if door is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no session {session_id}")
@@ -40,7 +41,7 @@ def session_scans(session_id: int, session: SessionDep) -> list[ScanStaff]:
 
 
 @router.get("/stocktakes/{stocktake_id}")
-def get_stocktake(stocktake_id: int, session: SessionDep) -> StocktakeStaff:
+def get_stocktake(stocktake_id: RowId, session: SessionDep) -> StocktakeStaff:
     stocktake = door_sessions.get_stocktake(session, stocktake_id)
     if stocktake is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no stocktake {stocktake_id}")
