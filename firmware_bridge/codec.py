@@ -196,7 +196,9 @@ class FrameDecoder:
             zero = data.find(0, start)
             end = len(data) if zero < 0 else zero
             if not self._skipping:
-                self._buffer += data[start:end]
+                # At most one byte past the limit: a long read of noise is not copied.
+                room = MAX_COBS + 1 - len(self._buffer)
+                self._buffer += data[start : min(end, start + room)]
                 if len(self._buffer) > MAX_COBS:
                     self.stats.oversize += 1
                     self._buffer.clear()

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from fastapi import HTTPException, status
+from fastapi.exceptions import RequestValidationError
 
 from server.access_actions import CardInUseError
 from server.card_uids import InvalidCardError
@@ -15,13 +16,16 @@ from server.staff_actions import NotFoundError, RefusedError
 @contextmanager
 def staff_action() -> Iterator[None]:
     """404 for what does not exist; 409 with the rule's reason and display text for a no
-    (or a card that is someone's already); 422 for what is not a card UID."""
+    (or a card that is someone's already); 422 for what is not a card UID, in the shape
+    the OpenAPI document gives every 422 (a list of errors, each with its location), so a
+    client reads one shape whichever check refused the request."""
     try:
         yield
     except NotFoundError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except InvalidCardError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+        error = {"type": "value_error", "loc": ("body", "uid"), "msg": str(exc), "input": None}
+        raise RequestValidationError([error]) from exc
     except CardInUseError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except RefusedError as exc:

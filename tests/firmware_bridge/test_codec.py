@@ -38,6 +38,7 @@ from firmware_bridge.frames import (
     Unlock,
 )
 from firmware_bridge.vectors import PATH, build_vectors, frame_from_fields
+from tests.firmware_bridge.strategies import frames, seqs
 
 ALL_FRAMES: list[Frame] = [
     Hello("emu-1.0.0"),
@@ -202,25 +203,7 @@ def test_vectors_file_matches_the_codec() -> None:
             assert getattr(decoder.stats, vector["reject"]) > 0, vector["name"]
 
 
-# -- properties --------------------------------------------------------------------------
-
-# Any text a frame may carry: anything but control characters (Unicode category Cc is
-# exactly C0, DEL and C1) and lone surrogates.
-_TEXT = st.characters(exclude_categories=("Cc", "Cs"))
-
-frames = st.one_of(
-    st.builds(Hello, st.text(_TEXT, min_size=1, max_size=16)),
-    st.builds(Heartbeat, st.integers(0, 0xFFFF_FFFF)),
-    st.builds(CardRead, st.binary(min_size=4, max_size=10)),
-    st.builds(QrScan, st.text(_TEXT, min_size=1, max_size=63)),
-    st.builds(DoorChanged, st.booleans()),
-    st.builds(Alarm, st.sampled_from(AlarmKind), st.booleans()),
-    st.builds(Unlock, st.integers(1, 0xFFFF)),
-    st.builds(Feedback, st.sampled_from(Beep), st.text(_TEXT, max_size=16)),
-    st.builds(Ack, st.integers(0, 0xFFFF)),
-    st.builds(Nak, st.integers(0, 0xFFFF), st.sampled_from(NakReason)),
-)
-seqs = st.integers(0, 0xFFFF)
+# -- properties (the hostile-line ones are in test_decoder_fuzz.py) --------------------
 
 
 @given(st.lists(st.tuples(seqs, frames), max_size=5), st.lists(st.integers(1, 40), max_size=30))
@@ -236,36 +219,6 @@ def test_any_frames_round_trip_through_any_split(
         pos += cut
     out += decoder.feed(wire[pos:])
     assert out == [Decoded(seq, frame) for seq, frame in items]
-
-
-@given(st.binary(max_size=1200), seqs, frames)
-def test_garbage_never_raises_and_a_following_frame_decodes(
-    garbage: bytes, seq: int, frame: Frame
-) -> None:
-    decoder = FrameDecoder(on_reject=lambda _seq, _why: None)
-    decoder.feed(garbage)
-    assert decoder.feed(encode_frame(seq, frame))[-1:] == [Decoded(seq, frame)]
-
-
-@given(
-    seqs,
-    frames,
-    st.lists(st.tuples(st.integers(0, 300), st.integers(0, 255)), min_size=1, max_size=6),
-    st.booleans(),
-)
-def test_mutated_frames_never_raise(
-    seq: int, frame: Frame, edits: list[tuple[int, int]], insert: bool
-) -> None:
-    wire = bytearray(encode_frame(seq, frame))
-    for pos, value in edits:
-        if insert:
-            wire.insert(pos % (len(wire) + 1), value)
-        else:
-            wire[pos % len(wire)] = value
-    decoder = FrameDecoder(on_reject=lambda _seq, _why: None)
-    decoder.feed(bytes(wire))
-    follow = encode_frame(1, Heartbeat(1))
-    assert decoder.feed(follow)[-1:] == [Decoded(1, Heartbeat(1))]
 
 
 @pytest.mark.parametrize("control", ["\x00", "\t", "\x1b", "\x7f", "\x80", "\x9f"])

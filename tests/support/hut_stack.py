@@ -241,16 +241,22 @@ class HutStack:
 
 
 @contextmanager
-def hut_stack(tmp_path: Path, prefix: str) -> Iterator[HutStack]:
+def hut_stack(
+    tmp_path: Path,
+    prefix: str,
+    *,
+    server_env: dict[str, str] | None = None,
+    gateway_env: dict[str, str] | None = None,
+) -> Iterator[HutStack]:
     """Broker, seeded server, emulator and gateway up, the allowlist at the gateway."""
     broker = RestartableBroker()
     broker.start()
     stack = HutStack(tmp_path, broker, prefix)
     try:
         stack.seed()
-        stack.start_server()
+        stack.start_server(env=server_env)
         stack.start_emulator()
-        stack.start_gateway()
+        stack.start_gateway(env=gateway_env)
         stack.wait_allowlist()
         yield stack
     finally:

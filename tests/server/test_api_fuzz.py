@@ -1,0 +1,148 @@
+"""schemathesis on the server's OpenAPI document, against the real app on SQLite and on
+PostgreSQL, signed out and signed in: whatever a client sends, no answer is a server error
+and every answer is what the document says.
+
+Bounded for CI: a few derandomised examples per operation, positive and negative."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from server.app import create_app
+from server.seed import seed_demo
+from server.settings import ServerSettings
+from server.storage import make_engine, migrate
+from tests.support.services import fresh_postgres_schema
+
+STAFF_TOKEN = "fuzz-staff-token-7d1c0a"
+EXAMPLES = int(os.environ.get("TOOLHUT_API_FUZZ_EXAMPLES", "12"))
+
+
+def _document() -> dict[str, Any]:
+    """The OpenAPI document; building it touches no database."""
+    app = create_app(ServerSettings(db_url="sqlite://"), engine=make_engine("sqlite://"))
+    return app.openapi()
+
+
+SCHEMA = schemathesis.openapi.from_dict(_document())
+OPERATIONS: list[Any] = []
+for _result in SCHEMA.get_all_operations():
+    assert isinstance(_result, Ok), f"schemathesis cannot read an operation: {_result}"
+    OPERATIONS.append(_result.ok())
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def fuzz_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One seeded database per kind for the whole module: what one example changes (a loan
+    renewed, an item written off) the next ones meet, as on a real server."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('api-fuzz') / 'toolhut.sqlite3'}"
+        _prepare(url)
+        yield url
+        return
+    with fresh_postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        _prepare(url)
+        yield url
+
+
+def _prepare(url: str) -> None:
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        seed_demo(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def api_app(fuzz_db_url: str) -> Iterator[FastAPI]:
+    engine = make_engine(fuzz_db_url)
+    settings = ServerSettings(db_url=fuzz_db_url, staff_token=STAFF_TOKEN)
+    yield create_app(settings, engine=engine, mqtt_connected=lambda: True)
+    engine.dispose()
+
+
+@pytest.fixture
+def staff_auth() -> dict[str, str]:
+    """What a signed-in staff client sends. Issue 12 (accounts) turns this into a sign-in."""
+    return {"Authorization": f"Bearer {STAFF_TOKEN}"}
+
+
+# Issue 10, "Bounded inputs", is helper "bounds"'s: API path ids >= 2**31 are a server
+# error (PostgreSQL from 2**31, SQLite from 2**63). Until it lands such ids are left out
+# here, and test_path_ids_beyond_int32_are_not_a_server_error below fails as expected.
+PATH_ID_BOUND = 2**31
+
+
+def _bounds_pending(case: Any) -> bool:
+    values = (case.path_parameters or {}).values()
+    return any(type(v) is int and not -PATH_ID_BOUND < v < PATH_ID_BOUND for v in values)
+
+
+def _fuzz(operation: Any, *, app: FastAPI, headers: dict[str, str]) -> None:
+    cases = st.one_of(
+        operation.as_strategy(GenerationMode.POSITIVE),
+        operation.as_strategy(GenerationMode.NEGATIVE),
+    )
+
+    @settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    @given(case=cases)
+    def check(case: Any) -> None:
+        assume(not _bounds_pending(case))
+        case.call_and_validate(
+            app=app, headers=headers, checks=[not_a_server_error, response_schema_conformance]
+        )
+
+    check()
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.label)
+def test_signed_out_no_server_error(operation: Any, api_app: FastAPI) -> None:
+    _fuzz(operation, app=api_app, headers={})
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.label)
+def test_signed_in_no_server_error(
+    operation: Any, api_app: FastAPI, staff_auth: dict[str, str]
+) -> None:
+    _fuzz(operation, app=api_app, headers=staff_auth)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 10 'Bounded inputs' (helper bounds): path ids >= 2**31 are a server error; "
+    "once fixed, drop this mark and _bounds_pending",
+)
+def test_path_ids_beyond_int32_are_not_a_server_error(
+    api_app: FastAPI, staff_auth: dict[str, str]
+) -> None:
+    with TestClient(api_app, raise_server_exceptions=False) as client:
+        answers = {
+            path: client.get(path, headers=staff_auth).status_code
+            for big in (2**31, 2**70)
+            for path in (f"/api/v1/stocktakes/{big}", f"/api/v1/members/{big}/reminders")
+        }
+    assert all(code < 500 for code in answers.values()), answers
