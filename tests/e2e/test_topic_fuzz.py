@@ -78,14 +78,6 @@ def event_templates(rng: random.Random) -> list[dict[str, Any]]:
     ]
 
 
-MAX_DB_INT = 2**63 - 1
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 'Bounded inputs' (helper bounds): seq 2**63 is accepted and jams the "
-    "hut; when this passes, drop the MAX_DB_INT filter",
-)
 def test_an_event_seq_beyond_what_databases_store_is_refused() -> None:
     body = {**event_templates(random.Random(SEED))[0], "seq": 2**63}
     with pytest.raises(ContractError):
@@ -116,8 +108,6 @@ def test_hostile_events_leave_the_server_answering(tmp_path: Path, topic_prefix:
                 except ContractError:
                     expected_dead += 1
                 else:
-                    if event.seq > MAX_DB_INT:
-                        continue  # pending helper bounds: see the xfail below
                     if event.hut != topic_hut or topic_hut == GHOST:
                         expected_dead += 1
                     else:
@@ -200,10 +190,8 @@ def refused_by_gateway(kind: TopicKind, body: bytes) -> bool:
 
 def raises_the_version(body: bytes, held: int | None) -> bool:
     """A list the gateway would take today: it parses and is newer than the one it holds
-    (the fuzz made its version 2**64 or 10**40). Issue 10 owns both fixes: integers bounded
-    in the contract (helper bounds), lists accepted only when sealed by the server (helper
-    sealing). Once both are in, no unsealed hostile list passes this and the filter is
-    inert; remove it with the xfail mark below."""
+    (the fuzz may give it any version up to the contract's bound). Once lists are accepted
+    only when sealed by the server, no hostile list passes this and the filter goes."""
     try:
         allowlist = parse_allowlist(body)
     except ContractError:
@@ -211,11 +199,6 @@ def raises_the_version(body: bytes, held: int | None) -> bool:
     return allowlist.hut == HUT and (held is None or allowlist.version > held)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 'Bounded inputs' (helper bounds): contract integers are unbounded; "
-    "when this passes, drop raises_the_version",
-)
 def test_an_allowlist_version_beyond_the_integer_bound_is_refused() -> None:
     body = {**gateway_templates()[TopicKind.ALLOWLIST], "version": 2**64}
     with pytest.raises(ContractError):
@@ -238,7 +221,7 @@ def test_hostile_acks_commands_and_allowlists_leave_the_gateway_obeying(
             for kind, template in gateway_templates().items():
                 for body in hostile_bodies(rng, template, count=PER_TOPIC, other_hut="other-hut"):
                     if kind is TopicKind.ALLOWLIST and raises_the_version(body, list_version):
-                        continue  # pending helpers bounds and sealing: see the xfail below
+                        continue  # pending sealing: see raises_the_version
                     expected += refused_by_gateway(kind, body)
                     link.publish(topics.for_hut(HUT, kind), on_the_wire(kind, body))
             assert expected > PER_TOPIC  # most of them are refused, some still parse

@@ -24,7 +24,6 @@ from firmware_bridge.frames import (
     Unlock,
 )
 
-_ASCII = st.characters(codec="ascii", min_codepoint=1)
 # Any text a frame may carry: anything but control characters (Unicode category Cc is
 # exactly C0, DEL and C1) and lone surrogates.
 _TEXT = st.characters(exclude_categories=("Cc", "Cs"))

@@ -14,7 +14,7 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -85,17 +85,6 @@ def staff_auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {STAFF_TOKEN}"}
 
 
-# Issue 10, "Bounded inputs", is helper "bounds"'s: API path ids >= 2**31 are a server
-# error (PostgreSQL from 2**31, SQLite from 2**63). Until it lands such ids are left out
-# here, and test_path_ids_beyond_int32_are_not_a_server_error below fails as expected.
-PATH_ID_BOUND = 2**31
-
-
-def _bounds_pending(case: Any) -> bool:
-    values = (case.path_parameters or {}).values()
-    return any(type(v) is int and not -PATH_ID_BOUND < v < PATH_ID_BOUND for v in values)
-
-
 def _fuzz(operation: Any, *, app: FastAPI, headers: dict[str, str]) -> None:
     cases = st.one_of(
         operation.as_strategy(GenerationMode.POSITIVE),
@@ -111,7 +100,6 @@ def _fuzz(operation: Any, *, app: FastAPI, headers: dict[str, str]) -> None:
     )
     @given(case=cases)
     def check(case: Any) -> None:
-        assume(not _bounds_pending(case))
         case.call_and_validate(
             app=app, headers=headers, checks=[not_a_server_error, response_schema_conformance]
         )
@@ -131,11 +119,6 @@ def test_signed_in_no_server_error(
     _fuzz(operation, app=api_app, headers=staff_auth)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 'Bounded inputs' (helper bounds): path ids >= 2**31 are a server error; "
-    "once fixed, drop this mark and _bounds_pending",
-)
 def test_path_ids_beyond_int32_are_not_a_server_error(
     api_app: FastAPI, staff_auth: dict[str, str]
 ) -> None:
