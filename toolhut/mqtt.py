@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,9 @@ class MqttEndpoint:
 
     @classmethod
     def parse(cls, url: str) -> MqttEndpoint:
-        """``mqtt[s]://[user[:password]@]host[:port]``; the port defaults to 1883, or 8883
-        for ``mqtts://`` (TLS, checked against the system's CAs unless given others)."""
+        """``mqtt[s]://[user[:password]@]host[:port]``, user and password percent-encoded;
+        the port defaults to 1883, or 8883 for ``mqtts://`` (TLS, checked against the
+        system's CAs unless given others)."""
         parts = urlsplit(url)
         if parts.scheme not in _DEFAULT_PORTS:
             raise MqttUrlError(
@@ -82,7 +83,10 @@ class MqttEndpoint:
         except ValueError as exc:
             raise MqttUrlError(f"MQTT URL has a bad port: {mask_url(url)!r}") from exc
         tls = TlsFiles() if parts.scheme == "mqtts" else None
-        return cls(parts.hostname, port, parts.username, parts.password, tls)
+        # Percent-encoded, as in any URL, so a password may hold '@', ':' or '/'.
+        username = None if parts.username is None else unquote(parts.username)
+        password = None if parts.password is None else unquote(parts.password)
+        return cls(parts.hostname, port, username, password, tls)
 
     def with_tls_files(self, files: TlsFiles) -> MqttEndpoint:
         """This endpoint with the given TLS files; MqttUrlError if it is not ``mqtts://``
