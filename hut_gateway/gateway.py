@@ -181,7 +181,7 @@ class Gateway:
             "gateway for hut %s on %s, broker %s",
             self.settings.hut,
             self.settings.serial,
-            self.settings.mqtt_url,
+            self.uplink.endpoint_url,
         )
 
     def stop(self) -> None:

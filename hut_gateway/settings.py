@@ -13,9 +13,9 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,7 +25,7 @@ from pydantic_settings import (
 
 from hut_gateway.health import HealthLimits
 from toolhut.contract import HUT_ID_PATTERN, Topics
-from toolhut.mqtt import MqttEndpoint
+from toolhut.mqtt import MqttEndpoint, MqttUrlError, TlsFiles, mask_url
 
 ENV_PREFIX = "TOOLHUT_GATEWAY_"
 
@@ -44,8 +44,16 @@ class GatewaySettings(BaseSettings):
     serial: str = Field(description="controller serial device, e.g. /dev/toolhut-controller")
     baudrate: int = Field(115200, gt=0, description="controller serial speed")
     mqtt_url: str = Field(
-        "mqtt://127.0.0.1:1883", description="broker, mqtt://[user[:password]@]host[:port]"
+        "mqtt://127.0.0.1:1883",
+        description="broker, mqtt[s]://[user[:password]@]host[:port]; mqtts:// is TLS (8883)",
     )
+    mqtt_ca_file: Path | None = Field(
+        None, description="CA certificate that signed the broker's (mqtts://); unset: system CAs"
+    )
+    mqtt_cert_file: Path | None = Field(
+        None, description="client certificate for a broker that asks for one (with the key)"
+    )
+    mqtt_key_file: Path | None = Field(None, description="the client certificate's private key")
     topic_prefix: str = Field("toolhut", description="first topic level(s) of the MQTT contract")
     data_dir: Path = Field(
         Path("data/gateway"), description="folder for the outbox and the allowlist"
@@ -114,16 +122,29 @@ class GatewaySettings(BaseSettings):
     def shown(self) -> str:
         """The settings as JSON for people, with any broker password masked."""
         data = self.model_dump(mode="json")
-        endpoint = MqttEndpoint.parse(self.mqtt_url)
-        if endpoint.password:
-            data["mqtt_url"] = self.mqtt_url.replace(f":{endpoint.password}@", ":***@", 1)
+        data["mqtt_url"] = mask_url(self.mqtt_url)
         return json.dumps(data, indent=2, ensure_ascii=False)
+
+    @property
+    def mqtt(self) -> MqttEndpoint:
+        """The broker endpoint, with its TLS files for mqtts://."""
+        return MqttEndpoint.parse(self.mqtt_url).with_tls_files(
+            TlsFiles(self.mqtt_ca_file, self.mqtt_cert_file, self.mqtt_key_file)
+        )
 
     @field_validator("mqtt_url")
     @classmethod
     def _mqtt_url(cls, url: str) -> str:
         MqttEndpoint.parse(url)
         return url
+
+    @model_validator(mode="after")
+    def _mqtt_endpoint(self) -> Self:
+        try:
+            self.mqtt  # noqa: B018 - the TLS files exist and pair up
+        except MqttUrlError as exc:
+            raise ValueError(str(exc)) from exc
+        return self
 
     @field_validator("topic_prefix", "homeassistant_prefix")
     @classmethod
@@ -199,9 +220,17 @@ def describe_errors(exc: ValidationError) -> str:
         if error["type"] == "extra_forbidden":
             lines.append(f"  {name}: unknown setting; known: {', '.join(sorted(fields))}")
             continue
-        given = "" if error["type"] == "missing" else f" (got {error.get('input')!r})"
+        # A check of the whole object gets the whole input: too much to show, and the URL
+        # in it may carry a password.
+        shown = error["type"] != "missing" and bool(error["loc"])
+        given = f" (got {_masked(error.get('input'))!r})" if shown else ""
         field = fields.get(str(error["loc"][0])) if error["loc"] else None
         what = f"\n      {name} is {field.description}" if field and field.description else ""
         env = f" [env {ENV_PREFIX}{name.upper()}]" if field else ""
         lines.append(f"  {name}: {error['msg']}{given}{env}{what}")
     return "\n".join(lines)
+
+
+def _masked(value: Any) -> Any:
+    # A bad mqtt_url is shown as given, but never with its password.
+    return mask_url(value) if isinstance(value, str) else value

@@ -31,7 +31,7 @@ from toolhut.contract import (
     parse_ack,
     parse_command,
 )
-from toolhut.mqtt import MqttEndpoint, connack_ok, gateway_client_id, make_client
+from toolhut.mqtt import connack_ok, gateway_client_id, make_client
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class Uplink:
     ) -> None:
         self._hut = settings.hut
         self._settings = settings
-        self._endpoint = MqttEndpoint.parse(settings.mqtt_url)
+        self._endpoint = settings.mqtt
         self._topics = Topics(settings.topic_prefix)
         self._outbox = outbox
         self._on_ack = on_ack
@@ -121,6 +121,11 @@ class Uplink:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def endpoint_url(self) -> str:
+        """The broker for people: scheme, host and port, no user or password."""
+        return self._endpoint.url
 
     @property
     def in_flight(self) -> int:

@@ -1,4 +1,5 @@
-"""``toolhut server``: run the lending server, migrate its database, or seed demo data.
+"""``toolhut server``: run the lending server, migrate its database, seed demo data, or
+write the broker's password and ACL files and each hut's credentials (``mqtt-auth``).
 
 Light on purpose: heavy imports happen inside the run functions.
 """
@@ -7,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     _add_db(parser)
-    parser.add_argument("--mqtt", metavar="URL", help="broker, mqtt://host:port")
+    parser.add_argument("--mqtt", metavar="URL", help="broker, mqtt[s]://host[:port]")
     parser.add_argument("--host", help="HTTP listen address")
     parser.add_argument("--port", type=int, help="HTTP port")
     parser.add_argument("--prefix", metavar="PREFIX", help="MQTT topic prefix")
@@ -26,6 +28,40 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _add_db(seed)
     seed.add_argument("--hut", default="demo-hut", help="hut id (default: demo-hut)")
     seed.set_defaults(run=run_seed)
+    auth = actions.add_parser(
+        "mqtt-auth",
+        help="write Mosquitto's password and ACL files and every hut's credentials file",
+        description="Writes DIR/passwd and DIR/acl for Mosquitto (password_file, acl_file), "
+        "DIR/server-mqtt-password for the server (mqtt_password_file) and DIR/huts/<hut>.toml "
+        "for each hut's gateway (credentials_file), all 0600, for every hut in the database "
+        "and every --hut. Passwords derive from the server secret: running it again changes "
+        "nothing for a hut that has not changed. Then tell the broker: kill -HUP <pid>, or "
+        "docker compose kill -s HUP mosquitto.",
+    )
+    _add_db(auth)
+    auth.add_argument("--out", metavar="DIR", type=Path, required=True, help="folder to write")
+    auth.add_argument(
+        "--hut",
+        dest="huts",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a hut not (yet) in the database; may be repeated",
+    )
+    auth.add_argument("--prefix", metavar="PREFIX", help="MQTT topic prefix")
+    auth.add_argument(
+        "--homeassistant-prefix",
+        metavar="PREFIX",
+        help="let each hut publish its Home Assistant discovery topics under PREFIX "
+        "(for gateways run with --homeassistant); unset: no discovery topics",
+    )
+    auth.add_argument(
+        "--secret-file",
+        metavar="PATH",
+        type=Path,
+        help="the server secret (default: the server's secret_file setting)",
+    )
+    auth.set_defaults(run=run_mqtt_auth)
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +85,7 @@ def _settings(args: argparse.Namespace) -> Any:
         "port": getattr(args, "port", None),
         "topic_prefix": getattr(args, "prefix", None),
         "staff_token": getattr(args, "staff_token", None),
+        "secret_file": getattr(args, "secret_file", None),
     }
     try:
         return ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
@@ -95,6 +132,80 @@ def run_seed(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(f"seeded hut {args.hut} at {_shown(settings.db_url)}: {added} rows added")
+    return 0
+
+
+def run_mqtt_auth(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from server.broker_auth import write_broker_auth
+    from server.storage import make_engine, make_sessionmaker
+    from server.storage.queries import list_huts
+    from toolhut.contract import ContractError, Topics, check_hut_id
+    from toolhut.hut_keys import HutKeyring, SecretFileError, new_secret_file, read_secret_file
+
+    name = "toolhut server mqtt-auth"
+    settings = _settings(args)
+    try:
+        extra = [check_hut_id(hut) for hut in args.huts]
+        ha_prefix = args.homeassistant_prefix
+        if ha_prefix is not None:
+            Topics(ha_prefix)
+    except ContractError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.db_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            known = [hut.id for hut in list_huts(session)]
+    except SQLAlchemyError as exc:
+        print(
+            f"{name}: cannot read the huts from {_shown(settings.db_url)} "
+            f"({type(exc).__name__}); run `toolhut server migrate` first?",
+            file=sys.stderr,
+        )
+        return 2
+    finally:
+        engine.dispose()
+    huts = []
+    for hut in known:
+        try:
+            huts.append(check_hut_id(hut))
+        except ContractError as exc:
+            print(f"{name}: skipped: {exc}", file=sys.stderr)
+    secret_file = settings.secret_file
+    try:
+        if secret_file.exists():
+            secret = read_secret_file(secret_file)
+        else:
+            secret = new_secret_file(secret_file)
+            print(f"created a new server secret at {secret_file} (the server must use it too)")
+        keyring = HutKeyring(secret)
+    except (SecretFileError, OSError) as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        written = write_broker_auth(
+            args.out,
+            keyring=keyring,
+            huts=[*huts, *extra],
+            topics=settings.topics,
+            homeassistant_prefix=ha_prefix,
+        )
+    except OSError as exc:
+        print(f"{name}: cannot write to {args.out}: {exc.strerror}", file=sys.stderr)
+        return 2
+    for path in written.changed:
+        print(f"wrote {path}")
+    for path in written.unchanged:
+        print(f"unchanged {path}")
+    for path in written.removed:
+        print(f"removed {path} (hut no longer in the database)")
+    count = len(set(huts) | set(extra))
+    print(
+        f"{count} huts and the server under prefix {settings.topic_prefix}; "
+        "if the broker runs, reload it: kill -HUP <pid>, or docker compose kill -s HUP mosquitto"
+    )
     return 0
 
 

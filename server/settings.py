@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.reminders.config import ReminderSettings
 from toolhut.contract import DEFAULT_PREFIX, Topics
-from toolhut.mqtt import MqttEndpoint
+from toolhut.hut_keys import SERVER_MQTT_USER
+from toolhut.mqtt import MqttEndpoint, MqttUrlError, TlsFiles
 
 MIN_STAFF_TOKEN = 16
 # Tokens shipped in examples and tried first by anyone guessing, compared without case
@@ -57,7 +60,27 @@ class ServerSettings(BaseSettings):
         "sqlite:///data/toolhut.sqlite3",
         description="SQLAlchemy URL; postgresql://... is run with psycopg 3",
     )
-    mqtt_url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://[user[:pw]@]host[:port]")
+    mqtt_url: str = Field(
+        "mqtt://127.0.0.1:1883",
+        description="mqtt[s]://[user[:pw]@]host[:port]; mqtts:// is TLS (port 8883 by default)",
+    )
+    mqtt_password_file: Path | None = Field(
+        None,
+        description="file holding the broker password (mqtt-auth writes server-mqtt-password), "
+        f"so it is not in the URL; the user is the URL's, or {SERVER_MQTT_USER}",
+    )
+    mqtt_ca_file: Path | None = Field(
+        None, description="CA certificate that signed the broker's (mqtts://); unset: system CAs"
+    )
+    mqtt_cert_file: Path | None = Field(
+        None, description="client certificate for a broker that asks for one (with the key)"
+    )
+    mqtt_key_file: Path | None = Field(None, description="the client certificate's private key")
+    secret_file: Path = Field(
+        Path("data/server-secret"),
+        description="the server secret every hut's key and broker password derive from; "
+        "created if missing; every server process of one database uses the same file",
+    )
     topic_prefix: str = Field(DEFAULT_PREFIX, description="first topic level(s) of the contract")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535, description="HTTP port; 0 picks a free one")
@@ -114,6 +137,14 @@ class ServerSettings(BaseSettings):
         MqttEndpoint.parse(url)
         return url
 
+    @model_validator(mode="after")
+    def _mqtt_endpoint(self) -> Self:
+        try:
+            self.mqtt  # noqa: B018 - TLS files exist and pair up, the password file reads
+        except MqttUrlError as exc:
+            raise ValueError(str(exc)) from exc
+        return self
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix(cls, prefix: str) -> str:
@@ -131,4 +162,24 @@ class ServerSettings(BaseSettings):
 
     @property
     def mqtt(self) -> MqttEndpoint:
-        return MqttEndpoint.parse(self.mqtt_url)
+        """The broker endpoint with its TLS files and the password from its file."""
+        endpoint = MqttEndpoint.parse(self.mqtt_url).with_tls_files(
+            TlsFiles(self.mqtt_ca_file, self.mqtt_cert_file, self.mqtt_key_file)
+        )
+        if self.mqtt_password_file is None:
+            return endpoint
+        return endpoint.with_password(
+            read_password_file(self.mqtt_password_file), default_username=SERVER_MQTT_USER
+        )
+
+
+def read_password_file(path: Path) -> str:
+    """The first line of ``path``; MqttUrlError if it cannot be read or is empty."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MqttUrlError(f"cannot read MQTT password file {path}: {exc}") from exc
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise MqttUrlError(f"MQTT password file {path} is empty")
+    return lines[0].strip()
