@@ -645,8 +645,8 @@ class FaultRun:
                     f"{rig.hut}: {len(seqs)} events stored for seqs 1..{last}; "
                     f"missing {missing[:10]}, twice {twice[:10]}"
                 )
-            stored = [_what(p) for hut, _, _, p in rows if hut == rig.hut]
-            stored = [w for w in stored if w is not None]
+            whats = (_what(p) for hut, _, _, p in rows if hut == rig.hut)
+            stored = [w for w in whats if w is not None]
             if not _is_subsequence(rig.driven, stored):
                 problems.append(
                     f"{rig.hut}: a frame its gateway acked on the serial link is not in the "
