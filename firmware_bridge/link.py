@@ -161,7 +161,11 @@ class Link:
         clock: Clock = time.monotonic,
         max_queue: int = 64,
         name: str = "link",
+        ack_after_delivery: bool = False,
     ) -> None:
+        """``ack_after_delivery``: ack a frame only once ``on_frame`` has returned, so a peer
+        that has its ack knows the frame was handled (the gateway's handler returns once the
+        event is in its outbox); a retransmission meanwhile is answered as a duplicate."""
         self._transport = transport
         self._on_frame = on_frame
         self._on_closed = on_closed
@@ -170,6 +174,7 @@ class Link:
         self._clock = clock
         self._max_queue = max_queue
         self._name = name
+        self._ack_after_delivery = ack_after_delivery
         self._stats = LinkStats()
         self._naks: list[tuple[int, NakReason]] = []
         self._decoder = FrameDecoder(on_reject=lambda seq, why: self._naks.append((seq, why)))
@@ -262,13 +267,15 @@ class Link:
         if isinstance(frame, Ack | Nak):
             self._settle(frame)
             return
-        if not self._write(encode_frame(0, Ack(decoded.seq))):
-            return
         # Same seq and same content: a retransmission whose ack was lost. Comparing the
         # content too lets a peer that rebooted (its seq restarts at 1) be heard at once.
         # A Hello is never a duplicate: a restarted peer's first Hello can be byte-identical
         # to its last one, and it must still be answered.
-        if decoded == self._last_rx and not isinstance(frame, Hello):
+        duplicate = decoded == self._last_rx and not isinstance(frame, Hello)
+        ack = encode_frame(0, Ack(decoded.seq))
+        if (duplicate or not self._ack_after_delivery) and not self._write(ack):
+            return
+        if duplicate:
             with self._cond:
                 self._stats.duplicates += 1
             return
@@ -279,6 +286,8 @@ class Link:
             self._on_frame(frame)
         except Exception:
             logger.exception("%s: on_frame failed for %r", self._name, frame)
+        if self._ack_after_delivery:
+            self._write(ack)
 
     def _settle(self, answer: Ack | Nak) -> None:
         with self._cond:

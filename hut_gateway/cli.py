@@ -86,11 +86,19 @@ def run(args: argparse.Namespace) -> int:
         print(settings.shown())
         return 0
 
+    import os
+
     from hut_gateway.gateway import Gateway
+    from hut_gateway.skewed_clock import SkewedClockError, clock_from_env
     from toolhut import latency
 
+    try:
+        clock = clock_from_env(os.environ)  # the real clock unless a test asks otherwise
+    except SkewedClockError as exc:
+        print(f"toolhut gateway: {exc}", file=sys.stderr)
+        return 2
     latency.prefer_short_waits()  # this process is the gateway's alone
-    gateway = Gateway(settings)
+    gateway = Gateway(settings, clock=clock)
     # A missing serial device is not fatal: the gateway reports it absent and keeps
     # reopening it, and known cards still work the moment it is back.
     gateway.start()

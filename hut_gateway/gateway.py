@@ -92,6 +92,8 @@ _DENIED: dict[CardState, tuple[str, DenialReason]] = {
     CardState.LOST: (TEXT_CARD_LOST, DenialReason.LOST),
 }
 
+_WRITE_WAIT_S = 5.0  # longer than any sane SD card sync; then ack rather than wedge
+
 _BEEP_TO_FRAME = {WireBeep.OK: Beep.OK, WireBeep.ERROR: Beep.ERROR, WireBeep.NONE: Beep.NONE}
 
 
@@ -147,6 +149,7 @@ class Gateway:
         self._recorder = Recorder(
             self.outbox, hut=settings.hut, publish=self.uplink.publish, clock=clock
         )
+        self._reader = threading.local()  # .unwritten: events of the frame being handled
         self._serial: _Serial | None = None
         self._retired: list[_Serial] = []  # closed by a failure, waiting to be cleaned up
         self._totals = DecoderStats()  # of links already cleaned up
@@ -262,8 +265,14 @@ class Gateway:
             if opening is not None:
                 self._on_serial_closed(opening, exc)
 
+        # The controller's frame is acked once its event is in the outbox: a gateway killed
+        # after the ack must not take back an event the controller will never send again.
         link = Link(
-            SerialTransport(port), on_frame=self._on_frame, on_closed=closed, name="gateway"
+            SerialTransport(port),
+            on_frame=self._on_frame,
+            on_closed=closed,
+            name="gateway",
+            ack_after_delivery=True,
         )
         opening = _Serial(port, link)
         with self._lock:
@@ -308,6 +317,7 @@ class Gateway:
     # -- controller frames ------------------------------------------------------------
 
     def _on_frame(self, frame: Frame) -> None:
+        self._reader.unwritten = []
         try:
             with self._lock:
                 now = self._monotonic()
@@ -318,6 +328,12 @@ class Gateway:
                     handler(frame)
         except Exception:  # one bad frame must not stop the serial reader
             log.exception("error handling %r", frame)
+        # Outside the lock (the recorder's publish may ask for the status): the frame's
+        # events on the disk before the link acks it. The unlock went out before.
+        for written in self._reader.unwritten:
+            if not written.wait(_WRITE_WAIT_S):
+                log.warning("outbox write took over %.0f s; frame acked anyway", _WRITE_WAIT_S)
+        self._reader.unwritten = None
 
     def _on_card(self, frame: CardRead) -> None:
         card = frame.uid_hex
@@ -496,8 +512,14 @@ class Gateway:
         opening.link.send(frame)
 
     def _record(self, build: Build) -> str:
-        """Hand the event to the recorder (outbox, then publish); returns its id at once."""
-        return self._recorder.record(build)
+        """Hand the event to the recorder (outbox, then publish); returns its id at once.
+        On the serial reader's thread, the frame is acked once the event is written."""
+        unwritten: list[threading.Event] | None = getattr(self._reader, "unwritten", None)
+        if unwritten is None:
+            return self._recorder.record(build)
+        written = threading.Event()
+        unwritten.append(written)
+        return self._recorder.record(build, written=written)
 
     # -- the supervisor thread ------------------------------------------------------------
 

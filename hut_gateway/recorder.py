@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypedDict
+from typing import NamedTuple, TypedDict
 
 from hut_gateway.outbox import Outbox, Pending
 from toolhut.contract import AnyEvent, new_id
@@ -32,6 +32,13 @@ class Envelope(TypedDict):
 Build = Callable[[Envelope], AnyEvent]
 
 
+class _Entry(NamedTuple):
+    event_id: str
+    ts: datetime
+    build: Build
+    written: threading.Event | None
+
+
 class Recorder:
     def __init__(
         self,
@@ -46,7 +53,7 @@ class Recorder:
         self._publish = publish
         self._clock = clock
         # None asks the thread to stop once it has written everything before it.
-        self._queue: queue.SimpleQueue[tuple[str, datetime, Build] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Entry | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="gateway-recorder", daemon=True)
 
     def start(self) -> None:
@@ -58,21 +65,29 @@ class Recorder:
             self._queue.put(None)
             self._thread.join(timeout)
 
-    def record(self, build: Build) -> str:
-        """Queue an event; returns its id at once."""
+    def record(self, build: Build, *, written: threading.Event | None = None) -> str:
+        """Queue an event; returns its id at once. ``written`` is set once the event is in
+        the outbox (or could not be written)."""
         event_id = new_id()
-        self._queue.put((event_id, self._clock(), build))
+        self._queue.put(_Entry(event_id, self._clock(), build, written))
         return event_id
 
     def _run(self) -> None:
         while (entry := self._queue.get()) is not None:
             try:
-                self._write(*entry)
+                self._write(entry)
             except Exception:  # a bad event must not stop the recording of the next ones
-                log.exception("could not record event %s", entry[0])
+                log.exception("could not record event %s", entry.event_id)
+            finally:
+                if entry.written is not None:
+                    entry.written.set()
 
-    def _write(self, event_id: str, ts: datetime, build: Build) -> None:
+    def _write(self, entry: _Entry) -> None:
         _, stored = self._outbox.append(
-            lambda seq: build(Envelope(id=event_id, hut=self._hut, seq=seq, ts=ts))
+            lambda seq: entry.build(
+                Envelope(id=entry.event_id, hut=self._hut, seq=seq, ts=entry.ts)
+            )
         )
+        if entry.written is not None:
+            entry.written.set()  # durable: whoever waits may go on before the publish
         self._publish(stored)

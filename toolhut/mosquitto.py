@@ -118,6 +118,13 @@ class MosquittoProcess:
         except OSError:
             return ""
 
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no last wills sent on purpose, as a crash."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(10)
+        self.stop()
+
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.terminate()

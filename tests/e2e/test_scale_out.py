@@ -28,9 +28,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from server.domain import Category
-from server.storage import make_engine, migrate
+from server.storage import make_engine
 from server.storage.ingest_models import HutSequence, SequenceGap
-from server.storage.models import Card, EventRecord, Hut, Item, Loan, Member
+from server.storage.models import Card, EventRecord, Item, Loan
 from server.storage.reminder_models import (
     DeliveryStatus,
     ReminderAttempt,
@@ -41,6 +41,7 @@ from server.storage.reminder_models import (
 from tests.server.receivers import WebhookReceiver, webhook_receiver
 from tests.server.streams import interleave, visits
 from tests.support.gateway_link import FakeGatewayLink, clear_retained
+from tests.support.ledger_setup import furnish, name_of, stop_line
 from tests.support.processes import ToolhutProcess, poll_until
 from tests.support.services import Broker, fresh_postgres_schema
 from toolhut.contract import AnyEvent, Outcome, ScanEvent, Topics
@@ -70,10 +71,6 @@ class HutPlan:
     items: dict[str, Category]  # tag -> category
     events: list[AnyEvent]
     stages: dict[str, tuple[str, ...]]  # tag of each loan left overdue -> stages reached
-
-
-def name_of(tag: str) -> str:
-    return f"工具{tag}号"  # fixed width: no item's name holds another's
 
 
 def plan_hut(n: int, now: datetime) -> HutPlan:
@@ -107,30 +104,6 @@ def plan_hut(n: int, now: datetime) -> HutPlan:
     stages = {tag: OVERDUE_STAGES[days] for days, _, tags in old for tag in tags}
     items = {tag: Category.HAND_TOOLS for tag in hand} | {tag: Category.FITNESS for tag in fit}
     return HutPlan(hut, cards, items, visits(hut, plan, starts=starts), stages)
-
-
-def furnish(db_url: str, plans: Sequence[HutPlan]) -> None:
-    migrate(db_url)
-    engine = make_engine(db_url)
-    try:
-        with Session(engine) as session, session.begin():
-            for n, plan in enumerate(plans):
-                session.add(Hut(id=plan.hut, name=f"{n + 1}号工具屋"))
-                for m, uid in enumerate(plan.cards):
-                    member = Member(name=f"居民{n}{m}", building_unit=f"{n + 1}-{m + 1}01")
-                    session.add_all([member, Card(uid=uid, member=member)])
-                for tag, category in plan.items.items():
-                    session.add(
-                        Item(
-                            tag=tag,
-                            name_zh=name_of(tag),
-                            name_en=f"Tool {tag}",
-                            category=category,
-                            hut_id=plan.hut,
-                        )
-                    )
-    finally:
-        engine.dispose()
 
 
 LoanRow = tuple[str, str, datetime, datetime | None]  # tag, card, borrowed_at, returned_at
@@ -381,16 +354,6 @@ def test_two_servers_share_the_events_and_the_reminders(
         f"publish {published_at - ready:.1f} s, all acked +{acked - published_at:.1f} s, "
         f"all reminded +{reminded_at - acked:.1f} s"
     )
-
-
-def stop_line(proc: ToolhutProcess) -> tuple[int, Counter[str]]:
-    """(messages taken from the broker, acks sent by outcome), as the process said on exit."""
-    for line in proc.lines:
-        found = re.search(r"ingest worker stopped: (\d+) messages taken, acked (.*)$", line)
-        if found:
-            pairs = (pair.split("=") for pair in found.group(2).split() if "=" in pair)
-            return int(found.group(1)), Counter({k: int(v) for k, v in pairs})
-    raise AssertionError(f"no stop line from {proc.args}:\n" + "\n".join(proc.lines[-20:]))
 
 
 def _claimed_stages() -> Select[str, str]:

@@ -69,6 +69,11 @@ class RestartableBroker:
             self._proc.stop()
             self._proc = None
 
+    def kill(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc = None
+
 
 class StatusWatcher:
     """The hut's retained status as a dashboard sees it; reconnects after an outage."""
@@ -76,7 +81,7 @@ class StatusWatcher:
     def __init__(self, endpoint: MqttEndpoint, topics: Topics, *, hut: str = HUT) -> None:
         self.latest: Status | None = None
         self._lock = threading.Lock()
-        self._client = make_client(endpoint, client_id=f"watch-{topics.prefix}")
+        self._client = make_client(endpoint, client_id=f"watch-{topics.prefix}-{hut}")
         self._client.on_connect = lambda c, *_: c.subscribe(topics.status(hut), qos=1)
         self._client.on_message = self._on_message
         self._client.connect_async(endpoint.host, endpoint.port)
@@ -101,7 +106,7 @@ class AllowlistWatcher:
     def __init__(self, endpoint: MqttEndpoint, topics: Topics, *, hut: str = HUT) -> None:
         self.received: list[tuple[float, Allowlist]] = []
         self._lock = threading.Lock()
-        self._client = make_client(endpoint, client_id=f"watch-lists-{topics.prefix}")
+        self._client = make_client(endpoint, client_id=f"watch-lists-{topics.prefix}-{hut}")
         self._client.on_connect = lambda c, *_: c.subscribe(topics.allowlist(hut), qos=1)
         self._client.on_message = self._on_message
         self._client.connect_async(endpoint.host, endpoint.port)
