@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,11 @@ class ServerSettings(BaseSettings):
         description="SQLAlchemy URL; postgresql://... is run with psycopg 3",
     )
     mqtt_url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://[user[:pw]@]host[:port]")
+    secret_file: Path = Field(
+        Path("data/server-secret"),
+        description="the server secret every hut key derives from (hex, 0600); created if "
+        "missing; every server process sharing one database must read the same file",
+    )
     topic_prefix: str = Field(DEFAULT_PREFIX, description="first topic level(s) of the contract")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535, description="HTTP port; 0 picks a free one")

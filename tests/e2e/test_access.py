@@ -49,7 +49,7 @@ def running_hut(
     broker = RestartableBroker()
     broker.start()
     stack = HutStack(tmp_path, broker, prefix)
-    lists = AllowlistWatcher(broker.endpoint, Topics(prefix))
+    lists = AllowlistWatcher(broker.endpoint, Topics(prefix), stack.key)
     try:
         stack.seed()
         if prepare is not None:
