@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from firmware_bridge.codec import HEADER, VERSION, cobs_encode, crc16
 from firmware_bridge.frames import MAX_DISPLAY_TEXT, Beep, Feedback, FrameType, Unlock
 from hut_gateway import gateway as gateway_module
@@ -186,3 +188,21 @@ def test_the_reminder_line_on_the_card_ack_is_shown_after_the_welcome(
         hut.server.ack(ack)
         texts = [f.text for f in hut.wait_received(Feedback, 2, what="the reminder line")]
         assert texts == [TEXT_WELCOME, "请尽快归还电钻等2件"]
+
+
+def test_a_replayed_command_opens_nothing(
+    tmp_path: Path, broker: Broker, topic_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with bench(tmp_path, broker, topic_prefix) as hut:
+        unlock = hut.server.command("unlock")
+        hut.wait_received(Unlock, what="the server's unlock")
+        # Someone captured it off the wire and publishes it again: well sealed, same id.
+        hut.server.publish(hut.server.topics.cmd(HUT), unlock)
+        poll_until(lambda: hut.gateway.counters().rejected_messages == 1, what="the replay refused")
+        assert "replayed" in caplog.text
+        hut.server.command("unlock")  # a new command of the server is obeyed
+        hut.wait_received(Unlock, 2, what="the second unlock")
+        hut.emulator.command("door open")  # a frame after both: nothing else came in between
+        hut.server.wait_event(lambda e: e.type == "door", what="the door event")
+        assert len(hut.received(Unlock)) == 2
+        assert hut.gateway.counters().rejected_messages == 1

@@ -123,12 +123,16 @@ class AllowlistWatcher:
         with self._lock:
             self.received.append((time.monotonic(), allowlist))
 
-    def wait(self, match: Callable[[Allowlist], bool], *, after: float, timeout: float) -> Any:
-        """The first list matching ``match`` that arrived after ``after``: (arrival, list)."""
+    def wait(
+        self, match: Callable[[Allowlist, HutKey], bool], *, after: float, timeout: float
+    ) -> Any:
+        """The first list that arrived after ``after`` for which ``match(list, hut key)``:
+        (arrival, list)."""
 
         def found() -> tuple[float, Allowlist] | None:
             with self._lock:
-                return next(((t, a) for t, a in self.received if t >= after and match(a)), None)
+                received = [(t, a) for t, a in self.received if t >= after]
+            return next(((t, a) for t, a in received if match(a, self._key)), None)
 
         return poll_until(found, timeout=timeout, what="an allowlist as expected")
 
