@@ -82,6 +82,7 @@ class Outbox:
         self._hut = key.hut
         self._key = key
         self._at_rest = _AtRest(key)
+        self._unreadable: set[int] = set()  # rows already reported, so it is said once
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         # WAL + FULL: a commit is on the card before the event is published, so a power cut
@@ -133,7 +134,9 @@ class Outbox:
                 pending.append(Pending(seq, event_id, self._at_rest.open(event_id, bytes(stored))))
             except (InvalidTag, ValueError):
                 # Kept (another hut key may open it); the server's gap timeout moves on.
-                log.error("outbox event seq %d cannot be opened with this hut's key", seq)
+                if seq not in self._unreadable:
+                    self._unreadable.add(seq)
+                    log.error("outbox event seq %d cannot be opened with this hut's key", seq)
         return pending
 
     def remove(self, ids: Iterable[str]) -> int:

@@ -174,9 +174,17 @@ def test_garbage_on_every_topic_the_gateway_hears_is_refused_and_counted(
         hut.server.publish(topics.cmd(HUT), b'{"v":1}')
         hut.server.publish(topics.allowlist(HUT), b"\xff\xfe")
         hut.server.command("unlock", expired=True)
-        poll_until(lambda: hut.gateway.uplink.rejected_messages >= 4, what="rejections counted")
+        # The attack of issue 10: a list with a huge version naming the attacker's card,
+        # unsealed, or sealed with a key of the attacker's own.
+        huge = allowlist(hut.server.key, "DEADBEEF", version=2**62)
+        hut.server.publish(topics.allowlist(HUT), huge.to_bytes())
+        hut.server.publish(topics.allowlist(HUT), huge.sealed(TestKeys(tmp_path / "x").key(HUT)))
+        poll_until(lambda: hut.gateway.uplink.rejected_messages >= 6, what="rejections counted")
         assert hut.received(Unlock) == []
         assert hut.gateway.allowlist.version == 1  # the last good allowlist is kept
+        assert not hut.gateway.allowlist.admits("DEADBEEF")
+        hut.server.allowlist(allowlist(hut.server.key, CARD, version=2))  # the server's next
+        poll_until(lambda: hut.gateway.allowlist.version == 2, what="the server's list taken")
         assert hut.gateway.outbox.depth() >= 1  # nothing was acked, nothing was dropped
 
         # A fresh unlock command from the server still works afterwards.
