@@ -76,22 +76,31 @@ class HutKey:
     mac_key: bytes = field(init=False, repr=False)
     card_key: bytes = field(init=False, repr=False)
     outbox_key: bytes = field(init=False, repr=False)
+    # One HMAC per kind with the key set up and the kind's line fed in: each seal or check
+    # copies it (about 2 us) instead of setting the key up again.
+    _macs: dict[TopicKind, hmac.HMAC] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_hut_id(self.hut)
         if len(self.key) != SECRET_BYTES:
             raise SecretFileError(f"a hut key is {SECRET_BYTES} bytes, got {len(self.key)}")
-        object.__setattr__(self, "mac_key", _derive(self.key, "mac"))
+        mac_key = _derive(self.key, "mac")
+        object.__setattr__(self, "mac_key", mac_key)
         object.__setattr__(self, "card_key", _derive(self.key, "cards"))
         object.__setattr__(self, "outbox_key", _derive(self.key, "outbox"))
+        macs = {}
+        for kind in TopicKind:
+            macs[kind] = hmac.new(mac_key, f"toolhut/{VERSION}/{kind.value}\n".encode(), "sha256")
+        object.__setattr__(self, "_macs", macs)
 
     @classmethod
     def derive(cls, server_secret: bytes, hut: str) -> HutKey:
         return cls(hut, _derive(server_secret, f"hut key {check_hut_id(hut)}"))
 
     def _mac(self, kind: TopicKind, body: bytes) -> bytes:
-        signed = f"toolhut/{VERSION}/{kind.value}\n".encode() + body
-        return hmac.new(self.mac_key, signed, hashlib.sha256).hexdigest().encode()
+        mac = self._macs[kind].copy()  # holds b"toolhut/<version>/<kind>\n" already
+        mac.update(body)
+        return mac.hexdigest().encode()
 
     def seal(self, kind: TopicKind, body: bytes) -> bytes:
         """``body`` (a JSON object, as ``model.to_bytes()`` gives it) with its MAC."""
