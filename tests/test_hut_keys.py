@@ -190,6 +190,11 @@ def test_load_or_create_creates_once_then_reads(tmp_path: Path) -> None:
     assert created and len(secret) == SECRET_BYTES
     assert load_or_create_secret(path) == (secret, False)
     assert read_secret_file(path) == secret
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SecretFileError, match="cannot create secret file"):
+        load_or_create_secret(tmp_path / "file" / "server-secret")  # a file where a folder goes
+    with pytest.raises(SecretFileError, match="cannot read secret file"):
+        load_or_create_secret(tmp_path / "data")  # a folder where the file goes
 
 
 @pytest.mark.parametrize(

@@ -208,8 +208,11 @@ def load_or_create_secret(path: Path) -> tuple[bytes, bool]:
     created). Two servers starting at once end up with the same secret, the first's."""
     if not path.exists():
         secret = secrets.token_bytes(SECRET_BYTES)
-        if create_private(path, secret.hex().encode() + b"\n"):
-            return secret, True
+        try:
+            if create_private(path, secret.hex().encode() + b"\n"):
+                return secret, True
+        except OSError as exc:
+            raise SecretFileError(f"cannot create secret file {path}: {exc.strerror}") from exc
     return read_secret_file(path), False
 
 
