@@ -29,6 +29,7 @@ from _emulator_lines import LineWaiter
 from firmware_bridge.emulator import ControllerEmulator
 from firmware_bridge.frames import Heartbeat
 from toolhut.embedded_broker import free_port
+from toolhut.hut_keys import HutCredentials, HutKeyring, new_secret_file
 from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
 
 HUT = "footprint-hut"
@@ -76,10 +77,14 @@ def main() -> None:
         engine = make_engine(db)
         seed_demo(engine, hut_id=HUT)
         engine.dispose()
+        secret_file = Path(tmp) / "server-secret"
+        credentials = Path(tmp) / f"{HUT}.credentials.toml"
+        key = HutKeyring(new_secret_file(secret_file))(HUT)
+        HutCredentials(HUT, key.key).write(credentials)
         server = ServerRuntime(
             ServerSettings(
                 db_url=db, mqtt_url=endpoint.url, port=free_port(),
-                staff_token=secrets.token_urlsafe(16),
+                staff_token=secrets.token_urlsafe(16), secret_file=secret_file,
             )
         )  # fmt: skip
         server.start()
@@ -91,7 +96,7 @@ def main() -> None:
         gateway = subprocess.Popen(
             [sys.executable, "-m", "toolhut.cli", "--log-level", "WARNING", "gateway",
              "--hut", HUT, "--serial", str(link), "--mqtt", endpoint.url,
-             "--data-dir", str(Path(tmp) / "gateway")],
+             "--data-dir", str(Path(tmp) / "gateway"), "--credentials", str(credentials)],
             env={k: v for k, v in os.environ.items() if not k.startswith("TOOLHUT_GATEWAY_")},
         )  # fmt: skip
         try:

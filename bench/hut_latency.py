@@ -32,9 +32,10 @@ from _emulator_lines import LineWaiter
 from firmware_bridge.emulator import ControllerEmulator
 from hut_gateway.allowlist import AllowlistStore
 from hut_gateway.settings import GatewaySettings
-from toolhut.contract import Allowlist, hash_card, utc_now
+from toolhut.contract import Allowlist, utc_now
 from toolhut.demo import Demo
 from toolhut.embedded_broker import EmbeddedBroker, free_port
+from toolhut.hut_keys import HutCredentials, HutKeyring, new_secret_file
 from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
 from toolhut.mqtt import MqttEndpoint, make_client
 
@@ -53,9 +54,18 @@ def start_gateway(settings: GatewaySettings) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "toolhut.cli", "--log-level", "WARNING", "gateway",
          "--hut", settings.hut, "--serial", settings.serial, "--mqtt", settings.mqtt_url,
-         "--data-dir", str(settings.data_dir)],
+         "--data-dir", str(settings.data_dir), "--credentials", str(settings.credentials_file)],
         env=_env_without("TOOLHUT_GATEWAY_"),
     )  # fmt: skip
+
+
+def hut_keys(tmp: Path) -> tuple[Path, Path, HutKeyring]:
+    """A new server secret file, and bench-hut's credentials file derived from it."""
+    secret_file = tmp / "server-secret"
+    keyring = HutKeyring(new_secret_file(secret_file))
+    credentials = tmp / "bench-hut.credentials.toml"
+    HutCredentials("bench-hut", keyring("bench-hut").key).write(credentials)
+    return secret_file, credentials, keyring
 
 
 def _env_without(prefix: str) -> dict[str, str]:
@@ -90,18 +100,21 @@ def card_to_unlock_offline(taps: int, tmp: Path) -> list[float]:
     waiter = LineWaiter()
     emulator = ControllerEmulator(output=waiter)
     emulator.start()
+    _, credentials, keyring = hut_keys(tmp)
     settings = GatewaySettings(
         hut="bench-hut",
         serial=emulator.device_path,
         mqtt_url=f"mqtt://127.0.0.1:{free_port()}",  # nobody listens there
         data_dir=tmp / "offline",
+        credentials_file=credentials,
     )
     salt = "bench-salt-0001"
+    key = keyring("bench-hut")
     allowlist = Allowlist(
-        hut="bench-hut", version=1, issued=utc_now(), salt=salt, cards=[hash_card(salt, CARD)]
+        hut="bench-hut", version=1, issued=utc_now(), salt=salt, cards=[key.card_hash(salt, CARD)]
     )
     # Kept on disk from an earlier day, as after a power cut with the network down.
-    AllowlistStore(settings.allowlist_path, hut="bench-hut").offer(allowlist.to_bytes())
+    AllowlistStore(settings.allowlist_path, key=key).offer(allowlist.sealed(key))
     gateway = start_gateway(settings)
     try:
         _tap_until_unlocked(waiter, emulator, [gateway])
@@ -118,6 +131,7 @@ def scan_to_feedback(scans: int, tmp: Path, mqtt_url: str) -> list[float]:
     """As deployed: ``toolhut server`` (SQLite) and ``toolhut gateway`` as processes of
     their own, the emulated controller here."""
     db = f"sqlite:///{tmp / 'server.sqlite3'}"
+    secret_file, credentials, _ = hut_keys(tmp)
     for action in ("migrate", "seed"):
         extra = ["--hut", "bench-hut"] if action == "seed" else []
         subprocess.run(
@@ -127,15 +141,17 @@ def scan_to_feedback(scans: int, tmp: Path, mqtt_url: str) -> list[float]:
         )  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "toolhut.cli", "--log-level", "WARNING", "server",
-         "--db", db, "--mqtt", mqtt_url, "--host", "127.0.0.1", "--port", str(free_port())],
+         "--db", db, "--mqtt", mqtt_url, "--host", "127.0.0.1", "--port", str(free_port()),
+         "--secret-file", str(secret_file)],
         env=_env_without("TOOLHUT_SERVER_"),
     )  # fmt: skip
     waiter = LineWaiter()
     emulator = ControllerEmulator(output=waiter)
     emulator.start()
     settings = GatewaySettings(
-        hut="bench-hut", serial=emulator.device_path, mqtt_url=mqtt_url, data_dir=tmp / "gw"
-    )
+        hut="bench-hut", serial=emulator.device_path, mqtt_url=mqtt_url, data_dir=tmp / "gw",
+        credentials_file=credentials,
+    )  # fmt: skip
     gateway = start_gateway(settings)
     try:
         _tap_until_unlocked(waiter, emulator, [server, gateway])

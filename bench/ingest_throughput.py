@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing as mp
+import secrets
 import tempfile
 import threading
 import time
@@ -45,10 +46,14 @@ from toolhut.contract import (
     new_id,
     parse_ack,
 )
+from toolhut.hut_keys import SECRET_BYTES, HutKeyring
 from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
 from toolhut.mqtt import MqttEndpoint, make_client
 
 PREFIX = "bench"
+# The bench's own server secret, handed to the load process: the events go out sealed with
+# each hut's key, as gateways send them, and the server checks every one.
+SECRET = secrets.token_bytes(SECRET_BYTES)
 TS = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
 
@@ -87,7 +92,8 @@ def build_events(events: int, huts: int) -> list[tuple[str, bytes]]:
                 ScanEvent(**env(seq + 4), text=item, card=card),  # and back
                 DoorEvent(**env(seq + 5), state=DoorState.CLOSED),
             ]
-            stream.extend(m.to_bytes() for m in models)
+            key = HutKeyring(SECRET)(hut)
+            stream.extend(m.sealed(key) for m in models)
             seq += 5
             visit += 1
         streams.append(stream[:per_hut])
@@ -115,9 +121,12 @@ def seed(db_url: str, huts: int) -> Any:
     return engine
 
 
-def load(url: str, events: list[tuple[str, bytes]], window: int, acked: bool, out: Any) -> None:
+def load(
+    url: str, events: list[tuple[str, bytes]], window: int, acked: bool, out: Any, secret: bytes
+) -> None:
     """The gateways' side, in a process of its own: publish, keep ``window`` out."""
     topics = Topics(PREFIX)
+    keyring = HutKeyring(secret)
     client = make_client(MqttEndpoint.parse(url), client_id=f"load-{new_id()[:8]}")
     client.max_inflight_messages_set(window)
     client.max_queued_messages_set(0)
@@ -127,7 +136,8 @@ def load(url: str, events: list[tuple[str, bytes]], window: int, acked: bool, ou
     lock = threading.Lock()
 
     def on_message(_c: Any, _u: Any, message: Any) -> None:
-        n = len(parse_ack(message.payload).acks)
+        hut, _ = topics.parse(message.topic)
+        n = len(parse_ack(message.payload, key=keyring(hut)).acks)
         for _ in range(n):
             room.release()
         with lock:
@@ -181,7 +191,7 @@ def floor(url: str, events: list[tuple[str, bytes]], window: int) -> float:
     sub.subscribe(topics.all_huts(TopicKind.EVENTS), qos=1)
     subscribed.wait(10)
     out: Any = mp.Queue()
-    proc = mp.Process(target=load, args=(url, events, window, False, out))
+    proc = mp.Process(target=load, args=(url, events, window, False, out, SECRET))
     started = time.perf_counter()
     proc.start()
     done.wait(300)
@@ -197,12 +207,12 @@ def floor(url: str, events: list[tuple[str, bytes]], window: int) -> float:
 def ingest(url: str, db_url: str, events: list[tuple[str, bytes]], huts: int, window: int) -> float:
     engine = seed(db_url, huts)
     settings = ServerSettings(db_url=db_url, mqtt_url=url, topic_prefix=PREFIX)
-    worker = IngestWorker(settings, sessions=make_sessionmaker(engine))
+    worker = IngestWorker(settings, sessions=make_sessionmaker(engine), keyring=HutKeyring(SECRET))
     worker.start()
     assert worker.wait_connected(10)
     time.sleep(1.0)  # allowlists and sync out of the way
     out: Any = mp.Queue()
-    proc = mp.Process(target=load, args=(url, events, window, True, out))
+    proc = mp.Process(target=load, args=(url, events, window, True, out, SECRET))
     proc.start()
     elapsed = out.get(timeout=900)
     proc.join(60)

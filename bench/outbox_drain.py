@@ -39,6 +39,7 @@ from toolhut.contract import (
     utc_now,
 )
 from toolhut.embedded_broker import free_port
+from toolhut.hut_keys import HutCredentials, HutKey, HutKeyring, new_secret_file
 from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
 
 HUT = "drain-hut"
@@ -83,7 +84,7 @@ def ledger_count(engine: Any) -> int:
 class StubServer:
     """Acks every event it receives, in bursts like the real ingest worker, no database."""
 
-    def __init__(self, endpoint: Any) -> None:
+    def __init__(self, endpoint: Any, key: HutKey) -> None:
         import queue
         import threading
 
@@ -94,8 +95,8 @@ class StubServer:
         self._topics = Topics()
         self._ack = lambda events: AckBatch(
             hut=HUT, acks=[EventAck(id=e.id, seq=e.seq, outcome=Outcome.APPLIED) for e in events]
-        ).to_bytes()
-        self._parse = parse_event
+        ).sealed(key)
+        self._parse = lambda payload: parse_event(payload, key=key)
         self._stop = threading.Event()
         self._connected = threading.Event()
         self.client = make_client(endpoint, client_id="drain-stub-server")
@@ -153,10 +154,13 @@ def run(events: int, db_url: str | None, window: int, *, stub: bool = False) -> 
         seed_demo(engine, hut_id=HUT)
         before = ledger_count(engine)
 
+        secret_file = Path(tmp) / "server-secret"
+        key = HutKeyring(new_secret_file(secret_file))(HUT)
         emulator = ControllerEmulator(output=lambda line: None)
         emulator.start()
         gateway = Gateway(
-            GatewaySettings(
+            credentials=HutCredentials(HUT, key.key),
+            settings=GatewaySettings(
                 hut=HUT,
                 serial=emulator.device_path,
                 mqtt_url=f"mqtt://127.0.0.1:{port}",  # nobody there yet
@@ -165,7 +169,7 @@ def run(events: int, db_url: str | None, window: int, *, stub: bool = False) -> 
                 reconnect_min_s=0.5,
                 reconnect_max_s=1.0,
                 resend_after_s=5.0,
-            )
+            ),
         )
         gateway.start()
         broker = MosquittoProcess(binary, port=port)
@@ -179,13 +183,13 @@ def run(events: int, db_url: str | None, window: int, *, stub: bool = False) -> 
 
             broker.start()
             if stub:
-                server = StubServer(broker.endpoint)
+                server = StubServer(broker.endpoint, key)
                 connected = server.wait_connected(15)
             else:
                 server = ServerRuntime(
                     ServerSettings(
                         db_url=db, mqtt_url=broker.endpoint.url, port=0,
-                        staff_token=secrets.token_urlsafe(16),
+                        staff_token=secrets.token_urlsafe(16), secret_file=secret_file,
                     )
                 )  # fmt: skip
                 server.start()

@@ -93,12 +93,25 @@ class CardRead:
     uid: bytes
 
     def __post_init__(self) -> None:
-        if not isinstance(self.uid, bytes) or not MIN_UID <= len(self.uid) <= MAX_UID:
-            raise FrameError(f"CardRead.uid must be {MIN_UID}..{MAX_UID} bytes, got {self.uid!r}")
+        if not isinstance(self.uid, bytes):
+            raise FrameError(f"CardRead.uid must be bytes, got {type(self.uid).__name__}")
+        if not MIN_UID <= len(self.uid) <= MAX_UID:
+            raise FrameError(
+                f"CardRead.uid must be {MIN_UID}..{MAX_UID} bytes, got {len(self.uid)}"
+            )
+
+    def __repr__(self) -> str:
+        # A card UID is a credential: a frame in a log line shows only its first two bytes.
+        return f"CardRead(uid={mask_uid(self.uid_hex)})"
 
     @property
     def uid_hex(self) -> str:
         return self.uid.hex().upper()
+
+
+def mask_uid(uid_hex: str) -> str:
+    """What a log line may show of a card UID: ``04A1…``."""
+    return f"{uid_hex[:4]}…"
 
 
 @dataclass(frozen=True, slots=True)

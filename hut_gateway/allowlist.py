@@ -1,26 +1,32 @@
 """The cards this hut may open for, kept on disk so the door works with the network down.
 
-The server sends salted hashes only; the gateway never stores a card UID. Besides the
+The server sends keyed hashes only; the gateway never stores a card UID. Besides the
 cards that open the door, the list names suspended and lost ones, so the hut can say why it
 stays shut, offline too.
+
+Only a list sealed by the server (with this hut's key) is taken, whatever its version, and
+the file holds the sealed payload, checked again when it is loaded: a list planted in the
+file opens nothing.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 
-from toolhut.contract import Allowlist, CardState, ContractError, hash_card, parse_allowlist
+from hut_gateway.data_dir import prepare, tighten
+from toolhut.contract import Allowlist, CardState, ContractError, parse_allowlist
+from toolhut.hut_keys import HutKey, write_private
 
 log = logging.getLogger(__name__)
 
 
 class AllowlistStore:
-    def __init__(self, path: Path, *, hut: str) -> None:
+    def __init__(self, path: Path, *, key: HutKey) -> None:
         self._path = path
-        self._hut = hut
+        self._key = key
+        self._hut = key.hut
         self._lock = threading.Lock()
         self._current: Allowlist | None = None
         self._states: dict[str, CardState] = {}
@@ -34,7 +40,7 @@ class AllowlistStore:
         """The card's state in the current list; None: not listed, or no list yet."""
         with self._lock:
             current, states = self._current, self._states
-        return None if current is None else states.get(hash_card(current.salt, card))
+        return None if current is None else states.get(self._key.card_hash(current.salt, card))
 
     def admits(self, card: str) -> bool:
         return self.state_of(card) is CardState.ACTIVE
@@ -42,16 +48,15 @@ class AllowlistStore:
     def offer(self, payload: bytes) -> bool:
         """Take a newer allowlist from the wire; True if it replaced the current one.
 
-        A malformed one, or one for another hut, raises ContractError and changes nothing;
-        an older or the same version (a retained copy seen again) is ignored."""
+        An unsealed, forged or malformed one, or one for another hut, raises ContractError
+        and changes nothing; an older or the same version (a retained copy seen again) is
+        ignored."""
         try:
-            allowlist = parse_allowlist(payload)
+            allowlist = parse_allowlist(payload, key=self._key)
         except ContractError as exc:
             raise ContractError(
                 f"allowlist refused, keeping version {self.version}: {exc}"
             ) from exc
-        if allowlist.hut != self._hut:
-            raise ContractError(f"allowlist for hut {allowlist.hut!r} reached hut {self._hut!r}")
         if self.version is not None and allowlist.version <= self.version:
             if allowlist.version < self.version:
                 log.info("older allowlist %d ignored (have %d)", allowlist.version, self.version)
@@ -76,21 +81,16 @@ class AllowlistStore:
             payload = self._path.read_bytes()
         except FileNotFoundError:
             return
+        tighten(self._path)
         try:
-            allowlist = parse_allowlist(payload)
+            allowlist = parse_allowlist(payload, key=self._key)
         except ContractError as exc:
             log.error(
-                "stored allowlist %s is unreadable, waiting for a new one: %s", self._path, exc
+                "stored allowlist %s is not trusted, waiting for a new one: %s", self._path, exc
             )
             return
-        if allowlist.hut == self._hut:
-            self._set(allowlist)
+        self._set(allowlist)
 
     def _save(self, payload: bytes) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_suffix(".tmp")
-        with open(tmp, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._path)
+        prepare(self._path.parent)
+        write_private(self._path, payload)

@@ -23,6 +23,7 @@ _FIELDS = (
     "serial",
     "mqtt_url",
     "topic_prefix",
+    "credentials_file",
     "data_dir",
     "baudrate",
     "unlock_pulse_ms",
@@ -48,6 +49,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--serial", help="controller serial device (env TOOLHUT_GATEWAY_SERIAL)")
     parser.add_argument("--mqtt", dest="mqtt_url", help="broker URL, mqtt://host:port")
     parser.add_argument("--prefix", dest="topic_prefix", help="MQTT topic prefix")
+    parser.add_argument(
+        "--credentials",
+        dest="credentials_file",
+        metavar="FILE",
+        help="this hut's credentials file from `toolhut server mqtt-auth` "
+        "(env TOOLHUT_GATEWAY_CREDENTIALS_FILE)",
+    )
     parser.add_argument("--data-dir", help="folder for the outbox and the allowlist")
     parser.add_argument("--baudrate", type=int)
     parser.add_argument("--unlock-pulse-ms", type=int)
@@ -72,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from hut_gateway.settings import ConfigFileError, GatewaySettings, describe_errors
+    from toolhut.hut_keys import SecretFileError
 
     try:
         settings = GatewaySettings.load(config=args.config, overrides=overrides(args))
@@ -81,6 +90,13 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         source = f" (from flags, TOOLHUT_GATEWAY_* or {args.config})" if args.config else ""
         print(f"toolhut gateway: bad settings{source}:\n{describe_errors(exc)}", file=sys.stderr)
+        return 2
+    try:
+        credentials = settings.credentials()
+    except SecretFileError as exc:
+        if args.check_config:
+            print(settings.shown())
+        print(f"toolhut gateway: {exc}", file=sys.stderr)
         return 2
     if args.check_config:
         print(settings.shown())
@@ -98,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"toolhut gateway: {exc}", file=sys.stderr)
         return 2
     latency.prefer_short_waits()  # this process is the gateway's alone
-    gateway = Gateway(settings, clock=clock)
+    gateway = Gateway(settings, credentials=credentials, clock=clock)
     # A missing serial device is not fatal: the gateway reports it absent and keeps
     # reopening it, and known cards still work the moment it is back.
     gateway.start()

@@ -37,7 +37,9 @@ from firmware_bridge.frames import (
     Unlock,
 )
 from firmware_bridge.link import Link, SerialTransport
+from hut_gateway import data_dir
 from hut_gateway.allowlist import AllowlistStore
+from hut_gateway.commands import CommandGuard
 from hut_gateway.health import AlarmChange, Change, ControllerChange, HealthLimits, HealthMonitor
 from hut_gateway.outbox import Outbox
 from hut_gateway.recorder import Build, Recorder
@@ -54,7 +56,6 @@ from toolhut.contract import (
     CardEvent,
     CardState,
     Command,
-    ContractError,
     ControllerEvent,
     DenialReason,
     DoorEvent,
@@ -68,6 +69,7 @@ from toolhut.contract import (
 )
 from toolhut.contract import Beep as WireBeep
 from toolhut.contract import Feedback as WireFeedback
+from toolhut.hut_keys import HutCredentials
 
 if TYPE_CHECKING:
     import serial
@@ -117,6 +119,7 @@ class Gateway:
         self,
         settings: GatewaySettings,
         *,
+        credentials: HutCredentials | None = None,
         clock: Callable[[], datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         limits: HealthLimits | None = None,
@@ -128,8 +131,13 @@ class Gateway:
         self._monotonic = monotonic
         self._tick_s = tick_s  # real time between looks at the (possibly injected) clock
         self._lock = threading.RLock()
-        self.outbox = Outbox(settings.outbox_path, hut=settings.hut)
-        self.allowlist = AllowlistStore(settings.allowlist_path, hut=settings.hut)
+        # SecretFileError without them: the gateway obeys only a server that has its key.
+        credentials = credentials or settings.credentials()
+        key = credentials.hut_key
+        data_dir.prepare(settings.data_dir)
+        self.outbox = Outbox(settings.outbox_path, key=key)
+        self.allowlist = AllowlistStore(settings.allowlist_path, key=key)
+        self._commands = CommandGuard()
         self.sessions = SessionTracker(idle_timeout_s=settings.session_idle_s)
         self.enrol = EnrolWindow()
         self.health = HealthMonitor(self.limits)
@@ -139,6 +147,7 @@ class Gateway:
         self._unlocked_until: float | None = None  # monotonic end of the last unlock pulse
         self.uplink = Uplink(
             settings,
+            credentials=credentials,
             outbox=self.outbox,
             on_ack=self._on_ack,
             on_command=self._on_command,
@@ -468,10 +477,7 @@ class Gateway:
             self._status_dirty.set()
 
     def _on_command(self, command: Command) -> None:
-        if command.expired(self._clock()):
-            raise ContractError(
-                f"command {command.id} ({command.action}) expired at {command.expires}"
-            )
+        self._commands.admit(command, now=self._clock())  # ContractError: expired, replayed
         if command.action == "unlock":
             with self._lock:
                 self._unlock()

@@ -12,6 +12,7 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Self
 
@@ -25,6 +26,7 @@ from pydantic_settings import (
 
 from hut_gateway.health import HealthLimits
 from toolhut.contract import HUT_ID_PATTERN, Topics
+from toolhut.hut_keys import HutCredentials, SecretFileError
 from toolhut.mqtt import MqttEndpoint, MqttUrlError, TlsFiles, mask_url
 
 ENV_PREFIX = "TOOLHUT_GATEWAY_"
@@ -55,6 +57,13 @@ class GatewaySettings(BaseSettings):
     )
     mqtt_key_file: Path | None = Field(None, description="the client certificate's private key")
     topic_prefix: str = Field("toolhut", description="first topic level(s) of the MQTT contract")
+    # Optional here so the settings can be shown and checked without it; the gateway itself
+    # does not start without it (credentials()).
+    credentials_file: Path | None = Field(
+        None,
+        description="this hut's credentials file (hut key, broker user and password), "
+        "written by `toolhut server mqtt-auth`; required to run",
+    )
     data_dir: Path = Field(
         Path("data/gateway"), description="folder for the outbox and the allowlist"
     )
@@ -117,6 +126,32 @@ class GatewaySettings(BaseSettings):
             reopen_first_s=self.reopen_first_s,
             reopen_max_s=max(self.reopen_max_s, self.reopen_first_s),
             enrol_s=self.enrol_s,
+        )
+
+    def credentials(self) -> HutCredentials:
+        """This hut's credentials, or SecretFileError saying what is wrong with them."""
+        if self.credentials_file is None:
+            raise SecretFileError(
+                "no credentials file: set credentials_file (env "
+                f"{ENV_PREFIX}CREDENTIALS_FILE, flag --credentials) to the file "
+                "`toolhut server mqtt-auth` wrote for this hut"
+            )
+        credentials = HutCredentials.load(self.credentials_file)
+        if credentials.hut != self.hut:
+            raise SecretFileError(
+                f"credentials file {self.credentials_file} is for hut {credentials.hut!r}, "
+                f"this gateway is hut {self.hut!r}"
+            )
+        return credentials
+
+    def endpoint(self, credentials: HutCredentials) -> MqttEndpoint:
+        """The broker (with its TLS files), and the credentials file's user unless the URL
+        names its own."""
+        endpoint = self.mqtt
+        if endpoint.username or credentials.mqtt_username is None:
+            return endpoint
+        return replace(
+            endpoint, username=credentials.mqtt_username, password=credentials.mqtt_password
         )
 
     def shown(self) -> str:

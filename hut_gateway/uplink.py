@@ -5,6 +5,11 @@ The outbox drains in sequence order through a window: at most ``drain_window`` e
 out (published, not yet acked by the server) at a time, and each ack lets the next ones
 go. Pacing by the server's acks keeps a long backlog from overflowing the broker's queue
 for a slower subscriber, which Mosquitto would drop without a word.
+
+Everything it publishes is sealed with the hut's key (events are sealed in the outbox), and
+it takes only what the server sealed: an ack, command or allowlist that is unsealed,
+forged or another hut's is refused (counted in ``rejected_messages``, one log line why),
+and so is a retained command, however well sealed: commands are never retained.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hut_gateway.data_dir import install_id
 from hut_gateway.homeassistant import discovery_messages
 from hut_gateway.outbox import Outbox, Pending
 from hut_gateway.settings import GatewaySettings
@@ -31,6 +37,7 @@ from toolhut.contract import (
     parse_ack,
     parse_command,
 )
+from toolhut.hut_keys import HutCredentials
 from toolhut.mqtt import connack_ok, gateway_client_id, make_client
 
 log = logging.getLogger(__name__)
@@ -69,6 +76,7 @@ class Uplink:
         self,
         settings: GatewaySettings,
         *,
+        credentials: HutCredentials,
         outbox: Outbox,
         on_ack: Callable[[AckBatch], None],
         on_command: Callable[[Command], None],
@@ -78,8 +86,9 @@ class Uplink:
         rng: random.Random | None = None,
     ) -> None:
         self._hut = settings.hut
+        self._key = credentials.hut_key
         self._settings = settings
-        self._endpoint = settings.mqtt
+        self._endpoint = settings.endpoint(credentials)
         self._topics = Topics(settings.topic_prefix)
         self._outbox = outbox
         self._on_ack = on_ack
@@ -104,15 +113,14 @@ class Uplink:
         self._ticker: threading.Thread | None = None
         self.rejected_messages = 0
         self.resent = 0
-        self._client = make_client(
-            self._endpoint,
-            client_id=gateway_client_id(prefix=settings.topic_prefix, hut=self._hut),
+        self.client_id = gateway_client_id(
+            prefix=settings.topic_prefix, hut=self._hut, install=install_id(settings.data_dir)
         )
+        self._client = make_client(self._endpoint, client_id=self.client_id)
         # paho's own limit is not the pacing (the window is); it must simply not be lower.
         self._client.max_inflight_messages_set(self._window)
-        self._client.will_set(
-            self._topics.status(self._hut), offline_status(self._hut).to_bytes(), qos=1, retain=True
-        )
+        self._offline = offline_status(self._hut).sealed(self._key)
+        self._client.will_set(self._topics.status(self._hut), self._offline, qos=1, retain=True)
         self._client.on_connect = self._handle_connect
         self._client.on_connect_fail = self._handle_connect_fail
         self._client.on_disconnect = self._handle_disconnect
@@ -151,10 +159,7 @@ class Uplink:
         if self.connected:
             # A clean disconnect does not fire the last will: say "offline" ourselves.
             info = self._client.publish(
-                self._topics.status(self._hut),
-                offline_status(self._hut).to_bytes(),
-                qos=1,
-                retain=True,
+                self._topics.status(self._hut), self._offline, qos=1, retain=True
             )
             try:
                 info.wait_for_publish(timeout=2)
@@ -182,7 +187,9 @@ class Uplink:
             status = status.model_copy(update={"uptime_s": self.uptime_s()})
         self._status_depth = status.outbox
         self._next_status = self._monotonic() + self._settings.status_interval_s
-        self._client.publish(self._topics.status(self._hut), status.to_bytes(), qos=1, retain=True)
+        self._client.publish(
+            self._topics.status(self._hut), status.sealed(self._key), qos=1, retain=True
+        )
 
     def maintain(self) -> None:
         """Once a second: resend what went stale, publish status when due or changed."""
@@ -259,7 +266,7 @@ class Uplink:
             log.error("broker %s refused the connection: %s", self._endpoint.url, reason)
             self._set_reconnect_delay()
             return
-        log.info("connected to broker %s", self._endpoint.url)
+        log.info("connected to broker %s as %s", self._endpoint.url, self.client_id)
         self._backoff.reset()
         for kind in (TopicKind.ACK, TopicKind.CMD, TopicKind.ALLOWLIST):
             client.subscribe(self._topics.for_hut(self._hut, kind), qos=1)
@@ -308,15 +315,12 @@ class Uplink:
             if hut != self._hut:
                 raise ContractError(f"message for hut {hut!r} reached hut {self._hut!r}")
             if kind is TopicKind.ACK:
-                batch = parse_ack(message.payload)
-                if batch.hut != self._hut:
-                    raise ContractError(f"ack names hut {batch.hut!r}")
-                self._on_ack(batch)
+                self._on_ack(parse_ack(message.payload, key=self._key))
             elif kind is TopicKind.CMD:
-                command = parse_command(message.payload)
-                if command.hut != self._hut:
-                    raise ContractError(f"command names hut {command.hut!r}")
-                self._on_command(command)
+                if message.retain:
+                    # Sealed or not: a retained unlock would open the door at every reconnect.
+                    raise ContractError("retained command refused: commands are never retained")
+                self._on_command(parse_command(message.payload, key=self._key))
             elif kind is TopicKind.ALLOWLIST:
                 self._on_allowlist(message.payload)
         except ContractError as exc:

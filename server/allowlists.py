@@ -1,15 +1,18 @@
 """The huts' allowlists: built from the cards and their members, published retained, and
 published again only when what they say changed.
 
-What a list says is summed up in a digest of (card, access) pairs, stored on each hut's
-row with the version: a check finds a hut whose digest differs from the cards' now and
-publishes it, and a second process checking the same moment finds the new digest and
-publishes nothing. The salt is new with each list published, never with each check.
+What a list says is summed up in a digest of (card, access) pairs, keyed with the hut's
+card key and stored on each hut's row with the version: a check finds a hut whose digest
+differs from the cards' now and publishes it, and a second process checking the same
+moment finds the new digest and publishes nothing. The salt is new with each list
+published, never with each check. Card hashes are keyed with the hut's card key, and each
+list is sealed with the hut's key: only this server's lists open a hut's door.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import secrets
 from collections import defaultdict
@@ -22,7 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.clock import Clock
 from server.domain import CardAccess, card_access
 from server.storage import queries
-from toolhut.contract import Allowlist, Topics, hash_card
+from toolhut.contract import Allowlist, Topics
+from toolhut.hut_keys import HutKey, HutKeyring
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +43,22 @@ class AllowlistNotPublishedError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class CardAccessList:
-    """Every card's access, by uid, and the digest of it all."""
+    """Every card's access, by uid."""
 
     entries: tuple[tuple[str, CardAccess], ...]
-    digest: str
 
-    def allowlist(self, *, hut: str, version: int, issued: datetime) -> Allowlist:
+    def digest(self, key: HutKey) -> str:
+        """What the list of ``key``'s hut says, keyed so the stored digest tells nothing."""
+        text = "\n".join(f"{uid}:{access.value}" for uid, access in self.entries)
+        return hmac.new(key.card_key, text.encode(), hashlib.sha256).hexdigest()
+
+    def allowlist(self, *, key: HutKey, version: int, issued: datetime) -> Allowlist:
         salt = secrets.token_hex(8)
         hashes: defaultdict[CardAccess, list[str]] = defaultdict(list)
         for uid, access in self.entries:
-            hashes[access].append(hash_card(salt, uid))
+            hashes[access].append(key.card_hash(salt, uid))
         return Allowlist(
-            hut=hut,
+            hut=key.hut,
             version=version,
             issued=issued,
             salt=salt,
@@ -61,12 +69,12 @@ class CardAccessList:
 
 
 def card_access_list(session: Session) -> CardAccessList:
-    entries = tuple(
-        (uid, card_access(card=state, member=status))
-        for uid, state, status in queries.card_states(session)
+    return CardAccessList(
+        tuple(
+            (uid, card_access(card=state, member=status))
+            for uid, state, status in queries.card_states(session)
+        )
     )
-    text = "\n".join(f"{uid}:{access.value}" for uid, access in entries)
-    return CardAccessList(entries, hashlib.sha256(text.encode()).hexdigest())
 
 
 def publish_allowlists(
@@ -74,6 +82,7 @@ def publish_allowlists(
     publisher: Publisher,
     *,
     topics: Topics,
+    keyring: HutKeyring,
     clock: Clock,
     force: bool = True,
 ) -> list[Allowlist]:
@@ -85,8 +94,11 @@ def publish_allowlists(
     committed, so the retained list never goes back to an older version or content."""
     if not force:
         with sessions() as session:
-            digest = card_access_list(session).digest
-            if all(hut.allowlist_digest == digest for hut in queries.list_huts(session)):
+            access = card_access_list(session)
+            if all(
+                hut.allowlist_digest == access.digest(keyring(hut.id))
+                for hut in queries.list_huts(session)
+            ):
                 return []
     now = clock()
     lists = []
@@ -94,17 +106,19 @@ def publish_allowlists(
         huts = queries.lock_huts(session)
         access = card_access_list(session)  # after the locks: see the comment above
         for hut in huts:
-            if not force and hut.allowlist_digest == access.digest:
+            key = keyring(hut.id)
+            digest = access.digest(key)
+            if not force and hut.allowlist_digest == digest:
                 continue
             # A millisecond floor keeps versions growing even if the database was rebuilt.
             version = queries.next_allowlist_version(hut, at_least=int(now.timestamp() * 1000))
-            hut.allowlist_digest = access.digest
+            hut.allowlist_digest = digest
             # Written before the publish: on SQLite this takes the write lock, so a second
             # publisher fails here (and retries) rather than after publishing a list.
             session.flush()
-            allowlist = access.allowlist(hut=hut.id, version=version, issued=now)
+            allowlist = access.allowlist(key=key, version=version, issued=now)
             info = publisher.publish(
-                topics.allowlist(hut.id), allowlist.to_bytes(), qos=1, retain=True
+                topics.allowlist(hut.id), allowlist.sealed(key), qos=1, retain=True
             )
             _wait_published(info)
             lists.append(allowlist)

@@ -82,6 +82,7 @@ class ServerRuntime:
     def __init__(self, settings: ServerSettings, *, clock: Clock = system_clock) -> None:
         self.settings = settings
         self.clock = clock
+        self.keyring: Any = None
         self.engine: Engine | None = None
         self.ingest: Any = None
         self.reminders: Any = None  # the ReminderScheduler
@@ -103,11 +104,16 @@ class ServerRuntime:
         import uvicorn
 
         from server.ingest import IngestWorker
+        from server.keys import server_keyring
 
+        # First: a malformed secret file stops the server before anything is touched.
+        self.keyring = server_keyring(self.settings.secret_file)
         self.engine = make_engine(self.settings.db_url)
         migrate_engine(self.engine)
         sessions = make_sessionmaker(self.engine)
-        self.ingest = IngestWorker(self.settings, sessions=sessions, clock=self.clock)
+        self.ingest = IngestWorker(
+            self.settings, sessions=sessions, keyring=self.keyring, clock=self.clock
+        )
         self.ingest.start()
         from server.reminders.scheduler import ReminderScheduler, build_service
 

@@ -19,6 +19,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="HTTP port")
     parser.add_argument("--prefix", metavar="PREFIX", help="MQTT topic prefix")
     parser.add_argument("--staff-token", metavar="TOKEN", help="bearer token for staff views")
+    parser.add_argument(
+        "--secret-file",
+        metavar="PATH",
+        help="the server secret (env TOOLHUT_SERVER_SECRET_FILE; default data/server-secret)",
+    )
     parser.set_defaults(run=run_server)
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     migrate = actions.add_parser("migrate", help="bring the database schema up to date")
@@ -101,8 +106,13 @@ def _settings(args: argparse.Namespace) -> Any:
 
 def run_server(args: argparse.Namespace) -> int:
     from server.app import ServerRuntime
+    from toolhut.hut_keys import SecretFileError
 
-    return ServerRuntime(_settings(args)).serve_forever()
+    try:
+        return ServerRuntime(_settings(args)).serve_forever()
+    except SecretFileError as exc:
+        print(f"toolhut server: {exc}", file=sys.stderr)
+        return 2
 
 
 def run_migrate(args: argparse.Namespace) -> int:

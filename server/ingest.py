@@ -4,6 +4,10 @@ Delivery: the broker's QoS 1 message is acknowledged (manual ack) only after the
 commit, and the gateway hears an AckBatch only for committed events, so a crash before the
 commit means redelivery, never loss. Whatever arrives, the worker logs, dead-letters and
 carries on.
+
+Trust: an event is taken only if sealed with the key of the hut its topic names (derived
+from the server secret, ``HutKeyring``); one that is not is dead-lettered ("MAC does not
+match") and never acked. Acks and commands go out sealed with the hut's key.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from toolhut.contract import (
     new_id,
     parse_event,
 )
+from toolhut.hut_keys import HutKeyring
 from toolhut.mqtt import connack_ok, make_client
 from toolhut.rate_limited_log import RateLimitedLog
 
@@ -86,10 +91,12 @@ class IngestWorker:
         settings: ServerSettings,
         *,
         sessions: sessionmaker[Session],
+        keyring: HutKeyring,
         clock: Clock = system_clock,
         policy: LoanPolicy = DEFAULT_POLICY,
     ) -> None:
         self._settings = settings
+        self._keyring = keyring
         self._topics = settings.topics
         self._sessions = sessions
         self._clock = clock
@@ -236,6 +243,7 @@ class IngestWorker:
                     self._sessions,
                     self._client,
                     topics=self._topics,
+                    keyring=self._keyring,
                     clock=self._clock,
                     force=force,
                 )
@@ -281,7 +289,8 @@ class IngestWorker:
         with self._sessions() as session:
             huts = [hut.id for hut in queries.list_huts(session)]
         for command in sync_commands(huts, now=self._clock()):
-            self._client.publish(self._topics.cmd(command.hut), command.to_bytes(), qos=1)
+            command_bytes = command.sealed(self._keyring(command.hut))
+            self._client.publish(self._topics.cmd(command.hut), command_bytes, qos=1)
         log.info("asked %d huts to resend what they have not had acked", len(huts))
 
     def _with_db_retry(self, work: Callable[[], object]) -> None:
@@ -350,10 +359,8 @@ class IngestWorker:
         hut, kind = self._topics.parse(message.topic)
         if kind is not TopicKind.EVENTS:
             raise ContractError(f"not an events topic: {message.topic!r}")
-        event = parse_event(message.payload)
-        if event.hut != hut:
-            raise ContractError(f"payload hut {event.hut!r} differs from topic hut {hut!r}")
-        return event
+        # Sealed with the topic's hut key and naming that hut, or a ContractError.
+        return parse_event(message.payload, key=self._keyring(hut))
 
     def _reject(
         self, session: Session, message: _Received, reason: str, *, received_at: datetime
@@ -381,7 +388,7 @@ class IngestWorker:
             self._acked.update(ack.outcome.value for ack in hut_acks)
             for start in range(0, len(hut_acks), ACKS_PER_MESSAGE):
                 batch = AckBatch(hut=hut, acks=hut_acks[start : start + ACKS_PER_MESSAGE])
-                self._client.publish(self._topics.ack(hut), batch.to_bytes(), qos=1)
+                self._client.publish(self._topics.ack(hut), batch.sealed(self._keyring(hut)), qos=1)
 
 
 def _shown(topic: str) -> str:

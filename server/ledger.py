@@ -15,7 +15,6 @@ a test, an HTTP upload later) applies events the same way.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -48,7 +47,7 @@ from toolhut.contract import (
     Feedback,
     Outcome,
     ScanEvent,
-    parse_event,
+    stored_event,
 )
 
 log = logging.getLogger(__name__)
@@ -361,7 +360,7 @@ class _HutRun:
         rows = event_log.held_rows(self.session, self.hut.id, outcome=Outcome.QUEUED.value)
         return [
             _Pending(
-                parse_event(json.dumps(row.payload).encode()),
+                stored_event(row.payload),
                 row.row_id,
                 row.received_at,
                 new=False,

@@ -4,9 +4,11 @@ one, and a unique topic prefix per test so runs sharing one broker never collide
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.support.keys import TestKeys
 from tests.support.services import (
     Broker,
     fresh_postgres_database,
@@ -27,6 +29,12 @@ def broker() -> Iterator[Broker]:
 @pytest.fixture
 def topic_prefix() -> str:
     return unique_prefix()
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> TestKeys:
+    """A server secret of this test's own, and the hut keys and files derived from it."""
+    return TestKeys(tmp_path / "keys")
 
 
 @pytest.fixture(scope="session")

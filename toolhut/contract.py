@@ -10,17 +10,21 @@ Topics (``<prefix>`` is configurable so test runs sharing one broker never colli
     <prefix>/v1/<hut>/cmd        server  -> gateway  Command        QoS 1, never retained
     <prefix>/v1/<hut>/status     gateway -> all      Status         QoS 1, retained, last will
     <prefix>/v1/<hut>/allowlist  server  -> gateway  Allowlist      QoS 1, retained
+
+Every message travels sealed with its hut's key (toolhut/hut_keys.py): ``message.sealed(key)``
+gives the bytes to publish, and the ``parse_*`` functions take the key and refuse a message
+whose seal does not match, so nothing consumed off the wire is read unverified.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -33,6 +37,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+if TYPE_CHECKING:
+    from toolhut.hut_keys import HutKey
 
 VERSION = "v1"
 DEFAULT_PREFIX = "toolhut"
@@ -131,6 +138,20 @@ class _Message(BaseModel):
         return self.model_dump_json(exclude_none=True).encode()
 
 
+class _Sealable(_Message):
+    """A message of its own topic: published only sealed with its hut's key."""
+
+    KIND: ClassVar[TopicKind]
+    if TYPE_CHECKING:  # each message declares it in its own place, for the JSON's order
+        hut: str
+
+    def sealed(self, key: HutKey) -> bytes:
+        """The bytes to publish: this message with the MAC of ``key`` (its hut's)."""
+        if key.hut != self.hut:
+            raise ContractError(f"a message of hut {self.hut!r} sealed with hut {key.hut!r}'s key")
+        return key.seal(self.KIND, self.to_bytes())
+
+
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -160,10 +181,11 @@ CardUid = Annotated[str, Field(pattern=CARD_UID_PATTERN)]
 Firmware = Annotated[Text, Field(max_length=32)]
 
 
-class _EventBase(_Message):
+class _EventBase(_Sealable):
     """Fields every event carries: a globally unique id, the hut, its per-hut sequence
     number (1, 2, 3 ... in the order the gateway recorded them) and the gateway's clock."""
 
+    KIND: ClassVar[TopicKind] = TopicKind.EVENTS
     v: Literal[1] = 1
     id: MessageId
     hut: HutId
@@ -290,18 +312,20 @@ class EventAck(_Message):
     feedback: Feedback | None = None
 
 
-class AckBatch(_Message):
+class AckBatch(_Sealable):
     """Sent after the server committed these events: the gateway may forget them."""
 
+    KIND: ClassVar[TopicKind] = TopicKind.ACK
     v: Literal[1] = 1
     hut: HutId
     acks: Annotated[list[EventAck], Field(min_length=1, max_length=1000)]
 
 
-class Command(_Message):
+class Command(_Sealable):
     """Server -> gateway. Never retained; stale commands expire (an unlock an hour late
     would be worse than none)."""
 
+    KIND: ClassVar[TopicKind] = TopicKind.CMD
     v: Literal[1] = 1
     id: MessageId
     hut: HutId
@@ -336,9 +360,10 @@ class StatusCounters(_Message):
     rejected_messages: Count = 0  # MQTT messages the gateway refused
 
 
-class Status(_Message):
-    """Retained. The last will publishes ``{"v":1,"hut":...,"state":"offline"}``."""
+class Status(_Sealable):
+    """Retained. The last will publishes ``{"v":1,"hut":...,"state":"offline"}`` (sealed)."""
 
+    KIND: ClassVar[TopicKind] = TopicKind.STATUS
     v: Literal[1] = 1
     hut: HutId
     state: GatewayState
@@ -357,21 +382,18 @@ class Status(_Message):
     uptime_s: Count | None = None  # of the gateway process
 
 
-def hash_card(salt: str, card: str) -> str:
-    """The allowlist never carries a card UID, only this salted hash of it."""
-    return hashlib.sha256(f"{salt}:{card.upper()}".encode()).hexdigest()
-
-
 CardHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 CardHashes = Annotated[list[CardHash], Field(max_length=100_000)]
 
 
-class Allowlist(_Message):
+class Allowlist(_Sealable):
     """Retained, per hut. ``version`` only grows: a gateway ignores an older one.
 
     ``cards`` open the door; ``suspended`` and ``lost`` (added in v1, left out when empty)
-    list cards that do not, so the hut can say why. Every list holds salted hashes only."""
+    list cards that do not, so the hut can say why. Every list holds keyed hashes only
+    (``HutKey.card_hash``: the card key never travels, the salt does)."""
 
+    KIND: ClassVar[TopicKind] = TopicKind.ALLOWLIST
     v: Literal[1] = 1
     hut: HutId
     version: Positive
@@ -406,12 +428,22 @@ class Allowlist(_Message):
         states.update(dict.fromkeys(self.lost or (), CardState.LOST))
         return states
 
-    def state_of(self, card: str) -> CardState | None:
+    def state_of(self, card: str, *, key: HutKey) -> CardState | None:
         """The card's state, or None for a card the list does not name (unknown)."""
-        return self.states().get(hash_card(self.salt, card))
+        return self.states().get(key.card_hash(self.salt, card))
 
-    def admits(self, card: str) -> bool:
-        return self.state_of(card) is CardState.ACTIVE
+    def admits(self, card: str, *, key: HutKey) -> bool:
+        return self.state_of(card, key=key) is CardState.ACTIVE
+
+
+_S = TypeVar("_S", bound=_Sealable)
+
+
+def _opened(model: type[_S], payload: bytes, key: HutKey) -> _S:
+    message = _parse(model, key.unseal(model.KIND, payload))
+    if message.hut != key.hut:
+        raise ContractError(f"{model.__name__} names hut {message.hut!r}, sealed for {key.hut!r}")
+    return message
 
 
 def _parse(model: type[_M], payload: bytes) -> _M:
@@ -428,27 +460,45 @@ def _summary(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
-def parse_event(payload: bytes) -> AnyEvent:
+# Each parse_* takes the bytes off the wire and the key of the hut of their topic: a message
+# whose seal does not match (forged, altered, another hut's, another kind's) is a
+# ContractError, as is one that names another hut inside.
+
+
+def parse_event(payload: bytes, *, key: HutKey) -> AnyEvent:
+    body = key.unseal(TopicKind.EVENTS, payload)
     try:
-        return _EVENT.validate_json(payload)
+        event = _EVENT.validate_json(body)
     except ValidationError as exc:
         raise ContractError(f"invalid event: {_summary(exc)}") from exc
+    if event.hut != key.hut:
+        raise ContractError(f"event names hut {event.hut!r}, sealed for {key.hut!r}")
+    return event
 
 
-def parse_ack(payload: bytes) -> AckBatch:
-    return _parse(AckBatch, payload)
+def parse_ack(payload: bytes, *, key: HutKey) -> AckBatch:
+    return _opened(AckBatch, payload, key)
 
 
-def parse_command(payload: bytes) -> Command:
-    return _parse(Command, payload)
+def parse_command(payload: bytes, *, key: HutKey) -> Command:
+    return _opened(Command, payload, key)
 
 
-def parse_status(payload: bytes) -> Status:
-    return _parse(Status, payload)
+def parse_status(payload: bytes, *, key: HutKey) -> Status:
+    return _opened(Status, payload, key)
 
 
-def parse_allowlist(payload: bytes) -> Allowlist:
-    return _parse(Allowlist, payload)
+def parse_allowlist(payload: bytes, *, key: HutKey) -> Allowlist:
+    return _opened(Allowlist, payload, key)
+
+
+def stored_event(data: Mapping[str, Any]) -> AnyEvent:
+    """An event the server stored itself (verified when it arrived), read back from its
+    event log."""
+    try:
+        return _EVENT.validate_python(data)
+    except ValidationError as exc:
+        raise ContractError(f"invalid stored event: {_summary(exc)}") from exc
 
 
 def offline_status(hut: str) -> Status:

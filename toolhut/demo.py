@@ -90,9 +90,11 @@ class Demo:
         from hut_gateway.gateway import Gateway
         from hut_gateway.settings import GatewaySettings
         from server.app import ServerRuntime
+        from server.keys import server_keyring
         from server.seed import seed_demo
         from server.settings import ServerSettings
         from server.storage import make_engine, migrate
+        from toolhut.hut_keys import HutCredentials
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # One line per HTTP request (the inventory page polls) would only bury the log.
@@ -100,7 +102,14 @@ class Demo:
         endpoint = self._broker()
         self.broker_url = endpoint.url
         db_url = f"sqlite:///{self.data_dir / 'toolhut.sqlite3'}"
+        # The demo is both ends: its server secret, and the demo hut's credentials derived
+        # from it (no broker user: the demo's broker lets anyone in), in its data folder.
+        secret_file = self.data_dir / "server-secret"
+        hut_key = server_keyring(secret_file)(self.hut)
+        credentials_file = self.data_dir / f"{self.hut}.credentials.toml"
+        HutCredentials(self.hut, hut_key.key).write(credentials_file)
         settings = ServerSettings(
+            secret_file=secret_file,
             db_url=db_url,
             mqtt_url=endpoint.url,
             topic_prefix=self.prefix,
@@ -135,6 +144,7 @@ class Demo:
                 mqtt_url=endpoint.url,
                 topic_prefix=self.prefix,
                 data_dir=self.data_dir / "gateway",
+                credentials_file=credentials_file,
                 unlock_pulse_ms=texts.DEMO_UNLOCK_S * 1000,
             )
         )

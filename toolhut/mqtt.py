@@ -125,12 +125,13 @@ def _nodelay(client: Any, userdata: Any, sock: Any) -> None:
         pass
 
 
-def gateway_client_id(*, prefix: str, hut: str) -> str:
-    """The same for one hut under one prefix, so a restarted gateway takes its own place,
-    and different across prefixes, so a demo and a test run sharing a broker never knock
-    each other's gateways off (a broker drops the older of two clients with one id).
-    Neither a prefix nor a hut id holds a '.', so each id belongs to one (prefix, hut)."""
-    return f"toolhut-gateway.{prefix.replace('/', '.')}.{hut}"
+def gateway_client_id(*, prefix: str, hut: str, install: str) -> str:
+    """The same for one installation (``install``: a random id kept in the gateway's data
+    folder) of one hut under one prefix, so a restarted gateway takes its own place; no
+    stranger can guess it to knock the gateway off (a broker drops the older of two clients
+    with one id), and a demo and a test run sharing a broker never collide. Neither a
+    prefix nor a hut id holds a '.', so each id belongs to one (prefix, hut, install)."""
+    return f"toolhut-gateway.{prefix.replace('/', '.')}.{hut}.{install}"
 
 
 def make_client(endpoint: MqttEndpoint, *, client_id: str, clean: bool = True) -> Any:

@@ -27,6 +27,7 @@ from server.storage.models import Card, Item, Loan
 from tests.support.hut_stack import HUT, ZHANG, AllowlistWatcher, HutStack, RestartableBroker
 from tests.support.processes import poll_until
 from toolhut.contract import Allowlist, CardState, Topics
+from toolhut.hut_keys import HutKey
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +50,7 @@ def running_hut(
     broker = RestartableBroker()
     broker.start()
     stack = HutStack(tmp_path, broker, prefix)
-    lists = AllowlistWatcher(broker.endpoint, Topics(prefix))
+    lists = AllowlistWatcher(broker.endpoint, Topics(prefix), stack.key)
     try:
         stack.seed()
         if prepare is not None:
@@ -82,7 +83,11 @@ def tap(stack: HutStack, card: str) -> tuple[str, str, bool]:
 
 
 def reaches_the_hut(
-    stack: HutStack, lists: AllowlistWatcher, match: Callable[[Allowlist], bool], *, since: float
+    stack: HutStack,
+    lists: AllowlistWatcher,
+    match: Callable[[Allowlist, HutKey], bool],
+    *,
+    since: float,
 ) -> float:
     """Wait for the list that ``match``es to be published and held by the gateway;
     returns when it was published (monotonic)."""
@@ -95,7 +100,7 @@ def staff_change(
     stack: HutStack,
     lists: AllowlistWatcher,
     path: str,
-    match: Callable[[Allowlist], bool],
+    match: Callable[[Allowlist, HutKey], bool],
     *,
     method: str = "POST",
     body: Any = None,
@@ -109,8 +114,8 @@ def staff_change(
     assert published - committed <= PROMPT_S, f"{path}: list {published - committed:.2f} s late"
 
 
-def state(uid: str, expected: CardState | None) -> Callable[[Allowlist], bool]:
-    return lambda allowlist: allowlist.state_of(uid) is expected
+def state(uid: str, expected: CardState | None) -> Callable[[Allowlist, HutKey], bool]:
+    return lambda allowlist, key: allowlist.state_of(uid, key=key) is expected
 
 
 def test_staff_changes_reach_the_hut_at_once_and_the_hut_says_why_it_stays_shut(
@@ -174,7 +179,8 @@ def test_a_change_typed_into_the_database_reaches_the_hut(
             db.execute("UPDATE cards SET state = 'lost' WHERE uid = ?", (ZHANG,))
         reaches_the_hut(
             stack, lists,
-            lambda a: a.state_of(LI) is CardState.SUSPENDED and a.state_of(ZHANG) is CardState.LOST,
+            lambda a, key: (a.state_of(LI, key=key) is CardState.SUSPENDED
+                            and a.state_of(ZHANG, key=key) is CardState.LOST),
             since=since,
         )  # fmt: skip
         assert tap(stack, LI) == ("error", TEXT_SUSPENDED, False)

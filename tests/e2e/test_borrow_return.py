@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from tests.support.hut_stack import StatusWatcher
+from tests.support.keys import TestKeys
 from tests.support.processes import ToolhutProcess, http_json, poll_until, run_toolhut, wait_http
 from tests.support.services import Broker
 from toolhut.contract import Topics
 from toolhut.embedded_broker import free_port
+from toolhut.hut_keys import HutCredentials
 from toolhut.mqtt import make_client
 
 pytestmark = pytest.mark.e2e
@@ -32,16 +34,19 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def hut(broker: Broker, topic_prefix: str, db_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+def hut(
+    broker: Broker, topic_prefix: str, db_url: str, tmp_path: Path, keys: TestKeys
+) -> Iterator[dict[str, Any]]:
     seeded = run_toolhut("server", "seed", "--db", db_url, "--hut", HUT)
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
     port = free_port()
     procs: list[ToolhutProcess] = []
-    watcher = StatusWatcher(broker.endpoint, Topics(topic_prefix), hut=HUT)
+    watcher = StatusWatcher(broker.endpoint, Topics(topic_prefix), keys.key(HUT))
     try:
         server = ToolhutProcess(
             "server", "--db", db_url, "--mqtt", broker.url, "--prefix", topic_prefix,
             "--port", str(port), "--staff-token", STAFF_TOKEN,
+            "--secret-file", str(keys.secret_file),
         )  # fmt: skip
         procs.append(server)
         base = f"http://127.0.0.1:{port}"
@@ -52,9 +57,13 @@ def hut(broker: Broker, topic_prefix: str, db_url: str, tmp_path: Path) -> Itera
         procs.append(emulator)
         emulator.expect(r"^emulator: link ")
 
+        # With a broker user and password, as `toolhut server mqtt-auth` writes them (the
+        # test broker lets anyone in): the gateway uses them and must never print them.
+        credentials = keys.credentials_file(HUT, broker_user=True)
         gateway = ToolhutProcess(
             "gateway", "--hut", HUT, "--serial", str(link), "--mqtt", broker.url,
             "--prefix", topic_prefix, "--data-dir", str(tmp_path / "gateway"),
+            "--credentials", str(credentials),
         )  # fmt: skip
         procs.append(gateway)
         emulator.expect(r"^recv hello firmware=host-")
@@ -64,7 +73,10 @@ def hut(broker: Broker, topic_prefix: str, db_url: str, tmp_path: Path) -> Itera
             timeout=20,
             what="gateway status with an allowlist",
         )
-        yield {"base": base, "emulator": emulator, "gateway": gateway, "server": server}
+        yield {
+            "base": base, "emulator": emulator, "gateway": gateway, "server": server,
+            "credentials": credentials, "secret": keys.secret, "key": keys.key(HUT),
+        }  # fmt: skip
     finally:
         watcher.stop()
         for proc in reversed(procs):
@@ -127,6 +139,28 @@ def test_borrow_then_return_through_every_process(hut: dict[str, Any]) -> None:
     )
     for proc in (server, gateway):
         assert not [line for line in proc.lines if ZHANG in line.upper()], proc.lines
+        assert not [line for line in proc.lines if ZHANG[:6] in line.upper()], proc.lines
+
+
+def test_no_secret_reaches_the_output_of_the_server_or_the_gateway(hut: dict[str, Any]) -> None:
+    emulator, gateway, server = hut["emulator"], hut["gateway"], hut["server"]
+    emulator.send(f"card {ZHANG}")
+    emulator.expect(r"^recv unlock")
+    poll_until(lambda: any("card admitted" in line for line in gateway.lines), timeout=20,
+               what="the gateway's log line of the card")  # fmt: skip
+    credentials = HutCredentials.load(hut["credentials"])
+    assert credentials.mqtt_password and credentials.mqtt_username == f"hut.{HUT}"
+    secrets = [credentials.mqtt_password, credentials.key.hex(), hut["secret"].hex(),
+               hut["key"].mac_key.hex(), hut["key"].card_key.hex()]  # fmt: skip
+    shown = run_toolhut(
+        "gateway", "--hut", HUT, "--serial", "/dev/x", "--credentials", str(hut["credentials"]),
+        "--mqtt", "mqtt://someone:url-password@127.0.0.1:1", "--check-config",
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "url-password" not in shown.stdout + shown.stderr
+    for text in ("\n".join(gateway.lines), "\n".join(server.lines), shown.stdout + shown.stderr):
+        for secret in secrets:
+            assert secret.lower() not in text.lower()
 
 
 def test_unknown_card_gets_no_unlock_and_an_error_beep(hut: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ must reach the ledger exactly once, and the ledger must be right."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -70,8 +71,23 @@ def test_gateway_killed_with_a_full_outbox_delivers_everything_once_after_restar
             emulator.send(line)
         poll_until(lambda: stack.outbox()[0] >= 6, what="unacked events in the outbox")
         waiting_before, last_before = stack.outbox()
+        # What a stolen SD card shows: the card's event is in there, its UID is not.
+        files = sorted(stack.data_dir.iterdir())
+        assert stack.outbox_path in files
+        raw = b"".join(path.read_bytes() for path in files)
+        assert ZHANG.encode() not in raw and ZHANG.lower().encode() not in raw
+        assert stat.S_IMODE(stack.data_dir.stat().st_mode) == 0o700
+        assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in files} == {
+            path.name: 0o600 for path in files
+        }
 
         stack.kill_gateway()
+        # The broker publishes the gateway's last will: sealed, so the watcher (with the
+        # hut's key) takes it.
+        poll_until(
+            lambda: stack.watcher.latest is not None and stack.watcher.latest.state == "offline",
+            what="the sealed last will",
+        )
         stack.start_server()
         stack.start_gateway()
 

@@ -41,6 +41,7 @@ from server.storage.reminder_models import (
 from tests.server.receivers import WebhookReceiver, webhook_receiver
 from tests.server.streams import interleave, visits
 from tests.support.gateway_link import FakeGatewayLink, clear_retained
+from tests.support.keys import TestKeys
 from tests.support.ledger_setup import furnish, name_of, stop_line
 from tests.support.processes import ToolhutProcess, poll_until
 from tests.support.services import Broker, fresh_postgres_schema
@@ -126,8 +127,9 @@ def expected_loans(events: Sequence[AnyEvent]) -> list[LoanRow]:
 
 
 def start_server(
-    name: str, *, db_url: str, broker: Broker, prefix: str, receiver: WebhookReceiver
-) -> ToolhutProcess:
+    name: str, *, db_url: str, broker: Broker, prefix: str, receiver: WebhookReceiver,
+    keys: TestKeys,
+) -> ToolhutProcess:  # fmt: skip
     # Each process posts to its own path of the one receiver: the path says who sent.
     reminders = {
         "interval_s": 0.2,
@@ -144,9 +146,10 @@ def start_server(
         "TOOLHUT_SERVER_SHARED_GROUP": GROUP,
         "TOOLHUT_SERVER_REMINDERS": json.dumps(reminders),
     }
+    # One secret file for every process sharing the database: the huts' keys derive from it.
     return ToolhutProcess(
         "server", "--db", db_url, "--mqtt", broker.url, "--prefix", prefix,
-        "--port", str(free_port()), env=env,
+        "--port", str(free_port()), "--secret-file", str(keys.secret_file), env=env,
     )  # fmt: skip
 
 
@@ -163,7 +166,7 @@ def eventually(condition: Callable[[], bool], what: str) -> None:
 
 
 def test_two_servers_share_the_events_and_the_reminders(
-    db_url: str, broker: Broker, topic_prefix: str
+    db_url: str, broker: Broker, topic_prefix: str, keys: TestKeys
 ) -> None:
     if broker.kind.startswith("embedded"):
         pytest.skip(f"{broker.kind}: no MQTT shared subscriptions, scale-out test skipped")
@@ -179,13 +182,14 @@ def test_two_servers_share_the_events_and_the_reminders(
         for hut in HUTS:
             stack.callback(clear_retained, broker.url, topics.allowlist(hut))
         receiver = stack.enter_context(webhook_receiver())
-        link = FakeGatewayLink(broker.url, topics)
+        link = FakeGatewayLink(broker.url, topics, keys.keyring)
         stack.callback(link.close)
         servers = {}
         for name in SERVERS:
             servers[name] = start_server(
-                name, db_url=db_url, broker=broker, prefix=topic_prefix, receiver=receiver
-            )
+                name, db_url=db_url, broker=broker, prefix=topic_prefix, receiver=receiver,
+                keys=keys,
+            )  # fmt: skip
             stack.callback(servers[name].stop)
         for proc in servers.values():
             proc.expect(re.escape(f"subscribed to $share/{GROUP}/{topic_prefix}/"), timeout=30)

@@ -233,3 +233,12 @@ def test_frames_and_contract_refuse_the_same_control_characters() -> None:
     from toolhut.contract import CONTROL_CHARS
 
     assert frames_module.CONTROL_CHARS.pattern == CONTROL_CHARS.pattern
+
+
+def test_a_card_frame_shows_only_the_start_of_its_uid_in_a_log_line() -> None:
+    frame = CardRead(uid=bytes.fromhex("04A1B2C3D4"))
+    assert repr(frame) == "CardRead(uid=04A1…)" == f"{frame!r}"
+    assert "B2C3" not in repr(frame) and "b2c3" not in str(frame)
+    with pytest.raises(FrameError) as bad:
+        CardRead(uid=bytes.fromhex("04A1B2"))  # too short: the error says how long only
+    assert "04a1b2" not in str(bad.value).lower()

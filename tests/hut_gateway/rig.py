@@ -16,21 +16,24 @@ from hut_gateway.gateway import Gateway
 from hut_gateway.health import HealthLimits
 from hut_gateway.settings import GatewaySettings
 from tests.firmware_bridge.helpers import ManualClock
+from tests.support.keys import TestKeys
 from tests.support.processes import poll_until
 from tests.support.services import Broker
 from toolhut.contract import (
+    AckBatch,
     Allowlist,
     AnyEvent,
     Command,
+    EventAck,
     Feedback,
     Status,
     Topics,
-    hash_card,
     new_id,
     parse_event,
     parse_status,
     utc_now,
 )
+from toolhut.hut_keys import HutKey
 from toolhut.mqtt import make_client
 
 HUT = "gw-health"
@@ -39,10 +42,12 @@ SALT = "salt-for-tests"
 
 
 class ServerSide:
-    """Real MQTT client: records every event (once per id) and the latest status."""
+    """Real MQTT client with the hut's key: records every event (once per id) and the
+    latest status, and seals what it sends as the server does."""
 
-    def __init__(self, broker: Broker, topics: Topics) -> None:
+    def __init__(self, broker: Broker, topics: Topics, key: HutKey) -> None:
         self.topics = topics
+        self.key = key
         self._lock = threading.Lock()
         self._events: dict[str, AnyEvent] = {}
         self.status: Status | None = None
@@ -63,9 +68,9 @@ class ServerSide:
         with self._lock:
             if message.topic == self.topics.status(HUT):
                 if message.payload:
-                    self.status = parse_status(message.payload)
+                    self.status = parse_status(message.payload, key=self.key)
             else:
-                event = parse_event(message.payload)
+                event = parse_event(message.payload, key=self.key)
                 self._events[event.id] = event
 
     def events(self) -> list[AnyEvent]:
@@ -87,39 +92,52 @@ class ServerSide:
 
     def command(
         self, action: Literal["unlock", "feedback", "enrol"], *, expired: bool = False,
-        hut: str = HUT, feedback: Feedback | None = None,
-    ) -> None:  # fmt: skip
+        feedback: Feedback | None = None, retain: bool = False, key: HutKey | None = None,
+    ) -> bytes:  # fmt: skip
+        """Publish a command sealed with the hut's key (or ``key``, for that key's hut) on
+        the hut's topic; returns its payload (to replay it)."""
         now = utc_now()
         issued = now - timedelta(hours=1) if expired else now
-        self.publish(
-            self.topics.cmd(HUT),
-            Command(id=new_id(), hut=hut, issued=issued, expires=issued + timedelta(minutes=1),
-                    action=action, feedback=feedback).to_bytes(),
-        )  # fmt: skip
+        key = key or self.key
+        payload = Command(
+            id=new_id(), hut=key.hut, issued=issued, expires=issued + timedelta(minutes=1),
+            action=action, feedback=feedback,
+        ).sealed(key)  # fmt: skip
+        self.publish(self.topics.cmd(HUT), payload, retain=retain)
+        return payload
+
+    def allowlist(self, allowlist: Allowlist, *, retain: bool = True) -> None:
+        self.publish(self.topics.allowlist(HUT), allowlist.sealed(self.key), retain=retain)
+
+    def ack(self, *acks: EventAck) -> None:
+        self.publish(self.topics.ack(HUT), AckBatch(hut=HUT, acks=list(acks)).sealed(self.key))
 
     def stop(self) -> None:
         self.publish(self.topics.allowlist(HUT), b"", retain=True)
         self.publish(self.topics.status(HUT), b"", retain=True)
+        self.publish(self.topics.cmd(HUT), b"", retain=True)
         self.client.disconnect()
         self.client.loop_stop()
 
 
-def allowlist_payload(
-    *cards: str, version: int = 1, suspended: tuple[str, ...] = (), lost: tuple[str, ...] = ()
-) -> bytes:
+def allowlist(
+    key: HutKey, *cards: str, version: int = 1, suspended: tuple[str, ...] = (),
+    lost: tuple[str, ...] = (),
+) -> Allowlist:  # fmt: skip
     return Allowlist(
-        hut=HUT, version=version, issued=utc_now(), salt=SALT,
-        cards=[hash_card(SALT, c) for c in cards],
-        suspended=[hash_card(SALT, c) for c in suspended],
-        lost=[hash_card(SALT, c) for c in lost],
-    ).to_bytes()  # fmt: skip
+        hut=key.hut, version=version, issued=utc_now(), salt=SALT,
+        cards=[key.card_hash(SALT, c) for c in cards],
+        suspended=[key.card_hash(SALT, c) for c in suspended],
+        lost=[key.card_hash(SALT, c) for c in lost],
+    )  # fmt: skip
 
 
 class Hut:
     def __init__(
         self, *, emulator: ControllerEmulator, lines: list[str], emulator_clock: ManualClock,
-        gateway: Gateway, clock: ManualClock, server: ServerSide,
+        gateway: Gateway, clock: ManualClock, server: ServerSide, keys: TestKeys,
     ) -> None:  # fmt: skip
+        self.keys = keys
         self.emulator = emulator
         self.lines = lines
         self.emulator_clock = emulator_clock
@@ -146,8 +164,9 @@ def bench(
     held_open_s: float | None = 60.0,
 ) -> Iterator[Hut]:  # fmt: skip
     topics = Topics(prefix)
-    server = ServerSide(broker, topics)
-    server.publish(topics.allowlist(HUT), allowlist_payload(CARD), retain=True)
+    keys = TestKeys(tmp_path / "keys")
+    server = ServerSide(broker, topics, keys.key(HUT))
+    server.allowlist(allowlist(server.key, CARD))
     lines: list[str] = []
     emulator_clock = ManualClock()
     emulator = ControllerEmulator(
@@ -159,11 +178,12 @@ def bench(
     settings = GatewaySettings(
         hut=HUT, serial=str(tmp_path / "ttyHUT"), mqtt_url=broker.url, topic_prefix=prefix,
         data_dir=tmp_path / "gw", unlock_pulse_ms=1500,
+        credentials_file=keys.credentials_file(HUT),
     )  # fmt: skip
     gateway = Gateway(settings, monotonic=clock, limits=limits, tick_s=0.02)
     gateway.start()
     hut = Hut(emulator=emulator, lines=lines, emulator_clock=emulator_clock, gateway=gateway,
-              clock=clock, server=server)  # fmt: skip
+              clock=clock, server=server, keys=keys)  # fmt: skip
     try:
         poll_until(lambda: gateway.allowlist.version == 1, what="the retained allowlist")
         server.wait_event(lambda e: e.type == "controller" and e.state == "hello",

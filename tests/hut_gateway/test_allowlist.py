@@ -10,25 +10,33 @@ from toolhut.contract import (
     Allowlist,
     CardState,
     ContractError,
-    hash_card,
+    TopicKind,
     parse_allowlist,
     utc_now,
 )
+from toolhut.hut_keys import HutKeyring
 
 SALT = "0123456789abcdef"
 HEAD = {"v": 1, "hut": "h1", "issued": "2026-11-27T02:00:00Z", "salt": SALT}
+RING = HutKeyring(b"s" * 32)
+KEY = RING("h1")
+
+
+def unsealed(version: int, *cards: str, hut: str = "h1") -> Allowlist:
+    key = RING(hut)
+    return Allowlist(
+        hut=hut, version=version, issued=utc_now(), salt=SALT,
+        cards=[key.card_hash(SALT, c) for c in cards],
+    )  # fmt: skip
 
 
 def allowlist(version: int, *cards: str, hut: str = "h1") -> bytes:
-    return Allowlist(
-        hut=hut, version=version, issued=utc_now(), salt=SALT,
-        cards=[hash_card(SALT, c) for c in cards],
-    ).to_bytes()  # fmt: skip
+    return unsealed(version, *cards, hut=hut).sealed(RING(hut))
 
 
 def test_newer_allowlist_replaces_older_and_persists_hashes_only(tmp_path: Path) -> None:
     path = tmp_path / "allowlist.json"
-    store = AllowlistStore(path, hut="h1")
+    store = AllowlistStore(path, key=KEY)
     assert not store.admits("04A1B2C3")
     assert store.offer(allowlist(1, "04A1B2C3"))
     assert store.admits("04a1b2c3")  # UIDs compare case-blind
@@ -36,29 +44,48 @@ def test_newer_allowlist_replaces_older_and_persists_hashes_only(tmp_path: Path)
     assert not store.admits("04A1B2C3")
     assert "04D5E6F7" not in path.read_text()
 
-    reopened = AllowlistStore(path, hut="h1")  # after a power cut, with no network
+    reopened = AllowlistStore(path, key=KEY)  # after a power cut, with no network
     assert reopened.version == 2
     assert reopened.admits("04D5E6F7")
 
 
+def forged(version: int) -> bytes:
+    """What an attacker without the key can do: a list of its own, or the MAC of another."""
+    mac = allowlist(1, "04A1B2C3")[:74]
+    return mac + unsealed(version, "DEADBEEF").to_bytes()[1:]
+
+
 @pytest.mark.parametrize(
     "payload",
-    [b"", b"not json", b'{"v":1,"hut":"h1"}', allowlist(9, "04D5E6F7", hut="h2")],
-    ids=["empty", "garbage", "missing-fields", "other-hut"],
-)
+    [
+        b"",
+        b"not json",
+        b'{"v":1,"hut":"h1"}',
+        allowlist(9, "04D5E6F7", hut="h2"),
+        unsealed(2**62, "DEADBEEF").to_bytes(),
+        forged(2**62),
+        RING("h2").seal(TopicKind.ALLOWLIST, unsealed(9, "DEADBEEF").to_bytes()),
+        KEY.seal(TopicKind.STATUS, unsealed(9, "DEADBEEF").to_bytes()),
+    ],
+    ids=[
+        "empty", "garbage", "missing-fields", "other-hut", "unsealed-huge-version",
+        "forged-mac", "other-hut-key", "sealed-as-status",
+    ],
+)  # fmt: skip
 def test_bad_allowlist_is_refused_and_the_last_good_one_kept(
     tmp_path: Path, payload: bytes
 ) -> None:
-    store = AllowlistStore(tmp_path / "a.json", hut="h1")
+    store = AllowlistStore(tmp_path / "a.json", key=KEY)
     assert store.offer(allowlist(5, "04A1B2C3"))
     with pytest.raises(ContractError):
         store.offer(payload)
     assert store.version == 5
-    assert store.admits("04A1B2C3")
+    assert store.admits("04A1B2C3") and not store.admits("DEADBEEF")
+    assert AllowlistStore(tmp_path / "a.json", key=KEY).version == 5  # nor stored
 
 
 def test_older_or_same_allowlist_is_ignored(tmp_path: Path) -> None:
-    store = AllowlistStore(tmp_path / "a.json", hut="h1")
+    store = AllowlistStore(tmp_path / "a.json", key=KEY)
     assert store.offer(allowlist(5, "04A1B2C3"))
     assert not store.offer(allowlist(5, "04A1B2C3"))
     assert not store.offer(allowlist(4, "04D5E6F7"))
@@ -70,29 +97,53 @@ def test_corrupt_file_on_disk_is_reported_not_fatal(
 ) -> None:
     path = tmp_path / "a.json"
     path.write_bytes(b"\x00\x01 torn write")
-    store = AllowlistStore(path, hut="h1")
+    store = AllowlistStore(path, key=KEY)
     assert store.version is None
-    assert "unreadable" in caplog.text
+    assert "not trusted" in caplog.text
+
+
+def test_a_list_planted_in_the_file_is_not_trusted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "a.json"
+    AllowlistStore(path, key=KEY).offer(allowlist(3, "04A1B2C3"))
+    path.write_bytes(unsealed(4, "DEADBEEF").to_bytes())  # someone with the SD card
+    store = AllowlistStore(path, key=KEY)
+    assert store.version is None and not store.admits("DEADBEEF")
+    assert "no MAC" in caplog.text
+    path.write_bytes(allowlist(4, "DEADBEEF", hut="h2"))  # another hut's, sealed
+    assert AllowlistStore(path, key=KEY).version is None
+    path.write_bytes(allowlist(4, "DEADBEEF"))  # what the server sealed: trusted
+    assert AllowlistStore(path, key=KEY).admits("DEADBEEF")
+
+
+def test_card_hashes_need_the_hut_key_not_only_the_salt(tmp_path: Path) -> None:
+    store = AllowlistStore(tmp_path / "a.json", key=KEY)
+    assert store.offer(allowlist(1, "04A1B2C3"))
+    # A gateway with another hut's key cannot read the list, even given its salt.
+    other = unsealed(1, "04A1B2C3")
+    assert other.state_of("04A1B2C3", key=KEY) is CardState.ACTIVE
+    assert other.state_of("04A1B2C3", key=RING("h2")) is None
 
 
 def listed(version: int, *, active: tuple[str, ...] = (), suspended: tuple[str, ...] = (),
            lost: tuple[str, ...] = ()) -> bytes:  # fmt: skip
     return Allowlist(
         hut="h1", version=version, issued=utc_now(), salt=SALT,
-        cards=[hash_card(SALT, c) for c in active],
-        suspended=[hash_card(SALT, c) for c in suspended],
-        lost=[hash_card(SALT, c) for c in lost],
-    ).to_bytes()  # fmt: skip
+        cards=[KEY.card_hash(SALT, c) for c in active],
+        suspended=[KEY.card_hash(SALT, c) for c in suspended],
+        lost=[KEY.card_hash(SALT, c) for c in lost],
+    ).sealed(KEY)  # fmt: skip
 
 
 def test_the_list_tells_suspended_and_lost_cards_from_unknown_ones_after_a_restart(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "allowlist.json"
-    store = AllowlistStore(path, hut="h1")
+    store = AllowlistStore(path, key=KEY)
     assert store.state_of("04A1B2C3") is None  # no list yet
     assert store.offer(listed(1, active=("04A1B2C3",), suspended=("04D5E6F7",), lost=("0B0B0B0B",)))
-    reopened = AllowlistStore(path, hut="h1")  # offline, after a power cut
+    reopened = AllowlistStore(path, key=KEY)  # offline, after a power cut
     assert reopened.state_of("04a1b2c3") is CardState.ACTIVE
     assert reopened.state_of("04D5E6F7") is CardState.SUSPENDED
     assert reopened.state_of("0B0B0B0B") is CardState.LOST
@@ -103,10 +154,10 @@ def test_the_list_tells_suspended_and_lost_cards_from_unknown_ones_after_a_resta
 
 
 def test_a_list_without_states_reads_as_before_and_empty_states_are_left_out() -> None:
-    drill = hash_card(SALT, "04A1B2C3")
+    drill = KEY.card_hash(SALT, "04A1B2C3")
     old_format = json.dumps({**HEAD, "version": 3, "cards": [drill]}).encode()
-    parsed = parse_allowlist(old_format)
-    assert parsed.state_of("04A1B2C3") is CardState.ACTIVE
+    parsed = parse_allowlist(KEY.seal(TopicKind.ALLOWLIST, old_format), key=KEY)
+    assert parsed.state_of("04A1B2C3", key=KEY) is CardState.ACTIVE
     assert parsed.suspended is None and parsed.lost is None
     # A list with nobody suspended or lost is, on the wire, what an older gateway accepts.
     assert b"suspended" not in listed(4, active=("04A1B2C3",))
@@ -114,10 +165,10 @@ def test_a_list_without_states_reads_as_before_and_empty_states_are_left_out() -
 
 
 def test_a_card_in_two_states_is_refused(tmp_path: Path) -> None:
-    store = AllowlistStore(tmp_path / "a.json", hut="h1")
+    store = AllowlistStore(tmp_path / "a.json", key=KEY)
     assert store.offer(listed(1, active=("04A1B2C3",)))
-    drill = hash_card(SALT, "04A1B2C3")
+    drill = KEY.card_hash(SALT, "04A1B2C3")
     both = json.dumps({**HEAD, "version": 2, "cards": [drill], "lost": [drill]}).encode()
     with pytest.raises(ContractError, match="more than one state"):
-        store.offer(both)
+        store.offer(KEY.seal(TopicKind.ALLOWLIST, both))
     assert store.version == 1 and store.admits("04A1B2C3")

@@ -10,11 +10,11 @@ from firmware_bridge.emulator import ControllerEmulator
 from firmware_bridge.frames import Feedback, Unlock
 from hut_gateway.gateway import TEXT_NO_SESSION, TEXT_UNKNOWN_CARD, Gateway
 from hut_gateway.settings import GatewaySettings
-from tests.hut_gateway.rig import CARD, HUT, allowlist_payload, bench
+from tests.hut_gateway.rig import CARD, HUT, allowlist, bench
+from tests.support.keys import TestKeys
 from tests.support.processes import poll_until
 from tests.support.services import Broker
 from toolhut.contract import (
-    AckBatch,
     Beep,
     CardEvent,
     EventAck,
@@ -27,15 +27,18 @@ from toolhut.embedded_broker import free_port
 
 
 def test_known_card_opens_the_door_with_no_broker_at_all(tmp_path: Path, topic_prefix: str) -> None:
+    keys = TestKeys(tmp_path)
     emulator = ControllerEmulator(output=lambda line: None)
     emulator.start()
     settings = GatewaySettings(
         hut=HUT, serial=emulator.device_path, topic_prefix=topic_prefix,
         mqtt_url=f"mqtt://127.0.0.1:{free_port()}",  # nobody listens there
         data_dir=tmp_path / "gw", unlock_pulse_ms=1500,
+        credentials_file=keys.credentials_file(HUT),
     )  # fmt: skip
     gateway = Gateway(settings)
-    gateway.allowlist.offer(allowlist_payload(CARD))  # kept on disk from an earlier day
+    # kept on disk from an earlier day
+    gateway.allowlist.offer(allowlist(keys.key(HUT), CARD).sealed(keys.key(HUT)))
     gateway.start()
     try:
         emulator.command(f"card {CARD}")
@@ -57,14 +60,16 @@ def test_a_card_is_let_in_while_the_status_waits_for_the_outbox(
 ) -> None:
     # Counting the outbox waits for the recorder's commit (a sync, slow on an SD card). The
     # status is built now and then while that happens; the next card must not wait behind it.
+    keys = TestKeys(tmp_path)
     emulator = ControllerEmulator(output=lambda line: None)
     emulator.start()
     settings = GatewaySettings(
         hut=HUT, serial=emulator.device_path, topic_prefix=topic_prefix,
         mqtt_url=f"mqtt://127.0.0.1:{free_port()}", data_dir=tmp_path / "gw",
+        credentials_file=keys.credentials_file(HUT),
     )  # fmt: skip
     gateway = Gateway(settings)
-    gateway.allowlist.offer(allowlist_payload(CARD))
+    gateway.allowlist.offer(allowlist(keys.key(HUT), CARD).sealed(keys.key(HUT)))
     gateway.start()
     counting, synced = threading.Event(), threading.Event()
     count = gateway.outbox.depth
@@ -92,7 +97,6 @@ def test_a_card_is_let_in_while_the_status_waits_for_the_outbox(
 def test_events_go_out_in_order_and_acks_clear_the_outbox_and_bring_feedback(
     tmp_path: Path, broker: Broker, topic_prefix: str
 ) -> None:
-    topics = Topics(topic_prefix)
     with bench(tmp_path, broker, topic_prefix) as hut:
         hut.emulator.command(f"card {CARD}")
         card = hut.server.wait_event(lambda e: isinstance(e, CardEvent), what="card event")
@@ -103,15 +107,9 @@ def test_events_go_out_in_order_and_acks_clear_the_outbox_and_bring_feedback(
         assert scan.seq > card.seq
 
         feedback = WireFeedback(beep=Beep.OK, text="已借出 电钻")
-        hut.server.publish(
-            topics.ack(HUT),
-            AckBatch(
-                hut=HUT,
-                acks=[
-                    EventAck(id=card.id, seq=card.seq, outcome=Outcome.APPLIED),
-                    EventAck(id=scan.id, seq=scan.seq, outcome=Outcome.APPLIED, feedback=feedback),
-                ],
-            ).to_bytes(),
+        hut.server.ack(
+            EventAck(id=card.id, seq=card.seq, outcome=Outcome.APPLIED),
+            EventAck(id=scan.id, seq=scan.seq, outcome=Outcome.APPLIED, feedback=feedback),
         )
         hut.wait_received(Feedback, what="server feedback at the controller")
         poll_until(
@@ -125,7 +123,6 @@ def test_events_go_out_in_order_and_acks_clear_the_outbox_and_bring_feedback(
 def test_a_scan_the_server_holds_back_shows_its_feedback_when_it_is_applied(
     tmp_path: Path, broker: Broker, topic_prefix: str
 ) -> None:
-    topics = Topics(topic_prefix)
     with bench(tmp_path, broker, topic_prefix) as hut:
         hut.emulator.command(f"card {CARD}")
         hut.server.wait_event(lambda e: isinstance(e, CardEvent), what="card event")
@@ -133,8 +130,7 @@ def test_a_scan_the_server_holds_back_shows_its_feedback_when_it_is_applied(
         scan = hut.server.wait_event(lambda e: isinstance(e, ScanEvent), what="scan event")
 
         def ack(outcome: Outcome, feedback: WireFeedback | None = None) -> None:
-            event_ack = EventAck(id=scan.id, seq=scan.seq, outcome=outcome, feedback=feedback)
-            hut.server.publish(topics.ack(HUT), AckBatch(hut=HUT, acks=[event_ack]).to_bytes())
+            hut.server.ack(EventAck(id=scan.id, seq=scan.seq, outcome=outcome, feedback=feedback))
 
         ack(Outcome.QUEUED)  # an earlier event of the hut has not reached the server yet
         poll_until(
@@ -178,9 +174,17 @@ def test_garbage_on_every_topic_the_gateway_hears_is_refused_and_counted(
         hut.server.publish(topics.cmd(HUT), b'{"v":1}')
         hut.server.publish(topics.allowlist(HUT), b"\xff\xfe")
         hut.server.command("unlock", expired=True)
-        poll_until(lambda: hut.gateway.uplink.rejected_messages >= 4, what="rejections counted")
+        # The attack of issue 10: a list with a huge version naming the attacker's card,
+        # unsealed, or sealed with a key of the attacker's own.
+        huge = allowlist(hut.server.key, "DEADBEEF", version=2**62)
+        hut.server.publish(topics.allowlist(HUT), huge.to_bytes())
+        hut.server.publish(topics.allowlist(HUT), huge.sealed(TestKeys(tmp_path / "x").key(HUT)))
+        poll_until(lambda: hut.gateway.uplink.rejected_messages >= 6, what="rejections counted")
         assert hut.received(Unlock) == []
         assert hut.gateway.allowlist.version == 1  # the last good allowlist is kept
+        assert not hut.gateway.allowlist.admits("DEADBEEF")
+        hut.server.allowlist(allowlist(hut.server.key, CARD, version=2))  # the server's next
+        poll_until(lambda: hut.gateway.allowlist.version == 2, what="the server's list taken")
         assert hut.gateway.outbox.depth() >= 1  # nothing was acked, nothing was dropped
 
         # A fresh unlock command from the server still works afterwards.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from firmware_bridge.codec import HEADER, VERSION, cobs_encode, crc16
 from firmware_bridge.frames import MAX_DISPLAY_TEXT, Beep, Feedback, FrameType, Unlock
 from hut_gateway import gateway as gateway_module
@@ -17,11 +19,11 @@ from hut_gateway.gateway import (
     TEXT_WELCOME,
 )
 from hut_gateway.health import HealthLimits
-from tests.hut_gateway.rig import CARD, HUT, allowlist_payload, bench
+from tests.hut_gateway.rig import CARD, HUT, allowlist, bench
 from tests.support.processes import poll_until
 from tests.support.services import Broker
+from toolhut.contract import Beep as WireBeep
 from toolhut.contract import (
-    AckBatch,
     CardDecision,
     CardEvent,
     DenialReason,
@@ -29,7 +31,6 @@ from toolhut.contract import (
     Outcome,
     ScanEvent,
 )
-from toolhut.contract import Beep as WireBeep
 from toolhut.contract import Feedback as WireFeedback
 
 NEW_CARD = "04D5E6F7A1B2C3"
@@ -121,7 +122,7 @@ def test_garbage_and_unknown_frames_on_the_wire_are_counted_and_lose_nothing(
         assert [d.state for d in doors] == ["open", "closed"]
 
         # A command for another hut on this hut's topic is refused and counted too.
-        hut.server.command("unlock", hut="another-hut")
+        hut.server.command("unlock", key=hut.keys.key("another-hut"))
         poll_until(lambda: hut.gateway.counters().rejected_messages == 1, what="rejection")
         hut.emulator.command("door open")  # a status change publishes the counters
         status = hut.server.wait_status(
@@ -171,8 +172,10 @@ def test_suspended_lost_and_unknown_cards_are_told_apart_by_the_gateway_alone(
         def taps() -> list[CardEvent]:
             return [e for e in hut.server.events() if isinstance(e, CardEvent)]
 
-        states = allowlist_payload(CARD, suspended=(SUSPENDED_CARD,), lost=(LOST_CARD,), version=2)
-        hut.server.publish(hut.server.topics.allowlist(HUT), states, retain=True)
+        key = hut.server.key
+        hut.server.allowlist(
+            allowlist(key, CARD, suspended=(SUSPENDED_CARD,), lost=(LOST_CARD,), version=2)
+        )
         poll_until(lambda: hut.gateway.allowlist.version == 2, what="the list with states")
         shown = []  # nobody answers on the server's side: the gateway decides from its list
         for card in (SUSPENDED_CARD, LOST_CARD, UNKNOWN_CARD):
@@ -198,6 +201,24 @@ def test_the_reminder_line_on_the_card_ack_is_shown_after_the_welcome(
         tap = hut.server.wait_event(card_event(CARD, "unlocked"), what="the tap")
         line = WireFeedback(beep=WireBeep.OK, text="请尽快归还电钻等2件")
         ack = EventAck(id=tap.id, seq=tap.seq, outcome=Outcome.APPLIED, feedback=line)
-        hut.server.publish(hut.server.topics.ack(HUT), AckBatch(hut=HUT, acks=[ack]).to_bytes())
+        hut.server.ack(ack)
         texts = [f.text for f in hut.wait_received(Feedback, 2, what="the reminder line")]
         assert texts == [TEXT_WELCOME, "请尽快归还电钻等2件"]
+
+
+def test_a_replayed_command_opens_nothing(
+    tmp_path: Path, broker: Broker, topic_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with bench(tmp_path, broker, topic_prefix) as hut:
+        unlock = hut.server.command("unlock")
+        hut.wait_received(Unlock, what="the server's unlock")
+        # Someone captured it off the wire and publishes it again: well sealed, same id.
+        hut.server.publish(hut.server.topics.cmd(HUT), unlock)
+        poll_until(lambda: hut.gateway.counters().rejected_messages == 1, what="the replay refused")
+        assert "replayed" in caplog.text
+        hut.server.command("unlock")  # a new command of the server is obeyed
+        hut.wait_received(Unlock, 2, what="the second unlock")
+        hut.emulator.command("door open")  # a frame after both: nothing else came in between
+        hut.server.wait_event(lambda e: e.type == "door", what="the door event")
+        assert len(hut.received(Unlock)) == 2
+        assert hut.gateway.counters().rejected_messages == 1

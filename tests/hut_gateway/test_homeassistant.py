@@ -56,15 +56,15 @@ def test_templates_turn_the_real_status_into_home_assistant_states(
     config = {m.topic.split("/")[3]: json.loads(m.payload) for m in
               discovery_messages(hut=HUT, topics=Topics("x"))}  # fmt: skip
     rig = UplinkRig(tmp_path, broker, "x")
-    status = rig.status().to_bytes()  # door open, controller ok, outbox 0
+    status = rig.status().sealed(rig.key)  # door open, controller ok, outbox 0; as published
     assert render(config["door"]["value_template"], status) == "ON"
     assert render(config["controller"]["value_template"], status) == "ON"
     assert render(config["outbox"]["value_template"], status) == "0"
     assert render(config["door"]["availability_template"], status) == "online"
     rig.door = DoorState.CLOSED
-    assert render(config["door"]["value_template"], rig.status().to_bytes()) == "OFF"
+    assert render(config["door"]["value_template"], rig.status().sealed(rig.key)) == "OFF"
     # The last will: every entity unavailable, no state made up from missing fields.
-    will = offline_status(HUT).to_bytes()
+    will = offline_status(HUT).sealed(rig.key)
     assert render(config["door"]["availability_template"], will) == "offline"
     assert render(config["door"]["value_template"], will) == "None"
     assert render(config["outbox"]["value_template"], will) == "None"
@@ -86,12 +86,12 @@ def test_discovery_reaches_the_broker_retained_when_enabled(
         poll_until(lambda: rig.uplink.connected, what="uplink connected")
         # A first subscriber may catch some publishes live; once it has seen all five they
         # are on the broker, and a subscriber coming after that gets retained copies only.
-        first = ServerSide(broker, Topics(topic_prefix), also=f"{discovery_prefix}/#")
+        first = ServerSide(broker, Topics(topic_prefix), rig.key, also=f"{discovery_prefix}/#")
         try:
             poll_until(lambda: len(first.other) >= 5, what="five discovery messages")
         finally:
             first.stop()
-        late = ServerSide(broker, Topics(topic_prefix), also=f"{discovery_prefix}/#")
+        late = ServerSide(broker, Topics(topic_prefix), rig.key, also=f"{discovery_prefix}/#")
         poll_until(lambda: len(late.other) >= 5, what="five retained discovery messages")
         seen = list(late.other)
         assert len(seen) == 5 and all(m.retain for m in seen)

@@ -12,6 +12,9 @@ from pathlib import Path
 
 from hut_gateway.outbox import Outbox
 from toolhut.contract import DoorEvent, DoorState, new_id, parse_event, utc_now
+from toolhut.hut_keys import HutKeyring
+
+KEY = HutKeyring(b"k" * 32)("h1")
 
 WRITER = """
 import sys
@@ -19,7 +22,8 @@ from pathlib import Path
 from hut_gateway.outbox import Outbox
 from toolhut.contract import DoorEvent, DoorState, new_id, utc_now
 
-box = Outbox(Path(sys.argv[1]), hut="h1")
+from toolhut.hut_keys import HutKeyring
+box = Outbox(Path(sys.argv[1]), key=HutKeyring(b"k" * 32)("h1"))
 while True:
     _, stored = box.append(
         lambda seq: DoorEvent(id=new_id(), hut="h1", seq=seq, ts=utc_now(), state=DoorState.OPEN)
@@ -53,14 +57,14 @@ def test_sigkill_while_writing_loses_no_committed_event_and_reuses_no_number(
     with closing(sqlite3.connect(path)) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         (last,) = db.execute("SELECT last_seq FROM counter").fetchone()
-    box = Outbox(path, hut="h1")
+    box = Outbox(path, key=KEY)
     try:
         pending = box.pending(limit=100_000)
         # Everything the writer saw committed is still counted; what is left is intact.
         assert last >= reported
         assert all(p.seq <= last for p in pending)
         assert len({p.id for p in pending}) == len(pending)
-        assert all(parse_event(p.payload).seq == p.seq for p in pending)
+        assert all(parse_event(p.payload, key=KEY).seq == p.seq for p in pending)
         assert reported in {p.seq for p in pending}  # only the acked (oldest) ones are gone
         event, _ = box.append(door)
         assert event.seq == last + 1

@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from hut_gateway.settings import ConfigFileError, GatewaySettings, describe_errors
+from tests.support.keys import TestKeys
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "deploy" / "gateway.toml"
@@ -91,7 +92,11 @@ def test_a_missing_or_broken_file_and_an_unknown_variable_are_refused(
         GatewaySettings.load(overrides={"hut": "h1", "serial": "/dev/x"})
 
 
-def run_gateway(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_gateway(
+    *args: str, env: dict[str, str] | None = None, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``toolhut gateway ARGS`` (with ``check``: ``--check-config``)."""
+    args = (*args, "--check-config") if check else args
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TOOLHUT_GATEWAY_")}
     return subprocess.run(
         [sys.executable, "-m", "toolhut.cli", "gateway", *args],
@@ -117,7 +122,10 @@ def test_the_command_exits_2_with_a_clear_message_on_a_bad_config(tmp_path: Path
 
 
 def test_check_config_shows_the_merged_settings(tmp_path: Path) -> None:
-    config = write(tmp_path, 'hut = "h1"\nserial = "/dev/from-toml"\n')
+    credentials = TestKeys(tmp_path).credentials_file("h2", broker_user=True)
+    config = write(
+        tmp_path, f'hut = "h1"\nserial = "/dev/from-toml"\ncredentials_file = "{credentials}"\n'
+    )
     result = run_gateway(
         "--config", str(config), "--check-config", "--no-homeassistant", "--hut", "h2",
         env={"TOOLHUT_GATEWAY_SERIAL": "/dev/from-env", "TOOLHUT_GATEWAY_HOMEASSISTANT": "1"},
@@ -126,6 +134,38 @@ def test_check_config_shows_the_merged_settings(tmp_path: Path) -> None:
     assert '"hut": "h2"' in result.stdout
     assert '"serial": "/dev/from-env"' in result.stdout
     assert '"homeassistant": false' in result.stdout
+    assert f'"credentials_file": "{credentials}"' in result.stdout
+
+
+def test_the_gateway_does_not_start_without_its_own_credentials(tmp_path: Path) -> None:
+    keys = TestKeys(tmp_path)
+    base = ("--hut", "h1", "--serial", "/dev/x", "--data-dir", str(tmp_path / "gw"))
+    result = run_gateway(*base)
+    assert result.returncode == 2
+    assert "no credentials file" in result.stderr
+    assert "toolhut server mqtt-auth" in result.stderr
+    assert "TOOLHUT_GATEWAY_CREDENTIALS_FILE" in result.stderr
+    result = run_gateway(*base, "--credentials", str(keys.credentials_file("h2")))
+    assert result.returncode == 2
+    assert "is for hut 'h2', this gateway is hut 'h1'" in result.stderr
+    result = run_gateway(*base, "--credentials", str(tmp_path / "absent.toml"))
+    assert result.returncode == 2 and "cannot read credentials file" in result.stderr
+    broken = write(tmp_path, "hut = 'h1'\nhut_key = 'abc'\n")
+    result = run_gateway(*base, check=True, env={"TOOLHUT_GATEWAY_CREDENTIALS_FILE": str(broken)})
+    assert result.returncode == 2 and f"credentials file {broken}" in result.stderr
+    assert not (tmp_path / "gw").exists()  # refused before anything was opened
+
+
+def test_the_credentials_broker_user_is_used_unless_the_url_has_one(tmp_path: Path) -> None:
+    credentials = TestKeys(tmp_path).credentials_file("h1", broker_user=True)
+    settings = GatewaySettings(hut="h1", serial="/dev/x", credentials_file=credentials)
+    loaded = settings.credentials()
+    endpoint = settings.endpoint(loaded)
+    assert (endpoint.username, endpoint.password) == ("hut.h1", loaded.mqtt_password)
+    own = settings.model_copy(update={"mqtt_url": "mqtt://me:pw@broker:1883"})
+    assert (own.endpoint(loaded).username, own.endpoint(loaded).password) == ("me", "pw")
+    assert loaded.mqtt_password is not None and loaded.mqtt_password not in settings.shown()
+    assert loaded.key.hex() not in settings.shown()
 
 
 def test_health_limits_come_from_the_settings_and_passwords_are_not_shown(tmp_path: Path) -> None:

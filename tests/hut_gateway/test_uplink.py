@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,18 @@ from hut_gateway.uplink import Backoff
 from tests.hut_gateway.uplink_rig import HUT, ServerSide, UplinkRig, door_event
 from tests.support.processes import poll_until
 from tests.support.services import Broker
-from toolhut.contract import Topics, parse_status
+from toolhut.contract import (
+    AckBatch,
+    Command,
+    EventAck,
+    Outcome,
+    TopicKind,
+    Topics,
+    new_id,
+    parse_status,
+    utc_now,
+)
+from toolhut.hut_keys import HutKey
 from toolhut.mqtt import gateway_client_id
 
 
@@ -31,7 +43,7 @@ def test_a_backlog_drains_in_order_through_a_window_paced_by_acks(
     tmp_path: Path, broker: Broker, topic_prefix: str
 ) -> None:
     rig = UplinkRig(tmp_path, broker, topic_prefix, drain_window=50)
-    server = ServerSide(broker, Topics(topic_prefix))
+    server = ServerSide(broker, Topics(topic_prefix), rig.key)
     backlog = rig.record(300)  # the broker was away: all of it waits in the outbox
     try:
         rig.start()
@@ -61,7 +73,7 @@ def test_unacked_events_are_resent_after_a_while_but_only_the_window(
     tmp_path: Path, broker: Broker, topic_prefix: str
 ) -> None:
     rig = UplinkRig(tmp_path, broker, topic_prefix, drain_window=10, resend_after_s=30)
-    server = ServerSide(broker, Topics(topic_prefix))  # a server that never acks
+    server = ServerSide(broker, Topics(topic_prefix), rig.key)  # a server that never acks
     rig.record(40)
     try:
         rig.start()
@@ -83,7 +95,7 @@ def test_status_is_published_periodically_and_when_the_outbox_changes(
 ) -> None:
     topics = Topics("status-" + topic_prefix)
     rig = UplinkRig(tmp_path, broker, topics.prefix, status_interval_s=60)
-    watcher = ServerSide(broker, topics, also=topics.status("uplink-test"))
+    watcher = ServerSide(broker, topics, rig.key, also=topics.status("uplink-test"))
     try:
         rig.start()
         poll_until(lambda: len(watcher.other) >= 1, what="status on connect")
@@ -95,7 +107,7 @@ def test_status_is_published_periodically_and_when_the_outbox_changes(
         rig.outbox.append(door_event)  # recorded while the window is free: depth 1
         rig.uplink.maintain()
         poll_until(
-            lambda: parse_status(watcher.other[-1].payload).outbox == 1,
+            lambda: parse_status(watcher.other[-1].payload, key=rig.key).outbox == 1,
             what="status with the new outbox depth",
         )
     finally:
@@ -110,7 +122,7 @@ def test_the_same_hut_under_two_prefixes_keeps_both_connections(
     # A demo and a test run (or two demos) on one broker: the broker drops the older of two
     # clients with one id, so the ids must differ by prefix.
     rigs = [UplinkRig(tmp_path / p, broker, p) for p in (topic_prefix, f"{topic_prefix}/b")]
-    servers = [ServerSide(broker, Topics(rig.settings.topic_prefix)) for rig in rigs]
+    servers = [ServerSide(broker, Topics(rig.settings.topic_prefix), rig.key) for rig in rigs]
     for server in servers:
         server.auto_ack = True
     try:
@@ -127,9 +139,80 @@ def test_the_same_hut_under_two_prefixes_keeps_both_connections(
             rig.stop()
         for server in servers:
             server.stop()
-    ids = {gateway_client_id(prefix=rig.settings.topic_prefix, hut=HUT) for rig in rigs}
-    assert len(ids) == 2
-    assert gateway_client_id(prefix=topic_prefix, hut=HUT) in ids  # stable across restarts
+    assert len({rig.uplink.client_id for rig in rigs}) == 2
+
+
+def test_the_client_id_holds_an_install_id_made_once_per_data_folder(
+    tmp_path: Path, broker: Broker, topic_prefix: str
+) -> None:
+    first, second = (UplinkRig(tmp_path / n, broker, topic_prefix) for n in ("a", "b"))
+    try:
+        ids = first.uplink.client_id, second.uplink.client_id
+        assert ids[0] != ids[1]  # same hut, same prefix, two installations
+        install = (tmp_path / "a" / "gw" / "install-id").read_text().strip()
+        assert ids[0] == gateway_client_id(prefix=topic_prefix, hut=HUT, install=install)
+        assert len(install) == 16 and ids[0].startswith(f"toolhut-gateway.{topic_prefix}.{HUT}.")
+    finally:
+        first.stop()
+        second.stop()
+    again = UplinkRig(tmp_path / "a", broker, topic_prefix)  # the same Pi, restarted
+    try:
+        assert again.uplink.client_id == ids[0]
+    finally:
+        again.stop()
+
+
+def test_only_what_the_server_sealed_is_taken_and_never_a_retained_command(
+    tmp_path: Path, broker: Broker, topic_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    topics = Topics(topic_prefix)
+    rig = UplinkRig(tmp_path, broker, topic_prefix)
+    server = ServerSide(broker, topics, rig.key)
+    stranger = rig.keys.key("other-hut")
+    now = utc_now()
+
+    def command(key: HutKey = rig.key) -> Command:
+        expires = now + timedelta(minutes=1)
+        return Command(id=new_id(), hut=key.hut, issued=now, expires=expires, action="unlock")
+
+    def publish(topic: str, payload: bytes, *, retain: bool = False) -> None:
+        server.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+    # Retained before the gateway connects: it comes with the retain flag, sealed or not.
+    publish(topics.cmd(HUT), command().sealed(rig.key), retain=True)
+    try:
+        rig.start()
+        poll_until(lambda: rig.uplink.rejected_messages == 1, what="the retained command refused")
+        assert rig.commands == []
+        stored = rig.record(2)
+        ack = AckBatch(hut=HUT, acks=[EventAck(id=stored[0].id, seq=1, outcome=Outcome.APPLIED)])
+        forged = bytearray(ack.sealed(rig.key))
+        forged[20] ^= 1
+        other = AckBatch(hut="other-hut", acks=ack.acks)
+        for payload in (
+            ack.to_bytes(),  # unsealed
+            bytes(forged),
+            other.sealed(stranger),  # another hut's, on this hut's topic
+            rig.key.seal(TopicKind.ACK, other.to_bytes()),  # this key, naming another hut
+            ack.sealed(rig.key).replace(b'"mac":"', b'"mac" :"'),
+        ):
+            publish(topics.ack(HUT), payload)
+        for payload in (command().to_bytes(), command(stranger).sealed(stranger)):
+            publish(topics.cmd(HUT), payload)
+        poll_until(lambda: rig.uplink.rejected_messages == 8, what="seven more refusals")
+        assert rig.outbox.depth() == 2 and rig.commands == []  # nothing acked, nothing obeyed
+
+        publish(topics.ack(HUT), ack.sealed(rig.key))  # what the server sends
+        sent = command()
+        publish(topics.cmd(HUT), sent.sealed(rig.key))
+        poll_until(lambda: rig.outbox.depth() == 1 and rig.commands == [sent], what="obeyed")
+        assert rig.uplink.rejected_messages == 8
+        assert caplog.text.count("rejected message on") == 8
+        assert "retained command refused" in caplog.text and "MAC does not match" in caplog.text
+    finally:
+        rig.stop()
+        publish(topics.cmd(HUT), b"", retain=True)
+        server.stop()
 
 
 def test_every_server_settings_object_has_its_own_ingest_client_id() -> None:

@@ -10,9 +10,11 @@ from typing import Any
 from hut_gateway.outbox import Outbox, Pending
 from hut_gateway.settings import GatewaySettings
 from hut_gateway.uplink import Uplink
+from tests.support.keys import TestKeys
 from tests.support.services import Broker
 from toolhut.contract import (
     AckBatch,
+    Command,
     DoorEvent,
     DoorState,
     EventAck,
@@ -24,6 +26,7 @@ from toolhut.contract import (
     parse_event,
     utc_now,
 )
+from toolhut.hut_keys import HutKey
 from toolhut.mqtt import make_client
 
 HUT = "uplink-test"
@@ -44,8 +47,11 @@ def door_event(seq: int) -> DoorEvent:
 class ServerSide:
     """Sees every event publish, in arrival order; acks only what the test says."""
 
-    def __init__(self, broker: Broker, topics: Topics, *, also: str | None = None) -> None:
+    def __init__(
+        self, broker: Broker, topics: Topics, key: HutKey, *, also: str | None = None
+    ) -> None:
         self.topics = topics
+        self.key = key
         self.received: list[tuple[int, str]] = []  # (seq, id)
         self.other: list[Any] = []  # messages on ``also``
         self.auto_ack = False
@@ -65,7 +71,7 @@ class ServerSide:
             with self._lock:
                 self.other.append(message)
             return
-        event = parse_event(message.payload)
+        event = parse_event(message.payload, key=self.key)
         with self._lock:
             self.received.append((event.seq, event.id))
         if self.auto_ack:
@@ -80,7 +86,7 @@ class ServerSide:
             hut=HUT,
             acks=[EventAck(id=i, seq=s, outcome=Outcome.APPLIED) for s, i in events],
         )
-        self.client.publish(self.topics.ack(HUT), batch.to_bytes(), qos=1)
+        self.client.publish(self.topics.ack(HUT), batch.sealed(self.key), qos=1)
 
     def stop(self) -> None:
         self.client.disconnect()
@@ -92,16 +98,21 @@ class UplinkRig:
 
     def __init__(self, tmp_path: Path, broker: Broker, prefix: str, **settings: Any) -> None:
         self.clock = MovableClock()
+        self.keys = TestKeys(tmp_path / "keys")
+        self.key = self.keys.key(HUT)
         self.settings = GatewaySettings(
             hut=HUT, serial="/dev/null", mqtt_url=broker.url, topic_prefix=prefix,
-            data_dir=tmp_path / "gw", **settings,
+            data_dir=tmp_path / "gw", credentials_file=self.keys.credentials_file(HUT),
+            **settings,
         )  # fmt: skip
-        self.outbox = Outbox(self.settings.outbox_path, hut=HUT)
+        self.outbox = Outbox(self.settings.outbox_path, key=self.key)
+        self.commands: list[Command] = []
         self.uplink = Uplink(
             self.settings,
+            credentials=self.settings.credentials(),
             outbox=self.outbox,
             on_ack=self._on_ack,
-            on_command=lambda command: None,
+            on_command=self.commands.append,
             on_allowlist=lambda payload: None,
             status=self.status,
             monotonic=self.clock,

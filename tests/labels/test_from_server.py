@@ -31,7 +31,13 @@ def server(tmp_path: Path, broker: Broker, topic_prefix: str) -> Iterator[Server
     seed_demo(engine, hut_id="demo-hut")
     engine.dispose()
     runtime = ServerRuntime(
-        ServerSettings(db_url=db_url, mqtt_url=broker.url, topic_prefix=topic_prefix, port=0)
+        ServerSettings(
+            db_url=db_url,
+            mqtt_url=broker.url,
+            topic_prefix=topic_prefix,
+            port=0,
+            secret_file=tmp_path / "server-secret",
+        )
     )
     runtime.start()
     yield runtime

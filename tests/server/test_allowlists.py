@@ -22,7 +22,9 @@ from server.storage import access_changes
 from server.storage import reminder_queries as rq
 from server.storage.models import Card, Hut, Item
 from tests.support.gateway_link import FakeGatewayLink, clear_retained
+from tests.support.keys import TestKeys
 from toolhut.contract import Allowlist, CardState, Topics
+from toolhut.hut_keys import HutKeyring
 
 from .conftest import MovableClock
 
@@ -40,7 +42,11 @@ def _member_of(sessions: sessionmaker[Session], uid: str) -> int:
 
 @pytest.fixture
 def worker_for(
-    mqtt_url: str, topic_prefix: str, sessions: sessionmaker[Session], clock: MovableClock
+    mqtt_url: str,
+    topic_prefix: str,
+    sessions: sessionmaker[Session],
+    clock: MovableClock,
+    keys: TestKeys,
 ) -> Iterator[Callable[[float], IngestWorker]]:
     with sessions.begin() as session:
         seed_demo(session, hut_id=HUT)
@@ -50,7 +56,7 @@ def worker_for(
         settings = ServerSettings(
             mqtt_url=mqtt_url, topic_prefix=topic_prefix, allowlist_check_s=check_s
         )
-        worker = IngestWorker(settings, sessions=sessions, clock=clock)
+        worker = IngestWorker(settings, sessions=sessions, keyring=keys.keyring, clock=clock)
         worker.start()
         started.append(worker)
         assert worker.wait_connected(TIMEOUT), "ingest worker did not connect"
@@ -63,8 +69,8 @@ def worker_for(
 
 
 @pytest.fixture
-def link(mqtt_url: str, topic_prefix: str) -> Iterator[FakeGatewayLink]:
-    gateway = FakeGatewayLink(mqtt_url, Topics(topic_prefix))
+def link(mqtt_url: str, topic_prefix: str, keys: TestKeys) -> Iterator[FakeGatewayLink]:
+    gateway = FakeGatewayLink(mqtt_url, Topics(topic_prefix), keys.keyring)
     yield gateway
     gateway.close()
 
@@ -85,8 +91,9 @@ def test_every_change_the_server_commits_reaches_the_list_at_once(
     sessions: sessionmaker[Session],
 ) -> None:
     worker_for(3600.0)  # no periodic check in this test: only the commits can publish
+    key = link.keyring(HUT)  # the hut's key, as its gateway holds it
     current = _newer(link, 0)
-    assert current.state_of(ZHANG) is CardState.ACTIVE
+    assert current.state_of(ZHANG, key=key) is CardState.ACTIVE
     zhang, li = _member_of(sessions, ZHANG), _member_of(sessions, LI)
 
     def change(action: Callable[[Session], object]) -> Allowlist:
@@ -97,16 +104,20 @@ def test_every_change_the_server_commits_reaches_the_list_at_once(
         return current
 
     suspended = change(lambda s: access_actions.suspend_member(s, member_id=zhang))
-    assert suspended.state_of(ZHANG) is CardState.SUSPENDED
-    assert suspended.state_of(LI) is CardState.ACTIVE
-    assert change(lambda s: access_actions.reactivate_member(s, member_id=zhang)).admits(ZHANG)
+    assert suspended.state_of(ZHANG, key=key) is CardState.SUSPENDED
+    assert suspended.state_of(LI, key=key) is CardState.ACTIVE
+    assert change(lambda s: access_actions.reactivate_member(s, member_id=zhang)).admits(
+        ZHANG, key=key
+    )
     lost = change(lambda s: access_actions.report_card_lost(s, uid=LI))
-    assert lost.state_of(LI) is CardState.LOST
-    assert change(lambda s: access_actions.remove_card(s, uid=LI)).state_of(LI) is None
-    assert change(lambda s: access_actions.add_card(s, member_id=li, uid=NEW_CARD)).admits(NEW_CARD)
+    assert lost.state_of(LI, key=key) is CardState.LOST
+    assert change(lambda s: access_actions.remove_card(s, uid=LI)).state_of(LI, key=key) is None
+    assert change(lambda s: access_actions.add_card(s, member_id=li, uid=NEW_CARD)).admits(
+        NEW_CARD, key=key
+    )
     # The reminder policy's suspend_borrowing: a bulk UPDATE, no ORM object changed.
     bulk = change(lambda s: rq.suspend_members(s, [li]))
-    assert bulk.state_of(NEW_CARD) is CardState.SUSPENDED
+    assert bulk.state_of(NEW_CARD, key=key) is CardState.SUSPENDED
     for uid in (ZHANG, LI, NEW_CARD):
         assert uid not in bulk.to_bytes().decode()
 
@@ -117,6 +128,7 @@ def test_sql_typed_into_the_database_reaches_the_list_at_the_next_check(
     engine: Engine,
 ) -> None:
     worker_for(0.2)
+    key = link.keyring(HUT)  # the hut's key, as its gateway holds it
     first = _newer(link, 0)
     with engine.begin() as connection:  # not a Session: nothing in the process notices
         connection.execute(
@@ -126,7 +138,7 @@ def test_sql_typed_into_the_database_reaches_the_list_at_the_next_check(
             ),
             {"uid": ZHANG},
         )
-    assert _newer(link, first.version).state_of(ZHANG) is CardState.SUSPENDED
+    assert _newer(link, first.version).state_of(ZHANG, key=key) is CardState.SUSPENDED
 
 
 def test_only_a_commit_that_changed_access_is_told(sessions: sessionmaker[Session]) -> None:
@@ -170,8 +182,17 @@ def test_an_unchanged_list_is_published_once_however_many_check_at_once(
         seed_demo(session, hut_id=HUT)
         session.add(Hut(id="second-hut", name="第二工具屋"))
     topics = Topics("t")
-    assert len(publish_allowlists(sessions, _Recorder(), topics=topics, clock=clock)) == 2
-    assert publish_allowlists(sessions, _Recorder(), topics=topics, clock=clock, force=False) == []
+    ring = HutKeyring(b"s" * 32)
+    assert (
+        len(publish_allowlists(sessions, _Recorder(), topics=topics, keyring=ring, clock=clock))
+        == 2
+    )
+    assert (
+        publish_allowlists(
+            sessions, _Recorder(), topics=topics, keyring=ring, clock=clock, force=False
+        )
+        == []
+    )
 
     with engine.begin() as connection:
         connection.execute(text("UPDATE cards SET state = 'lost' WHERE uid = :uid"), {"uid": LI})
@@ -180,7 +201,9 @@ def test_an_unchanged_list_is_published_once_however_many_check_at_once(
 
     def check(recorder: _Recorder) -> None:
         start.wait()
-        publish_allowlists(sessions, recorder, topics=topics, clock=clock, force=False)
+        publish_allowlists(
+            sessions, recorder, topics=topics, keyring=ring, clock=clock, force=False
+        )
 
     threads = [threading.Thread(target=check, args=(r,)) for r in recorders]
     for thread in threads:

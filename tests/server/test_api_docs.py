@@ -22,6 +22,7 @@ def base_url(tmp_path: Path, mqtt_url: str, topic_prefix: str) -> Iterator[str]:
         mqtt_url=mqtt_url,
         topic_prefix=topic_prefix,
         port=0,
+        secret_file=tmp_path / "server-secret",
     )
     runtime = ServerRuntime(settings)
     runtime.start()

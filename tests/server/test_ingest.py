@@ -17,7 +17,9 @@ from server.seed import seed_demo
 from server.settings import ServerSettings
 from server.storage.models import Card, EventRecord, Hut, Loan, RejectedMessage
 from tests.support.gateway_link import FakeGatewayLink, clear_retained
+from tests.support.keys import TestKeys
 from toolhut.contract import CardState, Outcome, Topics
+from toolhut.hut_keys import HutKeyring
 
 from .conftest import MovableClock
 from .factories import door, scan
@@ -28,12 +30,16 @@ TIMEOUT = 10.0
 
 @pytest.fixture
 def worker(
-    mqtt_url: str, topic_prefix: str, sessions: sessionmaker[Session], clock: MovableClock
+    mqtt_url: str,
+    topic_prefix: str,
+    sessions: sessionmaker[Session],
+    clock: MovableClock,
+    keys: TestKeys,
 ) -> Iterator[IngestWorker]:
     with sessions.begin() as session:
         seed_demo(session, hut_id=HUT)
     settings = ServerSettings(mqtt_url=mqtt_url, topic_prefix=topic_prefix)
-    worker = IngestWorker(settings, sessions=sessions, clock=clock)
+    worker = IngestWorker(settings, sessions=sessions, keyring=keys.keyring, clock=clock)
     worker.start()
     assert worker.wait_connected(TIMEOUT), "ingest worker did not connect"
     yield worker
@@ -42,8 +48,8 @@ def worker(
 
 
 @pytest.fixture
-def gateway(mqtt_url: str, topic_prefix: str) -> Iterator[FakeGatewayLink]:
-    link = FakeGatewayLink(mqtt_url, Topics(topic_prefix))
+def gateway(mqtt_url: str, topic_prefix: str, keys: TestKeys) -> Iterator[FakeGatewayLink]:
+    link = FakeGatewayLink(mqtt_url, Topics(topic_prefix), keys.keyring)
     yield link
     link.close()
 
@@ -112,12 +118,20 @@ def test_bad_messages_are_dead_lettered_and_the_worker_carries_on(
     gateway.publish(topics.events(HUT), b'{"v":1,"type":"scan","hut":"demo-hut"}')
     gateway.send(scan("ghost-hut", 1, "T0001"))  # a hut the server does not know
     gateway.send(scan("other-hut", 1, "T0001"), topic_hut=HUT)  # payload hut != topic hut
+    # What anyone on the broker can publish: a plain event, one sealed with another
+    # secret's key, and a good one with a byte changed. None is applied, none acked.
+    forged = scan(HUT, 1, "T0003")
+    gateway.publish(topics.events(HUT), forged.to_bytes())
+    gateway.publish(topics.events(HUT), forged.sealed(HutKeyring(b"x" * 32)(HUT)))
+    gateway.publish(
+        topics.events(HUT), forged.sealed(gateway.keyring(HUT)).replace(b"T0003", b"T0002")
+    )
     good = scan(HUT, 1, "T0004")
     gateway.send(good)
 
     ack = gateway.next_ack()
     assert [(a.id, a.outcome) for a in ack.acks] == [(good.id, Outcome.APPLIED)]
-    _poll(lambda: _count(sessions, RejectedMessage) == 4)
+    _poll(lambda: _count(sessions, RejectedMessage) == 7)
     with sessions() as session:
         letters = session.scalars(select(RejectedMessage).order_by(RejectedMessage.id)).all()
         reasons = " | ".join(letter.reason for letter in letters)
@@ -127,27 +141,35 @@ def test_bad_messages_are_dead_lettered_and_the_worker_carries_on(
             topics.events("ghost-hut"),
         }
         assert [loan.item.tag for loan in session.scalars(select(Loan))] == ["T0004"]
-    assert "invalid event" in reasons
+    assert "unauthenticated events message: no MAC" in reasons
     assert "unknown hut 'ghost-hut'" in reasons
-    assert "differs from topic hut" in reasons
+    assert "event names hut 'other-hut', sealed for 'demo-hut'" in reasons
+    assert reasons.count("MAC does not match hut 'demo-hut'") == 2
+    assert reasons.count("no MAC") == 3  # the plain one and the two garbage payloads
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert sum("rejected message" in w for w in warnings) == 4
+    assert sum("rejected message" in w for w in warnings) == 7
+    assert gateway.acks.empty()  # no ack for any of them
     assert _count(sessions, EventRecord) == 1
 
 
 def test_allowlists_are_retained_and_versions_grow(
-    worker: IngestWorker, sessions: sessionmaker[Session], mqtt_url: str, topic_prefix: str
+    worker: IngestWorker,
+    sessions: sessionmaker[Session],
+    mqtt_url: str,
+    topic_prefix: str,
+    keys: TestKeys,
 ) -> None:
-    first = FakeGatewayLink(mqtt_url, Topics(topic_prefix))  # subscribes after the publish
+    key = keys.key(HUT)  # the hut's key, as its gateway holds it
+    first = FakeGatewayLink(mqtt_url, Topics(topic_prefix), keys.keyring)  # after the publish
     try:
         allowlist = first.allowlists.get(timeout=TIMEOUT)
     finally:
         first.close()
     assert allowlist.hut == HUT
-    assert allowlist.admits("04A1B2C3") and allowlist.admits("04D5E6F7")
+    assert allowlist.admits("04A1B2C3", key=key) and allowlist.admits("04D5E6F7", key=key)
     assert "04A1B2C3" not in allowlist.to_bytes().decode()
 
-    later = FakeGatewayLink(mqtt_url, Topics(topic_prefix))
+    later = FakeGatewayLink(mqtt_url, Topics(topic_prefix), keys.keyring)
     try:
         assert later.allowlists.get(timeout=TIMEOUT).version == allowlist.version
         # A commit that suspends a member is enough: nobody has to ask for the new list.
@@ -161,8 +183,8 @@ def test_allowlists_are_retained_and_versions_grow(
     finally:
         later.close()
     assert newer.version > allowlist.version
-    assert newer.admits("04A1B2C3") and not newer.admits("04D5E6F7")
-    assert newer.state_of("04D5E6F7") is CardState.SUSPENDED
+    assert newer.admits("04A1B2C3", key=key) and not newer.admits("04D5E6F7", key=key)
+    assert newer.state_of("04D5E6F7", key=key) is CardState.SUSPENDED
 
 
 def test_an_event_that_breaks_the_server_is_dead_lettered_alone(

@@ -20,6 +20,7 @@ from server.storage import event_log
 from server.storage.ingest_models import GapKind, HutSequence
 from server.storage.models import EventRecord, Hut, Loan
 from tests.support.gateway_link import FakeGatewayLink, clear_retained
+from tests.support.keys import TestKeys
 from toolhut.contract import CardDecision, CardEvent, Outcome, Topics, new_id
 
 from .conftest import T0, MovableClock
@@ -204,11 +205,15 @@ def test_an_enrol_tap_is_applied_and_listed_for_staff(
 
 @pytest.fixture
 def worker(
-    mqtt_url: str, topic_prefix: str, sessions: sessionmaker[Session], clock: MovableClock
+    mqtt_url: str,
+    topic_prefix: str,
+    sessions: sessionmaker[Session],
+    clock: MovableClock,
+    keys: TestKeys,
 ) -> Iterator[IngestWorker]:
     reset(sessions)
     settings = ServerSettings(mqtt_url=mqtt_url, topic_prefix=topic_prefix, gap_sweep_s=0.05)
-    worker = IngestWorker(settings, sessions=sessions, clock=clock)
+    worker = IngestWorker(settings, sessions=sessions, keyring=keys.keyring, clock=clock)
     worker.start()
     assert worker.wait_connected(TIMEOUT), "ingest worker did not connect"
     yield worker
@@ -218,8 +223,8 @@ def worker(
 
 
 @pytest.fixture
-def gateway(mqtt_url: str, topic_prefix: str) -> Iterator[FakeGatewayLink]:
-    link = FakeGatewayLink(mqtt_url, Topics(topic_prefix))
+def gateway(mqtt_url: str, topic_prefix: str, keys: TestKeys) -> Iterator[FakeGatewayLink]:
+    link = FakeGatewayLink(mqtt_url, Topics(topic_prefix), keys.keyring)
     yield link
     link.close()
 

@@ -371,6 +371,7 @@ def test_runtime_runs_the_scheduler(
         topic_prefix=topic_prefix,
         port=0,
         reminders=_settings(receiver, interval_s=3600),
+        secret_file=f"{tmp_path}/server-secret",
     )
     runtime = ServerRuntime(settings, clock=MovableClock(local(27, 18)))
     runtime.start()

@@ -1,5 +1,5 @@
 """The gateway's side of the MQTT wire, played by a plain paho client (the real broker in
-between), for tests of the server's ingest."""
+between) holding every hut's key, for tests of the server's ingest."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from toolhut.contract import (
     parse_ack,
     parse_allowlist,
 )
+from toolhut.hut_keys import HutKeyring
 from toolhut.mqtt import MqttEndpoint, connack_ok, make_client
 
 TIMEOUT = 10.0
@@ -23,8 +24,9 @@ TIMEOUT = 10.0
 class FakeGatewayLink:
     """A plain paho client on the gateway's side of the wire (the real broker in between)."""
 
-    def __init__(self, mqtt_url: str, topics: Topics) -> None:
+    def __init__(self, mqtt_url: str, topics: Topics, keyring: HutKeyring) -> None:
         self.topics = topics
+        self.keyring = keyring
         self.acks: queue.Queue[AckBatch] = queue.Queue()
         self.allowlists: queue.Queue[Allowlist] = queue.Queue()
         self._subscribed = queue.Queue[int]()
@@ -47,17 +49,25 @@ class FakeGatewayLink:
         )
 
     def _on_message(self, _c: Any, _u: Any, message: Any) -> None:
-        _hut, kind = self.topics.parse(message.topic)
+        hut, kind = self.topics.parse(message.topic)
+        if not message.payload:  # a retained message cleared
+            return
+        key = self.keyring(hut)
         if kind is TopicKind.ACK:
-            self.acks.put(parse_ack(message.payload))
+            self.acks.put(parse_ack(message.payload, key=key))
         elif kind is TopicKind.ALLOWLIST:
-            self.allowlists.put(parse_allowlist(message.payload))
+            self.allowlists.put(parse_allowlist(message.payload, key=key))
 
     def publish(self, topic: str, payload: bytes) -> None:
         self.client.publish(topic, payload, qos=1).wait_for_publish(TIMEOUT)
 
     def send(self, event: Any, *, topic_hut: str | None = None) -> None:
-        self.publish(self.topics.events(topic_hut or event.hut), event.to_bytes())
+        """Publish ``event`` sealed as its gateway would, or on ``topic_hut``'s topic with
+        that hut's key (a gateway that names another hut inside)."""
+        hut = topic_hut or event.hut
+        self.publish(
+            self.topics.events(hut), self.keyring(hut).seal(TopicKind.EVENTS, event.to_bytes())
+        )
 
     def next_ack(self) -> AckBatch:
         return self.acks.get(timeout=TIMEOUT)

@@ -1,7 +1,8 @@
 """A whole hut as real processes — ``toolhut server``, ``toolhut emulator``, ``toolhut
 gateway`` — on a broker the test may stop and start again, with the parts started and
 killed one by one, and the two databases (the server's ledger, the gateway's outbox) read
-straight from their SQLite files."""
+straight from their SQLite files. The server's secret and the hut's credentials file are
+the test's own (tests/support/keys.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.keys import TestKeys
 from tests.support.processes import ToolhutProcess, http_json, poll_until, run_toolhut, wait_http
 from toolhut.contract import (
     Allowlist,
@@ -26,6 +28,7 @@ from toolhut.contract import (
     parse_status,
 )
 from toolhut.embedded_broker import free_port
+from toolhut.hut_keys import HutKey
 from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
 from toolhut.mqtt import MqttEndpoint, make_client
 
@@ -76,9 +79,12 @@ class RestartableBroker:
 
 
 class StatusWatcher:
-    """The hut's retained status as a dashboard sees it; reconnects after an outage."""
+    """The hut's retained status as a dashboard with the hut's key sees it; reconnects after
+    an outage."""
 
-    def __init__(self, endpoint: MqttEndpoint, topics: Topics, *, hut: str = HUT) -> None:
+    def __init__(self, endpoint: MqttEndpoint, topics: Topics, key: HutKey) -> None:
+        hut = key.hut
+        self._key = key
         self.latest: Status | None = None
         self._lock = threading.Lock()
         self._client = make_client(endpoint, client_id=f"watch-{topics.prefix}-{hut}")
@@ -89,7 +95,7 @@ class StatusWatcher:
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         try:
-            status = parse_status(message.payload)
+            status = parse_status(message.payload, key=self._key)
         except ContractError:
             return
         with self._lock:
@@ -103,7 +109,9 @@ class StatusWatcher:
 class AllowlistWatcher:
     """Every allowlist the server publishes for the hut, with when it arrived (monotonic)."""
 
-    def __init__(self, endpoint: MqttEndpoint, topics: Topics, *, hut: str = HUT) -> None:
+    def __init__(self, endpoint: MqttEndpoint, topics: Topics, key: HutKey) -> None:
+        hut = key.hut
+        self._key = key
         self.received: list[tuple[float, Allowlist]] = []
         self._lock = threading.Lock()
         self._client = make_client(endpoint, client_id=f"watch-lists-{topics.prefix}-{hut}")
@@ -114,18 +122,22 @@ class AllowlistWatcher:
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         try:
-            allowlist = parse_allowlist(message.payload)
+            allowlist = parse_allowlist(message.payload, key=self._key)
         except ContractError:
             return
         with self._lock:
             self.received.append((time.monotonic(), allowlist))
 
-    def wait(self, match: Callable[[Allowlist], bool], *, after: float, timeout: float) -> Any:
-        """The first list matching ``match`` that arrived after ``after``: (arrival, list)."""
+    def wait(
+        self, match: Callable[[Allowlist, HutKey], bool], *, after: float, timeout: float
+    ) -> Any:
+        """The first list that arrived after ``after`` for which ``match(list, hut key)``:
+        (arrival, list)."""
 
         def found() -> tuple[float, Allowlist] | None:
             with self._lock:
-                return next(((t, a) for t, a in self.received if t >= after and match(a)), None)
+                received = [(t, a) for t, a in self.received if t >= after]
+            return next(((t, a) for t, a in received if match(a, self._key)), None)
 
         return poll_until(found, timeout=timeout, what="an allowlist as expected")
 
@@ -147,7 +159,9 @@ class HutStack:
         self.server: ToolhutProcess | None = None
         self.gateway: ToolhutProcess | None = None
         self.emulator: ToolhutProcess | None = None
-        self.watcher = StatusWatcher(broker.endpoint, Topics(prefix))
+        self.keys = TestKeys(tmp_path / "keys")
+        self.key = self.keys.key(HUT)
+        self.watcher = StatusWatcher(broker.endpoint, Topics(prefix), self.key)
 
     @property
     def outbox_path(self) -> Path:
@@ -160,7 +174,8 @@ class HutStack:
     def start_server(self, *, env: dict[str, str] | None = None) -> None:
         self.server = ToolhutProcess(
             "server", "--db", self.db_url, "--mqtt", self.broker.url, "--prefix", self.prefix,
-            "--port", str(self.port), "--staff-token", STAFF_TOKEN, env=env,
+            "--port", str(self.port), "--staff-token", STAFF_TOKEN,
+            "--secret-file", str(self.keys.secret_file), env=env,
         )  # fmt: skip
         wait_http(f"{self.base}/healthz", procs=[self.server])
 
@@ -180,6 +195,7 @@ class HutStack:
         self.gateway = ToolhutProcess(
             "gateway", "--hut", HUT, "--serial", str(self.link), "--mqtt", self.broker.url,
             "--prefix", self.prefix, "--data-dir", str(self.data_dir),
+            "--credentials", str(self.keys.credentials_file(HUT)),
             env={**FAST_GATEWAY_ENV, **(env or {})},
         )  # fmt: skip
         # This gateway's own line, not the emulator's "recv hello": after a restart that one
