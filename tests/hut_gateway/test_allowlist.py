@@ -7,6 +7,7 @@ import pytest
 
 from hut_gateway.allowlist import AllowlistStore
 from toolhut.contract import (
+    MAX_WIRE_INT,
     Allowlist,
     CardState,
     ContractError,
@@ -62,8 +63,8 @@ def forged(version: int) -> bytes:
         b"not json",
         b'{"v":1,"hut":"h1"}',
         allowlist(9, "04D5E6F7", hut="h2"),
-        unsealed(2**62, "DEADBEEF").to_bytes(),
-        forged(2**62),
+        unsealed(MAX_WIRE_INT, "DEADBEEF").to_bytes(),
+        forged(MAX_WIRE_INT),
         RING("h2").seal(TopicKind.ALLOWLIST, unsealed(9, "DEADBEEF").to_bytes()),
         KEY.seal(TopicKind.STATUS, unsealed(9, "DEADBEEF").to_bytes()),
     ],

@@ -15,6 +15,7 @@ from tests.support.keys import TestKeys
 from tests.support.processes import poll_until
 from tests.support.services import Broker
 from toolhut.contract import (
+    MAX_WIRE_INT,
     Beep,
     CardEvent,
     EventAck,
@@ -176,7 +177,7 @@ def test_garbage_on_every_topic_the_gateway_hears_is_refused_and_counted(
         hut.server.command("unlock", expired=True)
         # The attack of issue 10: a list with a huge version naming the attacker's card,
         # unsealed, or sealed with a key of the attacker's own.
-        huge = allowlist(hut.server.key, "DEADBEEF", version=2**62)
+        huge = allowlist(hut.server.key, "DEADBEEF", version=MAX_WIRE_INT)
         hut.server.publish(topics.allowlist(HUT), huge.to_bytes())
         hut.server.publish(topics.allowlist(HUT), huge.sealed(TestKeys(tmp_path / "x").key(HUT)))
         poll_until(lambda: hut.gateway.uplink.rejected_messages >= 6, what="rejections counted")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from hut_gateway.skewed_clock import ENV, SkewedClockError, clock_from_env, skewed_clock
+from tests.support.keys import TestKeys
 from tests.support.processes import run_toolhut
 from toolhut.contract import utc_now
 
@@ -38,8 +39,10 @@ def test_the_gateway_refuses_to_start_on_a_bad_spec(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(ENV, "rate=fast")
+    credentials = TestKeys(tmp_path).credentials_file("h1")
     done = run_toolhut(
-        "gateway", "--hut", "h1", "--serial", "/nonexistent", "--data-dir", str(tmp_path)
-    )
+        "gateway", "--hut", "h1", "--serial", "/nonexistent", "--data-dir", str(tmp_path),
+        "--credentials", str(credentials),
+    )  # fmt: skip
     assert done.returncode == 2, done.stdout + done.stderr
     assert ENV in done.stderr

@@ -32,10 +32,13 @@ from toolhut.contract import (
     Status,
     StatusCounters,
     new_id,
+    TopicKind,
     parse_event,
     utc_now,
 )
+from toolhut.hut_keys import HutKeyring
 
+KEY = HutKeyring(b"s" * 32)("h1")
 NOW = utc_now()
 ENVELOPE: dict[str, Any] = {"id": new_id(), "hut": "h1", "seq": 7, "ts": NOW, "session": "s-1"}
 FEEDBACK = Feedback(beep=Beep.OK, text="已借出")
@@ -111,21 +114,26 @@ def test_every_sample_has_its_checks() -> None:
     assert expected <= checked
 
 
+def _sealed(payload: dict[str, Any]) -> bytes:
+    """As the hut sends it: the bounds are checked behind a valid seal."""
+    return KEY.seal(TopicKind.EVENTS, json.dumps(payload).encode())
+
+
 @pytest.mark.parametrize("seq", [2**63, 2**53])
 def test_parse_event_refuses_a_seq_past_the_bound_and_says_why(seq: int) -> None:
     payload = _with(SAMPLES[2], seq=seq)
     with pytest.raises(ContractError) as refused:
-        parse_event(json.dumps(payload).encode())
+        parse_event(_sealed(payload), key=KEY)
     assert str(refused.value) == (
         "invalid event: door.seq: Input should be less than or equal to 9007199254740991"
     )
-    assert parse_event(json.dumps(_with(SAMPLES[2], seq=MAX_WIRE_INT)).encode()).seq == MAX_WIRE_INT
+    assert parse_event(_sealed(_with(SAMPLES[2], seq=MAX_WIRE_INT)), key=KEY).seq == MAX_WIRE_INT
 
 
 def test_a_scan_with_a_nul_is_refused_and_says_where() -> None:
     payload = _with(SAMPLES[1], text="T00\x0001")
     with pytest.raises(ContractError) as refused:
-        parse_event(json.dumps(payload).encode())
+        parse_event(_sealed(payload), key=KEY)
     assert str(refused.value) == (
         "invalid event: scan.text: Value error, control character U+0000 at 3"
     )
