@@ -25,7 +25,8 @@ from server.storage.migrate import alembic_config, migrate_engine
 from server.storage.models import Hut, RejectedMessage
 from server.storage.queries import DEAD_LETTER_PREFIX
 from tests.support.gateway_link import FakeGatewayLink, clear_retained
-from toolhut.contract import MAX_WIRE_INT, EventAck, Outcome, Topics
+from tests.support.keys import TestKeys
+from toolhut.contract import MAX_WIRE_INT, EventAck, Outcome, TopicKind, Topics
 
 from .conftest import T0, MovableClock
 from .factories import door, scan
@@ -38,7 +39,11 @@ GAP = timedelta(seconds=30)
 
 @pytest.fixture
 def worker(
-    mqtt_url: str, topic_prefix: str, sessions: sessionmaker[Session], clock: MovableClock
+    mqtt_url: str,
+    topic_prefix: str,
+    sessions: sessionmaker[Session],
+    clock: MovableClock,
+    keys: TestKeys,
 ) -> Iterator[IngestWorker]:
     with sessions.begin() as session:
         seed_demo(session, hut_id=HUT)
@@ -46,7 +51,7 @@ def worker(
     settings = ServerSettings(
         mqtt_url=mqtt_url, topic_prefix=topic_prefix, gap_timeout_s=GAP.total_seconds()
     )
-    worker = IngestWorker(settings, sessions=sessions, clock=clock)
+    worker = IngestWorker(settings, sessions=sessions, keyring=keys.keyring, clock=clock)
     worker.start()
     assert worker.wait_connected(TIMEOUT), "ingest worker did not connect"
     yield worker
@@ -56,8 +61,8 @@ def worker(
 
 
 @pytest.fixture
-def gateway(mqtt_url: str, topic_prefix: str) -> Iterator[FakeGatewayLink]:
-    link = FakeGatewayLink(mqtt_url, Topics(topic_prefix))
+def gateway(mqtt_url: str, topic_prefix: str, keys: TestKeys) -> Iterator[FakeGatewayLink]:
+    link = FakeGatewayLink(mqtt_url, Topics(topic_prefix), keys.keyring)
     yield link
     link.close()
 
@@ -82,9 +87,11 @@ class Acks:
         self.wait(event, outcome)
 
 
-def _raw(event: AnyEvent, **override: object) -> bytes:
-    """``event``'s payload with fields the contract's models would not build."""
-    return json.dumps({**json.loads(event.to_bytes()), **override}).encode()
+def _raw(gateway: FakeGatewayLink, event: AnyEvent, **override: object) -> bytes:
+    """``event``'s payload with fields the contract's models would not build, sealed with
+    its hut's key as that hut would send it: the bounds are checked behind the seal."""
+    body = json.dumps({**json.loads(event.to_bytes()), **override}).encode()
+    return gateway.keyring(event.hut).seal(TopicKind.EVENTS, body)
 
 
 def _poll(condition: Callable[[], bool]) -> None:
@@ -113,7 +120,7 @@ def test_a_seq_past_the_bound_is_dead_lettered_and_the_hut_goes_on(
     acks = Acks(gateway)
     acks.send(door(HUT, 1))
     for seq in (2**63, 2**53):
-        gateway.publish(gateway.topics.events(HUT), _raw(door(HUT, 2), seq=seq))
+        gateway.publish(gateway.topics.events(HUT), _raw(gateway, door(HUT, 2), seq=seq))
     acks.send(door(HUT, 2))
     # Another hut's gap still times out and is swept, and this hut goes on after it.
     acks.send(door(OTHER, 1))
@@ -166,7 +173,7 @@ def test_a_flood_of_hostile_events_is_dead_lettered_quietly_without_delaying_ano
     hostile = 1000
     topic = gateway.topics.events(HUT)
     for i in range(hostile):
-        gateway.publish(topic, _raw(door(HUT, 1), seq=2**63 + i))
+        gateway.publish(topic, _raw(gateway, door(HUT, 1), seq=2**63 + i))
     acks = Acks(gateway)
     acks.send(door(OTHER, 1))
     _poll(lambda: _letter_count(sessions) == hostile)
@@ -185,7 +192,9 @@ def test_a_nul_in_a_scan_is_dead_lettered_and_the_rest_of_its_batch_applied(
     acks = Acks(gateway)
     first, second = scan(HUT, 1, "T0001"), scan(HUT, 3, "T0002")
     gateway.send(first)
-    gateway.publish(gateway.topics.events(HUT), _raw(scan(HUT, 2, "T0003"), text="T0003\x00"))
+    gateway.publish(
+        gateway.topics.events(HUT), _raw(gateway, scan(HUT, 2, "T0003"), text="T0003\x00")
+    )
     gateway.send(second)
     acks.wait(first, Outcome.APPLIED)
     acks.wait(second, Outcome.QUEUED)  # seq 2 was refused, so 3 waits for the gap

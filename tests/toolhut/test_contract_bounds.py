@@ -31,8 +31,8 @@ from toolhut.contract import (
     ScanEvent,
     Status,
     StatusCounters,
-    new_id,
     TopicKind,
+    new_id,
     parse_event,
     utc_now,
 )
