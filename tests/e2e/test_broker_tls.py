@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from hut_gateway.settings import GatewaySettings
 from server.broker_auth import ACL_FILE, PASSWORD_FILE, SERVER_PASSWORD_FILE, write_broker_auth
 from tests.support.mqtt_probe import Probe
 from tests.support.processes import ToolhutProcess, run_toolhut
@@ -105,8 +104,8 @@ def test_server_and_gateway_processes_over_tls_with_passwords_that_never_show(
     server_env["TOOLHUT_SERVER_MQTT_PASSWORD_FILE"] = str(auth / SERVER_PASSWORD_FILE)
     server_env["TOOLHUT_SERVER_SECRET_FILE"] = str(secret_file)
     gateway_env = {f"TOOLHUT_GATEWAY_{k}": str(v) for k, v in tls_env.items()}
-    if "credentials_file" in GatewaySettings.model_fields:  # the sealed wire
-        gateway_env["TOOLHUT_GATEWAY_CREDENTIALS_FILE"] = str(auth / "huts" / f"{hut}.toml")
+    credentials = str(auth / "huts" / f"{hut}.toml")
+    gateway_env["TOOLHUT_GATEWAY_CREDENTIALS_FILE"] = credentials
     gateway_url = f"mqtts://{creds.mqtt_username}:{creds.mqtt_password}@127.0.0.1:{port}"
 
     server = ToolhutProcess(
@@ -132,11 +131,12 @@ def test_server_and_gateway_processes_over_tls_with_passwords_that_never_show(
         broker.stop()
 
     checked = run_toolhut("gateway", "--hut", hut, "--serial", "/dev/null",
-                          "--mqtt", gateway_url, "--check-config")  # fmt: skip
+                          "--mqtt", gateway_url, "--credentials", credentials,
+                          "--check-config")  # fmt: skip
     assert checked.returncode == 0, checked.stdout + checked.stderr
     bad_port = gateway_url.replace(str(port), "99999999")
     refused_gateway = run_toolhut("gateway", "--hut", hut, "--serial", "/dev/null",
-                                  "--mqtt", bad_port)  # fmt: skip
+                                  "--mqtt", bad_port, "--credentials", credentials)  # fmt: skip
     refused_server = run_toolhut("server", "--mqtt", bad_port, "--db", db)
     assert refused_gateway.returncode != 0 and refused_server.returncode != 0
     outputs = {
