@@ -39,10 +39,13 @@ from toolhut.contract import (
 )
 from toolhut.hut_keys import HutCredentials
 from toolhut.mqtt import connack_ok, gateway_client_id, make_client
+from toolhut.rate_limited_log import RateLimitedLog
+from toolhut.rate_limited_log import shown_topic as _shown
 
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
+REJECTION_LINES = 20  # per minute; the rest are counted in one "suppressed" line
 _READ_BATCH = 500  # outbox rows per SELECT while draining
 
 
@@ -112,6 +115,9 @@ class Uplink:
         self._status_depth: int | None = None
         self._ticker: threading.Thread | None = None
         self.rejected_messages = 0
+        # Strangers on the broker decide how often a message is refused: the SD card must
+        # not fill with their lines (the count in the status keeps every one).
+        self._rejections = RateLimitedLog(log, limit=REJECTION_LINES, clock=monotonic)
         self.resent = 0
         self.client_id = gateway_client_id(
             prefix=settings.topic_prefix, hut=self._hut, install=install_id(settings.data_dir)
@@ -325,10 +331,10 @@ class Uplink:
                 self._on_allowlist(message.payload)
         except ContractError as exc:
             self.rejected_messages += 1
-            log.warning("rejected message on %s: %s", message.topic, exc)
+            self._rejections.log("rejected message on %s: %s", _shown(message.topic), exc)
         except Exception:  # a bug in a handler must not kill paho's network thread
             self.rejected_messages += 1
-            log.exception("error handling message on %s", message.topic)
+            log.exception("error handling message on %s", _shown(message.topic))
 
     def _tick(self) -> None:
         while not self._stopping.wait(TICK_S):

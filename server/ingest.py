@@ -43,6 +43,7 @@ from toolhut.contract import (
 from toolhut.hut_keys import HutKeyring
 from toolhut.mqtt import connack_ok, make_client
 from toolhut.rate_limited_log import RateLimitedLog
+from toolhut.rate_limited_log import shown_topic as _shown
 
 log = logging.getLogger(__name__)
 
@@ -389,8 +390,3 @@ class IngestWorker:
             for start in range(0, len(hut_acks), ACKS_PER_MESSAGE):
                 batch = AckBatch(hut=hut, acks=hut_acks[start : start + ACKS_PER_MESSAGE])
                 self._client.publish(self._topics.ack(hut), batch.sealed(self._keyring(hut)), qos=1)
-
-
-def _shown(topic: str) -> str:
-    """A stranger's topic for a log line: short, and any control character escaped."""
-    return topic[:256].encode("unicode_escape").decode("ascii")

@@ -71,3 +71,8 @@ class RateLimitedLog:
                 self._window_s,
             )
             self._suppressed = 0
+
+
+def shown_topic(topic: str) -> str:
+    """A stranger's topic for a log line: short, and any control character escaped."""
+    return topic[:256].encode("unicode_escape").decode("ascii")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hut_gateway.uplink import Backoff
+from hut_gateway.uplink import REJECTION_LINES, Backoff
 from tests.hut_gateway.uplink_rig import HUT, ServerSide, UplinkRig, door_event
 from tests.support.processes import poll_until
 from tests.support.services import Broker
@@ -212,6 +212,34 @@ def test_only_what_the_server_sealed_is_taken_and_never_a_retained_command(
     finally:
         rig.stop()
         publish(topics.cmd(HUT), b"", retain=True)
+        server.stop()
+
+
+def test_a_flood_of_forged_messages_is_counted_whole_and_logged_in_a_few_lines(
+    tmp_path: Path, broker: Broker, topic_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="hut_gateway.uplink")
+    topics = Topics(topic_prefix)
+    rig = UplinkRig(tmp_path, broker, topic_prefix)
+    server = ServerSide(broker, topics, rig.key)
+    flood = 200
+    try:
+        rig.start()
+
+        def subscribed() -> bool:  # a forgery is refused: the gateway hears its topics
+            server.client.publish(topics.ack(HUT), b"{}", qos=1).wait_for_publish(5)
+            return rig.uplink.rejected_messages > 0
+
+        poll_until(subscribed, what="the gateway subscribed")
+        first = rig.uplink.rejected_messages
+        for n in range(flood):
+            server.client.publish(topics.ack(HUT), b'{"forged":%d}' % n, qos=1)
+        total = first + flood
+        poll_until(lambda: rig.uplink.rejected_messages == total, what="every forgery counted")
+        lines = caplog.text.count("rejected message on")
+        assert lines == REJECTION_LINES, lines  # the rest wait for one "suppressed" line
+    finally:
+        rig.stop()
         server.stop()
 
 
