@@ -16,14 +16,15 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import secrets
 import signal
 import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,14 @@ from firmware_bridge.emulator import ControllerEmulator
 from firmware_bridge.frames import CardRead, DoorChanged, Frame, QrScan
 from hut_gateway.outbox import Outbox
 from hut_gateway.skewed_clock import ENV as CLOCK_ENV
+from server.broker_auth import (
+    ACL_FILE,
+    HUTS_DIR,
+    PASSWORD_FILE,
+    SERVER_PASSWORD_FILE,
+    password_hash,
+    write_broker_auth,
+)
 from server.domain import Category
 from server.storage import make_engine
 from server.storage.ingest_models import HutSequence, SequenceGap
@@ -42,14 +51,17 @@ from tests.support.hut_stack import FAST_GATEWAY_ENV, RestartableBroker, StatusW
 from tests.support.keys import TestKeys
 from tests.support.ledger_replay import items_on_two_open_loans, ledger_snapshot, replay
 from tests.support.ledger_setup import furnish, stop_line
+from tests.support.mqtt_probe import Probe
 from tests.support.processes import ToolhutProcess, poll_until
 from tests.support.tcp_proxy import CuttableProxy
 from toolhut.contract import ContractError, TopicKind, Topics, parse_ack, parse_event
 from toolhut.embedded_broker import free_port
 from toolhut.hut_keys import HutKey, HutKeyring
+from toolhut.mosquitto import BrokerAuth
 from toolhut.mqtt import MqttEndpoint, make_client
 
 SHARED_GROUP = "toolhut-servers"
+OBSERVER = "fault-observer"  # the run's monitoring account: reads <prefix>/#, writes nothing
 SERVERS = ("a", "b")
 CLOCK_RATE = 30  # the cut-off gateway's clock: a real second is half a minute
 CLOCK_BEHIND_S = 12 * 3600  # ... and it starts this far behind, so it never runs ahead
@@ -169,35 +181,65 @@ class WireObserver:
 
 class FaultBroker:
     """The broker and who connects to it how: the one place that knows the broker's
-    set-up (address, and the keys and credentials each part uses)."""
+    set-up. It is the issue's: a private Mosquitto started with the files ``toolhut server
+    mqtt-auth`` writes (``write_broker_auth``: anonymous off, the generated ACL), each
+    gateway with its hut's generated credentials file (hut key, broker user and password),
+    both servers with the one secret file and the server's broker user (its password file,
+    ``mqtt_password_file``). This run's copy of the files alone adds an observer that may
+    read everything under the prefix, for the wire observer and the status watchers; it is
+    no part of what the product generates. A restart is the same port and the same files."""
 
-    def __init__(self, folder: Path) -> None:
-        self._broker = RestartableBroker()
-        self._keys = TestKeys(folder)
+    def __init__(self, folder: Path, *, topics: Topics, huts: Iterable[str]) -> None:
+        self._keys = TestKeys(folder / "keys")
+        self._auth = folder / "broker-auth"
+        write_broker_auth(self._auth, keyring=self._keys.keyring, huts=huts, topics=topics)
+        self._observer_password = secrets.token_urlsafe(24)
+        with open(self._auth / PASSWORD_FILE, "a") as f:
+            f.write(f"{OBSERVER}:{password_hash(self._observer_password)}\n")
+        with open(self._auth / ACL_FILE, "a") as f:
+            f.write(f"\n# The fault run's observer (this run's copy only)\nuser {OBSERVER}\n")
+            f.write(f"topic read {topics.prefix}/#\n")
+        self._broker = RestartableBroker(
+            auth=BrokerAuth(self._auth / PASSWORD_FILE, self._auth / ACL_FILE)
+        )
 
     @property
     def keyring(self) -> HutKeyring:
         return self._keys.keyring
 
-    def server_args(self, _name: str) -> list[str]:
-        """What a server process is started with to reach the broker and open the seals."""
-        return ["--mqtt", self._broker.url, "--secret-file", str(self._keys.secret_file)]
-
-    def gateway_credentials(self, hut: str) -> Path:
-        return self._keys.credentials_file(hut)
-
     @property
     def endpoint(self) -> MqttEndpoint:
+        """Where the broker listens (no user: for the cut gateway's proxy)."""
         return self._broker.endpoint
 
+    def server_args(self, _name: str) -> list[str]:
+        """A server process's broker and secret file flags (both servers alike)."""
+        return ["--mqtt", self._broker.url, "--secret-file", str(self._keys.secret_file)]
+
+    def server_env(self, _name: str) -> dict[str, str]:
+        """... and its broker password, from the file mqtt-auth wrote (user toolhut-server)."""
+        return {"TOOLHUT_SERVER_MQTT_PASSWORD_FILE": str(self._auth / SERVER_PASSWORD_FILE)}
+
+    def gateway_credentials(self, hut: str) -> Path:
+        """The credentials file mqtt-auth wrote for ``hut``."""
+        return self._auth / HUTS_DIR / f"{hut}.toml"
+
     def gateway_url(self, _hut: str, *, port: int | None = None) -> str:
+        """No user in the URL: the gateway takes its own from its credentials file."""
         return MqttEndpoint("127.0.0.1", port or self._broker.port).url
 
     def watcher_endpoint(self) -> MqttEndpoint:
-        return self._broker.endpoint
+        return replace(self._broker.endpoint, username=OBSERVER, password=self._observer_password)
 
     def start(self) -> None:
+        """Start (or start again) and make sure it is the locked-down broker."""
         self._broker.start()
+        anonymous = Probe(self._broker.endpoint)
+        try:
+            if anonymous.connect():
+                raise RuntimeError("the fault run's broker let an anonymous client in")
+        finally:
+            anonymous.close()
 
     def kill(self) -> None:
         self._broker.kill()
@@ -315,7 +357,7 @@ class FaultRun:
         self.topics = Topics(prefix)
         self.cut_clock_s = cut_clock_s
         self.say = say
-        self.broker = FaultBroker(workdir / "keys")
+        self.broker = FaultBroker(workdir, topics=self.topics, huts=[p.hut for p in self.plans])
         self.servers: dict[str, ToolhutProcess] = {}
         self.retired_servers: list[ToolhutProcess] = []
         self.rigs: list[HutRig] = []
@@ -416,7 +458,8 @@ class FaultRun:
         }
         proc = ToolhutProcess(
             "server", "--db", self.db_url, *self.broker.server_args(name),
-            "--prefix", self.prefix, "--port", str(free_port()), env=env,
+            "--prefix", self.prefix, "--port", str(free_port()),
+            env={**env, **self.broker.server_env(name)},
         )  # fmt: skip
         proc.expect(r"subscribed to \$share/", timeout=60)
         return proc
