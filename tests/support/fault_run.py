@@ -1,10 +1,11 @@
 """The fault run: emulated huts, each with its own ``toolhut gateway`` process, send events
-(taps, door changes, borrow and return scans) through a real Mosquitto to two ``toolhut
-server`` processes on PostgreSQL (a shared subscription), while a seeded schedule
-SIGKILLs and restarts the broker, a server and a gateway, cuts one gateway off the
-network for minutes of its clock (``hut_gateway.skewed_clock``), and writes line noise
-on one serial link. Afterwards it checks that nothing was lost or applied twice and that
-the ledger equals a replay of the event log, and counts what happened.
+(taps, door changes, borrow and return scans) through a real Mosquitto with the generated
+ACLs (``FaultBroker``) to two ``toolhut server`` processes on PostgreSQL (a shared
+subscription), while a seeded schedule SIGKILLs and restarts the broker, a server and a
+gateway, cuts one gateway off the network for minutes of its clock
+(``hut_gateway.skewed_clock``), and writes line noise on one serial link. Afterwards it
+checks that nothing was lost or applied twice and that the ledger equals a replay of the
+event log, and counts what happened.
 
 Used by ``tests/e2e/test_faults.py`` (a short run) and ``bench/fault_run.py`` (10,000
 events). Every wait is for evidence (a frame acked, a line, a row, an outbox file), with
