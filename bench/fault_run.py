@@ -1,11 +1,12 @@
 """The long fault run (issue 10): ``--huts`` emulated huts, each with its own ``toolhut
 gateway`` process, send about ``--events`` events (card taps, door changes, borrow and
-return scans) through a real Mosquitto to two ``toolhut server`` processes on
-PostgreSQL, while a schedule drawn from ``--seed`` SIGKILLs and restarts the broker, a
-server and a gateway, cuts one gateway off the network for ``--cut-minutes`` of its clock
-and writes line noise on one serial link. Then it checks that every event was applied
-exactly once, no item is on two open loans and the ledger equals a replay of the event
-log, and prints the counts. Exit status 1 if any check failed.
+return scans) through a real Mosquitto with the generated password and ACL files (every
+message sealed) to two ``toolhut server`` processes on PostgreSQL, while a schedule drawn
+from ``--seed`` SIGKILLs and restarts the broker, a server and a gateway, cuts one gateway
+off the network for ``--cut-minutes`` of its clock and writes line noise on one serial
+link. Then it checks that every event was applied exactly once, no item is on two open
+loans and the ledger equals a replay of the event log, and prints the counts. Exit status
+1 if any check failed.
 
     python bench/fault_run.py [--seed 1] [--events 10000] [--huts 5] [--cut-minutes 5]
 

@@ -1,8 +1,9 @@
 """Proof under faults, the short run: five huts with their own gateway processes, two
-server processes on PostgreSQL, a real Mosquitto; the broker, a server and a gateway are
-SIGKILLed and restarted, one gateway is cut off the network for minutes of its clock, one
-serial link is noisy. Nothing is lost, nothing applied twice, and the ledger equals a
-replay of the event log. ``bench/fault_run.py`` is the long run (10,000 events)."""
+server processes on PostgreSQL, a real Mosquitto with the generated ACLs (anonymous off,
+every message sealed); the broker, a server and a gateway are SIGKILLed and restarted,
+one gateway is cut off the network for minutes of its clock, one serial link is noisy.
+Nothing is lost, nothing applied twice, and the ledger equals a replay of the event log.
+``bench/fault_run.py`` is the long run (10,000 events)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """The fault run: emulated huts, each with its own ``toolhut gateway`` process, send events
-(taps, door changes, borrow and return scans) through a real Mosquitto to two ``toolhut
-server`` processes on PostgreSQL (a shared subscription), while a seeded schedule
-SIGKILLs and restarts the broker, a server and a gateway, cuts one gateway off the
-network for minutes of its clock (``hut_gateway.skewed_clock``), and writes line noise
-on one serial link. Afterwards it checks that nothing was lost or applied twice and that
-the ledger equals a replay of the event log, and counts what happened.
+(taps, door changes, borrow and return scans) through a real Mosquitto with the generated
+ACLs (``FaultBroker``) to two ``toolhut server`` processes on PostgreSQL (a shared
+subscription), while a seeded schedule SIGKILLs and restarts the broker, a server and a
+gateway, cuts one gateway off the network for minutes of its clock
+(``hut_gateway.skewed_clock``), and writes line noise on one serial link. Afterwards it
+checks that nothing was lost or applied twice and that the ledger equals a replay of the
+event log, and counts what happened.
 
 Used by ``tests/e2e/test_faults.py`` (a short run) and ``bench/fault_run.py`` (10,000
 events). Every wait is for evidence (a frame acked, a line, a row, an outbox file), with
@@ -16,15 +17,15 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import secrets
 import signal
 import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, closing
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,21 +34,35 @@ from sqlalchemy.orm import Session
 
 from firmware_bridge.emulator import ControllerEmulator
 from firmware_bridge.frames import CardRead, DoorChanged, Frame, QrScan
+from hut_gateway.outbox import Outbox
 from hut_gateway.skewed_clock import ENV as CLOCK_ENV
+from server.broker_auth import (
+    ACL_FILE,
+    HUTS_DIR,
+    PASSWORD_FILE,
+    SERVER_PASSWORD_FILE,
+    password_hash,
+    write_broker_auth,
+)
 from server.domain import Category
 from server.storage import make_engine
 from server.storage.ingest_models import HutSequence, SequenceGap
 from server.storage.models import EventRecord, RejectedMessage
 from tests.support.hut_stack import FAST_GATEWAY_ENV, RestartableBroker, StatusWatcher
+from tests.support.keys import TestKeys
 from tests.support.ledger_replay import items_on_two_open_loans, ledger_snapshot, replay
 from tests.support.ledger_setup import furnish, stop_line
+from tests.support.mqtt_probe import Probe
 from tests.support.processes import ToolhutProcess, poll_until
 from tests.support.tcp_proxy import CuttableProxy
-from toolhut.contract import ContractError, TopicKind, Topics, parse_ack
+from toolhut.contract import ContractError, TopicKind, Topics, parse_ack, parse_event
 from toolhut.embedded_broker import free_port
+from toolhut.hut_keys import HutKey, HutKeyring
+from toolhut.mosquitto import BrokerAuth
 from toolhut.mqtt import MqttEndpoint, make_client
 
 SHARED_GROUP = "toolhut-servers"
+OBSERVER = "fault-observer"  # the run's monitoring account: reads <prefix>/#, writes nothing
 SERVERS = ("a", "b")
 CLOCK_RATE = 30  # the cut-off gateway's clock: a real second is half a minute
 CLOCK_BEHIND_S = 12 * 3600  # ... and it starts this far behind, so it never runs ahead
@@ -130,10 +145,12 @@ class WireObserver:
     """Every event publish and every ack on the broker, as a monitoring client sees them
     (what it misses while the broker is down is not counted)."""
 
-    def __init__(self, endpoint: MqttEndpoint, topics: Topics) -> None:
+    def __init__(self, endpoint: MqttEndpoint, topics: Topics, keyring: HutKeyring) -> None:
         self.publishes: Counter[str] = Counter()
         self.outcomes: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._topics = topics
+        self._keyring = keyring
         self._events = topics.all_huts(TopicKind.EVENTS)
         self._acks = topics.all_huts(TopicKind.ACK)
         self._client = make_client(endpoint, client_id=f"fault-observer-{topics.prefix}")
@@ -146,16 +163,17 @@ class WireObserver:
         client.subscribe([(self._events, 1), (self._acks, 1)])
 
     def _on_message(self, _client: Any, _userdata: Any, message: Any) -> None:
-        if message.topic.endswith("/events"):
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                event_id = json.loads(message.payload)["id"]
-                with self._lock:
-                    self.publishes[str(event_id)] += 1
-            return
         with contextlib.suppress(ContractError):
-            batch = parse_ack(message.payload)
-            with self._lock:
-                self.outcomes.update(ack.outcome.value for ack in batch.acks)
+            hut, kind = self._topics.parse(message.topic)
+            key = self._keyring(hut)
+            if kind is TopicKind.EVENTS:
+                event = parse_event(message.payload, key=key)
+                with self._lock:
+                    self.publishes[event.id] += 1
+            elif kind is TopicKind.ACK:
+                batch = parse_ack(message.payload, key=key)
+                with self._lock:
+                    self.outcomes.update(ack.outcome.value for ack in batch.acks)
 
     def stop(self) -> None:
         self._client.disconnect()
@@ -164,26 +182,65 @@ class WireObserver:
 
 class FaultBroker:
     """The broker and who connects to it how: the one place that knows the broker's
-    set-up (address, and later the credentials each part uses)."""
+    set-up. It is the issue's: a private Mosquitto started with the files ``toolhut server
+    mqtt-auth`` writes (``write_broker_auth``: anonymous off, the generated ACL), each
+    gateway with its hut's generated credentials file (hut key, broker user and password),
+    both servers with the one secret file and the server's broker user (its password file,
+    ``mqtt_password_file``). This run's copy of the files alone adds an observer that may
+    read everything under the prefix, for the wire observer and the status watchers; it is
+    no part of what the product generates. A restart is the same port and the same files."""
 
-    def __init__(self) -> None:
-        self._broker = RestartableBroker()
+    def __init__(self, folder: Path, *, topics: Topics, huts: Iterable[str]) -> None:
+        self._keys = TestKeys(folder / "keys")
+        self._auth = folder / "broker-auth"
+        write_broker_auth(self._auth, keyring=self._keys.keyring, huts=huts, topics=topics)
+        self._observer_password = secrets.token_urlsafe(24)
+        with open(self._auth / PASSWORD_FILE, "a") as f:
+            f.write(f"{OBSERVER}:{password_hash(self._observer_password)}\n")
+        with open(self._auth / ACL_FILE, "a") as f:
+            f.write(f"\n# The fault run's observer (this run's copy only)\nuser {OBSERVER}\n")
+            f.write(f"topic read {topics.prefix}/#\n")
+        self._broker = RestartableBroker(
+            auth=BrokerAuth(self._auth / PASSWORD_FILE, self._auth / ACL_FILE)
+        )
+
+    @property
+    def keyring(self) -> HutKeyring:
+        return self._keys.keyring
 
     @property
     def endpoint(self) -> MqttEndpoint:
+        """Where the broker listens (no user: for the cut gateway's proxy)."""
         return self._broker.endpoint
 
-    def server_url(self, _name: str) -> str:
-        return self._broker.url
+    def server_args(self, _name: str) -> list[str]:
+        """A server process's broker and secret file flags (both servers alike)."""
+        return ["--mqtt", self._broker.url, "--secret-file", str(self._keys.secret_file)]
+
+    def server_env(self, _name: str) -> dict[str, str]:
+        """... and its broker password, from the file mqtt-auth wrote (user toolhut-server)."""
+        return {"TOOLHUT_SERVER_MQTT_PASSWORD_FILE": str(self._auth / SERVER_PASSWORD_FILE)}
+
+    def gateway_credentials(self, hut: str) -> Path:
+        """The credentials file mqtt-auth wrote for ``hut``."""
+        return self._auth / HUTS_DIR / f"{hut}.toml"
 
     def gateway_url(self, _hut: str, *, port: int | None = None) -> str:
+        """No user in the URL: the gateway takes its own from its credentials file."""
         return MqttEndpoint("127.0.0.1", port or self._broker.port).url
 
     def watcher_endpoint(self) -> MqttEndpoint:
-        return self._broker.endpoint
+        return replace(self._broker.endpoint, username=OBSERVER, password=self._observer_password)
 
     def start(self) -> None:
+        """Start (or start again) and make sure it is the locked-down broker."""
         self._broker.start()
+        anonymous = Probe(self._broker.endpoint)
+        try:
+            if anonymous.connect():
+                raise RuntimeError("the fault run's broker let an anonymous client in")
+        finally:
+            anonymous.close()
 
     def kill(self) -> None:
         self._broker.kill()
@@ -195,7 +252,16 @@ class FaultBroker:
 class HutRig:
     """One hut: the emulated controller (in this process, on a real pty) and its gateway."""
 
-    def __init__(self, plan: HutPlan, *, workdir: Path, prefix: str, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        plan: HutPlan,
+        *,
+        workdir: Path,
+        prefix: str,
+        env: dict[str, str],
+        key: HutKey,
+        credentials: Path,
+    ) -> None:
         self.plan = plan
         self.hut = plan.hut
         self.lines = _Lines()
@@ -203,6 +269,8 @@ class HutRig:
         self.data_dir = workdir / plan.hut
         self.prefix = prefix
         self.env = env
+        self.key = key
+        self.credentials = credentials
         self.mqtt_url = ""
         self.emulator = ControllerEmulator(link_path=self.link, output=self.lines, held_open_s=None)
         self.gateway: ToolhutProcess | None = None
@@ -218,7 +286,8 @@ class HutRig:
     def start_gateway(self) -> None:
         self.gateway = ToolhutProcess(
             "gateway", "--hut", self.hut, "--serial", str(self.link), "--mqtt", self.mqtt_url,
-            "--prefix", self.prefix, "--data-dir", str(self.data_dir), env=self.env,
+            "--prefix", self.prefix, "--data-dir", str(self.data_dir),
+            "--credentials", str(self.credentials), env=self.env,
         )  # fmt: skip
         self.gateway.expect(r"controller says hello", timeout=30)
         self.up.set()
@@ -241,12 +310,13 @@ class HutRig:
 
     def outbox_ts_span(self, after_seq: int) -> float:
         """Seconds of this gateway's clock between its waiting events numbered above
-        ``after_seq``."""
-        with closing(sqlite3.connect(f"file:{self.outbox_path}?mode=ro", uri=True)) as db:
-            rows = db.execute(
-                "SELECT payload FROM outbox WHERE seq > ? ORDER BY seq", (after_seq,)
-            ).fetchall()
-        stamps = [datetime.fromisoformat(json.loads(p)["ts"]) for (p,) in rows]
+        ``after_seq`` (encrypted at rest: read through the gateway's own Outbox)."""
+        outbox = Outbox(self.outbox_path, key=self.key)
+        try:
+            rows = outbox.pending(after=after_seq, limit=1_000_000)
+        finally:
+            outbox.close()
+        stamps = [parse_event(row.payload, key=self.key).ts for row in rows]
         return (stamps[-1] - stamps[0]).total_seconds() if len(stamps) > 1 else 0.0
 
     def send(self, frame: Frame, what: tuple[str, str]) -> bool:
@@ -288,7 +358,7 @@ class FaultRun:
         self.topics = Topics(prefix)
         self.cut_clock_s = cut_clock_s
         self.say = say
-        self.broker = FaultBroker()
+        self.broker = FaultBroker(workdir, topics=self.topics, huts=[p.hut for p in self.plans])
         self.servers: dict[str, ToolhutProcess] = {}
         self.retired_servers: list[ToolhutProcess] = []
         self.rigs: list[HutRig] = []
@@ -315,6 +385,10 @@ class FaultRun:
     def noisy_rig(self) -> HutRig:
         return self.rigs[2]
 
+    @property
+    def keyring(self) -> HutKeyring:
+        return self.broker.keyring
+
     def progress(self) -> float:
         return sum(len(r.driven) for r in self.rigs) / self.target
 
@@ -332,7 +406,7 @@ class FaultRun:
         with ExitStack() as stack:
             self.broker.start()
             stack.callback(self.broker.stop)
-            observer = WireObserver(self.broker.watcher_endpoint(), self.topics)
+            observer = WireObserver(self.broker.watcher_endpoint(), self.topics, self.keyring)
             stack.callback(observer.stop)
             for name in SERVERS:
                 self.servers[name] = self._start_server(name)
@@ -341,7 +415,7 @@ class FaultRun:
             stack.callback(proxy.stop)
             self._start_huts(stack, proxy)
             watcher = StatusWatcher(
-                self.broker.watcher_endpoint(), self.topics, hut=self.noisy_rig.hut
+                self.broker.watcher_endpoint(), self.topics, self.keyring(self.noisy_rig.hut)
             )
             stack.callback(watcher.stop)
             self.say(f"stack up in {time.monotonic() - self._started:.1f} s; driving")
@@ -384,8 +458,9 @@ class FaultRun:
             "TOOLHUT_SERVER_REMINDERS": json.dumps({"enabled": False}),
         }
         proc = ToolhutProcess(
-            "server", "--db", self.db_url, "--mqtt", self.broker.server_url(name),
-            "--prefix", self.prefix, "--port", str(free_port()), env=env,
+            "server", "--db", self.db_url, *self.broker.server_args(name),
+            "--prefix", self.prefix, "--port", str(free_port()),
+            env={**env, **self.broker.server_env(name)},
         )  # fmt: skip
         proc.expect(r"subscribed to \$share/", timeout=60)
         return proc
@@ -404,7 +479,14 @@ class FaultRun:
             env = {**FAST_GATEWAY_ENV, "TOOLHUT_GATEWAY_RESEND_AFTER_S": "10"}
             if n == 0:
                 env[CLOCK_ENV] = f"rate={CLOCK_RATE} behind_s={CLOCK_BEHIND_S}"
-            rig = HutRig(plan, workdir=self.workdir, prefix=self.prefix, env=env)
+            rig = HutRig(
+                plan,
+                workdir=self.workdir,
+                prefix=self.prefix,
+                env=env,
+                key=self.keyring(plan.hut),
+                credentials=self.broker.gateway_credentials(plan.hut),
+            )
             rig.mqtt_url = self.broker.gateway_url(plan.hut, port=proxy.port if n == 0 else None)
             rig.emulator.start()
             stack.callback(rig.emulator.stop, flush_s=0)
@@ -413,7 +495,8 @@ class FaultRun:
             rig.start_gateway()
             stack.callback(self._stop_gateway, rig)
         watchers = [
-            StatusWatcher(self.broker.watcher_endpoint(), self.topics, hut=r.hut) for r in self.rigs
+            StatusWatcher(self.broker.watcher_endpoint(), self.topics, self.keyring(r.hut))
+            for r in self.rigs
         ]
         try:
             for rig, watcher in zip(self.rigs, watchers, strict=True):

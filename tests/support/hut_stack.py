@@ -29,7 +29,7 @@ from toolhut.contract import (
 )
 from toolhut.embedded_broker import free_port
 from toolhut.hut_keys import HutKey
-from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
+from toolhut.mosquitto import BrokerAuth, MosquittoProcess, mosquitto_binary
 from toolhut.mqtt import MqttEndpoint, make_client
 
 HUT = "outage-hut"
@@ -45,14 +45,16 @@ FAST_GATEWAY_ENV = {
 
 
 class RestartableBroker:
-    """A private Mosquitto on one fixed port, stopped and started again on that port."""
+    """A private Mosquitto on one fixed port, stopped and started again on that port (with
+    the same password and ACL files, if ``auth``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, auth: BrokerAuth | None = None) -> None:
         binary = mosquitto_binary()
         if binary is None:
             pytest.skip("mosquitto is not installed: broker outage tests skipped")
         self._binary = binary
         self.port = free_port()
+        self._auth = auth
         self._proc: MosquittoProcess | None = None
 
     @property
@@ -64,7 +66,7 @@ class RestartableBroker:
         return self.endpoint.url
 
     def start(self) -> None:
-        self._proc = MosquittoProcess(self._binary, port=self.port)
+        self._proc = MosquittoProcess(self._binary, port=self.port, auth=self._auth)
         self._proc.start()
 
     def stop(self) -> None:

@@ -7,7 +7,6 @@ Only per-hut order is replayed: the huts must share no member and no item."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 from server.ledger import apply_batch
 from server.storage import make_engine
 from server.storage.models import Card, EventRecord, Hut, Item, Loan
-from toolhut.contract import parse_event
+from toolhut.contract import stored_event
 
 Snapshot = dict[str, Any]
 
@@ -44,7 +43,7 @@ def replay(source_url: str, target_url: str) -> int:
     engine = make_engine(target_url)
     try:
         for (_hut, received_at), run in groupby(rows, key=lambda row: (row[0], row[2])):
-            events = [parse_event(json.dumps(payload).encode()) for *_, payload in run]
+            events = [stored_event(payload) for *_, payload in run]
             with Session(engine) as session, session.begin():
                 huts = {hut.id: hut for hut in session.scalars(select(Hut))}
                 apply_batch(
