@@ -1,11 +1,15 @@
 """Random and mutated payloads on every topic our processes consume, through a real
-broker to a real server and a real gateway: afterwards each process is alive, every
-refused message is accounted for (the server's dead letters, the gateway's
-``rejected_messages``), every message the contract accepts is answered, and a valid
-event and a valid command still work, with nothing of the hut's own lost."""
+broker to a real server and a real gateway, each body validly sealed with the hut's key
+(so the parser behind the MAC is fuzzed) and once more unsealed, sealed with another hut's
+key, sealed for another kind of topic or altered after sealing (refused whatever it holds).
+Afterwards each process is alive, every refused message is accounted for (the server's
+dead letters, the gateway's ``rejected_messages``), every message the contract accepts is
+answered, and a valid event and a valid command still work, with nothing of the hut's own
+lost and the gateway still deciding with the server's allowlist."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import sqlite3
@@ -17,12 +21,15 @@ from typing import Any
 import pytest
 
 from tests.support.gateway_link import FakeGatewayLink
-from tests.support.hostile_payloads import hostile_bodies, on_the_wire
+from tests.support.hostile_payloads import REFUSED, Seal, Sealer, hostile_bodies
 from tests.support.hut_stack import HUT, ZHANG, HutStack, hut_stack
+from tests.support.keys import TestKeys
 from tests.support.processes import poll_until
 from toolhut.contract import (
+    MAX_WIRE_INT,
     Command,
     ContractError,
+    Status,
     TopicKind,
     Topics,
     new_id,
@@ -32,6 +39,7 @@ from toolhut.contract import (
     parse_event,
     utc_now,
 )
+from toolhut.hut_keys import HutKey
 from toolhut.mqtt import MqttEndpoint, make_client
 
 pytestmark = pytest.mark.e2e
@@ -40,6 +48,7 @@ SEED = 20261127
 PER_TOPIC = 150
 LI = "04D5E6F7"  # 李师傅, seeded
 GHOST = "ghost-hut"  # a hut the server does not know
+OTHER = "other-hut"  # another hut: its messages, and its key
 # Events behind a gap (a forged high seq) wait this long, not the default 30 s.
 SERVER_ENV = {"TOOLHUT_SERVER_GAP_TIMEOUT_S": "1", "TOOLHUT_SERVER_GAP_SWEEP_S": "0.2"}
 GATEWAY_ENV = {"TOOLHUT_GATEWAY_STATUS_INTERVAL_S": "5"}
@@ -56,9 +65,21 @@ def borrow(stack: HutStack, card: str, tag: str) -> None:
     emulator.send("door close")
 
 
-def dead_letters(stack: HutStack) -> int:
+def dead_letters(stack: HutStack) -> tuple[int, int]:
+    """(dead letters, of which refused for their seal: forged) in the server's ledger."""
     with closing(sqlite3.connect(f"file:{stack.db_path}?mode=ro", uri=True)) as db:
-        return int(db.execute("SELECT count(*) FROM rejected_messages").fetchone()[0])
+        row = db.execute(
+            "SELECT count(*), coalesce(sum(reason LIKE 'unauthenticated %'), 0)"
+            " FROM rejected_messages"
+        ).fetchone()
+    return int(row[0]), int(row[1])
+
+
+def dead_lettered(stack: HutStack, payload: bytes) -> bool:
+    with closing(sqlite3.connect(f"file:{stack.db_path}?mode=ro", uri=True)) as db:
+        digest = hashlib.sha256(payload).hexdigest()
+        query = "SELECT 1 FROM rejected_messages WHERE payload_sha256 = ?"
+        return db.execute(query, (digest,)).fetchone() is not None
 
 
 def event_templates(rng: random.Random) -> list[dict[str, Any]]:
@@ -78,10 +99,11 @@ def event_templates(rng: random.Random) -> list[dict[str, Any]]:
     ]
 
 
-def test_an_event_seq_beyond_what_databases_store_is_refused() -> None:
+def test_an_event_seq_beyond_what_databases_store_is_refused(tmp_path: Path) -> None:
+    key = TestKeys(tmp_path).key(HUT)
     body = {**event_templates(random.Random(SEED))[0], "seq": 2**63}
     with pytest.raises(ContractError):
-        parse_event(_json(body))
+        parse_event(key.seal(TopicKind.EVENTS, _json(body)), key=key)
 
 
 def test_hostile_events_leave_the_server_answering(tmp_path: Path, topic_prefix: str) -> None:
@@ -89,40 +111,57 @@ def test_hostile_events_leave_the_server_answering(tmp_path: Path, topic_prefix:
     with hut_stack(tmp_path, topic_prefix, server_env=SERVER_ENV) as stack:
         borrow(stack, ZHANG, "T0001")
         stack.wait_all_delivered()
-        link = FakeGatewayLink(stack.broker.url, Topics(topic_prefix))
+        keys = stack.keys
+        link = FakeGatewayLink(stack.broker.url, Topics(topic_prefix), keys.keyring)
         try:
-            before = dead_letters(stack)
-            expected_dead, expected_ids = 0, set()
+            before, before_forged = dead_letters(stack)
+            expected_dead = expected_forged = 0
+            expected_ids = set()
             topics = link.topics
-            messages: list[tuple[str, str, bytes]] = []  # (topic, topic's hut, body)
+            hut = Sealer(rng, key=stack.key, other=keys.key(OTHER))
+            messages: list[tuple[str, Seal, bytes]] = []  # (topic's hut, seal, payload)
             for _ in range(PER_TOPIC // 10):
                 template = rng.choice(event_templates(rng))
-                for body in hostile_bodies(rng, template, count=10, other_hut="other-hut"):
-                    messages.append((topics.events(HUT), HUT, body))
-            template = event_templates(rng)[0]
-            messages.append((topics.events(GHOST), GHOST, b"{}"))  # an unknown hut
-            messages.append((topics.events(GHOST), GHOST, _json({**template, "hut": GHOST})))
-            for topic, topic_hut, body in messages:
+                for body in hostile_bodies(rng, template, count=10, other_hut=OTHER):
+                    messages += [(HUT, *copy) for copy in hut.copies(TopicKind.EVENTS, body)]
+            # An unknown hut's events, sealed with the key the server derives for it; the
+            # last is dead-lettered last (one ingest thread, messages in order).
+            ghost = Sealer(rng, key=keys.key(GHOST), other=stack.key)
+            ghost_event = _json({**event_templates(rng)[0], "hut": GHOST})
+            for body in (b"{}", ghost_event):
+                payload = ghost.on_the_wire(TopicKind.EVENTS, body, Seal.RIGHT)
+                messages.append((GHOST, Seal.RIGHT, payload))
+            assert {seal for _, seal, _ in messages} == {Seal.RIGHT, *REFUSED}
+
+            # What the server must do with each, as its ingest decides: parse with the key
+            # of the topic's hut (the seal, then the contract), then the hut must be known.
+            for topic_hut, seal, payload in messages:
                 try:
-                    event = parse_event(body)
-                except ContractError:
+                    event = parse_event(payload, key=keys.key(topic_hut))
+                except ContractError as exc:
                     expected_dead += 1
+                    if seal is not Seal.RIGHT:
+                        assert str(exc).startswith("unauthenticated "), (seal, exc)
+                        expected_forged += 1
                 else:
-                    if event.hut != topic_hut or topic_hut == GHOST:
+                    assert seal is Seal.RIGHT, f"an event {seal.value} parsed"
+                    if topic_hut == GHOST:
                         expected_dead += 1
                     else:
                         expected_ids.add(event.id)
-                link.publish(topic, on_the_wire(TopicKind.EVENTS, body))
+                link.publish(topics.events(topic_hut), payload)
 
             acked: set[str] = set()
+            last = messages[-1][2]
 
             def all_answered() -> bool:
                 while not link.acks.empty():
                     acked.update(ack.id for ack in link.acks.get_nowait().acks)
-                return expected_ids <= acked and dead_letters(stack) - before >= expected_dead
+                return expected_ids <= acked and dead_lettered(stack, last)
 
             poll_until(all_answered, timeout=60, what="every hostile event answered")
-            assert dead_letters(stack) - before == expected_dead
+            dead, forged = dead_letters(stack)
+            assert (dead - before, forged - before_forged) == (expected_dead, expected_forged)
             assert stack.server is not None and stack.server.proc.poll() is None
 
             # A valid event still works, and nothing of the hut's own was lost.
@@ -154,7 +193,9 @@ class Publisher:
         self._client.loop_stop()
 
 
-def gateway_templates() -> dict[TopicKind, dict[str, Any]]:
+def gateway_templates(held: int) -> dict[TopicKind, dict[str, Any]]:
+    """Valid messages of the server's, to mutate; the allowlist is newer than the ``held``
+    one and admits none of the hut's cards: taken, it would lock everyone out."""
     now = utc_now()
     return {
         TopicKind.ACK: {
@@ -167,42 +208,43 @@ def gateway_templates() -> dict[TopicKind, dict[str, Any]]:
             "expires": (now + timedelta(minutes=10)).isoformat(), "action": "feedback",
             "feedback": {"beep": "none", "text": "fuzz"},
         },
-        # Version 1: older than the server's, so a mutation that still parses is ignored.
         TopicKind.ALLOWLIST: {
-            "v": 1, "hut": HUT, "version": 1, "issued": now.isoformat(),
+            "v": 1, "hut": HUT, "version": held + 1, "issued": now.isoformat(),
             "salt": "fuzz-salt-0001", "cards": ["0" * 64], "suspended": ["1" * 64],
         },
     }  # fmt: skip
 
 
-def refused_by_gateway(kind: TopicKind, body: bytes) -> bool:
-    """What the contract says the gateway must refuse (and count)."""
-    try:
-        if kind is TopicKind.ACK:
-            return parse_ack(body).hut != HUT
-        if kind is TopicKind.CMD:
-            command = parse_command(body)
-            return command.hut != HUT or command.expired(utc_now())
-        return parse_allowlist(body).hut != HUT
-    except ContractError:
-        return True
+class GatewayOracle:
+    """Whether the gateway must refuse (and count) each message, as it decides: the seal
+    and the contract (parse with the hut's key), then for a command its expiry and
+    whether its id was obeyed before (a replay)."""
 
+    def __init__(self, key: HutKey) -> None:
+        self._key = key
+        self._obeyed: set[str] = set()
 
-def raises_the_version(body: bytes, held: int | None) -> bool:
-    """A list the gateway would take today: it parses and is newer than the one it holds
-    (the fuzz may give it any version up to the contract's bound). Once lists are accepted
-    only when sealed by the server, no hostile list passes this and the filter goes."""
-    try:
-        allowlist = parse_allowlist(body)
-    except ContractError:
+    def refuses(self, kind: TopicKind, payload: bytes) -> bool:
+        try:
+            if kind is TopicKind.ACK:
+                parse_ack(payload, key=self._key)
+            elif kind is TopicKind.ALLOWLIST:
+                parse_allowlist(payload, key=self._key)
+            else:
+                command = parse_command(payload, key=self._key)
+                if command.expired(utc_now()) or command.id in self._obeyed:
+                    return True
+                self._obeyed.add(command.id)
+        except ContractError:
+            return True
         return False
-    return allowlist.hut == HUT and (held is None or allowlist.version > held)
 
 
-def test_an_allowlist_version_beyond_the_integer_bound_is_refused() -> None:
-    body = {**gateway_templates()[TopicKind.ALLOWLIST], "version": 2**64}
+def test_an_allowlist_version_beyond_the_integer_bound_is_refused(tmp_path: Path) -> None:
+    key = TestKeys(tmp_path).key(HUT)
+    body = {**gateway_templates(1)[TopicKind.ALLOWLIST], "version": MAX_WIRE_INT + 1}
     with pytest.raises(ContractError):
-        parse_allowlist(_json(body))
+        parse_allowlist(key.seal(TopicKind.ALLOWLIST, _json(body)), key=key)
 
 
 def test_hostile_acks_commands_and_allowlists_leave_the_gateway_obeying(
@@ -213,18 +255,43 @@ def test_hostile_acks_commands_and_allowlists_leave_the_gateway_obeying(
         borrow(stack, ZHANG, "T0001")
         stack.wait_all_delivered()
         status = poll_until(lambda: stack.watcher.latest, what="a status")
-        list_version = status.allowlist
+        held = status.allowlist
+        assert held is not None
         topics = Topics(topic_prefix)
+        hut = Sealer(rng, key=stack.key, other=stack.keys.key(OTHER))
+        oracle = GatewayOracle(stack.key)
         link = Publisher(stack.broker.endpoint)
         try:
             expected = 0
-            for kind, template in gateway_templates().items():
-                for body in hostile_bodies(rng, template, count=PER_TOPIC, other_hut="other-hut"):
-                    if kind is TopicKind.ALLOWLIST and raises_the_version(body, list_version):
-                        continue  # pending sealing: see raises_the_version
-                    expected += refused_by_gateway(kind, body)
-                    link.publish(topics.for_hut(HUT, kind), on_the_wire(kind, body))
-            assert expected > PER_TOPIC  # most of them are refused, some still parse
+            sent: dict[tuple[TopicKind, Seal], int] = {}
+            taken = dict.fromkeys(TopicKind, 0)  # validly sealed and obeyed
+            templates = gateway_templates(held)
+            for kind, template in templates.items():
+                for body in hostile_bodies(rng, template, count=PER_TOPIC, other_hut=OTHER):
+                    copies = hut.copies(kind, body)
+                    if kind is TopicKind.ALLOWLIST and not oracle.refuses(kind, copies[0][1]):
+                        # Newer, so the server's seal would have it taken (its right): a
+                        # list that parses goes out only as a forgery.
+                        copies = copies[1:]
+                    for seal, payload in copies:
+                        refused = oracle.refuses(kind, payload)
+                        assert refused or seal is Seal.RIGHT, f"a {kind} {seal.value} parsed"
+                        expected += refused
+                        taken[kind] += not refused
+                        sent[kind, seal] = sent.get((kind, seal), 0) + 1
+                        link.publish(topics.for_hut(HUT, kind), payload)
+            # Forged lists that would replace the server's, up to the contract's bound.
+            for version in (held + 1, MAX_WIRE_INT):
+                body = _json({**templates[TopicKind.ALLOWLIST], "version": version})
+                for seal in REFUSED:
+                    payload = hut.on_the_wire(TopicKind.ALLOWLIST, body, seal)
+                    assert oracle.refuses(TopicKind.ALLOWLIST, payload)
+                    expected += 1
+                    link.publish(topics.allowlist(HUT), payload)
+            assert all(sent.get((kind, seal)) for kind in templates for seal in REFUSED)
+            # Some validly sealed acks and commands still parse and are obeyed.
+            assert taken[TopicKind.ACK] and taken[TopicKind.CMD]
+            assert not taken[TopicKind.ALLOWLIST]
 
             # A valid command still works; the gateway takes messages in order, so once
             # it has acted on this one it has seen every hostile one before it.
@@ -233,22 +300,25 @@ def test_hostile_acks_commands_and_allowlists_leave_the_gateway_obeying(
                 id=new_id(), hut=HUT, issued=now, expires=now + timedelta(seconds=30),
                 action="unlock",
             )  # fmt: skip
-            link.publish(topics.cmd(HUT), on_the_wire(TopicKind.CMD, unlock.to_bytes()))
+            link.publish(topics.cmd(HUT), unlock.sealed(stack.key))
             assert stack.emulator is not None
             stack.emulator.expect(r"^recv unlock", timeout=20)
+            # A status from after the unlock counts every message before it.
+            unlocked = utc_now()
 
-            def counted() -> int | None:
+            def status_after() -> Status | None:
                 latest = stack.watcher.latest
-                counters = None if latest is None else latest.counters
-                return None if counters is None else counters.rejected_messages
+                fresh = latest is not None and latest.ts is not None and latest.ts >= unlocked
+                return latest if fresh else None
 
-            poll_until(lambda: (counted() or 0) >= expected, timeout=20, what="rejections")
-            assert counted() == expected
+            after = poll_until(status_after, timeout=20, what="a status from after the unlock")
+            assert after.counters is not None
+            assert after.counters.rejected_messages == expected
             assert stack.gateway is not None and stack.gateway.proc.poll() is None
-            assert stack.watcher.latest is not None
-            assert stack.watcher.latest.allowlist == list_version  # the server's list holds
+            assert after.allowlist == held  # the server's list holds
 
-            # A valid event still works (the allowlist still admits 李师傅), nothing lost.
+            # A valid event still works (the server's list still admits 李师傅: none of
+            # the forged ones, which admit nobody, was taken), nothing lost.
             stack.emulator.expect(r"lock engaged", timeout=20)
             borrow(stack, LI, "T0003")
             stack.wait_all_delivered()

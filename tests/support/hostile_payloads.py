@@ -3,29 +3,79 @@ messages mutated (truncated, invalid UTF-8, deep JSON, huge numbers, NUL in stri
 wrong types, unknown or missing fields, another hut, about 1 MB). Seeded, so a failure
 replays with its seed.
 
-What goes on the wire is ``on_the_wire(kind, body)``: today the body as it is. Once the
-messages are sealed (toolhut/hut_keys.py), that one function seals each mutated body with
-the hut's key, so the parser behind the MAC is fuzzed too, and the unsealed bodies become
-one more case that must be refused."""
+What goes on the wire is ``Sealer.on_the_wire(kind, body, seal)``: the body validly
+sealed with the hut's key (``Seal.RIGHT``: the parser behind the MAC is fuzzed), or in one
+of the ways a receiver must refuse whatever the body holds (``REFUSED``: unsealed, sealed
+with another hut's key, sealed for another kind of topic, altered after sealing)."""
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Iterator
+from enum import Enum
+from itertools import cycle
 from typing import Any
 
 from toolhut.contract import TopicKind
-
-OnTheWire = Callable[[TopicKind, bytes], bytes]
-
-
-def unsealed(kind: TopicKind, body: bytes) -> bytes:
-    """Messages as they travel before sealing lands: the body itself."""
-    return body
+from toolhut.hut_keys import HutKey
 
 
-on_the_wire: OnTheWire = unsealed
+class Seal(Enum):
+    RIGHT = "sealed with the hut's key"
+    NONE = "unsealed"
+    OTHER_HUT = "sealed with another hut's key"
+    OTHER_KIND = "sealed for another kind of topic"
+    ALTERED = "sealed with the hut's key, then one byte changed"
+
+
+REFUSED: tuple[Seal, ...] = (Seal.NONE, Seal.OTHER_HUT, Seal.OTHER_KIND, Seal.ALTERED)
+
+# What the same end of the wire also seals: a message of that kind, captured and published
+# on this topic, is the forgery nearest to hand.
+_OTHER_KIND = {
+    TopicKind.EVENTS: TopicKind.STATUS,
+    TopicKind.STATUS: TopicKind.EVENTS,
+    TopicKind.ACK: TopicKind.CMD,
+    TopicKind.CMD: TopicKind.ALLOWLIST,
+    TopicKind.ALLOWLIST: TopicKind.ACK,
+}
+
+
+class Sealer:
+    """Puts hostile bodies on the wire of ``key``'s hut; ``other`` is another hut's key."""
+
+    def __init__(self, rng: random.Random, *, key: HutKey, other: HutKey) -> None:
+        if other.hut == key.hut:
+            raise ValueError("the other key must be another hut's")
+        self._rng = rng
+        self.key = key
+        self.other = other
+        self._refused: Iterator[Seal] = cycle(REFUSED)
+
+    def on_the_wire(self, kind: TopicKind, body: bytes, seal: Seal) -> bytes:
+        if seal is Seal.NONE:
+            return body
+        key = self.other if seal is Seal.OTHER_HUT else self.key
+        wire = key.seal(_OTHER_KIND[kind] if seal is Seal.OTHER_KIND else kind, _sealable(body))
+        if seal is Seal.ALTERED:
+            at = self._rng.randrange(len(wire))  # in the MAC, its member or the body
+            wire = wire[:at] + bytes([wire[at] ^ (1 << self._rng.randrange(8))]) + wire[at + 1 :]
+        return wire
+
+    def copies(self, kind: TopicKind, body: bytes) -> list[tuple[Seal, bytes]]:
+        """``body`` validly sealed, and once more in the next of the REFUSED ways (in turn,
+        so each way is used as often as the others)."""
+        refused = next(self._refused)
+        return [(seal, self.on_the_wire(kind, body, seal)) for seal in (Seal.RIGHT, refused)]
+
+
+def _sealable(body: bytes) -> bytes:
+    """A seal goes in front of a JSON object's first member, and the receiver's parser
+    reads ``{`` plus what follows the MAC: a body that is no object is sealed as what
+    that parser then reads, ``{`` followed by the body."""
+    return body if body.startswith(b"{") and not body.startswith(b'{"mac":"') else b"{" + body
+
 
 ONE_MB = 1 << 20
 # Values that are wrong somewhere, or right but nasty: none of them is a real card, tag,
