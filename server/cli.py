@@ -152,7 +152,7 @@ def run_mqtt_auth(args: argparse.Namespace) -> int:
     from server.storage import make_engine, make_sessionmaker
     from server.storage.queries import list_huts
     from toolhut.contract import ContractError, Topics, check_hut_id
-    from toolhut.hut_keys import HutKeyring, SecretFileError, new_secret_file, read_secret_file
+    from toolhut.hut_keys import HutKeyring, SecretFileError, load_or_create_secret
 
     name = "toolhut server mqtt-auth"
     settings = _settings(args)
@@ -185,10 +185,8 @@ def run_mqtt_auth(args: argparse.Namespace) -> int:
             print(f"{name}: skipped: {exc}", file=sys.stderr)
     secret_file = settings.secret_file
     try:
-        if secret_file.exists():
-            secret = read_secret_file(secret_file)
-        else:
-            secret = new_secret_file(secret_file)
+        secret, created = load_or_create_secret(secret_file)
+        if created:
             print(f"created a new server secret at {secret_file} (the server must use it too)")
         keyring = HutKeyring(secret)
     except (SecretFileError, OSError) as exc:
