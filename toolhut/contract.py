@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -37,9 +37,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-if TYPE_CHECKING:
-    from toolhut.hut_keys import HutKey
 
 VERSION = "v1"
 DEFAULT_PREFIX = "toolhut"
@@ -72,6 +69,20 @@ class TopicKind(StrEnum):
     CMD = "cmd"
     STATUS = "status"
     ALLOWLIST = "allowlist"
+
+
+class MessageKey(Protocol):
+    """What the contract needs of a hut's key (toolhut/hut_keys.py holds the real one, and
+    imports this module, not the other way round)."""
+
+    @property
+    def hut(self) -> str: ...
+
+    def seal(self, kind: TopicKind, body: bytes) -> bytes: ...
+
+    def unseal(self, kind: TopicKind, payload: bytes) -> bytes: ...
+
+    def card_hash(self, salt: str, card: str) -> str: ...
 
 
 def check_hut_id(hut: str) -> str:
@@ -145,7 +156,7 @@ class _Sealable(_Message):
     if TYPE_CHECKING:  # each message declares it in its own place, for the JSON's order
         hut: str
 
-    def sealed(self, key: HutKey) -> bytes:
+    def sealed(self, key: MessageKey) -> bytes:
         """The bytes to publish: this message with the MAC of ``key`` (its hut's)."""
         if key.hut != self.hut:
             raise ContractError(f"a message of hut {self.hut!r} sealed with hut {key.hut!r}'s key")
@@ -428,18 +439,18 @@ class Allowlist(_Sealable):
         states.update(dict.fromkeys(self.lost or (), CardState.LOST))
         return states
 
-    def state_of(self, card: str, *, key: HutKey) -> CardState | None:
+    def state_of(self, card: str, *, key: MessageKey) -> CardState | None:
         """The card's state, or None for a card the list does not name (unknown)."""
         return self.states().get(key.card_hash(self.salt, card))
 
-    def admits(self, card: str, *, key: HutKey) -> bool:
+    def admits(self, card: str, *, key: MessageKey) -> bool:
         return self.state_of(card, key=key) is CardState.ACTIVE
 
 
 _S = TypeVar("_S", bound=_Sealable)
 
 
-def _opened(model: type[_S], payload: bytes, key: HutKey) -> _S:
+def _opened(model: type[_S], payload: bytes, key: MessageKey) -> _S:
     message = _parse(model, key.unseal(model.KIND, payload))
     if message.hut != key.hut:
         raise ContractError(f"{model.__name__} names hut {message.hut!r}, sealed for {key.hut!r}")
@@ -465,7 +476,7 @@ def _summary(exc: ValidationError) -> str:
 # ContractError, as is one that names another hut inside.
 
 
-def parse_event(payload: bytes, *, key: HutKey) -> AnyEvent:
+def parse_event(payload: bytes, *, key: MessageKey) -> AnyEvent:
     body = key.unseal(TopicKind.EVENTS, payload)
     try:
         event = _EVENT.validate_json(body)
@@ -476,19 +487,19 @@ def parse_event(payload: bytes, *, key: HutKey) -> AnyEvent:
     return event
 
 
-def parse_ack(payload: bytes, *, key: HutKey) -> AckBatch:
+def parse_ack(payload: bytes, *, key: MessageKey) -> AckBatch:
     return _opened(AckBatch, payload, key)
 
 
-def parse_command(payload: bytes, *, key: HutKey) -> Command:
+def parse_command(payload: bytes, *, key: MessageKey) -> Command:
     return _opened(Command, payload, key)
 
 
-def parse_status(payload: bytes, *, key: HutKey) -> Status:
+def parse_status(payload: bytes, *, key: MessageKey) -> Status:
     return _opened(Status, payload, key)
 
 
-def parse_allowlist(payload: bytes, *, key: HutKey) -> Allowlist:
+def parse_allowlist(payload: bytes, *, key: MessageKey) -> Allowlist:
     return _opened(Allowlist, payload, key)
 
 
