@@ -6,14 +6,20 @@ falls back to a broker of its own and skips PostgreSQL loudly when it is missing
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.ingest import IngestWorker
+from server.settings import ServerSettings
 from server.storage import make_engine, make_sessionmaker, migrate
+from tests.support.gateway_link import FakeGatewayLink
+from tests.support.keys import TestKeys
 from tests.support.services import Broker, fresh_postgres_schema
+from toolhut.contract import Topics
 
 T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
@@ -61,3 +67,32 @@ def clock() -> MovableClock:
 @pytest.fixture(scope="session")
 def mqtt_url(broker: Broker) -> str:
     return broker.url
+
+
+INGEST_TIMEOUT = 20.0
+
+
+@contextmanager
+def running_ingest(
+    settings: ServerSettings,
+    *,
+    sessions: sessionmaker[Session],
+    keys: TestKeys,
+    clock: MovableClock,
+) -> Iterator[IngestWorker]:
+    """An ingest worker on the real broker with this test's keys, connected, stopped after."""
+    worker = IngestWorker(settings, sessions=sessions, keyring=keys.keyring, clock=clock)
+    worker.start()
+    try:
+        assert worker.wait_connected(INGEST_TIMEOUT), "ingest worker did not connect"
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture
+def gateway(mqtt_url: str, topic_prefix: str, keys: TestKeys) -> Iterator[FakeGatewayLink]:
+    """A hut's side of the wire, sealing with this test's keys."""
+    link = FakeGatewayLink(mqtt_url, Topics(topic_prefix), keys.keyring)
+    yield link
+    link.close()

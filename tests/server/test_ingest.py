@@ -21,7 +21,7 @@ from tests.support.keys import TestKeys
 from toolhut.contract import CardState, Outcome, Topics
 from toolhut.hut_keys import HutKeyring
 
-from .conftest import MovableClock
+from .conftest import MovableClock, running_ingest
 from .factories import door, scan
 
 HUT = "demo-hut"
@@ -39,19 +39,9 @@ def worker(
     with sessions.begin() as session:
         seed_demo(session, hut_id=HUT)
     settings = ServerSettings(mqtt_url=mqtt_url, topic_prefix=topic_prefix)
-    worker = IngestWorker(settings, sessions=sessions, keyring=keys.keyring, clock=clock)
-    worker.start()
-    assert worker.wait_connected(TIMEOUT), "ingest worker did not connect"
-    yield worker
-    worker.stop()
+    with running_ingest(settings, sessions=sessions, keys=keys, clock=clock) as worker:
+        yield worker
     clear_retained(mqtt_url, settings.topics.allowlist(HUT))
-
-
-@pytest.fixture
-def gateway(mqtt_url: str, topic_prefix: str, keys: TestKeys) -> Iterator[FakeGatewayLink]:
-    link = FakeGatewayLink(mqtt_url, Topics(topic_prefix), keys.keyring)
-    yield link
-    link.close()
 
 
 def _poll(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:

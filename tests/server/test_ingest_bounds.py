@@ -26,9 +26,9 @@ from server.storage.models import Hut, RejectedMessage
 from server.storage.queries import DEAD_LETTER_PREFIX
 from tests.support.gateway_link import FakeGatewayLink, clear_retained
 from tests.support.keys import TestKeys
-from toolhut.contract import MAX_WIRE_INT, EventAck, Outcome, TopicKind, Topics
+from toolhut.contract import MAX_WIRE_INT, EventAck, Outcome, TopicKind
 
-from .conftest import T0, MovableClock
+from .conftest import T0, MovableClock, running_ingest
 from .factories import door, scan
 
 HUT = "demo-hut"
@@ -51,20 +51,10 @@ def worker(
     settings = ServerSettings(
         mqtt_url=mqtt_url, topic_prefix=topic_prefix, gap_timeout_s=GAP.total_seconds()
     )
-    worker = IngestWorker(settings, sessions=sessions, keyring=keys.keyring, clock=clock)
-    worker.start()
-    assert worker.wait_connected(TIMEOUT), "ingest worker did not connect"
-    yield worker
-    worker.stop()
+    with running_ingest(settings, sessions=sessions, keys=keys, clock=clock) as worker:
+        yield worker
     clear_retained(mqtt_url, settings.topics.allowlist(HUT))
     clear_retained(mqtt_url, settings.topics.allowlist(OTHER))
-
-
-@pytest.fixture
-def gateway(mqtt_url: str, topic_prefix: str, keys: TestKeys) -> Iterator[FakeGatewayLink]:
-    link = FakeGatewayLink(mqtt_url, Topics(topic_prefix), keys.keyring)
-    yield link
-    link.close()
 
 
 class Acks:

@@ -21,12 +21,12 @@ from server.storage.ingest_models import GapKind, HutSequence
 from server.storage.models import EventRecord, Hut, Loan
 from tests.support.gateway_link import FakeGatewayLink, clear_retained
 from tests.support.keys import TestKeys
-from toolhut.contract import CardDecision, CardEvent, Outcome, Topics, new_id
+from toolhut.contract import CardDecision, CardEvent, Outcome, new_id
 
-from .conftest import T0, MovableClock
+from .conftest import T0, MovableClock, running_ingest
 from .factories import card, door, scan
 from .streams import HUTS, RECEIVED_AT, ingest, interleave, mess_up, reset, snapshot, visits
-from .test_ingest import TIMEOUT, _poll
+from .test_ingest import _poll
 
 HUT = "demo-hut"
 GAP = timedelta(seconds=30)
@@ -213,20 +213,10 @@ def worker(
 ) -> Iterator[IngestWorker]:
     reset(sessions)
     settings = ServerSettings(mqtt_url=mqtt_url, topic_prefix=topic_prefix, gap_sweep_s=0.05)
-    worker = IngestWorker(settings, sessions=sessions, keyring=keys.keyring, clock=clock)
-    worker.start()
-    assert worker.wait_connected(TIMEOUT), "ingest worker did not connect"
-    yield worker
-    worker.stop()
+    with running_ingest(settings, sessions=sessions, keys=keys, clock=clock) as worker:
+        yield worker
     for hut in HUTS:
         clear_retained(mqtt_url, settings.topics.allowlist(hut))
-
-
-@pytest.fixture
-def gateway(mqtt_url: str, topic_prefix: str, keys: TestKeys) -> Iterator[FakeGatewayLink]:
-    link = FakeGatewayLink(mqtt_url, Topics(topic_prefix), keys.keyring)
-    yield link
-    link.close()
 
 
 def _settled(sessions: sessionmaker[Session], total: int) -> bool:
