@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -26,6 +26,7 @@ from server.storage.models import Hut, RejectedMessage
 from server.storage.queries import DEAD_LETTER_PREFIX
 from tests.support.gateway_link import FakeGatewayLink, clear_retained
 from tests.support.keys import TestKeys
+from tests.support.processes import poll_until
 from toolhut.contract import MAX_WIRE_INT, EventAck, Outcome, TopicKind
 
 from .conftest import T0, MovableClock, running_ingest
@@ -84,13 +85,6 @@ def _raw(gateway: FakeGatewayLink, event: AnyEvent, **override: object) -> bytes
     return gateway.keyring(event.hut).seal(TopicKind.EVENTS, body)
 
 
-def _poll(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
-
-
 def _letters(sessions: sessionmaker[Session]) -> list[RejectedMessage]:
     with sessions() as session:
         return list(session.scalars(select(RejectedMessage).order_by(RejectedMessage.id)))
@@ -119,7 +113,7 @@ def test_a_seq_past_the_bound_is_dead_lettered_and_the_hut_goes_on(
     clock.advance(GAP + timedelta(seconds=1))
     acks.wait(held, Outcome.APPLIED)
     acks.send(door(HUT, 3))
-    _poll(lambda: _letter_count(sessions) == 2)
+    poll_until(lambda: _letter_count(sessions) == 2, timeout=TIMEOUT, what="2 dead letters")
     for letter in _letters(sessions):
         assert letter.reason.startswith("invalid event: door.seq: "), letter.reason
         assert str(MAX_WIRE_INT) in letter.reason
@@ -166,7 +160,9 @@ def test_a_flood_of_hostile_events_is_dead_lettered_quietly_without_delaying_ano
         gateway.publish(topic, _raw(gateway, door(HUT, 1), seq=2**63 + i))
     acks = Acks(gateway)
     acks.send(door(OTHER, 1))
-    _poll(lambda: _letter_count(sessions) == hostile)
+    poll_until(
+        lambda: _letter_count(sessions) == hostile, timeout=TIMEOUT, what="every dead letter"
+    )
     # What delayed the valid event before: the batch failed in the database and was
     # retried message by message. Now each is refused by the contract, in its batch.
     reasons = {letter.reason for letter in _letters(sessions)}
@@ -188,7 +184,7 @@ def test_a_nul_in_a_scan_is_dead_lettered_and_the_rest_of_its_batch_applied(
     gateway.send(second)
     acks.wait(first, Outcome.APPLIED)
     acks.wait(second, Outcome.QUEUED)  # seq 2 was refused, so 3 waits for the gap
-    _poll(lambda: _letter_count(sessions) == 1)
+    poll_until(lambda: _letter_count(sessions) == 1, timeout=TIMEOUT, what="a dead letter")
     (letter,) = _letters(sessions)
     assert letter.reason == "invalid event: scan.text: Value error, control character U+0000 at 5"
     assert b"T0003\\u0000" in letter.payload
@@ -199,7 +195,7 @@ def test_a_megabyte_dead_letter_keeps_a_prefix_its_digest_and_its_size(
 ) -> None:
     payload = b'{"v":1,"junk":"' + b"x" * 1_000_000 + b'"}'
     gateway.publish(gateway.topics.events(HUT), payload)
-    _poll(lambda: _letter_count(sessions) == 1)
+    poll_until(lambda: _letter_count(sessions) == 1, timeout=TIMEOUT, what="a dead letter")
     (letter,) = _letters(sessions)
     assert letter.payload == payload[:DEAD_LETTER_PREFIX]
     assert letter.payload_sha256 == hashlib.sha256(payload).hexdigest()
