@@ -43,14 +43,19 @@ class AllowlistNotPublishedError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class CardAccessList:
-    """Every card's access, by uid."""
+    """Every card's access, by uid, and the text a digest sums up (the same for every hut:
+    built once, keyed per hut)."""
 
     entries: tuple[tuple[str, CardAccess], ...]
+    text: bytes
+
+    @classmethod
+    def of(cls, entries: tuple[tuple[str, CardAccess], ...]) -> CardAccessList:
+        return cls(entries, "\n".join(f"{uid}:{access.value}" for uid, access in entries).encode())
 
     def digest(self, key: HutKey) -> str:
         """What the list of ``key``'s hut says, keyed so the stored digest tells nothing."""
-        text = "\n".join(f"{uid}:{access.value}" for uid, access in self.entries)
-        return hmac.new(key.card_key, text.encode(), hashlib.sha256).hexdigest()
+        return hmac.new(key.card_key, self.text, hashlib.sha256).hexdigest()
 
     def allowlist(self, *, key: HutKey, version: int, issued: datetime) -> Allowlist:
         salt = secrets.token_hex(8)
@@ -69,7 +74,7 @@ class CardAccessList:
 
 
 def card_access_list(session: Session) -> CardAccessList:
-    return CardAccessList(
+    return CardAccessList.of(
         tuple(
             (uid, card_access(card=state, member=status))
             for uid, state, status in queries.card_states(session)
