@@ -1,0 +1,271 @@
+"""The ledger's own cost per event, without the network: ``server.ledger.apply_batch`` in
+its transaction (the ingest worker's: huts looked up, events applied, commit), timed.
+
+Two loads, each on a freshly seeded database:
+
+- single: a batch of one per transaction, as a resident at the hut sends it: card tap,
+  door open, borrow scan, return scan, door close, visit after visit at one hut; the
+  median time of each kind;
+- batch: batches of ``--batch`` mixed events (many huts' visits interleaved, as the ingest
+  bench sends them); the median time per event.
+
+For each, the SQL statements per event (an executemany counts once) and the median wall
+and CPU time (CPU time hides most of a loaded machine's noise on SQLite; on PostgreSQL
+the server's share is missing from it). Runs in any tree with the same
+``apply_batch`` signature, so old and new compare with bench/alternate.sh:
+
+    python bench/ledger_step.py [--db postgresql+psycopg://...] [--visits 200]
+                                [--batches 8] [--batch 500] [--profile single|batch]
+    bench/alternate.sh -n 3 OLD_TREE NEW_TREE "python $PWD/bench/ledger_step.py"
+
+Default: a new SQLite file; with ``--db`` a PostgreSQL database, in a schema of its own
+(created, then dropped). ``--profile`` prints the top of a cProfile of that load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from server import ledger
+from server.ledger import apply_batch
+from server.storage import make_engine, make_sessionmaker, normalize_db_url
+from server.storage.migrate import migrate_engine
+from server.storage.models import Card, Hut, Item, Member
+from server.storage.queries import get_huts
+from toolhut.contract import (
+    AnyEvent,
+    CardDecision,
+    CardEvent,
+    DoorEvent,
+    DoorState,
+    ScanEvent,
+    new_id,
+)
+
+TS = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+ITEMS_PER_HUT = 20
+KINDS = ("card", "door open", "borrow", "return", "door close")
+
+
+def hut_id(h: int) -> str:
+    return f"hut-{h:03d}"
+
+
+def card_uid(h: int) -> str:
+    return f"0C{h:06X}"
+
+
+def tag(h: int, i: int) -> str:
+    return f"L{h:03d}{i:03d}"
+
+
+class Visits:
+    """Each hut's visits (card, door open, borrow, return, door close), numbered on."""
+
+    def __init__(self) -> None:
+        self.seq: dict[int, int] = defaultdict(int)
+        self.visit: dict[int, int] = defaultdict(int)
+
+    def next(self, h: int) -> list[AnyEvent]:
+        hut, card, visit = hut_id(h), card_uid(h), self.visit[h]
+        self.visit[h] += 1
+        item = tag(h, visit % ITEMS_PER_HUT)
+        start = self.seq[h]
+        self.seq[h] += 5
+
+        def env(n: int) -> dict[str, Any]:
+            seq = start + n
+            return {"id": new_id(), "hut": hut, "seq": seq, "ts": TS + timedelta(seconds=seq),
+                    "session": f"v{visit}"}  # fmt: skip
+
+        return [
+            CardEvent(**env(1), card=card, decision=CardDecision.UNLOCKED),
+            DoorEvent(**env(2), state=DoorState.OPEN),
+            ScanEvent(**env(3), text=item, card=card),
+            ScanEvent(**env(4), text=item, card=card),
+            DoorEvent(**env(5), state=DoorState.CLOSED),
+        ]
+
+
+def seed(db: Session, huts: int) -> None:
+    db.execute(
+        Hut.__table__.insert(),
+        [{"id": hut_id(h), "name": hut_id(h), "timezone": "Asia/Shanghai",
+          "allowlist_version": 0} for h in range(huts)],
+    )  # fmt: skip
+    for h in range(huts):
+        member = Member(name=f"m{h}", building_unit="1-1")
+        db.add_all([member, Card(uid=card_uid(h), member=member)])
+        for i in range(ITEMS_PER_HUT):
+            db.add(
+                Item(tag=tag(h, i), name_zh="工具", name_en="tool", category="hand_tools",
+                     hut_id=hut_id(h))
+            )  # fmt: skip
+
+
+class Meter:
+    """Statements run on the engine (an executemany once), as the bench counts them."""
+
+    def __init__(self, engine: Any) -> None:
+        self.statements = 0
+        self.shown: list[str] | None = None  # the statements' text too, while a list
+        event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.statements += 1
+        if self.shown is not None:
+            self.shown.append(" ".join(statement.split())[:150])
+
+
+@contextmanager
+def database(url: str | None, tmp: Path) -> Iterator[str]:
+    """A new SQLite file, or a schema of its own in the PostgreSQL database (dropped after)."""
+    if url is None:
+        yield f"sqlite:///{tmp / 'ledger_step.sqlite3'}"
+        return
+    import psycopg
+
+    plain = normalize_db_url(url).split("?")[0].replace("postgresql+psycopg://", "postgresql://")
+    schema = f"ledger_step_{new_id()[:8]}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{url.split('?')[0]}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    wall: float
+    cpu: float
+    statements: int
+    events: int
+
+
+class Bench:
+    def __init__(self, db_url: str, huts: int) -> None:
+        self.engine = make_engine(db_url)
+        migrate_engine(self.engine)
+        self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
+        with self.sessions.begin() as db:
+            if db.scalars(select(Hut)).first() is None:
+                seed(db, huts)
+        self.meter = Meter(self.engine)
+        self.visits = Visits()  # one numbering for the whole run, as a gateway's
+        self.clock = TS + timedelta(days=1)
+
+    def transaction(self, events: list[AnyEvent]) -> Sample:
+        """The ingest worker's transaction for ``events``, timed."""
+        self.clock += timedelta(seconds=1)
+        before = self.meter.statements
+        wall, cpu = time.perf_counter(), time.process_time()
+        with self.sessions() as db, db.begin():
+            huts = get_huts(db, {e.hut for e in events})
+            result = apply_batch(db, events, huts=huts, received_at=self.clock)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        assert result.applied == len(events), (result.applied, len(events))
+        return Sample(wall, cpu, self.meter.statements - before, len(events))
+
+
+def single(bench: Bench, visits: int) -> dict[str, list[Sample]]:
+    samples: dict[str, list[Sample]] = defaultdict(list)
+    for _ in range(visits):
+        for kind, e in zip(KINDS, bench.visits.next(0), strict=True):
+            samples[kind].append(bench.transaction([e]))
+    return samples
+
+
+def batches(bench: Bench, count: int, size: int, huts: int) -> list[Sample]:
+    out = []
+    for _ in range(count):
+        events: list[AnyEvent] = []
+        per_hut = [
+            bench.visits.next(h) for h in range(huts) for _ in range(max(1, size // 5 // huts))
+        ]
+        for i in range(5):  # the huts' visits interleaved, each hut in seq order
+            events.extend(visit[i] for visit in per_hut)
+        events.sort(key=lambda e: (e.seq, e.hut))
+        out.append(bench.transaction(events[:size]))
+    return out
+
+
+def show_sql(bench: Bench) -> None:
+    """The statements of one more visit, event by event (to see where they go)."""
+    for kind, e in zip(KINDS, bench.visits.next(0), strict=True):
+        bench.meter.shown = []
+        bench.transaction([e])
+        print(f"-- {kind}: {len(bench.meter.shown)} statements")
+        for text in bench.meter.shown:
+            print("   ", text)
+    bench.meter.shown = None
+
+
+def _median(samples: list[Sample], of: Callable[[Sample], float]) -> float:
+    return statistics.median(of(s) for s in samples)
+
+
+def line(name: str, samples: list[Sample]) -> str:
+    wall = _median(samples, lambda s: s.wall / s.events) * 1e6
+    cpu = _median(samples, lambda s: s.cpu / s.events) * 1e6
+    statements = sum(s.statements for s in samples) / sum(s.events for s in samples)
+    return (
+        f"{name:<16} {wall:8.0f} us/event wall {cpu:8.0f} us/event cpu "
+        f"{statements:6.2f} statements/event ({len(samples)} samples)"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", default=None, help="PostgreSQL URL (default: a new SQLite file)")
+    parser.add_argument("--visits", type=int, default=200, help="single: visits (5 events each)")
+    parser.add_argument("--batches", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=500, help="events per batch")
+    parser.add_argument("--huts", type=int, default=20, help="huts in a batch")
+    parser.add_argument("--profile", choices=("single", "batch"), default=None)
+    parser.add_argument("--sql", action="store_true", help="print one visit's statements")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, database(args.db, Path(tmp)) as url:
+        backend = "postgresql" if url.startswith("postgresql") else "sqlite"
+        profile = cProfile.Profile() if args.profile else None
+        bench = Bench(url, args.huts)
+        print(f"ledger {ledger.__file__}")
+        batches(bench, 1, args.batch, args.huts)  # warm up: imports, statement caches
+        single(bench, 5)
+        if args.sql:
+            show_sql(bench)
+        if profile and args.profile == "single":
+            profile.enable()
+        for kind, samples in single(bench, args.visits).items():
+            print(line(f"{backend} {kind}", samples))
+        if profile:
+            profile.disable()
+        if profile and args.profile == "batch":
+            profile.enable()
+        print(line(f"{backend} batch", batches(bench, args.batches, args.batch, args.huts)))
+        if profile:
+            profile.disable()
+            pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+        bench.engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
