@@ -240,6 +240,8 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=500, help="events per batch")
     parser.add_argument("--huts", type=int, default=20, help="huts in a batch")
     parser.add_argument("--profile", choices=("single", "batch"), default=None)
+    parser.add_argument("--sort", default="cumulative", help="--profile: pstats sort key")
+    parser.add_argument("--top", type=int, default=40, help="--profile: lines shown")
     parser.add_argument("--sql", action="store_true", help="print one visit's statements")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, database(args.db, Path(tmp)) as url:
@@ -262,7 +264,7 @@ def main() -> int:
         print(line(f"{backend} batch", batches(bench, args.batches, args.batch, args.huts)))
         if profile:
             profile.disable()
-            pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+            pstats.Stats(profile, stream=sys.stderr).sort_stats(args.sort).print_stats(args.top)
         bench.engine.dispose()
     return 0
 

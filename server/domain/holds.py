@@ -54,10 +54,11 @@ class Line:
         """The item with ``fields`` changed (status, condition, hut_id), and the change."""
         item = replace(self.item, **fields)  # type: ignore[arg-type]
         change = ItemChanged(self.item.id, **fields)  # type: ignore[arg-type]
-        return replace(self, item=item, changes=(*self.changes, change))
+        # Built directly, not by replace(): rules call these a few times per scan.
+        return Line(item, self.queue, (*self.changes, change))
 
     def with_changes(self, *changes: Change) -> Line:
-        return replace(self, changes=(*self.changes, *changes))
+        return Line(self.item, self.queue, (*self.changes, *changes))
 
     def _reservation(self, reservation: ReservationState) -> Line:
         """The line with ``reservation`` replaced (or dropped, once it is closed)."""

@@ -16,7 +16,7 @@ working set (objects created inside it are gone).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from server.domain.changes import (
     AnomalyRaised,
@@ -162,6 +163,11 @@ class EffectWriter:
         return self.working.loan(self.db, ref)
 
     def _get(self, model: type[Any], key: object) -> Any:
+        # The rows a command names are nearly always loaded already: the identity map is
+        # looked in first (Session.get does too, after much more work of its own).
+        row = self.db.identity_map.get(identity_key(model, key))
+        if row is not None:
+            return row
         row = self.db.get(model, key)
         if row is None:
             raise LookupError(f"no {model.__name__} {key!r}")
@@ -274,39 +280,34 @@ class EffectWriter:
     def _door_opened(self, change: DoorOpened) -> None:
         state = change.door
         door = DoorSession(
-            hut_id=state.hut_id,
-            key=state.key,
-            mode=state.mode.value,
-            started_at=state.started_at,
-            scans=state.scans,
-            card_uid=state.card_uid,
+            hut_id=state.hut_id, key=state.key, member_id=state.member_id, **_door_columns(state)
         )
+        if state.member_id is not None:
+            door.member = self._get(Member, state.member_id)
         self.db.add(door)
         self.working.door_opened(door)
-        self._copy_door(door, state)
+        self.working.door_states[(state.hut_id, state.key)] = state
 
     def _door_changed(self, change: DoorChanged) -> None:
-        self._copy_door(self.door(change.door.ref), change.door)
-
-    def _copy_door(self, door: DoorSession, state: DoorState) -> None:
-        if state.member_id is not None and door.member_id != state.member_id:
+        state = change.door
+        pair = (state.hut_id, state.key)
+        door = self.door(change.door.ref)
+        # What the row holds now: the state the rules last left it in, if the working set
+        # has it (comparing those is cheaper than reading the row's attributes back).
+        before = self.working.door_states.get(pair)
+        columns = _door_columns(state)
+        if before is None:
+            held, member_id = _columns_of(door, columns), door.member_id
+        else:
+            held, member_id = _door_columns(before), before.member_id
+        if state.member_id is not None and member_id != state.member_id:
             door.member = self._get(Member, state.member_id)
             # Set the column too: the next command may read it before anything flushes.
             door.member_id = state.member_id
-        pending = None if state.pending_condition is None else state.pending_condition.value
-        values = {
-            "mode": state.mode.value,
-            "started_at": state.started_at,
-            "card_uid": state.card_uid,
-            "door_opened_at": state.door_opened_at,
-            "closed_at": state.closed_at,
-            "scans": state.scans,
-            "flag": state.flag,
-            "pending_condition": pending,
-        }
-        for name, value in values.items():
-            if getattr(door, name) != value:
+        for name, value in columns.items():
+            if held[name] != value:
                 setattr(door, name, value)
+        self.working.door_states[pair] = state
 
     def _stocktake_opened(self, change: StocktakeOpened) -> None:
         door = self.door(change.door)
@@ -407,6 +408,25 @@ class EffectWriter:
 
     def _card_state(self, change: CardStateChanged) -> None:
         self._card(change.uid).state = change.state
+
+
+def _door_columns(state: DoorState) -> dict[str, Any]:
+    """The door session row's columns the rules change, from its state."""
+    pending = None if state.pending_condition is None else state.pending_condition.value
+    return {
+        "mode": state.mode.value,
+        "started_at": state.started_at,
+        "card_uid": state.card_uid,
+        "door_opened_at": state.door_opened_at,
+        "closed_at": state.closed_at,
+        "scans": state.scans,
+        "flag": state.flag,
+        "pending_condition": pending,
+    }
+
+
+def _columns_of(door: DoorSession, names: Iterable[str]) -> dict[str, Any]:
+    return {name: getattr(door, name) for name in names}
 
 
 _WRITERS: dict[type, Callable[[EffectWriter, Any], None]] = {

@@ -145,8 +145,17 @@ class Snapshots:
             return replace(base, consumable=consumable)
         loan = self._open_loan(item)
         in_category = 0 if member is None else self._open_loans_in(member.id, item.category)
-        return replace(
-            base, item=item, loan=loan, queue=self._queue(item.id), in_category=in_category
+        # Built anew rather than replace(base, ...): the common case, a borrow or return.
+        return Snapshot(
+            hut,
+            now,
+            policy,
+            card=card,
+            door=door,
+            item=item,
+            loan=loan,
+            queue=self._queue(item.id),
+            in_category=in_category,
         )
 
     # Cards and members.
@@ -234,7 +243,12 @@ class Snapshots:
             query = select(DoorSession).where(DoorSession.hut_id == hut_id, DoorSession.key == key)
             doors[pair] = self.db.scalars(query).one_or_none()
         door = doors[pair]
-        return None if door is None else self._door_state(door)
+        if door is None:
+            return None
+        state = self.working.door_states.get(pair)
+        if state is None:
+            state = self.working.door_states[pair] = self._door_state(door)
+        return state
 
     def _door_state(self, door: DoorSession) -> DoorState:
         state = DoorState(

@@ -8,7 +8,9 @@ why that stays true within the transaction:
 - items by tag: ingest never adds an item or changes a tag;
 - the open loan of an item, and open loans per member and category: loans are opened and
   closed only by the effect writer, which tells the working set (``loan_opened`` ...);
-- door sessions by (hut, key): opened only by the effect writer, which tells it;
+- door sessions by (hut, key): opened and changed only by the effect writer, which tells
+  it; with each the DoorState the rules last left it in (``door_states``), so the next
+  command's snapshot is that state, not one built again from the row's columns;
 - an item's active reservations (waiting or held) as rows: ingest adds none, and the
   writer changes their state in place (a snapshot filters by the current state);
 - members without a pending display line: ingest adds none.
@@ -25,6 +27,7 @@ from itertools import count
 
 from sqlalchemy.orm import Session
 
+from server.domain.ledger_state import DoorState
 from server.storage.models import Card, DoorSession, Item, Loan, Reservation
 
 
@@ -42,6 +45,7 @@ class WorkingSet:
         self.counts: dict[tuple[int, str], int] = {}  # open loans by (member id, category)
         self.counted: set[int] = set()  # members whose every category is in counts
         self.doors: dict[tuple[str, str], DoorSession | None] = {}
+        self.door_states: dict[tuple[str, str], DoorState] = {}  # as the row stands now
         self.reservations: dict[int, list[Reservation]] = {}  # by item id, active at load
         self.no_display: set[int] = set()  # member ids with no pending display line
         self._new_loans: dict[int, Loan] = {}  # by negative ref, loans without an id yet
