@@ -186,13 +186,12 @@ class EffectWriter:
 
     def _loan_opened(self, change: LoanOpened) -> None:
         item: Item = self._get(Item, change.item_id)
-        member: Member = self._get(Member, change.member_id)
-        # renewals given (not left to its server default), so no insert has to fetch it back.
+        # By ids, not relationships: item and member are in the database already, and
+        # setting a relationship is most of the cost of a new row. renewals given (not
+        # left to its server default), so no insert has to fetch it back.
         loan = Loan(
-            item=item,
             item_id=item.id,
-            member=member,
-            member_id=member.id,
+            member_id=change.member_id,
             hut_id=change.hut_id,
             borrowed_at=change.borrowed_at,
             due_at=change.due_at,
@@ -207,7 +206,7 @@ class EffectWriter:
         loan.returned_at = change.at
         loan.returned_hut_id = change.hut_id
         loan.return_condition = None if change.condition is None else change.condition.value
-        self.working.loan_closed(loan, category=loan.item.category)
+        self.working.loan_closed(loan, category=self._category(loan))
 
     def _loan_renewed(self, change: LoanRenewed) -> None:
         loan = self._loan(change.loan)
@@ -217,7 +216,13 @@ class EffectWriter:
     def _loan_lost(self, change: LoanLost) -> None:
         loan = self._loan(change.loan)
         loan.lost_at = change.at
-        self.working.loan_closed(loan, category=loan.item.category)
+        self.working.loan_closed(loan, category=self._category(loan))
+
+    def _category(self, loan: Loan) -> str:
+        # Through the item's id: a loan opened in this transaction may not be flushed yet,
+        # and a pending row's relationships are not loaded.
+        item: Item = self._get(Item, loan.item_id)
+        return item.category
 
     def _loan_condition(self, change: LoanConditionSet) -> None:
         self._loan(change.loan).return_condition = change.condition.value
@@ -279,11 +284,10 @@ class EffectWriter:
 
     def _door_opened(self, change: DoorOpened) -> None:
         state = change.door
+        # The member by id only, as for loans: the relationship loads when read (after a flush).
         door = DoorSession(
             hut_id=state.hut_id, key=state.key, member_id=state.member_id, **_door_columns(state)
         )
-        if state.member_id is not None:
-            door.member = self._get(Member, state.member_id)
         self.db.add(door)
         self.working.door_opened(door)
         self.working.door_states[(state.hut_id, state.key)] = state
