@@ -306,6 +306,16 @@ def _create_messages_pg(
     return ids, won
 
 
+def set_payload(session: Session, message_id: int, payload: list[dict[str, Any]]) -> None:
+    """The lines a message carries itself (written by ``server.reminders.payloads``)."""
+    session.execute(
+        update(ReminderMessage)
+        .where(ReminderMessage.id == message_id)
+        .values(payload=payload)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def add_deliveries(
     session: Session,
     targets: Iterable[tuple[int, str, str | None, str]],
@@ -694,6 +704,7 @@ __all__ = [
     "open_loans_of",
     "record_attempt",
     "set_contact",
+    "set_payload",
     "stream_due_loans",
     "suspend_members",
     "take_display_message",
