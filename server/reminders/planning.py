@@ -2,7 +2,10 @@
 overdue, the escalation to staff), claimed once per (loan, stage), grouped into one message
 per member and audience; and staff's "remind now" of a member's open loans.
 
-A stage that suspends borrowing suspends the member in the transaction that claims it.
+Exactly once across restarts and processes: a (subject, stage) claim is a primary key
+inserted with ON CONFLICT DO NOTHING, so only one process ever owns it, and a loan is in
+whichever message won its claim. A stage that suspends borrowing suspends the member in
+the transaction that claims it.
 """
 
 from __future__ import annotations
