@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, selectinload
 
 from server.domain import MemberStatus
-from server.storage import models
+from server.storage import access_changes, models
 from server.storage.models import Hut, Item, Loan, Member, NotificationRequest, Reservation
 from server.storage.reminder_models import (
     DeliveryStatus,
@@ -379,6 +379,7 @@ def suspend_members(session: Session, member_ids: Iterable[int]) -> None:
         session.execute(
             update(Member).where(Member.id.in_(ids)).values(status=MemberStatus.SUSPENDED)
         )
+        access_changes.mark(session)  # the allowlists follow (until access_actions does it)
 
 
 def lease_deliveries(

@@ -18,7 +18,7 @@ from server.allowlists import publish_allowlists
 from server.ingest import IngestWorker
 from server.seed import seed_demo
 from server.settings import ServerSettings
-from server.storage import access_changes
+from server.storage import access_changes, make_sessionmaker
 from server.storage import reminder_queries as rq
 from server.storage.models import Card, Hut, Item
 from tests.support.gateway_link import FakeGatewayLink, clear_retained
@@ -145,8 +145,7 @@ def test_only_a_commit_that_changed_access_is_told(sessions: sessionmaker[Sessio
     with sessions.begin() as session:
         seed_demo(session, hut_id=HUT)
     told: list[int] = []
-    with sessions() as session:
-        stop = access_changes.listen(session.get_bind().engine, lambda: told.append(1))
+    stop = access_changes.listen(sessions, lambda: told.append(1))
     try:
         zhang = _member_of(sessions, ZHANG)
         with sessions() as session:
@@ -163,6 +162,29 @@ def test_only_a_commit_that_changed_access_is_told(sessions: sessionmaker[Sessio
         assert told == [1]
     finally:
         stop()
+
+
+def test_the_listeners_belong_to_one_session_factory(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    """No listener on SQLAlchemy's classes: a factory's listeners hear its own commits only,
+    and a factory built without them cannot be listened to (rather than never telling)."""
+    with sessions.begin() as db:
+        seed_demo(db, hut_id=HUT)
+    told: list[int] = []
+    stop = access_changes.listen(sessions, lambda: told.append(1))
+    try:
+        zhang = _member_of(sessions, ZHANG)
+        with make_sessionmaker(engine).begin() as db:
+            access_actions.suspend_member(db, member_id=zhang)
+        assert told == []
+        with sessions.begin() as db:
+            access_actions.reactivate_member(db, member_id=zhang)
+        assert told == [1]
+    finally:
+        stop()
+    with pytest.raises(TypeError, match="no access listeners"):
+        access_changes.listen(sessionmaker(engine), lambda: told.append(1))
 
 
 class _Recorder:
