@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.domain import ItemStatus, SessionMode, StocktakeResult, stocktake_report
+from server.domain.ledger_state import AnomalyKind
 from server.storage import scan_buffer
 from server.storage.models import (
     Anomaly,
@@ -29,13 +29,6 @@ if TYPE_CHECKING:
 
 # On the shelf of their hut, as far as the ledger knows: what a stocktake should see.
 ON_SHELF = (ItemStatus.AVAILABLE, ItemStatus.RESERVED, ItemStatus.MAINTENANCE)
-
-
-class AnomalyKind(StrEnum):
-    RETURN_NOT_ON_LOAN = "return_not_on_loan"
-    UNSCANNED_REMOVAL = "possible_unscanned_removal"
-    MISSING_PART = "missing_part"
-    NEEDS_REPAIR = "needs_repair"
 
 
 def find(session: Session, *, hut_id: str, key: str) -> DoorSession | None:

@@ -5,26 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.domain import ItemStatus, LoanPolicy
+from server.domain.ledger_state import NotificationKind
+from server.domain.ledger_state import ReservationStatus as ReservationState
 from server.domain.lending import display, hold_until
 from server.storage.models import Item, NotificationRequest, Reservation
-
-
-class ReservationState(StrEnum):
-    WAITING = "waiting"
-    HELD = "held"
-    FULFILLED = "fulfilled"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-
-
-class NotificationKind(StrEnum):
-    RESERVATION_READY = "reservation_ready"
 
 
 def waiting(session: Session, item_id: int) -> Sequence[Reservation]:

@@ -1,0 +1,306 @@
+"""Everything one rule step changes, as frozen records, and ``Effects``: the step's
+decision (what the hut or staff are told) with its changes, in the order to apply them.
+
+The effect writer (server/storage/effect_writer.py) is the only code that turns these
+into rows. A loan opened in this step has no id yet: ``NEW_LOAN`` names it (a step opens
+at most one loan); a loan opened earlier in the transaction has a negative ``LoanRef``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from server.domain.ledger_state import (
+    AnomalyKind,
+    DoorKey,
+    DoorState,
+    LoanRef,
+    NotificationKind,
+    ReservationStatus,
+)
+from server.domain.lending import Action, Decision, Feedback, Refusal
+from server.domain.model import CardStatus, ItemCondition, ItemStatus, MemberStatus
+
+
+@dataclass(frozen=True, slots=True)
+class NewLoan:
+    """The loan this step opens (a step opens at most one)."""
+
+
+NEW_LOAN: Final = NewLoan()
+
+
+@dataclass(frozen=True, slots=True)
+class ItemChanged:
+    """Only the fields given change (None: as it was)."""
+
+    item_id: int
+    status: ItemStatus | None = None
+    condition: ItemCondition | None = None
+    hut_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoanOpened:
+    item_id: int
+    member_id: int
+    hut_id: str
+    borrowed_at: datetime
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LoanClosed:
+    """Brought back (to ``hut_id``)."""
+
+    loan: LoanRef
+    at: datetime
+    hut_id: str
+    condition: ItemCondition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoanRenewed:
+    loan: LoanRef
+    due_at: datetime
+    renewals: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoanLost:
+    loan: LoanRef
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LoanConditionSet:
+    loan: LoanRef
+    condition: ItemCondition
+
+
+@dataclass(frozen=True, slots=True)
+class HoldPlaced:
+    reservation_id: int
+    hold_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HoldWithdrawn:
+    """Back to waiting, at the head of the line (the item cannot go out after all)."""
+
+    reservation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationClosed:
+    reservation_id: int
+    state: ReservationStatus  # fulfilled, expired or cancelled
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationAdded:
+    item_id: int
+    member_id: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeQueued:
+    """A notification request for the reminders side to send."""
+
+    kind: NotificationKind
+    member_id: int
+    item_id: int
+    hut_id: str
+    reservation_id: int | None
+    text: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NoticesWithdrawn:
+    """The reservation's notices not sent yet are dropped."""
+
+    reservation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class DoorOpened:
+    door: DoorState
+
+
+@dataclass(frozen=True, slots=True)
+class DoorChanged:
+    """The door session as it stands after the step (every field is written)."""
+
+    door: DoorState
+
+
+@dataclass(frozen=True, slots=True)
+class StocktakeOpened:
+    door: DoorKey
+    member_id: int | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StocktakeLineChange:
+    tag: str
+    item_id: int | None
+    result: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class StocktakeClosed:
+    door: DoorKey
+    at: datetime
+    lines: tuple[StocktakeLineChange, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyRaised:
+    hut_id: str
+    kind: AnomalyKind
+    at: datetime
+    detail: str
+    item_id: int | None = None
+    member_id: int | None = None
+    door: DoorKey | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRecorded:
+    """The scan's row in its door session."""
+
+    door: DoorKey
+    seq: int
+    at: datetime
+    text: str
+    tag: str | None
+    action: Action
+    reason: Refusal | None = None
+    loan: LoanRef | NewLoan | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolmentRead:
+    hut_id: str
+    card_uid: str
+    event_id: str
+    at: datetime
+    member_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumableTaken:
+    batch_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemberStatusChanged:
+    member_id: int
+    status: MemberStatus
+
+
+@dataclass(frozen=True, slots=True)
+class CardAdded:
+    member_id: int
+    uid: str
+
+
+@dataclass(frozen=True, slots=True)
+class CardRemoved:
+    uid: str
+
+
+@dataclass(frozen=True, slots=True)
+class CardStateChanged:
+    uid: str
+    state: CardStatus
+
+
+Change = (
+    ItemChanged
+    | LoanOpened
+    | LoanClosed
+    | LoanRenewed
+    | LoanLost
+    | LoanConditionSet
+    | HoldPlaced
+    | HoldWithdrawn
+    | ReservationClosed
+    | ReservationAdded
+    | NoticeQueued
+    | NoticesWithdrawn
+    | DoorOpened
+    | DoorChanged
+    | StocktakeOpened
+    | StocktakeClosed
+    | AnomalyRaised
+    | ScanRecorded
+    | EnrolmentRead
+    | ConsumableTaken
+    | MemberStatusChanged
+    | CardAdded
+    | CardRemoved
+    | CardStateChanged
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """One step's outcome: the decision (None for events that decide nothing, such as a
+    door change), a refusal without a decision (an unknown card), and the changes."""
+
+    changes: tuple[Change, ...] = ()
+    decision: Decision | None = None
+    refusal: Refusal | None = None
+
+    @property
+    def reason(self) -> Refusal | None:
+        return self.decision.reason if self.decision is not None else self.refusal
+
+    @property
+    def feedback(self) -> Feedback | None:
+        return None if self.decision is None else self.decision.feedback
+
+    @property
+    def due_at(self) -> datetime | None:
+        return None if self.decision is None else self.decision.due_at
+
+
+__all__ = [
+    "NEW_LOAN",
+    "AnomalyRaised",
+    "CardAdded",
+    "CardRemoved",
+    "CardStateChanged",
+    "Change",
+    "ConsumableTaken",
+    "DoorChanged",
+    "DoorOpened",
+    "Effects",
+    "EnrolmentRead",
+    "HoldPlaced",
+    "HoldWithdrawn",
+    "ItemChanged",
+    "LoanClosed",
+    "LoanConditionSet",
+    "LoanLost",
+    "LoanOpened",
+    "LoanRenewed",
+    "MemberStatusChanged",
+    "NewLoan",
+    "NoticeQueued",
+    "NoticesWithdrawn",
+    "ReservationAdded",
+    "ReservationClosed",
+    "ScanRecorded",
+    "StocktakeClosed",
+    "StocktakeLineChange",
+    "StocktakeOpened",
+]

@@ -1,0 +1,45 @@
+"""The commands the rule book decides, in the domain's own terms: the ledger adapter
+builds them from the gateway's events (toolhut.contract), the staff actions from their
+requests, so hut and staff commands look alike and the rules import no wire format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CardTap:
+    """A card read at the reader; ``unlocked``: the gateway let it open the door."""
+
+    card_uid: str
+    door_key: str | None
+    unlocked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolRead:
+    """A card read in staff enrol mode: staff see it and give it to a member."""
+
+    card_uid: str
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DoorChange:
+    door_key: str | None
+    opened: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """A QR label read at the hut (item, condition card or consumable shelf label)."""
+
+    seq: int
+    text: str
+    card_uid: str | None
+    door_key: str | None
+
+
+HutCommand = CardTap | EnrolRead | DoorChange | Scan
+
+__all__ = ["CardTap", "DoorChange", "EnrolRead", "HutCommand", "Scan"]

@@ -1,0 +1,384 @@
+"""What card taps, door changes and scans do to the ledger, as pure rules: a Snapshot and
+a hut command in, Effects out (see rule_book.decide).
+
+A scan means, in this order: a count, if the door session is a staff stocktake; a
+condition card (``COND:REPAIR`` ...) about the session's last return; an item label
+(borrow, return, found); a consumable's shelf label (take one).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from server.domain.changes import (
+    NEW_LOAN,
+    AnomalyRaised,
+    Change,
+    ConsumableTaken,
+    DoorChanged,
+    DoorOpened,
+    Effects,
+    EnrolmentRead,
+    LoanClosed,
+    LoanConditionSet,
+    LoanOpened,
+    NewLoan,
+    ScanRecorded,
+    StocktakeClosed,
+    StocktakeLineChange,
+    StocktakeOpened,
+)
+from server.domain.commands import CardTap, DoorChange, EnrolRead, Scan
+from server.domain.holds import Line, fulfil, hold_next, release_if_expired, unhold
+from server.domain.labels import parse_condition_text, parse_scan_text
+from server.domain.ledger_state import (
+    AnomalyKind,
+    DoorState,
+    LoanRef,
+    LoanState,
+    MemberState,
+    Snapshot,
+)
+from server.domain.lending import (
+    CONDITION_TEXT,
+    Action,
+    Decision,
+    Feedback,
+    Refusal,
+    decide_scan,
+    decide_take,
+    display,
+    refuse,
+    status_after_return,
+)
+from server.domain.model import ItemCondition, ItemStatus
+from server.domain.sessions import SessionMode, flag_on_close, session_mode, stocktake_report
+
+ScanLoan = LoanRef | NewLoan | None
+
+
+@dataclass(slots=True)
+class _Step:
+    """One command's work in progress: the door session as it stands, and the changes."""
+
+    snapshot: Snapshot
+    door: DoorState | None = None
+    changes: list[Change] = field(default_factory=list)
+    _written: DoorState | None = None  # the door as the changes so far leave it
+
+    def __post_init__(self) -> None:
+        self.door = self._written = self.snapshot.door
+
+    def open_door(
+        self, key: str, *, card_uid: str | None = None, member: MemberState | None = None
+    ) -> DoorState:
+        """The door session ``key``, opened by its first event whichever type arrives first
+        (events of one session may come in any order across batches)."""
+        now = self.snapshot.now
+        mode = SessionMode.LENDING if member is None else session_mode(member.flags)
+        door = self.door
+        if door is None:
+            door = DoorState(
+                self.snapshot.hut.id, key, mode=mode, started_at=now, card_uid=card_uid
+            )
+        if member is not None and door.member_id is None:
+            door = replace(
+                door,
+                member_id=member.id,
+                card_uid=card_uid,
+                mode=mode,
+                started_at=min(door.started_at, now),
+            )
+        opened_stocktake = door.mode is SessionMode.STOCKTAKE and not door.has_stocktake
+        if opened_stocktake:
+            door = replace(door, has_stocktake=True)
+        if self._written is None:
+            self.changes.append(DoorOpened(door))
+            self._written = door
+        self.door = door
+        self._flush_door()
+        if opened_stocktake:
+            self.changes.append(StocktakeOpened(door.ref, door.member_id, now))
+        return door
+
+    def _flush_door(self) -> None:
+        if self.door is not None and self.door != self._written:
+            self.changes.append(DoorChanged(self.door))
+            self._written = self.door
+
+    def anomaly(self, kind: AnomalyKind, *, detail: str, item_id: int | None = None) -> Change:
+        member = self.snapshot.card_member
+        return AnomalyRaised(
+            self.snapshot.hut.id,
+            kind,
+            self.snapshot.now,
+            detail,
+            item_id=item_id,
+            member_id=None if member is None else member.id,
+            door=None if self.door is None else self.door.ref,
+        )
+
+    def take_pending_condition(self) -> ItemCondition | None:
+        if self.door is None or self.door.pending_condition is None:
+            return None
+        pending = self.door.pending_condition
+        self.door = replace(self.door, pending_condition=None)
+        return pending
+
+    def effects(self, decision: Decision | None = None) -> Effects:
+        self._flush_door()
+        return Effects(tuple(self.changes), decision)
+
+
+def card_tap(snapshot: Snapshot, command: CardTap) -> Effects:
+    card = snapshot.card
+    if card is None:
+        return Effects(refusal=Refusal.UNKNOWN_CARD)
+    step = _Step(snapshot)
+    if command.door_key is not None and command.unlocked:
+        step.open_door(command.door_key, card_uid=card.uid, member=card.member)
+    return step.effects()
+
+
+def enrol_read(snapshot: Snapshot, command: EnrolRead) -> Effects:
+    member = snapshot.card_member
+    read = EnrolmentRead(
+        snapshot.hut.id,
+        command.card_uid.upper(),
+        command.event_id,
+        snapshot.now,
+        member_id=None if member is None else member.id,
+    )
+    return Effects((read,))
+
+
+def door_change(snapshot: Snapshot, command: DoorChange) -> Effects:
+    if command.door_key is None:
+        return Effects()
+    step = _Step(snapshot)
+    door = step.open_door(command.door_key)
+    now = snapshot.now
+    if command.opened:
+        if door.door_opened_at is None or now < door.door_opened_at:
+            step.door = replace(door, door_opened_at=now)
+        return step.effects()
+    if door.closed_at is not None:
+        return step.effects()
+    door = replace(door, closed_at=now)
+    flag = flag_on_close(
+        mode=door.mode, door_opened=door.door_opened_at is not None, scans=door.scans
+    )
+    if flag is not None:
+        door = replace(door, flag=flag.value)
+        step.door = door
+        step.changes.append(
+            AnomalyRaised(
+                snapshot.hut.id,
+                AnomalyKind.UNSCANNED_REMOVAL,
+                now,
+                "door opened, nothing scanned",
+                member_id=door.member_id,
+                door=door.ref,
+            )
+        )
+    step.door = door
+    if door.mode is SessionMode.STOCKTAKE and door.has_stocktake and not door.stocktake_closed:
+        step.door = replace(door, stocktake_closed=True)
+        step.changes.append(_close_stocktake(snapshot, door))
+    return step.effects()
+
+
+def _close_stocktake(snapshot: Snapshot, door: DoorState) -> StocktakeClosed:
+    """The report: items expected on this hut's shelf and not seen, and the reverse."""
+    expected = {} if snapshot.shelf is None else dict(snapshot.shelf.expected)
+    others = {} if snapshot.shelf is None else dict(snapshot.shelf.others)
+    lines = tuple(
+        StocktakeLineChange(
+            line.tag, expected.get(line.tag) or others.get(line.tag), line.result.value, line.count
+        )
+        for line in stocktake_report(expected=expected, seen=snapshot.counted)
+    )
+    return StocktakeClosed(door.ref, snapshot.now, lines)
+
+
+def scan(snapshot: Snapshot, command: Scan) -> Effects:
+    member = snapshot.card_member
+    step = _Step(snapshot)
+    if command.door_key is not None:
+        card_uid = None if member is None else command.card_uid
+        step.open_door(command.door_key, card_uid=card_uid, member=member)
+    decision, tag, loan = _scan_decision(step, command)
+    if step.door is not None:
+        step.door = replace(step.door, scans=step.door.scans + 1)
+        step._flush_door()
+        step.changes.append(
+            ScanRecorded(
+                step.door.ref,
+                command.seq,
+                snapshot.now,
+                command.text,
+                tag,
+                decision.action,
+                decision.reason,
+                loan,
+            )
+        )
+    return step.effects(decision)
+
+
+def _scan_decision(step: _Step, command: Scan) -> tuple[Decision, str | None, ScanLoan]:
+    snapshot = step.snapshot
+    if step.door is not None and step.door.mode is SessionMode.STOCKTAKE:
+        return _count(step, command)
+    condition = parse_condition_text(command.text)
+    if condition is not None:
+        return _condition(step, condition), None, None
+    tag = parse_scan_text(command.text)
+    if tag is not None and snapshot.item is None and snapshot.consumable is not None:
+        return _take(step, command), tag, None
+    return _lend(step, command, tag)
+
+
+def _count(step: _Step, command: Scan) -> tuple[Decision, str | None, ScanLoan]:
+    tag = parse_scan_text(command.text)
+    if tag is None:
+        return refuse(Refusal.UNREADABLE_LABEL), None, None
+    item = step.snapshot.item
+    name = tag if item is None else item.name_zh
+    seen = Counter(step.snapshot.counted)
+    seen[tag] += 1
+    text = display("盘点 {name} 共" + str(len(seen)) + "件", name=name)
+    return Decision(Action.COUNT, Feedback(True, text)), tag, None
+
+
+def _condition(step: _Step, condition: ItemCondition) -> Decision:
+    if step.door is None:
+        return refuse(Refusal.NO_SESSION)
+    returned = step.snapshot.returned
+    if returned is None:
+        # Card before item: it applies to the next return of this door session.
+        step.door = replace(step.door, pending_condition=condition)
+        return Decision(Action.CONDITION, Feedback(True, "请扫描归还的物品"))
+    line = Line(returned.item, returned.queue)
+    line = _set_condition(step, line, returned.loan.ref, condition)
+    step.changes.extend(line.changes)
+    return Decision(Action.CONDITION, Feedback(True, CONDITION_TEXT[condition]))
+
+
+def _set_condition(step: _Step, line: Line, loan: LoanRef, condition: ItemCondition) -> Line:
+    snapshot = step.snapshot
+    line = line.with_changes(LoanConditionSet(loan, condition)).set_item(condition=condition)
+    item_id = line.item.id
+    if condition is ItemCondition.MISSING_PART:
+        detail = "returned with a part missing"
+        line = line.with_changes(
+            step.anomaly(AnomalyKind.MISSING_PART, detail=detail, item_id=item_id)
+        )
+    if condition is ItemCondition.NEEDS_REPAIR:
+        detail = "returned needing repair"
+        line = line.with_changes(
+            step.anomaly(AnomalyKind.NEEDS_REPAIR, detail=detail, item_id=item_id)
+        )
+        if line.item.status is ItemStatus.RESERVED:
+            line = unhold(line)
+        if line.item.status in (ItemStatus.AVAILABLE, ItemStatus.RESERVED):
+            line = line.set_item(status=ItemStatus.MAINTENANCE)
+    elif line.item.status is ItemStatus.MAINTENANCE:
+        # Corrected within the session (REPAIR scanned by mistake, then OK).
+        line = hold_next(line, now=snapshot.now, policy=snapshot.policy)
+    return line
+
+
+def _take(step: _Step, command: Scan) -> Decision:
+    consumable = step.snapshot.consumable
+    assert consumable is not None
+    member = step.snapshot.card_member
+    decision = decide_take(
+        name=consumable.name_zh,
+        quantity=consumable.quantity,
+        card=command.card_uid,
+        member=None if member is None else member.view(),
+    )
+    stocked = [batch for batch in consumable.batches if batch.quantity > 0]
+    if decision.action is Action.TAKE and stocked:
+        # The batch that expires first goes first; undated batches last.
+        first = min(stocked, key=lambda b: (b.expires_on or date.max, b.id))
+        step.changes.append(ConsumableTaken(first.id))
+    return decision
+
+
+def _lend(step: _Step, command: Scan, tag: str | None) -> tuple[Decision, str | None, ScanLoan]:
+    snapshot = step.snapshot
+    member = snapshot.card_member
+    line = None if snapshot.item is None else Line(snapshot.item, snapshot.queue)
+    if line is not None:
+        line = release_if_expired(line, now=snapshot.now, policy=snapshot.policy)
+    hold = None if line is None else line.hold
+    decision = decide_scan(
+        tag=tag,
+        card=command.card_uid,
+        member=None if member is None else member.view(),
+        item=None if line is None else line.item.view(),
+        open_loan=None if snapshot.loan is None else snapshot.loan.view(),
+        now=snapshot.now,
+        tz=snapshot.hut.zone,
+        policy=snapshot.policy,
+        open_loans_in_category=0 if member is None or line is None else snapshot.in_category,
+        held_for_member=hold is not None and member is not None and hold.member_id == member.id,
+    )
+    pending = step.take_pending_condition()
+    if line is None:
+        return decision, tag, None
+    loan: ScanLoan = None
+    if decision.action is Action.RETURN and snapshot.loan is not None:
+        line = _return(step, line, snapshot.loan, pending)
+        loan = snapshot.loan.ref
+    elif decision.action is Action.FOUND:
+        line = _found(step, line)
+    elif decision.action is Action.BORROW and member is not None:
+        assert decision.due_at is not None
+        opened = LoanOpened(line.item.id, member.id, snapshot.hut.id, snapshot.now, decision.due_at)
+        line = line.set_item(status=ItemStatus.ON_LOAN).with_changes(opened)
+        if hold is not None:
+            line = fulfil(line, hold, now=snapshot.now)
+        loan = NEW_LOAN
+    step.changes.extend(line.changes)
+    return decision, tag, loan
+
+
+def _return(step: _Step, line: Line, loan: LoanState, condition: ItemCondition | None) -> Line:
+    snapshot = step.snapshot
+    closed = LoanClosed(loan.ref, snapshot.now, snapshot.hut.id, condition)
+    # The item now sits where it was brought back.
+    line = line.with_changes(closed).set_item(
+        status=ItemStatus.AVAILABLE, condition=ItemCondition.OK, hut_id=snapshot.hut.id
+    )
+    if condition is not None and condition is not ItemCondition.OK:
+        line = _set_condition(step, line, loan.ref, condition)
+    if line.item.status is ItemStatus.AVAILABLE:
+        line = hold_next(line, now=snapshot.now, policy=snapshot.policy)
+    return line
+
+
+def _found(step: _Step, line: Line) -> Line:
+    snapshot = step.snapshot
+    was = line.item.status
+    line = line.set_item(hut_id=snapshot.hut.id)
+    detail = f"scanned with no open loan (was {was})"
+    line = line.with_changes(
+        step.anomaly(AnomalyKind.RETURN_NOT_ON_LOAN, detail=detail, item_id=line.item.id)
+    )
+    waiting = bool(line.waiting)
+    if (
+        status_after_return(condition=line.item.condition, waiting=waiting)
+        is ItemStatus.MAINTENANCE
+    ):
+        return line.set_item(status=ItemStatus.MAINTENANCE)
+    if line.hold is None:
+        return hold_next(line, now=snapshot.now, policy=snapshot.policy)
+    return line
+
+
+__all__ = ["card_tap", "door_change", "enrol_read", "scan"]

@@ -1,0 +1,38 @@
+"""The rule book's one entry point: ``decide(snapshot, command) -> Effects``.
+
+Every change to items, loans, reservations and door sessions is decided here, from a
+Snapshot storage loaded, and written by storage's effect writer; nothing else decides
+one. Hut commands (card taps, enrol reads, door changes, scans) are in hut_rules; staff
+commands are registered beside them the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from server.domain import hut_rules
+from server.domain.changes import Effects
+from server.domain.commands import CardTap, DoorChange, EnrolRead, Scan
+from server.domain.ledger_state import Snapshot
+
+Rule = Callable[[Snapshot, Any], Effects]
+
+RULES: dict[type, Rule] = {
+    CardTap: hut_rules.card_tap,
+    EnrolRead: hut_rules.enrol_read,
+    DoorChange: hut_rules.door_change,
+    Scan: hut_rules.scan,
+}
+
+
+def decide(snapshot: Snapshot, command: object) -> Effects:
+    """What ``command`` changes, given ``snapshot`` (what it stands on); raises
+    TypeError for a command no rule knows."""
+    rule = RULES.get(type(command))
+    if rule is None:
+        raise TypeError(f"no rule for {type(command).__name__}")
+    return rule(snapshot, command)
+
+
+__all__ = ["RULES", "Rule", "decide"]

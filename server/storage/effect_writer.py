@@ -1,0 +1,447 @@
+"""The one writer of the rule book's changes: ``EffectWriter(db).apply(effects)``.
+
+Rows of the working set are found by id (``Session.get`` hits the identity map) or by key
+through the WorkingSet; new loans, door sessions, anomalies, notices and stocktakes are
+added to the database session, to be inserted by its next flush.
+
+Scans are rows, not ORM objects: ingest writes two a visit and reads them back only for a
+condition card or a stocktake count, and as ORM objects (built, tracked, flushed one by
+one) they were about a third of a batch's Python work. They wait in the writer and go in
+with one executemany at ``finish()``, which whoever commits calls (the ledger does, at the
+end of each batch); the loader calls it before it reads scans (it holds the writer), so
+no read in the transaction misses one. ``savepoint()`` is the held-event path's: what
+came before is written first, and a rolled-back savepoint drops its own scans and the
+working set (objects created inside it are gone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
+
+from server.domain.changes import (
+    AnomalyRaised,
+    CardAdded,
+    CardRemoved,
+    CardStateChanged,
+    Change,
+    ConsumableTaken,
+    DoorChanged,
+    DoorOpened,
+    Effects,
+    EnrolmentRead,
+    HoldPlaced,
+    HoldWithdrawn,
+    ItemChanged,
+    LoanClosed,
+    LoanConditionSet,
+    LoanLost,
+    LoanOpened,
+    LoanRenewed,
+    MemberStatusChanged,
+    NewLoan,
+    NoticeQueued,
+    NoticesWithdrawn,
+    ReservationAdded,
+    ReservationClosed,
+    ScanRecorded,
+    StocktakeClosed,
+    StocktakeOpened,
+)
+from server.domain.ledger_state import DoorKey, DoorState, ReservationStatus
+from server.storage.ingest_models import EnrolmentCandidate
+from server.storage.models import (
+    Anomaly,
+    Card,
+    ConsumableBatch,
+    DoorSession,
+    Item,
+    Loan,
+    Member,
+    NotificationRequest,
+    Reservation,
+    SessionScan,
+    Stocktake,
+    StocktakeLineRow,
+)
+from server.storage.working_set import WorkingSet
+
+_SCANS = cast(Table, SessionScan.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingScan:
+    door: DoorSession
+    seq: int
+    at: datetime
+    text: str
+    tag: str | None
+    action: str
+    reason: str | None
+    loan: Loan | None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "door_session_id": self.door.id,
+            "seq": self.seq,
+            "at": self.at,
+            "text": self.text[:256],
+            "tag": self.tag,
+            "action": self.action,
+            "reason": self.reason,
+            "loan_id": None if self.loan is None else self.loan.id,
+        }
+
+
+class EffectWriter:
+    """Applies Effects to the database session ``db``; see the module docstring."""
+
+    def __init__(self, db: Session, working: WorkingSet | None = None) -> None:
+        self.db = db
+        self.working = WorkingSet() if working is None else working
+        self._scans: list[_PendingScan] = []
+        self._new_loan: Loan | None = None  # the loan the effects being applied opened
+
+    def apply(self, effects: Effects) -> None:
+        self._new_loan = None
+        for change in effects.changes:
+            _WRITERS[type(change)](self, change)
+
+    # Scans.
+
+    def finish(self) -> None:
+        """Insert the buffered scans now (flushing first if a door session or loan has no
+        id yet). Call before commit, and before reading scans in the transaction."""
+        pending, self._scans = self._scans, []
+        if not pending:
+            return
+        if any(s.door.id is None or (s.loan is not None and s.loan.id is None) for s in pending):
+            self.db.flush()
+        self.db.connection().execute(insert(_SCANS), [scan.row() for scan in pending])
+
+    def discard(self) -> None:
+        """Drop the buffered scans (their transaction or savepoint rolled back)."""
+        self._scans = []
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A savepoint for one command: on an exception its changes are gone (and raised)."""
+        self.finish()  # what came before is not the savepoint's
+        try:
+            with self.db.begin_nested():
+                yield
+                self.finish()
+        except BaseException:
+            self.discard()
+            self.working.clear()  # what the savepoint created is gone; what it loaded may be stale
+            raise
+
+    # Lookups.
+
+    def door(self, ref: DoorKey) -> DoorSession:
+        pair = (ref.hut_id, ref.key)
+        door = self.working.doors.get(pair)
+        if door is None:
+            query = select(DoorSession).where(
+                DoorSession.hut_id == ref.hut_id, DoorSession.key == ref.key
+            )
+            door = self.db.scalars(query).one()
+            self.working.door_opened(door)
+        return door
+
+    def _loan(self, ref: int | NewLoan) -> Loan:
+        if isinstance(ref, NewLoan):
+            assert self._new_loan is not None, "a scan names a new loan the step did not open"
+            return self._new_loan
+        return self.working.loan(self.db, ref)
+
+    def _get(self, model: type[Any], key: object) -> Any:
+        row = self.db.get(model, key)
+        if row is None:
+            raise LookupError(f"no {model.__name__} {key!r}")
+        return row
+
+    # Items and loans.
+
+    def _item_changed(self, change: ItemChanged) -> None:
+        item: Item = self._get(Item, change.item_id)
+        if change.status is not None:
+            item.status = change.status
+        if change.condition is not None:
+            item.condition = change.condition
+        if change.hut_id is not None:
+            item.hut_id = change.hut_id
+
+    def _loan_opened(self, change: LoanOpened) -> None:
+        item: Item = self._get(Item, change.item_id)
+        member: Member = self._get(Member, change.member_id)
+        # renewals given (not left to its server default), so no insert has to fetch it back.
+        loan = Loan(
+            item=item,
+            item_id=item.id,
+            member=member,
+            member_id=member.id,
+            hut_id=change.hut_id,
+            borrowed_at=change.borrowed_at,
+            due_at=change.due_at,
+            renewals=0,
+        )
+        self.db.add(loan)
+        self.working.loan_opened(loan, category=item.category)
+        self._new_loan = loan
+
+    def _loan_closed(self, change: LoanClosed) -> None:
+        loan = self._loan(change.loan)
+        loan.returned_at = change.at
+        loan.returned_hut_id = change.hut_id
+        loan.return_condition = None if change.condition is None else change.condition.value
+        self.working.loan_closed(loan, category=loan.item.category)
+
+    def _loan_renewed(self, change: LoanRenewed) -> None:
+        loan = self._loan(change.loan)
+        loan.due_at = change.due_at
+        loan.renewals = change.renewals
+
+    def _loan_lost(self, change: LoanLost) -> None:
+        loan = self._loan(change.loan)
+        loan.lost_at = change.at
+        self.working.loan_closed(loan, category=loan.item.category)
+
+    def _loan_condition(self, change: LoanConditionSet) -> None:
+        self._loan(change.loan).return_condition = change.condition.value
+
+    # Reservations and notices.
+
+    def _hold_placed(self, change: HoldPlaced) -> None:
+        hold: Reservation = self._get(Reservation, change.reservation_id)
+        hold.state = ReservationStatus.HELD
+        hold.hold_until = change.hold_until
+
+    def _hold_withdrawn(self, change: HoldWithdrawn) -> None:
+        hold: Reservation = self._get(Reservation, change.reservation_id)
+        hold.state = ReservationStatus.WAITING
+        hold.hold_until = None
+
+    def _reservation_closed(self, change: ReservationClosed) -> None:
+        reservation: Reservation = self._get(Reservation, change.reservation_id)
+        reservation.state = change.state
+        reservation.closed_at = change.at
+
+    def _reservation_added(self, change: ReservationAdded) -> None:
+        item: Item = self._get(Item, change.item_id)
+        reservation = Reservation(
+            item=item,
+            member_id=change.member_id,
+            created_at=change.at,
+            state=ReservationStatus.WAITING,
+        )
+        self.db.add(reservation)
+        self.db.flush()
+        self.working.reservations.pop(item.id, None)  # loaded again with the new one
+
+    def _notice_queued(self, change: NoticeQueued) -> None:
+        reservation = (
+            None if change.reservation_id is None else self._get(Reservation, change.reservation_id)
+        )
+        self.db.add(
+            NotificationRequest(
+                kind=change.kind,
+                member_id=change.member_id,
+                item_id=change.item_id,
+                hut_id=change.hut_id,
+                reservation=reservation,
+                text=change.text,
+                created_at=change.at,
+            )
+        )
+
+    def _notices_withdrawn(self, change: NoticesWithdrawn) -> None:
+        unsent = select(NotificationRequest).where(
+            NotificationRequest.reservation_id == change.reservation_id,
+            NotificationRequest.sent_at.is_(None),
+        )
+        for request in self.db.scalars(unsent):
+            self.db.delete(request)
+
+    # Door sessions, stocktakes, anomalies, scans.
+
+    def _door_opened(self, change: DoorOpened) -> None:
+        state = change.door
+        door = DoorSession(
+            hut_id=state.hut_id,
+            key=state.key,
+            mode=state.mode.value,
+            started_at=state.started_at,
+            scans=state.scans,
+            card_uid=state.card_uid,
+        )
+        self.db.add(door)
+        self.working.door_opened(door)
+        self._copy_door(door, state)
+
+    def _door_changed(self, change: DoorChanged) -> None:
+        self._copy_door(self.door(change.door.ref), change.door)
+
+    def _copy_door(self, door: DoorSession, state: DoorState) -> None:
+        if state.member_id is not None and door.member_id != state.member_id:
+            door.member = self._get(Member, state.member_id)
+            # Set the column too: the next command may read it before anything flushes.
+            door.member_id = state.member_id
+        pending = None if state.pending_condition is None else state.pending_condition.value
+        values = {
+            "mode": state.mode.value,
+            "started_at": state.started_at,
+            "card_uid": state.card_uid,
+            "door_opened_at": state.door_opened_at,
+            "closed_at": state.closed_at,
+            "scans": state.scans,
+            "flag": state.flag,
+            "pending_condition": pending,
+        }
+        for name, value in values.items():
+            if getattr(door, name) != value:
+                setattr(door, name, value)
+
+    def _stocktake_opened(self, change: StocktakeOpened) -> None:
+        door = self.door(change.door)
+        if door.id is None:
+            self.db.flush()
+        self.db.add(
+            Stocktake(
+                hut_id=door.hut_id,
+                door_session_id=door.id,
+                member_id=change.member_id,
+                started_at=change.at,
+            )
+        )
+        self.db.flush()
+
+    def _stocktake_closed(self, change: StocktakeClosed) -> None:
+        door = self.door(change.door)
+        if door.id is None:
+            self.db.flush()
+        query = select(Stocktake).where(Stocktake.door_session_id == door.id)
+        stocktake = self.db.scalars(query).one()
+        for line in change.lines:
+            self.db.add(
+                StocktakeLineRow(
+                    stocktake_id=stocktake.id,
+                    tag=line.tag,
+                    item_id=line.item_id,
+                    result=line.result,
+                    count=line.count,
+                )
+            )
+        stocktake.closed_at = change.at
+        self.db.flush()
+        self.db.refresh(stocktake)
+
+    def _anomaly(self, change: AnomalyRaised) -> None:
+        self.db.add(
+            Anomaly(
+                hut_id=change.hut_id,
+                kind=change.kind.value,
+                item_id=change.item_id,
+                member_id=change.member_id,
+                door_session=None if change.door is None else self.door(change.door),
+                detail=change.detail,
+                created_at=change.at,
+            )
+        )
+
+    def _scan(self, change: ScanRecorded) -> None:
+        self._scans.append(
+            _PendingScan(
+                door=self.door(change.door),
+                seq=change.seq,
+                at=change.at,
+                text=change.text,
+                tag=change.tag,
+                action=change.action.value,
+                reason=None if change.reason is None else change.reason.value,
+                loan=None if change.loan is None else self._loan(change.loan),
+            )
+        )
+
+    # Enrolment reads, consumables, members and cards.
+
+    def _enrolment(self, change: EnrolmentRead) -> None:
+        self.db.add(
+            EnrolmentCandidate(
+                hut_id=change.hut_id,
+                card_uid=change.card_uid,
+                event_id=change.event_id,
+                read_at=change.at,
+                member_id=change.member_id,
+            )
+        )
+
+    def _consumable_taken(self, change: ConsumableTaken) -> None:
+        batch: ConsumableBatch = self._get(ConsumableBatch, change.batch_id)
+        batch.quantity -= 1
+
+    def _member_status(self, change: MemberStatusChanged) -> None:
+        member: Member = self._get(Member, change.member_id)
+        member.status = change.status
+
+    def _card_added(self, change: CardAdded) -> None:
+        member: Member = self._get(Member, change.member_id)
+        self.db.add(Card(uid=change.uid, member=member))
+        self.db.flush()
+        self.working.cards.pop(change.uid, None)
+
+    def _card(self, uid: str) -> Card:
+        card = self.db.scalars(select(Card).where(Card.uid == uid)).one()
+        return card
+
+    def _card_removed(self, change: CardRemoved) -> None:
+        self.db.delete(self._card(change.uid))
+        self.db.flush()
+        self.working.cards.pop(change.uid, None)
+
+    def _card_state(self, change: CardStateChanged) -> None:
+        self._card(change.uid).state = change.state
+
+
+_WRITERS: dict[type, Callable[[EffectWriter, Any], None]] = {
+    ItemChanged: EffectWriter._item_changed,
+    LoanOpened: EffectWriter._loan_opened,
+    LoanClosed: EffectWriter._loan_closed,
+    LoanRenewed: EffectWriter._loan_renewed,
+    LoanLost: EffectWriter._loan_lost,
+    LoanConditionSet: EffectWriter._loan_condition,
+    HoldPlaced: EffectWriter._hold_placed,
+    HoldWithdrawn: EffectWriter._hold_withdrawn,
+    ReservationClosed: EffectWriter._reservation_closed,
+    ReservationAdded: EffectWriter._reservation_added,
+    NoticeQueued: EffectWriter._notice_queued,
+    NoticesWithdrawn: EffectWriter._notices_withdrawn,
+    DoorOpened: EffectWriter._door_opened,
+    DoorChanged: EffectWriter._door_changed,
+    StocktakeOpened: EffectWriter._stocktake_opened,
+    StocktakeClosed: EffectWriter._stocktake_closed,
+    AnomalyRaised: EffectWriter._anomaly,
+    ScanRecorded: EffectWriter._scan,
+    EnrolmentRead: EffectWriter._enrolment,
+    ConsumableTaken: EffectWriter._consumable_taken,
+    MemberStatusChanged: EffectWriter._member_status,
+    CardAdded: EffectWriter._card_added,
+    CardRemoved: EffectWriter._card_removed,
+    CardStateChanged: EffectWriter._card_state,
+}
+
+
+def _every_change_has_a_writer() -> None:
+    missing = set(Change.__args__) - set(_WRITERS)
+    assert not missing, f"changes without a writer: {missing}"
+
+
+_every_change_has_a_writer()
+
+__all__ = ["EffectWriter"]
