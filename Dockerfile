@@ -3,6 +3,7 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY toolhut ./toolhut
+COPY toolhut_cli ./toolhut_cli
 COPY firmware_bridge ./firmware_bridge
 COPY hut_gateway ./hut_gateway
 COPY server ./server

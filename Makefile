@@ -31,7 +31,7 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 
 typecheck: $(VENV)/.dev-installed
-	$(BIN)/mypy toolhut firmware_bridge hut_gateway server labels
+	$(BIN)/mypy toolhut toolhut_cli firmware_bridge hut_gateway server labels
 
 check: lint typecheck test
 

@@ -28,9 +28,9 @@ from _emulator_lines import LineWaiter
 
 from firmware_bridge.emulator import ControllerEmulator
 from firmware_bridge.frames import Heartbeat
-from toolhut.embedded_broker import free_port
 from toolhut.hut_keys import HutCredentials, HutKeyring, new_secret_file
-from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
+from toolhut_cli.embedded_broker import free_port
+from toolhut_cli.mosquitto import MosquittoProcess, mosquitto_binary
 
 HUT = "footprint-hut"
 CARD = "04A1B2C3"
@@ -94,7 +94,7 @@ def main() -> None:
         emulator = ControllerEmulator(output=lines, link_path=link, heartbeat_s=3600)
         emulator.start()
         gateway = subprocess.Popen(
-            [sys.executable, "-m", "toolhut.cli", "--log-level", "WARNING", "gateway",
+            [sys.executable, "-m", "toolhut_cli.cli", "--log-level", "WARNING", "gateway",
              "--hut", HUT, "--serial", str(link), "--mqtt", endpoint.url,
              "--data-dir", str(Path(tmp) / "gateway"), "--credentials", str(credentials)],
             env={k: v for k, v in os.environ.items() if not k.startswith("TOOLHUT_GATEWAY_")},

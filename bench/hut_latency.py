@@ -33,11 +33,11 @@ from firmware_bridge.emulator import ControllerEmulator
 from hut_gateway.allowlist import AllowlistStore
 from hut_gateway.settings import GatewaySettings
 from toolhut.contract import Allowlist, utc_now
-from toolhut.demo import Demo
-from toolhut.embedded_broker import EmbeddedBroker, free_port
 from toolhut.hut_keys import HutCredentials, HutKeyring, new_secret_file
-from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
 from toolhut.mqtt import MqttEndpoint, make_client
+from toolhut_cli.demo import Demo
+from toolhut_cli.embedded_broker import EmbeddedBroker, free_port
+from toolhut_cli.mosquitto import MosquittoProcess, mosquitto_binary
 
 CARD = "04A1B2C3"
 # The feedback line at the controller for a borrow of T0001, then for its return.
@@ -52,7 +52,7 @@ def summary(name: str, samples: list[float]) -> str:
 def start_gateway(settings: GatewaySettings) -> subprocess.Popen[bytes]:
     """``toolhut gateway`` as its own process, as on the Pi."""
     return subprocess.Popen(
-        [sys.executable, "-m", "toolhut.cli", "--log-level", "WARNING", "gateway",
+        [sys.executable, "-m", "toolhut_cli.cli", "--log-level", "WARNING", "gateway",
          "--hut", settings.hut, "--serial", settings.serial, "--mqtt", settings.mqtt_url,
          "--data-dir", str(settings.data_dir), "--credentials", str(settings.credentials_file)],
         env=_env_without("TOOLHUT_GATEWAY_"),
@@ -135,12 +135,12 @@ def scan_to_feedback(scans: int, tmp: Path, mqtt_url: str) -> list[float]:
     for action in ("migrate", "seed"):
         extra = ["--hut", "bench-hut"] if action == "seed" else []
         subprocess.run(
-            [sys.executable, "-m", "toolhut.cli", "--log-level", "WARNING", "server", action,
+            [sys.executable, "-m", "toolhut_cli.cli", "--log-level", "WARNING", "server", action,
              "--db", db, *extra],
             check=True, env=_env_without("TOOLHUT_SERVER_"), stdout=subprocess.DEVNULL,
         )  # fmt: skip
     server = subprocess.Popen(
-        [sys.executable, "-m", "toolhut.cli", "--log-level", "WARNING", "server",
+        [sys.executable, "-m", "toolhut_cli.cli", "--log-level", "WARNING", "server",
          "--db", db, "--mqtt", mqtt_url, "--host", "127.0.0.1", "--port", str(free_port()),
          "--secret-file", str(secret_file)],
         env=_env_without("TOOLHUT_SERVER_"),

@@ -47,8 +47,8 @@ from toolhut.contract import (
     parse_ack,
 )
 from toolhut.hut_keys import SECRET_BYTES, HutKeyring
-from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
 from toolhut.mqtt import MqttEndpoint, make_client
+from toolhut_cli.mosquitto import MosquittoProcess, mosquitto_binary
 
 PREFIX = "bench"
 # The bench's own server secret, handed to the load process: the events go out sealed with

@@ -38,9 +38,9 @@ from toolhut.contract import (
     new_id,
     utc_now,
 )
-from toolhut.embedded_broker import free_port
 from toolhut.hut_keys import HutCredentials, HutKey, HutKeyring, new_secret_file
-from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
+from toolhut_cli.embedded_broker import free_port
+from toolhut_cli.mosquitto import MosquittoProcess, mosquitto_binary
 
 HUT = "drain-hut"
 CARD = "04A1B2C3"  # seeded resident

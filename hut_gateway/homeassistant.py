@@ -1,5 +1,6 @@
-"""Home Assistant MQTT discovery for one hut: the only place that builds those topics and
-payloads.
+"""Home Assistant MQTT discovery for one hut: the only place that builds those payloads (the
+topics and the list of entities are on the floor, toolhut/homeassistant_topics.py, because
+the server's broker ACL names them too).
 
 Every entity reads the gateway's one retained status topic through a ``value_template``,
 so there is no second state topic to keep in step, and takes its availability from the
@@ -15,8 +16,13 @@ from typing import Any
 
 from toolhut import __version__
 from toolhut.contract import Topics
-
-DEFAULT_DISCOVERY_PREFIX = "homeassistant"
+from toolhut.homeassistant_topics import (
+    DEFAULT_DISCOVERY_PREFIX,
+    ENTITIES,
+    check_discovery_prefix,
+    discovery_topic,
+    node_id,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +34,9 @@ class DiscoveryMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class _Entity:
-    component: str  # binary_sensor, sensor
-    key: str
+class _Look:
+    """How one entity of toolhut.homeassistant_topics.ENTITIES reads the status."""
+
     name: str
     value_template: str
     extra: tuple[tuple[str, Any], ...] = ()
@@ -41,32 +47,25 @@ def _field(name: str, expression: str) -> str:
     return f"{{% if value_json.{name} is defined %}}{expression}{{% else %}}None{{% endif %}}"
 
 
-_ENTITIES = (
-    _Entity(
-        "binary_sensor",
-        "door",
+# Keyed by DiscoveryEntity.key; every entity of ENTITIES has one (test_homeassistant).
+_LOOKS = {
+    "door": _Look(
         "Door",
         _field("door", "{{ 'ON' if value_json.door == 'open' else 'OFF' }}"),
         (("device_class", "door"),),
     ),
     # Home Assistant's "lock" device class: on means unlocked.
-    _Entity(
-        "binary_sensor",
-        "lock",
+    "lock": _Look(
         "Lock",
         _field("lock", "{{ 'ON' if value_json.lock == 'unlocked' else 'OFF' }}"),
         (("device_class", "lock"),),
     ),
-    _Entity(
-        "binary_sensor",
-        "controller",
+    "controller": _Look(
         "Controller",
         _field("controller", "{{ 'ON' if value_json.controller == 'ok' else 'OFF' }}"),
         (("device_class", "connectivity"), ("entity_category", "diagnostic")),
     ),
-    _Entity(
-        "sensor",
-        "outbox",
+    "outbox": _Look(
         "Events waiting for the server",
         _field("outbox", "{{ value_json.outbox }}"),
         (
@@ -76,9 +75,7 @@ _ENTITIES = (
             ("icon", "mdi:tray-full"),
         ),
     ),
-    _Entity(
-        "sensor",
-        "uptime",
+    "uptime": _Look(
         "Gateway uptime",
         _field("uptime_s", "{{ value_json.uptime_s }}"),
         (
@@ -88,20 +85,20 @@ _ENTITIES = (
             ("entity_category", "diagnostic"),
         ),
     ),
-)
+}
 
 
 def entity_keys() -> tuple[str, ...]:
-    return tuple(entity.key for entity in _ENTITIES)
+    return tuple(entity.key for entity in ENTITIES)
 
 
 def discovery_messages(
     *, hut: str, topics: Topics, discovery_prefix: str = DEFAULT_DISCOVERY_PREFIX
 ) -> list[DiscoveryMessage]:
     """The retained config messages that make this hut appear in Home Assistant."""
-    Topics(discovery_prefix)  # same rules for topic levels: raises ContractError
+    check_discovery_prefix(discovery_prefix)
     status_topic = topics.status(hut)
-    node = f"toolhut_{hut}"
+    node = node_id(hut)
     device = {
         "identifiers": [node],
         "name": f"Tool hut {hut}",
@@ -110,26 +107,27 @@ def discovery_messages(
         "sw_version": __version__,
     }
     messages = []
-    for entity in _ENTITIES:
+    for entity in ENTITIES:
+        look = _LOOKS[entity.key]
         payload: dict[str, Any] = {
-            "name": entity.name,
+            "name": look.name,
             "unique_id": f"{node}_{entity.key}",
             "object_id": f"{node}_{entity.key}",
             "state_topic": status_topic,
-            "value_template": entity.value_template,
+            "value_template": look.value_template,
             "availability_topic": status_topic,
             "availability_template": "{{ value_json.state }}",
             "payload_available": "online",
             "payload_not_available": "offline",
             "device": device,
             "origin": {"name": "toolhut", "sw_version": __version__},
-            **dict(entity.extra),
+            **dict(look.extra),
         }
         if entity.component == "binary_sensor":
             payload |= {"payload_on": "ON", "payload_off": "OFF"}
         messages.append(
             DiscoveryMessage(
-                topic=f"{discovery_prefix}/{entity.component}/{node}/{entity.key}/config",
+                topic=discovery_topic(hut, entity, discovery_prefix),
                 payload=json.dumps(payload, ensure_ascii=False, sort_keys=True).encode(),
             )
         )

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hut_gateway.homeassistant import discovery_messages
 from toolhut.contract import TopicKind, Topics
+from toolhut.homeassistant_topics import discovery_topics
 from toolhut.hut_keys import SERVER_MQTT_USER, HutKeyring, hut_mqtt_user, write_private
 
 # What mosquitto_passwd 2.0 writes: $7$<iterations>$<base64 salt>$<base64 PBKDF2-SHA512>.
@@ -98,10 +98,8 @@ def acl_file(
         for kind in (TopicKind.EVENTS, TopicKind.STATUS):
             out.append(f"topic write {topics.for_hut(hut, kind)}\n")
         if homeassistant_prefix is not None:
-            for message in discovery_messages(
-                hut=hut, topics=topics, discovery_prefix=homeassistant_prefix
-            ):
-                out.append(f"topic write {message.topic}\n")
+            for topic in discovery_topics(hut, homeassistant_prefix):
+                out.append(f"topic write {topic}\n")
         for kind in (TopicKind.ACK, TopicKind.CMD, TopicKind.ALLOWLIST):
             out.append(f"topic read {topics.for_hut(hut, kind)}\n")
     return "".join(out)

@@ -23,26 +23,30 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from server import hut_events
 from server.domain import (
     DEFAULT_POLICY,
     LoanPolicy,
     Refusal,
     parse_scan_text,
 )
-from server.reminders.display import display_line_for_card
-from server.storage import event_log, queries, reminder_queries, scan_buffer
-from server.storage.batch_cache import BatchCache, BatchKeys, keys_of
+from server.domain.changes import AnomalyRaised, Effects
+from server.domain.commands import CardTap, DoorChange, EnrolRead, HutCommand, Scan
+from server.domain.ledger_state import AnomalyKind, MemberState
+from server.domain.rule_book import decide
+from server.storage import event_log, queries, reminder_queries
+from server.storage.effect_writer import EffectWriter
 from server.storage.event_log import Claim
 from server.storage.ingest_models import GapKind, HutSequence
 from server.storage.models import Hut
 from server.storage.policy_store import load_policy
+from server.storage.snapshots import BatchKeys, Snapshots, keys_of
 from toolhut.contract import (
     AnyEvent,
     Beep,
     CardDecision,
     CardEvent,
     DoorEvent,
+    DoorState,
     EventAck,
     Feedback,
     Outcome,
@@ -55,18 +59,17 @@ log = logging.getLogger(__name__)
 DEFAULT_GAP_TIMEOUT = timedelta(seconds=30)
 
 
-PRELOAD_FROM = 8  # events in a batch from which BatchCache.preload pays for itself
+PRELOAD_FROM = 8  # events in a batch from which Snapshots.preload pays for itself
 
 
-class _Effects:
-    """What one transaction needs again and again (the stored policy), loaded once; with
-    a ``cache``, the cards, items, loans and door sessions the events name as well."""
+class _Ledger:
+    """One transaction's ledger work: the loader, the rule book and the effect writer,
+    and the stored policy (loaded once, when a scan first needs it)."""
 
-    def __init__(
-        self, session: Session, *, policy: LoanPolicy, cache: BatchCache | None = None
-    ) -> None:
-        self.session = session
-        self.cache = cache
+    def __init__(self, db: Session, *, policy: LoanPolicy) -> None:
+        self.db = db
+        self.writer = EffectWriter(db)
+        self.loader = Snapshots(db, self.writer)
         self._base = policy
         self._policy: LoanPolicy | None = None
 
@@ -74,51 +77,78 @@ class _Effects:
     def policy(self) -> LoanPolicy:
         if self._policy is None:
             # The stored policy (categories table) wins over the base where it has a category.
-            self._policy = load_policy(self.session, base=self._base)
+            self._policy = load_policy(self.db, base=self._base)
         return self._policy
 
     def apply(
         self, event: AnyEvent, *, hut: Hut, received_at: datetime
     ) -> tuple[Outcome, Refusal | None, Feedback | None]:
         """The event's effect on the ledger (its id is already claimed)."""
-        session = self.session
-        cache = self.cache
         # An offline hut reports later what happened earlier: loans date from the gateway's
         # clock, but never from the future of ours.
         happened_at = min(event.ts, received_at)
-        reason: Refusal | None = None
-        feedback: Feedback | None = None
-        if isinstance(event, CardEvent):
-            if event.decision is CardDecision.ENROL:
-                hut_events.record_enrolment(session, event, hut=hut, at=happened_at, cache=cache)
-                return Outcome.APPLIED, None, None
-            reason = hut_events.apply_card(session, event, hut=hut, at=happened_at, cache=cache)
-            if reason is None and event.decision == "unlocked":
-                # A reminder waiting for this member's next visit goes on the hut display.
-                line = self._display_line(event.card, now=received_at)
-                if line is not None:
-                    feedback = Feedback(beep=Beep.OK, text=line)
-        elif isinstance(event, DoorEvent):
-            hut_events.apply_door(session, event, hut=hut, at=happened_at, cache=cache)
-        elif isinstance(event, ScanEvent):
-            decision = hut_events.apply_scan(
-                session, event, hut=hut, at=happened_at, policy=self.policy, cache=cache
-            )
-            reason = decision.reason
-            feedback = Feedback(
-                beep=Beep.OK if decision.feedback.ok else Beep.ERROR, text=decision.feedback.text
-            )
-        outcome = Outcome.APPLIED if reason is None else Outcome.REJECTED
-        return outcome, reason, feedback
+        command = _command(event)
+        if command is None:
+            return Outcome.APPLIED, None, None
+        policy = self.policy if isinstance(command, Scan) else DEFAULT_POLICY
+        snapshot = self.loader.snapshot(command, hut=hut, now=happened_at, policy=policy)
+        effects = decide(snapshot, command)
+        self.writer.apply(effects)
+        _log(event, effects, hut=hut)
+        feedback = _feedback(effects)
+        if isinstance(command, CardTap) and command.unlocked and effects.reason is None:
+            # A reminder waiting for this member's next visit goes on the hut display.
+            line = self._display_line(snapshot.card_member, now=received_at)
+            if line is not None:
+                feedback = Feedback(beep=Beep.OK, text=line)
+        outcome = Outcome.APPLIED if effects.reason is None else Outcome.REJECTED
+        return outcome, effects.reason, feedback
 
-    def _display_line(self, card_uid: str, *, now: datetime) -> str | None:
-        if self.cache is None:
-            return display_line_for_card(self.session, card_uid=card_uid, now=now)
-        card = self.cache.card(card_uid)
-        if card is None or not self.cache.may_have_display_line(card.member_id):
+    def _display_line(self, member: MemberState | None, *, now: datetime) -> str | None:
+        if member is None or not self.loader.may_have_display_line(member.id):
             return None
-        return reminder_queries.take_display_message(
-            self.session, member_id=card.member_id, now=now
+        return reminder_queries.take_display_message(self.db, member_id=member.id, now=now)
+
+
+def _command(event: AnyEvent) -> HutCommand | None:
+    """The domain's command for a gateway event (None: it changes nothing in the ledger,
+    such as a controller's hello or an alarm)."""
+    if isinstance(event, CardEvent):
+        if event.decision is CardDecision.ENROL:
+            return EnrolRead(event.card, event.id)
+        return CardTap(event.card, event.session, event.decision is CardDecision.UNLOCKED)
+    if isinstance(event, DoorEvent):
+        return DoorChange(event.session, event.state is DoorState.OPEN)
+    if isinstance(event, ScanEvent):
+        return Scan(event.seq, event.text, event.card, event.session)
+    return None
+
+
+def _feedback(effects: Effects) -> Feedback | None:
+    """What the hut shows: the one conversion from the rule book's to the contract's."""
+    shown = effects.feedback
+    if shown is None:
+        return None
+    return Feedback(beep=Beep.OK if shown.ok else Beep.ERROR, text=shown.text)
+
+
+def _log(event: AnyEvent, effects: Effects, *, hut: Hut) -> None:
+    # By the door session, never the card: a card UID is a credential.
+    if isinstance(event, CardEvent) and event.decision is CardDecision.ENROL:
+        log.info("hut %s: a card was read for enrolment (event %s)", hut.id, event.id)
+    for change in effects.changes:
+        if isinstance(change, AnomalyRaised) and change.kind is AnomalyKind.UNSCANNED_REMOVAL:
+            log.warning("hut %s session %s: door opened, nothing scanned", hut.id, event.session)
+    if isinstance(event, ScanEvent) and effects.decision is not None:
+        decision = effects.decision
+        log.info(
+            "hut %s seq %d scan %r session %s: %s %s",
+            hut.id,
+            event.seq,
+            event.text[:80],
+            event.session,
+            decision.action.value,
+            decision.reason.value if decision.reason else "",
         )
 
 
@@ -143,9 +173,9 @@ def apply_event(
     )
     if record is None:
         return EventAck(id=event.id, seq=event.seq, outcome=Outcome.DUPLICATE)
-    outcome, reason, feedback = _Effects(session, policy=policy).apply(
-        event, hut=hut, received_at=received_at
-    )
+    ledger = _Ledger(session, policy=policy)
+    outcome, reason, feedback = ledger.apply(event, hut=hut, received_at=received_at)
+    ledger.writer.finish()
     queries.set_event_outcome(
         record, outcome=outcome.value, reason=None if reason is None else reason.value
     )
@@ -209,19 +239,18 @@ def apply_batch(
     for event in unique.values():
         if event.id in claimed:
             fresh[event.hut].append(_Pending(event, claimed[event.id], received_at, new=True))
-    cache = BatchCache(session)
+    ledger = _Ledger(session, policy=policy)
     batch = [p.event for pending in fresh.values() for p in pending]
     # A resident waiting at the hut is usually a batch of one: there the preload's dozen
-    # queries cost more than the few lookups the cache makes on a miss.
+    # queries cost more than the few lookups the loader makes on a miss.
     if len(batch) >= PRELOAD_FROM:
         # After the huts' watermark rows are locked: no other worker changes their sessions.
-        cache.preload(_keys(batch))
-    effects = _Effects(session, policy=policy, cache=cache)
+        ledger.loader.preload(_keys(batch))
     outcomes: list[tuple[int, str, str | None]] = []
     for hut_id in sorted(fresh):
         _HutRun(
             session,
-            effects,
+            ledger,
             sequence=sequences[hut_id],
             hut=huts[hut_id],
             now=received_at,
@@ -230,6 +259,7 @@ def apply_batch(
             outcomes=outcomes,
         ).run(fresh[hut_id])
     event_log.set_outcomes(session, outcomes)
+    ledger.writer.finish()
     for event in [*seen_before, *repeats]:
         # A resend of an event still held back is still held back; anything else is done.
         held = known.get(event.id) == Outcome.QUEUED or event.id in result.held_ids
@@ -252,7 +282,7 @@ def release_overdue(
     if not hut_ids:
         return result
     sequences = event_log.lock_sequences(session, hut_ids)
-    effects = _Effects(session, policy=policy, cache=BatchCache(session))
+    ledger = _Ledger(session, policy=policy)
     outcomes: list[tuple[int, str, str | None]] = []
     for hut_id in hut_ids:
         hut = queries.get_hut(session, hut_id)
@@ -260,7 +290,7 @@ def release_overdue(
             continue
         _HutRun(
             session,
-            effects,
+            ledger,
             sequence=sequences[hut_id],
             hut=hut,
             now=now,
@@ -269,6 +299,7 @@ def release_overdue(
             outcomes=outcomes,
         ).run([])
     event_log.set_outcomes(session, outcomes)
+    ledger.writer.finish()
     return result
 
 
@@ -278,7 +309,7 @@ class _HutRun:
     def __init__(
         self,
         session: Session,
-        effects: _Effects,
+        ledger: _Ledger,
         *,
         sequence: HutSequence,
         hut: Hut,
@@ -288,7 +319,7 @@ class _HutRun:
         outcomes: list[tuple[int, str, str | None]],
     ) -> None:
         self.session = session
-        self.effects = effects
+        self.ledger = ledger
         self.sequence = sequence
         self.hut = hut
         self.now = now
@@ -395,7 +426,7 @@ class _HutRun:
 
     def _apply(self, pending: _Pending) -> None:
         if pending.new:
-            outcome, refusal, feedback = self.effects.apply(
+            outcome, refusal, feedback = self.ledger.apply(
                 pending.event, hut=self.hut, received_at=pending.received_at
             )
             reason = None if refusal is None else refusal.value
@@ -413,18 +444,12 @@ class _HutRun:
     def _apply_held(self, pending: _Pending) -> tuple[Outcome, str | None, Feedback | None]:
         # Its first ack went out before; if it breaks the server now, it must not hold the
         # hut's later events hostage: record the failure and go on.
-        scan_buffer.write_pending(self.session)  # what came before is not the savepoint's
         try:
-            with self.session.begin_nested():
-                outcome, reason, feedback = self.effects.apply(
+            with self.ledger.writer.savepoint():
+                outcome, reason, feedback = self.ledger.apply(
                     pending.event, hut=self.hut, received_at=pending.received_at
                 )
-                scan_buffer.write_pending(self.session)
         except Exception as exc:  # noqa: BLE001  recorded on the event's row
-            scan_buffer.discard_pending(self.session)
-            if self.effects.cache is not None:
-                # What the savepoint created is gone; what it loaded may be stale.
-                self.effects.cache.clear()
             log.exception("hut %s: held seq %d failed", self.hut.id, pending.event.seq)
             return Outcome.REJECTED, f"server error: {type(exc).__name__}"[:32], None
         return outcome, None if reason is None else reason.value, feedback
@@ -440,7 +465,7 @@ def _seq(pending: _Pending) -> int:
 
 
 def _keys(events: Sequence[AnyEvent]) -> BatchKeys:
-    """The cards, item labels and door sessions ``events`` name, for ``BatchCache.preload``."""
+    """The cards, item labels and door sessions ``events`` name, for ``Snapshots.preload``."""
     return keys_of(
         cards=(e.card for e in events if isinstance(e, (CardEvent, ScanEvent))),
         tags=(parse_scan_text(e.text) for e in events if isinstance(e, ScanEvent)),

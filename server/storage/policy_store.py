@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.domain import DEFAULT_POLICY, CategoryRule, LoanPolicy
-from server.storage.models import Item, ItemCategory, Loan, MemberFlagRule
+from server.storage.models import ItemCategory, MemberFlagRule
 
 
 def load_policy(session: Session, *, base: LoanPolicy = DEFAULT_POLICY) -> LoanPolicy:
@@ -27,21 +27,6 @@ def load_policy(session: Session, *, base: LoanPolicy = DEFAULT_POLICY) -> LoanP
         for row in session.scalars(select(MemberFlagRule))
     }
     return base.with_rules(rules, extra)
-
-
-def count_open_loans(session: Session, *, member_id: int, category: str) -> int:
-    query = (
-        select(func.count())
-        .select_from(Loan)
-        .join(Loan.item)
-        .where(
-            Loan.member_id == member_id,
-            Loan.returned_at.is_(None),
-            Loan.lost_at.is_(None),
-            Item.category == category,
-        )
-    )
-    return int(session.scalar(query) or 0)
 
 
 def ensure_category(session: Session, key: str, *, name_zh: str = "", name_en: str = "") -> None:

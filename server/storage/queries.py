@@ -176,32 +176,6 @@ def add_dead_letter(
     )
 
 
-def mark_returned(
-    loan: Loan,
-    *,
-    at: datetime,
-    hut_id: str,
-    status: ItemStatus = ItemStatus.AVAILABLE,
-    condition: str | None = None,
-) -> None:
-    loan.returned_at = at
-    loan.returned_hut_id = hut_id
-    loan.return_condition = condition
-    loan.item.status = status
-    # The item now sits where it was brought back.
-    loan.item.hut_id = hut_id
-
-
-def open_loan(
-    session: Session, *, item: Item, member: Member, hut_id: str, at: datetime, due_at: datetime
-) -> Loan:
-    item.status = ItemStatus.ON_LOAN
-    # renewals given (not left to its server default), so no insert has to fetch it back.
-    loan = Loan(item=item, member=member, hut_id=hut_id, borrowed_at=at, due_at=due_at, renewals=0)
-    session.add(loan)
-    return loan
-
-
 __all__ = [
     "DEAD_LETTER_PREFIX",
     "ItemOnShelf",
@@ -216,9 +190,7 @@ __all__ = [
     "list_items",
     "list_open_loans",
     "lock_huts",
-    "mark_returned",
     "next_allowlist_version",
     "open_loans_query",
-    "open_loan",
     "set_event_outcome",
 ]

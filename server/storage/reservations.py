@@ -1,5 +1,5 @@
-"""Waiting lists and holds. A returned item goes to the first in line: held (status
-reserved) until ``hold_until``, with a notification request for the reminders side."""
+"""Waiting lists and holds in the database: the queries, and the staff side's hold
+changes (the rules are domain/holds.py's; the effect writer writes what they return)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.domain import ItemStatus, LoanPolicy
-from server.domain.ledger_state import NotificationKind
+from server.domain import LoanPolicy, holds
+from server.domain.changes import Effects
+from server.domain.ledger_state import ACTIVE_RESERVATION
 from server.domain.ledger_state import ReservationStatus as ReservationState
-from server.domain.lending import display, hold_until
+from server.storage.effect_writer import EffectWriter
 from server.storage.models import Item, NotificationRequest, Reservation
+from server.storage.snapshots import item_state, queue_of
 
 
 def waiting(session: Session, item_id: int) -> Sequence[Reservation]:
@@ -50,63 +52,43 @@ def add(session: Session, *, item: Item, member_id: int, now: datetime) -> Reser
     return reservation
 
 
+def _line(session: Session, item: Item) -> holds.Line:
+    query = select(Reservation).where(
+        Reservation.item_id == item.id, Reservation.state.in_(ACTIVE_RESERVATION)
+    )
+    return holds.Line(item_state(item), queue_of(session.scalars(query)))
+
+
+def _write(session: Session, line: holds.Line) -> None:
+    writer = EffectWriter(session)
+    writer.apply(Effects(line.changes))
+    writer.finish()
+
+
 def hold_next(
     session: Session, item: Item, *, now: datetime, policy: LoanPolicy
 ) -> Reservation | None:
     """Hold ``item`` (on the shelf now) for the first in line, or None if nobody waits;
-    sets the item's status either way."""
-    queue = waiting(session, item.id)
-    if not queue:
-        item.status = ItemStatus.AVAILABLE
-        return None
-    first = queue[0]
-    first.state = ReservationState.HELD
-    first.hold_until = hold_until(category=item.category, now=now, policy=policy)
-    item.status = ItemStatus.RESERVED
-    session.add(
-        NotificationRequest(
-            kind=NotificationKind.RESERVATION_READY,
-            member_id=first.member_id,
-            item_id=item.id,
-            hut_id=item.hut_id,
-            reservation=first,
-            text=display("您预约的 {name} 已可领取", name=item.name_zh),
-            created_at=now,
-        )
-    )
-    return first
+    sets the item's status either way (the rule: domain/holds.py)."""
+    line = holds.hold_next(_line(session, item), now=now, policy=policy)
+    _write(session, line)
+    hold = line.hold
+    return None if hold is None else session.get(Reservation, hold.id)
 
 
 def unhold(session: Session, item_id: int) -> None:
     """The held item cannot go out after all (it needs repair): its holder goes back to
     the head of the line, and the unsent "ready" notice is withdrawn."""
-    hold = current_hold(session, item_id)
-    if hold is None:
-        return
-    hold.state = ReservationState.WAITING
-    hold.hold_until = None
-    unsent = select(NotificationRequest).where(
-        NotificationRequest.reservation_id == hold.id, NotificationRequest.sent_at.is_(None)
-    )
-    for request in session.scalars(unsent):
-        session.delete(request)
-
-
-def fulfil(hold: Reservation, *, now: datetime) -> None:
-    hold.state = ReservationState.FULFILLED
-    hold.closed_at = now
+    item = session.get(Item, item_id)
+    if item is not None:
+        _write(session, holds.unhold(_line(session, item)))
 
 
 def release_if_expired(session: Session, item: Item, *, now: datetime, policy: LoanPolicy) -> bool:
     """Pass an expired hold on to the next in line (or free the item); True if it did."""
-    hold = current_hold(session, item.id)
-    if hold is None or hold.hold_until is None or hold.hold_until > now:
-        return False
-    hold.state = ReservationState.EXPIRED
-    hold.closed_at = now
-    if item.status is ItemStatus.RESERVED:
-        hold_next(session, item, now=now, policy=policy)
-    return True
+    line = holds.release_if_expired(_line(session, item), now=now, policy=policy)
+    _write(session, line)
+    return bool(line.changes)
 
 
 def expire_holds(session: Session, *, now: datetime, policy: LoanPolicy) -> list[Reservation]:
@@ -126,13 +108,9 @@ def expire_holds(session: Session, *, now: datetime, policy: LoanPolicy) -> list
 
 
 def cancel_all(session: Session, item_id: int, *, now: datetime) -> None:
-    query = select(Reservation).where(
-        Reservation.item_id == item_id,
-        Reservation.state.in_([ReservationState.WAITING, ReservationState.HELD]),
-    )
-    for reservation in session.scalars(query):
-        reservation.state = ReservationState.CANCELLED
-        reservation.closed_at = now
+    item = session.get(Item, item_id)
+    if item is not None:
+        _write(session, holds.cancel_all(_line(session, item), now=now))
 
 
 def pending_notifications(session: Session) -> Sequence[NotificationRequest]:

@@ -17,10 +17,10 @@ from server.broker_auth import write_broker_auth
 from tests.support.mqtt_probe import Probe
 from tests.support.processes import poll_until
 from toolhut.contract import Topics
-from toolhut.embedded_broker import free_port
 from toolhut.hut_keys import SERVER_MQTT_USER, HutKeyring
-from toolhut.mosquitto import mosquitto_binary
 from toolhut.mqtt import MqttEndpoint
+from toolhut_cli.embedded_broker import free_port
+from toolhut_cli.mosquitto import mosquitto_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 

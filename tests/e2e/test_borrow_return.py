@@ -14,9 +14,9 @@ from tests.support.keys import TestKeys
 from tests.support.processes import ToolhutProcess, http_json, poll_until, run_toolhut, wait_http
 from tests.support.services import Broker
 from toolhut.contract import Topics
-from toolhut.embedded_broker import free_port
 from toolhut.hut_keys import HutCredentials
 from toolhut.mqtt import make_client
+from toolhut_cli.embedded_broker import free_port
 
 pytestmark = pytest.mark.e2e
 

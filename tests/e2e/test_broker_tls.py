@@ -17,10 +17,10 @@ from tests.support.processes import ToolhutProcess, run_toolhut
 from tests.support.services import unique_prefix
 from tests.support.tls import Pki, make_pki
 from toolhut.contract import Topics
-from toolhut.embedded_broker import free_port
 from toolhut.hut_keys import SERVER_MQTT_USER, HutKeyring, new_secret_file
-from toolhut.mosquitto import BrokerAuth, BrokerTls, MosquittoProcess, mosquitto_binary
 from toolhut.mqtt import MqttEndpoint, TlsFiles
+from toolhut_cli.embedded_broker import free_port
+from toolhut_cli.mosquitto import BrokerAuth, BrokerTls, MosquittoProcess, mosquitto_binary
 
 pytestmark = pytest.mark.e2e
 

@@ -23,7 +23,7 @@ import pytest
 from tests.support.processes import ToolhutProcess, http_json, poll_until, run_toolhut, wait_http
 from tests.support.services import Broker
 from tests.support.terminal import TerminalProcess
-from toolhut.embedded_broker import free_port
+from toolhut_cli.embedded_broker import free_port
 
 pytestmark = pytest.mark.e2e
 

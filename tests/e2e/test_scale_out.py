@@ -46,7 +46,7 @@ from tests.support.ledger_setup import furnish, name_of, stop_line
 from tests.support.processes import ToolhutProcess, poll_until
 from tests.support.services import Broker, fresh_postgres_schema
 from toolhut.contract import AnyEvent, Outcome, ScanEvent, Topics
-from toolhut.embedded_broker import free_port
+from toolhut_cli.embedded_broker import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 

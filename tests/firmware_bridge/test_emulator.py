@@ -381,7 +381,7 @@ def test_a_ten_kilobyte_label_is_refused_by_the_controller(rig: Rig) -> None:
 def start_cli(*args: str) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "toolhut.cli", "emulator", *args],
+        [sys.executable, "-m", "toolhut_cli.cli", "emulator", *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

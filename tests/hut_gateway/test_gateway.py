@@ -24,7 +24,7 @@ from toolhut.contract import (
     Topics,
 )
 from toolhut.contract import Feedback as WireFeedback
-from toolhut.embedded_broker import free_port
+from toolhut_cli.embedded_broker import free_port
 
 
 def test_known_card_opens_the_door_with_no_broker_at_all(tmp_path: Path, topic_prefix: str) -> None:

@@ -16,6 +16,7 @@ from tests.hut_gateway.uplink_rig import HUT, ServerSide, UplinkRig
 from tests.support.processes import poll_until
 from tests.support.services import Broker
 from toolhut.contract import ContractError, DoorState, Topics, offline_status
+from toolhut.homeassistant_topics import discovery_topics
 
 # What Home Assistant's MQTT discovery needs for these entities to appear with a device.
 REQUIRED = {"name", "unique_id", "state_topic", "value_template", "device", "availability_topic"}
@@ -48,6 +49,14 @@ def test_every_entity_reads_the_status_topic_and_has_what_home_assistant_require
     assert len(unique_ids) == len(messages)
     with pytest.raises(ContractError):
         discovery_messages(hut="hut-07", topics=topics, discovery_prefix="ha/#")
+
+
+def test_the_gateway_publishes_exactly_the_topics_the_broker_acl_grants() -> None:
+    # The server's ACL (server/broker_auth.py) lists toolhut.homeassistant_topics' topics.
+    messages = discovery_messages(hut="hut-07", topics=Topics("x"), discovery_prefix="ha")
+    assert [m.topic for m in messages] == discovery_topics("hut-07", "ha")
+    with pytest.raises(ContractError):
+        discovery_topics("hut-07", "ha/+")
 
 
 def test_templates_turn_the_real_status_into_home_assistant_states(

@@ -99,7 +99,7 @@ def run_gateway(
     args = (*args, "--check-config") if check else args
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TOOLHUT_GATEWAY_")}
     return subprocess.run(
-        [sys.executable, "-m", "toolhut.cli", "gateway", *args],
+        [sys.executable, "-m", "toolhut_cli.cli", "gateway", *args],
         capture_output=True,
         text=True,
         timeout=60,

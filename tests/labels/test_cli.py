@@ -8,7 +8,7 @@ import pytest
 from labels.fonts import CjkFont
 from tests.labels.readback import decode, pdf_pages, svg_image
 from toolhut.card_ref import card_ref
-from toolhut.cli import main
+from toolhut_cli.cli import main
 
 
 def svg_text(path: Path) -> str:

@@ -13,7 +13,7 @@ from labels.fonts import CjkFont
 from labels.qr import plan_qr
 from labels.textfit import ELLIPSIS
 from tests.labels.readback import pdf_text
-from toolhut.cli import main
+from toolhut_cli.cli import main
 
 BASE = "https://tools.example.org"
 

@@ -20,7 +20,7 @@ from server.storage import make_engine, migrate
 from server.storage.models import Consumable
 from tests.labels.readback import decode, pdf_pages, pdf_text
 from tests.support.services import Broker
-from toolhut.cli import main
+from toolhut_cli.cli import main
 
 
 @pytest.fixture

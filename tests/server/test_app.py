@@ -17,7 +17,7 @@ import pytest
 
 from server.app import ServerRuntime
 from server.settings import ServerSettings
-from toolhut.cli import main
+from toolhut_cli.cli import main
 
 
 def test_runtime_starts_serves_and_stops(
@@ -70,7 +70,7 @@ def test_cli_server_stops_cleanly_on_sigterm(
     command = [
         sys.executable,
         "-m",
-        "toolhut.cli",
+        "toolhut_cli.cli",
         "server",
         "--db",
         f"sqlite:///{tmp_path}/p.sqlite3",
@@ -111,7 +111,7 @@ def test_a_malformed_secret_file_stops_the_server_with_one_clear_line(
     secret_file = tmp_path / "server-secret"
     secret_file.write_bytes(content)
     result = subprocess.run(
-        [sys.executable, "-m", "toolhut.cli", "server", "--db", f"sqlite:///{tmp_path}/b.sqlite3",
+        [sys.executable, "-m", "toolhut_cli.cli", "server", "--db", f"sqlite:///{tmp_path}/b.sqlite3",
          "--mqtt", mqtt_url, "--port", "0"],
         capture_output=True, text=True, timeout=60, check=False,
         env={**os.environ, "TOOLHUT_SERVER_SECRET_FILE": str(secret_file)},

@@ -1,6 +1,7 @@
-"""The batch path (apply_batch, with its per-batch cache of cards, items, loans, door
-sessions) gives the ledger of the uncached path (apply_event, one event at a time, every
-lookup a query), on the real database: waiting lists, holds and display lines included."""
+"""The loader's preload (apply_batch: a batch's cards, items, loans, reservations and door
+sessions read at once) gives the ledger of one event at a time (apply_event, a batch of
+one: every lookup a query on a miss), on the real database: waiting lists, holds and
+display lines included."""
 
 from __future__ import annotations
 

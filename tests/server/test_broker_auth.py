@@ -32,8 +32,8 @@ from tests.support.processes import poll_until, run_toolhut
 from tests.support.services import unique_prefix
 from toolhut.contract import TopicKind, Topics
 from toolhut.hut_keys import SERVER_MQTT_USER, HutCredentials, HutKeyring
-from toolhut.mosquitto import BrokerAuth, MosquittoProcess, mosquitto_binary
 from toolhut.mqtt import MqttEndpoint
+from toolhut_cli.mosquitto import BrokerAuth, MosquittoProcess, mosquitto_binary
 
 ADMIN, ADMIN_PASSWORD = "test-admin", "test-admin-password"
 

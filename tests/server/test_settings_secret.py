@@ -38,7 +38,7 @@ def test_a_short_token_is_refused_and_a_random_one_kept() -> None:
 @pytest.mark.parametrize("token", ["change-me", "short-but-mine"])
 def test_the_server_will_not_start_and_says_why_in_one_line(tmp_path: Path, token: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "toolhut.cli", "server", "--staff-token", token,
+        [sys.executable, "-m", "toolhut_cli.cli", "server", "--staff-token", token,
          "--db", f"sqlite:///{tmp_path}/never.sqlite3", "--port", "0"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip

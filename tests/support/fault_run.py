@@ -56,10 +56,10 @@ from tests.support.mqtt_probe import Probe
 from tests.support.processes import ToolhutProcess, poll_until
 from tests.support.tcp_proxy import CuttableProxy
 from toolhut.contract import ContractError, TopicKind, Topics, parse_ack, parse_event
-from toolhut.embedded_broker import free_port
 from toolhut.hut_keys import HutKey, HutKeyring
-from toolhut.mosquitto import BrokerAuth
 from toolhut.mqtt import MqttEndpoint, make_client
+from toolhut_cli.embedded_broker import free_port
+from toolhut_cli.mosquitto import BrokerAuth
 
 SHARED_GROUP = "toolhut-servers"
 OBSERVER = "fault-observer"  # the run's monitoring account: reads <prefix>/#, writes nothing

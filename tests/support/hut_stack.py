@@ -27,10 +27,10 @@ from toolhut.contract import (
     parse_allowlist,
     parse_status,
 )
-from toolhut.embedded_broker import free_port
 from toolhut.hut_keys import HutKey
-from toolhut.mosquitto import BrokerAuth, MosquittoProcess, mosquitto_binary
 from toolhut.mqtt import MqttEndpoint, make_client
+from toolhut_cli.embedded_broker import free_port
+from toolhut_cli.mosquitto import BrokerAuth, MosquittoProcess, mosquitto_binary
 
 HUT = "outage-hut"
 ZHANG = "04A1B2C3"  # 张阿姨, seeded by `toolhut server seed`

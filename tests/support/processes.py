@@ -18,7 +18,7 @@ from typing import Any
 
 
 class ToolhutProcess:
-    """``python -m toolhut.cli ARGS`` with stdin piped and stdout+stderr collected by line."""
+    """``python -m toolhut_cli.cli ARGS`` with stdin piped and stdout+stderr collected by line."""
 
     def __init__(
         self, *args: str, env: dict[str, str] | None = None, sigint_ignored: bool = False
@@ -29,7 +29,7 @@ class ToolhutProcess:
         self.lines: list[str] = []
         self._queue: queue.Queue[str] = queue.Queue()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "toolhut.cli", *args],
+            [sys.executable, "-m", "toolhut_cli.cli", *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -105,7 +105,7 @@ def _ignore_sigint() -> None:
 
 def run_toolhut(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "toolhut.cli", *args],
+        [sys.executable, "-m", "toolhut_cli.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

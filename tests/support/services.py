@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from toolhut.embedded_broker import EmbeddedBroker
-from toolhut.mosquitto import MosquittoProcess, mosquitto_binary
 from toolhut.mqtt import MqttEndpoint
+from toolhut_cli.embedded_broker import EmbeddedBroker
+from toolhut_cli.mosquitto import MosquittoProcess, mosquitto_binary
 
 MACHINE_BROKER = os.environ.get("TOOLHUT_TEST_MQTT", "mqtt://127.0.0.1:1883")
 MACHINE_POSTGRES = os.environ.get(

@@ -11,7 +11,7 @@ import select
 import socket
 import threading
 
-from toolhut.embedded_broker import free_port
+from toolhut_cli.embedded_broker import free_port
 
 
 class CuttableProxy:

@@ -33,7 +33,7 @@ class TerminalProcess(ToolhutProcess):
         self._queue: queue.Queue[str] = queue.Queue()
         self._master, slave = os.openpty()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "toolhut.cli", *args],
+            [sys.executable, "-m", "toolhut_cli.cli", *args],
             stdin=slave,
             stdout=slave,
             stderr=slave,

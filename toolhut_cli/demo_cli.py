@@ -45,8 +45,8 @@ def _port(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from toolhut.contract import ContractError, Topics, check_hut_id
-    from toolhut.demo import Demo
     from toolhut.mqtt import MqttUrlError
+    from toolhut_cli.demo import Demo
 
     try:
         Topics(args.prefix)

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from toolhut import demo_texts as texts
 from toolhut.contract import DEFAULT_PREFIX
-from toolhut.demo_console import Console, log_to_file
-from toolhut.embedded_broker import EmbeddedBroker, free_port
 from toolhut.mqtt import MqttEndpoint
+from toolhut_cli import demo_texts as texts
+from toolhut_cli.demo_console import Console, log_to_file
+from toolhut_cli.embedded_broker import EmbeddedBroker, free_port
 
 log = logging.getLogger(__name__)
 

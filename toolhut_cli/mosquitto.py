@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolhut.embedded_broker import free_port
 from toolhut.mqtt import MqttEndpoint, TlsFiles
+from toolhut_cli.embedded_broker import free_port
 
 
 def mosquitto_binary() -> str | None:

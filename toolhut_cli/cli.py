@@ -19,7 +19,10 @@ from collections.abc import Callable, Sequence
 from toolhut import __version__
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("toolhut.demo_cli", "run the all-in-one demo: broker, server, gateway, emulated hut"),
+    "demo": (
+        "toolhut_cli.demo_cli",
+        "run the all-in-one demo: broker, server, gateway, emulated hut",
+    ),
     "server": ("server.cli", "run the lending server (HTTP API + MQTT ingest)"),
     "gateway": ("hut_gateway.cli", "run a hut gateway: serial controller <-> MQTT"),
     "emulator": ("firmware_bridge.cli", "emulate a hut controller on a pseudo-terminal"),
@@ -59,7 +62,7 @@ def _missing_extra(command: str, missing: str) -> Callable[[argparse.Namespace],
     return run
 
 
-_OWN_PACKAGES = {"toolhut", "firmware_bridge", "hut_gateway", "server", "labels"}
+_OWN_PACKAGES = {"toolhut", "toolhut_cli", "firmware_bridge", "hut_gateway", "server", "labels"}
 _EXTRA = {
     "demo": "demo",
     "server": "server",

@@ -1,0 +1,398 @@
+"""The loader: what the rule book needs for each command, as a domain Snapshot.
+
+One read path for every event: a single event is a batch of one. ``preload`` reads the
+cards, items, open loans, reservations and door sessions a batch names in a few queries
+(after the huts' watermark rows are locked, so no other worker changes these huts'
+sessions meanwhile); a lookup the preload did not cover (a batch of one, an event held
+from an earlier batch) queries and remembers. What it remembers lives in the WorkingSet
+it shares with the effect writer (see storage/working_set.py for why it stays true).
+
+Scans wait in the writer until it writes them; the loader holds the writer and has it
+write them before it reads any (a condition card's last return, a stocktake's counts).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from server.domain import DEFAULT_POLICY, ItemCondition, LoanPolicy, SessionMode
+from server.domain.commands import CardTap, DoorChange, EnrolRead, Scan
+from server.domain.labels import parse_condition_text, parse_scan_text
+from server.domain.ledger_state import (
+    ACTIVE_RESERVATION,
+    BatchState,
+    CardState,
+    ConsumableState,
+    DoorState,
+    HutState,
+    ItemState,
+    LoanState,
+    MemberState,
+    ReservationState,
+    ReservationStatus,
+    ReturnedLoan,
+    Shelf,
+    Snapshot,
+)
+from server.storage import consumables
+from server.storage.door_sessions import ON_SHELF, stocktake_of
+from server.storage.effect_writer import EffectWriter
+from server.storage.models import (
+    Card,
+    DoorSession,
+    Hut,
+    Item,
+    Loan,
+    Member,
+    Reservation,
+    SessionScan,
+)
+from server.storage.queries import open_loans_query
+from server.storage.reminder_models import DisplayMessage
+from server.storage.working_set import WorkingSet
+
+
+@dataclass(frozen=True, slots=True)
+class BatchKeys:
+    """What a batch's commands name: card uids (upper case), item tags, (hut, door key)."""
+
+    cards: set[str] = field(default_factory=set)
+    tags: set[str] = field(default_factory=set)
+    doors: set[tuple[str, str]] = field(default_factory=set)
+
+
+def keys_of(
+    *, cards: Iterable[str | None], tags: Iterable[str | None], doors: Iterable[tuple[str, str]]
+) -> BatchKeys:
+    return BatchKeys(
+        cards={uid.upper() for uid in cards if uid},
+        tags={tag for tag in tags if tag},
+        doors=set(doors),
+    )
+
+
+class Snapshots:
+    """Snapshots for the commands of one transaction; see the module docstring."""
+
+    def __init__(self, db: Session, writer: EffectWriter) -> None:
+        self.db = db
+        self.writer = writer
+
+    @property
+    def working(self) -> WorkingSet:
+        return self.writer.working
+
+    def snapshot(
+        self, command: object, *, hut: Hut, now: datetime, policy: LoanPolicy = DEFAULT_POLICY
+    ) -> Snapshot:
+        """What the rules need to decide ``command`` at ``hut`` at ``now``."""
+        state = HutState(hut.id, hut.timezone)
+        if isinstance(command, Scan):
+            return self._scan(command, hut=state, now=now, policy=policy)
+        if isinstance(command, CardTap):
+            card = self.card(command.card_uid)
+            door = None if command.door_key is None else self._door(hut.id, command.door_key)
+            return Snapshot(state, now, card=card, door=door)
+        if isinstance(command, DoorChange):
+            return self._door_change(command, hut=state, now=now)
+        if isinstance(command, EnrolRead):
+            return Snapshot(state, now, card=self.card(command.card_uid))
+        raise TypeError(f"no snapshot for {type(command).__name__}")
+
+    def _door_change(self, command: DoorChange, *, hut: HutState, now: datetime) -> Snapshot:
+        door = None if command.door_key is None else self._door(hut.id, command.door_key)
+        if door is None or command.opened or not door.has_stocktake or door.stocktake_closed:
+            return Snapshot(hut, now, door=door)
+        counted = self.counted_tags(door)
+        expected = {
+            item.tag: item.id
+            for item in self.db.scalars(
+                select(Item).where(Item.hut_id == hut.id, Item.status.in_(ON_SHELF))
+            )
+        }
+        unexpected = set(counted) - set(expected)
+        others = {
+            item.tag: item.id
+            for item in self.db.scalars(select(Item).where(Item.tag.in_(unexpected)))
+        }
+        return Snapshot(hut, now, door=door, counted=counted, shelf=Shelf(expected, others))
+
+    def _scan(self, command: Scan, *, hut: HutState, now: datetime, policy: LoanPolicy) -> Snapshot:
+        card = None if command.card_uid is None else self.card(command.card_uid)
+        door = None if command.door_key is None else self._door(hut.id, command.door_key)
+        member = None if card is None else card.member
+        # A lending door session a staff card joins now turns stocktake in the rules: it
+        # has no stocktake and no counts yet, and the item is loaded below either way.
+        tag = parse_scan_text(command.text)
+        base = Snapshot(hut, now, policy, card=card, door=door)
+        stocktake = door is not None and door.mode is SessionMode.STOCKTAKE
+        if not stocktake and parse_condition_text(command.text) is not None:
+            if door is None:
+                return base
+            return replace(base, returned=self._last_return(door))
+        item = None if tag is None else self.item(tag)
+        if stocktake:
+            assert door is not None
+            return replace(base, item=item, counted=self.counted_tags(door))
+        if item is None:
+            consumable = None if tag is None else self._consumable(tag)
+            return replace(base, consumable=consumable)
+        loan = self._open_loan(item)
+        in_category = 0 if member is None else self._open_loans_in(member.id, item.category)
+        return replace(
+            base, item=item, loan=loan, queue=self._queue(item.id), in_category=in_category
+        )
+
+    # Cards and members.
+
+    def card(self, uid: str) -> CardState | None:
+        uid = uid.upper()
+        cards = self.working.cards
+        if uid not in cards:
+            # The member with it (a lazy load would be a second round of ORM work).
+            query = select(Card).where(Card.uid == uid).options(joinedload(Card.member))
+            cards[uid] = self.db.scalars(query).one_or_none()
+        card = cards[uid]
+        return None if card is None else CardState(card.uid, card.state, member_state(card.member))
+
+    def may_have_display_line(self, member_id: int) -> bool:
+        return member_id not in self.working.no_display
+
+    # Items, loans, reservations.
+
+    def item(self, tag: str) -> ItemState | None:
+        items = self.working.items
+        if tag not in items:
+            items[tag] = self.db.scalars(select(Item).where(Item.tag == tag)).one_or_none()
+        item = items[tag]
+        return None if item is None else item_state(item)
+
+    def _open_loan(self, item: ItemState) -> LoanState | None:
+        loans = self.working.open_loans
+        if item.id not in loans:
+            query = open_loans_query().where(Loan.item_id == item.id)
+            loans[item.id] = self.db.scalars(query).one_or_none()
+        loan = loans[item.id]
+        return None if loan is None else self._loan_state(loan)
+
+    def _loan_state(self, loan: Loan) -> LoanState:
+        return LoanState(
+            self.working.loan_ref(loan),
+            loan.item_id,
+            loan.member_id,
+            loan.borrowed_at,
+            loan.due_at,
+            renewals=loan.renewals,
+        )
+
+    def _open_loans_in(self, member_id: int, category: str) -> int:
+        key = (member_id, category)
+        working = self.working
+        if not working.knows_count(key):
+            query = (
+                select(func.count())
+                .select_from(Loan)
+                .join(Loan.item)
+                .where(
+                    Loan.member_id == member_id,
+                    Loan.returned_at.is_(None),
+                    Loan.lost_at.is_(None),
+                    Item.category == category,
+                )
+            )
+            working.counts[key] = int(self.db.scalar(query) or 0)
+        return working.counts[key]
+
+    def _queue(self, item_id: int) -> tuple[ReservationState, ...]:
+        rows = self.working.reservations.get(item_id)
+        if rows is None:
+            query = select(Reservation).where(
+                Reservation.item_id == item_id, Reservation.state.in_(ACTIVE_RESERVATION)
+            )
+            rows = self.working.reservations[item_id] = list(self.db.scalars(query))
+        return queue_of(rows)
+
+    def _consumable(self, tag: str) -> ConsumableState | None:
+        found = consumables.find(self.db, tag)
+        if found is None:
+            return None
+        batches = tuple(BatchState(b.id, b.quantity, b.expires_on) for b in found.batches)
+        return ConsumableState(found.id, found.tag, found.name_zh, batches)
+
+    # Door sessions and their scans.
+
+    def _door(self, hut_id: str, key: str) -> DoorState | None:
+        pair = (hut_id, key)
+        doors = self.working.doors
+        if pair not in doors:
+            query = select(DoorSession).where(DoorSession.hut_id == hut_id, DoorSession.key == key)
+            doors[pair] = self.db.scalars(query).one_or_none()
+        door = doors[pair]
+        return None if door is None else self._door_state(door)
+
+    def _door_state(self, door: DoorSession) -> DoorState:
+        state = DoorState(
+            door.hut_id,
+            door.key,
+            SessionMode(door.mode),
+            door.started_at,
+            member_id=door.member_id,
+            card_uid=door.card_uid,
+            door_opened_at=door.door_opened_at,
+            closed_at=door.closed_at,
+            scans=door.scans,
+            flag=door.flag,
+            pending_condition=(
+                None if door.pending_condition is None else ItemCondition(door.pending_condition)
+            ),
+        )
+        return self._with_stocktake(state) if state.mode is SessionMode.STOCKTAKE else state
+
+    def _with_stocktake(self, door: DoorState) -> DoorState:
+        """The door with its stocktake's state (staff door sessions only)."""
+        row = self._row(door)
+        stocktake = stocktake_of(self.db, row.id)
+        if stocktake is None:
+            return door
+        return replace(door, has_stocktake=True, stocktake_closed=stocktake.closed_at is not None)
+
+    def _row(self, door: DoorState) -> DoorSession:
+        row = self.working.doors[(door.hut_id, door.key)]
+        assert row is not None
+        if row.id is None:
+            self.db.flush()
+        return row
+
+    def counted_tags(self, door: DoorState) -> Counter[str]:
+        self.writer.finish()  # the buffered scans first
+        query = select(SessionScan.tag).where(
+            SessionScan.door_session_id == self._row(door).id,
+            SessionScan.action == "count",
+            SessionScan.tag.is_not(None),
+        )
+        return Counter(tag for tag in self.db.scalars(query) if tag is not None)
+
+    def _last_return(self, door: DoorState) -> ReturnedLoan | None:
+        self.writer.finish()  # the buffered scans first
+        query = (
+            select(SessionScan.loan_id)
+            .where(
+                SessionScan.door_session_id == self._row(door).id,
+                SessionScan.action == "return",
+                SessionScan.loan_id.is_not(None),
+            )
+            .order_by(SessionScan.seq.desc())
+        )
+        loan_id = self.db.scalars(query).first()
+        loan = None if loan_id is None else self.db.get(Loan, loan_id)
+        if loan is None:
+            return None
+        item = item_state(loan.item)
+        return ReturnedLoan(self._loan_state(loan), item, self._queue(item.id))
+
+    # The batch's keys at once.
+
+    def preload(self, keys: BatchKeys) -> None:
+        if keys.cards:
+            self._preload_cards(keys.cards)
+        if keys.tags:
+            self._preload_items(keys.tags)
+        if keys.doors:
+            pairs = sorted(keys.doors)
+            query = select(DoorSession).where(
+                tuple_(DoorSession.hut_id, DoorSession.key).in_(pairs)
+            )
+            found = {(door.hut_id, door.key): door for door in self.db.scalars(query)}
+            for pair in pairs:
+                self.working.doors[pair] = found.get(pair)
+
+    def _preload_cards(self, uids: set[str]) -> None:
+        db, working = self.db, self.working
+        query = select(Card).where(Card.uid.in_(sorted(uids))).options(selectinload(Card.member))
+        found = {card.uid: card for card in db.scalars(query)}
+        for uid in uids:
+            working.cards[uid] = found.get(uid)
+        members = {card.member_id for card in found.values()}
+        if not members:
+            return
+        counts = (
+            select(Loan.member_id, Item.category, func.count())
+            .join(Loan.item)
+            .where(
+                Loan.member_id.in_(sorted(members)),
+                Loan.returned_at.is_(None),
+                Loan.lost_at.is_(None),
+            )
+            .group_by(Loan.member_id, Item.category)
+        )
+        for member_id, category, n in db.execute(counts):
+            working.counts[(member_id, category)] = int(n)
+        working.counted |= members
+        shown = select(DisplayMessage.member_id).where(
+            DisplayMessage.member_id.in_(sorted(members)), DisplayMessage.shown_at.is_(None)
+        )
+        working.no_display |= members - set(db.scalars(shown))
+
+    def _preload_items(self, tags: set[str]) -> None:
+        db, working = self.db, self.working
+        items = {
+            item.tag: item for item in db.scalars(select(Item).where(Item.tag.in_(sorted(tags))))
+        }
+        for tag in tags:
+            working.items[tag] = items.get(tag)
+        ids = sorted(item.id for item in items.values())
+        if not ids:
+            return
+        loans = {
+            loan.item_id: loan
+            for loan in db.scalars(open_loans_query().where(Loan.item_id.in_(ids)))
+        }
+        active = select(Reservation).where(
+            Reservation.item_id.in_(ids), Reservation.state.in_(ACTIVE_RESERVATION)
+        )
+        queues: dict[int, list[Reservation]] = {item_id: [] for item_id in ids}
+        for reservation in db.scalars(active):
+            queues[reservation.item_id].append(reservation)
+        for item_id in ids:
+            working.open_loans[item_id] = loans.get(item_id)
+            working.reservations.setdefault(item_id, queues[item_id])
+
+
+def member_state(member: Member) -> MemberState:
+    return MemberState(member.id, member.name, member.status, member.flags)
+
+
+def item_state(item: Item) -> ItemState:
+    return ItemState(
+        item.id,
+        item.tag,
+        item.name_zh,
+        item.category,
+        item.status,
+        item.condition,
+        item.hut_id,
+        loan_days=item.loan_days,
+        max_renewals=item.max_renewals,
+    )
+
+
+def queue_of(rows: Iterable[Reservation]) -> tuple[ReservationState, ...]:
+    """The rows still in line (as they stand now), first in line first."""
+    line = [
+        ReservationState(
+            r.id, r.item_id, r.member_id, ReservationStatus(r.state), r.created_at, r.hold_until
+        )
+        for r in rows
+        if r.state in ACTIVE_RESERVATION
+    ]
+    line.sort(key=lambda r: (r.created_at, r.id))
+    return tuple(line)
+
+
+__all__ = ["BatchKeys", "Snapshots", "item_state", "keys_of", "member_state", "queue_of"]
