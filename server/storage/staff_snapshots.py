@@ -22,9 +22,7 @@ from server.domain.ledger_state import (
     ACTIVE_RESERVATION,
     CardState,
     HutState,
-    ItemState,
     LoanState,
-    MemberState,
     ReservationState,
     ReservationStatus,
     Snapshot,
@@ -32,34 +30,17 @@ from server.domain.ledger_state import (
 from server.domain.staff_rules import EVERY_HUT, NO_TIME
 from server.storage import queries
 from server.storage.models import Card, Hut, Item, Loan, Member, Reservation
+from server.storage.snapshots import item_state, member_state, queue_of
 
-# Rows as the rule book's records.
+# Rows as the rule book's records (items, members and waiting lists as the loader has them).
 
 
 def hut_state(hut: Hut) -> HutState:
     return HutState(hut.id, hut.timezone)
 
 
-def member_state(member: Member) -> MemberState:
-    return MemberState(member.id, member.name, member.status, flags=member.flags)
-
-
 def card_state(card: Card) -> CardState:
     return CardState(card.uid, card.state, member_state(card.member))
-
-
-def item_state(item: Item) -> ItemState:
-    return ItemState(
-        item.id,
-        item.tag,
-        item.name_zh,
-        item.category,
-        item.status,
-        item.condition,
-        item.hut_id,
-        loan_days=item.loan_days,
-        max_renewals=item.max_renewals,
-    )
 
 
 def loan_state(loan: Loan) -> LoanState:
@@ -68,25 +49,12 @@ def loan_state(loan: Loan) -> LoanState:
     )
 
 
-def reservation_state(reservation: Reservation) -> ReservationState:
-    return ReservationState(
-        reservation.id,
-        reservation.item_id,
-        reservation.member_id,
-        ReservationStatus(reservation.state),
-        reservation.created_at,
-        reservation.hold_until,
-    )
-
-
 def _queue(db: Session, item_id: int) -> tuple[ReservationState, ...]:
     """The item's waiting list: waiting and held, first in line first."""
-    query = (
-        select(Reservation)
-        .where(Reservation.item_id == item_id, Reservation.state.in_(ACTIVE_RESERVATION))
-        .order_by(Reservation.created_at, Reservation.id)
+    query = select(Reservation).where(
+        Reservation.item_id == item_id, Reservation.state.in_(ACTIVE_RESERVATION)
     )
-    return tuple(reservation_state(r) for r in db.scalars(query))
+    return queue_of(db.scalars(query))
 
 
 def _item_snapshot(
@@ -212,9 +180,7 @@ __all__ = [
     "card_state",
     "expired_holds",
     "hut_state",
-    "item_state",
     "loan_state",
-    "member_state",
     "of_card",
     "of_hold",
     "of_item",
@@ -222,5 +188,4 @@ __all__ = [
     "of_member",
     "of_members",
     "reservation_of",
-    "reservation_state",
 ]
