@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, tzinfo
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from server import access_actions
 from server.domain.reminders import (
     MANUAL_STAGE,
     Audience,
@@ -192,7 +193,8 @@ class ReminderWriter:
                 message_id, won = result
                 self._written(want, message_id, won, contacts, stage_key, report, writes)
         rq.add_deliveries(db, writes.deliveries, first_attempt_at=now)
-        rq.suspend_members(db, writes.suspend)
+        # Through the rule book, like a staff suspension: the allowlists follow.
+        access_actions.suspend_members(db, member_ids=writes.suspend)
         if writes.message_ids:
             log.info("reminders planned: %d message(s)", len(writes.message_ids))
         return writes.message_ids

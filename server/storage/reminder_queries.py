@@ -25,9 +25,8 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, selectinload
 
-from server.domain import MemberStatus
 from server.storage import models
-from server.storage.models import Hut, Item, Loan, Member, NotificationRequest, Reservation
+from server.storage.models import Hut, Item, Loan, NotificationRequest, Reservation
 from server.storage.reminder_models import (
     DeliveryStatus,
     DisplayMessage,
@@ -381,12 +380,6 @@ def set_contact(
     return contact
 
 
-def suspend_members(db: Session, member_ids: Iterable[int]) -> None:
-    ids = sorted(set(member_ids))
-    if ids:
-        db.execute(update(Member).where(Member.id.in_(ids)).values(status=MemberStatus.SUSPENDED))
-
-
 def lease_deliveries(
     db: Session,
     *,
@@ -702,6 +695,5 @@ __all__ = [
     "set_contact",
     "set_payload",
     "stream_due_loans",
-    "suspend_members",
     "take_display_message",
 ]
