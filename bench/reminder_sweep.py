@@ -194,6 +194,9 @@ def main(url: str, loans: int, due: int) -> None:
 
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(__doc__)  # not a million-loan run by mistake
+        sys.exit(0)
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     url = args[0] if args else f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
     main(

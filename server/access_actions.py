@@ -1,19 +1,32 @@
 """What staff do about who may open a hut: suspend or reactivate a member, give a member a
-card, take a card away, record a card reported lost.
+card, take a card away, record a card reported lost; and the reminder policy's suspension
+of many members at once.
 
-The caller commits; the commit republishes every hut's allowlist (storage.access_changes
-sees the change, the process's ingest worker publishes). No HTTP here, so a CLI or a script
-can call the same functions.
+Like the other staff actions: a snapshot, the rule book (domain.staff_rules), the effect
+writer, which marks the change (storage.access_changes) so the commit republishes every
+hut's allowlist (the process's ingest worker publishes). The caller commits. No HTTP here,
+so a CLI or a script can call the same functions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy.orm import Session
 
 from server.card_uids import card_uid
-from server.domain import CardStatus, MemberStatus
-from server.staff_actions import NotFoundError
-from server.storage import queries
+from server.domain import Refusal
+from server.domain.changes import Effects
+from server.domain.ledger_state import Snapshot
+from server.domain.staff_rules import (
+    AddCard,
+    ReactivateMember,
+    RemoveCard,
+    ReportCardLost,
+    SuspendMember,
+)
+from server.staff_actions import carry_out, found, refused
+from server.storage import queries, staff_snapshots
 from server.storage.models import Card, Member
 
 # What staff read when an action cannot be done: Chinese first, English beside it.
@@ -26,53 +39,66 @@ class CardInUseError(ValueError):
     """The card is already a member's (the same one or another)."""
 
 
-def _member(session: Session, member_id: int) -> Member:
-    member = session.get(Member, member_id)
-    if member is None:
-        raise NotFoundError(TEXT_NO_MEMBER.format(member_id=member_id))
+def _member(db: Session, member_id: int, *, uid: str | None = None) -> Snapshot:
+    snapshot = staff_snapshots.of_member(db, member_id, uid=uid)
+    return found(snapshot, TEXT_NO_MEMBER.format(member_id=member_id))
+
+
+def _card(db: Session, uid: str) -> Snapshot:
+    return found(staff_snapshots.of_card(db, uid), TEXT_NO_CARD.format(uid=uid))
+
+
+def _row(db: Session, member_id: int) -> Member:
+    member = db.get(Member, member_id)
+    assert member is not None
     return member
 
 
-def _card(session: Session, uid: str) -> Card:
+def suspend_member(db: Session, *, member_id: int) -> Member:
+    carry_out(db, _member(db, member_id), SuspendMember(member_id))
+    return _row(db, member_id)
+
+
+def reactivate_member(db: Session, *, member_id: int) -> Member:
+    carry_out(db, _member(db, member_id), ReactivateMember(member_id))
+    return _row(db, member_id)
+
+
+def suspend_members(db: Session, *, member_ids: Iterable[int]) -> int:
+    """The reminder policy's suspension: every member of ``member_ids`` that exists and is
+    not suspended yet is; returns how many changed."""
+    changed = 0
+    for snapshot in staff_snapshots.of_members(db, member_ids):
+        assert snapshot.member is not None
+        changed += len(carry_out(db, snapshot, SuspendMember(snapshot.member.id)).changes)
+    return changed
+
+
+def add_card(db: Session, *, member_id: int, uid: str) -> Card:
     uid = card_uid(uid)
-    card = queries.find_card(session, uid)
-    if card is None:
-        raise NotFoundError(TEXT_NO_CARD.format(uid=uid))
+    snapshot = _member(db, member_id, uid=uid)
+
+    def refusal(effects: Effects) -> Exception:
+        if effects.reason is Refusal.CARD_IN_USE and snapshot.card is not None:
+            return CardInUseError(TEXT_CARD_TAKEN.format(member_id=snapshot.card.member.id))
+        return refused(effects)
+
+    carry_out(db, snapshot, AddCard(member_id, uid), refusal=refusal)
+    card = queries.find_card(db, uid)
+    assert card is not None
     return card
 
 
-def suspend_member(session: Session, *, member_id: int) -> Member:
-    member = _member(session, member_id)
-    member.status = MemberStatus.SUSPENDED
-    return member
-
-
-def reactivate_member(session: Session, *, member_id: int) -> Member:
-    member = _member(session, member_id)
-    member.status = MemberStatus.ACTIVE
-    return member
-
-
-def add_card(session: Session, *, member_id: int, uid: str) -> Card:
+def remove_card(db: Session, *, uid: str) -> None:
     uid = card_uid(uid)
-    member = _member(session, member_id)
-    existing = queries.find_card(session, uid)
-    if existing is not None:
-        raise CardInUseError(TEXT_CARD_TAKEN.format(member_id=existing.member_id))
-    card = Card(uid=uid, member=member, state=CardStatus.ACTIVE)
-    session.add(card)
-    session.flush()
-    return card
+    carry_out(db, _card(db, uid), RemoveCard(uid))
 
 
-def remove_card(session: Session, *, uid: str) -> None:
-    session.delete(_card(session, uid))
-    session.flush()
-
-
-def report_card_lost(session: Session, *, uid: str) -> Card:
+def report_card_lost(db: Session, *, uid: str) -> Card:
     """The card opens nothing from now on, and the hut says why; staff remove it once the
     member has a new one (or it turns up: remove and add it again)."""
-    card = _card(session, uid)
-    card.state = CardStatus.LOST
+    uid = card_uid(uid)
+    carry_out(db, _card(db, uid), ReportCardLost(uid))
+    card = queries.find_card(db, uid)
+    assert card is not None
     return card

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from server.clock import Clock, system_clock
 from server.settings import ServerSettings
@@ -32,16 +33,20 @@ def create_app(
     *,
     clock: Clock = system_clock,
     engine: Engine | None = None,
+    sessions: sessionmaker[Session] | None = None,
     mqtt_connected: Callable[[], bool] = lambda: False,
     reminders: Any = None,
 ) -> FastAPI:
     """The HTTP app on an already migrated database (``engine`` defaults to settings.db_url).
 
+    ``sessions``: the process's session factory, if it has one, so the API's commits that
+    change access reach the ingest worker listening on it (storage.access_changes).
+
     ``reminders`` is the ReminderService behind "remind now"; None builds one from settings.
     """
     from fastapi_offline import FastAPIOffline
 
-    from server.api.routes import access, health, huts, items, loans, pages, sessions, supplies
+    from server.api.routes import access, door_sessions, health, huts, items, loans, pages, supplies
     from server.api.routes import reminders as reminder_routes
     from server.api.security_headers import SecurityHeaders
     from server.api.throttle import FailureThrottle
@@ -57,13 +62,16 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock
-    app.state.sessions = make_sessionmaker(engine or make_engine(settings.db_url))
+    if sessions is None:
+        sessions = make_sessionmaker(engine or make_engine(settings.db_url))
+    app.state.sessions = sessions
     app.state.mqtt_connected = mqtt_connected
     app.state.token_throttle = FailureThrottle()
     app.state.reminders = reminders or build_service(
         settings.reminders, sessions=app.state.sessions, clock=clock
     )
-    for module in (access, health, huts, items, loans, pages, sessions, supplies, reminder_routes):
+    routers = (access, health, huts, items, loans, pages, door_sessions, supplies, reminder_routes)
+    for module in routers:
         app.include_router(module.router)
     app.mount(SITE_ASSETS_URL, StaticFiles(directory=STATIC), name="site")
     # FastAPIOffline's own docs routes (it leaves app.docs_url and app.redoc_url unset).
@@ -126,7 +134,7 @@ class ServerRuntime:
         app = create_app(
             self.settings,
             clock=self.clock,
-            engine=self.engine,
+            sessions=sessions,
             mqtt_connected=lambda: self.ingest.connected,
             reminders=service,
         )

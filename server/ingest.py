@@ -140,10 +140,8 @@ class IngestWorker:
         client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         self._client = client
-        with self._sessions() as session:
-            engine = session.get_bind().engine
-        # Whoever commits a change of cards or members in this process, the list follows.
-        self._stop_listening = access_changes.listen(engine, self.request_allowlists)
+        # Whoever commits a change of cards or members through this factory, the list follows.
+        self._stop_listening = access_changes.listen(self._sessions, self.request_allowlists)
         self._next_allowlist_check = time.monotonic() + self._settings.allowlist_check_s
         self._thread = threading.Thread(target=self._run, name="toolhut-ingest", daemon=True)
         self._thread.start()

@@ -1,30 +1,32 @@
 """What staff do through the staff API (a Bearer token): renew, write off as lost, queue a
-member for an item, clear an item after repair, release expired holds. Rules from the
-domain; rows from storage; no HTTP here, so a CLI or a scheduler can call the same functions."""
+member for an item, clear an item after repair, release expired holds.
+
+Each action is the same three steps as a hut event: load the snapshot
+(storage.staff_snapshots), ask the rule book (domain.rule_book.decide: the rules are in
+domain.staff_rules), hand the Effects to the effect writer; a refusal is raised instead
+(RefusedError), and what does not exist before any rule is asked (NotFoundError). No HTTP
+here, so a CLI or a scheduler can call the same functions; the caller commits.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
-from server.card_uids import card_uid
-from server.domain import (
-    DEFAULT_POLICY,
-    Action,
-    ItemCondition,
-    ItemStatus,
-    LoanPolicy,
-    Refusal,
-    check_reservation,
-    decide_renewal,
-)
-from server.domain.lending import refuse
-from server.storage import queries, reservations
+from server.domain import DEFAULT_POLICY, LoanPolicy, Refusal
+from server.domain.changes import Effects
+from server.domain.ledger_state import Snapshot
+from server.domain.rule_book import decide
+from server.domain.staff_rules import ClearRepair, ExpireHold, MarkLost, Renew, Reserve
+from server.storage import staff_snapshots
+from server.storage.effect_writer import EffectWriter
 from server.storage.models import Item, Loan, Reservation
 from server.storage.policy_store import load_policy
-from server.storage.views import item_view, loan_view, member_view
+
+_Row = TypeVar("_Row", Item, Loan)
 
 
 class NotFoundError(LookupError):
@@ -40,88 +42,82 @@ class RefusedError(Exception):
         self.text = text
 
 
-def _refused(reason: Refusal, *, name: str = "") -> RefusedError:
-    decision = refuse(reason, name=name)
-    return RefusedError(reason, decision.feedback.text)
+def refused(effects: Effects) -> Exception:
+    """The error for Effects whose decision is a no."""
+    assert effects.reason is not None and effects.feedback is not None
+    return RefusedError(effects.reason, effects.feedback.text)
 
 
-def _open_loan(session: Session, loan_id: int) -> Loan:
-    loan = session.get(Loan, loan_id)
-    if loan is None:
-        raise NotFoundError(f"no loan {loan_id}")
-    if loan.returned_at is not None or loan.lost_at is not None:
-        raise _refused(Refusal.NOT_ON_LOAN, name=loan.item.name_zh)
-    return loan
+def carry_out(
+    db: Session,
+    snapshot: Snapshot,
+    command: object,
+    *,
+    refusal: Callable[[Effects], Exception] = refused,
+) -> Effects:
+    """Decide ``command`` on ``snapshot`` and write what it changes; raise ``refusal(effects)``
+    instead if the rules say no."""
+    effects = decide(snapshot, command)
+    if effects.reason is not None:
+        raise refusal(effects)
+    writer = EffectWriter(db)
+    writer.apply(effects)
+    writer.finish()
+    return effects
 
 
-def renew(
-    session: Session, *, loan_id: int, now: datetime, policy: LoanPolicy = DEFAULT_POLICY
-) -> Loan:
-    loan = _open_loan(session, loan_id)
-    decision = decide_renewal(
-        item=item_view(loan.item),
-        loan=loan_view(loan),
-        member=member_view(loan.member),
-        waiting=len(reservations.waiting(session, loan.item_id)),
-        now=now,
-        tz=ZoneInfo(loan.item.hut.timezone),
-        policy=load_policy(session, base=policy),
-    )
-    if decision.action is not Action.RENEW or decision.due_at is None:
-        assert decision.reason is not None
-        raise RefusedError(decision.reason, decision.feedback.text)
-    loan.due_at = decision.due_at
-    loan.renewals += 1
-    return loan
+def found(snapshot: Snapshot | None, text: str) -> Snapshot:
+    """``snapshot``, or NotFoundError(text) when what the command names does not exist."""
+    if snapshot is None:
+        raise NotFoundError(text)
+    return snapshot
 
 
-def mark_lost(session: Session, *, loan_id: int, now: datetime) -> Loan:
+def renew(db: Session, *, loan_id: int, now: datetime, policy: LoanPolicy = DEFAULT_POLICY) -> Loan:
+    snapshot = staff_snapshots.of_loan(db, loan_id, now=now, policy=load_policy(db, base=policy))
+    carry_out(db, found(snapshot, f"no loan {loan_id}"), Renew(loan_id))
+    return _row(db, Loan, loan_id)
+
+
+def mark_lost(db: Session, *, loan_id: int, now: datetime) -> Loan:
     """Close the loan without a return; the waiting list for the item is cancelled."""
-    loan = _open_loan(session, loan_id)
-    loan.lost_at = now
-    loan.item.status = ItemStatus.LOST
-    reservations.cancel_all(session, loan.item_id, now=now)
-    return loan
+    snapshot = staff_snapshots.of_loan(db, loan_id, now=now, policy=DEFAULT_POLICY)
+    carry_out(db, found(snapshot, f"no loan {loan_id}"), MarkLost(loan_id))
+    return _row(db, Loan, loan_id)
 
 
-def _item(session: Session, tag: str) -> Item:
-    shelf = queries.find_item(session, tag.upper())
-    if shelf is None:
-        raise NotFoundError(f"no item {tag!r}")
-    return shelf.item
-
-
-def reserve(session: Session, *, tag: str, card: str, now: datetime) -> Reservation:
-    item = _item(session, tag)
-    found = queries.find_card(session, card_uid(card))
-    if found is None:
-        raise _refused(Refusal.UNKNOWN_CARD)
-    member = found.member
-    shelf = queries.find_item(session, item.tag)
-    borrower = None if shelf is None or shelf.loan is None else shelf.loan.member_id
-    refusal = check_reservation(
-        item=item_view(item),
-        member=member_view(member),
-        borrower_is_member=borrower == member.id,
-        already_queued=reservations.is_queued(session, item_id=item.id, member_id=member.id),
+def reserve(db: Session, *, tag: str, card: str, now: datetime) -> Reservation:
+    snapshot = staff_snapshots.of_item(db, tag, now=now, policy=DEFAULT_POLICY, card=card)
+    snapshot = found(snapshot, f"no item {tag!r}")
+    carry_out(db, snapshot, Reserve(tag, card))
+    assert snapshot.item is not None and snapshot.card is not None  # else refused
+    return staff_snapshots.reservation_of(
+        db, item_id=snapshot.item.id, member_id=snapshot.card.member.id
     )
-    if refusal is not None:
-        raise _refused(refusal, name=item.name_zh)
-    return reservations.add(session, item=item, member_id=member.id, now=now)
 
 
 def clear_maintenance(
-    session: Session, *, tag: str, now: datetime, policy: LoanPolicy = DEFAULT_POLICY
+    db: Session, *, tag: str, now: datetime, policy: LoanPolicy = DEFAULT_POLICY
 ) -> Item:
     """Staff checked (or repaired) the item: back on the shelf, or held for the next in line."""
-    item = _item(session, tag)
-    item.condition = ItemCondition.OK
-    if item.status is ItemStatus.MAINTENANCE:
-        reservations.hold_next(session, item, now=now, policy=load_policy(session, base=policy))
-    return item
+    snapshot = staff_snapshots.of_item(db, tag, now=now, policy=load_policy(db, base=policy))
+    snapshot = found(snapshot, f"no item {tag!r}")
+    carry_out(db, snapshot, ClearRepair(tag))
+    assert snapshot.item is not None
+    return _row(db, Item, snapshot.item.id)
 
 
-def expire_holds(session: Session, *, now: datetime, policy: LoanPolicy = DEFAULT_POLICY) -> int:
+def expire_holds(db: Session, *, now: datetime, policy: LoanPolicy = DEFAULT_POLICY) -> int:
     """Release holds past their time; for a periodic job. Returns how many expired."""
-    expired = reservations.expire_holds(session, now=now, policy=load_policy(session, base=policy))
-    return len(expired)
+    policy = load_policy(db, base=policy)
+    holds = staff_snapshots.expired_holds(db, now=now)
+    for hold in holds:
+        snapshot = staff_snapshots.of_hold(db, hold, now=now, policy=policy)
+        carry_out(db, found(snapshot, f"no reservation {hold}"), ExpireHold(hold))
+    return len(holds)
+
+
+def _row(db: Session, model: type[_Row], key: int) -> _Row:
+    row = db.get(model, key)
+    assert row is not None, f"{model.__name__} {key} is gone"
+    return row

@@ -58,13 +58,7 @@ FORBIDDEN_LIBRARIES: dict[str, frozenset[str]] = {
 # What still breaks the rules in files other helpers are rewriting for issue 11 ("one rule
 # book"). The lead empties this at merge time; an entry that no longer fails fails the
 # staleness test below, so it cannot linger.
-KNOWN_UNTIL_ISSUE_11_LANDS: frozenset[frozenset[str] | tuple[str, str]] = frozenset(
-    {
-        # The stock alerts take StockAlert from the scheduler, which builds LedgerStockAlerts
-        # (the reminders helper's files).
-        frozenset({"server.reminders.scheduler", "server.reminders.stock_alerts"}),
-    }
-)
+KNOWN_UNTIL_ISSUE_11_LANDS: frozenset[frozenset[str] | tuple[str, str]] = frozenset()
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from server.api.throttle import TEXT_THROTTLED, FailureThrottle
 from server.settings import ServerSettings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessions() as session:
-        yield session
+def get_db(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as db:
+        yield db
 
 
 def get_settings(request: Request) -> ServerSettings:
@@ -30,7 +30,7 @@ def get_now(request: Request) -> datetime:
     return now
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+DbDep = Annotated[Session, Depends(get_db)]
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
 NowDep = Annotated[datetime, Depends(get_now)]
 

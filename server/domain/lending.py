@@ -53,6 +53,7 @@ class Refusal(StrEnum):
     OWN_LOAN = "own_loan"
     ALREADY_QUEUED = "already_queued"
     OUT_OF_STOCK = "out_of_stock"
+    CARD_IN_USE = "card_in_use"  # staff give a member a card that is someone's already
 
 
 _REFUSAL_TEXT: dict[Refusal, str] = {
@@ -72,6 +73,7 @@ _REFUSAL_TEXT: dict[Refusal, str] = {
     Refusal.OWN_LOAN: "{name} 已在您手中",
     Refusal.ALREADY_QUEUED: "已在预约队列中",
     Refusal.OUT_OF_STOCK: "{name} 已用完",
+    Refusal.CARD_IN_USE: "此卡已登记给一位住户",
 }
 
 CONDITION_TEXT: dict[ItemCondition, str] = {

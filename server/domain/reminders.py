@@ -15,7 +15,7 @@ reminder; each (loan, stage) in it is still claimed on its own.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
@@ -394,7 +394,8 @@ class ReminderLine:
     tz: tzinfo
     member: str = ""
     building_unit: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    detail_zh: str = ""  # what the ledger adds to a stock alert's or a notice's line
+    detail_en: str = ""  # "": the Chinese one
     template: str = ""  # the template of this line's own stage; "": the message's
 
     def overdue_days(self, now: datetime) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from server.domain import hut_rules
+from server.domain import hut_rules, staff_rules
 from server.domain.changes import Effects
 from server.domain.commands import CardTap, DoorChange, EnrolRead, Scan
 from server.domain.ledger_state import Snapshot
@@ -23,6 +23,7 @@ RULES: dict[type, Rule] = {
     EnrolRead: hut_rules.enrol_read,
     DoorChange: hut_rules.door_change,
     Scan: hut_rules.scan,
+    **staff_rules.RULES,  # renew, mark lost, reserve, clear repair, holds, members, cards
 }
 
 

@@ -8,7 +8,6 @@ import logging
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -53,7 +52,7 @@ class StoredChannel(Channel, Protocol):
     """A channel whose delivery is a row in our own database: written in the transaction
     that records the delivery, so it happens exactly once (not at least once)."""
 
-    def send_in(self, session: Session, message: Outgoing) -> None: ...
+    def send_in(self, db: Session, message: Outgoing) -> None: ...
 
 
 def stored(channel: Channel) -> StoredChannel | None:
@@ -127,14 +126,14 @@ class DisplayChannel:
         self._clock = clock
 
     def send(self, message: Outgoing) -> None:
-        with self._sessions.begin() as session:
-            self.send_in(session, message)
+        with self._sessions.begin() as db:
+            self.send_in(db, message)
 
-    def send_in(self, session: Session, message: Outgoing) -> None:
+    def send_in(self, db: Session, message: Outgoing) -> None:
         if message.member_id is None or not message.display:
             return
         reminder_queries.add_display_message(
-            session, member_id=message.member_id, text=message.display, now=self._clock()
+            db, member_id=message.member_id, text=message.display, now=self._clock()
         )
 
 
@@ -147,8 +146,3 @@ def build_channels(
             raise ChannelConfigError("channel name 'display' is the hut display's own")
         channels[name] = AppriseChannel(name, url)
     return channels
-
-
-def display_message_for(session: Session, *, member_id: int, now: datetime) -> str | None:
-    """What the hut display should say when this member's card opens a session, once."""
-    return reminder_queries.take_display_message(session, member_id=member_id, now=now)

@@ -1,4 +1,5 @@
-"""The ledger's consumables as the scheduler's source of restock and expiry alerts.
+"""Restock and expiry alerts → staff messages: the ledger's consumables as the source of
+the alerts, and their planning, one message per hut and kind.
 
 What "once" means is in the keys (a claim per key, ever):
 
@@ -13,28 +14,106 @@ What "once" means is in the keys (a claim per key, ever):
 
 from __future__ import annotations
 
-import functools
+import logging
 from collections import defaultdict
-from collections.abc import Iterable
-from datetime import datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Iterable, Sequence
+from datetime import datetime, time, timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
 
 from server.domain import BatchView, expiring, restock_needed
 from server.domain.consumables import EXPIRY_WARNING, is_expired
-from server.reminders.scheduler import StockAlert
+from server.domain.reminders import EXPIRY_STAGE, RESTOCK_STAGE, Stage
+from server.reminders import payloads
+from server.reminders.payloads import AlertEntry
+from server.reminders.targets import Recipients, delivery_rows
+from server.reminders.types import StockAlert, StockAlertSource, SweepReport
+from server.reminders.zones import hut_zone
 from server.storage import consumables
 from server.storage import reminder_queries as rq
 from server.storage.models import DEFAULT_TIMEZONE
 
+log = logging.getLogger(__name__)
 
-@functools.lru_cache(maxsize=64)
-def _zone(name: str) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TIMEZONE)
+
+class StockAlertPlanner:
+    """Claims each new alert of the source once and tells staff, per hut and kind."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        alerts: StockAlertSource | None,
+        recipients: Recipients,
+    ) -> None:
+        self.sessions = sessions
+        self.alerts = alerts
+        self.recipients = recipients
+
+    def plan(self, now: datetime, *, report: SweepReport) -> SweepReport:
+        if self.alerts is None:
+            return report
+        try:
+            with self.sessions.begin() as db:
+                for stage, found in (
+                    (RESTOCK_STAGE, self.alerts.restock_needed(db, now=now)),
+                    (EXPIRY_STAGE, self.alerts.expiring(db, now=now)),
+                ):
+                    self._plan_stage(db, stage, list(found), now=now, report=report)
+        except DBAPIError as exc:
+            log.warning("stock alert planning failed, retried next sweep: %s", exc)
+        return report
+
+    def _plan_stage(
+        self,
+        db: Session,
+        stage: Stage,
+        alerts: Sequence[StockAlert],
+        *,
+        now: datetime,
+        report: SweepReport,
+    ) -> None:
+        claimed = rq.claimed_stages(db, [a.key for a in alerts])
+        by_hut: dict[str, list[StockAlert]] = defaultdict(list)
+        for alert in alerts:
+            if (alert.key, stage.name) not in claimed:
+                by_hut[alert.hut_id].append(alert)
+        for hut_id, fresh in sorted(by_hut.items()):
+            self._write(db, stage, hut_id, fresh, now=now, report=report)
+
+    def _write(
+        self,
+        db: Session,
+        stage: Stage,
+        hut_id: str,
+        alerts: Sequence[StockAlert],
+        *,
+        now: datetime,
+        report: SweepReport,
+    ) -> None:
+        message = rq.NewMessage(
+            stage=stage.name,
+            template=stage.template,
+            audience=stage.audience.value,
+            member_id=None,
+            hut_id=hut_id,
+            claims=[rq.NewClaim(alert.key, None) for alert in alerts],
+        )
+        [created] = rq.create_messages(db, [message], now=now)
+        if created is None:
+            return
+        message_id, won = created
+        kept = set(won)
+        entries = [_entry(a) for a in alerts if a.key in kept]
+        rq.set_payload(db, message_id, payloads.to_json(entries))
+        targets = self.recipients.targets(stage.audience, stage.channels, {})
+        rq.add_deliveries(db, delivery_rows(message_id, targets), first_attempt_at=now)
+        report.planned(message_id, claims=len(won), deliveries=len(targets))
+
+
+def _entry(alert: StockAlert) -> AlertEntry:
+    return AlertEntry(alert.name_zh, alert.name_en, alert.when, alert.detail_zh, alert.detail_en)
 
 
 class LedgerStockAlerts:
@@ -43,11 +122,11 @@ class LedgerStockAlerts:
     def __init__(self, *, ahead: timedelta = EXPIRY_WARNING) -> None:
         self.ahead = ahead
 
-    def restock_needed(self, session: Session, *, now: datetime) -> Iterable[StockAlert]:
-        low = restock_needed(consumables.stock(session))
+    def restock_needed(self, db: Session, *, now: datetime) -> Iterable[StockAlert]:
+        low = restock_needed(consumables.stock(db))
         if not low:
             return []
-        marks = consumables.refill_marks(session)
+        marks = consumables.refill_marks(db)
         alerts = []
         for stock in low:
             batch_id, name_en = marks.get(stock.tag, (0, ""))
@@ -63,17 +142,17 @@ class LedgerStockAlerts:
             )
         return alerts
 
-    def expiring(self, session: Session, *, now: datetime) -> Iterable[StockAlert]:
+    def expiring(self, db: Session, *, now: datetime) -> Iterable[StockAlert]:
         by_hut: dict[str, list[BatchView]] = defaultdict(list)
-        for batch in consumables.batches(session):
+        for batch in consumables.batches(db):
             by_hut[batch.hut_id].append(batch)
         if not by_hut:
             return []
-        zones = rq.hut_timezones(session)
-        marks = consumables.refill_marks(session)
+        zones = rq.hut_timezones(db)
+        marks = consumables.refill_marks(db)
         alerts: dict[str, StockAlert] = {}
         for hut_id, batches in sorted(by_hut.items()):
-            tz = _zone(zones.get(hut_id, DEFAULT_TIMEZONE))
+            tz = hut_zone(zones.get(hut_id, DEFAULT_TIMEZONE))
             for batch in expiring(batches, now, ahead=self.ahead, tz=tz):
                 assert batch.expires_on is not None  # expiring() keeps dated batches only
                 expired = is_expired(batch, now, tz=tz)

@@ -240,8 +240,7 @@ def _when(line: ReminderLine, template: Template) -> str:
 
 
 def _detail(line: ReminderLine, *, english: bool) -> str:
-    zh = str(line.extra.get("detail_zh") or "")
-    return str(line.extra.get("detail_en") or zh) if english else zh
+    return (line.detail_en or line.detail_zh) if english else line.detail_zh
 
 
 def known_template(template: str) -> bool:

@@ -7,7 +7,4 @@ from server.storage.migrate import migrate
 from server.storage import reminder_models  # noqa: E402, F401  isort: skip
 from server.storage import ingest_models  # noqa: E402, F401  isort: skip
 
-# Imported for its listeners: every session tells when it changed who may open a hut.
-from server.storage import access_changes  # noqa: E402, F401  isort: skip
-
 __all__ = ["DatabaseUrlError", "make_engine", "make_sessionmaker", "migrate", "normalize_db_url"]

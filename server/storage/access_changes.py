@@ -1,13 +1,15 @@
-"""Who may open a hut changed: noticed in the session, told to listeners after the commit.
+"""Who may open a hut changed: said by whoever changed it, told to listeners after the commit.
 
-Every session notices, whoever made it (listeners on ``Session`` and on the mapped
-classes): a card inserted, updated or deleted, a member's status changed, or an ORM bulk
-UPDATE or DELETE of cards or members (the reminder policy's ``suspend_borrowing``). After
-that session's commit, the listeners registered for its database hear about it: the
-server process's ingest worker, which republishes the allowlists. A rollback tells nobody.
+Nothing here watches the database. Whoever changes a card or a member's status says so
+with ``mark(db)`` (the staff's access actions do; the reminder policy's bulk suspension
+does). The notification belongs to a session factory: ``install(factory)`` (done by
+``make_sessionmaker``) gives that factory its own listeners and hooks on the factory's
+commits only, not on SQLAlchemy's ``Session`` class. After a marked commit of one of its
+sessions, the listeners of that factory hear about it: the server process's ingest worker,
+which republishes the allowlists. A rollback tells nobody.
 
-What this cannot see (SQL typed by an administrator, a restore, another process) the
-ingest worker's periodic digest check finds.
+What no one marked (SQL typed by an administrator, a restore, another process) the ingest
+worker's periodic digest check finds.
 """
 
 from __future__ import annotations
@@ -17,96 +19,79 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event, inspect
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import UnboundExecutionError
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
-
-from server.storage.models import Card, Member
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[], None]
 
-_KEY = "toolhut.access_changed"
-_lock = threading.Lock()
-_listeners: dict[str, list[Listener]] = {}  # by database URL: engines of one database share
+_CHANGED = "toolhut.access_changed"
+_LISTENERS = "toolhut.access_listeners"
 
 
-def _database(bind: Engine | Connection) -> str:
-    return bind.engine.url.render_as_string(hide_password=True)
+class AccessListeners:
+    """The listeners of one session factory: told after each of its commits that changed
+    access. They run on the committing thread: keep them short."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+
+    def add(self, listener: Listener) -> Callable[[], None]:
+        """Start telling ``listener``; returns the function that stops it."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def stop() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return stop
+
+    def tell(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener()
+            except Exception:  # a listener's failure must not look like a failed commit
+                log.exception("access change listener failed")
 
 
-def listen(engine: Engine, listener: Listener) -> Callable[[], None]:
-    """Call ``listener`` after every commit on ``engine``'s database that changed access;
-    returns the function that stops it. It runs on the committing thread: keep it short."""
-    key = _database(engine)
-    with _lock:
-        _listeners.setdefault(key, []).append(listener)
+def install(factory: sessionmaker[Session]) -> AccessListeners:
+    """Give ``factory`` listeners told after its sessions' commits that changed access."""
+    listeners = AccessListeners()
+    info: dict[Any, Any] = factory.kw.setdefault("info", {})
+    info[_LISTENERS] = listeners  # every session of the factory finds them in its info
 
-    def stop() -> None:
-        with _lock:
-            listeners = _listeners.get(key, [])
-            if listener in listeners:
-                listeners.remove(listener)
-            if not listeners:
-                _listeners.pop(key, None)
+    def after_commit(db: Session) -> None:
+        if db.info.pop(_CHANGED, False):
+            listeners.tell()
 
-    return stop
+    def after_transaction_end(db: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:  # after a commit the mark is gone; after a rollback, too
+            db.info.pop(_CHANGED, None)
 
-
-def mark(session: Session) -> None:
-    """Say this transaction changed access (for changes made in ways not noticed here)."""
-    session.info[_KEY] = True
+    event.listen(factory, "after_commit", after_commit)
+    event.listen(factory, "after_transaction_end", after_transaction_end)
+    return listeners
 
 
-def _mark_object(_mapper: Any, _connection: Any, target: Any) -> None:
-    session = Session.object_session(target)
-    if session is not None:
-        mark(session)
+def listen(factory: sessionmaker[Session], listener: Listener) -> Callable[[], None]:
+    """Call ``listener`` after every commit of ``factory``'s sessions that changed access;
+    returns the function that stops it."""
+    with factory() as db:  # no connection is taken: the session only shows its info
+        listeners = db.info.get(_LISTENERS)
+    if not isinstance(listeners, AccessListeners):
+        raise TypeError("the session factory has no access listeners: build it with install()")
+    return listeners.add(listener)
 
 
-def _member_updated(_mapper: Any, _connection: Any, target: Member) -> None:
-    if inspect(target).attrs.status.history.has_changes():
-        _mark_object(_mapper, _connection, target)
+def mark(db: Session) -> None:
+    """Say this transaction changed who may open a hut: its commit tells the listeners."""
+    db.info[_CHANGED] = True
 
 
-def _bulk_statement(state: ORMExecuteState) -> None:
-    if not (state.is_update or state.is_delete):
-        return
-    mapper = state.bind_mapper
-    if mapper is not None and mapper.class_ in (Card, Member):
-        mark(state.session)
-
-
-def _after_commit(session: Session) -> None:
-    if not session.info.pop(_KEY, False):
-        return
-    try:
-        bind = session.get_bind()
-    except UnboundExecutionError:  # bound to nothing: it cannot have committed anything
-        return
-    with _lock:
-        listeners = list(_listeners.get(_database(bind), ()))
-    for listener in listeners:
-        try:
-            listener()
-        except Exception:  # a listener's failure must not look like a failed commit
-            log.exception("access change listener failed")
-
-
-def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:  # after a commit the flag is gone; after a rollback, too
-        session.info.pop(_KEY, None)
-
-
-for _event in ("after_insert", "after_delete", "after_update"):
-    event.listen(Card, _event, _mark_object)
-event.listen(Member, "after_update", _member_updated)
-event.listen(Member, "after_delete", _mark_object)
-event.listen(Session, "do_orm_execute", _bulk_statement)
-event.listen(Session, "after_commit", _after_commit)
-event.listen(Session, "after_transaction_end", _after_transaction_end)
-
-
-__all__ = ["listen", "mark"]
+__all__ = ["AccessListeners", "install", "listen", "mark"]

@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.storage import bulk_ids
+from server.storage import access_changes, bulk_ids
 
 
 class DatabaseUrlError(ValueError):
@@ -57,7 +57,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """The server's session factory: its commits tell its access listeners
+    (``access_changes``); on PostgreSQL its flushes take many new rows' ids at once."""
     factory = sessionmaker(engine, expire_on_commit=False)
+    access_changes.install(factory)
     if engine.dialect.name == "postgresql":
         bulk_ids.install(factory)
     return factory

@@ -56,6 +56,7 @@ from server.domain.changes import (
     StocktakeOpened,
 )
 from server.domain.ledger_state import DoorKey, DoorState, ReservationStatus
+from server.storage import access_changes
 from server.storage.ingest_models import EnrolmentCandidate
 from server.storage.models import (
     Anomaly,
@@ -391,15 +392,19 @@ class EffectWriter:
         batch: ConsumableBatch = self._get(ConsumableBatch, change.batch_id)
         batch.quantity -= 1
 
+    # Who may open the huts: each change is marked, so the commit republishes the lists.
+
     def _member_status(self, change: MemberStatusChanged) -> None:
         member: Member = self._get(Member, change.member_id)
         member.status = change.status
+        access_changes.mark(self.db)
 
     def _card_added(self, change: CardAdded) -> None:
         member: Member = self._get(Member, change.member_id)
         self.db.add(Card(uid=change.uid, member=member))
         self.db.flush()
         self.working.cards.pop(change.uid, None)
+        access_changes.mark(self.db)
 
     def _card(self, uid: str) -> Card:
         card = self.db.scalars(select(Card).where(Card.uid == uid)).one()
@@ -409,9 +414,11 @@ class EffectWriter:
         self.db.delete(self._card(change.uid))
         self.db.flush()
         self.working.cards.pop(change.uid, None)
+        access_changes.mark(self.db)
 
     def _card_state(self, change: CardStateChanged) -> None:
         self._card(change.uid).state = change.state
+        access_changes.mark(self.db)
 
 
 def _door_columns(state: DoorState) -> dict[str, Any]:

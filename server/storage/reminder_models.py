@@ -38,7 +38,8 @@ class ReminderMessage(Base):
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), default=None)
     hut_id: Mapped[str | None] = mapped_column(ForeignKey("huts.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    # Stock alerts have no loan to read at send time: their lines travel here.
+    # Stock alerts and ledger notices have no loan to read at send time: their lines travel
+    # here, written and read only by server/reminders/payloads.py.
     payload: Mapped[list[dict[str, Any]] | None] = mapped_column(
         JSON().with_variant(JSONB(), "postgresql"), default=None
     )

@@ -25,9 +25,8 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, selectinload
 
-from server.domain import MemberStatus
 from server.storage import models
-from server.storage.models import Hut, Item, Loan, Member, NotificationRequest, Reservation
+from server.storage.models import Hut, Item, Loan, NotificationRequest, Reservation
 from server.storage.reminder_models import (
     DeliveryStatus,
     DisplayMessage,
@@ -67,7 +66,7 @@ def loan_subject(loan_id: int) -> str:
 
 
 def stream_due_loans(
-    session: Session, *, due_from: datetime, due_to: datetime, chunk: int = 2000
+    db: Session, *, due_from: datetime, due_to: datetime, chunk: int = 2000
 ) -> Iterator[DueLoan]:
     """Open loans due in [due_from, due_to], by member then loan, read in chunks.
 
@@ -79,7 +78,7 @@ def stream_due_loans(
         .order_by(Loan.member_id, Loan.id)
         .execution_options(yield_per=chunk)
     )
-    for row in session.execute(query):
+    for row in db.execute(query):
         yield DueLoan(*row)
 
 
@@ -107,7 +106,7 @@ def is_open(loan: Loan) -> bool:
     return loan.returned_at is None and getattr(loan, "lost_at", None) is None
 
 
-def member_groups(session: Session, member_ids: Iterable[int]) -> dict[int, frozenset[str]]:
+def member_groups(db: Session, member_ids: Iterable[int]) -> dict[int, frozenset[str]]:
     """Each member's flags (senior, staff ...), the groups a reminder rule may name."""
     flag_row = getattr(models, "MemberFlagRow", None)  # the ledger's, from revision 0002
     ids = sorted(set(member_ids))
@@ -116,29 +115,29 @@ def member_groups(session: Session, member_ids: Iterable[int]) -> dict[int, froz
         return {}
     for start in range(0, len(ids), 5000):
         query = select(flag_row.member_id, flag_row.flag).where(
-            _one_of(session, flag_row.member_id, ids[start : start + 5000], Integer)
+            _one_of(db, flag_row.member_id, ids[start : start + 5000], Integer)
         )
-        for member_id, flag in session.execute(query):
+        for member_id, flag in db.execute(query):
             found.setdefault(member_id, set()).add(flag)
     return {member_id: frozenset(flags) for member_id, flags in found.items()}
 
 
-def _one_of(session: Session, column: Any, values: Sequence[Any], item: Any) -> Any:
+def _one_of(db: Session, column: Any, values: Sequence[Any], item: Any) -> Any:
     """``column IN values``; on PostgreSQL ``= ANY(array)``: one parameter, where a long IN
     list costs a bind parameter each to render and psycopg a fresh parse of the text."""
-    if _is_postgres(session):
+    if _is_postgres(db):
         return column == any_(bindparam(None, list(values), type_=ARRAY(item)))
     return column.in_(values)
 
 
-def claimed_stages(session: Session, subjects: Sequence[str]) -> set[tuple[str, str]]:
+def claimed_stages(db: Session, subjects: Sequence[str]) -> set[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
     for start in range(0, len(subjects), 5000):
         part = subjects[start : start + 5000]
         query = select(ReminderClaim.subject, ReminderClaim.stage).where(
-            _one_of(session, ReminderClaim.subject, part, String)
+            _one_of(db, ReminderClaim.subject, part, String)
         )
-        found.update((subject, stage) for subject, stage in session.execute(query))
+        found.update((subject, stage) for subject, stage in db.execute(query))
     return found
 
 
@@ -161,7 +160,7 @@ class NewMessage:
 
 
 def create_messages(
-    session: Session, messages: Sequence[NewMessage], *, now: datetime
+    db: Session, messages: Sequence[NewMessage], *, now: datetime
 ) -> list[tuple[int, list[str]] | None]:
     """Insert the messages and their claims; for each, its id and the subjects it won, or
     None where another process had claimed them all (that message is deleted again).
@@ -172,18 +171,18 @@ def create_messages(
     """
     if not messages:
         return []
-    if _is_postgres(session):
-        ids, won = _create_messages_pg(session, messages, now=now)
+    if _is_postgres(db):
+        ids, won = _create_messages_pg(db, messages, now=now)
     else:
-        ids, won = _create_messages_many(session, messages, now=now)
+        ids, won = _create_messages_many(db, messages, now=now)
     lost = [mid for mid in ids if mid not in won]
     if lost:
-        session.execute(delete(ReminderMessage).where(ReminderMessage.id.in_(lost)))
+        db.execute(delete(ReminderMessage).where(ReminderMessage.id.in_(lost)))
     return [(mid, won[mid]) if mid in won else None for mid in ids]
 
 
-def _is_postgres(session: Session) -> bool:
-    return bool(session.get_bind().dialect.name == "postgresql")
+def _is_postgres(db: Session) -> bool:
+    return bool(db.get_bind().dialect.name == "postgresql")
 
 
 def _claim_rows(messages: Sequence[NewMessage], ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -204,12 +203,12 @@ def _claim_rows(messages: Sequence[NewMessage], ids: Sequence[int]) -> list[dict
 
 
 def _create_messages_many(
-    session: Session, messages: Sequence[NewMessage], *, now: datetime
+    db: Session, messages: Sequence[NewMessage], *, now: datetime
 ) -> tuple[list[int], dict[int, list[str]]]:
     """SQLite: executemany with RETURNING, which SQLAlchemy batches into multi-row INSERTs
     from one cached statement, keeping the rows in order."""
     ids = list(
-        session.scalars(
+        db.scalars(
             insert(ReminderMessage)
             .returning(ReminderMessage.id, sort_by_parameter_order=True)
             .execution_options(insertmanyvalues_page_size=_PAGE),
@@ -233,7 +232,7 @@ def _create_messages_many(
         .returning(ReminderClaim.subject, ReminderClaim.message_id)
         .execution_options(insertmanyvalues_page_size=_PAGE)
     )
-    for subject, message_id in session.connection().execute(statement, _claim_rows(messages, ids)):
+    for subject, message_id in db.connection().execute(statement, _claim_rows(messages, ids)):
         won.setdefault(message_id, []).append(subject)
     return ids, won
 
@@ -272,10 +271,10 @@ _PG_DELIVERIES = text(
 
 
 def _create_messages_pg(
-    session: Session, messages: Sequence[NewMessage], *, now: datetime
+    db: Session, messages: Sequence[NewMessage], *, now: datetime
 ) -> tuple[list[int], dict[int, list[str]]]:
-    ids = [int(i) for i in session.scalars(_PG_NEXT_IDS, {"n": len(messages)})]
-    session.execute(
+    ids = [int(i) for i in db.scalars(_PG_NEXT_IDS, {"n": len(messages)})]
+    db.execute(
         _PG_MESSAGES,
         {
             "created_at": now,
@@ -289,7 +288,7 @@ def _create_messages_pg(
     )
     rows = _claim_rows(messages, ids)
     won: dict[int, list[str]] = {}
-    found = session.execute(
+    found = db.execute(
         _PG_CLAIMS,
         {
             "subjects": [r["subject"] for r in rows],
@@ -306,8 +305,18 @@ def _create_messages_pg(
     return ids, won
 
 
+def set_payload(db: Session, message_id: int, payload: list[dict[str, Any]]) -> None:
+    """The lines a message carries itself (written by ``server.reminders.payloads``)."""
+    db.execute(
+        update(ReminderMessage)
+        .where(ReminderMessage.id == message_id)
+        .values(payload=payload)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def add_deliveries(
-    session: Session,
+    db: Session,
     targets: Iterable[tuple[int, str, str | None, str]],
     *,
     first_attempt_at: datetime,
@@ -327,8 +336,8 @@ def add_deliveries(
     ]
     if not rows:
         return 0
-    if _is_postgres(session):
-        session.execute(
+    if _is_postgres(db):
+        db.execute(
             _PG_DELIVERIES,
             {
                 "status": DeliveryStatus.PENDING,
@@ -340,49 +349,39 @@ def add_deliveries(
             },
         )
     else:
-        session.connection().execute(insert(_DELIVERIES), rows)
+        db.connection().execute(insert(_DELIVERIES), rows)
     return len(rows)
 
 
-def contacts_of(session: Session, member_ids: Iterable[int]) -> dict[int, dict[str, MemberContact]]:
+def contacts_of(db: Session, member_ids: Iterable[int]) -> dict[int, dict[str, MemberContact]]:
     ids = sorted(set(member_ids))
     found: dict[int, dict[str, MemberContact]] = {}
     for start in range(0, len(ids), 5000):
         part = ids[start : start + 5000]
-        query = select(MemberContact).where(
-            _one_of(session, MemberContact.member_id, part, Integer)
-        )
-        for contact in session.scalars(query):
+        query = select(MemberContact).where(_one_of(db, MemberContact.member_id, part, Integer))
+        for contact in db.scalars(query):
             found.setdefault(contact.member_id, {})[contact.channel] = contact
     return found
 
 
 def set_contact(
-    session: Session, *, member_id: int, channel: str, address: str, locale: str = "zh"
+    db: Session, *, member_id: int, channel: str, address: str, locale: str = "zh"
 ) -> MemberContact:
-    contact = session.scalars(
+    contact = db.scalars(
         select(MemberContact).where(
             MemberContact.member_id == member_id, MemberContact.channel == channel
         )
     ).one_or_none()
     if contact is None:
         contact = MemberContact(member_id=member_id, channel=channel, address=address)
-        session.add(contact)
+        db.add(contact)
     contact.address = address
     contact.locale = locale
     return contact
 
 
-def suspend_members(session: Session, member_ids: Iterable[int]) -> None:
-    ids = sorted(set(member_ids))
-    if ids:
-        session.execute(
-            update(Member).where(Member.id.in_(ids)).values(status=MemberStatus.SUSPENDED)
-        )
-
-
 def lease_deliveries(
-    session: Session,
+    db: Session,
     *,
     now: datetime,
     worker: str,
@@ -403,7 +402,7 @@ def lease_deliveries(
     candidates = select(ReminderDelivery.id).where(*free)
     if message_ids is not None:
         candidates = candidates.where(ReminderDelivery.message_id.in_(message_ids))
-    ids = list(session.scalars(candidates.order_by(ReminderDelivery.next_attempt_at).limit(limit)))
+    ids = list(db.scalars(candidates.order_by(ReminderDelivery.next_attempt_at).limit(limit)))
     if not ids:
         return []
     statement = (
@@ -413,10 +412,10 @@ def lease_deliveries(
         .returning(ReminderDelivery.id)
         .execution_options(synchronize_session=False)
     )
-    return sorted(session.scalars(statement))
+    return sorted(db.scalars(statement))
 
 
-def load_delivery(session: Session, delivery_id: int) -> ReminderDelivery | None:
+def load_delivery(db: Session, delivery_id: int) -> ReminderDelivery | None:
     query = (
         select(ReminderDelivery)
         .where(ReminderDelivery.id == delivery_id)
@@ -432,17 +431,17 @@ def load_delivery(session: Session, delivery_id: int) -> ReminderDelivery | None
             .selectinload(Loan.member),
         )
     )
-    return session.scalars(query).one_or_none()
+    return db.scalars(query).one_or_none()
 
 
-def load_deliveries(session: Session, delivery_ids: Sequence[int]) -> list[ReminderDelivery]:
+def load_deliveries(db: Session, delivery_ids: Sequence[int]) -> list[ReminderDelivery]:
     """The deliveries with what rendering needs (message, member, loans with item and
     member), in a handful of queries whatever their number."""
     message = selectinload(ReminderDelivery.message)
     loan = message.selectinload(ReminderMessage.claims).selectinload(ReminderClaim.loan)
     query = (
         select(ReminderDelivery)
-        .where(_one_of(session, ReminderDelivery.id, delivery_ids, Integer))
+        .where(_one_of(db, ReminderDelivery.id, delivery_ids, Integer))
         .order_by(ReminderDelivery.id)
         .options(
             message.selectinload(ReminderMessage.member),
@@ -450,7 +449,7 @@ def load_deliveries(session: Session, delivery_ids: Sequence[int]) -> list[Remin
             loan.selectinload(Loan.member),
         )
     )
-    return list(session.scalars(query))
+    return list(db.scalars(query))
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,7 +466,7 @@ class Outcome:
 
 
 def record_outcomes(
-    session: Session, outcomes: Sequence[Outcome], *, worker: str, now: datetime
+    db: Session, outcomes: Sequence[Outcome], *, worker: str, now: datetime
 ) -> None:
     """Close the leases of a chunk with their outcomes and log the attempts: two
     statements, however many deliveries. A lease another worker took over is left alone."""
@@ -486,7 +485,7 @@ def record_outcomes(
             claimed_until=None,
         )
     )
-    session.connection().execute(
+    db.connection().execute(
         statement,
         [
             {
@@ -512,7 +511,7 @@ def record_outcomes(
         if o.attempted
     ]
     if attempts:
-        session.connection().execute(insert(_ATTEMPTS), attempts)
+        db.connection().execute(insert(_ATTEMPTS), attempts)
 
 
 # --- the ledger's notification requests ---------------------------------------------------
@@ -539,7 +538,7 @@ class Notice:
         return notice_subject(self.request_id)
 
 
-def unsent_notices(session: Session, *, since: datetime) -> list[Notice]:
+def unsent_notices(db: Session, *, since: datetime) -> list[Notice]:
     """Notification requests not yet sent, created since ``since``, oldest first."""
     query = (
         select(NotificationRequest, Item.name_zh, Item.name_en, Item.category)
@@ -560,11 +559,11 @@ def unsent_notices(session: Session, *, since: datetime) -> list[Notice]:
             category=category,
             hold_until=None if request.reservation is None else request.reservation.hold_until,
         )
-        for request, name_zh, name_en, category in session.execute(query)
+        for request, name_zh, name_en, category in db.execute(query)
     ]
 
 
-def live_notices(session: Session, request_ids: Sequence[int], *, now: datetime) -> set[int]:
+def live_notices(db: Session, request_ids: Sequence[int], *, now: datetime) -> set[int]:
     """Those of the requests still worth sending: not withdrawn by the ledger, and for a
     hold, the hold still current."""
     if not request_ids:
@@ -572,22 +571,22 @@ def live_notices(session: Session, request_ids: Sequence[int], *, now: datetime)
     query = (
         select(NotificationRequest.id, Reservation.state, Reservation.hold_until)
         .outerjoin(Reservation, Reservation.id == NotificationRequest.reservation_id)
-        .where(_one_of(session, NotificationRequest.id, request_ids, Integer))
+        .where(_one_of(db, NotificationRequest.id, request_ids, Integer))
     )
     return {
         request_id
-        for request_id, state, hold_until in session.execute(query)
+        for request_id, state, hold_until in db.execute(query)
         if state is None or (state == "held" and (hold_until is None or hold_until > now))
     }
 
 
-def mark_notices_sent(session: Session, request_ids: Iterable[int], *, now: datetime) -> None:
+def mark_notices_sent(db: Session, request_ids: Iterable[int], *, now: datetime) -> None:
     ids = sorted(set(request_ids))
     if ids:
-        session.execute(
+        db.execute(
             update(NotificationRequest)
             .where(
-                _one_of(session, NotificationRequest.id, ids, Integer),
+                _one_of(db, NotificationRequest.id, ids, Integer),
                 NotificationRequest.sent_at.is_(None),
             )
             .values(sent_at=now)
@@ -595,12 +594,12 @@ def mark_notices_sent(session: Session, request_ids: Iterable[int], *, now: date
         )
 
 
-def hut_timezones(session: Session) -> dict[str, str]:
-    return {hut.id: hut.timezone for hut in session.scalars(select(Hut))}
+def hut_timezones(db: Session) -> dict[str, str]:
+    return {hut.id: hut.timezone for hut in db.scalars(select(Hut))}
 
 
 def record_attempt(
-    session: Session,
+    db: Session,
     *,
     delivery_id: int,
     worker: str,
@@ -615,13 +614,13 @@ def record_attempt(
         values["sent_at"] = now
     if next_attempt_at is not None:
         values["next_attempt_at"] = next_attempt_at
-    session.execute(
+    db.execute(
         update(ReminderDelivery)
         .where(ReminderDelivery.id == delivery_id, ReminderDelivery.claimed_by == worker)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    session.add(
+    db.add(
         ReminderAttempt(
             delivery_id=delivery_id,
             at=now,
@@ -632,19 +631,19 @@ def record_attempt(
     )
 
 
-def open_loans_of(session: Session, member_id: int) -> list[DueLoan]:
+def open_loans_of(db: Session, member_id: int) -> list[DueLoan]:
     query = _loan_rows().where(Loan.member_id == member_id).order_by(Loan.due_at, Loan.id)
-    return [DueLoan(*row) for row in session.execute(query)]
+    return [DueLoan(*row) for row in db.execute(query)]
 
 
-def add_display_message(session: Session, *, member_id: int, text: str, now: datetime) -> None:
-    session.add(DisplayMessage(member_id=member_id, text=text, created_at=now))
+def add_display_message(db: Session, *, member_id: int, text: str, now: datetime) -> None:
+    db.add(DisplayMessage(member_id=member_id, text=text, created_at=now))
 
 
-def take_display_message(session: Session, *, member_id: int, now: datetime) -> str | None:
+def take_display_message(db: Session, *, member_id: int, now: datetime) -> str | None:
     """The newest pending display line of the member; all pending ones count as shown."""
     pending = list(
-        session.scalars(
+        db.scalars(
             select(DisplayMessage)
             .where(DisplayMessage.member_id == member_id, DisplayMessage.shown_at.is_(None))
             .order_by(DisplayMessage.created_at.desc(), DisplayMessage.id.desc())
@@ -656,7 +655,7 @@ def take_display_message(session: Session, *, member_id: int, now: datetime) -> 
     return pending[0].text if pending else None
 
 
-def deliveries_of_member(session: Session, member_id: int, *, limit: int = 50) -> list[Any]:
+def deliveries_of_member(db: Session, member_id: int, *, limit: int = 50) -> list[Any]:
     query = (
         select(ReminderDelivery, ReminderMessage)
         .join(ReminderMessage, ReminderMessage.id == ReminderDelivery.message_id)
@@ -664,7 +663,7 @@ def deliveries_of_member(session: Session, member_id: int, *, limit: int = 50) -
         .order_by(ReminderMessage.created_at.desc(), ReminderDelivery.id)
         .limit(limit)
     )
-    return [tuple(row) for row in session.execute(query)]
+    return [tuple(row) for row in db.execute(query)]
 
 
 __all__ = [
@@ -694,7 +693,7 @@ __all__ = [
     "open_loans_of",
     "record_attempt",
     "set_contact",
+    "set_payload",
     "stream_due_loans",
-    "suspend_members",
     "take_display_message",
 ]

@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server import access_actions
 from server.allowlists import publish_allowlists
+from server.domain import MemberStatus
 from server.ingest import IngestWorker
 from server.seed import seed_demo
 from server.settings import ServerSettings
-from server.storage import access_changes
+from server.storage import access_changes, make_sessionmaker
 from server.storage import reminder_queries as rq
-from server.storage.models import Card, Hut, Item
+from server.storage.models import Card, Hut, Item, Member
 from tests.support.gateway_link import FakeGatewayLink, clear_retained
 from tests.support.keys import TestKeys
 from toolhut.contract import Allowlist, CardState, Topics
@@ -36,8 +37,8 @@ PROMPT_S = 2.0  # what the issue asks of a change the server made itself
 
 
 def _member_of(sessions: sessionmaker[Session], uid: str) -> int:
-    with sessions() as session:
-        return session.scalars(select(Card.member_id).where(Card.uid == uid)).one()
+    with sessions() as db:
+        return db.scalars(select(Card.member_id).where(Card.uid == uid)).one()
 
 
 @pytest.fixture
@@ -48,8 +49,8 @@ def worker_for(
     clock: MovableClock,
     keys: TestKeys,
 ) -> Iterator[Callable[[float], IngestWorker]]:
-    with sessions.begin() as session:
-        seed_demo(session, hut_id=HUT)
+    with sessions.begin() as db:
+        seed_demo(db, hut_id=HUT)
     started: list[IngestWorker] = []
 
     def start(check_s: float) -> IngestWorker:
@@ -98,8 +99,8 @@ def test_every_change_the_server_commits_reaches_the_list_at_once(
 
     def change(action: Callable[[Session], object]) -> Allowlist:
         nonlocal current
-        with sessions.begin() as session:
-            action(session)
+        with sessions.begin() as db:
+            action(db)
         current = _newer(link, current.version, timeout=PROMPT_S)
         return current
 
@@ -141,28 +142,67 @@ def test_sql_typed_into_the_database_reaches_the_list_at_the_next_check(
     assert _newer(link, first.version).state_of(ZHANG, key=key) is CardState.SUSPENDED
 
 
-def test_only_a_commit_that_changed_access_is_told(sessions: sessionmaker[Session]) -> None:
-    with sessions.begin() as session:
-        seed_demo(session, hut_id=HUT)
-    told: list[int] = []
-    with sessions() as session:
-        stop = access_changes.listen(session.get_bind().engine, lambda: told.append(1))
-    try:
-        zhang = _member_of(sessions, ZHANG)
-        with sessions() as session:
-            access_actions.suspend_member(session, member_id=zhang)
-            session.flush()
-            session.rollback()
-        with sessions.begin() as session:
-            item = session.scalars(select(Item).where(Item.tag == "T0001")).one()
-            item.name_zh = "电钻（新）"
-            session.add(Hut(id="second-hut", name="第二工具屋"))
-        assert told == []
-        with sessions.begin() as session:
-            access_actions.suspend_member(session, member_id=zhang)
-        assert told == [1]
-    finally:
-        stop()
+@pytest.fixture
+def told(sessions: sessionmaker[Session]) -> Iterator[list[int]]:
+    """The demo seeded, and one entry for each time the factory's listeners were told."""
+    with sessions.begin() as db:
+        seed_demo(db, hut_id=HUT)
+    calls: list[int] = []
+    stop = access_changes.listen(sessions, lambda: calls.append(1))
+    yield calls
+    stop()
+
+
+def test_only_a_commit_that_changed_access_is_told(
+    sessions: sessionmaker[Session], told: list[int]
+) -> None:
+    zhang = _member_of(sessions, ZHANG)
+    with sessions() as db:
+        access_actions.suspend_member(db, member_id=zhang)
+        db.flush()
+        db.rollback()
+    with sessions.begin() as db:
+        item = db.scalars(select(Item).where(Item.tag == "T0001")).one()
+        item.name_zh = "电钻（新）"
+        db.add(Hut(id="second-hut", name="第二工具屋"))
+    assert told == []
+    with sessions.begin() as db:
+        access_actions.suspend_member(db, member_id=zhang)
+    assert told == [1]
+
+
+def test_the_listeners_belong_to_one_session_factory(
+    engine: Engine, sessions: sessionmaker[Session], told: list[int]
+) -> None:
+    """No listener on SQLAlchemy's classes: a factory's listeners hear its own commits only,
+    and a factory built without them cannot be listened to (rather than never telling)."""
+    zhang = _member_of(sessions, ZHANG)
+    with make_sessionmaker(engine).begin() as db:
+        access_actions.suspend_member(db, member_id=zhang)
+    assert told == []
+    with sessions.begin() as db:
+        access_actions.reactivate_member(db, member_id=zhang)
+    assert told == [1]
+    with pytest.raises(TypeError, match="no access listeners"):
+        access_changes.listen(sessionmaker(engine), lambda: told.append(1))
+
+
+def test_the_reminder_policys_suspension_goes_through_the_rule_book_and_is_told(
+    sessions: sessionmaker[Session], told: list[int]
+) -> None:
+    zhang, li = _member_of(sessions, ZHANG), _member_of(sessions, LI)
+    with sessions.begin() as db:
+        access_actions.suspend_member(db, member_id=zhang)
+    with sessions.begin() as db:  # one already suspended, one unknown: one changes
+        assert access_actions.suspend_members(db, member_ids=[zhang, li, 99999, li]) == 1
+    assert told == [1, 1]
+    with sessions.begin() as db:  # nothing changes: nobody is told
+        assert access_actions.suspend_members(db, member_ids=[zhang, li]) == 0
+    assert told == [1, 1]
+    with sessions() as db:
+        statuses = {m.id: m.status for m in db.scalars(select(Member))}
+    assert statuses[zhang] is statuses[li] is MemberStatus.SUSPENDED
+    assert MemberStatus.ACTIVE in statuses.values()  # the others are untouched
 
 
 class _Recorder:
@@ -178,9 +218,9 @@ def test_an_unchanged_list_is_published_once_however_many_check_at_once(
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("several server processes share PostgreSQL only")
-    with sessions.begin() as session:
-        seed_demo(session, hut_id=HUT)
-        session.add(Hut(id="second-hut", name="第二工具屋"))
+    with sessions.begin() as db:
+        seed_demo(db, hut_id=HUT)
+        db.add(Hut(id="second-hut", name="第二工具屋"))
     topics = Topics("t")
     ring = HutKeyring(b"s" * 32)
     assert (

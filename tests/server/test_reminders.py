@@ -131,13 +131,13 @@ def _lend(
     sessions: sessionmaker[Session], tags: list[str], *, due_at: datetime, member: str = "张阿姨"
 ) -> int:
     """Open loans of ``tags`` for the demo member; returns the member id."""
-    with sessions.begin() as session:
-        if session.scalar(select(func.count()).select_from(Member)) == 0:
-            seed_demo(session)
-        person = session.scalars(select(Member).where(Member.name == member)).one()
+    with sessions.begin() as db:
+        if db.scalar(select(func.count()).select_from(Member)) == 0:
+            seed_demo(db)
+        person = db.scalars(select(Member).where(Member.name == member)).one()
         for tag in tags:
-            item = session.scalars(select(Item).where(Item.tag == tag)).one()
-            session.add(
+            item = db.scalars(select(Item).where(Item.tag == tag)).one()
+            db.add(
                 Loan(
                     item=item,
                     member=person,
@@ -158,10 +158,8 @@ def test_one_message_per_member_and_stage_exactly_once_across_restarts(
 ) -> None:
     due = local(28, 18)
     member_id = _lend(sessions, ["T0001", "T0005"], due_at=due)
-    with sessions.begin() as session:
-        reminder_queries.set_contact(
-            session, member_id=member_id, channel="sms", address="13800000000"
-        )
+    with sessions.begin() as db:
+        reminder_queries.set_contact(db, member_id=member_id, channel="sms", address="13800000000")
     settings = _settings(receiver)
     service = _service(sessions, settings, clock)
 
@@ -185,8 +183,8 @@ def test_one_message_per_member_and_stage_exactly_once_across_restarts(
     assert "今天到期" in _bodies(receiver, "/member")[-1]
 
     # Returned meanwhile: the overdue stage lists only what is still out.
-    with sessions.begin() as session:
-        loan = session.scalars(select(Loan).join(Item).where(Item.tag == "T0005")).one()
+    with sessions.begin() as db:
+        loan = db.scalars(select(Loan).join(Item).where(Item.tag == "T0005")).one()
         loan.returned_at = local(29, 9)
     service.sweep_once(local(29, 19))
     overdue = _bodies(receiver, "/member")[-1]
@@ -196,8 +194,8 @@ def test_one_message_per_member_and_stage_exactly_once_across_restarts(
     service.sweep_once(local(29, 19) + timedelta(days=6))
     [staff] = _bodies(receiver, "/staff")
     assert "张阿姨（3-201）" in staff and "已逾期 7 天" in staff
-    with sessions() as session:
-        claims = session.execute(select(ReminderClaim.subject, ReminderClaim.stage)).all()
+    with sessions() as db:
+        claims = db.execute(select(ReminderClaim.subject, ReminderClaim.stage)).all()
     stages = sorted(stage for _, stage in claims)
     assert stages == sorted(
         ["due_soon"] * 2 + ["due_today"] * 2 + ["overdue_1d", "overdue_3d", "escalation_7d"]
@@ -217,12 +215,12 @@ def test_failed_sends_are_logged_and_retried_with_backoff(
     assert service.sweep_once(local(27, 18, 1)).failed == 1  # second attempt, fails again
     assert service.sweep_once(local(27, 18, 2)).failed == 0  # backoff doubled: 120 s
     assert service.sweep_once(local(27, 18, 3)).sent == 1
-    with sessions() as session:
-        delivery = session.scalars(
+    with sessions() as db:
+        delivery = db.scalars(
             select(ReminderDelivery).where(ReminderDelivery.channel == "webhook")
         ).one()
         assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 3)
-        attempts = session.scalars(select(ReminderAttempt).order_by(ReminderAttempt.id)).all()
+        attempts = db.scalars(select(ReminderAttempt).order_by(ReminderAttempt.id)).all()
         webhook = [a for a in attempts if a.delivery_id == delivery.id]
         assert [a.ok for a in webhook] == [False, False, True]
         assert webhook[0].error is not None and "error=500" in webhook[0].error
@@ -236,9 +234,9 @@ def test_a_send_cut_short_by_a_crash_is_retried_after_the_lease(
     settings = _settings(receiver, lease_s=120)
     crashed = _service(sessions, settings, clock, worker_id="crashed")
     crashed.plan(local(27, 18))
-    with sessions.begin() as session:  # leased, then the process "died" before sending
+    with sessions.begin() as db:  # leased, then the process "died" before sending
         leased = reminder_queries.lease_deliveries(
-            session, now=local(27, 18), worker="crashed", until=local(27, 18, 2), limit=10
+            db, now=local(27, 18), worker="crashed", until=local(27, 18, 2), limit=10
         )
     assert len(leased) == 2  # the webhook and the hut display
     other = _service(sessions, settings, clock, worker_id="other")
@@ -264,8 +262,8 @@ def test_escalation_can_suspend_borrowing(
     member_id = _lend(sessions, ["T0001"], due_at=local(20, 18))
     service = _service(sessions, _settings(receiver, policy_file=policy), clock)
     assert service.sweep_once(local(27, 3)).sent == 1  # quiet hours do not hold staff back
-    with sessions() as session:
-        member = session.get(Member, member_id)
+    with sessions() as db:
+        member = db.get(Member, member_id)
         assert member is not None and member.status == "suspended"
 
 
@@ -274,13 +272,13 @@ def test_display_line_waits_for_the_members_next_card_tap(
 ) -> None:
     _lend(sessions, ["T0001", "T0002"], due_at=local(28, 18))
     _service(sessions, _settings(receiver), clock).sweep_once(local(27, 18))
-    with sessions.begin() as session:
-        line = display_line_for_card(session, card_uid="04a1b2c3", now=local(27, 19))
+    with sessions.begin() as db:
+        line = display_line_for_card(db, card_uid="04a1b2c3", now=local(27, 19))
         assert line == "电钻等2件明天到期"
         assert len(line.encode()) <= 64
-    with sessions.begin() as session:  # shown once
-        assert display_line_for_card(session, card_uid="04A1B2C3", now=local(27, 20)) is None
-        assert display_line_for_card(session, card_uid="FFFFFFFF", now=local(27, 20)) is None
+    with sessions.begin() as db:  # shown once
+        assert display_line_for_card(db, card_uid="04A1B2C3", now=local(27, 20)) is None
+        assert display_line_for_card(db, card_uid="FFFFFFFF", now=local(27, 20)) is None
 
 
 def test_email_in_chinese_lists_every_item(
@@ -288,9 +286,9 @@ def test_email_in_chinese_lists_every_item(
 ) -> None:
     member_id = _lend(sessions, ["T0001", "T0003", "T0007"], due_at=local(26, 18))
     with smtp_receiver() as smtp:
-        with sessions.begin() as session:
+        with sessions.begin() as db:
             reminder_queries.set_contact(
-                session, member_id=member_id, channel="email", address="zhang@example.org"
+                db, member_id=member_id, channel="email", address="zhang@example.org"
             )
         settings = ReminderSettings(
             stock_alerts=False,
@@ -316,9 +314,9 @@ def test_english_contact_gets_english(
     sessions: sessionmaker[Session], receiver: WebhookReceiver, clock: MovableClock
 ) -> None:
     member_id = _lend(sessions, ["T0001"], due_at=local(28, 18))
-    with sessions.begin() as session:
+    with sessions.begin() as db:
         reminder_queries.set_contact(
-            session, member_id=member_id, channel="sms", address="+86 138", locale="en"
+            db, member_id=member_id, channel="sms", address="+86 138", locale="en"
         )
     _service(sessions, _settings(receiver), clock).sweep_once(local(27, 18))
     [sms] = [post for path, post in receiver.posts if path.startswith("/sms")]

@@ -41,8 +41,8 @@ def receiver() -> Iterator[WebhookReceiver]:
 def hut(sessions: sessionmaker[Session]) -> Hut1:
     from server.seed import seed_demo
 
-    with sessions.begin() as session:
-        seed_demo(session)  # 纱布 4 left (minimum 5); 5 创可贴 expire 2026-12-15
+    with sessions.begin() as db:
+        seed_demo(db)  # 纱布 4 left (minimum 5); 5 创可贴 expire 2026-12-15
     return Hut1(sessions)
 
 
@@ -65,10 +65,10 @@ def _posts(receiver: WebhookReceiver, path: str) -> list[dict[str, str]]:
 
 
 def _set_sms(sessions: sessionmaker[Session], card: str, number: str, locale: str = "zh") -> int:
-    with sessions.begin() as session:
-        member_id = session.scalars(select(Card.member_id).where(Card.uid == card)).one()
+    with sessions.begin() as db:
+        member_id = db.scalars(select(Card.member_id).where(Card.uid == card)).one()
         reminder_queries.set_contact(
-            session, member_id=member_id, channel="sms", address=number, locale=locale
+            db, member_id=member_id, channel="sms", address=number, locale=locale
         )
         return member_id
 
@@ -95,14 +95,14 @@ def test_restock_alert_goes_once_and_again_after_a_refill_runs_low(
     service.sweep_once(hut.now + timedelta(hours=31))
     assert sum("补货" in p["message"] for p in _posts(receiver, "/staff")) == 1
 
-    with sessions.begin() as session:  # staff refill: 3 + 10 > 5
-        gauze = consumables.find(session, "C0003")
+    with sessions.begin() as db:  # staff refill: 3 + 10 > 5
+        gauze = consumables.find(db, "C0003")
         assert gauze is not None
-        delivery = consumables.add_batch(session, gauze, quantity=10, expires_on=None)
+        delivery = consumables.add_batch(db, gauze, quantity=10, expires_on=None)
     service.sweep_once(hut.now + timedelta(days=2))
     assert sum("补货" in p["message"] for p in _posts(receiver, "/staff")) == 1
-    with sessions.begin() as session:  # ... and used up again down to the minimum
-        batch = session.get(ConsumableBatch, delivery.id)
+    with sessions.begin() as db:  # ... and used up again down to the minimum
+        batch = db.get(ConsumableBatch, delivery.id)
         assert batch is not None
         batch.quantity = 2
     service.sweep_once(hut.now + timedelta(days=3))
@@ -155,9 +155,9 @@ def _reserve_and_return(hut: Hut1, sessions: sessionmaker[Session], *queue: str)
     hut.visit(ZHANG)
     hut.scan("T0001")
     hut.close()
-    with sessions.begin() as session:
+    with sessions.begin() as db:
         for card in queue:
-            staff_actions.reserve(session, tag="T0001", card=card, now=hut.now)
+            staff_actions.reserve(db, tag="T0001", card=card, now=hut.now)
     hut.now += timedelta(days=1)
     hut.visit(ZHANG)
     hut.scan("T0001")
@@ -165,8 +165,8 @@ def _reserve_and_return(hut: Hut1, sessions: sessionmaker[Session], *queue: str)
 
 
 def _hold_until(sessions: sessionmaker[Session]) -> datetime:
-    with sessions() as session:
-        held = session.scalars(select(Reservation).where(Reservation.state == "held")).one()
+    with sessions() as db:
+        held = db.scalars(select(Reservation).where(Reservation.state == "held")).one()
         assert held.hold_until is not None
         return held.hold_until
 
@@ -187,12 +187,12 @@ def test_reservation_ready_reaches_the_member_once_on_every_channel(
     assert "· 电钻（demo-hut）" in sms["message"]
     [group] = _posts(receiver, "/member")  # the shared bot: the unit, not the name
     assert "5-502 的住户您好" in group["message"] and "李师傅" not in group["message"]
-    with sessions.begin() as session:
-        line = display_line_for_card(session, card_uid=LI, now=hut.now)
+    with sessions.begin() as db:
+        line = display_line_for_card(db, card_uid=LI, now=hut.now)
         assert line == "您预约的 电钻 已可领取"  # the ledger's words, on the hut display
-        note = session.scalars(select(NotificationRequest)).one()
+        note = db.scalars(select(NotificationRequest)).one()
         assert note.sent_at == hut.now
-        assert reservations.pending_notifications(session) == []
+        assert reservations.pending_notifications(db) == []
 
     again = service.sweep_once(hut.now + timedelta(minutes=5))
     assert (again.notices, again.sent) == (0, 0)
@@ -219,14 +219,14 @@ def test_a_withdrawn_notice_is_not_sent(
     _reserve_and_return(hut, sessions, LI)
     service = _service(sessions, receiver, stock_alerts=False)
     assert service.plan_notices(hut.now).notices == 1
-    with sessions.begin() as session:  # staff found it broken: the hold is undone
-        item = session.scalars(select(Item).where(Item.tag == "T0001")).one()
-        reservations.unhold(session, item.id)
+    with sessions.begin() as db:  # staff found it broken: the hold is undone
+        item = db.scalars(select(Item).where(Item.tag == "T0001")).one()
+        reservations.unhold(db, item.id)
     report = service.deliver(hut.now)
     assert (report.sent, report.cancelled) == (0, 3)
     assert receiver.posts == []
-    with sessions.begin() as session:
-        assert display_line_for_card(session, card_uid=LI, now=hut.now) is None
+    with sessions.begin() as db:
+        assert display_line_for_card(db, card_uid=LI, now=hut.now) is None
 
 
 def test_the_sweep_releases_an_expired_hold_and_tells_the_next_in_line(
@@ -243,10 +243,10 @@ def test_the_sweep_releases_an_expired_hold_and_tells_the_next_in_line(
     report = service.sweep_once(later)
     assert (report.holds_expired, report.notices) == (1, 1)
     assert [p["to"] for p in _posts(receiver, "/sms")] == ["13900000000", "13700000000"]
-    with sessions() as session:
-        states = [r.state for r in session.scalars(select(Reservation).order_by(Reservation.id))]
+    with sessions() as db:
+        states = [r.state for r in db.scalars(select(Reservation).order_by(Reservation.id))]
         assert states == ["expired", "held"]
-        notes = session.scalars(select(NotificationRequest).order_by(NotificationRequest.id))
+        notes = db.scalars(select(NotificationRequest).order_by(NotificationRequest.id))
         assert [n.sent_at for n in notes] == [hut.now, later]
     assert service.sweep_once(later + timedelta(minutes=5)).holds_expired == 0
 
@@ -263,11 +263,11 @@ def test_chunks_out_of_time_give_their_deliveries_back_unsent(
     hasty = _service(sessions, receiver, stock_alerts=False, lease_s=0.000001, deliver_chunk=1)
     report = hasty.sweep_once(hut.now)
     assert (report.notices, report.sent, report.failed) == (1, 0, 0)
-    with sessions() as session:
-        rows = session.scalars(select(ReminderDelivery)).all()
+    with sessions() as db:
+        rows = db.scalars(select(ReminderDelivery)).all()
         assert {(r.status, r.attempts, r.claimed_until) for r in rows} == {
             (DeliveryStatus.PENDING, 0, None)
         }
-        assert session.scalars(select(ReminderAttempt)).all() == []
+        assert db.scalars(select(ReminderAttempt)).all() == []
     report = _service(sessions, receiver, stock_alerts=False, deliver_chunk=1).sweep_once(hut.now)
     assert report.sent == 3 and len(receiver.posts) == 2

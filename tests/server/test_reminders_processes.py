@@ -44,11 +44,11 @@ def test_two_processes_deliver_each_loan_stage_once(
     db_url: str, sessions: sessionmaker[Session]
 ) -> None:
     due = local(26, 18)
-    with sessions.begin() as session:
-        seed_demo(session)
+    with sessions.begin() as db:
+        seed_demo(db)
         for m in range(MEMBERS):
             member = Member(name=f"居民{m:02d}", building_unit=f"{m}-101")
-            session.add(member)
+            db.add(member)
             for n in range(LOANS_EACH):
                 item = Item(
                     tag=f"P{m:02d}{n}",
@@ -58,7 +58,7 @@ def test_two_processes_deliver_each_loan_stage_once(
                     hut_id="demo-hut",
                     status="on_loan",
                 )
-                session.add(
+                db.add(
                     Loan(
                         item=item,
                         member=member,
@@ -78,30 +78,30 @@ def test_two_processes_deliver_each_loan_stage_once(
         assert post["message"].count("已逾期 1 天") == LOANS_EACH
     sent = sum(int(out.split()[-1]) for out in outputs)
     assert sent == 2 * MEMBERS  # the webhook and the hut display, once each
-    with sessions() as session:
-        claims = session.scalar(
+    with sessions() as db:
+        claims = db.scalar(
             select(func.count())
             .select_from(ReminderClaim)
             .where(ReminderClaim.subject.startswith("loan:"))
         )
         assert claims == MEMBERS * LOANS_EACH
-        leased_by = set(session.scalars(select(ReminderDelivery.claimed_by)))
+        leased_by = set(db.scalars(select(ReminderDelivery.claimed_by)))
     assert None not in leased_by and len(leased_by) <= 2
 
 
 def _lend_at_stages(sessions: sessionmaker[Session], *, neighbour: bool = True) -> int:
     """张阿姨 (her id): one loan overdue a day, two overdue three days, one due tomorrow
     (at 19:00 on the 27th); with ``neighbour``, 李师傅 one due tomorrow."""
-    with sessions.begin() as session:
-        seed_demo(session)
+    with sessions.begin() as db:
+        seed_demo(db)
     zhang = _lend(sessions, ["T0001"], due_at=local(26, 18))  # overdue_1d
     _lend(sessions, ["T0007", "T0008"], due_at=local(24, 18))  # overdue_3d
     _lend(sessions, ["T0005"], due_at=local(28, 18))  # due_soon
     if neighbour:
         _lend(sessions, ["T0002"], due_at=local(28, 18), member="李师傅")
-    with sessions.begin() as session:
+    with sessions.begin() as db:
         reminder_queries.set_contact(
-            session, member_id=zhang, channel="email", address="zhang@example.org"
+            db, member_id=zhang, channel="email", address="zhang@example.org"
         )
     return zhang
 
@@ -153,15 +153,15 @@ def test_a_member_hears_one_message_per_sweep_listing_each_loan_at_its_stage(
     assert per_member == {"3-201 的住户": 1, "5-502 的住户": 1}
     [to_zhang] = [post for post in posts if post.startswith("3-201")]
     assert [n in to_zhang for n in ("电钻", "螺丝刀套装", "卷尺", "哑铃")] == [True] * 4
-    with sessions() as session:
-        claims = session.execute(
+    with sessions() as db:
+        claims = db.execute(
             select(ReminderClaim.stage, ReminderMessage.member_id, ReminderMessage.id)
             .join(ReminderMessage, ReminderMessage.id == ReminderClaim.message_id)
             .where(ReminderClaim.subject.startswith("loan:"))
         ).all()
-        lines = session.scalars(select(DisplayMessage.text).order_by(DisplayMessage.member_id))
+        lines = db.scalars(select(DisplayMessage.text).order_by(DisplayMessage.member_id))
         display = list(lines)
-        unsent = session.scalar(
+        unsent = db.scalar(
             select(func.count())
             .select_from(ReminderDelivery)
             .where(ReminderDelivery.status != DeliveryStatus.SENT)
@@ -202,10 +202,10 @@ def test_a_failed_send_retries_the_whole_message_and_later_stages_come_alone(
     for message in (posts[1], _text(mails[1])):
         assert "您借用的 1 件物品今天到期" in message and "哑铃" in message
         assert "电钻" not in message and "卷尺" not in message
-    with sessions() as session:
-        display = session.scalars(select(DisplayMessage.text).order_by(DisplayMessage.id)).all()
-        stages = Counter(session.scalars(select(ReminderClaim.stage)))
-        webhook_attempts = session.scalars(
+    with sessions() as db:
+        display = db.scalars(select(DisplayMessage.text).order_by(DisplayMessage.id)).all()
+        stages = Counter(db.scalars(select(ReminderClaim.stage)))
+        webhook_attempts = db.scalars(
             select(ReminderDelivery.attempts)
             .where(ReminderDelivery.channel == "webhook")
             .order_by(ReminderDelivery.id)
@@ -219,17 +219,17 @@ def test_a_one_day_loan_hears_no_due_soon_reminder_but_its_later_stages(
     db_url: str, sessions: sessionmaker[Session]
 ) -> None:
     borrowed = local(27, 10)
-    with sessions.begin() as session:
-        seed_demo(session)
-        hut = session.get(Hut, "demo-hut")
+    with sessions.begin() as db:
+        seed_demo(db)
+        hut = db.get(Hut, "demo-hut")
         assert hut is not None
         # 李师傅 takes the ladder at the hut: the ledger lends it for one day.
         ack = apply_event(
-            session, scan("demo-hut", 1, "T0003", card="04D5E6F7", ts=borrowed),
+            db, scan("demo-hut", 1, "T0003", card="04D5E6F7", ts=borrowed),
             hut=hut, received_at=borrowed,
         )  # fmt: skip
         assert ack.outcome == "applied", ack
-        loan = session.scalars(select(Loan)).one()
+        loan = db.scalars(select(Loan)).one()
         assert (loan.borrowed_at, loan.due_at) == (borrowed, borrowed + timedelta(days=1))
     with webhook_receiver() as webhook, smtp_receiver() as smtp:
         nows = [borrowed + timedelta(seconds=10), local(27, 15), local(28, 8, 30), local(29, 11)]
@@ -240,8 +240,8 @@ def test_a_one_day_loan_hears_no_due_soon_reminder_but_its_later_stages(
     assert len(posts) == 2
     assert "今天到期" in posts[0] and "梯子" in posts[0]
     assert "已逾期 1 天" in posts[1]
-    with sessions() as session:
-        assert sorted(session.scalars(select(ReminderClaim.stage))) == ["due_today", "overdue_1d"]
+    with sessions() as db:
+        assert sorted(db.scalars(select(ReminderClaim.stage))) == ["due_today", "overdue_1d"]
 
 
 def _run_workers(

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from server.api.deps import SessionDep
+from server.api.deps import DbDep
 from server.api.schemas import Health
 
 log = logging.getLogger(__name__)
@@ -14,14 +14,14 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz(session: SessionDep, request: Request, response: Response) -> Health:
+def healthz(db: DbDep, request: Request, response: Response) -> Health:
     try:
-        session.execute(text("SELECT 1"))
-        db = True
+        db.execute(text("SELECT 1"))
+        db_up = True
     except SQLAlchemyError as exc:
         log.warning("health check: database unavailable: %s", exc)
-        db = False
+        db_up = False
     mqtt = bool(request.app.state.mqtt_connected())
-    if not db:
+    if not db_up:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return Health(status="ok" if db and mqtt else "degraded", db=db, mqtt=mqtt)
+    return Health(status="ok" if db_up and mqtt else "degraded", db=db_up, mqtt=mqtt)

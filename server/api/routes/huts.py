@@ -5,7 +5,7 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
-from server.api.deps import SessionDep, StaffOnly
+from server.api.deps import DbDep, StaffOnly
 from server.api.params import HutIdPath
 from server.api.schemas import HutPublic, HutsPublic
 from server.storage import event_log, queries
@@ -14,8 +14,8 @@ router = APIRouter(prefix="/api/v1", tags=["huts"])
 
 
 @router.get("/huts")
-def list_huts(session: SessionDep) -> HutsPublic:
-    huts = [HutPublic.of(hut) for hut in queries.list_huts(session)]
+def list_huts(db: DbDep) -> HutsPublic:
+    huts = [HutPublic.of(hut) for hut in queries.list_huts(db)]
     return HutsPublic(data=huts, count=len(huts))
 
 
@@ -31,11 +31,11 @@ class EnrolmentsPublic(BaseModel):
 
 
 @router.get("/huts/{hut_id}/enrolments", dependencies=[StaffOnly])
-def list_enrolments(hut_id: HutIdPath, session: SessionDep) -> EnrolmentsPublic:
+def list_enrolments(hut_id: HutIdPath, db: DbDep) -> EnrolmentsPublic:
     """Cards read in staff enrol mode at this hut, newest first."""
-    if queries.get_hut(session, hut_id) is None:
+    if queries.get_hut(db, hut_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no hut {hut_id!r}")
-    rows = event_log.list_enrolments(session, hut_id=hut_id)
+    rows = event_log.list_enrolments(db, hut_id=hut_id)
     data = [
         EnrolmentPublic(card=r.card_uid, read_at=r.read_at, member_id=r.member_id) for r in rows
     ]

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from server import staff_actions
-from server.api.deps import NowDep, SessionDep, StaffDep, StaffOnly
+from server.api.deps import DbDep, NowDep, StaffDep, StaffOnly
 from server.api.errors import staff_action
 from server.api.params import ItemTagPath
 from server.api.schemas import ItemPublic, ItemsPublic
@@ -19,15 +19,15 @@ router = APIRouter(prefix="/api/v1", tags=["items"])
 
 @router.get("/items")
 def list_items(
-    session: SessionDep,
+    db: DbDep,
     staff: StaffDep,
     hut: Annotated[str | None, Query(pattern=HUT_ID_PATTERN, description="hut id")] = None,
     item_status: Annotated[ItemStatus | None, Query(alias="status")] = None,
 ) -> ItemsPublic:
     """Inventory; staff also see who has each item on loan."""
-    if hut is not None and queries.get_hut(session, hut) is None:
+    if hut is not None and queries.get_hut(db, hut) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown hut {hut!r}")
-    shelves = queries.list_items(session, hut_id=hut, status=item_status)
+    shelves = queries.list_items(db, hut_id=hut, status=item_status)
     items = [ItemPublic.of(shelf, staff=staff) for shelf in shelves]
     return ItemsPublic(data=items, count=len(items))
 
@@ -36,21 +36,21 @@ def list_items(
     "/items/{tag}/reservations", dependencies=[StaffOnly], status_code=status.HTTP_201_CREATED
 )
 def reserve_item(
-    tag: ItemTagPath, body: ReservationCreate, session: SessionDep, now: NowDep
+    tag: ItemTagPath, body: ReservationCreate, db: DbDep, now: NowDep
 ) -> ReservationStaff:
     """Put the card's holder on the item's waiting list (the item is out or held)."""
     with staff_action():
-        reservation = staff_actions.reserve(session, tag=tag, card=body.card, now=now)
-    session.commit()
+        reservation = staff_actions.reserve(db, tag=tag, card=body.card, now=now)
+    db.commit()
     return ReservationStaff.of(reservation)
 
 
 @router.post("/items/{tag}/clear", dependencies=[StaffOnly])
-def clear_item(tag: ItemTagPath, session: SessionDep, now: NowDep) -> ItemPublic:
+def clear_item(tag: ItemTagPath, db: DbDep, now: NowDep) -> ItemPublic:
     """Staff checked or repaired the item: it may be lent again."""
     with staff_action():
-        item = staff_actions.clear_maintenance(session, tag=tag, now=now)
-    session.commit()
-    shelf = queries.find_item(session, item.tag)
+        item = staff_actions.clear_maintenance(db, tag=tag, now=now)
+    db.commit()
+    shelf = queries.find_item(db, item.tag)
     assert shelf is not None
     return ItemPublic.of(shelf, staff=True)

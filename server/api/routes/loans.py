@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from server import staff_actions
-from server.api.deps import NowDep, SessionDep, StaffDep, StaffOnly
+from server.api.deps import DbDep, NowDep, StaffDep, StaffOnly
 from server.api.errors import staff_action
 from server.api.params import RowId
 from server.api.schemas import LoanPublic, LoansPublic, LoanStatus
@@ -16,30 +16,30 @@ router = APIRouter(prefix="/api/v1", tags=["loans"])
 
 @router.get("/loans")
 def list_loans(
-    session: SessionDep,
+    db: DbDep,
     staff: StaffDep,
     now: NowDep,
     loan_status: Annotated[LoanStatus, Query(alias="status")] = LoanStatus.OPEN,
 ) -> LoansPublic:
     """Open loans, or only the overdue ones; staff also see the borrowers."""
     overdue_at = now if loan_status is LoanStatus.OVERDUE else None
-    loans = queries.list_open_loans(session, overdue_at=overdue_at)
+    loans = queries.list_open_loans(db, overdue_at=overdue_at)
     data = [LoanPublic.of(loan, now=now, staff=staff) for loan in loans]
     return LoansPublic(data=data, count=len(data))
 
 
 @router.post("/loans/{loan_id}/renew", dependencies=[StaffOnly])
-def renew_loan(loan_id: RowId, session: SessionDep, now: NowDep) -> LoanPublic:
+def renew_loan(loan_id: RowId, db: DbDep, now: NowDep) -> LoanPublic:
     """One more loan period, if the policy allows and nobody is waiting for the item."""
     with staff_action():
-        loan = staff_actions.renew(session, loan_id=loan_id, now=now)
-    session.commit()
+        loan = staff_actions.renew(db, loan_id=loan_id, now=now)
+    db.commit()
     return LoanPublic.of(loan, now=now, staff=True)
 
 
 @router.post("/loans/{loan_id}/lost", dependencies=[StaffOnly])
-def mark_loan_lost(loan_id: RowId, session: SessionDep, now: NowDep) -> LoanPublic:
+def mark_loan_lost(loan_id: RowId, db: DbDep, now: NowDep) -> LoanPublic:
     with staff_action():
-        loan = staff_actions.mark_lost(session, loan_id=loan_id, now=now)
-    session.commit()
+        loan = staff_actions.mark_lost(db, loan_id=loan_id, now=now)
+    db.commit()
     return LoanPublic.of(loan, now=now, staff=True)

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from server.api.deps import SessionDep
+from server.api.deps import DbDep
 from server.domain import ItemCondition, ItemStatus, parse_scan_text
 from server.storage import consumables, queries, reservations
 from server.storage.models import Item
@@ -44,10 +44,10 @@ NOTE_ZH = {
 }
 
 
-def _held_until(session: Session, item: Item, tz: str) -> str | None:
+def _held_until(db: Session, item: Item, tz: str) -> str | None:
     if item.status is not ItemStatus.RESERVED:
         return None
-    hold = reservations.current_hold(session, item.id)
+    hold = reservations.current_hold(db, item.id)
     return None if hold is None else _local_due(hold.hold_until, tz)
 
 
@@ -56,7 +56,7 @@ def _local_due(due_at: datetime | None, tz: str) -> str | None:
 
 
 @router.get("/")
-def inventory_page(request: Request, session: SessionDep) -> HTMLResponse:
+def inventory_page(request: Request, db: DbDep) -> HTMLResponse:
     """Every hut's shelf at a glance, public view: what is there and when the rest is due."""
     huts = [
         {
@@ -67,22 +67,22 @@ def inventory_page(request: Request, session: SessionDep) -> HTMLResponse:
                     "status": STATUS_ZH[shelf.item.status],
                     "condition": CONDITION_ZH[shelf.item.condition],
                     "due": _local_due(shelf.loan.due_at if shelf.loan else None, hut.timezone),
-                    "held_until": _held_until(session, shelf.item, hut.timezone),
+                    "held_until": _held_until(db, shelf.item, hut.timezone),
                 }
-                for shelf in queries.list_items(session, hut_id=hut.id)
+                for shelf in queries.list_items(db, hut_id=hut.id)
             ],
         }
-        for hut in queries.list_huts(session)
+        for hut in queries.list_huts(db)
     ]
     return templates.TemplateResponse(request, "inventory.html", {"huts": huts})
 
 
 @router.get("/i/{tag}")
-def item_page(tag: str, request: Request, session: SessionDep) -> HTMLResponse:
+def item_page(tag: str, request: Request, db: DbDep) -> HTMLResponse:
     parsed = parse_scan_text(tag)
-    shelf = queries.find_item(session, parsed) if parsed is not None else None
+    shelf = queries.find_item(db, parsed) if parsed is not None else None
     if shelf is None:
-        supply = consumables.find(session, parsed) if parsed is not None else None
+        supply = consumables.find(db, parsed) if parsed is not None else None
         if supply is not None:
             # Supplies share the label URL: in stock or not, never counts or who took them.
             return templates.TemplateResponse(
@@ -90,7 +90,7 @@ def item_page(tag: str, request: Request, session: SessionDep) -> HTMLResponse:
                 "supply.html",
                 {
                     "supply": supply,
-                    "hut": queries.get_hut(session, supply.hut_id),
+                    "hut": queries.get_hut(db, supply.hut_id),
                     "in_stock": supply.quantity > 0,
                 },
             )
@@ -110,6 +110,6 @@ def item_page(tag: str, request: Request, session: SessionDep) -> HTMLResponse:
             "note": NOTE_ZH.get(item.status),
             "condition": CONDITION_ZH[item.condition],
             "due": due,
-            "held_until": _held_until(session, item, hut.timezone),
+            "held_until": _held_until(db, item, hut.timezone),
         },
     )

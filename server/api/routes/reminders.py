@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
-from server.api.deps import NowDep, SessionDep, StaffDep
+from server.api.deps import DbDep, NowDep, StaffDep
 from server.api.params import RowId
 from server.reminders.scheduler import NothingToRemindError, ReminderService, UnknownMemberError
 from server.storage import reminder_queries
@@ -61,9 +61,7 @@ def remind_now(member_id: RowId, request: Request, staff: StaffDep, now: NowDep)
 
 
 @router.get("/members/{member_id}/reminders")
-def member_reminders(
-    member_id: RowId, session: SessionDep, staff: StaffDep
-) -> ReminderDeliveriesPublic:
+def member_reminders(member_id: RowId, db: DbDep, staff: StaffDep) -> ReminderDeliveriesPublic:
     """The member's latest reminder deliveries, newest first."""
     _require_staff(staff)
     data = [
@@ -78,6 +76,6 @@ def member_reminders(
             next_attempt_at=delivery.next_attempt_at,
             last_error=delivery.last_error,
         )
-        for delivery, message in reminder_queries.deliveries_of_member(session, member_id)
+        for delivery, message in reminder_queries.deliveries_of_member(db, member_id)
     ]
     return ReminderDeliveriesPublic(data=data, count=len(data))

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from server.api.deps import NowDep, SessionDep, StaffOnly
+from server.api.deps import DbDep, NowDep, StaffOnly
 from server.api.schemas import SuppliesPublic, SupplyPublic
 from server.api.staff_schemas import SuppliesStaff, SupplyStaff
 from server.domain import expiring, restock_needed
@@ -25,16 +25,16 @@ class SupplyAlert(StrEnum):
 
 @router.get("/supplies/public")
 def list_public_supplies(
-    session: SessionDep, hut: Annotated[str | None, Query(pattern=HUT_ID_PATTERN)] = None
+    db: DbDep, hut: Annotated[str | None, Query(pattern=HUT_ID_PATTERN)] = None
 ) -> SuppliesPublic:
     """What each hut keeps and whether any is left; no counts, no batches."""
-    data = [SupplyPublic.of(supply) for supply in consumables.listing(session, hut_id=hut)]
+    data = [SupplyPublic.of(supply) for supply in consumables.listing(db, hut_id=hut)]
     return SuppliesPublic(data=data, count=len(data))
 
 
 @router.get("/supplies", dependencies=[StaffOnly])
 def list_supplies(
-    session: SessionDep,
+    db: DbDep,
     now: NowDep,
     alert: SupplyAlert | None = None,
     hut: Annotated[str | None, Query(pattern=HUT_ID_PATTERN)] = None,
@@ -42,10 +42,10 @@ def list_supplies(
     """Stock per hut; ``alert=restock``: at or below minimum; ``alert=expiring``: batches
     expiring within 30 days."""
     if alert is SupplyAlert.EXPIRING:
-        batches = expiring(consumables.batches(session, hut_id=hut), now)
+        batches = expiring(consumables.batches(db, hut_id=hut), now)
         data = [SupplyStaff.of_batch(batch) for batch in batches]
     else:
-        stock = consumables.stock(session, hut_id=hut)
+        stock = consumables.stock(db, hut_id=hut)
         if alert is SupplyAlert.RESTOCK:
             stock = restock_needed(stock)
         data = [SupplyStaff.of_stock(row) for row in stock]

@@ -1,0 +1,265 @@
+"""What staff actions do to the ledger, as pure rules: a Snapshot and a staff command in,
+Effects out (registered in rule_book.decide beside the hut commands).
+
+Loans (renew, write off as lost), waiting lists (reserve, release expired holds), items
+(clear after repair) and who may open the huts (suspend or reactivate a member, give a
+card, take it away, record it lost). A refusal is the Effects' decision, with the same
+reasons and texts the hut shows; what a command names and storage cannot find (no such
+loan, item, card or member) never reaches a rule: the staff action says so first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from server.domain.changes import (
+    CardAdded,
+    CardRemoved,
+    CardStateChanged,
+    Effects,
+    LoanLost,
+    LoanRenewed,
+    MemberStatusChanged,
+    ReservationAdded,
+)
+from server.domain.holds import Line, cancel_all, hold_next, release_if_expired
+from server.domain.ledger_state import HutState, LoanRef, Snapshot
+from server.domain.lending import Action, Refusal, check_reservation, decide_renewal, refuse
+from server.domain.model import CardStatus, ItemCondition, ItemStatus, MemberStatus
+
+# Who may open the huts is every hut's business and needs no clock: the access commands'
+# snapshots stand on these (a Snapshot always names a hut and a time).
+EVERY_HUT = HutState("*", "UTC")
+NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Renew:
+    """One more loan period for an open loan."""
+
+    loan: LoanRef
+
+
+@dataclass(frozen=True, slots=True)
+class MarkLost:
+    """Close the loan without a return: the item is lost, its waiting list cancelled."""
+
+    loan: LoanRef
+
+
+@dataclass(frozen=True, slots=True)
+class Reserve:
+    """Queue the card's holder for the item (snapshot: the item and the card)."""
+
+    tag: str
+    card_uid: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClearRepair:
+    """Staff checked or repaired the item: back on the shelf, or held for the next in line."""
+
+    tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireHold:
+    """Pass the item's hold on if its time is up (snapshot: the held item and its line)."""
+
+    reservation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SuspendMember:
+    member_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReactivateMember:
+    member_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class AddCard:
+    """Give the member a card (snapshot: the member, and the card if the uid has one)."""
+
+    member_id: int
+    uid: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveCard:
+    uid: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportCardLost:
+    """The card opens nothing from now on, and the hut says why."""
+
+    uid: str
+
+
+StaffCommand = (
+    Renew
+    | MarkLost
+    | Reserve
+    | ClearRepair
+    | ExpireHold
+    | SuspendMember
+    | ReactivateMember
+    | AddCard
+    | RemoveCard
+    | ReportCardLost
+)
+
+_T = TypeVar("_T")
+
+
+def _given(value: _T | None, what: str) -> _T:
+    """What the command names; the staff action loaded it (or said it does not exist)."""
+    if value is None:
+        raise ValueError(f"the snapshot has no {what}")
+    return value
+
+
+def _refused(reason: Refusal, *, name: str = "") -> Effects:
+    return Effects(decision=refuse(reason, name=name))
+
+
+def _line(snapshot: Snapshot) -> Line:
+    return Line(_given(snapshot.item, "item"), snapshot.queue)
+
+
+# Loans.
+
+
+def renew(snapshot: Snapshot, _command: Renew) -> Effects:
+    """``loan``: the loan if still open (None: returned or lost); ``member``: its borrower."""
+    item, loan = _given(snapshot.item, "item"), snapshot.loan
+    if loan is None:
+        return _refused(Refusal.NOT_ON_LOAN, name=item.name_zh)
+    decision = decide_renewal(
+        item=item.view(),
+        loan=loan.view(),
+        member=_given(snapshot.member, "member").view(),
+        waiting=len(_line(snapshot).waiting),
+        now=snapshot.now,
+        tz=snapshot.hut.zone,
+        policy=snapshot.policy,
+    )
+    if decision.action is not Action.RENEW or decision.due_at is None:
+        return Effects(decision=decision)
+    return Effects((LoanRenewed(loan.ref, decision.due_at, loan.renewals + 1),), decision=decision)
+
+
+def mark_lost(snapshot: Snapshot, _command: MarkLost) -> Effects:
+    line, loan = _line(snapshot), snapshot.loan
+    if loan is None:
+        return _refused(Refusal.NOT_ON_LOAN, name=line.item.name_zh)
+    line = line.with_changes(LoanLost(loan.ref, snapshot.now)).set_item(status=ItemStatus.LOST)
+    return Effects(cancel_all(line, now=snapshot.now).changes)
+
+
+# Waiting lists and items.
+
+
+def reserve(snapshot: Snapshot, _command: Reserve) -> Effects:
+    """``card``: the card staff named (None: unknown); ``loan``: the item's open loan."""
+    item = _given(snapshot.item, "item")
+    if snapshot.card is None:
+        return _refused(Refusal.UNKNOWN_CARD)
+    member = snapshot.card.member
+    refusal = check_reservation(
+        item=item.view(),
+        member=member.view(),
+        borrower_is_member=snapshot.loan is not None and snapshot.loan.member_id == member.id,
+        already_queued=any(r.member_id == member.id for r in snapshot.queue),
+    )
+    if refusal is not None:
+        return _refused(refusal, name=item.name_zh)
+    return Effects((ReservationAdded(item.id, member.id, snapshot.now),))
+
+
+def clear_repair(snapshot: Snapshot, _command: ClearRepair) -> Effects:
+    line = _line(snapshot)
+    was = line.item.status
+    line = line.set_item(condition=ItemCondition.OK)
+    if was is ItemStatus.MAINTENANCE:
+        line = hold_next(line, now=snapshot.now, policy=snapshot.policy)
+    return Effects(line.changes)
+
+
+def expire_hold(snapshot: Snapshot, _command: ExpireHold) -> Effects:
+    line = release_if_expired(_line(snapshot), now=snapshot.now, policy=snapshot.policy)
+    return Effects(line.changes)
+
+
+# Who may open the huts.
+
+
+def _member_status(snapshot: Snapshot, status: MemberStatus) -> Effects:
+    member = _given(snapshot.member, "member")
+    if member.status is status:
+        return Effects()
+    return Effects((MemberStatusChanged(member.id, status),))
+
+
+def suspend_member(snapshot: Snapshot, _command: SuspendMember) -> Effects:
+    return _member_status(snapshot, MemberStatus.SUSPENDED)
+
+
+def reactivate_member(snapshot: Snapshot, _command: ReactivateMember) -> Effects:
+    return _member_status(snapshot, MemberStatus.ACTIVE)
+
+
+def add_card(snapshot: Snapshot, command: AddCard) -> Effects:
+    """``card``: the card with this uid if there is one (the member's or another's)."""
+    member = _given(snapshot.member, "member")
+    if snapshot.card is not None:
+        return _refused(Refusal.CARD_IN_USE)
+    return Effects((CardAdded(member.id, command.uid),))
+
+
+def remove_card(snapshot: Snapshot, _command: RemoveCard) -> Effects:
+    return Effects((CardRemoved(_given(snapshot.card, "card").uid),))
+
+
+def report_card_lost(snapshot: Snapshot, _command: ReportCardLost) -> Effects:
+    card = _given(snapshot.card, "card")
+    if card.state is CardStatus.LOST:
+        return Effects()
+    return Effects((CardStateChanged(card.uid, CardStatus.LOST),))
+
+
+RULES: dict[type, Callable[[Snapshot, Any], Effects]] = {
+    Renew: renew,
+    MarkLost: mark_lost,
+    Reserve: reserve,
+    ClearRepair: clear_repair,
+    ExpireHold: expire_hold,
+    SuspendMember: suspend_member,
+    ReactivateMember: reactivate_member,
+    AddCard: add_card,
+    RemoveCard: remove_card,
+    ReportCardLost: report_card_lost,
+}
+
+__all__ = [
+    "EVERY_HUT",
+    "NO_TIME",
+    "RULES",
+    "AddCard",
+    "ClearRepair",
+    "ExpireHold",
+    "MarkLost",
+    "ReactivateMember",
+    "RemoveCard",
+    "Renew",
+    "ReportCardLost",
+    "Reserve",
+    "StaffCommand",
+    "SuspendMember",
+]

@@ -1,0 +1,191 @@
+"""The staff half of the loader: Snapshots for the staff commands (server/domain/staff_rules),
+one command at a time, from the rows the command names.
+
+Each loader returns None when the row the command names does not exist (no such loan,
+item, card or member): the staff action answers that itself, no rule is asked. Staff
+commands run in their own transaction, one or a few at a time, so nothing is cached here:
+each snapshot reads what the transaction sees now (including what the effect writer
+wrote for the command before: the session autoflushes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.card_uids import card_uid
+from server.domain import LoanPolicy
+from server.domain.ledger_state import (
+    ACTIVE_RESERVATION,
+    CardState,
+    HutState,
+    LoanState,
+    ReservationState,
+    ReservationStatus,
+    Snapshot,
+)
+from server.domain.staff_rules import EVERY_HUT, NO_TIME
+from server.storage import queries
+from server.storage.models import Card, Hut, Item, Loan, Member, Reservation
+from server.storage.snapshots import item_state, member_state, queue_of
+
+# Rows as the rule book's records (items, members and waiting lists as the loader has them).
+
+
+def hut_state(hut: Hut) -> HutState:
+    return HutState(hut.id, hut.timezone)
+
+
+def card_state(card: Card) -> CardState:
+    return CardState(card.uid, card.state, member_state(card.member))
+
+
+def loan_state(loan: Loan) -> LoanState:
+    return LoanState(
+        loan.id, loan.item_id, loan.member_id, loan.borrowed_at, loan.due_at, loan.renewals
+    )
+
+
+def _queue(db: Session, item_id: int) -> tuple[ReservationState, ...]:
+    """The item's waiting list: waiting and held, first in line first."""
+    query = select(Reservation).where(
+        Reservation.item_id == item_id, Reservation.state.in_(ACTIVE_RESERVATION)
+    )
+    return queue_of(db.scalars(query))
+
+
+def _item_snapshot(
+    db: Session,
+    item: Item,
+    loan: Loan | None,
+    *,
+    now: datetime,
+    policy: LoanPolicy,
+    card: Card | None = None,
+    member: Member | None = None,
+) -> Snapshot:
+    return Snapshot(
+        hut=hut_state(item.hut),
+        now=now,
+        policy=policy,
+        item=item_state(item),
+        loan=None if loan is None else loan_state(loan),
+        queue=_queue(db, item.id),
+        card=None if card is None else card_state(card),
+        member=None if member is None else member_state(member),
+    )
+
+
+# Loans, items and holds.
+
+
+def of_loan(db: Session, loan_id: int, *, now: datetime, policy: LoanPolicy) -> Snapshot | None:
+    """The loan's item and borrower; ``loan`` only while the loan is open."""
+    loan = db.get(Loan, loan_id)
+    if loan is None:
+        return None
+    is_open = loan.returned_at is None and loan.lost_at is None
+    return _item_snapshot(
+        db, loan.item, loan if is_open else None, now=now, policy=policy, member=loan.member
+    )
+
+
+def of_item(
+    db: Session, tag: str, *, now: datetime, policy: LoanPolicy, card: str | None = None
+) -> Snapshot | None:
+    """The item by its tag with its open loan and waiting list, and the card named (a card
+    UID, checked: InvalidCardError) if any; ``card`` None in the snapshot if unknown."""
+    shelf = queries.find_item(db, tag.upper())
+    if shelf is None:
+        return None
+    found = None if card is None else queries.find_card(db, card_uid(card))
+    return _item_snapshot(db, shelf.item, shelf.loan, now=now, policy=policy, card=found)
+
+
+def expired_holds(db: Session, *, now: datetime) -> list[int]:
+    """The holds past their time, by id; their rows locked until the transaction ends.
+
+    Rows locked by another process's sweep are skipped, not waited for and released twice
+    (which would hold the item for the next in line twice, with two notices)."""
+    query = (
+        select(Reservation.id)
+        .where(Reservation.state == ReservationStatus.HELD, Reservation.hold_until <= now)
+        .with_for_update(skip_locked=True)
+    )
+    return list(db.scalars(query))
+
+
+def of_hold(
+    db: Session, reservation_id: int, *, now: datetime, policy: LoanPolicy
+) -> Snapshot | None:
+    """The reserved item with its open loan (if any) and waiting list."""
+    reservation = db.get(Reservation, reservation_id)
+    if reservation is None:
+        return None
+    item = reservation.item
+    shelf = queries.find_item(db, item.tag)
+    return _item_snapshot(db, item, None if shelf is None else shelf.loan, now=now, policy=policy)
+
+
+def reservation_of(db: Session, *, item_id: int, member_id: int) -> Reservation:
+    """The member's place in the item's line (a member has one at most)."""
+    query = select(Reservation).where(
+        Reservation.item_id == item_id,
+        Reservation.member_id == member_id,
+        Reservation.state.in_(ACTIVE_RESERVATION),
+    )
+    return db.scalars(query).one()
+
+
+# Who may open the huts.
+
+
+def _access_snapshot(*, member: Member | None = None, card: Card | None = None) -> Snapshot:
+    return Snapshot(
+        hut=EVERY_HUT,
+        now=NO_TIME,
+        member=None if member is None else member_state(member),
+        card=None if card is None else card_state(card),
+    )
+
+
+def of_member(db: Session, member_id: int, *, uid: str | None = None) -> Snapshot | None:
+    """The member, and the card with ``uid`` (upper case) if one is asked for and exists."""
+    member = db.get(Member, member_id)
+    if member is None:
+        return None
+    card = None if uid is None else queries.find_card(db, uid)
+    return _access_snapshot(member=member, card=card)
+
+
+def of_members(db: Session, member_ids: Iterable[int]) -> Sequence[Snapshot]:
+    """The members that exist among ``member_ids``, loaded at once, in id order."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return []
+    members = db.scalars(select(Member).where(Member.id.in_(ids)).order_by(Member.id))
+    return [_access_snapshot(member=member) for member in members]
+
+
+def of_card(db: Session, uid: str) -> Snapshot | None:
+    """The card with ``uid`` (upper case) and its member."""
+    card = queries.find_card(db, uid)
+    return None if card is None else _access_snapshot(card=card)
+
+
+__all__ = [
+    "card_state",
+    "expired_holds",
+    "hut_state",
+    "loan_state",
+    "of_card",
+    "of_hold",
+    "of_item",
+    "of_loan",
+    "of_member",
+    "of_members",
+    "reservation_of",
+]

@@ -1,0 +1,265 @@
+"""The staff half of the rule book, without a database: a Snapshot and a staff command in,
+Effects out (renew, mark lost, reserve, clear repair, expire holds, members and cards)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from server.domain import CardStatus, Category, ItemCondition, ItemStatus, MemberStatus, Refusal
+from server.domain.changes import (
+    CardAdded,
+    CardRemoved,
+    CardStateChanged,
+    Effects,
+    HoldPlaced,
+    ItemChanged,
+    LoanLost,
+    LoanRenewed,
+    MemberStatusChanged,
+    NoticeQueued,
+    ReservationAdded,
+    ReservationClosed,
+)
+from server.domain.ledger_state import (
+    CardState,
+    HutState,
+    ItemState,
+    LoanState,
+    MemberState,
+    ReservationState,
+    ReservationStatus,
+    Snapshot,
+)
+from server.domain.rule_book import RULES, decide
+from server.domain.staff_rules import (
+    EVERY_HUT,
+    NO_TIME,
+    AddCard,
+    ClearRepair,
+    ExpireHold,
+    MarkLost,
+    ReactivateMember,
+    RemoveCard,
+    Renew,
+    ReportCardLost,
+    Reserve,
+    StaffCommand,
+    SuspendMember,
+)
+from tests.server.domain_cases import NOW
+
+HUT = HutState("demo-hut", "Asia/Shanghai")
+ZHANG = MemberState(1, "张阿姨", MemberStatus.ACTIVE)
+LI = MemberState(2, "李师傅", MemberStatus.ACTIVE)
+ON_LOAN = ItemState(
+    7, "T0001", "电钻", Category.POWER_TOOLS, ItemStatus.ON_LOAN, ItemCondition.OK, "demo-hut"
+)
+LOAN = LoanState(41, 7, 1, NOW - timedelta(days=1), NOW + timedelta(days=2))
+LI_CARD = CardState("04D5E6F7", CardStatus.ACTIVE, LI)
+
+
+def _waiting(reservation_id: int, member_id: int, *, hours_ago: int = 24) -> ReservationState:
+    created = NOW - timedelta(hours=hours_ago)
+    return ReservationState(reservation_id, 7, member_id, ReservationStatus.WAITING, created)
+
+
+def _held(*, until: timedelta) -> ReservationState:
+    created = NOW - timedelta(days=2)
+    return ReservationState(9, 7, 2, ReservationStatus.HELD, created, NOW + until)
+
+
+def _item(**fields: object) -> Snapshot:
+    base: dict[str, object] = {"hut": HUT, "now": NOW, "item": ON_LOAN}
+    base.update(fields)
+    return Snapshot(**base)  # type: ignore[arg-type]
+
+
+def _access(**fields: object) -> Snapshot:
+    return Snapshot(EVERY_HUT, NO_TIME, **fields)  # type: ignore[arg-type]
+
+
+def _refused(effects: Effects) -> tuple[Refusal | None, str | None]:
+    assert effects.changes == ()
+    return effects.reason, None if effects.feedback is None else effects.feedback.text
+
+
+# Loans.
+
+
+def test_renew_extends_the_due_date_by_one_period() -> None:
+    effects = decide(_item(loan=LOAN, member=ZHANG), Renew(41))
+    due = NOW + timedelta(days=5)  # from the later of now and the due date
+    assert effects.changes == (LoanRenewed(41, due, 1),)
+    assert effects.reason is None and effects.feedback is not None
+    assert effects.feedback.text == "已续借 电钻 还期12-02"
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason", "text"),
+    [
+        ({"loan": None}, Refusal.NOT_ON_LOAN, "电钻 未借出"),
+        ({"loan": replace(LOAN, renewals=1)}, Refusal.MAX_RENEWALS, "续借次数已满"),
+        ({"queue": (_waiting(9, 2),)}, Refusal.RESERVATION_WAITING, "有人预约 不能续借"),
+        (
+            {"member": replace(ZHANG, status=MemberStatus.SUSPENDED)},
+            Refusal.MEMBER_SUSPENDED,
+            "账户已暂停",
+        ),
+    ],
+)
+def test_renew_refusals(fields: dict[str, object], reason: Refusal, text: str) -> None:
+    snapshot = _item(**({"loan": LOAN, "member": ZHANG} | fields))
+    assert _refused(decide(snapshot, Renew(41))) == (reason, text)
+
+
+def test_a_held_place_does_not_block_a_renewal_only_a_waiting_one() -> None:
+    effects = decide(_item(loan=LOAN, member=ZHANG, queue=(_held(until=timedelta(1)),)), Renew(41))
+    assert effects.reason is None and len(effects.changes) == 1
+
+
+def test_mark_lost_closes_the_loan_and_cancels_the_line() -> None:
+    queue = (_held(until=timedelta(hours=3)), _waiting(10, 3))
+    effects = decide(_item(loan=LOAN, queue=queue), MarkLost(41))
+    assert effects.changes == (
+        LoanLost(41, NOW),
+        ItemChanged(7, status=ItemStatus.LOST),
+        ReservationClosed(9, ReservationStatus.CANCELLED, NOW),
+        ReservationClosed(10, ReservationStatus.CANCELLED, NOW),
+    )
+    assert effects.reason is None
+
+
+def test_a_closed_loan_cannot_be_lost() -> None:
+    effects = decide(_item(item=replace(ON_LOAN, status=ItemStatus.AVAILABLE)), MarkLost(41))
+    assert _refused(effects) == (Refusal.NOT_ON_LOAN, "电钻 未借出")
+
+
+# Waiting lists and items.
+
+
+def test_reserve_queues_the_card_holder() -> None:
+    effects = decide(_item(loan=LOAN, card=LI_CARD), Reserve("T0001", LI_CARD.uid))
+    assert effects.changes == (ReservationAdded(7, 2, NOW),) and effects.reason is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason", "text"),
+    [
+        ({"card": None}, Refusal.UNKNOWN_CARD, "未知卡片"),
+        ({"item": replace(ON_LOAN, status=ItemStatus.AVAILABLE)}, Refusal.ITEM_AVAILABLE, None),
+        ({"item": replace(ON_LOAN, status=ItemStatus.LOST)}, Refusal.ITEM_UNAVAILABLE, None),
+        ({"loan": replace(LOAN, member_id=2)}, Refusal.OWN_LOAN, "电钻 已在您手中"),
+        ({"queue": (_waiting(9, 2),)}, Refusal.ALREADY_QUEUED, "已在预约队列中"),
+        (
+            {"card": replace(LI_CARD, member=replace(LI, status=MemberStatus.SUSPENDED))},
+            Refusal.MEMBER_SUSPENDED,
+            "账户已暂停",
+        ),
+    ],
+)
+def test_reserve_refusals(fields: dict[str, object], reason: Refusal, text: str | None) -> None:
+    snapshot = _item(**({"loan": LOAN, "card": LI_CARD} | fields))
+    got_reason, got_text = _refused(decide(snapshot, Reserve("T0001", LI_CARD.uid)))
+    assert got_reason is reason and (text is None or got_text == text)
+
+
+def test_clearing_a_repaired_item_holds_it_for_the_first_in_line() -> None:
+    repaired = replace(ON_LOAN, status=ItemStatus.MAINTENANCE, condition=ItemCondition.NEEDS_REPAIR)
+    queue = (_waiting(9, 2), _waiting(10, 3, hours_ago=1))  # first in line first
+    effects = decide(_item(item=repaired, queue=queue), ClearRepair("T0001"))
+    changes = effects.changes
+    assert changes[0] == ItemChanged(7, condition=ItemCondition.OK)
+    assert HoldPlaced(9, NOW + timedelta(hours=24)) in changes  # the first in line: 李师傅
+    assert ItemChanged(7, status=ItemStatus.RESERVED) in changes
+    [notice] = [c for c in changes if isinstance(c, NoticeQueued)]
+    assert notice.member_id == 2 and notice.text == "您预约的 电钻 已可领取"
+
+
+def test_clearing_puts_an_item_nobody_waits_for_back_on_the_shelf() -> None:
+    repaired = replace(ON_LOAN, status=ItemStatus.MAINTENANCE, condition=ItemCondition.NEEDS_REPAIR)
+    effects = decide(_item(item=repaired), ClearRepair("T0001"))
+    assert effects.changes == (
+        ItemChanged(7, condition=ItemCondition.OK),
+        ItemChanged(7, status=ItemStatus.AVAILABLE),
+    )
+
+
+def test_clearing_an_item_out_of_the_workshop_only_clears_its_condition() -> None:
+    effects = decide(_item(queue=(_waiting(9, 2),)), ClearRepair("T0001"))
+    assert effects.changes == (ItemChanged(7, condition=ItemCondition.OK),)
+
+
+def test_an_expired_hold_passes_to_the_next_in_line() -> None:
+    reserved = replace(ON_LOAN, status=ItemStatus.RESERVED)
+    queue = (_held(until=-timedelta(minutes=1)), _waiting(10, 3))
+    effects = decide(_item(item=reserved, queue=queue), ExpireHold(9))
+    changes = effects.changes
+    assert changes[0] == ReservationClosed(9, ReservationStatus.EXPIRED, NOW)
+    assert HoldPlaced(10, NOW + timedelta(hours=24)) in changes
+    [notice] = [c for c in changes if isinstance(c, NoticeQueued)]
+    assert notice.member_id == 3 and notice.reservation_id == 10
+
+
+def test_an_expired_hold_with_nobody_after_frees_the_item() -> None:
+    reserved = replace(ON_LOAN, status=ItemStatus.RESERVED)
+    effects = decide(_item(item=reserved, queue=(_held(until=timedelta(0)),)), ExpireHold(9))
+    assert effects.changes == (
+        ReservationClosed(9, ReservationStatus.EXPIRED, NOW),
+        ItemChanged(7, status=ItemStatus.AVAILABLE),
+    )
+
+
+def test_a_hold_still_in_time_stays() -> None:
+    reserved = replace(ON_LOAN, status=ItemStatus.RESERVED)
+    effects = decide(_item(item=reserved, queue=(_held(until=timedelta(1)),)), ExpireHold(9))
+    assert effects == Effects()
+
+
+# Who may open the huts.
+
+
+def test_suspend_and_reactivate_change_the_status_once() -> None:
+    suspended = replace(ZHANG, status=MemberStatus.SUSPENDED)
+    assert decide(_access(member=ZHANG), SuspendMember(1)).changes == (
+        MemberStatusChanged(1, MemberStatus.SUSPENDED),
+    )
+    assert decide(_access(member=suspended), SuspendMember(1)) == Effects()
+    assert decide(_access(member=suspended), ReactivateMember(1)).changes == (
+        MemberStatusChanged(1, MemberStatus.ACTIVE),
+    )
+    assert decide(_access(member=ZHANG), ReactivateMember(1)) == Effects()
+
+
+def test_add_card_gives_a_new_card_and_refuses_one_in_use() -> None:
+    assert decide(_access(member=ZHANG), AddCard(1, "0C0FFEE0")).changes == (
+        CardAdded(1, "0C0FFEE0"),
+    )
+    taken = decide(_access(member=ZHANG, card=LI_CARD), AddCard(1, LI_CARD.uid))
+    assert _refused(taken) == (Refusal.CARD_IN_USE, "此卡已登记给一位住户")
+    own = CardState("04A1B2C3", CardStatus.ACTIVE, ZHANG)
+    assert _refused(decide(_access(member=ZHANG, card=own), AddCard(1, own.uid)))[0] is (
+        Refusal.CARD_IN_USE
+    )
+
+
+def test_remove_and_report_a_card_lost() -> None:
+    assert decide(_access(card=LI_CARD), RemoveCard(LI_CARD.uid)).changes == (
+        CardRemoved(LI_CARD.uid),
+    )
+    assert decide(_access(card=LI_CARD), ReportCardLost(LI_CARD.uid)).changes == (
+        CardStateChanged(LI_CARD.uid, CardStatus.LOST),
+    )
+    lost = replace(LI_CARD, state=CardStatus.LOST)
+    assert decide(_access(card=lost), ReportCardLost(lost.uid)) == Effects()
+
+
+def test_every_staff_command_has_its_rule_in_the_one_rule_book() -> None:
+    assert set(StaffCommand.__args__) <= set(RULES)
+
+
+def test_a_snapshot_without_what_the_command_names_is_a_caller_error() -> None:
+    with pytest.raises(ValueError, match="no member"):
+        decide(_access(), SuspendMember(1))
