@@ -9,9 +9,10 @@ Two loads, each on a freshly seeded database:
 - batch: batches of ``--batch`` mixed events (many huts' visits interleaved, as the ingest
   bench sends them); the median time per event.
 
-For each, the SQL statements per event (an executemany counts once) and the median wall
-and CPU time (CPU time hides most of a loaded machine's noise on SQLite; on PostgreSQL
-the server's share is missing from it). Runs in any tree with the same
+For each, the SQL statements per event (an executemany counts once), the median wall and
+CPU time, and the least CPU time of any sample (CPU time hides most of a loaded machine's
+noise on SQLite, the least most of the rest; on PostgreSQL the server's share is missing
+from it). Runs in any tree with the same
 ``apply_batch`` signature, so old and new compare with bench/alternate.sh:
 
     python bench/ledger_step.py [--db postgresql+psycopg://...] [--visits 200]
@@ -225,10 +226,11 @@ def _median(samples: list[Sample], of: Callable[[Sample], float]) -> float:
 def line(name: str, samples: list[Sample]) -> str:
     wall = _median(samples, lambda s: s.wall / s.events) * 1e6
     cpu = _median(samples, lambda s: s.cpu / s.events) * 1e6
+    fastest = min(s.cpu / s.events for s in samples) * 1e6
     statements = sum(s.statements for s in samples) / sum(s.events for s in samples)
     return (
         f"{name:<16} {wall:8.0f} us/event wall {cpu:8.0f} us/event cpu "
-        f"{statements:6.2f} statements/event ({len(samples)} samples)"
+        f"(min {fastest:.0f}) {statements:6.2f} statements/event ({len(samples)} samples)"
     )
 
 

@@ -96,13 +96,14 @@ class _Ledger:
         self.writer.apply(effects)
         _log(event, effects, hut=hut)
         feedback = _feedback(effects)
-        if isinstance(command, CardTap) and command.unlocked and effects.reason is None:
+        reason = effects.reason
+        if isinstance(command, CardTap) and command.unlocked and reason is None:
             # A reminder waiting for this member's next visit goes on the hut display.
             line = self._display_line(snapshot.card_member, now=received_at)
             if line is not None:
                 feedback = Feedback(beep=Beep.OK, text=line)
-        outcome = Outcome.APPLIED if effects.reason is None else Outcome.REJECTED
-        return outcome, effects.reason, feedback
+        outcome = Outcome.APPLIED if reason is None else Outcome.REJECTED
+        return outcome, reason, feedback
 
     def _display_line(self, member: MemberState | None, *, now: datetime) -> str | None:
         if member is None or not self.loader.may_have_display_line(member.id):

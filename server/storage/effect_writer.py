@@ -24,7 +24,6 @@ from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from server.domain.changes import (
     AnomalyRaised,
@@ -165,8 +164,9 @@ class EffectWriter:
 
     def _get(self, model: type[Any], key: object) -> Any:
         # The rows a command names are nearly always loaded already: the identity map is
-        # looked in first (Session.get does too, after much more work of its own).
-        row = self.db.identity_map.get(identity_key(model, key))
+        # looked in first (Session.get does too, after much more work of its own). Its key
+        # is (class, primary key tuple, identity token), as orm.util.identity_key builds it.
+        row = self.db.identity_map.get((model, (key,), None))
         if row is not None:
             return row
         row = self.db.get(model, key)
@@ -213,6 +213,7 @@ class EffectWriter:
         loan = self._loan(change.loan)
         loan.due_at = change.due_at
         loan.renewals = change.renewals
+        self.working.loan_changed(loan)
 
     def _loan_lost(self, change: LoanLost) -> None:
         loan = self._loan(change.loan)
@@ -397,6 +398,7 @@ class EffectWriter:
     def _member_status(self, change: MemberStatusChanged) -> None:
         member: Member = self._get(Member, change.member_id)
         member.status = change.status
+        self.working.cards.clear()  # the member's cards' states name the status
         access_changes.mark(self.db)
 
     def _card_added(self, change: CardAdded) -> None:
@@ -418,6 +420,7 @@ class EffectWriter:
 
     def _card_state(self, change: CardStateChanged) -> None:
         self._card(change.uid).state = change.state
+        self.working.cards.pop(change.uid, None)
         access_changes.mark(self.db)
 
 

@@ -83,16 +83,16 @@ class Snapshots:
     def __init__(self, db: Session, writer: EffectWriter) -> None:
         self.db = db
         self.writer = writer
-
-    @property
-    def working(self) -> WorkingSet:
-        return self.writer.working
+        self.working: WorkingSet = writer.working
+        self._huts: dict[str, HutState] = {}  # ingest never changes a hut
 
     def snapshot(
         self, command: object, *, hut: Hut, now: datetime, policy: LoanPolicy = DEFAULT_POLICY
     ) -> Snapshot:
         """What the rules need to decide ``command`` at ``hut`` at ``now``."""
-        state = HutState(hut.id, hut.timezone)
+        state = self._huts.get(hut.id)
+        if state is None:
+            state = self._huts[hut.id] = HutState(hut.id, hut.timezone)
         if isinstance(command, Scan):
             return self._scan(command, hut=state, now=now, policy=policy)
         if isinstance(command, CardTap):
@@ -130,22 +130,20 @@ class Snapshots:
         # A lending door session a staff card joins now turns stocktake in the rules: it
         # has no stocktake and no counts yet, and the item is loaded below either way.
         tag = parse_scan_text(command.text)
-        base = Snapshot(hut, now, policy, card=card, door=door)
         stocktake = door is not None and door.mode is SessionMode.STOCKTAKE
         if not stocktake and parse_condition_text(command.text) is not None:
-            if door is None:
-                return base
-            return replace(base, returned=self._last_return(door))
+            returned = None if door is None else self._last_return(door)
+            return Snapshot(hut, now, policy, card=card, door=door, returned=returned)
         item = None if tag is None else self.item(tag)
         if stocktake:
             assert door is not None
-            return replace(base, item=item, counted=self.counted_tags(door))
+            counted = self.counted_tags(door)
+            return Snapshot(hut, now, policy, card=card, door=door, item=item, counted=counted)
         if item is None:
             consumable = None if tag is None else self._consumable(tag)
-            return replace(base, consumable=consumable)
+            return Snapshot(hut, now, policy, card=card, door=door, consumable=consumable)
         loan = self._open_loan(item)
         in_category = 0 if member is None else self._open_loans_in(member.id, item.category)
-        # Built anew rather than replace(base, ...): the common case, a borrow or return.
         return Snapshot(
             hut,
             now,
@@ -166,9 +164,8 @@ class Snapshots:
         if uid not in cards:
             # The member with it (a lazy load would be a second round of ORM work).
             query = select(Card).where(Card.uid == uid).options(joinedload(Card.member))
-            cards[uid] = self.db.scalars(query).one_or_none()
-        card = cards[uid]
-        return None if card is None else CardState(card.uid, card.state, member_state(card.member))
+            cards[uid] = card_state(self.db.scalars(query).one_or_none())
+        return cards[uid]
 
     def may_have_display_line(self, member_id: int) -> bool:
         return member_id not in self.working.no_display
@@ -188,7 +185,12 @@ class Snapshots:
             query = open_loans_query().where(Loan.item_id == item.id)
             loans[item.id] = self.db.scalars(query).one_or_none()
         loan = loans[item.id]
-        return None if loan is None else self._loan_state(loan)
+        if loan is None:
+            return None
+        state = self.working.loan_states.get(item.id)
+        if state is None:
+            state = self.working.loan_states[item.id] = self._loan_state(loan)
+        return state
 
     def _loan_state(self, loan: Loan) -> LoanState:
         return LoanState(
@@ -331,7 +333,7 @@ class Snapshots:
         query = select(Card).where(Card.uid.in_(sorted(uids))).options(selectinload(Card.member))
         found = {card.uid: card for card in db.scalars(query)}
         for uid in uids:
-            working.cards[uid] = found.get(uid)
+            working.cards[uid] = card_state(found.get(uid))
         members = {card.member_id for card in found.values()}
         if not members:
             return
@@ -376,6 +378,10 @@ class Snapshots:
         for item_id in ids:
             working.open_loans[item_id] = loans.get(item_id)
             working.reservations.setdefault(item_id, queues[item_id])
+
+
+def card_state(card: Card | None) -> CardState | None:
+    return None if card is None else CardState(card.uid, card.state, member_state(card.member))
 
 
 def member_state(member: Member) -> MemberState:

@@ -4,10 +4,12 @@ Shared by the loader (storage/snapshots.py, which fills it) and the effect write
 (storage/effect_writer.py, which keeps it true as it writes). What it may remember, and
 why that stays true within the transaction:
 
-- cards (with their member): ingest never adds, moves or deletes a card;
+- cards, as the CardState (with their member's) the rules read: ingest never adds, moves
+  or deletes a card or changes a member; the writer drops what a staff command changes;
 - items by tag: ingest never adds an item or changes a tag;
-- the open loan of an item, and open loans per member and category: loans are opened and
-  closed only by the effect writer, which tells the working set (``loan_opened`` ...);
+- the open loan of an item (and its LoanState once a snapshot has read it), and open
+  loans per member and category: loans are opened, renewed and closed only by the effect
+  writer, which tells the working set (``loan_opened`` ...);
 - door sessions by (hut, key): opened and changed only by the effect writer, which tells
   it; with each the DoorState the rules last left it in (``door_states``), so the next
   command's snapshot is that state, not one built again from the row's columns;
@@ -27,8 +29,8 @@ from itertools import count
 
 from sqlalchemy.orm import Session
 
-from server.domain.ledger_state import DoorState
-from server.storage.models import Card, DoorSession, Item, Loan, Reservation
+from server.domain.ledger_state import CardState, DoorState, LoanState
+from server.storage.models import DoorSession, Item, Loan, Reservation
 
 
 class WorkingSet:
@@ -39,9 +41,10 @@ class WorkingSet:
         self.clear()
 
     def clear(self) -> None:
-        self.cards: dict[str, Card | None] = {}
+        self.cards: dict[str, CardState | None] = {}
         self.items: dict[str, Item | None] = {}
         self.open_loans: dict[int, Loan | None] = {}  # by item id
+        self.loan_states: dict[int, LoanState] = {}  # by item id, of the open loans
         self.counts: dict[tuple[int, str], int] = {}  # open loans by (member id, category)
         self.counted: set[int] = set()  # members whose every category is in counts
         self.doors: dict[tuple[str, str], DoorSession | None] = {}
@@ -76,12 +79,17 @@ class WorkingSet:
 
     def loan_opened(self, loan: Loan, *, category: str) -> None:
         self.open_loans[loan.item_id] = loan
+        self.loan_states.pop(loan.item_id, None)
         key = (loan.member_id, category)
         if self.knows_count(key):
             self.counts[key] += 1
 
+    def loan_changed(self, loan: Loan) -> None:
+        self.loan_states.pop(loan.item_id, None)
+
     def loan_closed(self, loan: Loan, *, category: str) -> None:
         self.open_loans[loan.item_id] = None
+        self.loan_states.pop(loan.item_id, None)
         key = (loan.member_id, category)
         if self.knows_count(key):
             self.counts[key] -= 1
