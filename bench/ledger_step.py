@@ -131,7 +131,7 @@ class Meter:
     def _count(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         self.statements += 1
         if self.shown is not None:
-            self.shown.append(" ".join(statement.split())[:150])
+            self.shown.append(" ".join(statement.split())[:400])
 
 
 @contextmanager

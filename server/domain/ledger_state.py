@@ -209,8 +209,9 @@ class Snapshot:
     ``door``: the command's door session (None: none named, or not opened yet).
     ``item``/``loan``/``queue``: the item a scan names, its open loan and its waiting
     list (waiting and held, first in line first). ``in_category``: the card holder's open
-    loans in the item's category. ``returned``: a condition card's loan. ``counted``: the
-    tags a stocktake door session has counted so far. ``shelf``: for closing a stocktake.
+    loans in the item's category (the loader counts them only when the scan may be a
+    borrow: no open loan). ``returned``: a condition card's loan. ``counted``: the tags a
+    stocktake door session has counted so far. ``shelf``: for closing a stocktake.
     """
 
     hut: HutState

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from server.domain import DEFAULT_POLICY, ItemCondition, LoanPolicy, SessionMode
@@ -53,7 +53,6 @@ from server.storage.models import (
     Reservation,
     SessionScan,
 )
-from server.storage.queries import open_loans_query
 from server.storage.reminder_models import DisplayMessage
 from server.storage.working_set import WorkingSet
 
@@ -143,7 +142,10 @@ class Snapshots:
             consumable = None if tag is None else self._consumable(tag)
             return Snapshot(hut, now, policy, card=card, door=door, consumable=consumable)
         loan = self._open_loan(item)
-        in_category = 0 if member is None else self._open_loans_in(member.id, item.category)
+        # Only a borrow (no open loan) asks how many of the category the member has out.
+        in_category = 0
+        if member is not None and loan is None:
+            in_category = self._open_loans_in(member.id, item.category)
         return Snapshot(
             hut,
             now,
@@ -163,8 +165,10 @@ class Snapshots:
         cards = self.working.cards
         if uid not in cards:
             # The member with it (a lazy load would be a second round of ORM work).
-            query = select(Card).where(Card.uid == uid).options(joinedload(Card.member))
-            cards[uid] = card_state(self.db.scalars(query).one_or_none())
+            # The member and its flags with it: one statement, not a lazy load or two.
+            member = joinedload(Card.member)
+            query = select(Card).where(Card.uid == uid).options(member.joinedload(Member.flag_rows))
+            cards[uid] = card_state(self.db.scalars(query).unique().one_or_none())
         return cards[uid]
 
     def may_have_display_line(self, member_id: int) -> bool:
@@ -182,7 +186,7 @@ class Snapshots:
     def _open_loan(self, item: ItemState) -> LoanState | None:
         loans = self.working.open_loans
         if item.id not in loans:
-            query = open_loans_query().where(Loan.item_id == item.id)
+            query = _open_loans().where(Loan.item_id == item.id)
             loans[item.id] = self.db.scalars(query).one_or_none()
         loan = loans[item.id]
         if loan is None:
@@ -366,8 +370,7 @@ class Snapshots:
         if not ids:
             return
         loans = {
-            loan.item_id: loan
-            for loan in db.scalars(open_loans_query().where(Loan.item_id.in_(ids)))
+            loan.item_id: loan for loan in db.scalars(_open_loans().where(Loan.item_id.in_(ids)))
         }
         active = select(Reservation).where(
             Reservation.item_id.in_(ids), Reservation.state.in_(ACTIVE_RESERVATION)
@@ -378,6 +381,12 @@ class Snapshots:
         for item_id in ids:
             working.open_loans[item_id] = loans.get(item_id)
             working.reservations.setdefault(item_id, queues[item_id])
+
+
+def _open_loans() -> Select[Loan]:
+    """Open loans, their own columns only: their items are the snapshot's own, and their
+    members are not read (as rows they would cost a join and a flags query more)."""
+    return select(Loan).where(Loan.returned_at.is_(None), Loan.lost_at.is_(None))
 
 
 def card_state(card: Card | None) -> CardState | None:
