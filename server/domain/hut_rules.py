@@ -80,10 +80,16 @@ class _Step:
         mode = SessionMode.LENDING if member is None else session_mode(member.flags)
         door = self.door
         if door is None:
+            member_id = None if member is None else member.id
             door = DoorState(
-                self.snapshot.hut.id, key, mode=mode, started_at=now, card_uid=card_uid
+                self.snapshot.hut.id,
+                key,
+                mode=mode,
+                started_at=now,
+                member_id=member_id,
+                card_uid=card_uid,
             )
-        if member is not None and door.member_id is None:
+        elif member is not None and door.member_id is None:
             door = replace(
                 door,
                 member_id=member.id,

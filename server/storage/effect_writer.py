@@ -16,10 +16,11 @@ working set (objects created inside it are gone).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
@@ -297,22 +298,22 @@ class EffectWriter:
     def _door_changed(self, change: DoorChanged) -> None:
         state = change.door
         pair = (state.hut_id, state.key)
-        door = self.door(change.door.ref)
+        door = self.door(state.ref)
         # What the row holds now: the state the rules last left it in, if the working set
         # has it (comparing those is cheaper than reading the row's attributes back).
         before = self.working.door_states.get(pair)
-        columns = _door_columns(state)
-        if before is None:
-            held, member_id = _columns_of(door, columns), door.member_id
-        else:
-            held, member_id = _door_columns(before), before.member_id
+        member_id = door.member_id if before is None else before.member_id
         if state.member_id is not None and member_id != state.member_id:
             door.member = self._get(Member, state.member_id)
             # Set the column too: the next command may read it before anything flushes.
             door.member_id = state.member_id
-        for name, value in columns.items():
-            if held[name] != value:
-                setattr(door, name, value)
+        for name in _DOOR_COLUMNS:
+            value = getattr(state, name)
+            if before is None:
+                if getattr(door, name) != _column(value):
+                    setattr(door, name, _column(value))
+            elif getattr(before, name) != value:
+                setattr(door, name, _column(value))
         self.working.door_states[pair] = state
 
     def _stocktake_opened(self, change: StocktakeOpened) -> None:
@@ -424,23 +425,26 @@ class EffectWriter:
         access_changes.mark(self.db)
 
 
+# The door session row's columns the rules change (the same names in DoorState).
+_DOOR_COLUMNS = (
+    "mode",
+    "started_at",
+    "card_uid",
+    "door_opened_at",
+    "closed_at",
+    "scans",
+    "flag",
+    "pending_condition",
+)
+
+
+def _column(value: object) -> object:
+    """A state's value as its column holds it (enums as their text)."""
+    return value.value if isinstance(value, Enum) else value
+
+
 def _door_columns(state: DoorState) -> dict[str, Any]:
-    """The door session row's columns the rules change, from its state."""
-    pending = None if state.pending_condition is None else state.pending_condition.value
-    return {
-        "mode": state.mode.value,
-        "started_at": state.started_at,
-        "card_uid": state.card_uid,
-        "door_opened_at": state.door_opened_at,
-        "closed_at": state.closed_at,
-        "scans": state.scans,
-        "flag": state.flag,
-        "pending_condition": pending,
-    }
-
-
-def _columns_of(door: DoorSession, names: Iterable[str]) -> dict[str, Any]:
-    return {name: getattr(door, name) for name in names}
+    return {name: _column(getattr(state, name)) for name in _DOOR_COLUMNS}
 
 
 _WRITERS: dict[type, Callable[[EffectWriter, Any], None]] = {
