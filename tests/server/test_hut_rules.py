@@ -279,6 +279,24 @@ def _returned(
     return ReturnedLoan(LOAN, item(status=status, **fields), tuple(queue))  # type: ignore[arg-type]
 
 
+ANOMALY_OF = {
+    ItemCondition.NEEDS_REPAIR: (AnomalyKind.NEEDS_REPAIR, "returned needing repair"),
+    ItemCondition.MISSING_PART: (AnomalyKind.MISSING_PART, "returned with a part missing"),
+}
+
+
+def _marked(condition: ItemCondition) -> tuple[Change, ...]:
+    """The drill's loan and the drill marked ``condition``, and staff's anomaly for it."""
+    marked: tuple[Change, ...] = (
+        LoanConditionSet(41, condition),
+        ItemChanged(7, condition=condition),
+    )
+    if condition in ANOMALY_OF:
+        kind, detail = ANOMALY_OF[condition]
+        marked += (AnomalyRaised("demo-hut", kind, NOW, detail, 7, 1, DOOR.ref),)
+    return marked
+
+
 def _condition_card(text: str, returned: object) -> Effects:
     return decide(snapshot(returned=returned), scan(text))
 
@@ -287,11 +305,7 @@ def test_a_repair_card_after_a_return_sends_the_item_to_maintenance() -> None:
     effects = _condition_card("COND:REPAIR", _returned())
     _told(effects, Action.CONDITION, "已记录 需维修 谢谢")
     assert effects.changes == (
-        LoanConditionSet(41, ItemCondition.NEEDS_REPAIR),
-        ItemChanged(7, condition=ItemCondition.NEEDS_REPAIR),
-        AnomalyRaised(
-            "demo-hut", AnomalyKind.NEEDS_REPAIR, NOW, "returned needing repair", 7, 1, DOOR.ref
-        ),
+        *_marked(ItemCondition.NEEDS_REPAIR),
         ItemChanged(7, status=ItemStatus.MAINTENANCE),
         *_scanned(Action.CONDITION, text="COND:REPAIR", tag=None),
     )
@@ -300,11 +314,7 @@ def test_a_repair_card_after_a_return_sends_the_item_to_maintenance() -> None:
 def test_a_repair_card_unholds_a_reservation_and_withdraws_its_notice() -> None:
     effects = _condition_card("COND:REPAIR", _returned(ItemStatus.RESERVED, held(9, LI)))
     assert effects.changes == (
-        LoanConditionSet(41, ItemCondition.NEEDS_REPAIR),
-        ItemChanged(7, condition=ItemCondition.NEEDS_REPAIR),
-        AnomalyRaised(
-            "demo-hut", AnomalyKind.NEEDS_REPAIR, NOW, "returned needing repair", 7, 1, DOOR.ref
-        ),
+        *_marked(ItemCondition.NEEDS_REPAIR),
         HoldWithdrawn(9),
         NoticesWithdrawn(9),
         ItemChanged(7, status=ItemStatus.MAINTENANCE),
@@ -317,8 +327,7 @@ def test_a_repair_corrected_within_the_session_holds_the_item_again() -> None:
     effects = _condition_card("COND:OK", broken)
     _told(effects, Action.CONDITION, "已记录 完好")
     assert effects.changes == (
-        LoanConditionSet(41, ItemCondition.OK),
-        ItemChanged(7, condition=ItemCondition.OK),
+        *_marked(ItemCondition.OK),
         HoldPlaced(9, HOLD_UNTIL),
         ItemChanged(7, status=ItemStatus.RESERVED),
         _notice(LI.id, 9),
@@ -331,17 +340,7 @@ def test_a_repair_corrected_with_nobody_waiting_frees_the_item() -> None:
     effects = _condition_card("COND:MISSING", broken)
     _told(effects, Action.CONDITION, "已记录 缺少配件 谢谢")
     assert effects.changes == (
-        LoanConditionSet(41, ItemCondition.MISSING_PART),
-        ItemChanged(7, condition=ItemCondition.MISSING_PART),
-        AnomalyRaised(
-            "demo-hut",
-            AnomalyKind.MISSING_PART,
-            NOW,
-            "returned with a part missing",
-            7,
-            1,
-            DOOR.ref,
-        ),
+        *_marked(ItemCondition.MISSING_PART),
         ItemChanged(7, status=ItemStatus.AVAILABLE),
         *_scanned(Action.CONDITION, text="COND:MISSING", tag=None),
     )
@@ -350,17 +349,7 @@ def test_a_repair_corrected_with_nobody_waiting_frees_the_item() -> None:
 def test_a_missing_part_is_an_anomaly_but_the_item_still_goes_out() -> None:
     effects = _condition_card("COND:MISSING", _returned())
     assert effects.changes == (
-        LoanConditionSet(41, ItemCondition.MISSING_PART),
-        ItemChanged(7, condition=ItemCondition.MISSING_PART),
-        AnomalyRaised(
-            "demo-hut",
-            AnomalyKind.MISSING_PART,
-            NOW,
-            "returned with a part missing",
-            7,
-            1,
-            DOOR.ref,
-        ),
+        *_marked(ItemCondition.MISSING_PART),
         *_scanned(Action.CONDITION, text="COND:MISSING", tag=None),
     )
 
@@ -380,11 +369,7 @@ def test_a_condition_card_before_the_item_waits_for_the_next_return() -> None:
     assert back.changes == (
         LoanClosed(41, NOW, "demo-hut", ItemCondition.NEEDS_REPAIR),
         ItemChanged(7, status=ItemStatus.AVAILABLE, condition=ItemCondition.OK, hut_id="demo-hut"),
-        LoanConditionSet(41, ItemCondition.NEEDS_REPAIR),
-        ItemChanged(7, condition=ItemCondition.NEEDS_REPAIR),
-        AnomalyRaised(
-            "demo-hut", AnomalyKind.NEEDS_REPAIR, NOW, "returned needing repair", 7, 1, DOOR.ref
-        ),
+        *_marked(ItemCondition.NEEDS_REPAIR),
         ItemChanged(7, status=ItemStatus.MAINTENANCE),
         DoorChanged(after_scan(pending, pending_condition=None)),
         _recorded(Action.RETURN, loan=41),
