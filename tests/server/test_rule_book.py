@@ -1,7 +1,8 @@
 """The rule book's one step, without a database: a Snapshot and a command in, Effects out.
 
-The pure rule tests (this module, test_hut_rules, test_holds) import nothing of the
-database or the web: the last test here holds them to that, in a fresh interpreter."""
+The pure rule tests (this module, test_hut_rules, test_holds, test_staff_rules) import
+nothing of the database or the web: the last test here holds them to that, in a fresh
+interpreter."""
 
 from __future__ import annotations
 
@@ -150,6 +151,7 @@ PURE_TESTS = (
     "tests.server.test_rule_book",
     "tests.server.test_hut_rules",
     "tests.server.test_holds",
+    "tests.server.test_staff_rules",
 )
 # What a pure rule test must not load, directly or through what it imports.
 NOT_PURE = (
