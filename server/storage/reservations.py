@@ -18,80 +18,78 @@ from server.storage.models import Item, NotificationRequest, Reservation
 from server.storage.snapshots import item_state, queue_of
 
 
-def waiting(session: Session, item_id: int) -> Sequence[Reservation]:
+def waiting(db: Session, item_id: int) -> Sequence[Reservation]:
     query = (
         select(Reservation)
         .where(Reservation.item_id == item_id, Reservation.state == ReservationState.WAITING)
         .order_by(Reservation.created_at, Reservation.id)
     )
-    return session.scalars(query).all()
+    return db.scalars(query).all()
 
 
-def current_hold(session: Session, item_id: int) -> Reservation | None:
+def current_hold(db: Session, item_id: int) -> Reservation | None:
     query = select(Reservation).where(
         Reservation.item_id == item_id, Reservation.state == ReservationState.HELD
     )
-    return session.scalars(query).first()
+    return db.scalars(query).first()
 
 
-def is_queued(session: Session, *, item_id: int, member_id: int) -> bool:
+def is_queued(db: Session, *, item_id: int, member_id: int) -> bool:
     query = select(Reservation.id).where(
         Reservation.item_id == item_id,
         Reservation.member_id == member_id,
         Reservation.state.in_([ReservationState.WAITING, ReservationState.HELD]),
     )
-    return session.scalars(query).first() is not None
+    return db.scalars(query).first() is not None
 
 
-def add(session: Session, *, item: Item, member_id: int, now: datetime) -> Reservation:
+def add(db: Session, *, item: Item, member_id: int, now: datetime) -> Reservation:
     reservation = Reservation(
         item=item, member_id=member_id, created_at=now, state=ReservationState.WAITING
     )
-    session.add(reservation)
-    session.flush()
+    db.add(reservation)
+    db.flush()
     return reservation
 
 
-def _line(session: Session, item: Item) -> holds.Line:
+def _line(db: Session, item: Item) -> holds.Line:
     query = select(Reservation).where(
         Reservation.item_id == item.id, Reservation.state.in_(ACTIVE_RESERVATION)
     )
-    return holds.Line(item_state(item), queue_of(session.scalars(query)))
+    return holds.Line(item_state(item), queue_of(db.scalars(query)))
 
 
-def _write(session: Session, line: holds.Line) -> None:
-    writer = EffectWriter(session)
+def _write(db: Session, line: holds.Line) -> None:
+    writer = EffectWriter(db)
     writer.apply(Effects(line.changes))
     writer.finish()
 
 
-def hold_next(
-    session: Session, item: Item, *, now: datetime, policy: LoanPolicy
-) -> Reservation | None:
+def hold_next(db: Session, item: Item, *, now: datetime, policy: LoanPolicy) -> Reservation | None:
     """Hold ``item`` (on the shelf now) for the first in line, or None if nobody waits;
     sets the item's status either way (the rule: domain/holds.py)."""
-    line = holds.hold_next(_line(session, item), now=now, policy=policy)
-    _write(session, line)
+    line = holds.hold_next(_line(db, item), now=now, policy=policy)
+    _write(db, line)
     hold = line.hold
-    return None if hold is None else session.get(Reservation, hold.id)
+    return None if hold is None else db.get(Reservation, hold.id)
 
 
-def unhold(session: Session, item_id: int) -> None:
+def unhold(db: Session, item_id: int) -> None:
     """The held item cannot go out after all (it needs repair): its holder goes back to
     the head of the line, and the unsent "ready" notice is withdrawn."""
-    item = session.get(Item, item_id)
+    item = db.get(Item, item_id)
     if item is not None:
-        _write(session, holds.unhold(_line(session, item)))
+        _write(db, holds.unhold(_line(db, item)))
 
 
-def release_if_expired(session: Session, item: Item, *, now: datetime, policy: LoanPolicy) -> bool:
+def release_if_expired(db: Session, item: Item, *, now: datetime, policy: LoanPolicy) -> bool:
     """Pass an expired hold on to the next in line (or free the item); True if it did."""
-    line = holds.release_if_expired(_line(session, item), now=now, policy=policy)
-    _write(session, line)
+    line = holds.release_if_expired(_line(db, item), now=now, policy=policy)
+    _write(db, line)
     return bool(line.changes)
 
 
-def expire_holds(session: Session, *, now: datetime, policy: LoanPolicy) -> list[Reservation]:
+def expire_holds(db: Session, *, now: datetime, policy: LoanPolicy) -> list[Reservation]:
     """Every hold past its time, released; for a periodic job (the scans release lazily).
 
     Rows locked by another process's sweep are skipped, not waited for and released twice
@@ -101,22 +99,22 @@ def expire_holds(session: Session, *, now: datetime, policy: LoanPolicy) -> list
         .where(Reservation.state == ReservationState.HELD, Reservation.hold_until <= now)
         .with_for_update(skip_locked=True)
     )
-    expired = list(session.scalars(query))
+    expired = list(db.scalars(query))
     for hold in expired:
-        release_if_expired(session, hold.item, now=now, policy=policy)
+        release_if_expired(db, hold.item, now=now, policy=policy)
     return expired
 
 
-def cancel_all(session: Session, item_id: int, *, now: datetime) -> None:
-    item = session.get(Item, item_id)
+def cancel_all(db: Session, item_id: int, *, now: datetime) -> None:
+    item = db.get(Item, item_id)
     if item is not None:
-        _write(session, holds.cancel_all(_line(session, item), now=now))
+        _write(db, holds.cancel_all(_line(db, item), now=now))
 
 
-def pending_notifications(session: Session) -> Sequence[NotificationRequest]:
+def pending_notifications(db: Session) -> Sequence[NotificationRequest]:
     query = (
         select(NotificationRequest)
         .where(NotificationRequest.sent_at.is_(None))
         .order_by(NotificationRequest.id)
     )
-    return session.scalars(query).all()
+    return db.scalars(query).all()
