@@ -15,16 +15,6 @@ def find(db: Session, tag: str) -> Consumable | None:
     return db.scalars(select(Consumable).where(Consumable.tag == tag)).one_or_none()
 
 
-def take_one(consumable: Consumable) -> ConsumableBatch | None:
-    """One unit out of the batch that expires first (undated batches last); None if empty."""
-    stocked = [batch for batch in consumable.batches if batch.quantity > 0]
-    if not stocked:
-        return None
-    batch = min(stocked, key=lambda b: (b.expires_on or date.max, b.id))
-    batch.quantity -= 1
-    return batch
-
-
 def add_batch(
     db: Session, consumable: Consumable, *, quantity: int, expires_on: date | None
 ) -> ConsumableBatch:
