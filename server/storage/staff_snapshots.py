@@ -5,7 +5,7 @@ Each loader returns None when the row the command names does not exist (no such 
 item, card or member): the staff action answers that itself, no rule is asked. Staff
 commands run in their own transaction, one or a few at a time, so nothing is cached here:
 each snapshot reads what the transaction sees now (including what the effect writer
-wrote for the command before: the session autoflushes).
+wrote for the command before: the database session autoflushes).
 """
 
 from __future__ import annotations
