@@ -78,12 +78,12 @@ def build_events(events: int, huts: int) -> list[tuple[str, bytes]]:
         seq = 0
         visit = 0
         while len(stream) < per_hut:
-            session = f"s{visit}"
+            door_key = f"s{visit}"  # the door session on the wire
             item = tag(h, visit % 20)
 
-            def env(n: int, hut: str = hut, session: str = session) -> dict[str, Any]:
+            def env(n: int, hut: str = hut, door_key: str = door_key) -> dict[str, Any]:
                 return {"id": new_id(), "hut": hut, "seq": n, "ts": TS + timedelta(seconds=n),
-                        "session": session}  # fmt: skip
+                        "session": door_key}  # fmt: skip
 
             models = [
                 CardEvent(**env(seq + 1), card=card, decision=CardDecision.UNLOCKED),
@@ -103,18 +103,18 @@ def build_events(events: int, huts: int) -> list[tuple[str, bytes]]:
 def seed(db_url: str, huts: int) -> Any:
     engine = make_engine(db_url)
     migrate_engine(engine)
-    with make_sessionmaker(engine).begin() as session:
-        if session.scalars(select(Hut)).first() is None:
-            session.execute(
+    with make_sessionmaker(engine).begin() as db:
+        if db.scalars(select(Hut)).first() is None:
+            db.execute(
                 Hut.__table__.insert(),
                 [{"id": hut_id(h), "name": hut_id(h), "timezone": "Asia/Shanghai",
                   "allowlist_version": 0} for h in range(huts)],
             )  # fmt: skip
             for h in range(huts):
                 member = Member(name=f"m{h}", building_unit="1-1")
-                session.add_all([member, Card(uid=card_uid(h), member=member)])
+                db.add_all([member, Card(uid=card_uid(h), member=member)])
                 for i in range(20):
-                    session.add(
+                    db.add(
                         Item(tag=tag(h, i), name_zh="工具", name_en="tool",
                              category="hand_tools", hut_id=hut_id(h))
                     )  # fmt: skip

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from server.card_uids import card_uid
 from server.domain import Refusal
 from server.domain.changes import Effects
-from server.domain.ledger_state import Snapshot
+from server.domain.ledger_state import AccessSnapshot
 from server.domain.staff_rules import (
     AddCard,
     ReactivateMember,
@@ -39,12 +39,12 @@ class CardInUseError(ValueError):
     """The card is already a member's (the same one or another)."""
 
 
-def _member(db: Session, member_id: int, *, uid: str | None = None) -> Snapshot:
+def _member(db: Session, member_id: int, *, uid: str | None = None) -> AccessSnapshot:
     snapshot = staff_snapshots.of_member(db, member_id, uid=uid)
     return found(snapshot, TEXT_NO_MEMBER.format(member_id=member_id))
 
 
-def _card(db: Session, uid: str) -> Snapshot:
+def _card(db: Session, uid: str) -> AccessSnapshot:
     return found(staff_snapshots.of_card(db, uid), TEXT_NO_CARD.format(uid=uid))
 
 

@@ -73,11 +73,11 @@ class CardAccessList:
         )
 
 
-def card_access_list(session: Session) -> CardAccessList:
+def card_access_list(db: Session) -> CardAccessList:
     return CardAccessList.of(
         tuple(
             (uid, card_access(card=state, member=status))
-            for uid, state, status in queries.card_states(session)
+            for uid, state, status in queries.card_states(db)
         )
     )
 
@@ -98,18 +98,18 @@ def publish_allowlists(
     second server publishing at the same time waits, then reads the cards after the first
     committed, so the retained list never goes back to an older version or content."""
     if not force:
-        with sessions() as session:
-            access = card_access_list(session)
+        with sessions() as db:
+            access = card_access_list(db)
             if all(
                 hut.allowlist_digest == access.digest(keyring(hut.id))
-                for hut in queries.list_huts(session)
+                for hut in queries.list_huts(db)
             ):
                 return []
     now = clock()
     lists = []
-    with sessions() as session, session.begin():
-        huts = queries.lock_huts(session)
-        access = card_access_list(session)  # after the locks: see the comment above
+    with sessions() as db, db.begin():
+        huts = queries.lock_huts(db)
+        access = card_access_list(db)  # after the locks: see the comment above
         for hut in huts:
             key = keyring(hut.id)
             digest = access.digest(key)
@@ -120,7 +120,7 @@ def publish_allowlists(
             hut.allowlist_digest = digest
             # Written before the publish: on SQLite this takes the write lock, so a second
             # publisher fails here (and retries) rather than after publishing a list.
-            session.flush()
+            db.flush()
             allowlist = access.allowlist(key=key, version=version, issued=now)
             info = publisher.publish(
                 topics.allowlist(hut.id), allowlist.sealed(key), qos=1, retain=True

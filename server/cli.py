@@ -166,8 +166,8 @@ def run_mqtt_auth(args: argparse.Namespace) -> int:
         return 2
     engine = make_engine(settings.db_url)
     try:
-        with make_sessionmaker(engine)() as session:
-            known = [hut.id for hut in list_huts(session)]
+        with make_sessionmaker(engine)() as db:
+            known = [hut.id for hut in list_huts(db)]
     except SQLAlchemyError as exc:
         print(
             f"{name}: cannot read the huts from {_shown(settings.db_url)} "

@@ -253,9 +253,9 @@ class IngestWorker:
     def sweep(self) -> int:
         """Apply events held past the gap timeout (huts that sent nothing since);
         returns how many. The worker calls it every ``gap_sweep_s``."""
-        with self._sessions() as session, session.begin():
+        with self._sessions() as db, db.begin():
             result = release_overdue(
-                session, now=self._clock(), policy=self._policy, gap_timeout=self._gap_timeout
+                db, now=self._clock(), policy=self._policy, gap_timeout=self._gap_timeout
             )
         if self._client is not None:
             self._finish([], result.acks)  # the released events' outcomes, to their huts
@@ -285,8 +285,8 @@ class IngestWorker:
             self._inbox.put(_AllowlistRequest(force=False))
 
     def _publish_sync(self) -> None:
-        with self._sessions() as session:
-            huts = [hut.id for hut in queries.list_huts(session)]
+        with self._sessions() as db:
+            huts = [hut.id for hut in queries.list_huts(db)]
         for command in sync_commands(huts, now=self._clock()):
             command_bytes = command.sealed(self._keyring(command.hut))
             self._client.publish(self._topics.cmd(command.hut), command_bytes, qos=1)
@@ -328,24 +328,22 @@ class IngestWorker:
     def _apply(self, messages: list[_Received]) -> dict[str, list[EventAck]]:
         """Apply messages in one transaction; return the acks to send per hut."""
         received_at = self._clock()
-        with self._sessions() as session, session.begin():
+        with self._sessions() as db, db.begin():
             parsed: list[tuple[_Received, AnyEvent]] = []
             for message in messages:
                 try:
                     parsed.append((message, self._parse(message)))
                 except ContractError as exc:
-                    self._reject(session, message, str(exc), received_at=received_at)
-            huts = queries.get_huts(session, (event.hut for _message, event in parsed))
+                    self._reject(db, message, str(exc), received_at=received_at)
+            huts = queries.get_huts(db, (event.hut for _message, event in parsed))
             events: list[AnyEvent] = []
             for message, event in parsed:
                 if event.hut not in huts:
-                    self._reject(
-                        session, message, f"unknown hut {event.hut!r}", received_at=received_at
-                    )
+                    self._reject(db, message, f"unknown hut {event.hut!r}", received_at=received_at)
                     continue
                 events.append(event)
             result = apply_batch(
-                session,
+                db,
                 events,
                 huts=huts,
                 received_at=received_at,
@@ -362,11 +360,11 @@ class IngestWorker:
         return parse_event(message.payload, key=self._keyring(hut))
 
     def _reject(
-        self, session: Session, message: _Received, reason: str, *, received_at: datetime
+        self, db: Session, message: _Received, reason: str, *, received_at: datetime
     ) -> None:
         self._rejections.log("rejected message on %s: %s", _shown(message.topic), reason)
         queries.add_dead_letter(
-            session,
+            db,
             topic=message.topic,
             payload=message.payload,
             reason=reason,
@@ -374,8 +372,8 @@ class IngestWorker:
         )
 
     def _dead_letter_alone(self, message: _Received, *, reason: str) -> None:
-        with self._sessions() as session, session.begin():
-            self._reject(session, message, reason, received_at=self._clock())
+        with self._sessions() as db, db.begin():
+            self._reject(db, message, reason, received_at=self._clock())
         self._finish([message], {})
 
     def _finish(self, messages: Iterable[_Received], acks: dict[str, list[EventAck]]) -> None:

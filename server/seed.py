@@ -58,30 +58,30 @@ DEMO_CONSUMABLES: tuple[tuple[str, str, str, int, tuple[tuple[int, date], ...]],
 )
 
 
-def seed_demo(session_or_engine: Session | Engine, *, hut_id: str = "demo-hut") -> int:
+def seed_demo(db_or_engine: Session | Engine, *, hut_id: str = "demo-hut") -> int:
     """Add what is missing of the demo data; returns how many rows were added.
 
     Keyed by hut id, item tag and card uid, so a second run adds nothing. Tags are unique
-    across huts: seeding a second hut adds only the hut. The caller's session is flushed,
-    not committed; with an engine, the data is committed.
+    across huts: seeding a second hut adds only the hut. The caller's database session is
+    flushed, not committed; with an engine, the data is committed.
     """
-    if isinstance(session_or_engine, Session):
-        return _seed(session_or_engine, hut_id=hut_id)
-    with Session(session_or_engine) as session, session.begin():
-        return _seed(session, hut_id=hut_id)
+    if isinstance(db_or_engine, Session):
+        return _seed(db_or_engine, hut_id=hut_id)
+    with Session(db_or_engine) as db, db.begin():
+        return _seed(db, hut_id=hut_id)
 
 
-def _seed(session: Session, *, hut_id: str) -> int:
+def _seed(db: Session, *, hut_id: str) -> int:
     added = 0
-    if session.get(Hut, hut_id) is None:
-        session.add(Hut(id=hut_id, name=DEMO_HUT_NAME, address=DEMO_HUT_ADDRESS))
+    if db.get(Hut, hut_id) is None:
+        db.add(Hut(id=hut_id, name=DEMO_HUT_NAME, address=DEMO_HUT_ADDRESS))
         added += 1
     for category in Category:
-        ensure_category(session, category)  # the migration seeds them; a no-op then
-    known_tags = set(session.scalars(select(Item.tag)))
+        ensure_category(db, category)  # the migration seeds them; a no-op then
+    known_tags = set(db.scalars(select(Item.tag)))
     for tag, name_zh, name_en, category in DEMO_ITEMS:
         if tag not in known_tags:
-            session.add(
+            db.add(
                 Item(
                     tag=tag,
                     name_zh=name_zh,
@@ -92,14 +92,14 @@ def _seed(session: Session, *, hut_id: str) -> int:
                 )
             )
             added += 1
-    known_cards = set(session.scalars(select(Card.uid)))
+    known_cards = set(db.scalars(select(Card.uid)))
     for name, building_unit, uid, flags in DEMO_MEMBERS:
         if uid not in known_cards:
             member = Member(name=name, building_unit=building_unit, status=MemberStatus.ACTIVE)
             member.flag_rows = [MemberFlagRow(flag=flag) for flag in flags]
-            session.add_all([member, Card(uid=uid, member=member)])
+            db.add_all([member, Card(uid=uid, member=member)])
             added += 2
-    known_supplies = set(session.scalars(select(Consumable.tag)))
+    known_supplies = set(db.scalars(select(Consumable.tag)))
     for tag, name_zh, name_en, minimum, batches in DEMO_CONSUMABLES:
         if tag not in known_supplies:
             supply = Consumable(
@@ -111,8 +111,8 @@ def _seed(session: Session, *, hut_id: str) -> int:
                 min_quantity=minimum,
             )
             supply.batches = [ConsumableBatch(quantity=n, expires_on=day) for n, day in batches]
-            session.add(supply)
+            db.add(supply)
             added += 1
-    session.flush()
+    db.flush()
     log.info("seeded hut %s: %d rows added", hut_id, added)
     return added

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from server.domain import DEFAULT_POLICY, LoanPolicy, Refusal
 from server.domain.changes import Effects
-from server.domain.ledger_state import Snapshot
+from server.domain.ledger_state import AccessSnapshot, Snapshot
 from server.domain.rule_book import decide
 from server.domain.staff_rules import ClearRepair, ExpireHold, MarkLost, Renew, Reserve
 from server.storage import staff_snapshots
@@ -27,6 +27,7 @@ from server.storage.models import Item, Loan, Reservation
 from server.storage.policy_store import load_policy
 
 _Row = TypeVar("_Row", Item, Loan)
+S = TypeVar("S", Snapshot, AccessSnapshot)
 
 
 class NotFoundError(LookupError):
@@ -50,7 +51,7 @@ def refused(effects: Effects) -> Exception:
 
 def carry_out(
     db: Session,
-    snapshot: Snapshot,
+    snapshot: Snapshot | AccessSnapshot,
     command: object,
     *,
     refusal: Callable[[Effects], Exception] = refused,
@@ -66,7 +67,7 @@ def carry_out(
     return effects
 
 
-def found(snapshot: Snapshot | None, text: str) -> Snapshot:
+def found(snapshot: S | None, text: str) -> S:
     """``snapshot``, or NotFoundError(text) when what the command names does not exist."""
     if snapshot is None:
         raise NotFoundError(text)

@@ -12,7 +12,6 @@ And no import cycle anywhere, between packages or between modules of one package
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -55,11 +54,6 @@ FORBIDDEN_LIBRARIES: dict[str, frozenset[str]] = {
     "server.storage": frozenset({"fastapi", "starlette", "paho"}),
 }
 
-# What still breaks the rules in files other helpers are rewriting for issue 11 ("one rule
-# book"). The lead empties this at merge time; an entry that no longer fails fails the
-# staleness test below, so it cannot linger.
-KNOWN_UNTIL_ISSUE_11_LANDS: frozenset[frozenset[str] | tuple[str, str]] = frozenset()
-
 
 @pytest.fixture(scope="module")
 def modules() -> dict[str, Path]:
@@ -72,7 +66,7 @@ def imports(modules: dict[str, Path]) -> list[Import]:
 
 
 def test_no_import_cycle(imports: list[Import]) -> None:
-    found = [loop for loop in cycles(imports) if _members(loop) not in KNOWN_UNTIL_ISSUE_11_LANDS]
+    found = list(cycles(imports))
     assert not found, "import cycles:\n" + "\n\n".join(
         "\n".join(f"  {imp}" for imp in loop) for loop in found
     )
@@ -81,12 +75,12 @@ def test_no_import_cycle(imports: list[Import]) -> None:
 def test_no_import_runs_from_a_lower_floor_to_a_higher_one_or_sideways(
     imports: list[Import],
 ) -> None:
-    wrong = [imp for imp in imports if _breaks_the_floors(imp) and not _known(imp)]
+    wrong = [imp for imp in imports if _breaks_the_floors(imp)]
     assert not wrong, _listing("imports against the layers", wrong)
 
 
 def test_the_server_domain_and_storage_stay_below_the_adapters(imports: list[Import]) -> None:
-    wrong = [imp for imp in imports if _breaks_the_server_floors(imp) and not _known(imp)]
+    wrong = [imp for imp in imports if _breaks_the_server_floors(imp)]
     assert not wrong, _listing("server imports against domain <- storage <- adapters", wrong)
 
 
@@ -100,17 +94,6 @@ def test_the_rules_and_the_storage_import_none_of_the_libraries_they_must_not_kn
             if library in forbidden:
                 wrong.append(f"{path.relative_to(ROOT)}:{line} -> {library}")
     assert not wrong, "forbidden libraries:\n" + "\n".join(f"  {w}" for w in wrong)
-
-
-def test_the_allow_list_names_only_what_still_breaks_a_rule(imports: list[Import]) -> None:
-    present: set[frozenset[str] | tuple[str, str]] = {_members(loop) for loop in cycles(imports)}
-    present |= {
-        (imp.importer, imp.imported)
-        for imp in imports
-        if _breaks_the_floors(imp) or _breaks_the_server_floors(imp)
-    }
-    stale = KNOWN_UNTIL_ISSUE_11_LANDS - present
-    assert not stale, f"fixed; take these out of KNOWN_UNTIL_ISSUE_11_LANDS: {sorted(stale)}"
 
 
 def test_the_graph_sees_imports_inside_functions_and_import_module_names(
@@ -148,14 +131,6 @@ def _server_floor(area: str) -> int:
 
 def _package(module: str) -> str:
     return module.split(".")[0]
-
-
-def _members(loop: Iterable[Import]) -> frozenset[str]:
-    return frozenset(imp.importer for imp in loop)
-
-
-def _known(imp: Import) -> bool:
-    return (imp.importer, imp.imported) in KNOWN_UNTIL_ISSUE_11_LANDS
 
 
 def _listing(title: str, wrong: list[Import]) -> str:

@@ -1,4 +1,4 @@
-"""Staff-only API payloads of the ledger: sessions, stocktakes, reservations, supplies,
+"""Staff-only API payloads of the ledger: door sessions, stocktakes, reservations, supplies,
 members' cards."""
 
 from __future__ import annotations

@@ -227,15 +227,26 @@ class Snapshot:
     returned: ReturnedLoan | None = None
     counted: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     shelf: Shelf | None = None
-    member: MemberState | None = None  # staff commands: the member concerned
+    borrower: MemberState | None = None  # a staff command on a loan: the loan's member
 
     @property
     def card_member(self) -> MemberState | None:
         return None if self.card is None else self.card.member
 
 
+@dataclass(frozen=True, slots=True)
+class AccessSnapshot:
+    """What a command about who may open the huts stands on: the member concerned and the
+    card named (either may be None: not named, or not found). Access is every hut's
+    business and needs no clock, so there is no hut and no time here."""
+
+    member: MemberState | None = None
+    card: CardState | None = None
+
+
 __all__ = [
     "ACTIVE_RESERVATION",
+    "AccessSnapshot",
     "AnomalyKind",
     "BatchState",
     "CardState",

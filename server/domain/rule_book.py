@@ -14,9 +14,9 @@ from typing import Any
 from server.domain import hut_rules, staff_rules
 from server.domain.changes import Effects
 from server.domain.commands import CardTap, DoorChange, EnrolRead, Scan
-from server.domain.ledger_state import Snapshot
+from server.domain.ledger_state import AccessSnapshot, Snapshot
 
-Rule = Callable[[Snapshot, Any], Effects]
+Rule = Callable[[Any, Any], Effects]
 
 RULES: dict[type, Rule] = {
     CardTap: hut_rules.card_tap,
@@ -27,9 +27,10 @@ RULES: dict[type, Rule] = {
 }
 
 
-def decide(snapshot: Snapshot, command: object) -> Effects:
-    """What ``command`` changes, given ``snapshot`` (what it stands on); raises
-    TypeError for a command no rule knows."""
+def decide(snapshot: Snapshot | AccessSnapshot, command: object) -> Effects:
+    """What ``command`` changes, given ``snapshot`` (what it stands on: an
+    AccessSnapshot for the commands about members and cards, a Snapshot for the rest);
+    raises TypeError for a command no rule knows."""
     rule = RULES.get(type(command))
     if rule is None:
         raise TypeError(f"no rule for {type(command).__name__}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from server.domain.changes import (
@@ -26,14 +25,9 @@ from server.domain.changes import (
     ReservationAdded,
 )
 from server.domain.holds import Line, cancel_all, hold_next, release_if_expired
-from server.domain.ledger_state import HutState, LoanRef, Snapshot
+from server.domain.ledger_state import AccessSnapshot, LoanRef, Snapshot
 from server.domain.lending import Action, Refusal, check_reservation, decide_renewal, refuse
 from server.domain.model import CardStatus, ItemCondition, ItemStatus, MemberStatus
-
-# Who may open the huts is every hut's business and needs no clock: the access commands'
-# snapshots stand on these (a Snapshot always names a hut and a time).
-EVERY_HUT = HutState("*", "UTC")
-NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,14 +131,14 @@ def _line(snapshot: Snapshot) -> Line:
 
 
 def renew(snapshot: Snapshot, _command: Renew) -> Effects:
-    """``loan``: the loan if still open (None: returned or lost); ``member``: its borrower."""
+    """``loan``: the loan if still open (None: returned or lost); ``borrower``: its member."""
     item, loan = _given(snapshot.item, "item"), snapshot.loan
     if loan is None:
         return _refused(Refusal.NOT_ON_LOAN, name=item.name_zh)
     decision = decide_renewal(
         item=item.view(),
         loan=loan.view(),
-        member=_given(snapshot.member, "member").view(),
+        member=_given(snapshot.borrower, "borrower").view(),
         waiting=len(_line(snapshot).waiting),
         now=snapshot.now,
         tz=snapshot.hut.zone,
@@ -200,22 +194,22 @@ def expire_hold(snapshot: Snapshot, _command: ExpireHold) -> Effects:
 # Who may open the huts.
 
 
-def _member_status(snapshot: Snapshot, status: MemberStatus) -> Effects:
+def _member_status(snapshot: AccessSnapshot, status: MemberStatus) -> Effects:
     member = _given(snapshot.member, "member")
     if member.status is status:
         return Effects()
     return Effects((MemberStatusChanged(member.id, status),))
 
 
-def suspend_member(snapshot: Snapshot, _command: SuspendMember) -> Effects:
+def suspend_member(snapshot: AccessSnapshot, _command: SuspendMember) -> Effects:
     return _member_status(snapshot, MemberStatus.SUSPENDED)
 
 
-def reactivate_member(snapshot: Snapshot, _command: ReactivateMember) -> Effects:
+def reactivate_member(snapshot: AccessSnapshot, _command: ReactivateMember) -> Effects:
     return _member_status(snapshot, MemberStatus.ACTIVE)
 
 
-def add_card(snapshot: Snapshot, command: AddCard) -> Effects:
+def add_card(snapshot: AccessSnapshot, command: AddCard) -> Effects:
     """``card``: the card with this uid if there is one (the member's or another's)."""
     member = _given(snapshot.member, "member")
     if snapshot.card is not None:
@@ -223,18 +217,18 @@ def add_card(snapshot: Snapshot, command: AddCard) -> Effects:
     return Effects((CardAdded(member.id, command.uid),))
 
 
-def remove_card(snapshot: Snapshot, _command: RemoveCard) -> Effects:
+def remove_card(snapshot: AccessSnapshot, _command: RemoveCard) -> Effects:
     return Effects((CardRemoved(_given(snapshot.card, "card").uid),))
 
 
-def report_card_lost(snapshot: Snapshot, _command: ReportCardLost) -> Effects:
+def report_card_lost(snapshot: AccessSnapshot, _command: ReportCardLost) -> Effects:
     card = _given(snapshot.card, "card")
     if card.state is CardStatus.LOST:
         return Effects()
     return Effects((CardStateChanged(card.uid, CardStatus.LOST),))
 
 
-RULES: dict[type, Callable[[Snapshot, Any], Effects]] = {
+RULES: dict[type, Callable[[Any, Any], Effects]] = {
     Renew: renew,
     MarkLost: mark_lost,
     Reserve: reserve,
@@ -248,8 +242,6 @@ RULES: dict[type, Callable[[Snapshot, Any], Effects]] = {
 }
 
 __all__ = [
-    "EVERY_HUT",
-    "NO_TIME",
     "RULES",
     "AddCard",
     "ClearRepair",

@@ -82,7 +82,7 @@ def install(factory: sessionmaker[Session]) -> AccessListeners:
 def listen(factory: sessionmaker[Session], listener: Listener) -> Callable[[], None]:
     """Call ``listener`` after every commit of ``factory``'s sessions that changed access;
     returns the function that stops it."""
-    with factory() as db:  # no connection is taken: the session only shows its info
+    with factory() as db:  # no connection is taken: db only shows its info
         listeners = db.info.get(_LISTENERS)
     if not isinstance(listeners, AccessListeners):
         raise TypeError("the session factory has no access listeners: build it with install()")

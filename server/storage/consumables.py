@@ -11,55 +11,45 @@ from server.domain import BatchView, StockView
 from server.storage.models import Consumable, ConsumableBatch
 
 
-def find(session: Session, tag: str) -> Consumable | None:
-    return session.scalars(select(Consumable).where(Consumable.tag == tag)).one_or_none()
-
-
-def take_one(consumable: Consumable) -> ConsumableBatch | None:
-    """One unit out of the batch that expires first (undated batches last); None if empty."""
-    stocked = [batch for batch in consumable.batches if batch.quantity > 0]
-    if not stocked:
-        return None
-    batch = min(stocked, key=lambda b: (b.expires_on or date.max, b.id))
-    batch.quantity -= 1
-    return batch
+def find(db: Session, tag: str) -> Consumable | None:
+    return db.scalars(select(Consumable).where(Consumable.tag == tag)).one_or_none()
 
 
 def add_batch(
-    session: Session, consumable: Consumable, *, quantity: int, expires_on: date | None
+    db: Session, consumable: Consumable, *, quantity: int, expires_on: date | None
 ) -> ConsumableBatch:
     batch = ConsumableBatch(consumable_id=consumable.id, quantity=quantity, expires_on=expires_on)
-    session.add(batch)
-    session.flush()
-    session.refresh(consumable)
+    db.add(batch)
+    db.flush()
+    db.refresh(consumable)
     return batch
 
 
-def listing(session: Session, *, hut_id: str | None = None) -> list[Consumable]:
+def listing(db: Session, *, hut_id: str | None = None) -> list[Consumable]:
     query = select(Consumable).order_by(Consumable.hut_id, Consumable.tag)
     if hut_id is not None:
         query = query.where(Consumable.hut_id == hut_id)
-    return list(session.scalars(query))
+    return list(db.scalars(query))
 
 
-def stock(session: Session, *, hut_id: str | None = None) -> list[StockView]:
+def stock(db: Session, *, hut_id: str | None = None) -> list[StockView]:
     """Feed for domain ``restock_needed``."""
     return [
         StockView(c.tag, c.name_zh, c.hut_id, c.quantity, c.min_quantity)
-        for c in listing(session, hut_id=hut_id)
+        for c in listing(db, hut_id=hut_id)
     ]
 
 
-def batches(session: Session, *, hut_id: str | None = None) -> list[BatchView]:
+def batches(db: Session, *, hut_id: str | None = None) -> list[BatchView]:
     """Feed for domain ``expiring``."""
     return [
         BatchView(c.tag, c.name_zh, c.hut_id, b.quantity, b.expires_on)
-        for c in listing(session, hut_id=hut_id)
+        for c in listing(db, hut_id=hut_id)
         for b in c.batches
     ]
 
 
-def refill_marks(session: Session, *, hut_id: str | None = None) -> dict[str, tuple[int, str]]:
+def refill_marks(db: Session, *, hut_id: str | None = None) -> dict[str, tuple[int, str]]:
     """Per consumable tag: the id of its newest batch (a refill adds one) and its English
     name. The restock alert's key carries the batch id, so a refill re-arms the alert."""
     query = (
@@ -69,4 +59,4 @@ def refill_marks(session: Session, *, hut_id: str | None = None) -> dict[str, tu
     )
     if hut_id is not None:
         query = query.where(Consumable.hut_id == hut_id)
-    return {tag: (batch_id or 0, name_en) for tag, name_en, batch_id in session.execute(query)}
+    return {tag: (batch_id or 0, name_en) for tag, name_en, batch_id in db.execute(query)}

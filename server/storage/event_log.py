@@ -37,12 +37,12 @@ class HeldRow:
     received_at: datetime
 
 
-def _insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
+def _insert(db: Session) -> Any:
+    dialect = db.get_bind().dialect.name
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
-def lock_sequences(session: Session, hut_ids: Iterable[str]) -> dict[str, HutSequence]:
+def lock_sequences(db: Session, hut_ids: Iterable[str]) -> dict[str, HutSequence]:
     """Each hut's watermark row, created if missing, locked until the transaction ends.
 
     Locked in hut id order, so two processes taking several huts cannot deadlock."""
@@ -53,7 +53,7 @@ def lock_sequences(session: Session, hut_ids: Iterable[str]) -> dict[str, HutSeq
     # rows and then inserting others would take the locks out of hut order, and two
     # processes taking the same new huts could then deadlock.
     values = [{"hut_id": hut, "applied_seq": 0, "held": 0} for hut in ids]
-    session.execute(_insert(session)(HutSequence).values(values).on_conflict_do_nothing())
+    db.execute(_insert(db)(HutSequence).values(values).on_conflict_do_nothing())
     query = (
         select(HutSequence)
         .where(HutSequence.hut_id.in_(ids))
@@ -61,11 +61,11 @@ def lock_sequences(session: Session, hut_ids: Iterable[str]) -> dict[str, HutSeq
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    return {row.hut_id: row for row in session.scalars(query)}
+    return {row.hut_id: row for row in db.scalars(query)}
 
 
 def claim_events(
-    session: Session, claims: Sequence[Claim], *, received_at: datetime, outcome: str
+    db: Session, claims: Sequence[Claim], *, received_at: datetime, outcome: str
 ) -> dict[str, int]:
     """Insert the rows of events never seen; return {event_id: row id} of those inserted.
 
@@ -74,7 +74,7 @@ def claim_events(
     then skips it."""
     if not claims:
         return {}
-    dialect = session.get_bind().dialect
+    dialect = db.get_bind().dialect
     table = cast(Table, EventRecord.__table__)
     if dialect.name == "postgresql":
         stored_ts: Callable[[datetime], Any] = datetime.isoformat  # timestamptz reads ISO
@@ -96,9 +96,7 @@ def claim_events(
         ],
         ensure_ascii=False,
     )
-    rows = session.execute(
-        statement, {"rows": document, "received_at": received_at, "outcome": outcome}
-    )
+    rows = db.execute(statement, {"rows": document, "received_at": received_at, "outcome": outcome})
     return {event_id: row_id for event_id, row_id in rows}
 
 
@@ -124,15 +122,15 @@ _SQLITE_CLAIM = text(
 ).bindparams(bindparam("received_at", type_=UtcDateTime()))
 
 
-def outcomes_of(session: Session, event_ids: Iterable[str]) -> dict[str, str]:
+def outcomes_of(db: Session, event_ids: Iterable[str]) -> dict[str, str]:
     ids = list(event_ids)
     if not ids:
         return {}
     query = select(EventRecord.event_id, EventRecord.outcome).where(EventRecord.event_id.in_(ids))
-    return {event_id: outcome for event_id, outcome in session.execute(query)}
+    return {event_id: outcome for event_id, outcome in db.execute(query)}
 
 
-def set_outcomes(session: Session, rows: Sequence[tuple[int, str, str | None]]) -> None:
+def set_outcomes(db: Session, rows: Sequence[tuple[int, str, str | None]]) -> None:
     """(row id, outcome, reason) for each row, in one executemany."""
     if not rows:
         return
@@ -142,32 +140,32 @@ def set_outcomes(session: Session, rows: Sequence[tuple[int, str, str | None]]) 
         .where(table.c.id == bindparam("row_id"))
         .values(outcome=bindparam("new_outcome"), reason=bindparam("new_reason"))
     )
-    session.connection().execute(
+    db.connection().execute(
         statement,
         [{"row_id": r, "new_outcome": o, "new_reason": why} for r, o, why in rows],
     )
 
 
-def held_rows(session: Session, hut_id: str, *, outcome: str) -> list[HeldRow]:
+def held_rows(db: Session, hut_id: str, *, outcome: str) -> list[HeldRow]:
     query = (
         select(EventRecord.id, EventRecord.payload, EventRecord.received_at)
         .where(EventRecord.hut_id == hut_id, EventRecord.outcome == outcome)
         .order_by(EventRecord.seq)
     )
-    return [HeldRow(row_id, payload, at) for row_id, payload, at in session.execute(query)]
+    return [HeldRow(row_id, payload, at) for row_id, payload, at in db.execute(query)]
 
 
-def huts_held_since(session: Session, *, before: datetime) -> list[str]:
+def huts_held_since(db: Session, *, before: datetime) -> list[str]:
     """Huts whose oldest held event arrived at or before ``before``."""
     query = (
         select(HutSequence.hut_id)
         .where(HutSequence.held > 0, HutSequence.held_since <= before)
         .order_by(HutSequence.hut_id)
     )
-    return list(session.scalars(query))
+    return list(db.scalars(query))
 
 
-def gap_containing(session: Session, hut_id: str, seq: int) -> SequenceGap | None:
+def gap_containing(db: Session, hut_id: str, seq: int) -> SequenceGap | None:
     query = (
         select(SequenceGap)
         .where(
@@ -178,11 +176,11 @@ def gap_containing(session: Session, hut_id: str, seq: int) -> SequenceGap | Non
         )
         .order_by(SequenceGap.id.desc())
     )
-    return session.scalars(query).first()
+    return db.scalars(query).first()
 
 
 def add_gap(
-    session: Session,
+    db: Session,
     *,
     hut_id: str,
     kind: str,
@@ -200,19 +198,19 @@ def add_gap(
         late=0,
         detail=detail,
     )
-    session.add(gap)
+    db.add(gap)
     return gap
 
 
-def list_gaps(session: Session, *, hut_id: str | None = None) -> Sequence[SequenceGap]:
+def list_gaps(db: Session, *, hut_id: str | None = None) -> Sequence[SequenceGap]:
     query = select(SequenceGap).order_by(SequenceGap.id)
     if hut_id is not None:
         query = query.where(SequenceGap.hut_id == hut_id)
-    return session.scalars(query).all()
+    return db.scalars(query).all()
 
 
 def add_enrolment(
-    session: Session,
+    db: Session,
     *,
     hut_id: str,
     card_uid: str,
@@ -220,20 +218,18 @@ def add_enrolment(
     at: datetime,
     member_id: int | None,
 ) -> None:
-    session.add(
+    db.add(
         EnrolmentCandidate(
             hut_id=hut_id, card_uid=card_uid, event_id=event_id, read_at=at, member_id=member_id
         )
     )
 
 
-def list_enrolments(
-    session: Session, *, hut_id: str, limit: int = 100
-) -> Sequence[EnrolmentCandidate]:
+def list_enrolments(db: Session, *, hut_id: str, limit: int = 100) -> Sequence[EnrolmentCandidate]:
     query = (
         select(EnrolmentCandidate)
         .where(EnrolmentCandidate.hut_id == hut_id)
         .order_by(EnrolmentCandidate.read_at.desc(), EnrolmentCandidate.id.desc())
         .limit(limit)
     )
-    return session.scalars(query).all()
+    return db.scalars(query).all()

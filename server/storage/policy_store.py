@@ -11,7 +11,7 @@ from server.domain import DEFAULT_POLICY, CategoryRule, LoanPolicy
 from server.storage.models import ItemCategory, MemberFlagRule
 
 
-def load_policy(session: Session, *, base: LoanPolicy = DEFAULT_POLICY) -> LoanPolicy:
+def load_policy(db: Session, *, base: LoanPolicy = DEFAULT_POLICY) -> LoanPolicy:
     """``base`` with the stored rules on top: a stored category always wins."""
     rules = {
         row.key: CategoryRule(
@@ -20,21 +20,20 @@ def load_policy(session: Session, *, base: LoanPolicy = DEFAULT_POLICY) -> LoanP
             max_per_member=row.max_per_member,
             hold_period=timedelta(hours=row.hold_hours),
         )
-        for row in session.scalars(select(ItemCategory))
+        for row in db.scalars(select(ItemCategory))
     }
     extra = {
-        row.flag: timedelta(days=row.extra_loan_days)
-        for row in session.scalars(select(MemberFlagRule))
+        row.flag: timedelta(days=row.extra_loan_days) for row in db.scalars(select(MemberFlagRule))
     }
     return base.with_rules(rules, extra)
 
 
-def ensure_category(session: Session, key: str, *, name_zh: str = "", name_en: str = "") -> None:
+def ensure_category(db: Session, key: str, *, name_zh: str = "", name_en: str = "") -> None:
     """Add a category with the catch-all policy if the list does not have it yet."""
-    if session.get(ItemCategory, key) is not None:
+    if db.get(ItemCategory, key) is not None:
         return
     rule = DEFAULT_POLICY.rule(key)
-    session.add(
+    db.add(
         ItemCategory(
             key=key,
             name_zh=name_zh or key,
@@ -45,4 +44,4 @@ def ensure_category(session: Session, key: str, *, name_zh: str = "", name_en: s
             hold_hours=int(rule.hold_period.total_seconds() // 3600),
         )
     )
-    session.flush()
+    db.flush()

@@ -30,49 +30,49 @@ class ItemOnShelf:
     loan: Loan | None  # the open loan, with .member loaded
 
 
-def list_huts(session: Session) -> Sequence[Hut]:
-    return session.scalars(select(Hut).order_by(Hut.id)).all()
+def list_huts(db: Session) -> Sequence[Hut]:
+    return db.scalars(select(Hut).order_by(Hut.id)).all()
 
 
-def get_hut(session: Session, hut_id: str) -> Hut | None:
-    return session.get(Hut, hut_id)
+def get_hut(db: Session, hut_id: str) -> Hut | None:
+    return db.get(Hut, hut_id)
 
 
-def get_huts(session: Session, hut_ids: Iterable[str]) -> dict[str, Hut]:
+def get_huts(db: Session, hut_ids: Iterable[str]) -> dict[str, Hut]:
     """The huts of ``hut_ids`` that exist, by id, in one query."""
     ids = sorted(set(hut_ids))
     if not ids:
         return {}
-    return {hut.id: hut for hut in session.scalars(select(Hut).where(Hut.id.in_(ids)))}
+    return {hut.id: hut for hut in db.scalars(select(Hut).where(Hut.id.in_(ids)))}
 
 
 def list_items(
-    session: Session, *, hut_id: str | None = None, status: ItemStatus | None = None
+    db: Session, *, hut_id: str | None = None, status: ItemStatus | None = None
 ) -> list[ItemOnShelf]:
     query = select(Item).order_by(Item.tag)
     if hut_id is not None:
         query = query.where(Item.hut_id == hut_id)
     if status is not None:
         query = query.where(Item.status == status)
-    items = session.scalars(query).all()
-    loans = {loan.item_id: loan for loan in session.scalars(open_loans_query())}
+    items = db.scalars(query).all()
+    loans = {loan.item_id: loan for loan in db.scalars(open_loans_query())}
     return [ItemOnShelf(item, loans.get(item.id)) for item in items]
 
 
-def find_item(session: Session, tag: str) -> ItemOnShelf | None:
-    item = session.scalars(select(Item).where(Item.tag == tag)).one_or_none()
+def find_item(db: Session, tag: str) -> ItemOnShelf | None:
+    item = db.scalars(select(Item).where(Item.tag == tag)).one_or_none()
     if item is None:
         return None
-    loan = session.scalars(open_loans_query().where(Loan.item_id == item.id)).one_or_none()
+    loan = db.scalars(open_loans_query().where(Loan.item_id == item.id)).one_or_none()
     return ItemOnShelf(item, loan)
 
 
-def list_open_loans(session: Session, *, overdue_at: datetime | None = None) -> Sequence[Loan]:
+def list_open_loans(db: Session, *, overdue_at: datetime | None = None) -> Sequence[Loan]:
     """Open loans (with item and member loaded); only those due before ``overdue_at`` if given."""
     query = open_loans_query().order_by(Loan.due_at, Loan.id)
     if overdue_at is not None:
         query = query.where(Loan.due_at < overdue_at)
-    return session.scalars(query).all()
+    return db.scalars(query).all()
 
 
 def open_loans_query() -> Select[Loan]:
@@ -86,17 +86,17 @@ def open_loans_query() -> Select[Loan]:
     )
 
 
-def find_card(session: Session, uid: str) -> Card | None:
-    return session.scalars(select(Card).where(Card.uid == uid.upper())).one_or_none()
+def find_card(db: Session, uid: str) -> Card | None:
+    return db.scalars(select(Card).where(Card.uid == uid.upper())).one_or_none()
 
 
-def card_states(session: Session) -> list[tuple[str, CardStatus, MemberStatus]]:
+def card_states(db: Session) -> list[tuple[str, CardStatus, MemberStatus]]:
     """Every card's uid, its own state and its member's status, by uid."""
     query = select(Card.uid, Card.state, Member.status).join(Card.member).order_by(Card.uid)
-    return [(uid, state, status) for uid, state, status in session.execute(query)]
+    return [(uid, state, status) for uid, state, status in db.execute(query)]
 
 
-def lock_huts(session: Session) -> Sequence[Hut]:
+def lock_huts(db: Session) -> Sequence[Hut]:
     """Every hut, its row locked until the transaction ends, in id order (so two
     publishers never deadlock)."""
     # FOR NO KEY UPDATE: serialises publishers of the huts' lists without blocking the
@@ -107,7 +107,7 @@ def lock_huts(session: Session) -> Sequence[Hut]:
         .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
-    return session.scalars(query).all()
+    return db.scalars(query).all()
 
 
 def next_allowlist_version(hut: Hut, *, at_least: int) -> int:
@@ -117,7 +117,7 @@ def next_allowlist_version(hut: Hut, *, at_least: int) -> int:
 
 
 def claim_event(
-    session: Session,
+    db: Session,
     *,
     event_id: str,
     hut_id: str,
@@ -132,7 +132,7 @@ def claim_event(
     INSERT ... ON CONFLICT DO NOTHING: the unique key decides, so two workers handed the
     same event cannot both apply it (the second waits for the first's commit, then skips).
     """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (
         insert(EventRecord)
         .values(
@@ -148,8 +148,8 @@ def claim_event(
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(EventRecord.id)
     )
-    row_id = session.execute(statement).scalar_one_or_none()
-    return None if row_id is None else session.get(EventRecord, row_id)
+    row_id = db.execute(statement).scalar_one_or_none()
+    return None if row_id is None else db.get(EventRecord, row_id)
 
 
 def set_event_outcome(record: EventRecord, *, outcome: str, reason: str | None) -> None:
@@ -162,9 +162,9 @@ DEAD_LETTER_TEXT = 1024  # characters of its topic and reason kept
 
 
 def add_dead_letter(
-    session: Session, *, topic: str, payload: bytes, reason: str, received_at: datetime
+    db: Session, *, topic: str, payload: bytes, reason: str, received_at: datetime
 ) -> None:
-    session.add(
+    db.add(
         RejectedMessage(
             topic=topic[:DEAD_LETTER_TEXT],
             payload=payload[:DEAD_LETTER_PREFIX],

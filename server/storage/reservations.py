@@ -1,122 +1,29 @@
-"""Waiting lists and holds in the database: the queries, and the staff side's hold
-changes (the rules are domain/holds.py's; the effect writer writes what they return)."""
+"""Waiting lists and holds in the database: the read queries the pages and the reminder
+tests use. What changes a waiting list is a rule (domain/holds.py, through the rule book)
+written by the effect writer, never a function here."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.domain import LoanPolicy, holds
-from server.domain.changes import Effects
-from server.domain.ledger_state import ACTIVE_RESERVATION
-from server.domain.ledger_state import ReservationStatus as ReservationState
-from server.storage.effect_writer import EffectWriter
-from server.storage.models import Item, NotificationRequest, Reservation
-from server.storage.snapshots import item_state, queue_of
+from server.domain.ledger_state import ReservationStatus
+from server.storage.models import NotificationRequest, Reservation
 
 
-def waiting(session: Session, item_id: int) -> Sequence[Reservation]:
-    query = (
-        select(Reservation)
-        .where(Reservation.item_id == item_id, Reservation.state == ReservationState.WAITING)
-        .order_by(Reservation.created_at, Reservation.id)
-    )
-    return session.scalars(query).all()
-
-
-def current_hold(session: Session, item_id: int) -> Reservation | None:
+def current_hold(db: Session, item_id: int) -> Reservation | None:
     query = select(Reservation).where(
-        Reservation.item_id == item_id, Reservation.state == ReservationState.HELD
+        Reservation.item_id == item_id, Reservation.state == ReservationStatus.HELD
     )
-    return session.scalars(query).first()
+    return db.scalars(query).first()
 
 
-def is_queued(session: Session, *, item_id: int, member_id: int) -> bool:
-    query = select(Reservation.id).where(
-        Reservation.item_id == item_id,
-        Reservation.member_id == member_id,
-        Reservation.state.in_([ReservationState.WAITING, ReservationState.HELD]),
-    )
-    return session.scalars(query).first() is not None
-
-
-def add(session: Session, *, item: Item, member_id: int, now: datetime) -> Reservation:
-    reservation = Reservation(
-        item=item, member_id=member_id, created_at=now, state=ReservationState.WAITING
-    )
-    session.add(reservation)
-    session.flush()
-    return reservation
-
-
-def _line(session: Session, item: Item) -> holds.Line:
-    query = select(Reservation).where(
-        Reservation.item_id == item.id, Reservation.state.in_(ACTIVE_RESERVATION)
-    )
-    return holds.Line(item_state(item), queue_of(session.scalars(query)))
-
-
-def _write(session: Session, line: holds.Line) -> None:
-    writer = EffectWriter(session)
-    writer.apply(Effects(line.changes))
-    writer.finish()
-
-
-def hold_next(
-    session: Session, item: Item, *, now: datetime, policy: LoanPolicy
-) -> Reservation | None:
-    """Hold ``item`` (on the shelf now) for the first in line, or None if nobody waits;
-    sets the item's status either way (the rule: domain/holds.py)."""
-    line = holds.hold_next(_line(session, item), now=now, policy=policy)
-    _write(session, line)
-    hold = line.hold
-    return None if hold is None else session.get(Reservation, hold.id)
-
-
-def unhold(session: Session, item_id: int) -> None:
-    """The held item cannot go out after all (it needs repair): its holder goes back to
-    the head of the line, and the unsent "ready" notice is withdrawn."""
-    item = session.get(Item, item_id)
-    if item is not None:
-        _write(session, holds.unhold(_line(session, item)))
-
-
-def release_if_expired(session: Session, item: Item, *, now: datetime, policy: LoanPolicy) -> bool:
-    """Pass an expired hold on to the next in line (or free the item); True if it did."""
-    line = holds.release_if_expired(_line(session, item), now=now, policy=policy)
-    _write(session, line)
-    return bool(line.changes)
-
-
-def expire_holds(session: Session, *, now: datetime, policy: LoanPolicy) -> list[Reservation]:
-    """Every hold past its time, released; for a periodic job (the scans release lazily).
-
-    Rows locked by another process's sweep are skipped, not waited for and released twice
-    (which would hold the item for the next in line twice, with two notices)."""
-    query = (
-        select(Reservation)
-        .where(Reservation.state == ReservationState.HELD, Reservation.hold_until <= now)
-        .with_for_update(skip_locked=True)
-    )
-    expired = list(session.scalars(query))
-    for hold in expired:
-        release_if_expired(session, hold.item, now=now, policy=policy)
-    return expired
-
-
-def cancel_all(session: Session, item_id: int, *, now: datetime) -> None:
-    item = session.get(Item, item_id)
-    if item is not None:
-        _write(session, holds.cancel_all(_line(session, item), now=now))
-
-
-def pending_notifications(session: Session) -> Sequence[NotificationRequest]:
+def pending_notifications(db: Session) -> Sequence[NotificationRequest]:
     query = (
         select(NotificationRequest)
         .where(NotificationRequest.sent_at.is_(None))
         .order_by(NotificationRequest.id)
     )
-    return session.scalars(query).all()
+    return db.scalars(query).all()

@@ -5,7 +5,7 @@ Each loader returns None when the row the command names does not exist (no such 
 item, card or member): the staff action answers that itself, no rule is asked. Staff
 commands run in their own transaction, one or a few at a time, so nothing is cached here:
 each snapshot reads what the transaction sees now (including what the effect writer
-wrote for the command before: the session autoflushes).
+wrote for the command before: the database session autoflushes).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from server.card_uids import card_uid
 from server.domain import LoanPolicy
 from server.domain.ledger_state import (
     ACTIVE_RESERVATION,
+    AccessSnapshot,
     CardState,
     HutState,
     LoanState,
@@ -27,7 +28,6 @@ from server.domain.ledger_state import (
     ReservationStatus,
     Snapshot,
 )
-from server.domain.staff_rules import EVERY_HUT, NO_TIME
 from server.storage import queries
 from server.storage.models import Card, Hut, Item, Loan, Member, Reservation
 from server.storage.snapshots import item_state, member_state, queue_of
@@ -65,7 +65,7 @@ def _item_snapshot(
     now: datetime,
     policy: LoanPolicy,
     card: Card | None = None,
-    member: Member | None = None,
+    borrower: Member | None = None,
 ) -> Snapshot:
     return Snapshot(
         hut=hut_state(item.hut),
@@ -75,7 +75,7 @@ def _item_snapshot(
         loan=None if loan is None else loan_state(loan),
         queue=_queue(db, item.id),
         card=None if card is None else card_state(card),
-        member=None if member is None else member_state(member),
+        borrower=None if borrower is None else member_state(borrower),
     )
 
 
@@ -89,7 +89,7 @@ def of_loan(db: Session, loan_id: int, *, now: datetime, policy: LoanPolicy) -> 
         return None
     is_open = loan.returned_at is None and loan.lost_at is None
     return _item_snapshot(
-        db, loan.item, loan if is_open else None, now=now, policy=policy, member=loan.member
+        db, loan.item, loan if is_open else None, now=now, policy=policy, borrower=loan.member
     )
 
 
@@ -143,16 +143,14 @@ def reservation_of(db: Session, *, item_id: int, member_id: int) -> Reservation:
 # Who may open the huts.
 
 
-def _access_snapshot(*, member: Member | None = None, card: Card | None = None) -> Snapshot:
-    return Snapshot(
-        hut=EVERY_HUT,
-        now=NO_TIME,
+def _access_snapshot(*, member: Member | None = None, card: Card | None = None) -> AccessSnapshot:
+    return AccessSnapshot(
         member=None if member is None else member_state(member),
         card=None if card is None else card_state(card),
     )
 
 
-def of_member(db: Session, member_id: int, *, uid: str | None = None) -> Snapshot | None:
+def of_member(db: Session, member_id: int, *, uid: str | None = None) -> AccessSnapshot | None:
     """The member, and the card with ``uid`` (upper case) if one is asked for and exists."""
     member = db.get(Member, member_id)
     if member is None:
@@ -161,7 +159,7 @@ def of_member(db: Session, member_id: int, *, uid: str | None = None) -> Snapsho
     return _access_snapshot(member=member, card=card)
 
 
-def of_members(db: Session, member_ids: Iterable[int]) -> Sequence[Snapshot]:
+def of_members(db: Session, member_ids: Iterable[int]) -> Sequence[AccessSnapshot]:
     """The members that exist among ``member_ids``, loaded at once, in id order."""
     ids = sorted(set(member_ids))
     if not ids:
@@ -170,7 +168,7 @@ def of_members(db: Session, member_ids: Iterable[int]) -> Sequence[Snapshot]:
     return [_access_snapshot(member=member) for member in members]
 
 
-def of_card(db: Session, uid: str) -> Snapshot | None:
+def of_card(db: Session, uid: str) -> AccessSnapshot | None:
     """The card with ``uid`` (upper case) and its member."""
     card = queries.find_card(db, uid)
     return None if card is None else _access_snapshot(card=card)

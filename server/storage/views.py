@@ -1,4 +1,4 @@
-"""Rows as the domain sees them: frozen views, so the rules never touch the session."""
+"""Rows as the domain sees them: frozen views, so the rules never touch the database session."""
 
 from __future__ import annotations
 

@@ -20,7 +20,6 @@ from server.ingest import IngestWorker
 from server.seed import seed_demo
 from server.settings import ServerSettings
 from server.storage import access_changes, make_sessionmaker
-from server.storage import reminder_queries as rq
 from server.storage.models import Card, Hut, Item, Member
 from tests.support.gateway_link import FakeGatewayLink, clear_retained
 from tests.support.keys import TestKeys
@@ -116,8 +115,8 @@ def test_every_change_the_server_commits_reaches_the_list_at_once(
     assert change(lambda s: access_actions.add_card(s, member_id=li, uid=NEW_CARD)).admits(
         NEW_CARD, key=key
     )
-    # The reminder policy's suspend_borrowing: a bulk UPDATE, no ORM object changed.
-    bulk = change(lambda s: rq.suspend_members(s, [li]))
+    # The reminder policy's suspend_borrowing, through the rule book like a staff action.
+    bulk = change(lambda s: access_actions.suspend_members(s, member_ids=[li]))
     assert bulk.state_of(NEW_CARD, key=key) is CardState.SUSPENDED
     for uid in (ZHANG, LI, NEW_CARD):
         assert uid not in bulk.to_bytes().decode()

@@ -19,7 +19,6 @@ from server.storage import consumables, reminder_queries, reservations
 from server.storage.models import (
     Card,
     ConsumableBatch,
-    Item,
     NotificationRequest,
     Reservation,
 )
@@ -150,6 +149,12 @@ def test_stock_alerts_in_english_and_without_a_staff_channel(
 
 def _reserve_and_return(hut: Hut1, sessions: sessionmaker[Session], *queue: str) -> None:
     """张阿姨 borrows the drill, ``queue`` reserve it, she brings it back: held for the first."""
+    _reserve_and_bring_back(hut, sessions, *queue)
+    hut.close()
+
+
+def _reserve_and_bring_back(hut: Hut1, sessions: sessionmaker[Session], *queue: str) -> None:
+    """As _reserve_and_return, with the door of the return still open."""
     from server import staff_actions
 
     hut.visit(ZHANG)
@@ -161,7 +166,6 @@ def _reserve_and_return(hut: Hut1, sessions: sessionmaker[Session], *queue: str)
     hut.now += timedelta(days=1)
     hut.visit(ZHANG)
     hut.scan("T0001")
-    hut.close()
 
 
 def _hold_until(sessions: sessionmaker[Session]) -> datetime:
@@ -216,12 +220,11 @@ def test_a_withdrawn_notice_is_not_sent(
     hut: Hut1, sessions: sessionmaker[Session], receiver: WebhookReceiver
 ) -> None:
     _set_sms(sessions, LI, "13900000000")
-    _reserve_and_return(hut, sessions, LI)
+    _reserve_and_bring_back(hut, sessions, LI)
     service = _service(sessions, receiver, stock_alerts=False)
     assert service.plan_notices(hut.now).notices == 1
-    with sessions.begin() as db:  # staff found it broken: the hold is undone
-        item = db.scalars(select(Item).where(Item.tag == "T0001")).one()
-        reservations.unhold(db, item.id)
+    hut.scan("COND:REPAIR")  # found broken: the repair card undoes the hold
+    hut.close()
     report = service.deliver(hut.now)
     assert (report.sent, report.cancelled) == (0, 3)
     assert receiver.posts == []

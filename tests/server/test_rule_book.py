@@ -1,7 +1,14 @@
-"""The rule book's one step, without a database: a Snapshot and a command in, Effects out."""
+"""The rule book's one step, without a database: a Snapshot and a command in, Effects out.
+
+The pure rule tests (this module, test_hut_rules, test_holds, test_staff_rules) import
+nothing of the database or the web: the last test here holds them to that, in a fresh
+interpreter."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import timedelta
 
@@ -10,10 +17,8 @@ import pytest
 from server.domain import (
     Action,
     CardStatus,
-    Category,
     ItemCondition,
     ItemStatus,
-    MemberStatus,
     Refusal,
 )
 from server.domain.changes import (
@@ -32,48 +37,22 @@ from server.domain.changes import (
     ScanRecorded,
     StocktakeOpened,
 )
-from server.domain.commands import CardTap, DoorChange, EnrolRead, Scan
+from server.domain.commands import CardTap, DoorChange, EnrolRead
 from server.domain.ledger_state import (
     AnomalyKind,
     CardState,
-    DoorState,
-    HutState,
-    ItemState,
-    LoanState,
-    MemberState,
     ReservationState,
     ReservationStatus,
     ReturnedLoan,
-    Snapshot,
 )
 from server.domain.rule_book import decide
 from server.domain.sessions import SessionMode
 from tests.server.domain_cases import NOW
-
-HUT = HutState("demo-hut", "Asia/Shanghai")
-ZHANG = MemberState(1, "张阿姨", MemberStatus.ACTIVE)
-LI = MemberState(2, "李师傅", MemberStatus.ACTIVE)
-STAFF = MemberState(3, "管理员", MemberStatus.ACTIVE, flags=frozenset({"staff"}))
-CARD = CardState("04A1B2C3", CardStatus.ACTIVE, ZHANG)
-DRILL = ItemState(
-    7, "T0001", "电钻", Category.POWER_TOOLS, ItemStatus.AVAILABLE, ItemCondition.OK, "demo-hut"
-)
-DOOR = DoorState("demo-hut", "s1", SessionMode.LENDING, NOW, member_id=1, card_uid="04A1B2C3")
-LOAN = LoanState(41, 7, 1, NOW - timedelta(days=1), NOW + timedelta(days=2))
-
-
-def _scan(text: str = "T0001") -> Scan:
-    return Scan(seq=5, text=text, card_uid="04A1B2C3", door_key="s1")
-
-
-def _snapshot(**fields: object) -> Snapshot:
-    base: dict[str, object] = {"hut": HUT, "now": NOW, "card": CARD, "door": DOOR}
-    base.update(fields)
-    return Snapshot(**base)  # type: ignore[arg-type]
+from tests.server.rule_builders import DOOR, DRILL, LOAN, STAFF, scan, snapshot
 
 
 def test_borrow_opens_a_loan_and_records_the_scan_against_it() -> None:
-    effects = decide(_snapshot(item=DRILL), _scan())
+    effects = decide(snapshot(item=DRILL), scan())
     assert effects.decision is not None and effects.decision.action is Action.BORROW
     assert effects.feedback is not None and effects.feedback.text == "已借出 电钻 还期11-30"
     due = NOW + timedelta(days=3)
@@ -88,7 +67,7 @@ def test_borrow_opens_a_loan_and_records_the_scan_against_it() -> None:
 def test_return_holds_the_item_for_the_first_in_line() -> None:
     waiting = ReservationState(9, 7, 2, ReservationStatus.WAITING, NOW - timedelta(days=1))
     on_loan = replace(DRILL, status=ItemStatus.ON_LOAN)
-    effects = decide(_snapshot(item=on_loan, loan=LOAN, queue=(waiting,)), _scan())
+    effects = decide(snapshot(item=on_loan, loan=LOAN, queue=(waiting,)), scan())
     assert effects.decision is not None and effects.decision.action is Action.RETURN
     changes = effects.changes
     assert changes[0] == LoanClosed(41, NOW, "demo-hut", None)
@@ -105,7 +84,7 @@ def test_repair_card_after_a_return_withdraws_the_hold() -> None:
     )
     item = replace(DRILL, status=ItemStatus.RESERVED)
     returned = ReturnedLoan(LOAN, item, (held,))
-    effects = decide(_snapshot(returned=returned), _scan("COND:REPAIR"))
+    effects = decide(snapshot(returned=returned), scan("COND:REPAIR"))
     assert effects.feedback is not None and effects.feedback.text == "已记录 需维修 谢谢"
     assert HoldWithdrawn(9) in effects.changes and NoticesWithdrawn(9) in effects.changes
     assert ItemChanged(7, status=ItemStatus.MAINTENANCE) in effects.changes
@@ -114,12 +93,12 @@ def test_repair_card_after_a_return_withdraws_the_hold() -> None:
 
 
 def test_condition_card_before_the_item_waits_on_the_door_session() -> None:
-    effects = decide(_snapshot(), _scan("COND:MISSING"))
+    effects = decide(snapshot(), scan("COND:MISSING"))
     assert effects.feedback is not None and effects.feedback.text == "请扫描归还的物品"
     pending = replace(DOOR, pending_condition=ItemCondition.MISSING_PART, scans=1)
     assert DoorChanged(pending) in effects.changes
     on_loan = replace(DRILL, status=ItemStatus.ON_LOAN)
-    back = decide(_snapshot(door=pending, item=on_loan, loan=LOAN), _scan())
+    back = decide(snapshot(door=pending, item=on_loan, loan=LOAN), scan())
     assert LoanClosed(41, NOW, "demo-hut", ItemCondition.MISSING_PART) in back.changes
     assert any(
         isinstance(c, AnomalyRaised) and c.kind is AnomalyKind.MISSING_PART for c in back.changes
@@ -131,19 +110,19 @@ def test_an_expired_hold_passes_on_before_the_scan_is_decided() -> None:
         9, 7, 2, ReservationStatus.HELD, NOW - timedelta(days=2), NOW - timedelta(hours=1)
     )
     item = replace(DRILL, status=ItemStatus.RESERVED)
-    effects = decide(_snapshot(item=item, queue=(held,)), _scan())
+    effects = decide(snapshot(item=item, queue=(held,)), scan())
     assert effects.changes[0] == ReservationClosed(9, ReservationStatus.EXPIRED, NOW)
     assert effects.decision is not None and effects.decision.action is Action.BORROW
 
 
 def test_unknown_card_is_refused_and_changes_nothing() -> None:
-    effects = decide(_snapshot(card=None, door=None), CardTap("DEADBEEF", "s1", unlocked=True))
+    effects = decide(snapshot(card=None, door=None), CardTap("DEADBEEF", "s1", unlocked=True))
     assert effects.reason is Refusal.UNKNOWN_CARD and effects.changes == ()
 
 
 def test_staff_card_opens_a_stocktake() -> None:
     staff = CardState("04ABCDEF", CardStatus.ACTIVE, STAFF)
-    effects = decide(_snapshot(card=staff, door=None), CardTap("04ABCDEF", "s2", unlocked=True))
+    effects = decide(snapshot(card=staff, door=None), CardTap("04ABCDEF", "s2", unlocked=True))
     opened = effects.changes[0]
     assert isinstance(opened, DoorOpened) and opened.door.mode is SessionMode.STOCKTAKE
     assert isinstance(effects.changes[1], StocktakeOpened)
@@ -151,18 +130,52 @@ def test_staff_card_opens_a_stocktake() -> None:
 
 def test_door_closed_with_nothing_scanned_is_flagged() -> None:
     opened = replace(DOOR, door_opened_at=NOW)
-    effects = decide(_snapshot(door=opened), DoorChange("s1", opened=False))
+    effects = decide(snapshot(door=opened), DoorChange("s1", opened=False))
     kinds = [c.kind for c in effects.changes if isinstance(c, AnomalyRaised)]
     assert kinds == [AnomalyKind.UNSCANNED_REMOVAL]
     assert effects.changes[-1] == DoorChanged(replace(opened, closed_at=NOW, flag="unscanned"))
 
 
 def test_enrol_read_records_the_card_in_upper_case() -> None:
-    effects = decide(_snapshot(card=None), EnrolRead("04a1b2c3", "e-1"))
+    effects = decide(snapshot(card=None), EnrolRead("04a1b2c3", "e-1"))
     (read,) = effects.changes
     assert getattr(read, "card_uid", None) == "04A1B2C3"
 
 
 def test_an_unknown_command_is_a_type_error() -> None:
     with pytest.raises(TypeError):
-        decide(_snapshot(), object())
+        decide(snapshot(), object())
+
+
+PURE_TESTS = (
+    "tests.server.test_rule_book",
+    "tests.server.test_hut_rules",
+    "tests.server.test_holds",
+    "tests.server.test_staff_rules",
+)
+# What a pure rule test must not load, directly or through what it imports.
+NOT_PURE = (
+    "sqlalchemy",
+    "fastapi",
+    "starlette",
+    "paho",
+    "psycopg",
+    "server.storage",
+    "server.ledger",
+)
+
+
+def test_the_pure_rule_tests_import_no_database_web_or_broker_code() -> None:
+    probe = (
+        "import importlib, json, sys\n"
+        f"for name in {PURE_TESTS!r}: importlib.import_module(name)\n"
+        f"bad = sorted(m for m in sys.modules if m.startswith({NOT_PURE!r}))\n"
+        "print(json.dumps([bad, 'server.domain.rule_book' in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    bad, imported_the_rules = json.loads(done.stdout)
+    assert imported_the_rules
+    assert bad == []

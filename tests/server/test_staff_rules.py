@@ -24,6 +24,7 @@ from server.domain.changes import (
     ReservationClosed,
 )
 from server.domain.ledger_state import (
+    AccessSnapshot,
     CardState,
     HutState,
     ItemState,
@@ -35,8 +36,6 @@ from server.domain.ledger_state import (
 )
 from server.domain.rule_book import RULES, decide
 from server.domain.staff_rules import (
-    EVERY_HUT,
-    NO_TIME,
     AddCard,
     ClearRepair,
     ExpireHold,
@@ -77,8 +76,8 @@ def _item(**fields: object) -> Snapshot:
     return Snapshot(**base)  # type: ignore[arg-type]
 
 
-def _access(**fields: object) -> Snapshot:
-    return Snapshot(EVERY_HUT, NO_TIME, **fields)  # type: ignore[arg-type]
+def _access(**fields: object) -> AccessSnapshot:
+    return AccessSnapshot(**fields)  # type: ignore[arg-type]
 
 
 def _refused(effects: Effects) -> tuple[Refusal | None, str | None]:
@@ -90,7 +89,7 @@ def _refused(effects: Effects) -> tuple[Refusal | None, str | None]:
 
 
 def test_renew_extends_the_due_date_by_one_period() -> None:
-    effects = decide(_item(loan=LOAN, member=ZHANG), Renew(41))
+    effects = decide(_item(loan=LOAN, borrower=ZHANG), Renew(41))
     due = NOW + timedelta(days=5)  # from the later of now and the due date
     assert effects.changes == (LoanRenewed(41, due, 1),)
     assert effects.reason is None and effects.feedback is not None
@@ -104,19 +103,21 @@ def test_renew_extends_the_due_date_by_one_period() -> None:
         ({"loan": replace(LOAN, renewals=1)}, Refusal.MAX_RENEWALS, "续借次数已满"),
         ({"queue": (_waiting(9, 2),)}, Refusal.RESERVATION_WAITING, "有人预约 不能续借"),
         (
-            {"member": replace(ZHANG, status=MemberStatus.SUSPENDED)},
+            {"borrower": replace(ZHANG, status=MemberStatus.SUSPENDED)},
             Refusal.MEMBER_SUSPENDED,
             "账户已暂停",
         ),
     ],
 )
 def test_renew_refusals(fields: dict[str, object], reason: Refusal, text: str) -> None:
-    snapshot = _item(**({"loan": LOAN, "member": ZHANG} | fields))
+    snapshot = _item(**({"loan": LOAN, "borrower": ZHANG} | fields))
     assert _refused(decide(snapshot, Renew(41))) == (reason, text)
 
 
 def test_a_held_place_does_not_block_a_renewal_only_a_waiting_one() -> None:
-    effects = decide(_item(loan=LOAN, member=ZHANG, queue=(_held(until=timedelta(1)),)), Renew(41))
+    effects = decide(
+        _item(loan=LOAN, borrower=ZHANG, queue=(_held(until=timedelta(1)),)), Renew(41)
+    )
     assert effects.reason is None and len(effects.changes) == 1
 
 

@@ -8,6 +8,13 @@ stocktakes, enrol reads), deliveries split, duplicated, reordered and held behin
 staff actions (reserve, renew, write off as lost, clear after repair, expire holds) and
 clock moves, through the ingest path (apply_batch, release_overdue). The dump is the
 ledger without row ids, and every ack with its feedback.
+
+Two families of runs (``FAMILIES``): ``run-NN`` mixes everything; ``queue-NN`` is heavy in
+waiting lists: four residents queueing for three items, returns that hand an item to the
+next in line, holds running out (short clock moves, staff expiring holds), repair cards on
+reserved items, clear after repair, write-offs with a queue, renewals refused because
+someone waits. The generator uses only what the ledger before the rule book had
+(apply_batch, release_overdue, server.staff_actions), so it runs on either tree.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server import staff_actions
+from server.domain import MemberStatus
 from server.ledger import AnyEvent, BatchResult, apply_batch, release_overdue
 from server.seed import seed_demo
 from server.storage import reminder_queries
@@ -33,6 +41,7 @@ from server.storage.models import (
     Anomaly,
     Base,
     Card,
+    Consumable,
     ConsumableBatch,
     DoorSession,
     EventRecord,
@@ -40,6 +49,7 @@ from server.storage.models import (
     Item,
     Loan,
     Member,
+    MemberFlagRow,
     NotificationRequest,
     Reservation,
     SessionScan,
@@ -49,7 +59,6 @@ from server.storage.reminder_models import DisplayMessage
 from toolhut.contract import CardDecision, CardEvent, DoorEvent, DoorState, ScanEvent
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "data" / "ledger_golden"
-SEEDS = tuple(range(25))
 T0 = datetime.fromisoformat("2026-11-27T02:00:00+00:00")
 HUTS = ("demo-hut", "hut-b")
 CARDS = ("04A1B2C3", "04D5E6F7", "04ABCDEF", "DEADBEEF")  # staff card third, unknown last
@@ -74,10 +83,61 @@ GAP_TIMEOUT = timedelta(seconds=30)
 _KEEP = {"categories", "member_flag_rules"}
 
 
+@dataclass(frozen=True)
+class Family:
+    """One kind of seeded run: what its visits scan, what its staff do, how often, and the
+    residents it adds to the demo seed (name, card uid, flags)."""
+
+    name: str  # the golden files' prefix
+    seeds: tuple[int, ...]
+    cards: tuple[str, ...]  # the staff card and an unknown one among them
+    labels: tuple[str, ...]
+    tags: tuple[str, ...]  # what staff actions name
+    steps: int
+    weights: tuple[int, int, int]  # visit, staff, clock
+    actions: tuple[str, ...]  # staff actions, repeated for weight
+    hours: tuple[int, ...]  # clock moves
+    aimed: tuple[str, ...] = ("reserve",)  # staff actions that mostly name a lent item
+    residents: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+
+MIXED = Family(
+    "run",
+    tuple(range(25)),
+    CARDS,
+    LABELS,
+    TAGS,
+    steps=22,
+    weights=(6, 3, 1),
+    actions=("reserve", "reserve", "renew", "lost", "clear", "expire"),
+    hours=(1, 3, 6, 20, 30),
+)
+QUEUES = Family(
+    "queue",
+    tuple(range(20)),
+    ("04A1B2C3", "04D5E6F7", "04110001", "04110002", "DEADBEEF"),
+    # The drills hold 24 hours, the ladder 4; a repair card unholds a reserved item.
+    ("T0001", "T0001", "T0002", "T0003", "T0003", "COND:REPAIR", "COND:OK"),
+    ("T0001", "T0002", "T0003"),
+    steps=34,
+    weights=(5, 4, 3),
+    actions=("reserve",) * 5 + ("renew", "renew", "lost", "clear", "clear", "expire", "expire"),
+    hours=(1, 3, 5, 25, 26),
+    aimed=("reserve", "renew", "lost"),
+    residents=(
+        ("王大爷", "04110001", ("senior",)),
+        ("陈老师", "04110002", ()),
+    ),
+)
+FAMILIES = (MIXED, QUEUES)
+RUNS = tuple((family, seed) for family in FAMILIES for seed in family.seeds)
+
+
 @dataclass
 class _Run:
     sessions: sessionmaker[Session]
     rng: random.Random
+    family: Family
     now: datetime = T0
     seq: dict[str, int] = field(default_factory=lambda: dict.fromkeys(HUTS, 0))
     visits: int = 0
@@ -100,7 +160,7 @@ class _Run:
         hut = rng.choice(HUTS)
         self.visits += 1
         key = None if rng.random() < 0.1 else f"{hut}-v{self.visits}"
-        uid = rng.choice(CARDS)
+        uid = rng.choice(self.family.cards)
         events: list[AnyEvent] = []
         decision = rng.choices(
             [CardDecision.UNLOCKED, CardDecision.DENIED, CardDecision.ENROL], [8, 1, 1]
@@ -115,7 +175,7 @@ class _Run:
         events.append(DoorEvent(**self._common(hut, key, len(events)), state=DoorState.OPEN))
         card = None if rng.random() < 0.15 else uid
         for _ in range(rng.randint(0, 4)):
-            text = rng.choice(LABELS)
+            text = rng.choice(self.family.labels)
             events.append(ScanEvent(**self._common(hut, key, len(events)), text=text, card=card))
         events.append(DoorEvent(**self._common(hut, key, len(events)), state=DoorState.CLOSED))
         self._deliver(hut, events)
@@ -148,17 +208,18 @@ class _Run:
 
     def staff(self) -> None:
         rng = self.rng
-        action = rng.choice(["reserve", "reserve", "renew", "lost", "clear", "expire"])
-        tag = rng.choice(TAGS)
+        action = rng.choice(self.family.actions)
+        tag = rng.choice(self.family.tags)
         with self.sessions.begin() as db:
             lent = _on_loan(db)
-            if action == "reserve" and lent and rng.random() < 0.8:
+            if action in self.family.aimed and lent and rng.random() < 0.8:
                 tag = rng.choice(lent)
-            outcome = _staff(db, action, tag=tag, card=rng.choice(CARDS), now=self.now)
+            card = rng.choice(self.family.cards)
+            outcome = _staff(db, action, tag=tag, card=card, now=self.now)
         self.log.append(["staff", action, tag, outcome])
 
     def clock(self) -> None:
-        self.now += timedelta(hours=self.rng.choice((1, 3, 6, 20, 30)))
+        self.now += timedelta(hours=self.rng.choice(self.family.hours))
         with self.sessions.begin() as db:
             result = release_overdue(db, now=self.now, gap_timeout=GAP_TIMEOUT)
         self.log.append(["clock", self.now.isoformat(), _acks(result)])
@@ -204,27 +265,31 @@ def _acks(result: BatchResult) -> list[Any]:
     ]
 
 
-def reset(sessions: sessionmaker[Session]) -> None:
-    """Every table empty but the reference data; the demo seed on two huts; a display
-    line waiting for one member."""
+def reset(sessions: sessionmaker[Session], family: Family = MIXED) -> None:
+    """Every table empty but the reference data; the demo seed on two huts and the
+    family's residents; a display line waiting for one member."""
     with sessions.begin() as db:
         for table in reversed(Base.metadata.sorted_tables):
             if table.name not in _KEEP:
                 db.execute(delete(table))
         seed_demo(db)
         db.add(Hut(id="hut-b", name="二号屋"))
+        for name, uid, flags in family.residents:
+            member = Member(name=name, building_unit="9-101", status=MemberStatus.ACTIVE)
+            member.flag_rows = [MemberFlagRow(flag=flag) for flag in flags]
+            db.add_all([member, Card(uid=uid, member=member)])
         card = db.scalars(select(Card).where(Card.uid == "04D5E6F7")).one()
         reminder_queries.add_display_message(
             db, member_id=card.member_id, text="请归还电钻", now=T0
         )
 
 
-def run(sessions: sessionmaker[Session], seed: int, *, steps: int = 22) -> dict[str, Any]:
-    """One seeded run from a fresh ledger; returns its canonical dump."""
-    reset(sessions)
-    ledger = _Run(sessions, random.Random(seed))
-    for _ in range(steps):
-        kind = ledger.rng.choices(["visit", "staff", "clock"], [6, 3, 1])[0]
+def run(sessions: sessionmaker[Session], seed: int, family: Family = MIXED) -> dict[str, Any]:
+    """One seeded run of ``family`` from a fresh ledger; returns its canonical dump."""
+    reset(sessions, family)
+    ledger = _Run(sessions, random.Random(seed), family)
+    for _ in range(family.steps):
+        kind = ledger.rng.choices(["visit", "staff", "clock"], list(family.weights))[0]
         getattr(ledger, kind)()
     ledger.clock()  # whatever is still held is released
     return dump(sessions, ledger.log)
@@ -245,6 +310,9 @@ def _tables(db: Session) -> dict[str, Callable[[], list[Any]]]:
 
     def door(door_id: int | None) -> str | None:
         return None if door_id is None else db.get(DoorSession, door_id).key  # type: ignore[union-attr]
+
+    def supply(consumable_id: int) -> str:
+        return db.get(Consumable, consumable_id).tag  # type: ignore[union-attr]
 
     def loan(loan_id: int | None) -> Any:
         found = None if loan_id is None else db.get(Loan, loan_id)
@@ -351,7 +419,7 @@ def _tables(db: Session) -> dict[str, Callable[[], list[Any]]]:
             for e in every(EnrolmentCandidate)
         ],
         "batches": lambda: [
-            [b.consumable_id, b.quantity, b.expires_on] for b in every(ConsumableBatch)
+            [supply(b.consumable_id), b.quantity, b.expires_on] for b in every(ConsumableBatch)
         ],
         "display": lambda: [
             [member(m.member_id), m.text, m.shown_at] for m in every(DisplayMessage)
@@ -376,8 +444,8 @@ def _key(row: Any) -> str:
     return json.dumps(_plain(row), ensure_ascii=False, sort_keys=True)
 
 
-def golden_path(seed: int) -> Path:
-    return GOLDEN_DIR / f"run-{seed:02d}.json"
+def golden_path(seed: int, family: Family = MIXED) -> Path:
+    return GOLDEN_DIR / f"{family.name}-{seed:02d}.json"
 
 
 def canonical(data: dict[str, Any]) -> str:
@@ -388,7 +456,7 @@ def canonical(data: dict[str, Any]) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def _write(seeds: tuple[int, ...]) -> None:
+def _write(runs: tuple[tuple[Family, int], ...]) -> None:
     """Write the golden files from this tree's ledger, on a SQLite file of its own."""
     import tempfile
 
@@ -401,8 +469,9 @@ def _write(seeds: tuple[int, ...]) -> None:
         engine = make_engine(url)
         try:
             sessions = make_sessionmaker(engine)
-            for seed in seeds:
-                golden_path(seed).write_text(canonical(run(sessions, seed)), encoding="utf-8")
+            for family, seed in runs:
+                dumped = canonical(run(sessions, seed, family))
+                golden_path(seed, family).write_text(dumped, encoding="utf-8")
         finally:
             engine.dispose()
 
@@ -410,9 +479,12 @@ def _write(seeds: tuple[int, ...]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="write tests/data/ledger_golden/")
+    parser.add_argument(
+        "--family", choices=[f.name for f in FAMILIES], help="only this family's runs"
+    )
     args = parser.parse_args()
     if args.write:
-        _write(SEEDS)
+        _write(tuple(r for r in RUNS if args.family in (None, r[0].name)))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ display lines included."""
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -13,60 +14,75 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.ledger import apply_event
-from server.storage import reminder_queries, reservations
+from server import staff_actions
+from server.ledger import AnyEvent, apply_event
+from server.storage import reminder_queries
 from server.storage.models import Card, Hut, Item, Member, NotificationRequest, Reservation
 from server.storage.reminder_models import DisplayMessage
 
 from .conftest import T0
 from .streams import CARDS, HUTS, RECEIVED_AT, TAGS, batches, ingest, reset, snapshot, visits
 
+SETUP_HUT = "hut-setup"
+HOUR = timedelta(hours=1)
+
 
 def _seed_waiting(sessions: sessionmaker[Session]) -> None:
-    """Someone waits for T0002 and T0010; a reminder line waits for one card's member."""
-    with sessions.begin() as session:
-        card = session.scalars(select(Card).where(Card.uid == "04A1B2C3")).one()
-        other = session.scalars(select(Card).where(Card.uid == "04D5E6F7")).one()
-        for tag, member_id in (("T0002", other.member_id), ("T0010", card.member_id)):
-            item = session.scalars(select(Item).where(Item.tag == tag)).one()
-            reservations.add(session, item=item, member_id=member_id, now=T0)
-        reminder_queries.add_display_message(
-            session, member_id=card.member_id, text="请归还电钻", now=T0
-        )
+    """Someone waits for T0002 and T0010; a reminder line waits for one card's member.
+
+    A waiting list forms only behind an item that is out: the two are borrowed first, at a
+    third hut (its own sequence: the huts' streams still start at 1), then reserved by staff."""
+    zhang, li = "04A1B2C3", "04D5E6F7"
+    with sessions.begin() as db:
+        db.add(Hut(id=SETUP_HUT, name="三号屋"))
+    lend = visits(SETUP_HUT, [(zhang, ["T0002"]), (li, ["T0010"])], starts=[T0 - HOUR] * 2)
+    for event in lend:
+        _apply(sessions, event)
+    with sessions.begin() as db:
+        for tag, card in (("T0002", li), ("T0010", zhang)):
+            staff_actions.reserve(db, tag=tag, card=card, now=T0 - HOUR / 2)
+        member_id = db.scalars(select(Card.member_id).where(Card.uid == zhang)).one()
+        reminder_queries.add_display_message(db, member_id=member_id, text="请归还电钻", now=T0)
+
+
+def _apply(sessions: sessionmaker[Session], event: AnyEvent) -> None:
+    with sessions.begin() as db:
+        hut = db.get(Hut, event.hut)
+        assert hut is not None
+        apply_event(db, event, hut=hut, received_at=RECEIVED_AT)
 
 
 def _full_snapshot(sessions: sessionmaker[Session]) -> dict[str, Any]:
     state = snapshot(sessions)
-    with sessions() as session:
+    with sessions() as db:
         state["reservations"] = [
             (r.item.tag, r.member.name, r.state, r.hold_until, r.closed_at)
-            for r in session.scalars(select(Reservation))
+            for r in db.scalars(select(Reservation))
         ]
         state["notices"] = [
-            (n.kind, _name(session, n.member_id), _tag(session, n.item_id), n.text)
-            for n in session.scalars(select(NotificationRequest))
+            (n.kind, _name(db, n.member_id), _tag(db, n.item_id), n.text)
+            for n in db.scalars(select(NotificationRequest))
         ]
         state["display"] = [
-            (_name(session, m.member_id), m.text, m.shown_at)
-            for m in session.scalars(select(DisplayMessage))
+            (_name(db, m.member_id), m.text, m.shown_at) for m in db.scalars(select(DisplayMessage))
         ]
     for name in ("reservations", "notices", "display"):
         state[name].sort(key=repr)
     return state
 
 
-def _name(session: Session, member_id: int | None) -> str | None:
+def _name(db: Session, member_id: int | None) -> str | None:
     if member_id is None:
         return None
-    member = session.get(Member, member_id)
+    member = db.get(Member, member_id)
     assert member is not None
     return member.name
 
 
-def _tag(session: Session, item_id: int | None) -> str | None:
+def _tag(db: Session, item_id: int | None) -> str | None:
     if item_id is None:
         return None
-    item = session.get(Item, item_id)
+    item = db.get(Item, item_id)
     assert item is not None
     return item.tag
 
@@ -96,10 +112,7 @@ def test_batches_give_the_ledger_of_one_event_at_a_time(
     reset(sessions)
     _seed_waiting(sessions)
     for event in clean:
-        with sessions.begin() as session:
-            hut = session.get(Hut, event.hut)
-            assert hut is not None
-            apply_event(session, event, hut=hut, received_at=RECEIVED_AT)
+        _apply(sessions, event)
     expected = _full_snapshot(sessions)
 
     reset(sessions)
