@@ -6,8 +6,8 @@ Two loads, each on a freshly seeded database:
 - single: a batch of one per transaction, as a resident at the hut sends it: card tap,
   door open, borrow scan, return scan, door close, visit after visit at one hut; the
   median time of each kind;
-- batch: batches of ``--batch`` mixed events (many huts' visits interleaved, as the ingest
-  bench sends them); the median time per event.
+- batch: batches of about ``--batch`` mixed events (many huts' whole visits interleaved,
+  as the ingest bench sends them); the median time per event.
 
 For each, the SQL statements per event (an executemany counts once), the median wall and
 CPU time, and the least CPU time of any sample (CPU time hides most of a loaded machine's
@@ -195,16 +195,16 @@ def single(bench: Bench, visits: int) -> dict[str, list[Sample]]:
 
 
 def batches(bench: Bench, count: int, size: int, huts: int) -> list[Sample]:
+    """``count`` batches of whole visits, about ``size`` events each (a multiple of 5):
+    ``huts`` huts' visits interleaved (fewer huts if the batch is small), each hut's in
+    seq order, so that every event applies at once (none is held behind a gap)."""
+    huts = max(1, min(huts, size // 5))
+    visits = max(1, size // 5 // huts)
     out = []
     for _ in range(count):
-        events: list[AnyEvent] = []
-        per_hut = [
-            bench.visits.next(h) for h in range(huts) for _ in range(max(1, size // 5 // huts))
-        ]
-        for i in range(5):  # the huts' visits interleaved, each hut in seq order
-            events.extend(visit[i] for visit in per_hut)
+        events = [e for h in range(huts) for _ in range(visits) for e in bench.visits.next(h)]
         events.sort(key=lambda e: (e.seq, e.hut))
-        out.append(bench.transaction(events[:size]))
+        out.append(bench.transaction(events))
     return out
 
 

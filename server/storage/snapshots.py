@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import Select, func, select, tuple_
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from server.domain import DEFAULT_POLICY, ItemCondition, LoanPolicy, SessionMode
 from server.domain.commands import CardTap, DoorChange, EnrolRead, Scan
@@ -41,6 +41,7 @@ from server.domain.ledger_state import (
     Snapshot,
 )
 from server.storage import consumables
+from server.storage import loader_statements as q
 from server.storage.door_sessions import ON_SHELF, stocktake_of
 from server.storage.effect_writer import EffectWriter
 from server.storage.models import (
@@ -53,7 +54,6 @@ from server.storage.models import (
     Reservation,
     SessionScan,
 )
-from server.storage.reminder_models import DisplayMessage
 from server.storage.working_set import WorkingSet
 
 
@@ -164,11 +164,8 @@ class Snapshots:
         uid = uid.upper()
         cards = self.working.cards
         if uid not in cards:
-            # The member with it (a lazy load would be a second round of ORM work).
-            # The member and its flags with it: one statement, not a lazy load or two.
-            member = joinedload(Card.member)
-            query = select(Card).where(Card.uid == uid).options(member.joinedload(Member.flag_rows))
-            cards[uid] = card_state(self.db.scalars(query).unique().one_or_none())
+            # With its member and the member's flags: one statement, not lazy loads.
+            cards[uid] = card_state(q.rows(self.db, q.CARD, uid=uid).one_or_none())
         return cards[uid]
 
     def may_have_display_line(self, member_id: int) -> bool:
@@ -179,15 +176,14 @@ class Snapshots:
     def item(self, tag: str) -> ItemState | None:
         items = self.working.items
         if tag not in items:
-            items[tag] = self.db.scalars(select(Item).where(Item.tag == tag)).one_or_none()
+            items[tag] = q.rows(self.db, q.ITEM, tag=tag).one_or_none()
         item = items[tag]
         return None if item is None else item_state(item)
 
     def _open_loan(self, item: ItemState) -> LoanState | None:
         loans = self.working.open_loans
         if item.id not in loans:
-            query = _open_loans().where(Loan.item_id == item.id)
-            loans[item.id] = self.db.scalars(query).one_or_none()
+            loans[item.id] = q.rows(self.db, q.OPEN_LOAN, item_id=item.id).one_or_none()
         loan = loans[item.id]
         if loan is None:
             return None
@@ -210,28 +206,17 @@ class Snapshots:
         key = (member_id, category)
         working = self.working
         if not working.knows_count(key):
-            query = (
-                select(func.count())
-                .select_from(Loan)
-                .join(Loan.item)
-                .where(
-                    Loan.member_id == member_id,
-                    Loan.returned_at.is_(None),
-                    Loan.lost_at.is_(None),
-                    Item.category == category,
-                )
-            )
-            working.counts[key] = int(self.db.scalar(query) or 0)
+            found = self.db.scalar(q.IN_CATEGORY, {"member_id": member_id, "category": category})
+            working.counts[key] = int(found or 0)
         return working.counts[key]
 
     def _queue(self, item_id: int) -> tuple[ReservationState, ...]:
-        rows = self.working.reservations.get(item_id)
-        if rows is None:
-            query = select(Reservation).where(
-                Reservation.item_id == item_id, Reservation.state.in_(ACTIVE_RESERVATION)
+        line = self.working.reservations.get(item_id)
+        if line is None:
+            line = self.working.reservations[item_id] = list(
+                q.rows(self.db, q.QUEUE, item_id=item_id)
             )
-            rows = self.working.reservations[item_id] = list(self.db.scalars(query))
-        return queue_of(rows)
+        return queue_of(line)
 
     def _consumable(self, tag: str) -> ConsumableState | None:
         found = consumables.find(self.db, tag)
@@ -246,8 +231,7 @@ class Snapshots:
         pair = (hut_id, key)
         doors = self.working.doors
         if pair not in doors:
-            query = select(DoorSession).where(DoorSession.hut_id == hut_id, DoorSession.key == key)
-            doors[pair] = self.db.scalars(query).one_or_none()
+            doors[pair] = q.rows(self.db, q.DOOR, hut_id=hut_id, key=key).one_or_none()
         door = doors[pair]
         if door is None:
             return None
@@ -325,68 +309,40 @@ class Snapshots:
             self._preload_items(keys.tags)
         if keys.doors:
             pairs = sorted(keys.doors)
-            query = select(DoorSession).where(
-                tuple_(DoorSession.hut_id, DoorSession.key).in_(pairs)
-            )
-            found = {(door.hut_id, door.key): door for door in self.db.scalars(query)}
+            found = {(d.hut_id, d.key): d for d in q.rows(self.db, q.DOORS, pairs=pairs)}
             for pair in pairs:
                 self.working.doors[pair] = found.get(pair)
 
     def _preload_cards(self, uids: set[str]) -> None:
         db, working = self.db, self.working
-        query = select(Card).where(Card.uid.in_(sorted(uids))).options(selectinload(Card.member))
-        found = {card.uid: card for card in db.scalars(query)}
+        found = {card.uid: card for card in q.rows(db, q.CARDS, uids=sorted(uids))}
         for uid in uids:
             working.cards[uid] = card_state(found.get(uid))
         members = {card.member_id for card in found.values()}
         if not members:
             return
-        counts = (
-            select(Loan.member_id, Item.category, func.count())
-            .join(Loan.item)
-            .where(
-                Loan.member_id.in_(sorted(members)),
-                Loan.returned_at.is_(None),
-                Loan.lost_at.is_(None),
-            )
-            .group_by(Loan.member_id, Item.category)
-        )
-        for member_id, category, n in db.execute(counts):
+        by_category = db.execute(q.BY_CATEGORY, {"member_ids": sorted(members)})
+        for member_id, category, n in by_category:
             working.counts[(member_id, category)] = int(n)
         working.counted |= members
-        shown = select(DisplayMessage.member_id).where(
-            DisplayMessage.member_id.in_(sorted(members)), DisplayMessage.shown_at.is_(None)
-        )
-        working.no_display |= members - set(db.scalars(shown))
+        shown = q.rows(db, q.WITH_DISPLAY_LINE, member_ids=sorted(members))
+        working.no_display |= members - set(shown)
 
     def _preload_items(self, tags: set[str]) -> None:
         db, working = self.db, self.working
-        items = {
-            item.tag: item for item in db.scalars(select(Item).where(Item.tag.in_(sorted(tags))))
-        }
+        items = {item.tag: item for item in q.rows(db, q.ITEMS, tags=sorted(tags))}
         for tag in tags:
             working.items[tag] = items.get(tag)
         ids = sorted(item.id for item in items.values())
         if not ids:
             return
-        loans = {
-            loan.item_id: loan for loan in db.scalars(_open_loans().where(Loan.item_id.in_(ids)))
-        }
-        active = select(Reservation).where(
-            Reservation.item_id.in_(ids), Reservation.state.in_(ACTIVE_RESERVATION)
-        )
+        loans = {loan.item_id: loan for loan in q.rows(db, q.OPEN_LOANS, item_ids=ids)}
         queues: dict[int, list[Reservation]] = {item_id: [] for item_id in ids}
-        for reservation in db.scalars(active):
+        for reservation in q.rows(db, q.QUEUES, item_ids=ids):
             queues[reservation.item_id].append(reservation)
         for item_id in ids:
             working.open_loans[item_id] = loans.get(item_id)
             working.reservations.setdefault(item_id, queues[item_id])
-
-
-def _open_loans() -> Select[Loan]:
-    """Open loans, their own columns only: their items are the snapshot's own, and their
-    members are not read (as rows they would cost a join and a flags query more)."""
-    return select(Loan).where(Loan.returned_at.is_(None), Loan.lost_at.is_(None))
 
 
 def card_state(card: Card | None) -> CardState | None:

@@ -1,0 +1,99 @@
+"""The loader's queries (storage/snapshots.py), each built once with bind parameters.
+
+A small ORM query built anew per event costs about as much again in Python as running
+it: building the statement and computing its cache key. Built once here, a lookup pays
+for neither (a statement's cache key is kept with it). The lists go in as expanding
+parameters; ``rows(db, statement, **params)`` runs one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, bindparam, func, select, tuple_
+from sqlalchemy.orm import Session, joinedload
+
+from server.domain.ledger_state import ACTIVE_RESERVATION
+from server.storage.models import Card, DoorSession, Item, Loan, Member, Reservation
+from server.storage.reminder_models import DisplayMessage
+
+
+def _open_loans() -> Select[Loan]:
+    """Open loans, their own columns only: their items are the snapshot's own, and their
+    members are not read (as rows they would cost a join and a flags query more)."""
+    return select(Loan).where(Loan.returned_at.is_(None), Loan.lost_at.is_(None))
+
+
+# A card with its member and the member's flags, in one statement.
+_WITH_MEMBER = joinedload(Card.member).joinedload(Member.flag_rows)
+
+CARD = select(Card).where(Card.uid == bindparam("uid")).options(_WITH_MEMBER)
+CARDS = select(Card).where(Card.uid.in_(bindparam("uids", expanding=True))).options(_WITH_MEMBER)
+
+ITEM = select(Item).where(Item.tag == bindparam("tag"))
+ITEMS = select(Item).where(Item.tag.in_(bindparam("tags", expanding=True)))
+
+OPEN_LOAN = _open_loans().where(Loan.item_id == bindparam("item_id"))
+OPEN_LOANS = _open_loans().where(Loan.item_id.in_(bindparam("item_ids", expanding=True)))
+
+_STILL_OUT = (Loan.returned_at.is_(None), Loan.lost_at.is_(None))
+IN_CATEGORY = (
+    select(func.count())
+    .select_from(Loan)
+    .join(Loan.item)
+    .where(
+        Loan.member_id == bindparam("member_id"),
+        Item.category == bindparam("category"),
+        *_STILL_OUT,
+    )
+)
+BY_CATEGORY = (
+    select(Loan.member_id, Item.category, func.count())
+    .join(Loan.item)
+    .where(Loan.member_id.in_(bindparam("member_ids", expanding=True)), *_STILL_OUT)
+    .group_by(Loan.member_id, Item.category)
+)
+
+QUEUE = select(Reservation).where(
+    Reservation.item_id == bindparam("item_id"), Reservation.state.in_(ACTIVE_RESERVATION)
+)
+QUEUES = select(Reservation).where(
+    Reservation.item_id.in_(bindparam("item_ids", expanding=True)),
+    Reservation.state.in_(ACTIVE_RESERVATION),
+)
+
+DOOR = select(DoorSession).where(
+    DoorSession.hut_id == bindparam("hut_id"), DoorSession.key == bindparam("key")
+)
+DOORS = select(DoorSession).where(
+    tuple_(DoorSession.hut_id, DoorSession.key).in_(bindparam("pairs", expanding=True))
+)
+
+WITH_DISPLAY_LINE = select(DisplayMessage.member_id).where(
+    DisplayMessage.member_id.in_(bindparam("member_ids", expanding=True)),
+    DisplayMessage.shown_at.is_(None),
+)
+
+
+def rows(db: Session, statement: Select[Any], **params: Any) -> Any:
+    """The ORM rows (or single column values) of ``statement`` with ``params``, made
+    unique (a joined collection repeats its row)."""
+    return db.scalars(statement, params).unique()
+
+
+__all__ = [
+    "BY_CATEGORY",
+    "CARD",
+    "CARDS",
+    "DOOR",
+    "DOORS",
+    "IN_CATEGORY",
+    "ITEM",
+    "ITEMS",
+    "OPEN_LOAN",
+    "OPEN_LOANS",
+    "QUEUE",
+    "QUEUES",
+    "WITH_DISPLAY_LINE",
+    "rows",
+]
