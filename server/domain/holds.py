@@ -28,7 +28,7 @@ from server.domain.ledger_state import (
     ReservationStatus,
 )
 from server.domain.lending import display, hold_until
-from server.domain.model import ItemStatus
+from server.domain.model import ItemCondition, ItemStatus
 from server.domain.policy import LoanPolicy
 
 READY_TEXT = "您预约的 {name} 已可领取"
@@ -50,10 +50,16 @@ class Line:
     def waiting(self) -> tuple[ReservationState, ...]:
         return tuple(r for r in self.queue if r.state is ReservationStatus.WAITING)
 
-    def set_item(self, **fields: object) -> Line:
-        """The item with ``fields`` changed (status, condition, hut_id), and the change."""
-        item = replace(self.item, **fields)  # type: ignore[arg-type]
-        change = ItemChanged(self.item.id, **fields)  # type: ignore[arg-type]
+    def set_item(
+        self,
+        *,
+        status: ItemStatus | None = None,
+        condition: ItemCondition | None = None,
+        hut_id: str | None = None,
+    ) -> Line:
+        """The item with the fields given changed (None: as it is), and the change."""
+        item = self.item.changed(status=status, condition=condition, hut_id=hut_id)
+        change = ItemChanged(self.item.id, status=status, condition=condition, hut_id=hut_id)
         # Built directly, not by replace(): rules call these a few times per scan.
         return Line(item, self.queue, (*self.changes, change))
 

@@ -93,6 +93,27 @@ class ItemState:
     loan_days: int | None = None
     max_renewals: int | None = None
 
+    def changed(
+        self,
+        *,
+        status: ItemStatus | None = None,
+        condition: ItemCondition | None = None,
+        hut_id: str | None = None,
+    ) -> ItemState:
+        """This item with the fields given changed (None: as it is); what rules change of
+        an item (built directly: dataclasses.replace costs three times as much)."""
+        return ItemState(
+            self.id,
+            self.tag,
+            self.name_zh,
+            self.category,
+            self.status if status is None else status,
+            self.condition if condition is None else condition,
+            self.hut_id if hut_id is None else hut_id,
+            loan_days=self.loan_days,
+            max_renewals=self.max_renewals,
+        )
+
     def view(self) -> ItemView:
         return ItemView(
             self.tag,
