@@ -22,19 +22,19 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import _scratch
+from _scratch import card_uid, hut_id, scratch_db, tag
 from sqlalchemy import select
 
 from server.ingest import IngestWorker
 from server.settings import ServerSettings
-from server.storage import make_engine, make_sessionmaker, normalize_db_url
+from server.storage import make_engine, make_sessionmaker
 from server.storage.migrate import migrate_engine
-from server.storage.models import Card, Hut, Item, Member
+from server.storage.models import Hut
 from toolhut.contract import (
     CardDecision,
     CardEvent,
@@ -55,18 +55,6 @@ PREFIX = "bench"
 # each hut's key, as gateways send them, and the server checks every one.
 SECRET = secrets.token_bytes(SECRET_BYTES)
 TS = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
-
-
-def hut_id(h: int) -> str:
-    return f"hut-{h:03d}"
-
-
-def card_uid(h: int) -> str:
-    return f"0B{h:06X}"
-
-
-def tag(h: int, i: int) -> str:
-    return f"B{h:03d}{i:03d}"
 
 
 def build_events(events: int, huts: int) -> list[tuple[str, bytes]]:
@@ -105,19 +93,7 @@ def seed(db_url: str, huts: int) -> Any:
     migrate_engine(engine)
     with make_sessionmaker(engine).begin() as db:
         if db.scalars(select(Hut)).first() is None:
-            db.execute(
-                Hut.__table__.insert(),
-                [{"id": hut_id(h), "name": hut_id(h), "timezone": "Asia/Shanghai",
-                  "allowlist_version": 0} for h in range(huts)],
-            )  # fmt: skip
-            for h in range(huts):
-                member = Member(name=f"m{h}", building_unit="1-1")
-                db.add_all([member, Card(uid=card_uid(h), member=member)])
-                for i in range(20):
-                    db.add(
-                        Item(tag=tag(h, i), name_zh="工具", name_en="tool",
-                             category="hand_tools", hut_id=hut_id(h))
-                    )  # fmt: skip
+            _scratch.seed(db, huts)
     return engine
 
 
@@ -219,25 +195,6 @@ def ingest(url: str, db_url: str, events: list[tuple[str, bytes]], huts: int, wi
     worker.stop()
     engine.dispose()
     return len(events) / elapsed
-
-
-@contextmanager
-def scratch_db(url: str | None, tmp: Path) -> Iterator[str]:
-    """A new SQLite file, or a new schema in the PostgreSQL database (dropped after)."""
-    if url is None:
-        yield f"sqlite:///{tmp / 'bench.sqlite3'}"
-        return
-    import psycopg
-
-    plain = normalize_db_url(url).replace("postgresql+psycopg://", "postgresql://")
-    schema = f"bench_{new_id()[:8]}"
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{url}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def main() -> int:

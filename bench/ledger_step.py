@@ -33,21 +33,21 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from _scratch import ITEMS_PER_HUT, card_uid, hut_id, scratch_db, seed, tag
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server import ledger
 from server.ledger import apply_batch
-from server.storage import make_engine, make_sessionmaker, normalize_db_url
+from server.storage import make_engine, make_sessionmaker
 from server.storage.migrate import migrate_engine
-from server.storage.models import Card, Hut, Item, Member
+from server.storage.models import Hut
 from server.storage.queries import get_huts
 from toolhut.contract import (
     AnyEvent,
@@ -60,20 +60,7 @@ from toolhut.contract import (
 )
 
 TS = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
-ITEMS_PER_HUT = 20
 KINDS = ("card", "door open", "borrow", "return", "door close")
-
-
-def hut_id(h: int) -> str:
-    return f"hut-{h:03d}"
-
-
-def card_uid(h: int) -> str:
-    return f"0C{h:06X}"
-
-
-def tag(h: int, i: int) -> str:
-    return f"L{h:03d}{i:03d}"
 
 
 class Visits:
@@ -104,22 +91,6 @@ class Visits:
         ]
 
 
-def seed(db: Session, huts: int) -> None:
-    db.execute(
-        Hut.__table__.insert(),
-        [{"id": hut_id(h), "name": hut_id(h), "timezone": "Asia/Shanghai",
-          "allowlist_version": 0} for h in range(huts)],
-    )  # fmt: skip
-    for h in range(huts):
-        member = Member(name=f"m{h}", building_unit="1-1")
-        db.add_all([member, Card(uid=card_uid(h), member=member)])
-        for i in range(ITEMS_PER_HUT):
-            db.add(
-                Item(tag=tag(h, i), name_zh="工具", name_en="tool", category="hand_tools",
-                     hut_id=hut_id(h))
-            )  # fmt: skip
-
-
 class Meter:
     """Statements run on the engine (an executemany once), as the bench counts them."""
 
@@ -132,25 +103,6 @@ class Meter:
         self.statements += 1
         if self.shown is not None:
             self.shown.append(" ".join(statement.split())[:400])
-
-
-@contextmanager
-def database(url: str | None, tmp: Path) -> Iterator[str]:
-    """A new SQLite file, or a schema of its own in the PostgreSQL database (dropped after)."""
-    if url is None:
-        yield f"sqlite:///{tmp / 'ledger_step.sqlite3'}"
-        return
-    import psycopg
-
-    plain = normalize_db_url(url).split("?")[0].replace("postgresql+psycopg://", "postgresql://")
-    schema = f"ledger_step_{new_id()[:8]}"
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{url.split('?')[0]}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +198,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=40, help="--profile: lines shown")
     parser.add_argument("--sql", action="store_true", help="print one visit's statements")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, database(args.db, Path(tmp)) as url:
+    with tempfile.TemporaryDirectory() as tmp, scratch_db(args.db, Path(tmp)) as url:
         backend = "postgresql" if url.startswith("postgresql") else "sqlite"
         profile = cProfile.Profile() if args.profile else None
         bench = Bench(url, args.huts)
