@@ -13,14 +13,13 @@ match") and never acked. Acks and commands go out sealed with the hut's key.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,10 +50,10 @@ MAX_BATCH = 500
 ACKS_PER_MESSAGE = 1000  # AckBatch's own limit
 _DB_RETRY_MAX = 30.0
 DEAD_LETTER_LINES = 20  # per minute of the worker's clock; the rest are counted
+_TOPIC_CACHE = 4096  # events topics already parsed; a flood of made-up ones cannot grow it
 
 
-@dataclass(frozen=True, slots=True)
-class _Received:
+class _Received(NamedTuple):  # a tuple: paho's thread builds one per message
     topic: str
     payload: bytes
     mid: int
@@ -76,6 +75,32 @@ class _SyncRequest:
 
 _SYNC = _SyncRequest()
 _SYNC_EXPIRY = timedelta(seconds=60)
+
+_Item = _Received | _AllowlistRequest | _SyncRequest
+
+
+class _Inbox:
+    """What paho's network thread (and the allowlist listeners) hand the worker thread,
+    taken in bulk. A deque, whose append and popleft are atomic, and an event that wakes
+    the worker: a queue.Queue cost a lock and a notify per message on each side."""
+
+    def __init__(self) -> None:
+        self._items: deque[_Item] = deque()
+        self._ready = threading.Event()
+
+    def put(self, item: _Item) -> None:
+        self._items.append(item)
+        if not self._ready.is_set():  # set again by whoever puts after the take cleared it
+            self._ready.set()
+
+    def take(self, limit: int, *, timeout: float) -> list[_Item]:
+        """Up to ``limit`` items, oldest first, waiting up to ``timeout`` for the first
+        (an empty list if none came). Only the worker thread takes."""
+        if not self._items and not self._ready.wait(timeout):
+            return []
+        self._ready.clear()  # before taking: what is put from now on sets it again
+        items = self._items
+        return [items.popleft() for _ in range(min(limit, len(items)))]
 
 
 def sync_commands(hut_ids: Iterable[str], *, now: datetime) -> list[Command]:
@@ -102,7 +127,8 @@ class IngestWorker:
         self._sessions = sessions
         self._clock = clock
         self._policy = policy
-        self._inbox: queue.Queue[_Received | _AllowlistRequest | _SyncRequest] = queue.Queue()
+        self._inbox = _Inbox()
+        self._event_huts: dict[str, str] = {}  # events topic -> its hut
         self._gap_timeout = timedelta(seconds=settings.gap_timeout_s)
         self._next_sweep = 0.0
         self._next_allowlist_check = 0.0
@@ -215,22 +241,15 @@ class IngestWorker:
         while not self._stopping.is_set():
             self._sweep_when_due()
             self._check_allowlists_when_due()
-            try:
-                first = self._inbox.get(timeout=0.2)
-            except queue.Empty:
+            batch = self._inbox.take(MAX_BATCH, timeout=0.2)
+            if not batch:
                 continue
-            batch = [first]
-            while len(batch) < MAX_BATCH:
-                try:
-                    batch.append(self._inbox.get_nowait())
-                except queue.Empty:
-                    break
             try:
                 self._handle(batch)
             except Exception:  # the worker never dies; the gateway will resend unacked events
                 log.exception("ingest worker failed on a batch of %d", len(batch))
 
-    def _handle(self, batch: list[_Received | _AllowlistRequest | _SyncRequest]) -> None:
+    def _handle(self, batch: list[_Item]) -> None:
         messages = [item for item in batch if isinstance(item, _Received)]
         if messages:
             self._with_db_retry(lambda: self._ingest(messages))
@@ -353,9 +372,14 @@ class IngestWorker:
         return result.acks
 
     def _parse(self, message: _Received) -> AnyEvent:
-        hut, kind = self._topics.parse(message.topic)
-        if kind is not TopicKind.EVENTS:
-            raise ContractError(f"not an events topic: {message.topic!r}")
+        hut = self._event_huts.get(message.topic)
+        if hut is None:
+            hut, kind = self._topics.parse(message.topic)
+            if kind is not TopicKind.EVENTS:
+                raise ContractError(f"not an events topic: {message.topic!r}")
+            if len(self._event_huts) >= _TOPIC_CACHE:
+                self._event_huts.clear()
+            self._event_huts[message.topic] = hut
         # Sealed with the topic's hut key and naming that hut, or a ContractError.
         return parse_event(message.payload, key=self._keyring(hut))
 

@@ -227,10 +227,7 @@ def apply_batch(
             unique[event.id] = event
     claimed = event_log.claim_events(
         session,
-        [
-            Claim(e.id, e.hut, e.seq, e.type, e.ts, e.model_dump(mode="json"))
-            for e in unique.values()
-        ],
+        [Claim(e.id, e.hut, e.seq, e.type, e.ts, e.model_dump_json()) for e in unique.values()],
         received_at=received_at,
         outcome=Outcome.APPLIED.value,
     )

@@ -176,6 +176,8 @@ def new_id() -> str:
 
 def refuse_control_chars(text: str) -> str:
     """The text itself, or ValueError if it holds a control character."""
+    if text.isascii() and text.isprintable():  # the usual text, without the search
+        return text
     found = CONTROL_CHARS.search(text)
     if found is not None:
         raise ValueError(f"control character U+{ord(found.group()):04X} at {found.start()}")
