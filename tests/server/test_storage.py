@@ -5,12 +5,14 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import DateTime, Engine, func, inspect, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.seed import DEMO_ITEMS, DEMO_MEMBERS, seed_demo
 from server.storage import DatabaseUrlError, migrate, normalize_db_url
+from server.storage.coltypes import NaiveDatetimeError, UtcDateTime
 from server.storage.models import Base, EventRecord, Hut, Item, Loan, Member
 from server.storage.queries import claim_event
 
@@ -88,6 +90,27 @@ def test_times_come_back_aware_in_utc(sessions: sessionmaker[Session]) -> None:
         assert loan.borrowed_at == shanghai_noon
         assert loan.borrowed_at.utcoffset() == timedelta(0)
         assert loan.borrowed_at.hour == 4
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 27, 12, 0, tzinfo=timezone(timedelta(hours=8))),
+        datetime(2026, 11, 27, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(999, 1, 2, 3, 4, 5, 999999, tzinfo=timezone(timedelta(hours=-5))),
+    ],
+)
+def test_sqlite_stores_utc_datetimes_as_its_datetime_type_writes_them(moment: datetime) -> None:
+    # UtcDateTime writes SQLite's text in one step; it must be the text SQLite's DATETIME
+    # type writes for the same moment in UTC, or stored rows would sort and compare apart.
+    dialect = sqlite.dialect()
+    ours = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
+    theirs = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert ours is not None and theirs is not None
+    assert ours(moment) == theirs(moment.astimezone(UTC).replace(tzinfo=None))
+    assert ours(None) is None
+    with pytest.raises(NaiveDatetimeError):
+        ours(moment.replace(tzinfo=None))
 
 
 def test_seed_is_idempotent(engine: Engine, sessions: sessionmaker[Session]) -> None:
