@@ -154,7 +154,7 @@ def _log(event: AnyEvent, effects: Effects, *, hut: Hut) -> None:
 
 
 def apply_event(
-    session: Session,
+    db: Session,
     event: AnyEvent,
     *,
     hut: Hut,
@@ -163,7 +163,7 @@ def apply_event(
 ) -> EventAck:
     """Record ``event`` (from ``hut``) and apply it now; a known event id changes nothing."""
     record = queries.claim_event(
-        session,
+        db,
         event_id=event.id,
         hut_id=hut.id,
         seq=event.seq,
@@ -174,7 +174,7 @@ def apply_event(
     )
     if record is None:
         return EventAck(id=event.id, seq=event.seq, outcome=Outcome.DUPLICATE)
-    ledger = _Ledger(session, policy=policy)
+    ledger = _Ledger(db, policy=policy)
     outcome, reason, feedback = ledger.apply(event, hut=hut, received_at=received_at)
     ledger.writer.finish()
     queries.set_event_outcome(
@@ -204,7 +204,7 @@ class BatchResult:
 
 
 def apply_batch(
-    session: Session,
+    db: Session,
     events: Sequence[AnyEvent],
     *,
     huts: dict[str, Hut],
@@ -217,7 +217,7 @@ def apply_batch(
     duplicate or queued; and an event held back (queued) gets a second one, with its
     feedback, in the batch that applies it."""
     result = BatchResult()
-    sequences = event_log.lock_sequences(session, {event.hut for event in events})
+    sequences = event_log.lock_sequences(db, {event.hut for event in events})
     unique: dict[str, AnyEvent] = {}
     repeats: list[AnyEvent] = []  # the same id twice in one batch
     for event in events:
@@ -226,18 +226,18 @@ def apply_batch(
         else:
             unique[event.id] = event
     claimed = event_log.claim_events(
-        session,
+        db,
         [Claim(e.id, e.hut, e.seq, e.type, e.ts, e.model_dump_json()) for e in unique.values()],
         received_at=received_at,
         outcome=Outcome.APPLIED.value,
     )
     seen_before = [e for e in unique.values() if e.id not in claimed]
-    known = event_log.outcomes_of(session, [e.id for e in seen_before])
+    known = event_log.outcomes_of(db, [e.id for e in seen_before])
     fresh: dict[str, list[_Pending]] = defaultdict(list)
     for event in unique.values():
         if event.id in claimed:
             fresh[event.hut].append(_Pending(event, claimed[event.id], received_at, new=True))
-    ledger = _Ledger(session, policy=policy)
+    ledger = _Ledger(db, policy=policy)
     batch = [p.event for pending in fresh.values() for p in pending]
     # A resident waiting at the hut is usually a batch of one: there the preload's dozen
     # queries cost more than the few lookups the loader makes on a miss.
@@ -247,7 +247,7 @@ def apply_batch(
     outcomes: list[tuple[int, str, str | None]] = []
     for hut_id in sorted(fresh):
         _HutRun(
-            session,
+            db,
             ledger,
             sequence=sequences[hut_id],
             hut=huts[hut_id],
@@ -256,7 +256,7 @@ def apply_batch(
             result=result,
             outcomes=outcomes,
         ).run(fresh[hut_id])
-    event_log.set_outcomes(session, outcomes)
+    event_log.set_outcomes(db, outcomes)
     ledger.writer.finish()
     for event in [*seen_before, *repeats]:
         # A resend of an event still held back is still held back; anything else is done.
@@ -268,7 +268,7 @@ def apply_batch(
 
 
 def release_overdue(
-    session: Session,
+    db: Session,
     *,
     now: datetime,
     policy: LoanPolicy = DEFAULT_POLICY,
@@ -276,18 +276,18 @@ def release_overdue(
 ) -> BatchResult:
     """Apply events held longer than ``gap_timeout`` for huts that sent nothing since."""
     result = BatchResult()
-    hut_ids = event_log.huts_held_since(session, before=now - gap_timeout)
+    hut_ids = event_log.huts_held_since(db, before=now - gap_timeout)
     if not hut_ids:
         return result
-    sequences = event_log.lock_sequences(session, hut_ids)
-    ledger = _Ledger(session, policy=policy)
+    sequences = event_log.lock_sequences(db, hut_ids)
+    ledger = _Ledger(db, policy=policy)
     outcomes: list[tuple[int, str, str | None]] = []
     for hut_id in hut_ids:
-        hut = queries.get_hut(session, hut_id)
+        hut = queries.get_hut(db, hut_id)
         if hut is None:
             continue
         _HutRun(
-            session,
+            db,
             ledger,
             sequence=sequences[hut_id],
             hut=hut,
@@ -296,7 +296,7 @@ def release_overdue(
             result=result,
             outcomes=outcomes,
         ).run([])
-    event_log.set_outcomes(session, outcomes)
+    event_log.set_outcomes(db, outcomes)
     ledger.writer.finish()
     return result
 
@@ -306,7 +306,7 @@ class _HutRun:
 
     def __init__(
         self,
-        session: Session,
+        db: Session,
         ledger: _Ledger,
         *,
         sequence: HutSequence,
@@ -316,7 +316,7 @@ class _HutRun:
         result: BatchResult,
         outcomes: list[tuple[int, str, str | None]],
     ) -> None:
-        self.session = session
+        self.db = db
         self.ledger = ledger
         self.sequence = sequence
         self.hut = hut
@@ -332,7 +332,7 @@ class _HutRun:
         ahead = [p for p in fresh if p.event.seq > watermark]
         restart: list[_Pending] = []
         for pending in behind:
-            gap = event_log.gap_containing(self.session, self.hut.id, pending.event.seq)
+            gap = event_log.gap_containing(self.db, self.hut.id, pending.event.seq)
             if gap is not None:
                 gap.late += 1
                 log.warning(
@@ -359,7 +359,7 @@ class _HutRun:
                 break
             missing = (watermark + 1, first.event.seq - 1)
             event_log.add_gap(
-                self.session,
+                self.db,
                 hut_id=self.hut.id,
                 kind=GapKind.MISSING,
                 first_seq=missing[0],
@@ -386,7 +386,7 @@ class _HutRun:
         self.sequence.held_since = min((p.received_at for p in queue), default=None)
 
     def _load_held(self) -> list[_Pending]:
-        rows = event_log.held_rows(self.session, self.hut.id, outcome=Outcome.QUEUED.value)
+        rows = event_log.held_rows(self.db, self.hut.id, outcome=Outcome.QUEUED.value)
         return [
             _Pending(
                 stored_event(row.payload),
@@ -402,7 +402,7 @@ class _HutRun:
         new numbering is awaited from its start."""
         first = min(p.event.seq for p in restart)
         event_log.add_gap(
-            self.session,
+            self.db,
             hut_id=self.hut.id,
             kind=GapKind.RESET,
             first_seq=first,

@@ -23,20 +23,21 @@ _SEQUENCE = text("SELECT pg_get_serial_sequence(:table, :column)")
 
 
 class _SequenceNames:
-    """Each table's id sequence, looked up once per session factory (None: no serial id)."""
+    """Each table's id sequence, looked up once per database session factory (None: no
+    serial id)."""
 
     def __init__(self) -> None:
         self._names: dict[str, str | None] = {}
 
-    def of(self, session: Session, mapper: Mapper[Any]) -> str | None:
+    def of(self, db: Session, mapper: Mapper[Any]) -> str | None:
         table = mapper.local_table
         key = getattr(table, "fullname", str(table))
         if key not in self._names:
-            self._names[key] = _serial_sequence(session, mapper)
+            self._names[key] = _serial_sequence(db, mapper)
         return self._names[key]
 
 
-def _serial_sequence(session: Session, mapper: Mapper[Any]) -> str | None:
+def _serial_sequence(db: Session, mapper: Mapper[Any]) -> str | None:
     if len(mapper.primary_key) != 1:
         return None
     column = mapper.primary_key[0]
@@ -44,7 +45,7 @@ def _serial_sequence(session: Session, mapper: Mapper[Any]) -> str | None:
         return None
     table = mapper.local_table
     name = getattr(table, "fullname", "")
-    found = session.scalar(_SEQUENCE, {"table": name, "column": column.name})
+    found = db.scalar(_SEQUENCE, {"table": name, "column": column.name})
     return None if found is None else str(found)
 
 
@@ -52,19 +53,19 @@ def install(factory: sessionmaker[Session]) -> None:
     """Give the sessions of ``factory`` (on PostgreSQL) ids from sequences before a flush."""
     names = _SequenceNames()
 
-    def before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    def before_flush(db: Session, _context: Any, _instances: Any) -> None:
         pending: dict[Mapper[Any], list[Any]] = defaultdict(list)
-        for obj in session.new:
+        for obj in db.new:
             mapper = inspect(obj).mapper
             if mapper.primary_key_from_instance(obj)[0] is None:
                 pending[mapper].append(obj)
         for mapper, objects in pending.items():
             if len(objects) < MIN_ROWS:
                 continue
-            sequence = names.of(session, mapper)
+            sequence = names.of(db, mapper)
             if sequence is None:
                 continue
-            ids = session.scalars(_NEXT_IDS, {"sequence": sequence, "n": len(objects)}).all()
+            ids = db.scalars(_NEXT_IDS, {"sequence": sequence, "n": len(objects)}).all()
             attribute = mapper.get_property_by_column(mapper.primary_key[0]).key
             # In the order they were added, so ids still follow insertion order.
             objects.sort(key=lambda obj: inspect(obj).insert_order)
