@@ -26,10 +26,8 @@ from server.domain.changes import (
 from server.domain.ledger_state import (
     AccessSnapshot,
     CardState,
-    HutState,
     ItemState,
     LoanState,
-    MemberState,
     ReservationState,
     ReservationStatus,
     Snapshot,
@@ -49,15 +47,12 @@ from server.domain.staff_rules import (
     SuspendMember,
 )
 from tests.server.domain_cases import NOW
+from tests.server.rule_builders import HUT, LI, LI_CARD, ZHANG
 
-HUT = HutState("demo-hut", "Asia/Shanghai")
-ZHANG = MemberState(1, "张阿姨", MemberStatus.ACTIVE)
-LI = MemberState(2, "李师傅", MemberStatus.ACTIVE)
 ON_LOAN = ItemState(
     7, "T0001", "电钻", Category.POWER_TOOLS, ItemStatus.ON_LOAN, ItemCondition.OK, "demo-hut"
 )
 LOAN = LoanState(41, 7, 1, NOW - timedelta(days=1), NOW + timedelta(days=2))
-LI_CARD = CardState("04D5E6F7", CardStatus.ACTIVE, LI)
 
 
 def _waiting(reservation_id: int, member_id: int, *, hours_ago: int = 24) -> ReservationState:
