@@ -2,7 +2,9 @@
 hut should show.
 
 Between the MQTT adapter and the database: no MQTT here, so any adapter (a replay tool,
-a test, an HTTP upload later) applies events the same way.
+a test, an HTTP upload later) applies events the same way. Each event becomes the
+domain's command and goes loader -> rule book -> effect writer (``_Ledger``); the order
+of each hut's events (gaps, held events, renumbering) is server/hut_order.py's.
 
 - ``apply_event``: one event, now, whatever its seq (tools and tests).
 - ``apply_batch``: what the ingest worker calls. It claims the batch's event ids in one
@@ -18,7 +20,6 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -33,10 +34,10 @@ from server.domain.changes import AnomalyRaised, Effects
 from server.domain.commands import CardTap, DoorChange, EnrolRead, HutCommand, Scan
 from server.domain.ledger_state import AnomalyKind, MemberState
 from server.domain.rule_book import decide
+from server.hut_order import BatchResult, HutRun, Pending
 from server.storage import event_log, queries, reminder_queries
 from server.storage.effect_writer import EffectWriter
 from server.storage.event_log import Claim
-from server.storage.ingest_models import GapKind, HutSequence
 from server.storage.models import Hut
 from server.storage.policy_store import load_policy
 from server.storage.snapshots import BatchKeys, Snapshots, keys_of
@@ -51,7 +52,6 @@ from toolhut.contract import (
     Feedback,
     Outcome,
     ScanEvent,
-    stored_event,
 )
 
 log = logging.getLogger(__name__)
@@ -183,26 +183,6 @@ def apply_event(
     return EventAck(id=event.id, seq=event.seq, outcome=outcome, feedback=feedback)
 
 
-@dataclass(slots=True)
-class _Pending:
-    event: AnyEvent
-    row_id: int
-    received_at: datetime
-    new: bool  # arrived in this batch (it gets an ack now); else held from before
-
-
-@dataclass(slots=True)
-class BatchResult:
-    """Acks per hut for the events of the batch, and the counts of what happened."""
-
-    acks: dict[str, list[EventAck]] = field(default_factory=lambda: defaultdict(list))
-    applied: int = 0
-    held: int = 0
-    released: int = 0  # held before, applied now
-    duplicates: int = 0
-    held_ids: set[str] = field(default_factory=set)
-
-
 def apply_batch(
     db: Session,
     events: Sequence[AnyEvent],
@@ -233,10 +213,10 @@ def apply_batch(
     )
     seen_before = [e for e in unique.values() if e.id not in claimed]
     known = event_log.outcomes_of(db, [e.id for e in seen_before])
-    fresh: dict[str, list[_Pending]] = defaultdict(list)
+    fresh: dict[str, list[Pending]] = defaultdict(list)
     for event in unique.values():
         if event.id in claimed:
-            fresh[event.hut].append(_Pending(event, claimed[event.id], received_at, new=True))
+            fresh[event.hut].append(Pending(event, claimed[event.id], received_at, new=True))
     ledger = _Ledger(db, policy=policy)
     batch = [p.event for pending in fresh.values() for p in pending]
     # A resident waiting at the hut is usually a batch of one: there the preload's dozen
@@ -246,7 +226,7 @@ def apply_batch(
         ledger.loader.preload(_keys(batch))
     outcomes: list[tuple[int, str, str | None]] = []
     for hut_id in sorted(fresh):
-        _HutRun(
+        HutRun(
             db,
             ledger,
             sequence=sequences[hut_id],
@@ -286,7 +266,7 @@ def release_overdue(
         hut = queries.get_hut(db, hut_id)
         if hut is None:
             continue
-        _HutRun(
+        HutRun(
             db,
             ledger,
             sequence=sequences[hut_id],
@@ -299,167 +279,6 @@ def release_overdue(
     event_log.set_outcomes(db, outcomes)
     ledger.writer.finish()
     return result
-
-
-class _HutRun:
-    """One hut's share of a batch, under its watermark row's lock."""
-
-    def __init__(
-        self,
-        db: Session,
-        ledger: _Ledger,
-        *,
-        sequence: HutSequence,
-        hut: Hut,
-        now: datetime,
-        gap_timeout: timedelta,
-        result: BatchResult,
-        outcomes: list[tuple[int, str, str | None]],
-    ) -> None:
-        self.db = db
-        self.ledger = ledger
-        self.sequence = sequence
-        self.hut = hut
-        self.now = now
-        self.gap_timeout = gap_timeout
-        self.result = result
-        self.outcomes = outcomes
-
-    def run(self, fresh: list[_Pending]) -> None:
-        watermark = self.sequence.applied_seq
-        held = self._load_held() if self.sequence.held else []
-        behind = sorted((p for p in fresh if p.event.seq <= watermark), key=_seq)
-        ahead = [p for p in fresh if p.event.seq > watermark]
-        restart: list[_Pending] = []
-        for pending in behind:
-            gap = event_log.gap_containing(self.db, self.hut.id, pending.event.seq)
-            if gap is not None:
-                gap.late += 1
-                log.warning(
-                    "hut %s: seq %d arrived after its gap was reported; applied late",
-                    self.hut.id,
-                    pending.event.seq,
-                )
-                self._apply(pending)
-            else:
-                restart.append(pending)
-        if restart:
-            watermark = self._reset(restart, held, watermark)
-            held = []
-            ahead = restart + ahead
-        queue = sorted(held + ahead, key=_seq)
-        while queue:
-            first = queue[0]
-            if first.event.seq <= watermark + 1:
-                self._apply(queue.pop(0))
-                watermark = max(watermark, first.event.seq)
-                continue
-            oldest = min(p.received_at for p in queue)
-            if self.now - oldest < self.gap_timeout:
-                break
-            missing = (watermark + 1, first.event.seq - 1)
-            event_log.add_gap(
-                self.db,
-                hut_id=self.hut.id,
-                kind=GapKind.MISSING,
-                first_seq=missing[0],
-                last_seq=missing[1],
-                at=self.now,
-                detail=f"waited {self.gap_timeout.total_seconds():.0f} s",
-            )
-            log.warning(
-                "hut %s: seq %d..%d never came; applying seq %d on",
-                self.hut.id,
-                missing[0],
-                missing[1],
-                first.event.seq,
-            )
-            watermark = first.event.seq - 1
-        for pending in queue:
-            if pending.new:
-                self._ack(pending.event, Outcome.QUEUED)
-                self.outcomes.append((pending.row_id, Outcome.QUEUED.value, None))
-                self.result.held += 1
-                self.result.held_ids.add(pending.event.id)
-        self.sequence.applied_seq = watermark
-        self.sequence.held = len(queue)
-        self.sequence.held_since = min((p.received_at for p in queue), default=None)
-
-    def _load_held(self) -> list[_Pending]:
-        rows = event_log.held_rows(self.db, self.hut.id, outcome=Outcome.QUEUED.value)
-        return [
-            _Pending(
-                stored_event(row.payload),
-                row.row_id,
-                row.received_at,
-                new=False,
-            )
-            for row in rows
-        ]
-
-    def _reset(self, restart: list[_Pending], held: list[_Pending], watermark: int) -> int:
-        """The gateway numbers from 1 again: what it held from before goes first, then the
-        new numbering is awaited from its start."""
-        first = min(p.event.seq for p in restart)
-        event_log.add_gap(
-            self.db,
-            hut_id=self.hut.id,
-            kind=GapKind.RESET,
-            first_seq=first,
-            last_seq=watermark,
-            at=self.now,
-            detail=f"unseen event at seq {first} <= applied {watermark}; "
-            f"{len(held)} held events applied",
-        )
-        log.warning(
-            "hut %s: new event at seq %d, already applied up to %d: the gateway started "
-            "its numbering again",
-            self.hut.id,
-            first,
-            watermark,
-        )
-        for pending in sorted(held, key=_seq):
-            self._apply(pending)
-        return 0
-
-    def _apply(self, pending: _Pending) -> None:
-        if pending.new:
-            outcome, refusal, feedback = self.ledger.apply(
-                pending.event, hut=self.hut, received_at=pending.received_at
-            )
-            reason = None if refusal is None else refusal.value
-            self.result.applied += 1
-            self._ack(pending.event, outcome, feedback)
-        else:
-            outcome, reason, feedback = self._apply_held(pending)
-            self.result.released += 1
-            # Its first ack said "queued": this one carries what the hut should show (the
-            # gateway shows it if the resident may still be there).
-            self._ack(pending.event, outcome, feedback)
-        if outcome is not Outcome.APPLIED or not pending.new:
-            self.outcomes.append((pending.row_id, outcome.value, reason))
-
-    def _apply_held(self, pending: _Pending) -> tuple[Outcome, str | None, Feedback | None]:
-        # Its first ack went out before; if it breaks the server now, it must not hold the
-        # hut's later events hostage: record the failure and go on.
-        try:
-            with self.ledger.writer.savepoint():
-                outcome, reason, feedback = self.ledger.apply(
-                    pending.event, hut=self.hut, received_at=pending.received_at
-                )
-        except Exception as exc:  # noqa: BLE001  recorded on the event's row
-            log.exception("hut %s: held seq %d failed", self.hut.id, pending.event.seq)
-            return Outcome.REJECTED, f"server error: {type(exc).__name__}"[:32], None
-        return outcome, None if reason is None else reason.value, feedback
-
-    def _ack(self, event: AnyEvent, outcome: Outcome, feedback: Feedback | None = None) -> None:
-        self.result.acks[self.hut.id].append(
-            EventAck(id=event.id, seq=event.seq, outcome=outcome, feedback=feedback)
-        )
-
-
-def _seq(pending: _Pending) -> int:
-    return pending.event.seq
 
 
 def _keys(events: Sequence[AnyEvent]) -> BatchKeys:

@@ -1,0 +1,226 @@
+"""Each hut's events in ``seq`` order, under its watermark row's lock: what the ledger's
+batches (server/ledger.py) use to apply events next in line, hold back (outcome
+``queued``) those behind a gap, give up on a gap after ``gap_timeout`` (recorded as a
+gap), and start again when a gateway numbers from 1 anew.
+
+It knows the order, not the rules: each event is handed to an ``Applier`` (the ledger's
+loader -> rule book -> effect writer), and every event gets its acks here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from server.domain import Refusal
+from server.storage import event_log
+from server.storage.ingest_models import GapKind, HutSequence
+from server.storage.models import Hut
+from toolhut.contract import AnyEvent, EventAck, Feedback, Outcome, stored_event
+
+log = logging.getLogger(__name__)
+
+
+class _Savepoints(Protocol):
+    def savepoint(self) -> AbstractContextManager[None]: ...
+
+
+class Applier(Protocol):
+    """What applies one event to the ledger (its id already claimed) and says how it went."""
+
+    @property
+    def writer(self) -> _Savepoints: ...
+
+    def apply(
+        self, event: AnyEvent, *, hut: Hut, received_at: datetime
+    ) -> tuple[Outcome, Refusal | None, Feedback | None]: ...
+
+
+@dataclass(slots=True)
+class Pending:
+    event: AnyEvent
+    row_id: int
+    received_at: datetime
+    new: bool  # arrived in this batch (it gets an ack now); else held from before
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """Acks per hut for the events of the batch, and the counts of what happened."""
+
+    acks: dict[str, list[EventAck]] = field(default_factory=lambda: defaultdict(list))
+    applied: int = 0
+    held: int = 0
+    released: int = 0  # held before, applied now
+    duplicates: int = 0
+    held_ids: set[str] = field(default_factory=set)
+
+
+class HutRun:
+    """One hut's share of a batch, under its watermark row's lock."""
+
+    def __init__(
+        self,
+        db: Session,
+        ledger: Applier,
+        *,
+        sequence: HutSequence,
+        hut: Hut,
+        now: datetime,
+        gap_timeout: timedelta,
+        result: BatchResult,
+        outcomes: list[tuple[int, str, str | None]],
+    ) -> None:
+        self.db = db
+        self.ledger = ledger
+        self.sequence = sequence
+        self.hut = hut
+        self.now = now
+        self.gap_timeout = gap_timeout
+        self.result = result
+        self.outcomes = outcomes
+
+    def run(self, fresh: list[Pending]) -> None:
+        watermark = self.sequence.applied_seq
+        held = self._load_held() if self.sequence.held else []
+        behind = sorted((p for p in fresh if p.event.seq <= watermark), key=_seq)
+        ahead = [p for p in fresh if p.event.seq > watermark]
+        restart: list[Pending] = []
+        for pending in behind:
+            gap = event_log.gap_containing(self.db, self.hut.id, pending.event.seq)
+            if gap is not None:
+                gap.late += 1
+                log.warning(
+                    "hut %s: seq %d arrived after its gap was reported; applied late",
+                    self.hut.id,
+                    pending.event.seq,
+                )
+                self._apply(pending)
+            else:
+                restart.append(pending)
+        if restart:
+            watermark = self._reset(restart, held, watermark)
+            held = []
+            ahead = restart + ahead
+        queue = sorted(held + ahead, key=_seq)
+        while queue:
+            first = queue[0]
+            if first.event.seq <= watermark + 1:
+                self._apply(queue.pop(0))
+                watermark = max(watermark, first.event.seq)
+                continue
+            oldest = min(p.received_at for p in queue)
+            if self.now - oldest < self.gap_timeout:
+                break
+            missing = (watermark + 1, first.event.seq - 1)
+            event_log.add_gap(
+                self.db,
+                hut_id=self.hut.id,
+                kind=GapKind.MISSING,
+                first_seq=missing[0],
+                last_seq=missing[1],
+                at=self.now,
+                detail=f"waited {self.gap_timeout.total_seconds():.0f} s",
+            )
+            log.warning(
+                "hut %s: seq %d..%d never came; applying seq %d on",
+                self.hut.id,
+                missing[0],
+                missing[1],
+                first.event.seq,
+            )
+            watermark = first.event.seq - 1
+        for pending in queue:
+            if pending.new:
+                self._ack(pending.event, Outcome.QUEUED)
+                self.outcomes.append((pending.row_id, Outcome.QUEUED.value, None))
+                self.result.held += 1
+                self.result.held_ids.add(pending.event.id)
+        self.sequence.applied_seq = watermark
+        self.sequence.held = len(queue)
+        self.sequence.held_since = min((p.received_at for p in queue), default=None)
+
+    def _load_held(self) -> list[Pending]:
+        rows = event_log.held_rows(self.db, self.hut.id, outcome=Outcome.QUEUED.value)
+        return [
+            Pending(
+                stored_event(row.payload),
+                row.row_id,
+                row.received_at,
+                new=False,
+            )
+            for row in rows
+        ]
+
+    def _reset(self, restart: list[Pending], held: list[Pending], watermark: int) -> int:
+        """The gateway numbers from 1 again: what it held from before goes first, then the
+        new numbering is awaited from its start."""
+        first = min(p.event.seq for p in restart)
+        event_log.add_gap(
+            self.db,
+            hut_id=self.hut.id,
+            kind=GapKind.RESET,
+            first_seq=first,
+            last_seq=watermark,
+            at=self.now,
+            detail=f"unseen event at seq {first} <= applied {watermark}; "
+            f"{len(held)} held events applied",
+        )
+        log.warning(
+            "hut %s: new event at seq %d, already applied up to %d: the gateway started "
+            "its numbering again",
+            self.hut.id,
+            first,
+            watermark,
+        )
+        for pending in sorted(held, key=_seq):
+            self._apply(pending)
+        return 0
+
+    def _apply(self, pending: Pending) -> None:
+        if pending.new:
+            outcome, refusal, feedback = self.ledger.apply(
+                pending.event, hut=self.hut, received_at=pending.received_at
+            )
+            reason = None if refusal is None else refusal.value
+            self.result.applied += 1
+            self._ack(pending.event, outcome, feedback)
+        else:
+            outcome, reason, feedback = self._apply_held(pending)
+            self.result.released += 1
+            # Its first ack said "queued": this one carries what the hut should show (the
+            # gateway shows it if the resident may still be there).
+            self._ack(pending.event, outcome, feedback)
+        if outcome is not Outcome.APPLIED or not pending.new:
+            self.outcomes.append((pending.row_id, outcome.value, reason))
+
+    def _apply_held(self, pending: Pending) -> tuple[Outcome, str | None, Feedback | None]:
+        # Its first ack went out before; if it breaks the server now, it must not hold the
+        # hut's later events hostage: record the failure and go on.
+        try:
+            with self.ledger.writer.savepoint():
+                outcome, reason, feedback = self.ledger.apply(
+                    pending.event, hut=self.hut, received_at=pending.received_at
+                )
+        except Exception as exc:  # noqa: BLE001  recorded on the event's row
+            log.exception("hut %s: held seq %d failed", self.hut.id, pending.event.seq)
+            return Outcome.REJECTED, f"server error: {type(exc).__name__}"[:32], None
+        return outcome, None if reason is None else reason.value, feedback
+
+    def _ack(self, event: AnyEvent, outcome: Outcome, feedback: Feedback | None = None) -> None:
+        self.result.acks[self.hut.id].append(
+            EventAck(id=event.id, seq=event.seq, outcome=outcome, feedback=feedback)
+        )
+
+
+def _seq(pending: Pending) -> int:
+    return pending.event.seq
+
+
+__all__ = ["Applier", "BatchResult", "HutRun", "Pending"]
