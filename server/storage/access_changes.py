@@ -1,8 +1,9 @@
 """Who may open a hut changed: said by whoever changed it, told to listeners after the commit.
 
 Nothing here watches the database. Whoever changes a card or a member's status says so
-with ``mark(db)`` (the staff's access actions do; the reminder policy's bulk suspension
-does). The notification belongs to a session factory: ``install(factory)`` (done by
+with ``mark(db)``: the effect writer does for every member and card change it applies (the
+staff's access actions and the reminder policy's suspension go through the rule book and
+so through it). The notification belongs to a session factory: ``install(factory)`` (done by
 ``make_sessionmaker``) gives that factory its own listeners and hooks on the factory's
 commits only, not on SQLAlchemy's ``Session`` class. After a marked commit of one of its
 sessions, the listeners of that factory hear about it: the server process's ingest worker,
