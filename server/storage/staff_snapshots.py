@@ -21,26 +21,22 @@ from server.domain import LoanPolicy
 from server.domain.ledger_state import (
     ACTIVE_RESERVATION,
     AccessSnapshot,
-    CardState,
     HutState,
     LoanState,
     ReservationState,
     ReservationStatus,
     Snapshot,
 )
+from server.storage import loader_statements as q
 from server.storage import queries
 from server.storage.models import Card, Hut, Item, Loan, Member, Reservation
-from server.storage.snapshots import item_state, member_state, queue_of
+from server.storage.snapshots import card_state, item_state, member_state, queue_of
 
 # Rows as the rule book's records (items, members and waiting lists as the loader has them).
 
 
 def hut_state(hut: Hut) -> HutState:
     return HutState(hut.id, hut.timezone)
-
-
-def card_state(card: Card) -> CardState:
-    return CardState(card.uid, card.state, member_state(card.member))
 
 
 def loan_state(loan: Loan) -> LoanState:
@@ -51,10 +47,7 @@ def loan_state(loan: Loan) -> LoanState:
 
 def _queue(db: Session, item_id: int) -> tuple[ReservationState, ...]:
     """The item's waiting list: waiting and held, first in line first."""
-    query = select(Reservation).where(
-        Reservation.item_id == item_id, Reservation.state.in_(ACTIVE_RESERVATION)
-    )
-    return queue_of(db.scalars(query))
+    return queue_of(q.rows(db, q.QUEUE, item_id=item_id))
 
 
 def _item_snapshot(
@@ -74,7 +67,7 @@ def _item_snapshot(
         item=item_state(item),
         loan=None if loan is None else loan_state(loan),
         queue=_queue(db, item.id),
-        card=None if card is None else card_state(card),
+        card=card_state(card),
         borrower=None if borrower is None else member_state(borrower),
     )
 
@@ -146,7 +139,7 @@ def reservation_of(db: Session, *, item_id: int, member_id: int) -> Reservation:
 def _access_snapshot(*, member: Member | None = None, card: Card | None = None) -> AccessSnapshot:
     return AccessSnapshot(
         member=None if member is None else member_state(member),
-        card=None if card is None else card_state(card),
+        card=card_state(card),
     )
 
 
@@ -175,7 +168,6 @@ def of_card(db: Session, uid: str) -> AccessSnapshot | None:
 
 
 __all__ = [
-    "card_state",
     "expired_holds",
     "hut_state",
     "loan_state",
