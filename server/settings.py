@@ -11,6 +11,7 @@ from typing import Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from server.accounts.config import AccountSettings
 from server.reminders.config import ReminderSettings
 from toolhut.contract import DEFAULT_PREFIX, Topics
 from toolhut.hut_keys import SERVER_MQTT_USER
@@ -117,6 +118,7 @@ class ServerSettings(BaseSettings):
         "unset: no forwarded header is trusted (see docs/security.md)",
     )
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
+    accounts: AccountSettings = Field(default_factory=AccountSettings)
 
     @field_validator("staff_token")
     @classmethod

@@ -18,7 +18,8 @@ class ItemStatus(StrEnum):
 
 class MemberStatus(StrEnum):
     ACTIVE = "active"
-    SUSPENDED = "suspended"
+    SUSPENDED = "suspended"  # by staff, with a reason, or by the reminder policy
+    LEFT = "left"  # moved away: their cards open nothing; their loans stay on the ledger
 
 
 class CardStatus(StrEnum):

@@ -42,7 +42,7 @@ def _values(enum: Any) -> list[str]:
     return [member.value for member in enum]
 
 
-def _checked_enum(enum: Any, *, name: str) -> Enum:
+def checked_enum(enum: Any, *, name: str) -> Enum:
     """A StrEnum stored as its values in a short text column with a CHECK constraint (no
     native enum type, so adding a value needs no ALTER TYPE on PostgreSQL)."""
     return Enum(
@@ -66,6 +66,12 @@ class Hut(Base):
     name: Mapped[str] = mapped_column(Text)
     timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
     address: Mapped[str | None] = mapped_column(Text, default=None)
+    contact_phone: Mapped[str | None] = mapped_column(String(32), default=None)
+    # {"mon": [["08:00", "20:00"]], ...} in the hut's own time zone; None: always open.
+    # The door refuses taps outside them, offline too (the hours travel in the allowlist).
+    opening_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Bumped by every staff edit: two staff editing one record cannot overwrite each other.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # Last Allowlist.version published; it only grows, even across restarts.
     allowlist_version: Mapped[int] = mapped_column(BigInteger, default=0)
     # Digest of the cards and states in the list last published (never the salted list):
@@ -85,7 +91,7 @@ class Item(Base):
     # A partner organisation that stocks the hut, or a donor; None: the community's own.
     owner: Mapped[str | None] = mapped_column(Text, default=None)
     condition: Mapped[ItemCondition] = mapped_column(
-        _checked_enum(ItemCondition, name="condition"),
+        checked_enum(ItemCondition, name="condition"),
         default=ItemCondition.OK,
         server_default=ItemCondition.OK.value,
     )
@@ -93,11 +99,29 @@ class Item(Base):
     loan_days: Mapped[int | None] = mapped_column(Integer, default=None)
     max_renewals: Mapped[int | None] = mapped_column(Integer, default=None)
     status: Mapped[ItemStatus] = mapped_column(
-        _checked_enum(ItemStatus, name="status"),
+        checked_enum(ItemStatus, name="status"),
         default=ItemStatus.AVAILABLE,
     )
+    # Why staff last set the status by hand (maintenance, retired, lost, found).
+    status_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    notes: Mapped[str | None] = mapped_column(Text, default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     hut: Mapped[Hut] = relationship()
+
+
+class ItemStatusChange(Base):
+    """A status staff set by hand, with their reason: the item page's history."""
+
+    __tablename__ = "item_status_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(128))
 
 
 class Member(Base):
@@ -107,19 +131,43 @@ class Member(Base):
     name: Mapped[str] = mapped_column(Text)
     building_unit: Mapped[str] = mapped_column(String(32))
     phone: Mapped[str | None] = mapped_column(String(32), default=None)
+    # The language the hut and the reminders speak to them: zh | en.
+    language: Mapped[str] = mapped_column(String(8), default="zh", server_default="zh")
     status: Mapped[MemberStatus] = mapped_column(
-        _checked_enum(MemberStatus, name="status"),
+        checked_enum(MemberStatus, name="status"),
         default=MemberStatus.ACTIVE,
     )
+    status_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # Personal data erased (the person goes, the loans stay): name, phone, flat, cards.
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     cards: Mapped[list[Card]] = relationship(back_populates="member")
     flag_rows: Mapped[list[MemberFlagRow]] = relationship(
         cascade="all, delete-orphan", lazy="selectin"
     )
 
+    hut_rows: Mapped[list[MemberHut]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
     @property
     def flags(self) -> frozenset[str]:
         return frozenset(row.flag for row in self.flag_rows)
+
+    @property
+    def huts(self) -> frozenset[str]:
+        """The huts the member may open; empty: every hut."""
+        return frozenset(row.hut_id for row in self.hut_rows)
+
+
+class MemberHut(Base):
+    """A hut a member may open. A member with none may open every hut."""
+
+    __tablename__ = "member_huts"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    hut_id: Mapped[str] = mapped_column(ForeignKey("huts.id"), primary_key=True)
 
 
 class MemberFlagRow(Base):
@@ -143,6 +191,7 @@ class ItemCategory(Base):
     max_renewals: Mapped[int] = mapped_column(Integer)
     max_per_member: Mapped[int] = mapped_column(Integer)
     hold_hours: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class MemberFlagRule(Base):
@@ -161,12 +210,34 @@ class Card(Base):
     uid: Mapped[str] = mapped_column(String(20), unique=True)  # uppercase hex
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     state: Mapped[CardStatus] = mapped_column(
-        _checked_enum(CardStatus, name="state"),
+        checked_enum(CardStatus, name="state"),
         default=CardStatus.ACTIVE,
         server_default=CardStatus.ACTIVE.value,
     )
+    bound_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
     member: Mapped[Member] = relationship(back_populates="cards")
+
+
+class EnrolmentRequest(Base):
+    """Staff put a hut into enrol mode for a member: the next card tapped there before
+    ``expires_at`` is bound to that member. state: waiting -> bound, or expired / refused
+    (the card is someone else's) / cancelled."""
+
+    __tablename__ = "enrolment_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hut_id: Mapped[str] = mapped_column(ForeignKey("huts.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    command_id: Mapped[str] = mapped_column(String(64), unique=True)
+    requested_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(String(16))
+    card_uid: Mapped[str | None] = mapped_column(String(20), default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+    __table_args__ = (Index("ix_enrolment_requests_hut_id_state", "hut_id", "state"),)
 
 
 class Loan(Base):
@@ -339,6 +410,8 @@ class Consumable(Base):
     category: Mapped[str] = mapped_column(ForeignKey("categories.key"))
     hut_id: Mapped[str] = mapped_column(ForeignKey("huts.id"), index=True)
     min_quantity: Mapped[int] = mapped_column(Integer)
+    notes: Mapped[str | None] = mapped_column(Text, default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     batches: Mapped[list[ConsumableBatch]] = relationship(
         order_by="ConsumableBatch.id", lazy="selectin"
@@ -356,6 +429,7 @@ class ConsumableBatch(Base):
     consumable_id: Mapped[int] = mapped_column(ForeignKey("consumables.id"), index=True)
     quantity: Mapped[int] = mapped_column(Integer)
     expires_on: Mapped[date | None] = mapped_column(Date, default=None)
+    received_on: Mapped[date | None] = mapped_column(Date, default=None)  # the delivery
 
 
 class EventRecord(Base):

@@ -1,0 +1,67 @@
+"""Personal API tokens: issued shown once, stored hashed, named, expiring, revocable."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.accounts.principal import Principal, Via
+from server.accounts.secrets import TOKEN_PREFIX, new_secret, secret_hash
+from server.storage.staff_models import ApiToken, StaffUser
+
+DEFAULT_LIFETIME = timedelta(days=90)
+MAX_LIFETIME = timedelta(days=366)
+# last_used_at is written at most this often per token: a busy integration must not turn
+# every read into a write.
+_TOUCH_EVERY = timedelta(minutes=5)
+
+
+def issue_token(
+    db: Session,
+    user: StaffUser,
+    *,
+    name: str,
+    now: datetime,
+    lifetime: timedelta = DEFAULT_LIFETIME,
+) -> tuple[ApiToken, str]:
+    """A new token for ``user``; returns its row and the secret, which is never stored."""
+    secret = new_secret(TOKEN_PREFIX)
+    token = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=secret_hash(secret),
+        prefix=secret[: len(TOKEN_PREFIX) + 6],
+        created_at=now,
+        expires_at=now + min(lifetime, MAX_LIFETIME),
+    )
+    db.add(token)
+    db.flush()
+    return token, secret
+
+
+def principal_of_token(db: Session, secret: str, *, now: datetime) -> Principal | None:
+    """The token's account, if the token is known, not revoked nor expired, and its
+    account not disabled; None otherwise."""
+    row = db.execute(
+        select(ApiToken, StaffUser)
+        .join(StaffUser, ApiToken.user_id == StaffUser.id)
+        .where(ApiToken.token_hash == secret_hash(secret))
+    ).first()
+    if row is None:
+        return None
+    token, user = row.tuple()
+    if token.revoked_at is not None or token.expires_at <= now or user.disabled_at is not None:
+        return None
+    if token.last_used_at is None or now - token.last_used_at >= _TOUCH_EVERY:
+        token.last_used_at = now
+        db.commit()
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        via=Via.TOKEN,
+        must_change_password=False,  # a token is made by a signed-in user: already changed
+        credential_id=token.id,
+    )
