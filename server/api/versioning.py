@@ -1,0 +1,43 @@
+"""Which version of a record an edit was made on: ``If-Match`` (the ETag a GET gave) or
+the body's ``version``. An edit without either is refused (428), so no client overwrites
+another's change by leaving the check out; a stale one is a 409 with the current version."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, Request, Response, status
+
+TEXT_VERSION_NEEDED = (
+    "请附上记录版本（If-Match 或 version）/ say which version you edited: send If-Match "
+    "(the ETag you read) or the body's version"
+)
+TEXT_STALE = (
+    "记录已被他人修改，请刷新后重试 / someone changed this record since you read it: "
+    "reload it and edit again"
+)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def with_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = etag(version)
+
+
+def expected_version(request: Request, body_version: int | None) -> int:
+    header = request.headers.get("if-match")
+    if header is not None:
+        text = header.strip().removeprefix("W/").strip('"')
+        if text.isdigit():
+            return int(text)
+    if body_version is not None:
+        return body_version
+    raise HTTPException(status.HTTP_428_PRECONDITION_REQUIRED, TEXT_VERSION_NEEDED)
+
+
+def stale(current: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_409_CONFLICT,
+        {"reason": "stale_version", "text": TEXT_STALE, "version": current},
+        headers={"ETag": etag(current)},
+    )
