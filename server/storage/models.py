@@ -71,7 +71,10 @@ class Hut(Base):
     # The door refuses taps outside them, offline too (the hours travel in the allowlist).
     opening_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     # Bumped by every staff edit: two staff editing one record cannot overwrite each other.
-    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The migration gives existing rows 1 (a server default); the model leaves it out, as
+    # it does for language: with one, SQLAlchemy 2.1 fetches it back after every INSERT,
+    # which turns a bulk insert's one prepared statement into pages of multi-row VALUES.
+    version: Mapped[int] = mapped_column(Integer, default=1)
     # Last Allowlist.version published; it only grows, even across restarts.
     allowlist_version: Mapped[int] = mapped_column(BigInteger, default=0)
     # Digest of the cards and states in the list last published (never the salted list):
@@ -105,7 +108,7 @@ class Item(Base):
     # Why staff last set the status by hand (maintenance, retired, lost, found).
     status_reason: Mapped[str | None] = mapped_column(Text, default=None)
     notes: Mapped[str | None] = mapped_column(Text, default=None)
-    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
     hut: Mapped[Hut] = relationship()
 
@@ -132,7 +135,7 @@ class Member(Base):
     building_unit: Mapped[str] = mapped_column(String(32))
     phone: Mapped[str | None] = mapped_column(String(32), default=None)
     # The language the hut and the reminders speak to them: zh | en.
-    language: Mapped[str] = mapped_column(String(8), default="zh", server_default="zh")
+    language: Mapped[str] = mapped_column(String(8), default="zh")
     status: Mapped[MemberStatus] = mapped_column(
         checked_enum(MemberStatus, name="status"),
         default=MemberStatus.ACTIVE,
@@ -142,7 +145,7 @@ class Member(Base):
     left_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     # Personal data erased (the person goes, the loans stay): name, phone, flat, cards.
     erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
-    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
     cards: Mapped[list[Card]] = relationship(back_populates="member")
     flag_rows: Mapped[list[MemberFlagRow]] = relationship(
@@ -191,7 +194,7 @@ class ItemCategory(Base):
     max_renewals: Mapped[int] = mapped_column(Integer)
     max_per_member: Mapped[int] = mapped_column(Integer)
     hold_hours: Mapped[int] = mapped_column(Integer)
-    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class MemberFlagRule(Base):
@@ -411,7 +414,7 @@ class Consumable(Base):
     hut_id: Mapped[str] = mapped_column(ForeignKey("huts.id"), index=True)
     min_quantity: Mapped[int] = mapped_column(Integer)
     notes: Mapped[str | None] = mapped_column(Text, default=None)
-    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
     batches: Mapped[list[ConsumableBatch]] = relationship(
         order_by="ConsumableBatch.id", lazy="selectin"

@@ -34,7 +34,7 @@ class StaffUser(Base):
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     # Disabled accounts keep their rows (the audit log names them) and sign in no more.
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
-    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class StaffSession(Base):
