@@ -36,6 +36,7 @@ from toolhut.contract import (
 from toolhut.hut_keys import HutKey
 from toolhut.mqtt import make_client
 from toolhut.opening_hours import OpeningHours
+from toolhut_cli.embedded_broker import free_port
 
 HUT = "gw-health"
 CARD = "04A1B2C3"
@@ -133,6 +134,18 @@ def allowlist(
         lost=[key.card_hash(SALT, c) for c in lost],
         elsewhere=[key.card_hash(SALT, c) for c in elsewhere],
         hours=hours, anytime=[key.card_hash(SALT, c) for c in anytime],
+    )  # fmt: skip
+
+
+def no_broker_settings(
+    tmp_path: Path, keys: TestKeys, emulator: ControllerEmulator, prefix: str
+) -> GatewaySettings:
+    """A gateway on ``emulator``'s pty whose broker does not answer: the hut offline."""
+    return GatewaySettings(
+        hut=HUT, serial=emulator.device_path, topic_prefix=prefix,
+        mqtt_url=f"mqtt://127.0.0.1:{free_port()}",  # nobody listens there
+        data_dir=tmp_path / "gw", unlock_pulse_ms=1500,
+        credentials_file=keys.credentials_file(HUT),
     )  # fmt: skip
 
 

@@ -17,14 +17,20 @@ from hut_gateway.gateway import (
     Gateway,
     closed_text,
 )
-from hut_gateway.settings import GatewaySettings
-from tests.hut_gateway.rig import CARD, HUT, Hut, WallClock, allowlist, bench
+from tests.hut_gateway.rig import (
+    CARD,
+    HUT,
+    Hut,
+    WallClock,
+    allowlist,
+    bench,
+    no_broker_settings,
+)
 from tests.support.keys import TestKeys
 from tests.support.processes import poll_until
 from tests.support.services import Broker
 from toolhut.contract import MAX_DISPLAY_BYTES, CardDecision, CardEvent, DenialReason
 from toolhut.opening_hours import OpeningHours
-from toolhut_cli.embedded_broker import free_port
 
 STAFF_CARD = "0A0A0A0A"
 OTHER_HUTS_CARD = "0C0C0C0C"
@@ -123,12 +129,7 @@ def test_hours_and_anytime_hold_with_no_broker_at_all(tmp_path: Path, topic_pref
     key = keys.key(HUT)
     emulator = ControllerEmulator(output=lambda line: None)
     emulator.start()
-    settings = GatewaySettings(
-        hut=HUT, serial=emulator.device_path, topic_prefix=topic_prefix,
-        mqtt_url=f"mqtt://127.0.0.1:{free_port()}",  # nobody listens there
-        data_dir=tmp_path / "gw", unlock_pulse_ms=1500,
-        credentials_file=keys.credentials_file(HUT),
-    )  # fmt: skip
+    settings = no_broker_settings(tmp_path, keys, emulator, topic_prefix)
     wall = WallClock()
     wall.set(MONDAY_LUNCH)
     stored = allowlist(key, CARD, STAFF_CARD, hours=HOURS, anytime=(STAFF_CARD,))
