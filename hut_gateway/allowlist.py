@@ -1,8 +1,9 @@
 """The cards this hut may open for, kept on disk so the door works with the network down.
 
 The server sends keyed hashes only; the gateway never stores a card UID. Besides the
-cards that open the door, the list names suspended and lost ones, so the hut can say why it
-stays shut, offline too.
+cards that open the door, the list names suspended and lost ones, and those of members who
+may open other huts only, so the hut can say why it stays shut, offline too. It carries the
+hut's opening hours, and the cards (staff) that open outside them.
 
 Only a list sealed by the server (with this hut's key) is taken, whatever its version, and
 the file holds the sealed payload, checked again when it is loaded: a list planted in the
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 from pathlib import Path
 
 from hut_gateway.data_dir import prepare, tighten
@@ -30,6 +32,7 @@ class AllowlistStore:
         self._lock = threading.Lock()
         self._current: Allowlist | None = None
         self._states: dict[str, CardState] = {}
+        self._anytime: frozenset[str] = frozenset()
         self._load()
 
     @property
@@ -43,7 +46,20 @@ class AllowlistStore:
         return None if current is None else states.get(self._key.card_hash(current.salt, card))
 
     def admits(self, card: str) -> bool:
+        """Whether the card may open the door at all (opening hours aside)."""
         return self.state_of(card) is CardState.ACTIVE
+
+    def closed_for(self, card: str, *, at: datetime) -> list[str] | None:
+        """If the opening hours keep ``card`` out at ``at`` (the hut closed then, and the
+        card not one that opens anytime): the windows of that day, for the display (empty:
+        closed all day). None: the hours let it in."""
+        with self._lock:
+            current, anytime = self._current, self._anytime
+        if current is None or current.hours is None or current.hours.is_open(at):
+            return None
+        if self._key.card_hash(current.salt, card) in anytime:
+            return None
+        return current.hours.windows_on(at)
 
     def offer(self, payload: bytes) -> bool:
         """Take a newer allowlist from the wire; True if it replaced the current one.
@@ -64,17 +80,21 @@ class AllowlistStore:
         self._save(payload)
         self._set(allowlist)
         log.info(
-            "allowlist version %d: %d cards, %d suspended, %d lost",
+            "allowlist version %d: %d cards (%d anytime), %d suspended, %d lost, %d elsewhere; %s",
             allowlist.version,
             len(allowlist.cards),
+            len(allowlist.anytime or ()),
             len(allowlist.suspended or ()),
             len(allowlist.lost or ()),
+            len(allowlist.elsewhere or ()),
+            "always open" if allowlist.hours is None else "with opening hours",
         )
         return True
 
     def _set(self, allowlist: Allowlist) -> None:
         with self._lock:
             self._current, self._states = allowlist, allowlist.states()
+            self._anytime = frozenset(allowlist.anytime or ())
 
     def _load(self) -> None:
         try:

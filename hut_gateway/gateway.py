@@ -48,6 +48,7 @@ from hut_gateway.settings import GatewaySettings
 from hut_gateway.uplink import Uplink
 from toolhut import __version__
 from toolhut.contract import (
+    MAX_DISPLAY_BYTES,
     MAX_SCAN_TEXT,
     AckBatch,
     AlarmEvent,
@@ -81,6 +82,11 @@ TEXT_WELCOME = "请开门取还物品"
 TEXT_UNKNOWN_CARD = "未登记的卡 / Unknown card"
 TEXT_SUSPENDED = "账户已暂停 请联系工作人员 / Account suspended"
 TEXT_CARD_LOST = "此卡已挂失 请联系工作人员 / Card reported lost"
+TEXT_ELSEWHERE = "此卡不能开这间工具屋 / Not for this hut"
+# Outside the opening hours, with today's: as many windows as fit, English when room is left.
+TEXT_CLOSED = "非开放时间 今日{hours}"
+TEXT_CLOSED_EN = " / Closed"
+TEXT_CLOSED_TODAY = "今日不开放 / Closed today"
 TEXT_NO_ALLOWLIST = "名单未同步 请联系工作人员"
 TEXT_NO_SESSION = "请先刷卡"
 TEXT_SCAN_TOO_LONG = "无法识别的标签"
@@ -92,7 +98,22 @@ TEXT_CLOSE_DOOR = "请关门"
 _DENIED: dict[CardState, tuple[str, DenialReason]] = {
     CardState.SUSPENDED: (TEXT_SUSPENDED, DenialReason.SUSPENDED),
     CardState.LOST: (TEXT_CARD_LOST, DenialReason.LOST),
+    CardState.ELSEWHERE: (TEXT_ELSEWHERE, DenialReason.ELSEWHERE),
 }
+
+
+def closed_text(windows: list[str]) -> str:
+    """What the display says to an active card outside the opening hours: today's windows
+    (``OpeningHours.windows_on``), within the display's limit."""
+    if not windows:
+        return TEXT_CLOSED_TODAY
+    for count in range(len(windows), 0, -1):
+        text = TEXT_CLOSED.format(hours=" ".join(windows[:count]))
+        for shown in (text + TEXT_CLOSED_EN, text):
+            if len(shown.encode()) <= MAX_DISPLAY_BYTES:
+                return shown
+    return TEXT_CLOSED.format(hours="")  # no window is ever this long: a fallback only
+
 
 _WRITE_WAIT_S = 5.0  # longer than any sane SD card sync; then ack rather than wedge
 
@@ -353,7 +374,14 @@ class Gateway:
             self._send(Feedback(beep=Beep.OK, text=TEXT_ENROLLED))
             decision = CardDecision.ENROL
             log.info("a card was read for enrolment")  # its UID goes to the server only
-        elif (state := self.allowlist.state_of(card)) is CardState.ACTIVE:
+        elif (state := self.allowlist.state_of(card)) is CardState.ACTIVE and (
+            today := self.allowlist.closed_for(card, at=self._clock())
+        ) is not None:
+            # Outside the opening hours: only staff cards open; the hut says when it opens.
+            self._send(Feedback(beep=Beep.ERROR, text=closed_text(today)))
+            decision, reason = CardDecision.DENIED, DenialReason.CLOSED
+            log.info("card denied (closed, allowlist version %s)", self.allowlist.version)
+        elif state is CardState.ACTIVE:
             # Unlock first: it must not wait on the disk or the network.
             self._unlock()
             self._send(Feedback(beep=Beep.OK, text=TEXT_WELCOME))

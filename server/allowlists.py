@@ -1,32 +1,41 @@
 """The huts' allowlists: built from the cards and their members, published retained, and
 published again only when what they say changed.
 
-What a list says is summed up in a digest of (card, access) pairs, keyed with the hut's
-card key and stored on each hut's row with the version: a check finds a hut whose digest
-differs from the cards' now and publishes it, and a second process checking the same
-moment finds the new digest and publishes nothing. The salt is new with each list
+A list is per hut: every card's access (the same at every hut, built once), except the
+cards of members who may open other huts only (``elsewhere`` here), with the hut's opening
+hours and, if it has hours, the staff cards that open outside them (``anytime``). What a
+list says is summed up in a digest of the cards' access (hashed once for all huts) and the
+hut's own part, keyed with the hut's card key and stored on each hut's row with the
+version: a check finds a hut whose digest differs from the cards' now and publishes it
+(only the huts a change concerns), and a second process checking the same moment finds
+the new digest and publishes nothing. The salt is new with each list
 published, never with each check. Card hashes are keyed with the hut's card key, and each
 list is sealed with the hut's key: only this server's lists open a hut's door.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import secrets
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from hashlib import sha256
 from typing import Any, Protocol
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.clock import Clock
-from server.domain import CardAccess, card_access
+from server.domain import CardAccess, HutLimits, card_access, opens_anytime
 from server.storage import queries
+from server.storage.models import Hut
+from server.storage.queries import CardOfMember
 from toolhut.contract import Allowlist, Topics
 from toolhut.hut_keys import HutKey, HutKeyring
+from toolhut.opening_hours import OpeningHours
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +52,68 @@ class AllowlistNotPublishedError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class CardAccessList:
-    """Every card's access, by uid, and the text a digest sums up (the same for every hut:
-    built once, keyed per hut)."""
+    """Every card's access, by uid, as it is at every hut, and what changes it at some:
+    built once for all huts (``for_hut`` adds one hut's part, small beside it)."""
 
     entries: tuple[tuple[str, CardAccess], ...]
-    text: bytes
+    limits: HutLimits  # whose cards are elsewhere at which hut
+    anytime: frozenset[str]  # active cards of members who open outside the hours
+    shared: bytes  # the digest of what is the same at every hut (entries, unkeyed)
 
     @classmethod
-    def of(cls, entries: tuple[tuple[str, CardAccess], ...]) -> CardAccessList:
-        return cls(entries, "\n".join(f"{uid}:{access.value}" for uid, access in entries).encode())
+    def of(cls, cards: Sequence[CardOfMember]) -> CardAccessList:
+        entries = tuple(
+            (card.uid, card_access(card=card.state, member=card.member_status)) for card in cards
+        )
+        limits = HutLimits.of(
+            (uid, access, card.member_huts)
+            for (uid, access), card in zip(entries, cards, strict=True)
+        )
+        anytime = frozenset(
+            uid
+            for (uid, access), card in zip(entries, cards, strict=True)
+            if opens_anytime(access, flags=card.member_flags)
+        )
+        text = "\n".join(f"{uid}:{access.value}" for uid, access in entries).encode()
+        return cls(entries, limits, anytime, sha256(text).digest())
+
+    def for_hut(self, hut: Hut) -> HutAccessList:
+        elsewhere = self.limits.elsewhere_at(hut.id)
+        hours = opening_hours(hut)
+        # Without hours every card that opens opens anytime: the list need not say which.
+        anytime = frozenset() if hours is None else self.anytime - elsewhere
+        return HutAccessList(self, hours=hours, elsewhere=elsewhere, anytime=anytime)
+
+
+@dataclass(frozen=True, slots=True)
+class HutAccessList:
+    """One hut's list: the cards' access there, its opening hours, who opens anytime."""
+
+    cards: CardAccessList
+    hours: OpeningHours | None
+    elsewhere: frozenset[str]
+    anytime: frozenset[str]
 
     def digest(self, key: HutKey) -> str:
         """What the list of ``key``'s hut says, keyed so the stored digest tells nothing."""
-        return hmac.new(key.card_key, self.text, hashlib.sha256).hexdigest()
+        own = "\n".join(
+            [
+                "hours:" + ("" if self.hours is None else self.hours.model_dump_json()),
+                "elsewhere:" + ",".join(sorted(self.elsewhere)),
+                "anytime:" + ",".join(sorted(self.anytime)),
+            ]
+        )
+        return hmac.new(key.card_key, self.cards.shared + own.encode(), sha256).hexdigest()
 
     def allowlist(self, *, key: HutKey, version: int, issued: datetime) -> Allowlist:
         salt = secrets.token_hex(8)
         hashes: defaultdict[CardAccess, list[str]] = defaultdict(list)
-        for uid, access in self.entries:
-            hashes[access].append(key.card_hash(salt, uid))
+        anytime = []
+        for uid, access in self.cards.entries:
+            card_hash = key.card_hash(salt, uid)
+            hashes[CardAccess.ELSEWHERE if uid in self.elsewhere else access].append(card_hash)
+            if uid in self.anytime:
+                anytime.append(card_hash)
         return Allowlist(
             hut=key.hut,
             version=version,
@@ -70,16 +122,27 @@ class CardAccessList:
             cards=hashes[CardAccess.ACTIVE],
             suspended=hashes[CardAccess.SUSPENDED],
             lost=hashes[CardAccess.LOST],
+            elsewhere=hashes[CardAccess.ELSEWHERE],
+            hours=self.hours,
+            anytime=anytime,
         )
+
+
+def opening_hours(hut: Hut) -> OpeningHours | None:
+    """The hut's stored hours; None (always open) if it has none, or if what is stored is
+    not valid hours (typed into the database by hand: logged, and the hut's list still
+    goes out with every card's access)."""
+    if hut.opening_hours is None:
+        return None
+    try:
+        return OpeningHours.model_validate(hut.opening_hours)
+    except ValidationError as exc:
+        log.error("hut %s: stored opening hours are not valid, publishing none: %s", hut.id, exc)
+        return None
 
 
 def card_access_list(db: Session) -> CardAccessList:
-    return CardAccessList.of(
-        tuple(
-            (uid, card_access(card=state, member=status))
-            for uid, state, status in queries.card_states(db)
-        )
-    )
+    return CardAccessList.of(queries.card_states(db))
 
 
 def publish_allowlists(
@@ -101,7 +164,7 @@ def publish_allowlists(
         with sessions() as db:
             access = card_access_list(db)
             if all(
-                hut.allowlist_digest == access.digest(keyring(hut.id))
+                hut.allowlist_digest == access.for_hut(hut).digest(keyring(hut.id))
                 for hut in queries.list_huts(db)
             ):
                 return []
@@ -112,7 +175,8 @@ def publish_allowlists(
         access = card_access_list(db)  # after the locks: see the comment above
         for hut in huts:
             key = keyring(hut.id)
-            digest = access.digest(key)
+            hut_access = access.for_hut(hut)
+            digest = hut_access.digest(key)
             if not force and hut.allowlist_digest == digest:
                 continue
             # A millisecond floor keeps versions growing even if the database was rebuilt.
@@ -121,19 +185,23 @@ def publish_allowlists(
             # Written before the publish: on SQLite this takes the write lock, so a second
             # publisher fails here (and retries) rather than after publishing a list.
             db.flush()
-            allowlist = access.allowlist(key=key, version=version, issued=now)
+            allowlist = hut_access.allowlist(key=key, version=version, issued=now)
             info = publisher.publish(
                 topics.allowlist(hut.id), allowlist.sealed(key), qos=1, retain=True
             )
             _wait_published(info)
             lists.append(allowlist)
             log.info(
-                "published allowlist v%d for hut %s (%d cards, %d suspended, %d lost)",
+                "published allowlist v%d for hut %s (%d cards, %d anytime, %d suspended, "
+                "%d lost, %d elsewhere; %s)",
                 version,
                 hut.id,
                 len(allowlist.cards),
+                len(allowlist.anytime or ()),
                 len(allowlist.suspended or ()),
                 len(allowlist.lost or ()),
+                len(allowlist.elsewhere or ()),
+                "always open" if allowlist.hours is None else "with opening hours",
             )
     return lists
 

@@ -38,6 +38,8 @@ from pydantic import (
     model_validator,
 )
 
+from toolhut.opening_hours import OpeningHours
+
 VERSION = "v1"
 DEFAULT_PREFIX = "toolhut"
 
@@ -219,6 +221,7 @@ class CardState(StrEnum):
     ACTIVE = "active"  # opens the door
     SUSPENDED = "suspended"  # its member's account is suspended
     LOST = "lost"  # reported lost: whoever taps it now is not its member
+    ELSEWHERE = "elsewhere"  # its member may open other huts, not this one
 
 
 class DenialReason(StrEnum):
@@ -227,6 +230,8 @@ class DenialReason(StrEnum):
 
     SUSPENDED = "suspended"
     LOST = "lost"
+    ELSEWHERE = "elsewhere"  # the card's member may not open this hut
+    CLOSED = "closed"  # an active card, outside the hut's opening hours
 
 
 class CardEvent(_EventBase):
@@ -235,8 +240,9 @@ class CardEvent(_EventBase):
     type: Literal["card"] = "card"
     card: CardUid
     decision: CardDecision
-    # Only on a denial by a list that names the card suspended or lost: such lists come
-    # only from servers that know this field, so an older server never receives it.
+    # Only on a denial by a list that names the card suspended, lost or elsewhere, or that
+    # carries opening hours: such lists come only from servers that know this field (and
+    # its values), so an older server never receives it.
     reason: DenialReason | None = None
 
 
@@ -402,9 +408,11 @@ CardHashes = Annotated[list[CardHash], Field(max_length=100_000)]
 class Allowlist(_Sealable):
     """Retained, per hut. ``version`` only grows: a gateway ignores an older one.
 
-    ``cards`` open the door; ``suspended`` and ``lost`` (added in v1, left out when empty)
-    list cards that do not, so the hut can say why. Every list holds keyed hashes only
-    (``HutKey.card_hash``: the card key never travels, the salt does)."""
+    ``cards`` open the door; ``suspended``, ``lost`` and ``elsewhere`` (added in v1, left
+    out when empty) list cards that do not, so the hut can say why. ``hours`` (added in v1,
+    left out when the hut is always open): outside them only the ``anytime`` cards (a subset
+    of ``cards``: staff, for stocktakes and repairs) open the door. Every list holds keyed
+    hashes only (``HutKey.card_hash``: the card key never travels, the salt does)."""
 
     KIND: ClassVar[TopicKind] = TopicKind.ALLOWLIST
     v: Literal[1] = 1
@@ -415,13 +423,16 @@ class Allowlist(_Sealable):
     cards: CardHashes
     suspended: CardHashes | None = None
     lost: CardHashes | None = None
+    elsewhere: CardHashes | None = None
+    hours: OpeningHours | None = None  # None: always open
+    anytime: CardHashes | None = None
 
     @field_validator("cards")
     @classmethod
     def _unique(cls, cards: list[str]) -> list[str]:
         return sorted(set(cards))
 
-    @field_validator("suspended", "lost")
+    @field_validator("suspended", "lost", "elsewhere", "anytime")
     @classmethod
     def _unique_or_none(cls, cards: list[str] | None) -> list[str] | None:
         # Empty is left out, so a list without such cards reads as before these fields.
@@ -429,9 +440,16 @@ class Allowlist(_Sealable):
 
     @model_validator(mode="after")
     def _one_state_per_card(self) -> Allowlist:
-        listed = [*self.cards, *(self.suspended or ()), *(self.lost or ())]
+        listed = [
+            *self.cards,
+            *(self.suspended or ()),
+            *(self.lost or ()),
+            *(self.elsewhere or ()),
+        ]
         if len(set(listed)) != len(listed):
             raise ValueError("a card is listed in more than one state")
+        if not set(self.anytime or ()) <= set(self.cards):
+            raise ValueError("an anytime card is not among the cards that open the door")
         return self
 
     def states(self) -> dict[str, CardState]:
@@ -439,6 +457,7 @@ class Allowlist(_Sealable):
         states = dict.fromkeys(self.cards, CardState.ACTIVE)
         states.update(dict.fromkeys(self.suspended or (), CardState.SUSPENDED))
         states.update(dict.fromkeys(self.lost or (), CardState.LOST))
+        states.update(dict.fromkeys(self.elsewhere or (), CardState.ELSEWHERE))
         return states
 
     def state_of(self, card: str, *, key: MessageKey) -> CardState | None:
@@ -446,7 +465,16 @@ class Allowlist(_Sealable):
         return self.states().get(key.card_hash(self.salt, card))
 
     def admits(self, card: str, *, key: MessageKey) -> bool:
+        """Whether the card may open the door at all (opening hours aside)."""
         return self.state_of(card, key=key) is CardState.ACTIVE
+
+    def opens_anytime(self, card: str, *, key: MessageKey) -> bool:
+        """Whether the card opens the door outside the opening hours too."""
+        return key.card_hash(self.salt, card) in set(self.anytime or ())
+
+    def open_at(self, at: datetime) -> bool:
+        """Whether the hut is open at ``at`` (always, when the list carries no hours)."""
+        return self.hours is None or self.hours.is_open(at)
 
 
 _S = TypeVar("_S", bound=_Sealable)

@@ -1,6 +1,6 @@
 """Lending rules as plain Python: no web framework, no database, no MQTT."""
 
-from server.domain.access import CardAccess, card_access
+from server.domain.access import CardAccess, HutLimits, card_access, opens_anytime
 from server.domain.consumables import BatchView, StockView, expiring, restock_needed
 from server.domain.labels import CONDITION_CARDS, parse_condition_text, parse_scan_text
 from server.domain.lending import (
@@ -44,6 +44,7 @@ __all__ = [
     "BatchView",
     "CardAccess",
     "CardStatus",
+    "HutLimits",
     "Category",
     "CategoryRule",
     "Decision",
@@ -70,6 +71,7 @@ __all__ = [
     "decide_take",
     "expiring",
     "flag_on_close",
+    "opens_anytime",
     "parse_condition_text",
     "parse_scan_text",
     "restock_needed",

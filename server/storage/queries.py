@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,8 @@ from server.storage.models import (
     Item,
     Loan,
     Member,
+    MemberFlagRow,
+    MemberHut,
     RejectedMessage,
 )
 
@@ -90,10 +93,37 @@ def find_card(db: Session, uid: str) -> Card | None:
     return db.scalars(select(Card).where(Card.uid == uid.upper())).one_or_none()
 
 
-def card_states(db: Session) -> list[tuple[str, CardStatus, MemberStatus]]:
-    """Every card's uid, its own state and its member's status, by uid."""
-    query = select(Card.uid, Card.state, Member.status).join(Card.member).order_by(Card.uid)
-    return [(uid, state, status) for uid, state, status in db.execute(query)]
+@dataclass(frozen=True, slots=True)
+class CardOfMember:
+    """A card with what its member's access depends on (an allowlist's raw material)."""
+
+    uid: str
+    state: CardStatus
+    member_status: MemberStatus
+    member_huts: frozenset[str]  # the huts the member may open; empty: every hut
+    member_flags: frozenset[str]
+
+
+def card_states(db: Session) -> list[CardOfMember]:
+    """Every card, by uid, with its member's status, huts and flags (three queries, however
+    many cards)."""
+    huts = _sets_by_member(db.execute(select(MemberHut.member_id, MemberHut.hut_id)))
+    flags = _sets_by_member(db.execute(select(MemberFlagRow.member_id, MemberFlagRow.flag)))
+    query = (
+        select(Card.uid, Card.state, Member.id, Member.status).join(Card.member).order_by(Card.uid)
+    )
+    none: frozenset[str] = frozenset()
+    return [
+        CardOfMember(uid, state, status, huts.get(member_id, none), flags.get(member_id, none))
+        for uid, state, member_id, status in db.execute(query)
+    ]
+
+
+def _sets_by_member(rows: Iterable[Any]) -> dict[int, frozenset[str]]:
+    found: defaultdict[int, set[str]] = defaultdict(set)
+    for member_id, value in rows:
+        found[member_id].add(value)
+    return {member_id: frozenset(values) for member_id, values in found.items()}
 
 
 def lock_huts(db: Session) -> Sequence[Hut]:
@@ -178,6 +208,7 @@ def add_dead_letter(
 
 __all__ = [
     "DEAD_LETTER_PREFIX",
+    "CardOfMember",
     "ItemOnShelf",
     "add_dead_letter",
     "card_states",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +35,8 @@ from toolhut.contract import (
 )
 from toolhut.hut_keys import HutKey
 from toolhut.mqtt import make_client
+from toolhut.opening_hours import OpeningHours
+from toolhut_cli.embedded_broker import free_port
 
 HUT = "gw-health"
 CARD = "04A1B2C3"
@@ -122,22 +124,56 @@ class ServerSide:
 
 def allowlist(
     key: HutKey, *cards: str, version: int = 1, suspended: tuple[str, ...] = (),
-    lost: tuple[str, ...] = (),
+    lost: tuple[str, ...] = (), elsewhere: tuple[str, ...] = (),
+    hours: OpeningHours | None = None, anytime: tuple[str, ...] = (),
 ) -> Allowlist:  # fmt: skip
     return Allowlist(
         hut=key.hut, version=version, issued=utc_now(), salt=SALT,
         cards=[key.card_hash(SALT, c) for c in cards],
         suspended=[key.card_hash(SALT, c) for c in suspended],
         lost=[key.card_hash(SALT, c) for c in lost],
+        elsewhere=[key.card_hash(SALT, c) for c in elsewhere],
+        hours=hours, anytime=[key.card_hash(SALT, c) for c in anytime],
     )  # fmt: skip
+
+
+def no_broker_settings(
+    tmp_path: Path, keys: TestKeys, emulator: ControllerEmulator, prefix: str
+) -> GatewaySettings:
+    """A gateway on ``emulator``'s pty whose broker does not answer: the hut offline."""
+    return GatewaySettings(
+        hut=HUT, serial=emulator.device_path, topic_prefix=prefix,
+        mqtt_url=f"mqtt://127.0.0.1:{free_port()}",  # nobody listens there
+        data_dir=tmp_path / "gw", unlock_pulse_ms=1500,
+        credentials_file=keys.credentials_file(HUT),
+    )  # fmt: skip
+
+
+class WallClock:
+    """The gateway's wall clock (UTC): the real one until a test sets it, then only where
+    the test puts it (the opening hours are decided by it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._at: datetime | None = None
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return utc_now() if self._at is None else self._at
+
+    def set(self, at: datetime) -> None:
+        with self._lock:
+            self._at = at
 
 
 class Hut:
     def __init__(
         self, *, emulator: ControllerEmulator, lines: list[str], emulator_clock: ManualClock,
-        gateway: Gateway, clock: ManualClock, server: ServerSide, keys: TestKeys,
+        gateway: Gateway, clock: ManualClock, wall: WallClock, server: ServerSide,
+        keys: TestKeys,
     ) -> None:  # fmt: skip
         self.keys = keys
+        self.wall = wall
         self.emulator = emulator
         self.lines = lines
         self.emulator_clock = emulator_clock
@@ -180,10 +216,11 @@ def bench(
         data_dir=tmp_path / "gw", unlock_pulse_ms=1500,
         credentials_file=keys.credentials_file(HUT),
     )  # fmt: skip
-    gateway = Gateway(settings, monotonic=clock, limits=limits, tick_s=0.02)
+    wall = WallClock()
+    gateway = Gateway(settings, clock=wall, monotonic=clock, limits=limits, tick_s=0.02)
     gateway.start()
     hut = Hut(emulator=emulator, lines=lines, emulator_clock=emulator_clock, gateway=gateway,
-              clock=clock, server=server, keys=keys)  # fmt: skip
+              clock=clock, wall=wall, server=server, keys=keys)  # fmt: skip
     try:
         poll_until(lambda: gateway.allowlist.version == 1, what="the retained allowlist")
         server.wait_event(lambda e: e.type == "controller" and e.state == "hello",

@@ -10,7 +10,7 @@ from firmware_bridge.emulator import ControllerEmulator
 from firmware_bridge.frames import Feedback, Unlock
 from hut_gateway.gateway import TEXT_NO_SESSION, TEXT_UNKNOWN_CARD, Gateway
 from hut_gateway.settings import GatewaySettings
-from tests.hut_gateway.rig import CARD, HUT, allowlist, bench
+from tests.hut_gateway.rig import CARD, HUT, allowlist, bench, no_broker_settings
 from tests.support.keys import TestKeys
 from tests.support.processes import poll_until
 from tests.support.services import Broker
@@ -31,12 +31,7 @@ def test_known_card_opens_the_door_with_no_broker_at_all(tmp_path: Path, topic_p
     keys = TestKeys(tmp_path)
     emulator = ControllerEmulator(output=lambda line: None)
     emulator.start()
-    settings = GatewaySettings(
-        hut=HUT, serial=emulator.device_path, topic_prefix=topic_prefix,
-        mqtt_url=f"mqtt://127.0.0.1:{free_port()}",  # nobody listens there
-        data_dir=tmp_path / "gw", unlock_pulse_ms=1500,
-        credentials_file=keys.credentials_file(HUT),
-    )  # fmt: skip
+    settings = no_broker_settings(tmp_path, keys, emulator, topic_prefix)
     gateway = Gateway(settings)
     # kept on disk from an earlier day
     gateway.allowlist.offer(allowlist(keys.key(HUT), CARD).sealed(keys.key(HUT)))

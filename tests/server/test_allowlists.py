@@ -20,16 +20,18 @@ from server.ingest import IngestWorker
 from server.seed import seed_demo
 from server.settings import ServerSettings
 from server.storage import access_changes, make_sessionmaker
-from server.storage.models import Card, Hut, Item, Member
+from server.storage.models import Card, Hut, Item, Member, MemberHut
 from tests.support.gateway_link import FakeGatewayLink, clear_retained
 from tests.support.keys import TestKeys
 from toolhut.contract import Allowlist, CardState, Topics
 from toolhut.hut_keys import HutKeyring
+from toolhut.opening_hours import OpeningHours
 
 from .conftest import MovableClock
 
-HUT = "demo-hut"
-ZHANG, LI = "04A1B2C3", "04D5E6F7"
+HUT, SECOND_HUT = "demo-hut", "second-hut"
+ZHANG, LI, STAFF = "04A1B2C3", "04D5E6F7", "04ABCDEF"
+HOURS = OpeningHours(tz="Asia/Shanghai", week={"mon": [["08:00", "20:00"]]})
 NEW_CARD = "0C0FFEE0"
 TIMEOUT = 10.0
 PROMPT_S = 2.0  # what the issue asks of a change the server made itself
@@ -75,13 +77,15 @@ def link(mqtt_url: str, topic_prefix: str, keys: TestKeys) -> Iterator[FakeGatew
     gateway.close()
 
 
-def _newer(link: FakeGatewayLink, than: int, *, timeout: float = TIMEOUT) -> Allowlist:
+def _newer(
+    link: FakeGatewayLink, than: int, *, timeout: float = TIMEOUT, hut: str = HUT
+) -> Allowlist:
     deadline = time.monotonic() + timeout
     while True:
         remaining = deadline - time.monotonic()
-        assert remaining > 0, f"no allowlist newer than {than} within {timeout} s"
+        assert remaining > 0, f"no allowlist of {hut} newer than {than} within {timeout} s"
         allowlist = link.allowlists.get(timeout=remaining)
-        if allowlist.version > than:
+        if allowlist.hut == hut and allowlist.version > than:
             return allowlist
 
 
@@ -120,6 +124,40 @@ def test_every_change_the_server_commits_reaches_the_list_at_once(
     assert bulk.state_of(NEW_CARD, key=key) is CardState.SUSPENDED
     for uid in (ZHANG, LI, NEW_CARD):
         assert uid not in bulk.to_bytes().decode()
+
+
+def test_a_hut_edit_that_marks_its_change_reaches_the_list_at_once(
+    worker_for: Callable[[float], IngestWorker],
+    link: FakeGatewayLink,
+    mqtt_url: str,
+    topic_prefix: str,
+    sessions: sessionmaker[Session],
+) -> None:
+    """What the huts and members API does: change the hours or a member's huts, mark."""
+    worker_for(3600.0)  # no periodic check in this test: only the marked commits publish
+    key = link.keyring(HUT)
+    current = _newer(link, 0)
+    assert current.hours is None and current.anytime is None
+    with sessions.begin() as db:
+        db.get_one(Hut, HUT).opening_hours = HOURS.model_dump()
+        access_changes.mark(db)
+    hours = _newer(link, current.version, timeout=PROMPT_S)
+    assert hours.hours == HOURS
+    assert hours.opens_anytime(STAFF, key=key) and not hours.opens_anytime(ZHANG, key=key)
+
+    with sessions.begin() as db:
+        db.add(Hut(id=SECOND_HUT, name="第二工具屋"))
+        db.flush()
+        db.add(MemberHut(member_id=_member_of(sessions, LI), hut_id=SECOND_HUT))
+        access_changes.mark(db)
+    try:
+        elsewhere = _newer(link, hours.version, timeout=PROMPT_S)
+        assert elsewhere.state_of(LI, key=key) is CardState.ELSEWHERE
+        assert elsewhere.admits(ZHANG, key=key)
+        second = _newer(link, 0, hut=SECOND_HUT)
+        assert second.admits(LI, key=link.keyring(SECOND_HUT))
+    finally:
+        clear_retained(mqtt_url, Topics(topic_prefix).allowlist(SECOND_HUT))
 
 
 def test_sql_typed_into_the_database_reaches_the_list_at_the_next_check(

@@ -18,11 +18,11 @@ from server.settings import ServerSettings
 from server.storage.models import Card, EventRecord, Hut, Loan, RejectedMessage
 from tests.support.gateway_link import FakeGatewayLink, clear_retained
 from tests.support.keys import TestKeys
-from toolhut.contract import CardState, Outcome, Topics
+from toolhut.contract import CardDecision, CardState, DenialReason, Outcome, Topics, stored_event
 from toolhut.hut_keys import HutKeyring
 
 from .conftest import MovableClock, running_ingest
-from .factories import door, scan
+from .factories import card, door, scan
 
 HUT = "demo-hut"
 TIMEOUT = 10.0
@@ -75,6 +75,31 @@ def test_scan_is_applied_acked_and_replay_is_duplicate(
     assert [(a.id, a.outcome) for a in again.acks] == [(borrow.id, Outcome.DUPLICATE)]
     assert _count(sessions, Loan) == 1
     assert _count(sessions, EventRecord) == 1
+
+
+def test_taps_denied_for_the_hours_or_another_hut_are_kept_with_their_reason(
+    worker: IngestWorker, gateway: FakeGatewayLink, sessions: sessionmaker[Session]
+) -> None:
+    """The gateway decided (offline too); the server records the denial, opens nothing, and
+    takes the new reasons as it takes suspended and lost: never a dead letter."""
+    taps = [
+        card(HUT, seq, uid).model_copy(update={"decision": CardDecision.DENIED, "reason": reason})
+        for seq, uid, reason in [
+            (1, "04A1B2C3", DenialReason.CLOSED),
+            (2, "04D5E6F7", DenialReason.ELSEWHERE),
+        ]
+    ]
+    for tap in taps:
+        gateway.send(tap)
+    acked: dict[str, Outcome] = {}
+    while len(acked) < len(taps):
+        acked.update((a.id, a.outcome) for a in gateway.next_ack().acks)
+    assert acked == {tap.id: Outcome.APPLIED for tap in taps}
+    assert _count(sessions, RejectedMessage) == 0
+    with sessions() as session:
+        stored = session.scalars(select(EventRecord).order_by(EventRecord.seq)).all()
+        assert [stored_event(r.payload) for r in stored] == taps
+        assert [r.payload["reason"] for r in stored] == ["closed", "elsewhere"]
 
 
 def test_a_burst_is_applied_in_order_and_fully_acked(
