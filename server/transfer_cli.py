@@ -86,11 +86,12 @@ def run_import(args: argparse.Namespace, settings: Any) -> int:
         print(TEXT_CANNOT_READ.format(path=path, problem=exc.strerror), file=sys.stderr)
         return 2
     engine = make_engine(settings.db_url)
-    bar = tqdm(desc=TEXT_PROGRESS, unit="row", file=sys.stderr, leave=False)
+    bars: list[Any] = []  # made at the first call, when the total is known
 
     def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
+        if not bars:
+            bars.append(tqdm(desc=TEXT_PROGRESS, total=total, unit="row", file=sys.stderr))
+        bars[0].update(done - bars[0].n)
 
     try:
         with make_sessionmaker(engine)() as db:
@@ -111,7 +112,8 @@ def run_import(args: argparse.Namespace, settings: Any) -> int:
         print(TEXT_NO_DATABASE.format(problem=type(exc).__name__), file=sys.stderr)
         return 2
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
         engine.dispose()
     print(report.table())
     return 0 if report.ok else 1
