@@ -17,7 +17,7 @@ from datetime import date, datetime, time
 from pathlib import PurePath
 from typing import Any
 
-from server.domain.record_errors import FieldError
+from server.domain.record_errors import FieldError, InvalidFieldsError
 from server.tabular.formulas import unprotect
 from server.tabular.spec import Column, SheetRow
 
@@ -68,12 +68,9 @@ class Table:
     encoding: str | None = None
 
 
-class UnreadableFileError(ValueError):
-    """The file cannot be read as this kind's rows; every reason is named."""
-
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(f"{e.field}: {e.reason}" for e in errors))
-        self.errors = errors
+class UnreadableFileError(InvalidFieldsError):
+    """The file cannot be read as this kind's rows; every reason is named (on the field
+    ``file``, or on the header's line for its columns)."""
 
 
 class FileTooLargeError(UnreadableFileError):

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.storage.models import ItemCategory
@@ -24,6 +25,22 @@ def category_sheet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("server.tabular.sheets.registry", lambda: {"categories": CategorySheet()})
 
 
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def toolhut(db_url: str, engine: Engine, capsys: pytest.CaptureFixture[str]) -> Run:
+    """``toolhut server ACTION --db <the test's, migrated> ARGS...``: exit status, stdout,
+    stderr."""
+
+    def run(action: str, *args: str) -> tuple[int, str, str]:
+        code = main(["server", action, "--db", db_url, *args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
 def ours(sessions: sessionmaker[Session]) -> list[str]:
     with sessions() as db:
         return sorted(
@@ -34,22 +51,17 @@ def ours(sessions: sessionmaker[Session]) -> list[str]:
 
 
 def test_import_shows_progress_prints_the_report_and_is_audited_as_the_cli(
-    db_url: str,
-    sessions: sessionmaker[Session],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    toolhut: Run, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     file = tmp_path / "分类.csv"
     file.write_bytes(GOOD.encode("gbk"))
-    assert main(["server", "import", "--db", db_url, "categories", str(file), "--dry-run"]) == 0
-    out = capsys.readouterr()
-    assert "dry run: all 3 rows are fine, nothing written" in out.out
+    code, out, _ = toolhut("import", "categories", str(file), "--dry-run")
+    assert code == 0 and "dry run: all 3 rows are fine, nothing written" in out
     assert ours(sessions) == []
 
-    assert main(["server", "import", "--db", db_url, "categories", str(file)]) == 0
-    out = capsys.readouterr()
-    assert "imported: 3 rows, 3 records changed" in out.out
-    assert "6/6" in out.err  # the progress bar: 3 rows checked, 3 written
+    code, out, err = toolhut("import", "categories", str(file))
+    assert code == 0 and "imported: 3 rows, 3 records changed" in out
+    assert "6/6" in err  # the progress bar: 3 rows checked, 3 written
     assert ours(sessions) == ["t_drill", "t_pump", "t_saw"]
     with sessions() as db:
         entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "import.categories")).one()
@@ -57,47 +69,44 @@ def test_import_shows_progress_prints_the_report_and_is_audited_as_the_cli(
 
 
 def test_a_bad_row_exits_1_with_every_bad_row_and_writes_nothing(
-    db_url: str,
-    sessions: sessionmaker[Session],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    toolhut: Run, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     file = tmp_path / "bad.csv"
     file.write_text(BAD, encoding="utf-8-sig")
-    assert main(["server", "import", "--db", db_url, "categories", str(file)]) == 1
-    lines = capsys.readouterr().out.splitlines()
+    code, out, _ = toolhut("import", "categories", str(file))
+    assert code == 1
+    lines = out.splitlines()
     assert lines[1].split() == ["行", "/", "line", "字段", "/", "field", "原因", "/", "reason"]
     assert [line.split()[:2] for line in lines[2:4]] == [["3", "loan_days"], ["4", "name_zh"]]
     assert "2 problems, nothing written" in lines[-1]
     assert ours(sessions) == []
 
 
-def test_export_by_suffix_or_format_and_back(
-    db_url: str,
-    sessions: sessionmaker[Session],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_export_by_suffix_or_format_and_back(toolhut: Run, tmp_path: Path) -> None:
     source = tmp_path / "in.csv"
     source.write_text(GOOD)
-    assert main(["server", "import", "--db", db_url, "categories", str(source)]) == 0
+    assert toolhut("import", "categories", str(source))[0] == 0
     xlsx, csv = tmp_path / "out.xlsx", tmp_path / "out.txt"
-    assert main(["server", "export", "--db", db_url, "categories", str(xlsx)]) == 0
-    assert (
-        main(["server", "export", "--db", db_url, "categories", str(csv), "--format", "csv"]) == 0
-    )
+    assert toolhut("export", "categories", str(xlsx))[0] == 0
+    assert toolhut("export", "categories", str(csv), "--format", "csv")[0] == 0
     assert xlsx.read_bytes().startswith(b"PK")
     assert csv.read_bytes().startswith(b"\xef\xbb\xbfkey,name_zh,name_en,loan_days")
-    capsys.readouterr()
     for back in (xlsx, csv):
-        assert main(["server", "import", "--db", db_url, "categories", str(back)]) == 0
-        assert " rows, 0 records changed" in capsys.readouterr().out
+        code, out, _ = toolhut("import", "categories", str(back))
+        assert code == 0 and " rows, 0 records changed" in out
 
 
-def test_unknown_kinds_and_missing_files_are_exit_2(
+def test_unknown_kinds_and_missing_files_are_exit_2(toolhut: Run, tmp_path: Path) -> None:
+    code, _, err = toolhut("import", "ships", str(tmp_path / "x.csv"))
+    assert code == 2 and "no such kind: ships (known: categories)" in err
+    code, _, err = toolhut("import", "categories", str(tmp_path / "no.csv"))
+    assert code == 2 and "cannot read" in err
+
+
+def test_a_database_without_the_schema_is_exit_2(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["server", "import", "--db", db_url, "ships", str(tmp_path / "x.csv")]) == 2
-    assert "no such kind: ships (known: categories)" in capsys.readouterr().err
-    assert main(["server", "import", "--db", db_url, "categories", str(tmp_path / "no.csv")]) == 2
-    assert "cannot read" in capsys.readouterr().err
+    file = tmp_path / "c.csv"
+    file.write_text(GOOD)
+    assert main(["server", "import", "--db", db_url, "categories", str(file)]) == 2
+    assert "run `toolhut server migrate` first?" in capsys.readouterr().err

@@ -6,7 +6,7 @@ being read to its end."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import PurePath
 from typing import Annotated, Any
 
@@ -74,7 +74,7 @@ def _missing(reason: str) -> RequestValidationError:
     return RequestValidationError([error])
 
 
-async def _capped(stream: AsyncIterator[bytes], limits: Limits) -> AsyncIterator[bytes]:
+async def _capped(stream: AsyncIterator[bytes], limits: Limits) -> AsyncGenerator[bytes, None]:
     received = 0
     async for chunk in stream:
         received += len(chunk)
