@@ -48,9 +48,12 @@ def create_app(
 
     from server.api.routes import access, door_sessions, health, huts, items, loans, pages, supplies
     from server.api.routes import reminders as reminder_routes
+    from server.api.routes import transfer as transfer_routes
     from server.api.security_headers import SecurityHeaders
     from server.api.throttle import FailureThrottle
     from server.reminders.scheduler import build_service
+    from server.tabular.reading import Limits
+    from server.tabular.sheets import registry
 
     # /docs and /redoc with their scripts served from the package, not a CDN: they work on a
     # hut's intranet with no internet, and where the CDN is slow or blocked (mainland China).
@@ -71,7 +74,9 @@ def create_app(
         settings.reminders, sessions=app.state.sessions, clock=clock
     )
     routers = (access, health, huts, items, loans, pages, door_sessions, supplies, reminder_routes)
-    for module in routers:
+    app.state.sheets = registry()  # kind -> Sheet, for import and export
+    app.state.import_limits = Limits()
+    for module in (*routers, transfer_routes):
         app.include_router(module.router)
     app.mount(SITE_ASSETS_URL, StaticFiles(directory=STATIC), name="site")
     # FastAPIOffline's own docs routes (it leaves app.docs_url and app.redoc_url unset).

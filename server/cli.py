@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from server import transfer_cli
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     _add_db(parser)
@@ -67,6 +69,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the server secret (default: the server's secret_file setting)",
     )
     auth.set_defaults(run=run_mqtt_auth)
+    transfer_cli.add_commands(actions, add_db=_add_db, settings=_settings)
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,190 @@
+"""Spreadsheets in and out: POST a CSV or .xlsx file to import one kind of record (all rows
+or none, with a report of every bad row), GET every record of a kind as CSV or .xlsx.
+
+The upload is counted while it arrives: a file over the limit is refused (413) without
+being read to its end."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from pathlib import PurePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from server.api.auth import StaffDep, ViewerOnly, actor_of
+from server.api.deps import DbDep, NowDep
+from server.tabular.reading import FileTooLargeError, Limits, too_large
+from server.tabular.report import ImportReport
+from server.tabular.runner import run_export, run_import
+from server.tabular.spec import Sheet
+from server.tabular.writing import Format
+
+router = APIRouter(prefix="/api/v1", tags=["import and export"])
+
+TEXT_UNKNOWN_KIND = "没有这类记录：{kind} / no such kind of record: {kind}"
+TEXT_NO_FILE = "请上传一个文件（表单字段 file） / upload a file (form field file)"
+TEXT_BAD_FORM = "无法读取上传的表单 / cannot read the uploaded form"
+
+FILE_FIELD = "file"
+_FORM_OVERHEAD = 64 * 1024  # the multipart boundaries and part headers around the file
+_NAME_LIMIT = 64  # the audit log's entity id
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [FILE_FIELD],
+                    "properties": {FILE_FIELD: {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
+def _sheet(request: Request, kind: str) -> Sheet:
+    sheets: dict[str, Sheet] = request.app.state.sheets
+    sheet = sheets.get(kind)
+    if sheet is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, TEXT_UNKNOWN_KIND.format(kind=kind))
+    return sheet
+
+
+def _limits(request: Request) -> Limits:
+    limits: Limits = request.app.state.import_limits
+    return limits
+
+
+def _too_large(limits: Limits) -> HTTPException:
+    return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, too_large(limits))
+
+
+def _missing(reason: str) -> RequestValidationError:
+    error = {"type": "value_error", "loc": ("body", FILE_FIELD), "msg": reason, "input": None}
+    return RequestValidationError([error])
+
+
+async def _capped(stream: AsyncIterator[bytes], limits: Limits) -> AsyncGenerator[bytes, None]:
+    received = 0
+    async for chunk in stream:
+        received += len(chunk)
+        if received > limits.max_bytes + _FORM_OVERHEAD:
+            raise _too_large(limits)
+        yield chunk
+
+
+async def _upload(request: Request, limits: Limits) -> tuple[bytes, str]:
+    """The uploaded file's bytes and its name (without any folder)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limits.max_bytes + _FORM_OVERHEAD:
+        raise _too_large(limits)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise _missing(TEXT_NO_FILE)
+    parser = MultiPartParser(
+        request.headers, _capped(request.stream(), limits), max_files=1, max_fields=8
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise _missing(TEXT_BAD_FORM) from exc
+    try:
+        upload = form.get(FILE_FIELD)
+        if not isinstance(upload, UploadFile):
+            raise _missing(TEXT_NO_FILE)
+        data = await upload.read(limits.max_bytes + 1)
+        if len(data) > limits.max_bytes:
+            raise _too_large(limits)
+        name = PurePath((upload.filename or "").replace("\\", "/")).name or "upload"
+    finally:
+        await form.close()
+    return data, name[-_NAME_LIMIT:]
+
+
+@router.post(
+    "/import/{kind}",
+    openapi_extra=_UPLOAD_BODY,
+    responses={
+        413: {"description": "the file is over the size limit"},
+        422: {
+            "description": "a bad row or file (the report; nothing written), or a bad request",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/ImportReport"},
+                            {"$ref": "#/components/schemas/HTTPValidationError"},
+                        ]
+                    }
+                }
+            },
+        },  # fmt: skip
+    },
+    response_model=ImportReport,
+)
+async def import_sheet(
+    kind: str,
+    request: Request,
+    principal: StaffDep,
+    db: DbDep,
+    now: NowDep,
+    dry_run: Annotated[bool, Query(description="check every row, write nothing")] = False,
+) -> Response:
+    """Import a CSV (UTF-8 or GBK, comma, tab or semicolon) or .xlsx file of ``kind``:
+    every row is checked first; if any is bad, nothing is written and the answer (422)
+    names each bad row's line, field and reason."""
+    sheet = _sheet(request, kind)
+    limits = _limits(request)
+    data, filename = await _upload(request, limits)
+    actor = actor_of(principal, request)
+
+    def work() -> ImportReport:
+        try:
+            report = run_import(
+                db, sheet, data, filename, dry_run=dry_run, actor=actor, now=now, limits=limits
+            )
+        except FileTooLargeError as exc:  # pragma: no cover - _upload counted it already
+            raise _too_large(limits) from exc
+        if report.ok and not dry_run:
+            db.commit()
+        else:
+            db.rollback()
+        return report
+
+    report = await run_in_threadpool(work)
+    code = status.HTTP_200_OK if report.ok else status.HTTP_422_UNPROCESSABLE_CONTENT
+    return JSONResponse(jsonable_encoder(report), status_code=code)
+
+
+@router.get(
+    "/export/{kind}",
+    dependencies=[ViewerOnly],
+    response_class=Response,
+    responses={
+        200: {
+            "content": {Format.CSV.media_type: {}, Format.XLSX.media_type: {}},
+            "description": "every record of the kind, in a file that imports back",
+        }
+    },
+)
+def export_sheet(
+    kind: str, request: Request, db: DbDep, now: NowDep, format: Format = Format.CSV
+) -> Response:
+    """Every record of ``kind`` as CSV (UTF-8 with BOM, for Excel and WPS) or .xlsx."""
+    sheet = _sheet(request, kind)
+    body = run_export(db, sheet, format)
+    filename = f"{kind}-{now.date().isoformat()}.{format.value}"
+    return Response(
+        body,
+        media_type=format.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
