@@ -60,7 +60,8 @@ def add(
     expired if past their time). Returns the new one and those it closed."""
     superseded = list(db.scalars(_waiting(hut_id)))
     for old in superseded:
-        close(old, status_of(old, now=now), now=now)
+        expired = status_of(old, now=now) is EnrolmentStatus.EXPIRED
+        close(old, EnrolmentStatus.EXPIRED if expired else EnrolmentStatus.CANCELLED, now=now)
     request = EnrolmentRequest(
         hut_id=hut_id,
         member_id=member_id,
