@@ -46,6 +46,29 @@ def _entry(request: EnrolmentRequest, state: EnrolmentStatus) -> dict[str, objec
     }
 
 
+def _audit(
+    db: Session,
+    actor: Actor,
+    action: str,
+    request: EnrolmentRequest,
+    *,
+    at: datetime,
+    **more: object,
+) -> None:
+    """One entry about ``request`` as it stands now (before: waiting, unless it is new)."""
+    new = action == "enrolment.request"
+    audit.record(
+        db,
+        actor=actor,
+        action=action,
+        entity="enrolment",
+        entity_id=request.id,
+        at=at,
+        before=None if new else _entry(request, EnrolmentStatus.WAITING),
+        after={**_entry(request, EnrolmentStatus(request.state)), **more},
+    )
+
+
 def request_enrolment(
     db: Session,
     *,
@@ -77,27 +100,8 @@ def request_enrolment(
         expires_at=expires_at,
     )
     for old in superseded:
-        before = _entry(old, EnrolmentStatus.WAITING)
-        after = {**_entry(old, EnrolmentStatus(old.state)), "superseded_by": request.id}
-        audit.record(
-            db,
-            actor=actor,
-            action="enrolment.cancel",
-            entity="enrolment",
-            entity_id=old.id,
-            at=now,
-            before=before,
-            after=after,
-        )
-    audit.record(
-        db,
-        actor=actor,
-        action="enrolment.request",
-        entity="enrolment",
-        entity_id=request.id,
-        at=now,
-        after=_entry(request, EnrolmentStatus.WAITING),
-    )
+        _audit(db, actor, "enrolment.cancel", old, at=now, superseded_by=request.id)
+    _audit(db, actor, "enrolment.request", request, at=now)
     send(command)  # last: raises if it cannot go out, and the caller writes nothing
     return request
 
@@ -119,16 +123,7 @@ def cancel_enrolment(
     if state is not EnrolmentStatus.WAITING:
         raise EnrolmentClosedError(TEXT_CLOSED.format(state=state.value))
     enrolments.close(request, EnrolmentStatus.CANCELLED, now=now)
-    audit.record(
-        db,
-        actor=actor,
-        action="enrolment.cancel",
-        entity="enrolment",
-        entity_id=request.id,
-        at=now,
-        before=_entry(request, EnrolmentStatus.WAITING),
-        after=_entry(request, EnrolmentStatus.CANCELLED),
-    )
+    _audit(db, actor, "enrolment.cancel", request, at=now)
     return request
 
 
