@@ -5,6 +5,7 @@ cancelled; every staff write is audited; without a broker nothing is written."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -121,8 +122,9 @@ def hut(sessions: sessionmaker[Session], clock: MovableClock, sender: Sender) ->
 
 
 def test_the_next_tap_binds_the_card_and_the_huts_lists_follow(
-    hut: Hut_, sender: Sender, sessions: sessionmaker[Session]
+    hut: Hut_, sender: Sender, sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     member = hut.new_member()
     cards = hut.count(Card)
     request = hut.enrol(member, seconds=90)
@@ -144,6 +146,10 @@ def test_the_next_tap_binds_the_card_and_the_huts_lists_follow(
     finally:
         stop()
     assert told == [1]  # the commit that bound the card republishes the allowlists
+    # The bind is logged by the request's id; the UID is a credential, in no log line.
+    shown = [r.getMessage() for r in caplog.records]
+    assert f"enrolment request {request['id']} bound" in "\n".join(shown)
+    assert not [line for line in shown if NEW_CARD in line.upper()]
 
     bound = hut.read(request["id"])
     assert (bound["state"], bound["card_uid"], bound["reason"]) == ("bound", NEW_CARD, None)
