@@ -43,7 +43,7 @@ from hut_gateway.commands import CommandGuard
 from hut_gateway.health import AlarmChange, Change, ControllerChange, HealthLimits, HealthMonitor
 from hut_gateway.outbox import Outbox
 from hut_gateway.recorder import Build, Recorder
-from hut_gateway.session import EnrolWindow, SessionTracker
+from hut_gateway.session import EnrolWindow, SessionTracker, enrol_window_s
 from hut_gateway.settings import GatewaySettings
 from hut_gateway.uplink import Uplink
 from toolhut import __version__
@@ -512,9 +512,12 @@ class Gateway:
         elif command.action == "sync":
             self.uplink.resend_unacked()
         elif command.action == "enrol":
+            window_s = enrol_window_s(
+                command.expires, now=self._clock(), limit_s=self.limits.enrol_s
+            )
             with self._lock:
-                self.enrol.open(now=self._monotonic(), duration_s=self.limits.enrol_s)
-            log.info("enrol mode for %.0f s (command %s)", self.limits.enrol_s, command.id)
+                self.enrol.open(now=self._monotonic(), duration_s=window_s)
+            log.info("enrol mode for %.0f s (command %s)", window_s, command.id)
             if command.feedback is None:
                 self._send(Feedback(beep=Beep.NONE, text=TEXT_ENROL_READY))
         if command.feedback is not None:

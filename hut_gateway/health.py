@@ -24,8 +24,9 @@ class HealthLimits:
     # Reopening a lost serial device: first try after reopen_first_s, doubling to the max.
     reopen_first_s: float = 0.5
     reopen_max_s: float = 30.0
-    # How long a staff enrol command waits for a card before the hut goes back to normal.
-    enrol_s: float = 60.0
+    # The longest a staff enrol command waits for a card before the hut goes back to normal
+    # (the command's own expiry ends it sooner: the server sets it from staff's request).
+    enrol_s: float = 300.0
 
     def __post_init__(self) -> None:
         for name in ("held_open_s", "controller_silent_s", "reopen_first_s", "enrol_s"):

@@ -6,6 +6,7 @@ Pure state: the caller passes the time (monotonic seconds), so tests move the cl
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from toolhut.contract import new_id
 
@@ -61,6 +62,12 @@ class SessionTracker:
             return None
         self._session = None
         return session
+
+
+def enrol_window_s(expires: datetime, *, now: datetime, limit_s: float) -> float:
+    """How long an enrol command keeps the hut in enrol mode: until the command expires
+    (the server sets that from staff's request), never longer than the gateway's limit."""
+    return max(0.0, min(limit_s, (expires - now).total_seconds()))
 
 
 class EnrolWindow:

@@ -116,7 +116,9 @@ class GatewaySettings(BaseSettings):
         30.0, gt=0, description="longest wait between serial reopen attempts"
     )
     enrol_s: float = Field(
-        60.0, gt=0, description="how long a staff enrol command waits for a card"
+        300.0,
+        gt=0,
+        description="the longest a staff enrol command waits for a card (its expiry: sooner)",
     )
 
     def health_limits(self) -> HealthLimits:

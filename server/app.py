@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.clock import Clock, system_clock
+from server.hut_commands import CommandSender, no_broker
 from server.settings import ServerSettings
 from server.storage import make_engine, make_sessionmaker
 from server.storage.migrate import migrate_engine
@@ -36,6 +37,7 @@ def create_app(
     sessions: sessionmaker[Session] | None = None,
     mqtt_connected: Callable[[], bool] = lambda: False,
     reminders: Any = None,
+    commands: CommandSender = no_broker,
 ) -> FastAPI:
     """The HTTP app on an already migrated database (``engine`` defaults to settings.db_url).
 
@@ -43,10 +45,23 @@ def create_app(
     change access reach the ingest worker listening on it (storage.access_changes).
 
     ``reminders`` is the ReminderService behind "remind now"; None builds one from settings.
+
+    ``commands`` sends a command to a hut's gateway (the ingest worker's send_command);
+    the default has no broker, so the routes that need one answer 503.
     """
     from fastapi_offline import FastAPIOffline
 
-    from server.api.routes import access, door_sessions, health, huts, items, loans, pages, supplies
+    from server.api.routes import (
+        access,
+        door_sessions,
+        enrolments,
+        health,
+        huts,
+        items,
+        loans,
+        pages,
+        supplies,
+    )
     from server.api.routes import reminders as reminder_routes
     from server.api.routes import transfer as transfer_routes
     from server.api.security_headers import SecurityHeaders
@@ -69,14 +84,27 @@ def create_app(
         sessions = make_sessionmaker(engine or make_engine(settings.db_url))
     app.state.sessions = sessions
     app.state.mqtt_connected = mqtt_connected
+    app.state.commands = commands
     app.state.token_throttle = FailureThrottle()
     app.state.reminders = reminders or build_service(
         settings.reminders, sessions=app.state.sessions, clock=clock
     )
-    routers = (access, health, huts, items, loans, pages, door_sessions, supplies, reminder_routes)
+    routers = (
+        access,
+        health,
+        huts,
+        enrolments,
+        items,
+        loans,
+        pages,
+        door_sessions,
+        supplies,
+        reminder_routes,
+        transfer_routes,
+    )
     app.state.sheets = registry()  # kind -> Sheet, for import and export
     app.state.import_limits = Limits()
-    for module in (*routers, transfer_routes):
+    for module in routers:
         app.include_router(module.router)
     app.mount(SITE_ASSETS_URL, StaticFiles(directory=STATIC), name="site")
     # FastAPIOffline's own docs routes (it leaves app.docs_url and app.redoc_url unset).
@@ -142,6 +170,7 @@ class ServerRuntime:
             sessions=sessions,
             mqtt_connected=lambda: self.ingest.connected,
             reminders=service,
+            commands=self.ingest.send_command,
         )
         config = uvicorn.Config(
             app,

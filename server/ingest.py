@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from paho.mqtt.client import MQTT_ERR_SUCCESS
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.allowlists import publish_allowlists
 from server.clock import Clock, system_clock
 from server.domain import DEFAULT_POLICY, LoanPolicy
+from server.hut_commands import CommandNotSentError
 from server.ledger import AnyEvent, apply_batch, release_overdue
 from server.settings import ServerSettings
 from server.storage import access_changes, queries
@@ -156,6 +158,7 @@ class IngestWorker:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: Any = None
+        self._commands_lock = threading.Lock()  # send_command is called from HTTP threads
         # What this process took from the broker, and the acks it sent, for its stop line:
         # with a shared subscription each process gets only a share of the messages.
         self._taken = 0
@@ -216,6 +219,23 @@ class IngestWorker:
             self._taken,
             " ".join(f"{outcome}={n}" for outcome, n in sorted(self._acked.items())) or "none",
         )
+
+    def send_command(self, command: Command) -> None:
+        """Publish ``command`` to its hut now, from any thread (sealed with the hut's key,
+        QoS 1, never retained); CommandNotSentError if the broker is not connected or the
+        client does not take the message."""
+        with self._commands_lock:
+            if self._client is None or not self.connected:
+                raise CommandNotSentError
+            info = self._publish_command(command)
+        if info.rc != MQTT_ERR_SUCCESS:
+            log.warning("command %s to hut %s not sent (rc %s)", command.id, command.hut, info.rc)
+            raise CommandNotSentError
+        log.info("sent %s command %s to hut %s", command.action, command.id, command.hut)
+
+    def _publish_command(self, command: Command) -> Any:
+        payload = command.sealed(self._keyring(command.hut))
+        return self._client.publish(self._topics.cmd(command.hut), payload, qos=1, retain=False)
 
     def request_allowlists(self, *, force: bool = False) -> None:
         """Called after a commit that changed cards or members (see access_changes)."""
@@ -327,8 +347,7 @@ class IngestWorker:
         with self._sessions() as db:
             huts = [hut.id for hut in queries.list_huts(db)]
         for command in sync_commands(huts, now=self._clock()):
-            command_bytes = command.sealed(self._keyring(command.hut))
-            self._client.publish(self._topics.cmd(command.hut), command_bytes, qos=1)
+            self._publish_command(command)
         log.info("asked %d huts to resend what they have not had acked", len(huts))
 
     def _with_db_retry(self, work: Callable[[], object]) -> None:

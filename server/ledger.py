@@ -30,7 +30,7 @@ from server.domain import (
     Refusal,
     parse_scan_text,
 )
-from server.domain.changes import AnomalyRaised, Effects
+from server.domain.changes import AnomalyRaised, Effects, EnrolmentClosed
 from server.domain.commands import CardTap, DoorChange, EnrolRead, HutCommand, Scan
 from server.domain.ledger_state import AnomalyKind, MemberState
 from server.domain.rule_book import decide
@@ -138,6 +138,8 @@ def _log(event: AnyEvent, effects: Effects, *, hut: Hut) -> None:
     if isinstance(event, CardEvent) and event.decision is CardDecision.ENROL:
         log.info("hut %s: a card was read for enrolment (event %s)", hut.id, event.id)
     for change in effects.changes:
+        if isinstance(change, EnrolmentClosed):  # the request's id, never the card's UID
+            log.info("hut %s: enrolment request %d %s", hut.id, change.request_id, change.state)
         if isinstance(change, AnomalyRaised) and change.kind is AnomalyKind.UNSCANNED_REMOVAL:
             log.warning("hut %s session %s: door opened, nothing scanned", hut.id, event.session)
     if isinstance(event, ScanEvent) and effects.decision is not None:

@@ -10,15 +10,18 @@ from fastapi.exceptions import RequestValidationError
 
 from server.access_actions import CardInUseError
 from server.card_uids import InvalidCardError
+from server.enrolment_actions import EnrolmentClosedError, MemberNotActiveError
+from server.hut_commands import CommandNotSentError
 from server.staff_actions import NotFoundError, RefusedError
 
 
 @contextmanager
 def staff_action() -> Iterator[None]:
     """404 for what does not exist; 409 with the rule's reason and display text for a no
-    (or a card that is someone's already); 422 for what is not a card UID, in the shape
-    the OpenAPI document gives every 422 (a list of errors, each with its location), so a
-    client reads one shape whichever check refused the request."""
+    (or a card that is someone's already, a member who may not enrol a card, a request
+    that is over); 503 when a command cannot reach the huts; 422 for what is not a card
+    UID, in the shape the OpenAPI document gives every 422 (a list of errors, each with
+    its location), so a client reads one shape whichever check refused the request."""
     try:
         yield
     except NotFoundError as exc:
@@ -26,8 +29,10 @@ def staff_action() -> Iterator[None]:
     except InvalidCardError as exc:
         error = {"type": "value_error", "loc": ("body", "uid"), "msg": str(exc), "input": None}
         raise RequestValidationError([error]) from exc
-    except CardInUseError as exc:
+    except (CardInUseError, MemberNotActiveError, EnrolmentClosedError) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except CommandNotSentError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, exc.text) from exc
     except RefusedError as exc:
         raise HTTPException(
             status.HTTP_409_CONFLICT, {"reason": exc.reason.value, "text": exc.text}

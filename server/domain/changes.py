@@ -16,6 +16,7 @@ from server.domain.ledger_state import (
     AnomalyKind,
     DoorKey,
     DoorState,
+    EnrolmentStatus,
     LoanRef,
     NotificationKind,
     ReservationStatus,
@@ -196,6 +197,22 @@ class EnrolmentRead:
 
 
 @dataclass(frozen=True, slots=True)
+class EnrolmentClosed:
+    """A waiting enrolment request answered by a tap: ``state`` bound (``new_card``: the
+    card was given to the member in this step, and the audit names ``requested_by`` for
+    it) or refused (the card is another member's)."""
+
+    request_id: int
+    state: EnrolmentStatus
+    at: datetime
+    card_uid: str
+    member_id: int
+    hut_id: str
+    requested_by: str
+    new_card: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ConsumableTaken:
     batch_id: int
 
@@ -210,6 +227,7 @@ class MemberStatusChanged:
 class CardAdded:
     member_id: int
     uid: str
+    bound_at: datetime | None = None  # None: the rule knows no time (a staff action)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +261,7 @@ Change = (
     | AnomalyRaised
     | ScanRecorded
     | EnrolmentRead
+    | EnrolmentClosed
     | ConsumableTaken
     | MemberStatusChanged
     | CardAdded
@@ -284,6 +303,7 @@ __all__ = [
     "DoorChanged",
     "DoorOpened",
     "Effects",
+    "EnrolmentClosed",
     "EnrolmentRead",
     "HoldPlaced",
     "HoldWithdrawn",

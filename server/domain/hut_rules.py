@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from server.domain.changes import (
     NEW_LOAN,
     AnomalyRaised,
+    CardAdded,
     Change,
     ConsumableTaken,
     DoorChanged,
     DoorOpened,
     Effects,
+    EnrolmentClosed,
     EnrolmentRead,
     LoanClosed,
     LoanConditionSet,
@@ -36,6 +38,8 @@ from server.domain.labels import parse_condition_text, parse_scan_text
 from server.domain.ledger_state import (
     AnomalyKind,
     DoorState,
+    EnrolmentState,
+    EnrolmentStatus,
     LoanRef,
     LoanState,
     MemberState,
@@ -148,16 +152,69 @@ def card_tap(snapshot: Snapshot, command: CardTap) -> Effects:
     return step.effects()
 
 
+# A tap stamped this much before the request still answers it: the gateway's clock may be
+# a little behind the server's (it was in enrol mode, so the command had reached it).
+ENROL_CLOCK_SKEW = timedelta(seconds=5)
+
+
+def enrolment_status(
+    stored: EnrolmentStatus, *, expires_at: datetime, now: datetime
+) -> EnrolmentStatus:
+    """A request's state at ``now``: a waiting one past its time has expired."""
+    if stored is EnrolmentStatus.WAITING and now >= expires_at:
+        return EnrolmentStatus.EXPIRED
+    return stored
+
+
+def _answers(request: EnrolmentState, now: datetime) -> bool:
+    """A tap at ``now`` answers the request: made after it, before it expired."""
+    waiting = enrolment_status(EnrolmentStatus.WAITING, expires_at=request.expires_at, now=now)
+    return waiting is EnrolmentStatus.WAITING and now >= request.created_at - ENROL_CLOCK_SKEW
+
+
 def enrol_read(snapshot: Snapshot, command: EnrolRead) -> Effects:
+    """The card read is recorded for staff (as it stood: ``member_id`` is its member
+    before this tap); with the hut's request waiting, it is bound to the request's member
+    too, unless it is another member's (the request is refused, nothing bound)."""
+    uid = command.card_uid.upper()
     member = snapshot.card_member
     read = EnrolmentRead(
         snapshot.hut.id,
-        command.card_uid.upper(),
+        uid,
         command.event_id,
         snapshot.now,
         member_id=None if member is None else member.id,
     )
-    return Effects((read,))
+    request = snapshot.enrolment
+    if request is None or not _answers(request, snapshot.now):
+        return Effects((read,))
+    if member is None:
+        added = CardAdded(request.member_id, uid, bound_at=snapshot.now)
+        bound = _closed(snapshot, request, uid, EnrolmentStatus.BOUND, new_card=True)
+        return Effects((read, added, bound))
+    if member.id == request.member_id:  # their own card already: nothing to bind
+        return Effects((read, _closed(snapshot, request, uid, EnrolmentStatus.BOUND)))
+    return Effects((read, _closed(snapshot, request, uid, EnrolmentStatus.REFUSED)))
+
+
+def _closed(
+    snapshot: Snapshot,
+    request: EnrolmentState,
+    uid: str,
+    state: EnrolmentStatus,
+    *,
+    new_card: bool = False,
+) -> EnrolmentClosed:
+    return EnrolmentClosed(
+        request.id,
+        state,
+        snapshot.now,
+        uid,
+        request.member_id,
+        snapshot.hut.id,
+        request.requested_by,
+        new_card=new_card,
+    )
 
 
 def door_change(snapshot: Snapshot, command: DoorChange) -> Effects:
@@ -387,4 +444,4 @@ def _found(step: _Step, line: Line) -> Line:
     return line
 
 
-__all__ = ["card_tap", "door_change", "enrol_read", "scan"]
+__all__ = ["ENROL_CLOCK_SKEW", "card_tap", "door_change", "enrol_read", "enrolment_status", "scan"]

@@ -42,6 +42,17 @@ class ReservationStatus(StrEnum):
 ACTIVE_RESERVATION = (ReservationStatus.WAITING, ReservationStatus.HELD)
 
 
+class EnrolmentStatus(StrEnum):
+    """Where staff's request to enrol the next card tapped at a hut stands (stored as text
+    in ``enrolment_requests.state``; a waiting request past its time reads EXPIRED)."""
+
+    WAITING = "waiting"
+    BOUND = "bound"
+    EXPIRED = "expired"
+    REFUSED = "refused"  # the card tapped is another member's
+    CANCELLED = "cancelled"
+
+
 class NotificationKind(StrEnum):
     RESERVATION_READY = "reservation_ready"
 
@@ -186,6 +197,18 @@ class DoorState:
 
 
 @dataclass(frozen=True, slots=True)
+class EnrolmentState:
+    """A hut's waiting enrolment request: the next card tapped there in enrol mode between
+    ``created_at`` and ``expires_at`` is bound to ``member_id``."""
+
+    id: int
+    member_id: int
+    created_at: datetime
+    expires_at: datetime
+    requested_by: str  # the staff username: the audit names them for the bind
+
+
+@dataclass(frozen=True, slots=True)
 class BatchState:
     id: int
     quantity: int
@@ -233,6 +256,7 @@ class Snapshot:
     loans in the item's category (the loader counts them only when the scan may be a
     borrow: no open loan). ``returned``: a condition card's loan. ``counted``: the tags a
     stocktake door session has counted so far. ``shelf``: for closing a stocktake.
+    ``enrolment``: an enrol read's hut's waiting request (None: none, or not an enrol read).
     """
 
     hut: HutState
@@ -249,6 +273,7 @@ class Snapshot:
     counted: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     shelf: Shelf | None = None
     borrower: MemberState | None = None  # a staff command on a loan: the loan's member
+    enrolment: EnrolmentState | None = None
 
     @property
     def card_member(self) -> MemberState | None:
@@ -274,6 +299,8 @@ __all__ = [
     "ConsumableState",
     "DoorKey",
     "DoorState",
+    "EnrolmentState",
+    "EnrolmentStatus",
     "HutState",
     "ItemState",
     "LoanRef",

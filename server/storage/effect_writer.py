@@ -26,6 +26,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
+from server.domain.actors import Actor
 from server.domain.changes import (
     AnomalyRaised,
     CardAdded,
@@ -36,6 +37,7 @@ from server.domain.changes import (
     DoorChanged,
     DoorOpened,
     Effects,
+    EnrolmentClosed,
     EnrolmentRead,
     HoldPlaced,
     HoldWithdrawn,
@@ -55,14 +57,15 @@ from server.domain.changes import (
     StocktakeClosed,
     StocktakeOpened,
 )
-from server.domain.ledger_state import DoorKey, DoorState, ReservationStatus
-from server.storage import access_changes
+from server.domain.ledger_state import DoorKey, DoorState, EnrolmentStatus, ReservationStatus
+from server.storage import access_changes, audit, enrolments
 from server.storage.ingest_models import EnrolmentCandidate
 from server.storage.models import (
     Anomaly,
     Card,
     ConsumableBatch,
     DoorSession,
+    EnrolmentRequest,
     Item,
     Loan,
     Member,
@@ -72,6 +75,7 @@ from server.storage.models import (
     Stocktake,
     StocktakeLineRow,
 )
+from server.storage.staff_models import StaffUser
 from server.storage.working_set import WorkingSet
 
 _SCANS = cast(Table, SessionScan.__table__)
@@ -390,6 +394,30 @@ class EffectWriter:
             )
         )
 
+    def _enrolment_closed(self, change: EnrolmentClosed) -> None:
+        """The request answered; a card given through it is audited as the requesting
+        staff member's write (the tap only carried out their request)."""
+        request: EnrolmentRequest = self._get(EnrolmentRequest, change.request_id)
+        enrolments.close(request, change.state, now=change.at)
+        request.card_uid = change.card_uid
+        if change.state is EnrolmentStatus.BOUND and change.new_card:
+            user_id = self.db.scalar(
+                select(StaffUser.id).where(StaffUser.username == change.requested_by)
+            )
+            audit.record(
+                self.db,
+                actor=Actor(change.requested_by, user_id=user_id),
+                action="card.bind",
+                entity="card",
+                entity_id=change.card_uid,
+                at=change.at,
+                after={
+                    "member_id": change.member_id,
+                    "hut_id": change.hut_id,
+                    "enrolment_id": change.request_id,
+                },
+            )
+
     def _consumable_taken(self, change: ConsumableTaken) -> None:
         batch: ConsumableBatch = self._get(ConsumableBatch, change.batch_id)
         batch.quantity -= 1
@@ -404,7 +432,7 @@ class EffectWriter:
 
     def _card_added(self, change: CardAdded) -> None:
         member: Member = self._get(Member, change.member_id)
-        self.db.add(Card(uid=change.uid, member=member))
+        self.db.add(Card(uid=change.uid, member=member, bound_at=change.bound_at))
         self.db.flush()
         self.working.cards.pop(change.uid, None)
         access_changes.mark(self.db)
@@ -467,6 +495,7 @@ _WRITERS: dict[type, Callable[[EffectWriter, Any], None]] = {
     AnomalyRaised: EffectWriter._anomaly,
     ScanRecorded: EffectWriter._scan,
     EnrolmentRead: EffectWriter._enrolment,
+    EnrolmentClosed: EffectWriter._enrolment_closed,
     ConsumableTaken: EffectWriter._consumable_taken,
     MemberStatusChanged: EffectWriter._member_status,
     CardAdded: EffectWriter._card_added,

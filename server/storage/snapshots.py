@@ -40,7 +40,7 @@ from server.domain.ledger_state import (
     Shelf,
     Snapshot,
 )
-from server.storage import consumables
+from server.storage import consumables, enrolments
 from server.storage import loader_statements as q
 from server.storage.door_sessions import ON_SHELF, stocktake_of
 from server.storage.effect_writer import EffectWriter
@@ -101,7 +101,10 @@ class Snapshots:
         if isinstance(command, DoorChange):
             return self._door_change(command, hut=state, now=now)
         if isinstance(command, EnrolRead):
-            return Snapshot(state, now, card=self.card(command.card_uid))
+            # Enrol reads are rare (staff at the hut): the hut's request is read each time,
+            # so a second tap in the batch sees the first one's answer (autoflush).
+            card = self.card(command.card_uid)
+            return Snapshot(state, now, card=card, enrolment=enrolments.waiting_at(self.db, hut.id))
         raise TypeError(f"no snapshot for {type(command).__name__}")
 
     def _door_change(self, command: DoorChange, *, hut: HutState, now: datetime) -> Snapshot:

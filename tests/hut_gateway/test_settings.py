@@ -176,7 +176,7 @@ def test_health_limits_come_from_the_settings_and_passwords_are_not_shown(tmp_pa
     )
     settings = GatewaySettings.load(config=config)
     limits = settings.health_limits()
-    assert (limits.held_open_s, limits.controller_silent_s, limits.enrol_s) == (90, 10, 60)
+    assert (limits.held_open_s, limits.controller_silent_s, limits.enrol_s) == (90, 10, 300)
     shown = settings.shown()
     assert "s3cret" not in shown and "mqtt://hut:***@broker.local:1883" in shown
     with pytest.raises(ValidationError, match="held_open_s"):

@@ -9,11 +9,13 @@ from typing import Any
 from toolhut.contract import (
     AckBatch,
     Allowlist,
+    Command,
     TopicKind,
     Topics,
     new_id,
     parse_ack,
     parse_allowlist,
+    parse_command,
 )
 from toolhut.hut_keys import HutKeyring
 from toolhut.mqtt import MqttEndpoint, connack_ok, make_client
@@ -29,6 +31,7 @@ class FakeGatewayLink:
         self.keyring = keyring
         self.acks: queue.Queue[AckBatch] = queue.Queue()
         self.allowlists: queue.Queue[Allowlist] = queue.Queue()
+        self.commands: queue.Queue[Command] = queue.Queue()
         self._subscribed = queue.Queue[int]()
         endpoint = MqttEndpoint.parse(mqtt_url)
         self.client = make_client(endpoint, client_id=f"test-gw-{new_id()[:8]}")
@@ -45,6 +48,7 @@ class FakeGatewayLink:
             [
                 (self.topics.all_huts(TopicKind.ACK), 1),
                 (self.topics.all_huts(TopicKind.ALLOWLIST), 1),
+                (self.topics.all_huts(TopicKind.CMD), 1),
             ]
         )
 
@@ -57,6 +61,8 @@ class FakeGatewayLink:
             self.acks.put(parse_ack(message.payload, key=key))
         elif kind is TopicKind.ALLOWLIST:
             self.allowlists.put(parse_allowlist(message.payload, key=key))
+        elif kind is TopicKind.CMD:
+            self.commands.put(parse_command(message.payload, key=key))
 
     def publish(self, topic: str, payload: bytes) -> None:
         self.client.publish(topic, payload, qos=1).wait_for_publish(TIMEOUT)
@@ -71,6 +77,13 @@ class FakeGatewayLink:
 
     def next_ack(self) -> AckBatch:
         return self.acks.get(timeout=TIMEOUT)
+
+    def next_command(self, action: str) -> Command:
+        """The next command of ``action`` (others, such as the server's syncs, skipped)."""
+        while True:
+            command = self.commands.get(timeout=TIMEOUT)
+            if command.action == action:
+                return command
 
     def close(self) -> None:
         self.client.disconnect()
