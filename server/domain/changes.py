@@ -202,8 +202,21 @@ class ConsumableTaken:
 
 @dataclass(frozen=True, slots=True)
 class MemberStatusChanged:
+    """The member's status, with staff's reason (None: none, or cleared); ``at``: when a
+    member left (LEFT only)."""
+
     member_id: int
     status: MemberStatus
+    reason: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberHutsChanged:
+    """The huts the member may open from now on (empty: every hut)."""
+
+    member_id: int
+    huts: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +258,7 @@ Change = (
     | EnrolmentRead
     | ConsumableTaken
     | MemberStatusChanged
+    | MemberHutsChanged
     | CardAdded
     | CardRemoved
     | CardStateChanged
@@ -293,6 +307,7 @@ __all__ = [
     "LoanLost",
     "LoanOpened",
     "LoanRenewed",
+    "MemberHutsChanged",
     "MemberStatusChanged",
     "NewLoan",
     "NoticeQueued",

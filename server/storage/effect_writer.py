@@ -45,6 +45,7 @@ from server.domain.changes import (
     LoanLost,
     LoanOpened,
     LoanRenewed,
+    MemberHutsChanged,
     MemberStatusChanged,
     NewLoan,
     NoticeQueued,
@@ -56,6 +57,7 @@ from server.domain.changes import (
     StocktakeOpened,
 )
 from server.domain.ledger_state import DoorKey, DoorState, ReservationStatus
+from server.domain.model import MemberStatus
 from server.storage import access_changes
 from server.storage.ingest_models import EnrolmentCandidate
 from server.storage.models import (
@@ -66,6 +68,7 @@ from server.storage.models import (
     Item,
     Loan,
     Member,
+    MemberHut,
     NotificationRequest,
     Reservation,
     SessionScan,
@@ -399,7 +402,19 @@ class EffectWriter:
     def _member_status(self, change: MemberStatusChanged) -> None:
         member: Member = self._get(Member, change.member_id)
         member.status = change.status
+        member.status_reason = change.reason
+        member.left_at = change.at if change.status is MemberStatus.LEFT else None
+        # The record changed: an edit made on the version before is stale.
+        member.version = Member.version + 1
         self.working.cards.clear()  # the member's cards' states name the status
+        access_changes.mark(self.db)
+
+    def _member_huts(self, change: MemberHutsChanged) -> None:
+        member: Member = self._get(Member, change.member_id)
+        # Kept rows stay (a row deleted and added again in one flush would clash).
+        member.hut_rows = [row for row in member.hut_rows if row.hut_id in change.huts]
+        kept = {row.hut_id for row in member.hut_rows}
+        member.hut_rows.extend(MemberHut(hut_id=hut) for hut in sorted(change.huts - kept))
         access_changes.mark(self.db)
 
     def _card_added(self, change: CardAdded) -> None:
@@ -469,6 +484,7 @@ _WRITERS: dict[type, Callable[[EffectWriter, Any], None]] = {
     EnrolmentRead: EffectWriter._enrolment,
     ConsumableTaken: EffectWriter._consumable_taken,
     MemberStatusChanged: EffectWriter._member_status,
+    MemberHutsChanged: EffectWriter._member_huts,
     CardAdded: EffectWriter._card_added,
     CardRemoved: EffectWriter._card_removed,
     CardStateChanged: EffectWriter._card_state,
