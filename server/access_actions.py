@@ -54,13 +54,14 @@ class MemberErasedError(ValueError):
 def _member(db: Session, member_id: int, *, uid: str | None = None) -> AccessSnapshot:
     snapshot = staff_snapshots.of_member(db, member_id, uid=uid)
     snapshot = found(snapshot, TEXT_NO_MEMBER.format(member_id=member_id))
-    _not_erased(db, member_id)
+    refuse_erased(_row(db, member_id))
     return snapshot
 
 
-def _not_erased(db: Session, member_id: int) -> None:
-    if _row(db, member_id).erased_at is not None:
-        raise MemberErasedError(TEXT_ERASED.format(member_id=member_id))
+def refuse_erased(member: Member) -> None:
+    """MemberErasedError for a member whose personal data was erased."""
+    if member.erased_at is not None:
+        raise MemberErasedError(TEXT_ERASED.format(member_id=member.id))
 
 
 def _status(member: Member) -> dict[str, object]:
@@ -121,8 +122,8 @@ def member_leaves(
     cancelled (a hold passed on); the loans stay open. Leaving twice changes nothing."""
     snapshot = staff_snapshots.of_leaving_member(db, member_id, policy=load_policy(db))
     snapshot = found(snapshot, TEXT_NO_MEMBER.format(member_id=member_id))
-    _not_erased(db, member_id)
     member = _row(db, member_id)
+    refuse_erased(member)
     before = {**_status(member), "cards": sorted(card.uid for card in snapshot.cards)}
     effects = carry_out(db, snapshot, MemberLeaves(member_id, at=at, reason=reason))
     if stamp is not None and effects.changes:

@@ -47,6 +47,7 @@ def create_app(
     from fastapi_offline import FastAPIOffline
 
     from server.api.routes import access, door_sessions, health, huts, items, loans, pages, supplies
+    from server.api.routes import members as member_routes
     from server.api.routes import reminders as reminder_routes
     from server.api.security_headers import SecurityHeaders
     from server.api.throttle import FailureThrottle
@@ -70,7 +71,18 @@ def create_app(
     app.state.reminders = reminders or build_service(
         settings.reminders, sessions=app.state.sessions, clock=clock
     )
-    routers = (access, health, huts, items, loans, pages, door_sessions, supplies, reminder_routes)
+    routers = (
+        access,
+        health,
+        huts,
+        items,
+        loans,
+        pages,
+        door_sessions,
+        supplies,
+        reminder_routes,
+        member_routes,
+    )
     for module in routers:
         app.include_router(module.router)
     app.mount(SITE_ASSETS_URL, StaticFiles(directory=STATIC), name="site")

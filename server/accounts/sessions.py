@@ -51,7 +51,7 @@ def principal_of_session(
     ).first()
     if row is None:
         return None
-    session, user = row.tuple()
+    session, user = row
     idle_end = session.last_seen_at + timedelta(minutes=settings.session_idle_minutes)
     if (
         session.ended_at is not None
