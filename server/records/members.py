@@ -104,7 +104,7 @@ def _check(
         raise InvalidFieldsError(errors)
 
 
-def _set_flags(member: Member, flags: frozenset[str]) -> None:
+def set_flags(member: Member, flags: frozenset[str]) -> None:
     member.flag_rows = [row for row in member.flag_rows if row.flag in flags]
     kept = {row.flag for row in member.flag_rows}
     member.flag_rows.extend(MemberFlagRow(flag=flag) for flag in sorted(flags - kept))
@@ -138,7 +138,7 @@ def create(
         status=MemberStatus.ACTIVE,
         created_at=stamp.at,
     )
-    _set_flags(member, body.flags)
+    set_flags(member, body.flags)
     db.add(member)
     db.flush()
     _set_contacts(db, member, body.contacts)
@@ -177,7 +177,7 @@ def edit(
             raise InvalidFieldsError([FieldError(required, "不能为空 / may not be null")])
     update_versioned(db, member, expected=expected, values=columns)
     if body.flags is not None:
-        _set_flags(member, body.flags)
+        set_flags(member, body.flags)
     if body.contacts is not None:
         _set_contacts(db, member, body.contacts)
     if body.huts is not None:

@@ -419,8 +419,9 @@ class EffectWriter:
 
     def _card_added(self, change: CardAdded) -> None:
         member: Member = self._get(Member, change.member_id)
+        # Inserted by the next flush (the next query autoflushes): an import's thousands of
+        # cards go in together, not one flush each.
         self.db.add(Card(uid=change.uid, member=member))
-        self.db.flush()
         self.working.cards.pop(change.uid, None)
         access_changes.mark(self.db)
 
