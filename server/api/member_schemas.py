@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Body
 from pydantic import BaseModel, Field
@@ -33,9 +33,7 @@ class ContactStaff(BaseModel):
         return cls(channel=contact.channel, address=contact.address, locale=contact.locale)
 
 
-class MemberSummary(BaseModel):
-    """A member in a list (the id is what remind-now and the card routes take)."""
-
+class _MemberBase(BaseModel):
     id: int
     name: str
     building_unit: str
@@ -44,68 +42,58 @@ class MemberSummary(BaseModel):
     status: str  # active | suspended | left
     flags: list[str]
     huts: list[str]  # empty: every hut
-    cards: int
     created_at: datetime | None
-    erased: bool
     version: int
+
+    @staticmethod
+    def fields_of(member: Member) -> dict[str, Any]:
+        return {
+            "id": member.id,
+            "name": member.name,
+            "building_unit": member.building_unit,
+            "phone": member.phone,
+            "language": member.language,
+            "status": member.status.value,
+            "flags": sorted(member.flags),
+            "huts": sorted(member.huts),
+            "created_at": member.created_at,
+            "version": member.version,
+        }
+
+
+class MemberSummary(_MemberBase):
+    """A member in a list (the id is what remind-now and the card routes take)."""
+
+    cards: int
+    erased: bool
 
     @classmethod
     def of(cls, member: Member) -> MemberSummary:
         return cls(
-            id=member.id,
-            name=member.name,
-            building_unit=member.building_unit,
-            phone=member.phone,
-            language=member.language,
-            status=member.status.value,
-            flags=sorted(member.flags),
-            huts=sorted(member.huts),
-            cards=len(member.cards),
-            created_at=member.created_at,
-            erased=member.erased_at is not None,
-            version=member.version,
+            **cls.fields_of(member), cards=len(member.cards), erased=member.erased_at is not None
         )
 
 
-class MemberStaff(BaseModel):
+class MemberStaff(_MemberBase):
     """Everything about one member (the ETag is ``version``)."""
 
-    id: int
-    name: str
-    building_unit: str
-    phone: str | None
-    language: str
-    status: str
     status_reason: str | None
-    flags: list[str]
-    huts: list[str]
     contacts: list[ContactStaff]
     cards: list[CardOfMember]
     open_loans: int
-    created_at: datetime | None
     left_at: datetime | None
     erased_at: datetime | None
-    version: int
 
     @classmethod
     def of(cls, member: Member, *, contacts: list[MemberContact], open_loans: int) -> MemberStaff:
         return cls(
-            id=member.id,
-            name=member.name,
-            building_unit=member.building_unit,
-            phone=member.phone,
-            language=member.language,
-            status=member.status.value,
+            **cls.fields_of(member),
             status_reason=member.status_reason,
-            flags=sorted(member.flags),
-            huts=sorted(member.huts),
             contacts=[ContactStaff.of(c) for c in contacts],
             cards=[CardOfMember.of(c) for c in sorted(member.cards, key=lambda c: c.uid)],
             open_loans=open_loans,
-            created_at=member.created_at,
             left_at=member.left_at,
             erased_at=member.erased_at,
-            version=member.version,
         )
 
 

@@ -177,8 +177,9 @@ def _one_per_channel(contacts: list[Contact]) -> list[Contact]:
 Contacts = Annotated[list[Contact], AfterValidator(_one_per_channel), Field(max_length=8)]
 
 
-class MemberCreate(BaseModel):
-    """A new member. ``huts`` empty: every hut; ``flags`` e.g. ["senior"]."""
+class MemberFields(BaseModel):
+    """What a new member is given, by the API or a sheet's row. ``huts`` empty: every
+    hut; ``flags`` e.g. ["senior"]."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -188,6 +189,11 @@ class MemberCreate(BaseModel):
     language: Language = "zh"
     flags: Flags = frozenset()
     huts: Huts = frozenset()
+
+
+class MemberCreate(MemberFields):
+    """A new member through the API, with the contacts reminders reach them on."""
+
     contacts: Contacts = []
 
 
@@ -207,18 +213,10 @@ class MemberEdit(BaseModel):
     version: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
 
 
-class MemberRow(BaseModel):
+class MemberRow(MemberFields):
     """A row of the member sheet: ``id`` None is a new member; ``card`` is bound on import."""
 
-    model_config = ConfigDict(extra="forbid")
-
     id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
-    name: Name
-    building_unit: BuildingUnit
-    phone: Phone | None = None
-    language: Language = "zh"
-    flags: Flags = frozenset()
-    huts: Huts = frozenset()
     card: CardUid | None = None
 
 

@@ -20,14 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from server import access_actions
-from server.domain import MemberStatus
 from server.domain.actors import Actor
 from server.domain.record_errors import FieldError
 from server.records.member_fields import MemberRow, field_errors
-from server.records.members import TEXT_NO_HUT, missing_huts, set_flags, values
+from server.records.members import TEXT_NO_HUT, missing_huts, new_member, set_flags, values
 from server.storage import access_changes
 from server.storage.audit import Stamp, record_many
-from server.storage.models import Card, Member, MemberFlagRow, MemberHut
+from server.storage.models import Card, Member, MemberHut
 from server.tabular.spec import Column, SheetRow
 
 # What staff read: Chinese first, English beside it.
@@ -159,15 +158,7 @@ class MemberSheet:
 
     @staticmethod
     def _new_member(row: MemberRow, now: datetime) -> Member:
-        member = Member(
-            name=row.name,
-            building_unit=row.building_unit,
-            phone=row.phone,
-            language=row.language,
-            status=MemberStatus.ACTIVE,
-            created_at=now,
-        )
-        member.flag_rows = [MemberFlagRow(flag=flag) for flag in sorted(row.flags)]
+        member = new_member(row, now=now)
         member.hut_rows = [MemberHut(hut_id=hut) for hut in sorted(row.huts)]
         return member
 

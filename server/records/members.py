@@ -10,6 +10,7 @@ entry; an edit is version-checked (storage.versioned).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, exists, func, or_, select
@@ -19,7 +20,7 @@ from server import access_actions
 from server.access_actions import TEXT_NO_MEMBER
 from server.domain import MemberStatus
 from server.domain.record_errors import FieldError, InvalidFieldsError
-from server.records.member_fields import Contact, MemberCreate, MemberEdit
+from server.records.member_fields import Contact, MemberCreate, MemberEdit, MemberFields
 from server.staff_actions import NotFoundError
 from server.storage.audit import Stamp
 from server.storage.models import Card, Hut, Loan, Member, MemberFlagRow, MemberHut
@@ -126,19 +127,26 @@ def _set_contacts(db: Session, member: Member, contacts: list[Contact]) -> None:
 # Writes.
 
 
+def new_member(fields: MemberFields, *, now: datetime) -> Member:
+    """An active member with ``fields`` and their flags (not added to a session; the huts
+    are the caller's: through the rule book, or with a member nobody's card names yet)."""
+    member = Member(
+        name=fields.name,
+        building_unit=fields.building_unit,
+        phone=fields.phone,
+        language=fields.language,
+        status=MemberStatus.ACTIVE,
+        created_at=now,
+    )
+    set_flags(member, fields.flags)
+    return member
+
+
 def create(
     db: Session, body: MemberCreate, *, stamp: Stamp, channels: Collection[str] | None = None
 ) -> Member:
     _check(db, huts=body.huts, contacts=body.contacts, channels=channels)
-    member = Member(
-        name=body.name,
-        building_unit=body.building_unit,
-        phone=body.phone,
-        language=body.language,
-        status=MemberStatus.ACTIVE,
-        created_at=stamp.at,
-    )
-    set_flags(member, body.flags)
+    member = new_member(body, now=stamp.at)
     db.add(member)
     db.flush()
     _set_contacts(db, member, body.contacts)
