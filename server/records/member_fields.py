@@ -16,7 +16,6 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -150,8 +149,6 @@ CardUid = Annotated[str, AfterValidator(card_uid)]
 class Contact(BaseModel):
     """Where the member hears reminders on ``channel`` (a channel of the reminders' config)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     channel: Annotated[str, AfterValidator(_channel)]
     address: Annotated[str, AfterValidator(_text), Field(min_length=1, max_length=200)]
     locale: Language = "zh"
@@ -181,8 +178,6 @@ class MemberFields(BaseModel):
     """What a new member is given, by the API or a sheet's row. ``huts`` empty: every
     hut; ``flags`` e.g. ["senior"]."""
 
-    model_config = ConfigDict(extra="forbid")
-
     name: Name
     building_unit: BuildingUnit
     phone: Phone | None = None
@@ -200,8 +195,6 @@ class MemberCreate(MemberFields):
 class MemberEdit(BaseModel):
     """An edit: only the fields given change (``contacts`` given replaces them all;
     ``phone`` null clears it). ``version``: the one read, unless If-Match says it."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
     building_unit: BuildingUnit | None = None

@@ -13,13 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.api.params import MAX_ROW_ID, RequestBody
 from server.app import create_app
+from server.domain.roles import Role
 from server.seed import seed_demo
 from server.settings import ServerSettings
+from tests.support.staff_auth import staff_headers
 
 from .conftest import MovableClock
-
-TOKEN = "bounds-staff-token-0123456789"
-STAFF = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
@@ -28,8 +27,12 @@ def client(
 ) -> Iterator[TestClient]:
     with sessions.begin() as session:
         seed_demo(session)
-    app = create_app(ServerSettings(staff_token=TOKEN), clock=clock, engine=engine)
-    with TestClient(app, raise_server_exceptions=False, headers=STAFF) as test_client:
+    # An admin's API token, also given as the old shared staff token: the routes on either
+    # check accept the one Bearer until the shared token goes (issue 12).
+    staff = staff_headers(sessions, Role.ADMIN)
+    token = staff["Authorization"].removeprefix("Bearer ")
+    app = create_app(ServerSettings(staff_token=token), clock=clock, engine=engine)
+    with TestClient(app, raise_server_exceptions=False, headers=staff) as test_client:
         yield test_client
 
 

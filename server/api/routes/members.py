@@ -106,6 +106,8 @@ def edit_member(
 ) -> MemberStaff:
     """The fields given change, if nobody changed the member since the version read
     (If-Match or ``version``: 428 without either, 409 when stale)."""
+    with staff_action():
+        members.get(db, member_id)  # 404 before 428: there is no version of nothing
     expected = expected_version(request, body.version)
     with staff_action():
         member = members.edit(
