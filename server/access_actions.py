@@ -1,47 +1,95 @@
-"""What staff do about who may open a hut: suspend or reactivate a member, give a member a
-card, take a card away, record a card reported lost; and the reminder policy's suspension
-of many members at once.
+"""What staff do about who may open a hut: suspend or reactivate a member, set the huts a
+member may open, a member leaving, give a member a card, take a card away, record a card
+reported lost; and the reminder policy's suspension of many members at once.
 
 Like the other staff actions: a snapshot, the rule book (domain.staff_rules), the effect
 writer, which marks the change (storage.access_changes) so the commit republishes every
 hut's allowlist (the process's ingest worker publishes). The caller commits. No HTTP here,
-so a CLI or a script can call the same functions.
+so a CLI or a script can call the same functions. Given a ``stamp`` (who and when), each
+action appends its audit entry, filed under the member (a card's too: the card is theirs,
+and an erasure redacts what is filed under the member).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from server.card_uids import card_uid
 from server.domain import Refusal
-from server.domain.changes import Effects
+from server.domain.changes import Change, Effects
 from server.domain.ledger_state import AccessSnapshot
+from server.domain.rule_book import decide
 from server.domain.staff_rules import (
     AddCard,
+    MemberLeaves,
     ReactivateMember,
     RemoveCard,
     ReportCardLost,
+    SetMemberHuts,
     SuspendMember,
 )
 from server.staff_actions import carry_out, found, refused
 from server.storage import queries, staff_snapshots
+from server.storage.audit import Stamp, record_many
+from server.storage.effect_writer import EffectWriter
 from server.storage.models import Card, Member
+from server.storage.policy_store import load_policy
+from server.storage.snapshots import member_state
 
 # What staff read when an action cannot be done: Chinese first, English beside it.
 TEXT_NO_MEMBER = "没有这位住户 / no such member: {member_id}"
 TEXT_NO_CARD = "没有这张卡 / no such card: {uid}"
 TEXT_CARD_TAKEN = "此卡已登记给一位住户 / the card already belongs to member {member_id}"
+TEXT_ERASED = "该住户的资料已注销 / the member's personal data was erased: {member_id}"
 
 
 class CardInUseError(ValueError):
     """The card is already a member's (the same one or another)."""
 
 
+class MemberErasedError(ValueError):
+    """The member's personal data was erased: nothing about their access changes again."""
+
+
 def _member(db: Session, member_id: int, *, uid: str | None = None) -> AccessSnapshot:
     snapshot = staff_snapshots.of_member(db, member_id, uid=uid)
-    return found(snapshot, TEXT_NO_MEMBER.format(member_id=member_id))
+    snapshot = found(snapshot, TEXT_NO_MEMBER.format(member_id=member_id))
+    refuse_erased(_row(db, member_id))
+    return snapshot
+
+
+def refuse_erased(member: Member) -> None:
+    """MemberErasedError for a member whose personal data was erased."""
+    if member.erased_at is not None:
+        raise MemberErasedError(TEXT_ERASED.format(member_id=member.id))
+
+
+def _status(member: Member) -> dict[str, object]:
+    return {"status": member.status, "status_reason": member.status_reason}
+
+
+def _audited_status(
+    db: Session, member_id: int, command: object, action: str, stamp: Stamp | None
+) -> Member:
+    """Carry out a command that changes the member's status; audited with ``stamp``."""
+    snapshot = _member(db, member_id)
+    before = _status(_row(db, member_id))
+    effects = carry_out(db, snapshot, command)
+    member = _row(db, member_id)
+    if stamp is not None and effects.changes:
+        stamp.record(
+            db,
+            action=action,
+            entity="member",
+            entity_id=member_id,
+            before=before,
+            after=_status(member),
+        )
+    return member
 
 
 def _card(db: Session, uid: str) -> AccessSnapshot:
@@ -54,14 +102,52 @@ def _row(db: Session, member_id: int) -> Member:
     return member
 
 
-def suspend_member(db: Session, *, member_id: int) -> Member:
-    carry_out(db, _member(db, member_id), SuspendMember(member_id))
-    return _row(db, member_id)
+def suspend_member(
+    db: Session, *, member_id: int, reason: str | None = None, stamp: Stamp | None = None
+) -> Member:
+    command = SuspendMember(member_id, reason=reason)
+    return _audited_status(db, member_id, command, "member.suspend", stamp)
 
 
-def reactivate_member(db: Session, *, member_id: int) -> Member:
-    carry_out(db, _member(db, member_id), ReactivateMember(member_id))
-    return _row(db, member_id)
+def reactivate_member(db: Session, *, member_id: int, stamp: Stamp | None = None) -> Member:
+    command = ReactivateMember(member_id)
+    return _audited_status(db, member_id, command, "member.reactivate", stamp)
+
+
+def member_leaves(
+    db: Session,
+    *,
+    member_id: int,
+    at: datetime,
+    reason: str | None = None,
+    stamp: Stamp | None = None,
+) -> Member:
+    """Status left: every card removed (they open nothing), every waiting-list place
+    cancelled (a hold passed on); the loans stay open. Leaving twice changes nothing."""
+    snapshot = staff_snapshots.of_leaving_member(db, member_id, policy=load_policy(db))
+    snapshot = found(snapshot, TEXT_NO_MEMBER.format(member_id=member_id))
+    member = _row(db, member_id)
+    refuse_erased(member)
+    before = {**_status(member), "cards": sorted(card.uid for card in snapshot.cards)}
+    effects = carry_out(db, snapshot, MemberLeaves(member_id, at=at, reason=reason))
+    if stamp is not None and effects.changes:
+        after = {**_status(member), "left_at": member.left_at, "cards": []}
+        stamp.record(
+            db,
+            action="member.leave",
+            entity="member",
+            entity_id=member_id,
+            before=before,
+            after=after,
+        )
+    return member
+
+
+def set_member_huts(db: Session, *, member_id: int, huts: frozenset[str]) -> bool:
+    """The huts the member may open from now on (empty: every hut; the caller checked
+    they exist and audits the edit it is part of); True if that changed anything."""
+    effects = carry_out(db, _member(db, member_id), SetMemberHuts(member_id, huts))
+    return bool(effects.changes)
 
 
 def suspend_members(db: Session, *, member_ids: Iterable[int]) -> int:
@@ -74,7 +160,8 @@ def suspend_members(db: Session, *, member_ids: Iterable[int]) -> int:
     return changed
 
 
-def add_card(db: Session, *, member_id: int, uid: str) -> Card:
+def add_card(db: Session, *, member_id: int, uid: str, stamp: Stamp | None = None) -> Card:
+    """The card opens the huts the member may open; ``bound_at`` is the stamp's time."""
     uid = card_uid(uid)
     snapshot = _member(db, member_id, uid=uid)
 
@@ -86,19 +173,91 @@ def add_card(db: Session, *, member_id: int, uid: str) -> Card:
     carry_out(db, snapshot, AddCard(member_id, uid), refusal=refusal)
     card = queries.find_card(db, uid)
     assert card is not None
+    if stamp is not None:
+        card.bound_at = stamp.at
+        _card_audit(
+            db, stamp, "card.add", card, before=None, after={"card": uid, "state": card.state}
+        )
     return card
 
 
-def remove_card(db: Session, *, uid: str) -> None:
+def add_new_cards(db: Session, cards: Iterable[tuple[Member, str]], *, stamp: Stamp) -> int:
+    """Bind each (member, uid) of ``cards``, uids known to be nobody's yet (an import
+    checked them in bulk; the unique uid column still holds). Each is decided by the rule
+    book on a snapshot built from the member at hand (no query per card), all are written
+    by one effect writer and audited in one statement; returns how many."""
+    changes: list[Change] = []
+    bound: list[tuple[int, str]] = []
+    for member, uid in cards:
+        snapshot = AccessSnapshot(member=member_state(member), member_huts=member.huts)
+        effects = decide(snapshot, AddCard(member.id, uid))
+        if effects.reason is not None:
+            raise refused(effects)
+        changes.extend(effects.changes)
+        bound.append((member.id, uid))
+    writer = EffectWriter(db)
+    writer.apply(Effects(tuple(changes)))
+    writer.finish()
+    db.flush()
+    uids = [uid for _, uid in bound]
+    for start in range(0, len(uids), 5000):
+        db.execute(
+            update(Card)
+            .where(Card.uid.in_(uids[start : start + 5000]))
+            .values(bound_at=stamp.at)
+            .execution_options(synchronize_session=False)
+        )
+    record_many(
+        db,
+        actor=stamp.actor,
+        action="card.add",
+        entity="member",
+        at=stamp.at,
+        entries=((member_id, None, {"card": uid, "state": "active"}) for member_id, uid in bound),
+    )
+    return len(bound)
+
+
+def _card_audit(
+    db: Session,
+    stamp: Stamp,
+    action: str,
+    card: Card,
+    *,
+    before: dict[str, object] | None,
+    after: dict[str, object] | None,
+) -> None:
+    stamp.record(
+        db, action=action, entity="member", entity_id=card.member_id, before=before, after=after
+    )
+
+
+def remove_card(db: Session, *, uid: str, stamp: Stamp | None = None) -> None:
     uid = card_uid(uid)
-    carry_out(db, _card(db, uid), RemoveCard(uid))
+    snapshot = _card(db, uid)
+    card = queries.find_card(db, uid)
+    assert card is not None
+    before = {"card": uid, "state": card.state}
+    member_id = card.member_id
+    carry_out(db, snapshot, RemoveCard(uid))
+    if stamp is not None:
+        stamp.record(db, action="card.remove", entity="member", entity_id=member_id, before=before)
 
 
-def report_card_lost(db: Session, *, uid: str) -> Card:
+def report_card_lost(db: Session, *, uid: str, stamp: Stamp | None = None) -> Card:
     """The card opens nothing from now on, and the hut says why; staff remove it once the
     member has a new one (or it turns up: remove and add it again)."""
     uid = card_uid(uid)
-    carry_out(db, _card(db, uid), ReportCardLost(uid))
+    effects = carry_out(db, _card(db, uid), ReportCardLost(uid))
     card = queries.find_card(db, uid)
     assert card is not None
+    if stamp is not None and effects.changes:
+        _card_audit(
+            db,
+            stamp,
+            "card.lost",
+            card,
+            before={"card": uid, "state": "active"},
+            after={"card": uid, "state": card.state},
+        )
     return card

@@ -62,6 +62,7 @@ def create_app(
         pages,
         supplies,
     )
+    from server.api.routes import members as member_routes
     from server.api.routes import reminders as reminder_routes
     from server.api.routes import transfer as transfer_routes
     from server.api.security_headers import SecurityHeaders
@@ -101,6 +102,7 @@ def create_app(
         supplies,
         reminder_routes,
         transfer_routes,
+        member_routes,
     )
     app.state.sheets = registry()  # kind -> Sheet, for import and export
     app.state.import_limits = Limits()

@@ -8,10 +8,13 @@ from contextlib import contextmanager
 from fastapi import HTTPException, status
 from fastapi.exceptions import RequestValidationError
 
-from server.access_actions import CardInUseError
+from server.access_actions import CardInUseError, MemberErasedError
+from server.api.versioning import stale
 from server.card_uids import InvalidCardError
+from server.domain.record_errors import InvalidFieldsError, StaleVersionError
 from server.enrolment_actions import EnrolmentClosedError, MemberNotActiveError
 from server.hut_commands import CommandNotSentError
+from server.records.member_privacy import TEXT_CANNOT_ERASE, CannotEraseError
 from server.staff_actions import NotFoundError, RefusedError
 
 
@@ -21,7 +24,10 @@ def staff_action() -> Iterator[None]:
     (or a card that is someone's already, a member who may not enrol a card, a request
     that is over); 503 when a command cannot reach the huts; 422 for what is not a card
     UID, in the shape the OpenAPI document gives every 422 (a list of errors, each with
-    its location), so a client reads one shape whichever check refused the request."""
+    its location), so a client reads one shape whichever check refused the request (a
+    record's bad fields too: each named). A stale edit is a 409 with the current version;
+    a member whose data was erased, or who cannot be erased yet (with what is missing), a
+    409."""
     try:
         yield
     except NotFoundError as exc:
@@ -29,7 +35,18 @@ def staff_action() -> Iterator[None]:
     except InvalidCardError as exc:
         error = {"type": "value_error", "loc": ("body", "uid"), "msg": str(exc), "input": None}
         raise RequestValidationError([error]) from exc
-    except (CardInUseError, MemberNotActiveError, EnrolmentClosedError) as exc:
+    except InvalidFieldsError as exc:
+        errors = [
+            {"type": "value_error", "loc": ("body", *_path(e.field)), "msg": e.reason}
+            for e in exc.errors
+        ]
+        raise RequestValidationError(errors) from exc
+    except StaleVersionError as exc:
+        raise stale(exc.current) from exc
+    except CannotEraseError as exc:
+        detail = {"reason": "cannot_erase", "text": TEXT_CANNOT_ERASE, "missing": exc.missing}
+        raise HTTPException(status.HTTP_409_CONFLICT, detail) from exc
+    except (CardInUseError, MemberErasedError, MemberNotActiveError, EnrolmentClosedError) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except CommandNotSentError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, exc.text) from exc
@@ -37,3 +54,8 @@ def staff_action() -> Iterator[None]:
         raise HTTPException(
             status.HTTP_409_CONFLICT, {"reason": exc.reason.value, "text": exc.text}
         ) from exc
+
+
+def _path(field: str) -> list[str | int]:
+    """ "contacts.0.channel" as the location FastAPI gives it: ["contacts", 0, "channel"]."""
+    return [int(part) if part.isdigit() else part for part in field.split(".")]

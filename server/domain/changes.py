@@ -219,8 +219,21 @@ class ConsumableTaken:
 
 @dataclass(frozen=True, slots=True)
 class MemberStatusChanged:
+    """The member's status, with staff's reason (None: none, or cleared); ``at``: when a
+    member left (LEFT only)."""
+
     member_id: int
     status: MemberStatus
+    reason: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberHutsChanged:
+    """The huts the member may open from now on (empty: every hut)."""
+
+    member_id: int
+    huts: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +277,7 @@ Change = (
     | EnrolmentClosed
     | ConsumableTaken
     | MemberStatusChanged
+    | MemberHutsChanged
     | CardAdded
     | CardRemoved
     | CardStateChanged
@@ -313,6 +327,7 @@ __all__ = [
     "LoanLost",
     "LoanOpened",
     "LoanRenewed",
+    "MemberHutsChanged",
     "MemberStatusChanged",
     "NewLoan",
     "NoticeQueued",

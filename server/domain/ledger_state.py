@@ -281,13 +281,30 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class QueuedItem:
+    """An item whose waiting list a member is in, with the whole list (first in line first)."""
+
+    item: ItemState
+    queue: tuple[ReservationState, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class AccessSnapshot:
     """What a command about who may open the huts stands on: the member concerned and the
     card named (either may be None: not named, or not found). Access is every hut's
-    business and needs no clock, so there is no hut and no time here."""
+    business and needs no clock, so there is no hut and no time here (a command that
+    closes something says when itself).
+
+    ``member_huts``: the huts the member may open (empty: every hut). For a member leaving,
+    ``cards`` are all the member's cards and ``places`` the waiting lists they are in;
+    ``policy`` says how long a hold passed on to the next in line lasts."""
 
     member: MemberState | None = None
     card: CardState | None = None
+    member_huts: frozenset[str] = frozenset()
+    cards: tuple[CardState, ...] = ()
+    places: tuple[QueuedItem, ...] = ()
+    policy: LoanPolicy = DEFAULT_POLICY
 
 
 __all__ = [
@@ -307,6 +324,7 @@ __all__ = [
     "LoanState",
     "MemberState",
     "NotificationKind",
+    "QueuedItem",
     "ReservationState",
     "ReservationStatus",
     "ReturnedLoan",

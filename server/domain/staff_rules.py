@@ -2,16 +2,18 @@
 Effects out (registered in rule_book.decide beside the hut commands).
 
 Loans (renew, write off as lost), waiting lists (reserve, release expired holds), items
-(clear after repair) and who may open the huts (suspend or reactivate a member, give a
-card, take it away, record it lost). A refusal is the Effects' decision, with the same
-reasons and texts the hut shows; what a command names and storage cannot find (no such
-loan, item, card or member) never reaches a rule: the staff action says so first.
+(clear after repair) and who may open the huts (suspend or reactivate a member, set the
+huts a member may open, a member leaving, give a card, take it away, record it lost). A
+refusal is the Effects' decision, with the same reasons and texts the hut shows; what a
+command names and storage cannot find (no such loan, item, card or member) never reaches a
+rule: the staff action says so first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from server.domain.changes import (
@@ -21,13 +23,22 @@ from server.domain.changes import (
     Effects,
     LoanLost,
     LoanRenewed,
+    MemberHutsChanged,
     MemberStatusChanged,
+    NoticesWithdrawn,
     ReservationAdded,
 )
-from server.domain.holds import Line, cancel_all, hold_next, release_if_expired
-from server.domain.ledger_state import AccessSnapshot, LoanRef, Snapshot
+from server.domain.holds import Line, cancel_all, close, hold_next, release_if_expired
+from server.domain.ledger_state import (
+    AccessSnapshot,
+    LoanRef,
+    QueuedItem,
+    ReservationStatus,
+    Snapshot,
+)
 from server.domain.lending import Action, Refusal, check_reservation, decide_renewal, refuse
 from server.domain.model import CardStatus, ItemCondition, ItemStatus, MemberStatus
+from server.domain.policy import LoanPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +79,37 @@ class ExpireHold:
 
 @dataclass(frozen=True, slots=True)
 class SuspendMember:
+    """The member's cards open nothing, and the hut says the account is suspended; staff's
+    ``reason`` is kept (a new reason for a suspended member replaces the old)."""
+
     member_id: int
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ReactivateMember:
+    """Active again (the reason goes; a member who left is back)."""
+
     member_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetMemberHuts:
+    """The huts the member may open from now on (empty: every hut)."""
+
+    member_id: int
+    huts: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLeaves:
+    """The member moved away (snapshot: the member, all their cards, their waiting-list
+    places): every card removed, so they open nothing; every place cancelled, a hold passed
+    to the next in line; the loans stay open for staff to chase."""
+
+    member_id: int
+    at: datetime
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +140,8 @@ StaffCommand = (
     | ExpireHold
     | SuspendMember
     | ReactivateMember
+    | SetMemberHuts
+    | MemberLeaves
     | AddCard
     | RemoveCard
     | ReportCardLost
@@ -194,19 +232,55 @@ def expire_hold(snapshot: Snapshot, _command: ExpireHold) -> Effects:
 # Who may open the huts.
 
 
-def _member_status(snapshot: AccessSnapshot, status: MemberStatus) -> Effects:
+def _member_status(
+    snapshot: AccessSnapshot, status: MemberStatus, *, reason: str | None = None
+) -> Effects:
     member = _given(snapshot.member, "member")
-    if member.status is status:
+    if member.status is status and reason is None:
         return Effects()
-    return Effects((MemberStatusChanged(member.id, status),))
+    return Effects((MemberStatusChanged(member.id, status, reason=reason),))
 
 
-def suspend_member(snapshot: AccessSnapshot, _command: SuspendMember) -> Effects:
-    return _member_status(snapshot, MemberStatus.SUSPENDED)
+def suspend_member(snapshot: AccessSnapshot, command: SuspendMember) -> Effects:
+    return _member_status(snapshot, MemberStatus.SUSPENDED, reason=command.reason)
 
 
 def reactivate_member(snapshot: AccessSnapshot, _command: ReactivateMember) -> Effects:
     return _member_status(snapshot, MemberStatus.ACTIVE)
+
+
+def set_member_huts(snapshot: AccessSnapshot, command: SetMemberHuts) -> Effects:
+    member = _given(snapshot.member, "member")
+    if snapshot.member_huts == command.huts:
+        return Effects()
+    return Effects((MemberHutsChanged(member.id, command.huts),))
+
+
+def _give_up_place(place: QueuedItem, member_id: int, *, now: datetime, policy: LoanPolicy) -> Line:
+    """The member's place in ``place``'s line cancelled; a hold of theirs goes to the next
+    in line (or the item back on the shelf), its unsent "ready" notice withdrawn."""
+    line = Line(place.item, place.queue)
+    for reservation in place.queue:
+        if reservation.member_id != member_id:
+            continue
+        line = close(line, reservation, ReservationStatus.CANCELLED, at=now)
+        if reservation.state is ReservationStatus.HELD:
+            line = line.with_changes(NoticesWithdrawn(reservation.id))
+            if line.item.status is ItemStatus.RESERVED:
+                line = hold_next(line, now=now, policy=policy)
+    return line
+
+
+def member_leaves(snapshot: AccessSnapshot, command: MemberLeaves) -> Effects:
+    member = _given(snapshot.member, "member")
+    if member.status is MemberStatus.LEFT:
+        return Effects()
+    changes: list[Any] = [CardRemoved(card.uid) for card in snapshot.cards]
+    for place in snapshot.places:
+        line = _give_up_place(place, member.id, now=command.at, policy=snapshot.policy)
+        changes.extend(line.changes)
+    status = MemberStatusChanged(member.id, MemberStatus.LEFT, reason=command.reason, at=command.at)
+    return Effects((*changes, status))
 
 
 def add_card(snapshot: AccessSnapshot, command: AddCard) -> Effects:
@@ -236,6 +310,8 @@ RULES: dict[type, Callable[[Any, Any], Effects]] = {
     ExpireHold: expire_hold,
     SuspendMember: suspend_member,
     ReactivateMember: reactivate_member,
+    SetMemberHuts: set_member_huts,
+    MemberLeaves: member_leaves,
     AddCard: add_card,
     RemoveCard: remove_card,
     ReportCardLost: report_card_lost,
@@ -247,11 +323,13 @@ __all__ = [
     "ClearRepair",
     "ExpireHold",
     "MarkLost",
+    "MemberLeaves",
     "ReactivateMember",
     "RemoveCard",
     "Renew",
     "ReportCardLost",
     "Reserve",
+    "SetMemberHuts",
     "StaffCommand",
     "SuspendMember",
 ]

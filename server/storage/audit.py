@@ -7,11 +7,12 @@ about them and is itself recorded."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from server.domain.actors import Actor
@@ -98,3 +99,62 @@ def record_many(
     if rows:
         db.execute(insert(AuditEntry), rows)
     return len(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """Who does a write and when: what an action that audits itself is handed."""
+
+    actor: Actor
+    at: datetime
+
+    def record(
+        self,
+        db: Session,
+        *,
+        action: str,
+        entity: str,
+        entity_id: object,
+        before: Values | None = None,
+        after: Values | None = None,
+    ) -> None:
+        record(
+            db,
+            actor=self.actor,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            at=self.at,
+            before=before,
+            after=after,
+        )
+
+
+REDACTED = "[已删除 / erased]"
+
+
+def redact(db: Session, *, entity: str, entity_id: object, fields: Iterable[str]) -> int:
+    """The one rewrite the log allows (erasure of a person): in every entry about
+    ``entity`` ``entity_id``, the values of ``fields`` in before and after are replaced by
+    REDACTED (present values only: what was not recorded stays absent). Returns how many
+    entries changed."""
+    names = frozenset(fields)
+    query = select(AuditEntry).where(
+        AuditEntry.entity == entity, AuditEntry.entity_id == str(entity_id)
+    )
+    changed = 0
+    for entry in db.scalars(query):
+        before, after = _redacted(entry.before, names), _redacted(entry.after, names)
+        if before != entry.before or after != entry.after:
+            entry.before, entry.after = before, after
+            changed += 1
+    return changed
+
+
+def _redacted(values: dict[str, Any] | None, names: frozenset[str]) -> dict[str, Any] | None:
+    if values is None:
+        return None
+    return {
+        key: REDACTED if key in names and value not in (None, "", []) else value
+        for key, value in values.items()
+    }

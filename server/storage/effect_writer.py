@@ -47,6 +47,7 @@ from server.domain.changes import (
     LoanLost,
     LoanOpened,
     LoanRenewed,
+    MemberHutsChanged,
     MemberStatusChanged,
     NewLoan,
     NoticeQueued,
@@ -58,6 +59,7 @@ from server.domain.changes import (
     StocktakeOpened,
 )
 from server.domain.ledger_state import DoorKey, DoorState, EnrolmentStatus, ReservationStatus
+from server.domain.model import MemberStatus
 from server.storage import access_changes, audit, enrolments
 from server.storage.ingest_models import EnrolmentCandidate
 from server.storage.models import (
@@ -69,6 +71,7 @@ from server.storage.models import (
     Item,
     Loan,
     Member,
+    MemberHut,
     NotificationRequest,
     Reservation,
     SessionScan,
@@ -427,13 +430,26 @@ class EffectWriter:
     def _member_status(self, change: MemberStatusChanged) -> None:
         member: Member = self._get(Member, change.member_id)
         member.status = change.status
+        member.status_reason = change.reason
+        member.left_at = change.at if change.status is MemberStatus.LEFT else None
+        # The record changed: an edit made on the version before is stale.
+        member.version = Member.version + 1
         self.working.cards.clear()  # the member's cards' states name the status
+        access_changes.mark(self.db)
+
+    def _member_huts(self, change: MemberHutsChanged) -> None:
+        member: Member = self._get(Member, change.member_id)
+        # Kept rows stay (a row deleted and added again in one flush would clash).
+        member.hut_rows = [row for row in member.hut_rows if row.hut_id in change.huts]
+        kept = {row.hut_id for row in member.hut_rows}
+        member.hut_rows.extend(MemberHut(hut_id=hut) for hut in sorted(change.huts - kept))
         access_changes.mark(self.db)
 
     def _card_added(self, change: CardAdded) -> None:
         member: Member = self._get(Member, change.member_id)
+        # Inserted by the next flush (the next query autoflushes): an import's thousands of
+        # cards go in together, not one flush each.
         self.db.add(Card(uid=change.uid, member=member, bound_at=change.bound_at))
-        self.db.flush()
         self.working.cards.pop(change.uid, None)
         access_changes.mark(self.db)
 
@@ -498,6 +514,7 @@ _WRITERS: dict[type, Callable[[EffectWriter, Any], None]] = {
     EnrolmentClosed: EffectWriter._enrolment_closed,
     ConsumableTaken: EffectWriter._consumable_taken,
     MemberStatusChanged: EffectWriter._member_status,
+    MemberHutsChanged: EffectWriter._member_huts,
     CardAdded: EffectWriter._card_added,
     CardRemoved: EffectWriter._card_removed,
     CardStateChanged: EffectWriter._card_state,

@@ -21,8 +21,10 @@ from server.domain import LoanPolicy
 from server.domain.ledger_state import (
     ACTIVE_RESERVATION,
     AccessSnapshot,
+    CardState,
     HutState,
     LoanState,
+    QueuedItem,
     ReservationState,
     ReservationStatus,
     Snapshot,
@@ -140,16 +142,39 @@ def _access_snapshot(*, member: Member | None = None, card: Card | None = None) 
     return AccessSnapshot(
         member=None if member is None else member_state(member),
         card=card_state(card),
+        member_huts=frozenset() if member is None else member.huts,
     )
 
 
 def of_member(db: Session, member_id: int, *, uid: str | None = None) -> AccessSnapshot | None:
-    """The member, and the card with ``uid`` (upper case) if one is asked for and exists."""
+    """The member (with the huts they may open), and the card with ``uid`` (upper case) if
+    one is asked for and exists."""
     member = db.get(Member, member_id)
     if member is None:
         return None
     card = None if uid is None else queries.find_card(db, uid)
     return _access_snapshot(member=member, card=card)
+
+
+def of_leaving_member(db: Session, member_id: int, *, policy: LoanPolicy) -> AccessSnapshot | None:
+    """The member with every card of theirs and every waiting list they are in (each item
+    with its whole line, to pass a hold of theirs on)."""
+    member = db.get(Member, member_id)
+    if member is None:
+        return None
+    state = member_state(member)
+    cards = db.scalars(select(Card).where(Card.member_id == member_id).order_by(Card.uid))
+    queued = select(Reservation.item_id).where(
+        Reservation.member_id == member_id, Reservation.state.in_(ACTIVE_RESERVATION)
+    )
+    items = db.scalars(select(Item).where(Item.id.in_(queued)).order_by(Item.id))
+    return AccessSnapshot(
+        member=state,
+        member_huts=member.huts,
+        cards=tuple(CardState(card.uid, card.state, state) for card in cards),
+        places=tuple(QueuedItem(item_state(item), _queue(db, item.id)) for item in items),
+        policy=policy,
+    )
 
 
 def of_members(db: Session, member_ids: Iterable[int]) -> Sequence[AccessSnapshot]:
@@ -174,6 +199,7 @@ __all__ = [
     "of_card",
     "of_hold",
     "of_item",
+    "of_leaving_member",
     "of_loan",
     "of_member",
     "of_members",

@@ -11,9 +11,7 @@ from server.tabular.spec import Sheet
 
 def registry() -> dict[str, Sheet]:
     """Every sheet, by kind."""
-    sheets: list[Sheet] = [
-        # from server.records.item_sheet import ItemSheet -> ItemSheet(),
-        # from server.records.supply_sheet import SupplySheet -> SupplySheet(),
-        # from server.records.member_sheet import MemberSheet -> MemberSheet(),
-    ]
+    from server.records import member_sheet
+
+    sheets: list[Sheet] = [member_sheet.SHEET]
     return {sheet.kind: sheet for sheet in sheets}

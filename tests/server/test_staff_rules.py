@@ -18,8 +18,10 @@ from server.domain.changes import (
     ItemChanged,
     LoanLost,
     LoanRenewed,
+    MemberHutsChanged,
     MemberStatusChanged,
     NoticeQueued,
+    NoticesWithdrawn,
     ReservationAdded,
     ReservationClosed,
 )
@@ -28,6 +30,7 @@ from server.domain.ledger_state import (
     CardState,
     ItemState,
     LoanState,
+    QueuedItem,
     ReservationState,
     ReservationStatus,
     Snapshot,
@@ -38,11 +41,13 @@ from server.domain.staff_rules import (
     ClearRepair,
     ExpireHold,
     MarkLost,
+    MemberLeaves,
     ReactivateMember,
     RemoveCard,
     Renew,
     ReportCardLost,
     Reserve,
+    SetMemberHuts,
     StaffCommand,
     SuspendMember,
 )
@@ -227,6 +232,79 @@ def test_suspend_and_reactivate_change_the_status_once() -> None:
         MemberStatusChanged(1, MemberStatus.ACTIVE),
     )
     assert decide(_access(member=ZHANG), ReactivateMember(1)) == Effects()
+
+
+def test_a_suspension_keeps_staffs_reason_and_a_new_reason_replaces_it() -> None:
+    suspended = replace(ZHANG, status=MemberStatus.SUSPENDED)
+    assert decide(_access(member=ZHANG), SuspendMember(1, reason="欠还")).changes == (
+        MemberStatusChanged(1, MemberStatus.SUSPENDED, reason="欠还"),
+    )
+    assert decide(_access(member=suspended), SuspendMember(1, reason="损坏")).changes == (
+        MemberStatusChanged(1, MemberStatus.SUSPENDED, reason="损坏"),
+    )
+
+
+def test_the_huts_a_member_may_open_change_only_when_they_differ() -> None:
+    north = frozenset({"north-hut"})
+    assert decide(_access(member=ZHANG), SetMemberHuts(1, north)).changes == (
+        MemberHutsChanged(1, north),
+    )
+    limited = _access(member=ZHANG, member_huts=north)
+    assert decide(limited, SetMemberHuts(1, north)) == Effects()
+    assert decide(limited, SetMemberHuts(1, frozenset())).changes == (
+        MemberHutsChanged(1, frozenset()),
+    )
+
+
+def test_a_member_leaving_loses_every_card_and_place_and_passes_a_hold_on() -> None:
+    own = CardState("04A1B2C3", CardStatus.ACTIVE, ZHANG)
+    spare = CardState("0C0FFEE0", CardStatus.LOST, ZHANG)
+    reserved = replace(ON_LOAN, status=ItemStatus.RESERVED)
+    held_for_zhang = ReservationState(
+        9, 7, 1, ReservationStatus.HELD, NOW - timedelta(days=2), NOW + timedelta(hours=3)
+    )
+    ladder = replace(ON_LOAN, id=8, tag="T0003")
+    zhang_waits = ReservationState(11, 8, 1, ReservationStatus.WAITING, NOW - timedelta(hours=1))
+    snapshot = _access(
+        member=ZHANG,
+        cards=(own, spare),
+        places=(
+            QueuedItem(reserved, (held_for_zhang, _waiting(10, 2))),
+            QueuedItem(ladder, (zhang_waits,)),
+        ),
+    )
+    effects = decide(snapshot, MemberLeaves(1, at=NOW, reason="搬走"))
+    assert effects.reason is None
+    assert effects.changes[:2] == (CardRemoved("04A1B2C3"), CardRemoved("0C0FFEE0"))
+    changes = effects.changes[2:]
+    assert changes[:2] == (
+        ReservationClosed(9, ReservationStatus.CANCELLED, NOW),
+        NoticesWithdrawn(9),
+    )
+    assert any(isinstance(c, HoldPlaced) and c.reservation_id == 10 for c in changes)
+    assert ItemChanged(7, status=ItemStatus.RESERVED) in changes
+    assert any(isinstance(c, NoticeQueued) and c.member_id == 2 for c in changes)
+    assert ReservationClosed(11, ReservationStatus.CANCELLED, NOW) in changes
+    assert not any(isinstance(c, ItemChanged) and c.item_id == 8 for c in changes)
+    assert not any(isinstance(c, LoanLost) for c in changes)  # the loans stay: staff chase them
+    assert changes[-1] == MemberStatusChanged(1, MemberStatus.LEFT, reason="搬走", at=NOW)
+
+
+def test_a_held_item_of_a_leaving_member_with_nobody_after_goes_back_on_the_shelf() -> None:
+    reserved = replace(ON_LOAN, status=ItemStatus.RESERVED)
+    held = ReservationState(9, 7, 1, ReservationStatus.HELD, NOW, NOW + timedelta(hours=3))
+    snapshot = _access(member=ZHANG, places=(QueuedItem(reserved, (held,)),))
+    assert decide(snapshot, MemberLeaves(1, at=NOW)).changes == (
+        ReservationClosed(9, ReservationStatus.CANCELLED, NOW),
+        NoticesWithdrawn(9),
+        ItemChanged(7, status=ItemStatus.AVAILABLE),
+        MemberStatusChanged(1, MemberStatus.LEFT, at=NOW),
+    )
+
+
+def test_a_member_who_left_leaves_once() -> None:
+    gone = replace(ZHANG, status=MemberStatus.LEFT)
+    assert decide(_access(member=gone), MemberLeaves(1, at=NOW)) == Effects()
 
 
 def test_add_card_gives_a_new_card_and_refuses_one_in_use() -> None:

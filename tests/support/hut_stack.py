@@ -17,8 +17,11 @@ from typing import Any
 
 import pytest
 
+from server.domain.roles import Role
+from server.storage import make_engine, make_sessionmaker
 from tests.support.keys import TestKeys
 from tests.support.processes import ToolhutProcess, http_json, poll_until, run_toolhut, wait_http
+from tests.support.staff_auth import staff_headers
 from toolhut.contract import (
     Allowlist,
     ContractError,
@@ -164,6 +167,7 @@ class HutStack:
         self.keys = TestKeys(tmp_path / "keys")
         self.key = self.keys.key(HUT)
         self.watcher = StatusWatcher(broker.endpoint, Topics(prefix), self.key)
+        self.token = STAFF_TOKEN  # an account's token once seeded (seed())
 
     @property
     def outbox_path(self) -> Path:
@@ -172,11 +176,20 @@ class HutStack:
     def seed(self) -> None:
         seeded = run_toolhut("server", "seed", "--db", self.db_url, "--hut", HUT)
         assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+        # An admin's API token in the stack's database; also given as the old shared staff
+        # token, so the routes on either check accept the one Bearer until the shared token
+        # goes (the "auth" part of issue 12).
+        engine = make_engine(self.db_url)
+        try:
+            headers = staff_headers(make_sessionmaker(engine), Role.ADMIN)
+        finally:
+            engine.dispose()
+        self.token = headers["Authorization"].removeprefix("Bearer ")
 
     def start_server(self, *, env: dict[str, str] | None = None) -> None:
         self.server = ToolhutProcess(
             "server", "--db", self.db_url, "--mqtt", self.broker.url, "--prefix", self.prefix,
-            "--port", str(self.port), "--staff-token", STAFF_TOKEN,
+            "--port", str(self.port), "--staff-token", self.token,
             "--secret-file", str(self.keys.secret_file), env=env,
         )  # fmt: skip
         wait_http(f"{self.base}/healthz", procs=[self.server])
@@ -248,7 +261,7 @@ class HutStack:
     def staff(self, path: str, *, method: str = "GET", body: Any = None) -> Any:
         return http_json(
             f"{self.base}{path}",
-            headers={"Authorization": f"Bearer {STAFF_TOKEN}"},
+            headers={"Authorization": f"Bearer {self.token}"},
             method=method,
             body=body,
         )

@@ -1,56 +1,64 @@
 """Who may open the huts, for staff: members suspended or reactivated, cards given, taken
-away or reported lost. Each commit republishes the huts' allowlists."""
+away or reported lost. Each commit republishes the huts' allowlists; each is audited."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, status
 
 from server import access_actions
-from server.api.deps import DbDep, StaffOnly
+from server.api.auth import StaffOnly
+from server.api.deps import DbDep
 from server.api.errors import staff_action
+from server.api.member_schemas import OptionalReason
 from server.api.params import RowId
 from server.api.staff_schemas import CardCreate, CardStaff, MemberAccessStaff
+from server.api.stamps import StaffStamp
 
 router = APIRouter(prefix="/api/v1", tags=["access"], dependencies=[StaffOnly])
 
 
 @router.post("/members/{member_id}/suspend")
-def suspend_member(member_id: RowId, db: DbDep) -> MemberAccessStaff:
-    """The member's cards stop opening the huts; the huts say the account is suspended."""
+def suspend_member(
+    member_id: RowId, db: DbDep, stamp: StaffStamp, body: OptionalReason = None
+) -> MemberAccessStaff:
+    """The member's cards stop opening the huts; the huts say the account is suspended.
+    The body's reason (optional) is kept for staff."""
+    reason = None if body is None else body.reason
     with staff_action():
-        member = access_actions.suspend_member(db, member_id=member_id)
+        member = access_actions.suspend_member(db, member_id=member_id, reason=reason, stamp=stamp)
     db.commit()
     return MemberAccessStaff.of(member)
 
 
 @router.post("/members/{member_id}/reactivate")
-def reactivate_member(member_id: RowId, db: DbDep) -> MemberAccessStaff:
+def reactivate_member(member_id: RowId, db: DbDep, stamp: StaffStamp) -> MemberAccessStaff:
+    """Active again; the suspension's reason is cleared."""
     with staff_action():
-        member = access_actions.reactivate_member(db, member_id=member_id)
+        member = access_actions.reactivate_member(db, member_id=member_id, stamp=stamp)
     db.commit()
     return MemberAccessStaff.of(member)
 
 
 @router.post("/members/{member_id}/cards", status_code=status.HTTP_201_CREATED)
-def add_card(member_id: RowId, body: CardCreate, db: DbDep) -> CardStaff:
+def add_card(member_id: RowId, body: CardCreate, db: DbDep, stamp: StaffStamp) -> CardStaff:
     with staff_action():
-        card = access_actions.add_card(db, member_id=member_id, uid=body.uid)
+        card = access_actions.add_card(db, member_id=member_id, uid=body.uid, stamp=stamp)
     db.commit()
     return CardStaff.of(card)
 
 
 @router.delete("/cards/{uid}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_card(uid: str, db: DbDep) -> None:
+def remove_card(uid: str, db: DbDep, stamp: StaffStamp) -> None:
     """The card becomes unknown to the huts."""
     with staff_action():
-        access_actions.remove_card(db, uid=uid)
+        access_actions.remove_card(db, uid=uid, stamp=stamp)
     db.commit()
 
 
 @router.post("/cards/{uid}/lost")
-def report_card_lost(uid: str, db: DbDep) -> CardStaff:
+def report_card_lost(uid: str, db: DbDep, stamp: StaffStamp) -> CardStaff:
     """The card opens nothing; the huts say it was reported lost."""
     with staff_action():
-        card = access_actions.report_card_lost(db, uid=uid)
+        card = access_actions.report_card_lost(db, uid=uid, stamp=stamp)
     db.commit()
     return CardStaff.of(card)
