@@ -48,6 +48,7 @@ def create_app(
 
     from server.api.routes import access, door_sessions, health, huts, items, loans, pages, supplies
     from server.api.routes import reminders as reminder_routes
+    from server.api.routes.records import RECORD_ROUTERS
     from server.api.security_headers import SecurityHeaders
     from server.api.throttle import FailureThrottle
     from server.reminders.scheduler import build_service
@@ -73,6 +74,8 @@ def create_app(
     routers = (access, health, huts, items, loans, pages, door_sessions, supplies, reminder_routes)
     for module in routers:
         app.include_router(module.router)
+    for router in RECORD_ROUTERS:  # after supplies: /supplies/public before /supplies/{tag}
+        app.include_router(router)
     app.mount(SITE_ASSETS_URL, StaticFiles(directory=STATIC), name="site")
     # FastAPIOffline's own docs routes (it leaves app.docs_url and app.redoc_url unset).
     docs = ["/docs", "/redoc", app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"]
