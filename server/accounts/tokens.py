@@ -51,7 +51,7 @@ def principal_of_token(db: Session, secret: str, *, now: datetime) -> Principal 
     ).first()
     if row is None:
         return None
-    token, user = row.tuple()
+    token, user = row  # a Row unpacks as its tuple
     if token.revoked_at is not None or token.expires_at <= now or user.disabled_at is not None:
         return None
     if token.last_used_at is None or now - token.last_used_at >= _TOUCH_EVERY:
