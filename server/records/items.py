@@ -135,7 +135,7 @@ def search(
     status: ItemStatus | None = None,
     category: str | None = None,
     q: str | None = None,
-) -> Select[tuple[Item]]:
+) -> Select[Item]:
     """Items matching every filter given; ``q``: in the tag or either name."""
     query = select(Item)
     if hut is not None:
