@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from server.api.schemas import BorrowerStaff, ItemPublic
-from server.domain import ItemCondition, ItemStatus
+from server.api.schemas import BorrowerStaff, ItemPublic, SupplyPublic
+from server.domain import ItemCondition
 from server.records.items import ItemRecord
 from server.storage.models import (
     Consumable,
@@ -188,12 +188,9 @@ class SupplyRecord(BaseModel):
 
     @classmethod
     def of(cls, supply: Consumable) -> SupplyRecord:
+        public = SupplyPublic.of(supply).model_dump(exclude={"in_stock"})
         return cls(
-            tag=supply.tag,
-            name_zh=supply.name_zh,
-            name_en=supply.name_en,
-            category=supply.category,
-            hut=supply.hut_id,
+            **public,
             quantity=supply.quantity,
             min_quantity=supply.min_quantity,
             notes=supply.notes,
@@ -232,7 +229,6 @@ __all__ = [
     "FlagRules",
     "HutRecord",
     "ItemStaff",
-    "ItemStatus",
     "StatusLine",
     "StocktakeSummary",
     "SupplyRecord",

@@ -14,7 +14,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.domain.actors import Actor
-from server.domain.record_errors import FieldError, StaleVersionError
+from server.domain.record_errors import FieldError
+from server.records import writes
 from server.records.fields import (
     CategoryKey,
     Days,
@@ -23,12 +24,10 @@ from server.records.fields import (
     RecordUpdate,
     Renewals,
     refuse,
-    values_of,
 )
 from server.staff_actions import NotFoundError
 from server.storage import audit
 from server.storage.models import ItemCategory, MemberFlagRule
-from server.storage.versioned import update_versioned
 
 TEXT_NO_CATEGORY = "没有这个类别 / no category {key!r}"
 TEXT_CATEGORY_EXISTS = "该类别已存在 / a category with this key exists already"
@@ -80,37 +79,23 @@ def create(db: Session, fields: CategoryFields, *, actor: Actor, now: datetime) 
     if db.get(ItemCategory, fields.key) is not None:
         refuse(FieldError("key", TEXT_CATEGORY_EXISTS))
     row = ItemCategory(**fields.model_dump(), version=1)
-    db.add(row)
-    db.flush()
-    audit.record(
-        db,
-        actor=actor,
-        action="category.create",
-        entity="category",
-        entity_id=row.key,
-        at=now,
-        after=values_of(row, FIELDS),
-    )
-    return row
+    return writes.add(db, row, entity="category", key=row.key, audited=FIELDS, actor=actor, now=now)
 
 
 def update(
     db: Session, key: str, fields: CategoryUpdate, *, expected: int, actor: Actor, now: datetime
 ) -> ItemCategory:
     row = get(db, key)
-    if row.version != expected:
-        raise StaleVersionError(row.version)
-    before = values_of(row, FIELDS)
-    update_versioned(db, row, expected=expected, values=fields.changes())
-    audit.record(
+    writes.edit(
         db,
-        actor=actor,
-        action="category.update",
+        row,
+        expected=expected,
+        values=fields.changes(),
         entity="category",
-        entity_id=row.key,
-        at=now,
-        before=before,
-        after=values_of(row, FIELDS),
+        key=row.key,
+        audited=FIELDS,
+        actor=actor,
+        now=now,
     )
     return row
 

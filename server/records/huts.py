@@ -14,12 +14,12 @@ from pydantic import AfterValidator, Field
 from sqlalchemy.orm import Session
 
 from server.domain.actors import Actor
-from server.domain.record_errors import FieldError, StaleVersionError
-from server.records.fields import HutId, Name, RecordFields, RecordUpdate, refuse, values_of
+from server.domain.record_errors import FieldError
+from server.records import writes
+from server.records.fields import HutId, Name, RecordFields, RecordUpdate, refuse
 from server.staff_actions import NotFoundError
-from server.storage import access_changes, audit
+from server.storage import access_changes
 from server.storage.models import DEFAULT_TIMEZONE, Hut
-from server.storage.versioned import update_versioned
 from toolhut.opening_hours import OpeningHours
 
 TEXT_NO_HUT = "没有这个工具屋 / no hut {hut_id!r}"
@@ -87,17 +87,7 @@ def create(db: Session, fields: HutFields, *, actor: Actor, now: datetime) -> Hu
         opening_hours=_hours(fields.opening_hours, fields.timezone),
         version=1,
     )
-    db.add(hut)
-    db.flush()
-    audit.record(
-        db,
-        actor=actor,
-        action="hut.create",
-        entity="hut",
-        entity_id=hut.id,
-        at=now,
-        after=values_of(hut, FIELDS),
-    )
+    writes.add(db, hut, entity="hut", key=hut.id, audited=FIELDS, actor=actor, now=now)
     if hut.opening_hours is not None:
         access_changes.mark(db)
     return hut
@@ -108,26 +98,22 @@ def update(
 ) -> Hut:
     """StaleVersionError if the hut is no longer at ``expected``."""
     hut = get(db, hut_id)
-    if hut.version != expected:
-        raise StaleVersionError(hut.version)
-    before = values_of(hut, FIELDS)
     values = fields.changes()
     tz = values.get("timezone", hut.timezone)
     if "opening_hours" in values:
         values["opening_hours"] = _hours(fields.opening_hours, tz)
     elif tz != hut.timezone and hut.opening_hours is not None:
         values["opening_hours"] = {**hut.opening_hours, "tz": tz}  # the hours follow the hut
-    update_versioned(db, hut, expected=expected, values=values)
-    after = values_of(hut, FIELDS)
-    audit.record(
+    before, after = writes.edit(
         db,
-        actor=actor,
-        action="hut.update",
+        hut,
+        expected=expected,
+        values=values,
         entity="hut",
-        entity_id=hut.id,
-        at=now,
-        before=before,
-        after=after,
+        key=hut.id,
+        audited=FIELDS,
+        actor=actor,
+        now=now,
     )
     if before["opening_hours"] != after["opening_hours"]:
         access_changes.mark(db)

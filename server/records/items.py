@@ -20,6 +20,7 @@ from server.domain.actors import Actor
 from server.domain.changes import Effects
 from server.domain.record_errors import StaleVersionError
 from server.domain.staff_rules import SetItemStatus
+from server.records import writes
 from server.records.fields import (
     CategoryKey,
     Days,
@@ -32,7 +33,6 @@ from server.records.fields import (
     Renewals,
     Tag,
     refuse,
-    values_of,
 )
 from server.records.lookups import references, tag_free
 from server.staff_actions import NotFoundError, RefusedError, carry_out, found
@@ -40,7 +40,6 @@ from server.storage import audit, staff_snapshots
 from server.storage.models import Item, ItemStatusChange, Loan
 from server.storage.policy_store import load_policy
 from server.storage.queries import ItemOnShelf, find_item, open_loans_query
-from server.storage.versioned import update_versioned
 
 TEXT_NO_ITEM = "没有这件物品 / no item {tag!r}"
 # What staff read when the rules refuse a status (the hut's short texts are for its display).
@@ -205,18 +204,7 @@ def create(db: Session, fields: ItemFields, *, actor: Actor, now: datetime) -> I
         *references(db, {"hut": [fields.hut], "category": [fields.category]}),
     )
     item = new_item(fields)
-    db.add(item)
-    db.flush()
-    audit.record(
-        db,
-        actor=actor,
-        action="item.create",
-        entity="item",
-        entity_id=item.tag,
-        at=now,
-        after=values_of(item, FIELDS),
-    )
-    return item
+    return writes.add(db, item, entity="item", key=item.tag, audited=FIELDS, actor=actor, now=now)
 
 
 def update(
@@ -228,17 +216,16 @@ def update(
     values = fields.changes()
     wanted = {key: [values[key]] for key in ("hut", "category") if values.get(key) is not None}
     refuse(*references(db, wanted))
-    before = values_of(item, FIELDS)
-    update_versioned(db, item, expected=expected, values=columns(values))
-    audit.record(
+    writes.edit(
         db,
-        actor=actor,
-        action="item.update",
+        item,
+        expected=expected,
+        values=columns(values),
         entity="item",
-        entity_id=item.tag,
-        at=now,
-        before=before,
-        after=values_of(item, FIELDS),
+        key=item.tag,
+        audited=FIELDS,
+        actor=actor,
+        now=now,
     )
     return item
 

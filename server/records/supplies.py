@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from server.domain.actors import Actor
 from server.domain.record_errors import StaleVersionError
+from server.records import writes
 from server.records.fields import (
     CategoryKey,
     HutId,
@@ -29,7 +30,6 @@ from server.records.lookups import references, tag_free
 from server.staff_actions import NotFoundError
 from server.storage import audit, consumables
 from server.storage.models import Consumable, ConsumableBatch, Hut
-from server.storage.versioned import update_versioned
 
 TEXT_NO_SUPPLY = "没有这种耗材 / no supply {tag!r}"
 TEXT_NO_BATCH = "该耗材没有这一批 / the supply has no batch {batch_id}"
@@ -95,18 +95,9 @@ def create(db: Session, fields: SupplyFields, *, actor: Actor, now: datetime) ->
         *references(db, {"hut": [fields.hut], "category": [fields.category]}),
     )
     supply = new_supply(fields)
-    db.add(supply)
-    db.flush()
-    audit.record(
-        db,
-        actor=actor,
-        action="supply.create",
-        entity="supply",
-        entity_id=supply.tag,
-        at=now,
-        after=values_of(supply, FIELDS),
+    return writes.add(
+        db, supply, entity="supply", key=supply.tag, audited=FIELDS, actor=actor, now=now
     )
-    return supply
 
 
 def update(
@@ -118,17 +109,16 @@ def update(
     values = fields.changes()
     if values.get("category") is not None:
         refuse(*references(db, {"category": [values["category"]]}))
-    before = values_of(supply, FIELDS)
-    update_versioned(db, supply, expected=expected, values=columns(values))
-    audit.record(
+    writes.edit(
         db,
-        actor=actor,
-        action="supply.update",
+        supply,
+        expected=expected,
+        values=columns(values),
         entity="supply",
-        entity_id=supply.tag,
-        at=now,
-        before=before,
-        after=values_of(supply, FIELDS),
+        key=supply.tag,
+        audited=FIELDS,
+        actor=actor,
+        now=now,
     )
     return supply
 

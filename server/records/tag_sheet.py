@@ -30,6 +30,15 @@ from server.tabular.spec import Column, SheetRow
 
 _CHUNK = 5000
 
+# The columns every tagged record has, first in each sheet.
+TAGGED_COLUMNS = (
+    Column("tag", "标签", "Tag", required=True),
+    Column("name_zh", "中文名称", "Chinese name", required=True),
+    Column("name_en", "英文名称", "English name", required=True),
+    Column("category", "类别", "Category", required=True),
+    Column("hut", "工具屋", "Hut", required=True),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class TagSheet:
