@@ -63,6 +63,17 @@ class RecordFields(BaseModel):
         return refuse_control_chars(value) if isinstance(value, str) else value
 
 
+class TaggedFields(RecordFields):
+    """What an item and a supply shelf both are: a label's tag, two names, a category, a
+    hut."""
+
+    tag: Tag
+    name_zh: Name
+    name_en: Name
+    category: CategoryKey
+    hut: HutId
+
+
 class RecordUpdate(RecordFields):
     """An edit: only the fields sent change (``null`` clears an optional one, and is
     refused for one in ``required``); ``version`` is the one read (or send If-Match)."""

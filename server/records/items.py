@@ -31,7 +31,7 @@ from server.records.fields import (
     RecordFields,
     RecordUpdate,
     Renewals,
-    Tag,
+    TaggedFields,
     refuse,
 )
 from server.records.lookups import references, tag_free
@@ -73,14 +73,9 @@ SettableStatus = Literal["maintenance", "retired", "lost", "available"]
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
 
 
-class ItemFields(RecordFields):
+class ItemFields(TaggedFields):
     """A new item. ``loan_days``/``max_renewals``: None is the category's."""
 
-    tag: Tag
-    name_zh: Name
-    name_en: Name
-    category: CategoryKey
-    hut: HutId
     owner: Owner | None = None
     condition: ItemCondition = ItemCondition.OK
     loan_days: Days | None = None

@@ -16,13 +16,12 @@ from server.domain.record_errors import StaleVersionError
 from server.records import writes
 from server.records.fields import (
     CategoryKey,
-    HutId,
     Name,
     Note,
     Quantity,
     RecordFields,
     RecordUpdate,
-    Tag,
+    TaggedFields,
     refuse,
     values_of,
 )
@@ -38,14 +37,9 @@ FIELDS = ("name_zh", "name_en", "category", "hut_id", "min_quantity", "notes")
 _COLUMN = {"hut": "hut_id"}
 
 
-class SupplyFields(RecordFields):
+class SupplyFields(TaggedFields):
     """A new supply shelf; its stock comes with deliveries."""
 
-    tag: Tag
-    name_zh: Name
-    name_en: Name
-    category: CategoryKey
-    hut: HutId
     min_quantity: Quantity = 0
     notes: Note | None = None
 

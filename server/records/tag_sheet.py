@@ -20,7 +20,7 @@ from server.records.fields import (
     TEXT_NO_HUT,
     TEXT_TAG_TAKEN,
     TEXT_TWICE,
-    RecordFields,
+    TaggedFields,
     validated,
     values_of,
 )
@@ -50,7 +50,7 @@ class TagSheet:
     kind: str
     entity: str
     columns: tuple[Column, ...]
-    fields: type[RecordFields]
+    fields: type[TaggedFields]
     model: Any
     columns_of: Callable[[dict[str, Any]], dict[str, Any]]
     taken: Callable[[Session, Iterable[str]], set[str]]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import AfterValidator
 
 from server import staff_actions
 from server.api.deps import DbDep, NowDep, StaffDep, StaffOnly
@@ -14,7 +15,7 @@ from server.api.staff_schemas import ReservationCreate, ReservationStaff
 from server.domain import ItemStatus
 from server.records import items as item_records
 from server.storage import queries
-from toolhut.contract import HUT_ID_PATTERN
+from toolhut.contract import HUT_ID_PATTERN, refuse_control_chars
 
 router = APIRouter(prefix="/api/v1", tags=["items"])
 
@@ -26,8 +27,14 @@ def list_items(
     page: PageDep,
     hut: Annotated[str | None, Query(pattern=HUT_ID_PATTERN, description="hut id")] = None,
     item_status: Annotated[ItemStatus | None, Query(alias="status")] = None,
-    category: Annotated[str | None, Query(max_length=32, description="category key")] = None,
-    q: Annotated[str | None, Query(max_length=100, description="in the tag or a name")] = None,
+    category: Annotated[
+        str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="category key")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, description="in the tag or a name"),
+        AfterValidator(refuse_control_chars),
+    ] = None,
 ) -> Listing[ItemPublic]:
     """Inventory, by tag unless ``sort`` says otherwise; staff also see who has each item
     on loan."""
