@@ -65,6 +65,7 @@ def create_app(
     from server.api.routes import members as member_routes
     from server.api.routes import reminders as reminder_routes
     from server.api.routes import transfer as transfer_routes
+    from server.api.routes.records import RECORD_ROUTERS
     from server.api.security_headers import SecurityHeaders
     from server.api.throttle import FailureThrottle
     from server.reminders.scheduler import build_service
@@ -108,6 +109,8 @@ def create_app(
     app.state.import_limits = Limits()
     for module in routers:
         app.include_router(module.router)
+    for router in RECORD_ROUTERS:  # after supplies: /supplies/public before /supplies/{tag}
+        app.include_router(router)
     app.mount(SITE_ASSETS_URL, StaticFiles(directory=STATIC), name="site")
     # FastAPIOffline's own docs routes (it leaves app.docs_url and app.redoc_url unset).
     docs = ["/docs", "/redoc", app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"]

@@ -1,5 +1,6 @@
-"""``toolhut server``: run the lending server, migrate its database, seed demo data, or
-write the broker's password and ACL files and each hut's credentials (``mqtt-auth``).
+"""``toolhut server``: run the lending server, migrate its database, seed demo data, add
+or change a hut (``hut add|set``, server.records_cli), or write the broker's password and
+ACL files and each hut's credentials (``mqtt-auth``).
 
 Light on purpose: heavy imports happen inside the run functions.
 """
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from server import transfer_cli
+from server import records_cli, transfer_cli
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _add_db(seed)
     seed.add_argument("--hut", default="demo-hut", help="hut id (default: demo-hut)")
     seed.set_defaults(run=run_seed)
+    records_cli.configure(actions, add_db=_add_db, settings_of=_settings, shown=_shown)
     auth = actions.add_parser(
         "mqtt-auth",
         help="write Mosquitto's password and ACL files and every hut's credentials file",

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 DEMO_HUT_NAME = "幸福里社区工具屋"
 DEMO_HUT_ADDRESS = "幸福里小区 3号楼南侧"
+# A hut seeded beside the first: its own name, no address (staff set them: hut set).
+OTHER_HUT_NAME = "{hut_id} 工具屋"
 # Items a partner organisation stocks the hut with: tag -> owner.
 DEMO_OWNERS = {"T0002": "幸福里物业", "T0005": "街道体育协会", "T0006": "街道体育协会"}
 
@@ -62,7 +64,8 @@ def seed_demo(db_or_engine: Session | Engine, *, hut_id: str = "demo-hut") -> in
     """Add what is missing of the demo data; returns how many rows were added.
 
     Keyed by hut id, item tag and card uid, so a second run adds nothing. Tags are unique
-    across huts: seeding a second hut adds only the hut. The caller's database session is
+    across huts: seeding a second hut adds only the hut, named for its id (the demo's
+    name and address are the first hut's). The caller's database session is
     flushed, not committed; with an engine, the data is committed.
     """
     if isinstance(db_or_engine, Session):
@@ -74,7 +77,10 @@ def seed_demo(db_or_engine: Session | Engine, *, hut_id: str = "demo-hut") -> in
 def _seed(db: Session, *, hut_id: str) -> int:
     added = 0
     if db.get(Hut, hut_id) is None:
-        db.add(Hut(id=hut_id, name=DEMO_HUT_NAME, address=DEMO_HUT_ADDRESS))
+        if db.scalars(select(Hut.id).limit(1)).first() is None:
+            db.add(Hut(id=hut_id, name=DEMO_HUT_NAME, address=DEMO_HUT_ADDRESS))
+        else:
+            db.add(Hut(id=hut_id, name=OTHER_HUT_NAME.format(hut_id=hut_id)))
         added += 1
     for category in Category:
         ensure_category(db, category)  # the migration seeds them; a no-op then

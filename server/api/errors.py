@@ -24,10 +24,11 @@ def staff_action() -> Iterator[None]:
     (or a card that is someone's already, a member who may not enrol a card, a request
     that is over); 503 when a command cannot reach the huts; 422 for what is not a card
     UID, in the shape the OpenAPI document gives every 422 (a list of errors, each with
-    its location), so a client reads one shape whichever check refused the request (a
-    record's bad fields too: each named). A stale edit is a 409 with the current version;
-    a member whose data was erased, or who cannot be erased yet (with what is missing), a
-    409."""
+    its location), so a client reads one shape whichever check refused the request; the
+    same 422 for a record whose fields the records code refused (each named: a hut or
+    category that does not exist, a tag taken). A stale edit is a 409 with the current
+    version; a member whose data was erased, or who cannot be erased yet (with what is
+    missing), a 409."""
     try:
         yield
     except NotFoundError as exc:
@@ -37,7 +38,12 @@ def staff_action() -> Iterator[None]:
         raise RequestValidationError([error]) from exc
     except InvalidFieldsError as exc:
         errors = [
-            {"type": "value_error", "loc": ("body", *_path(e.field)), "msg": e.reason}
+            {
+                "type": "value_error",
+                "loc": ("body", *_path(e.field)),
+                "msg": e.reason,
+                "input": None,
+            }
             for e in exc.errors
         ]
         raise RequestValidationError(errors) from exc

@@ -69,11 +69,6 @@ class ItemPublic(BaseModel):
         )
 
 
-class ItemsPublic(BaseModel):
-    data: list[ItemPublic]
-    count: int
-
-
 class SupplyPublic(BaseModel):
     """A supply shelf as anyone may see it: what it is, where, and whether any is left."""
 

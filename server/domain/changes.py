@@ -44,6 +44,19 @@ class ItemChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemStatusSet:
+    """Staff set the item's status by hand, with their reason: a line of its history (the
+    status itself changes with the step's ItemChanged)."""
+
+    item_id: int
+    from_status: ItemStatus
+    to_status: ItemStatus
+    reason: str
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
 class LoanOpened:
     item_id: int
     member_id: int
@@ -256,6 +269,7 @@ class CardStateChanged:
 
 Change = (
     ItemChanged
+    | ItemStatusSet
     | LoanOpened
     | LoanClosed
     | LoanRenewed
@@ -322,6 +336,7 @@ __all__ = [
     "HoldPlaced",
     "HoldWithdrawn",
     "ItemChanged",
+    "ItemStatusSet",
     "LoanClosed",
     "LoanConditionSet",
     "LoanLost",

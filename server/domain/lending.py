@@ -54,6 +54,8 @@ class Refusal(StrEnum):
     ALREADY_QUEUED = "already_queued"
     OUT_OF_STOCK = "out_of_stock"
     CARD_IN_USE = "card_in_use"  # staff give a member a card that is someone's already
+    ITEM_ON_LOAN = "item_on_loan"  # staff set the status of an item a member has
+    STATUS_UNCHANGED = "status_unchanged"  # staff set the status the item has already
 
 
 _REFUSAL_TEXT: dict[Refusal, str] = {
@@ -74,6 +76,8 @@ _REFUSAL_TEXT: dict[Refusal, str] = {
     Refusal.ALREADY_QUEUED: "已在预约队列中",
     Refusal.OUT_OF_STOCK: "{name} 已用完",
     Refusal.CARD_IN_USE: "此卡已登记给一位住户",
+    Refusal.ITEM_ON_LOAN: "{name} 已借出",
+    Refusal.STATUS_UNCHANGED: "{name} 已是此状态",
 }
 
 CONDITION_TEXT: dict[ItemCondition, str] = {

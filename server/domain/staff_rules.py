@@ -2,11 +2,12 @@
 Effects out (registered in rule_book.decide beside the hut commands).
 
 Loans (renew, write off as lost), waiting lists (reserve, release expired holds), items
-(clear after repair) and who may open the huts (suspend or reactivate a member, set the
-huts a member may open, a member leaving, give a card, take it away, record it lost). A
-refusal is the Effects' decision, with the same reasons and texts the hut shows; what a
-command names and storage cannot find (no such loan, item, card or member) never reaches a
-rule: the staff action says so first.
+(clear after repair; set a status by hand: maintenance, retired, lost, found) and who
+may open the huts (suspend or reactivate a member, set the huts a member may open, a
+member leaving, give a card, take it away, record it lost). A refusal is the Effects'
+decision, with the same reasons and texts the hut shows; what a command names and storage
+cannot find (no such loan, item, card or member) never reaches a rule: the staff action
+says so first.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from server.domain.changes import (
     CardRemoved,
     CardStateChanged,
     Effects,
+    ItemStatusSet,
     LoanLost,
     LoanRenewed,
     MemberHutsChanged,
@@ -28,7 +30,7 @@ from server.domain.changes import (
     NoticesWithdrawn,
     ReservationAdded,
 )
-from server.domain.holds import Line, cancel_all, close, hold_next, release_if_expired
+from server.domain.holds import Line, cancel_all, close, hold_next, release_if_expired, unhold
 from server.domain.ledger_state import (
     AccessSnapshot,
     LoanRef,
@@ -68,6 +70,24 @@ class ClearRepair:
     """Staff checked or repaired the item: back on the shelf, or held for the next in line."""
 
     tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetItemStatus:
+    """Staff set the item's status by hand, with a reason: to the workshop (maintenance),
+    out of service (retired), missing (lost), or back on the shelf (available: found, back
+    in service, repaired). ``by`` names who, for the item's history."""
+
+    tag: str
+    status: ItemStatus
+    reason: str
+    by: str
+
+
+# What staff may set by hand; on loan and reserved follow from loans and waiting lists.
+SETTABLE_STATUSES = frozenset(
+    {ItemStatus.MAINTENANCE, ItemStatus.RETIRED, ItemStatus.LOST, ItemStatus.AVAILABLE}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +157,7 @@ StaffCommand = (
     | MarkLost
     | Reserve
     | ClearRepair
+    | SetItemStatus
     | ExpireHold
     | SuspendMember
     | ReactivateMember
@@ -215,13 +236,47 @@ def reserve(snapshot: Snapshot, _command: Reserve) -> Effects:
     return Effects((ReservationAdded(item.id, member.id, snapshot.now),))
 
 
-def clear_repair(snapshot: Snapshot, _command: ClearRepair) -> Effects:
-    line = _line(snapshot)
+def _cleared(line: Line, snapshot: Snapshot) -> Line:
+    """Checked or repaired: condition ok; out of the workshop, to the next in line or the
+    shelf."""
     was = line.item.status
     line = line.set_item(condition=ItemCondition.OK)
     if was is ItemStatus.MAINTENANCE:
         line = hold_next(line, now=snapshot.now, policy=snapshot.policy)
-    return Effects(line.changes)
+    return line
+
+
+def clear_repair(snapshot: Snapshot, _command: ClearRepair) -> Effects:
+    return Effects(_cleared(_line(snapshot), snapshot).changes)
+
+
+def set_item_status(snapshot: Snapshot, command: SetItemStatus) -> Effects:
+    """An item a member has is refused (it comes back by a return, or is written off with
+    its loan: mark lost); a held one cannot be made available by hand (the hold runs out
+    or is collected). Back to available: from maintenance as after a repair, from lost
+    (found) or retired to the next in line or the shelf. To maintenance: a hold goes back
+    to waiting. Retired or lost: the waiting list is cancelled."""
+    if command.status not in SETTABLE_STATUSES:
+        raise ValueError(f"staff cannot set {command.status.value!r} by hand")
+    line = _line(snapshot)
+    item, now = line.item, snapshot.now
+    if snapshot.loan is not None or item.status is ItemStatus.ON_LOAN:
+        return _refused(Refusal.ITEM_ON_LOAN, name=item.name_zh)
+    if item.status is command.status:
+        return _refused(Refusal.STATUS_UNCHANGED, name=item.name_zh)
+    if command.status is ItemStatus.AVAILABLE:
+        if item.status is ItemStatus.RESERVED:
+            return _refused(Refusal.RESERVED_FOR_OTHER, name=item.name_zh)
+        if item.status is ItemStatus.MAINTENANCE:
+            line = _cleared(line, snapshot)
+        else:
+            line = hold_next(line, now=now, policy=snapshot.policy)
+    elif command.status is ItemStatus.MAINTENANCE:
+        line = unhold(line).set_item(status=ItemStatus.MAINTENANCE)
+    else:
+        line = cancel_all(line, now=now).set_item(status=command.status)
+    history = ItemStatusSet(item.id, item.status, line.item.status, command.reason, now, command.by)
+    return Effects(line.with_changes(history).changes)
 
 
 def expire_hold(snapshot: Snapshot, _command: ExpireHold) -> Effects:
@@ -307,6 +362,7 @@ RULES: dict[type, Callable[[Any, Any], Effects]] = {
     MarkLost: mark_lost,
     Reserve: reserve,
     ClearRepair: clear_repair,
+    SetItemStatus: set_item_status,
     ExpireHold: expire_hold,
     SuspendMember: suspend_member,
     ReactivateMember: reactivate_member,
@@ -319,6 +375,7 @@ RULES: dict[type, Callable[[Any, Any], Effects]] = {
 
 __all__ = [
     "RULES",
+    "SETTABLE_STATUSES",
     "AddCard",
     "ClearRepair",
     "ExpireHold",
@@ -330,6 +387,7 @@ __all__ = [
     "ReportCardLost",
     "Reserve",
     "SetMemberHuts",
+    "SetItemStatus",
     "StaffCommand",
     "SuspendMember",
 ]

@@ -16,9 +16,19 @@ def find(db: Session, tag: str) -> Consumable | None:
 
 
 def add_batch(
-    db: Session, consumable: Consumable, *, quantity: int, expires_on: date | None
+    db: Session,
+    consumable: Consumable,
+    *,
+    quantity: int,
+    expires_on: date | None,
+    received_on: date | None = None,
 ) -> ConsumableBatch:
-    batch = ConsumableBatch(consumable_id=consumable.id, quantity=quantity, expires_on=expires_on)
+    batch = ConsumableBatch(
+        consumable_id=consumable.id,
+        quantity=quantity,
+        expires_on=expires_on,
+        received_on=received_on,
+    )
     db.add(batch)
     db.flush()
     db.refresh(consumable)

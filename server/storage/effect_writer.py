@@ -42,6 +42,7 @@ from server.domain.changes import (
     HoldPlaced,
     HoldWithdrawn,
     ItemChanged,
+    ItemStatusSet,
     LoanClosed,
     LoanConditionSet,
     LoanLost,
@@ -69,6 +70,7 @@ from server.storage.models import (
     DoorSession,
     EnrolmentRequest,
     Item,
+    ItemStatusChange,
     Loan,
     Member,
     MemberHut,
@@ -192,6 +194,20 @@ class EffectWriter:
             item.condition = change.condition
         if change.hut_id is not None:
             item.hut_id = change.hut_id
+
+    def _item_status_set(self, change: ItemStatusSet) -> None:
+        item: Item = self._get(Item, change.item_id)
+        item.status_reason = change.reason
+        self.db.add(
+            ItemStatusChange(
+                item_id=item.id,
+                at=change.at,
+                from_status=change.from_status.value,
+                to_status=change.to_status.value,
+                reason=change.reason,
+                actor=change.by[:128],
+            )
+        )
 
     def _loan_opened(self, change: LoanOpened) -> None:
         item: Item = self._get(Item, change.item_id)
@@ -493,6 +509,7 @@ def _door_columns(state: DoorState) -> dict[str, Any]:
 
 _WRITERS: dict[type, Callable[[EffectWriter, Any], None]] = {
     ItemChanged: EffectWriter._item_changed,
+    ItemStatusSet: EffectWriter._item_status_set,
     LoanOpened: EffectWriter._loan_opened,
     LoanClosed: EffectWriter._loan_closed,
     LoanRenewed: EffectWriter._loan_renewed,

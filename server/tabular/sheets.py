@@ -11,7 +11,7 @@ from server.tabular.spec import Sheet
 
 def registry() -> dict[str, Sheet]:
     """Every sheet, by kind."""
-    from server.records import member_sheet
+    from server.records import item_sheet, member_sheet, supply_sheet
 
-    sheets: list[Sheet] = [member_sheet.SHEET]
+    sheets: list[Sheet] = [item_sheet.ITEM_SHEET, supply_sheet.SUPPLY_SHEET, member_sheet.SHEET]
     return {sheet.kind: sheet for sheet in sheets}

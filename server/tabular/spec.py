@@ -39,8 +39,13 @@ class SheetRow:
 
 
 class Sheet(Protocol):
-    kind: str  # "items", "supplies", "members": the CLI's and the URL's word
-    columns: tuple[Column, ...]
+    @property
+    def kind(self) -> str:
+        """ "items", "supplies", "members": the CLI's and the URL's word."""
+        ...
+
+    @property
+    def columns(self) -> tuple[Column, ...]: ...
 
     def check(self, db: Session, rows: Sequence[SheetRow]) -> list[FieldError]:
         """Every problem of every row (FieldError.line set), against the database and

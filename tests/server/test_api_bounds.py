@@ -49,14 +49,28 @@ def _id_routes(client: TestClient) -> list[tuple[str, str, str]]:
     )
 
 
-def test_every_integer_path_id_past_the_column_is_404_or_422(client: TestClient) -> None:
+def test_every_integer_path_id_past_the_column_is_404_or_422(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    # Until every route takes staff accounts (issue 12's auth part), the records' routes
+    # refuse the shared token: they are asked again with an account's.
+    signed_in = staff_headers(sessions, Role.STAFF)
     routes = _id_routes(client)
     assert len(routes) >= 8  # loans x2, members x5, sessions, stocktakes
     for method, path, name in routes:
         for value in (MAX_ROW_ID, MAX_ROW_ID + 1, 2**63, 2**70, 0, -1):
             url = path.replace("{" + name + "}", str(value))
             response = client.request(method, url, json={"uid": "04A1B2C3AA"})
+            if response.status_code == 401:
+                response = client.request(
+                    method, url, json={"uid": "04A1B2C3AA"}, headers=signed_in
+                )
             expected = {200, 404} if value == MAX_ROW_ID else {422}  # no such row, or none
+            if value == MAX_ROW_ID and response.status_code == 422:
+                # A body this route does not take (the uid is for the card routes): fine,
+                # as long as the id itself is not what is refused.
+                assert all(e["loc"][0] == "body" for e in response.json()["detail"]), url
+                continue
             assert response.status_code in expected, (method, url, response.text)
 
 

@@ -3,16 +3,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import AfterValidator
 
 from server import staff_actions
 from server.api.deps import DbDep, NowDep, StaffDep, StaffOnly
 from server.api.errors import staff_action
+from server.api.listing import Listing, PageDep, listing, page_of, sorted_by
 from server.api.params import ItemTagPath
-from server.api.schemas import ItemPublic, ItemsPublic
+from server.api.schemas import ItemPublic
 from server.api.staff_schemas import ReservationCreate, ReservationStaff
 from server.domain import ItemStatus
+from server.records import items as item_records
 from server.storage import queries
-from toolhut.contract import HUT_ID_PATTERN
+from toolhut.contract import HUT_ID_PATTERN, refuse_control_chars
 
 router = APIRouter(prefix="/api/v1", tags=["items"])
 
@@ -21,15 +24,26 @@ router = APIRouter(prefix="/api/v1", tags=["items"])
 def list_items(
     db: DbDep,
     staff: StaffDep,
+    page: PageDep,
     hut: Annotated[str | None, Query(pattern=HUT_ID_PATTERN, description="hut id")] = None,
     item_status: Annotated[ItemStatus | None, Query(alias="status")] = None,
-) -> ItemsPublic:
-    """Inventory; staff also see who has each item on loan."""
+    category: Annotated[
+        str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="category key")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, description="in the tag or a name"),
+        AfterValidator(refuse_control_chars),
+    ] = None,
+) -> Listing[ItemPublic]:
+    """Inventory, by tag unless ``sort`` says otherwise; staff also see who has each item
+    on loan."""
     if hut is not None and queries.get_hut(db, hut) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown hut {hut!r}")
-    shelves = queries.list_items(db, hut_id=hut, status=item_status)
-    items = [ItemPublic.of(shelf, staff=staff) for shelf in shelves]
-    return ItemsPublic(data=items, count=len(items))
+    query = item_records.search(hut=hut, status=item_status, category=category, q=q)
+    rows, total = page_of(db, sorted_by(query, page.sort, item_records.SORTS, default="tag"), page)
+    shelves = item_records.on_shelves(db, rows)
+    return listing([ItemPublic.of(shelf, staff=staff) for shelf in shelves], total, page)
 
 
 @router.post(
