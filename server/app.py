@@ -46,10 +46,22 @@ def create_app(
     """
     from fastapi_offline import FastAPIOffline
 
-    from server.api.routes import access, door_sessions, health, huts, items, loans, pages, supplies
+    from server.api.routes import (
+        access,
+        account,
+        audit,
+        door_sessions,
+        health,
+        huts,
+        items,
+        loans,
+        pages,
+        supplies,
+        users,
+    )
     from server.api.routes import reminders as reminder_routes
     from server.api.security_headers import SecurityHeaders
-    from server.api.throttle import FailureThrottle
+    from server.api.throttle import FailureThrottle, SignInThrottle
     from server.reminders.scheduler import build_service
 
     # /docs and /redoc with their scripts served from the package, not a CDN: they work on a
@@ -66,11 +78,15 @@ def create_app(
         sessions = make_sessionmaker(engine or make_engine(settings.db_url))
     app.state.sessions = sessions
     app.state.mqtt_connected = mqtt_connected
-    app.state.token_throttle = FailureThrottle()
+    app.state.token_throttle = FailureThrottle()  # wrong API tokens, per address
+    app.state.sign_in_throttle = SignInThrottle()  # wrong passwords, per account and address
     app.state.reminders = reminders or build_service(
         settings.reminders, sessions=app.state.sessions, clock=clock
     )
-    routers = (access, health, huts, items, loans, pages, door_sessions, supplies, reminder_routes)
+    routers = (
+        *(account, users, audit),
+        *(access, health, huts, items, loans, pages, door_sessions, supplies, reminder_routes),
+    )
     for module in routers:
         app.include_router(module.router)
     app.mount(SITE_ASSETS_URL, StaticFiles(directory=STATIC), name="site")

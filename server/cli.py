@@ -7,9 +7,21 @@ Light on purpose: heavy imports happen inside the run functions.
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
+
+LEFTOVER_STAFF_TOKEN = "TOOLHUT_SERVER_STAFF_TOKEN"
+TEXT_LEFTOVER_STAFF_TOKEN = (
+    f"{LEFTOVER_STAFF_TOKEN} 已不再使用：请创建员工账户 / {LEFTOVER_STAFF_TOKEN} is no "
+    "longer used and opens nothing: create staff accounts (toolhut server create-user) and "
+    "API tokens instead, then remove it"
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +30,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="HTTP listen address")
     parser.add_argument("--port", type=int, help="HTTP port")
     parser.add_argument("--prefix", metavar="PREFIX", help="MQTT topic prefix")
-    parser.add_argument("--staff-token", metavar="TOKEN", help="bearer token for staff views")
     parser.add_argument(
         "--secret-file",
         metavar="PATH",
@@ -89,7 +100,6 @@ def _settings(args: argparse.Namespace) -> Any:
         "host": getattr(args, "host", None),
         "port": getattr(args, "port", None),
         "topic_prefix": getattr(args, "prefix", None),
-        "staff_token": getattr(args, "staff_token", None),
         "secret_file": getattr(args, "secret_file", None),
     }
     try:
@@ -104,10 +114,17 @@ def _settings(args: argparse.Namespace) -> Any:
         raise SystemExit(f"toolhut server: bad settings: {problems}") from exc
 
 
+def leftover_settings(environ: Mapping[str, str]) -> list[str]:
+    """Warnings for settings of old that do nothing now (the values are never shown)."""
+    return [TEXT_LEFTOVER_STAFF_TOKEN] if LEFTOVER_STAFF_TOKEN in environ else []
+
+
 def run_server(args: argparse.Namespace) -> int:
     from server.app import ServerRuntime
     from toolhut.hut_keys import SecretFileError
 
+    for warning in leftover_settings(os.environ):
+        log.warning("%s", warning)
     try:
         return ServerRuntime(_settings(args)).serve_forever()
     except SecretFileError as exc:

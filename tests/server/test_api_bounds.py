@@ -13,13 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.api.params import MAX_ROW_ID, RequestBody
 from server.app import create_app
+from server.domain.roles import Role
 from server.seed import seed_demo
 from server.settings import ServerSettings
 
-from .conftest import MovableClock
+from tests.support.staff_auth import staff_headers
 
-TOKEN = "bounds-staff-token-0123456789"
-STAFF = {"Authorization": f"Bearer {TOKEN}"}
+from .conftest import MovableClock
 
 
 @pytest.fixture
@@ -28,8 +28,9 @@ def client(
 ) -> Iterator[TestClient]:
     with sessions.begin() as session:
         seed_demo(session)
-    app = create_app(ServerSettings(staff_token=TOKEN), clock=clock, engine=engine)
-    with TestClient(app, raise_server_exceptions=False, headers=STAFF) as test_client:
+    app = create_app(ServerSettings(), clock=clock, engine=engine)
+    admin = staff_headers(sessions, Role.ADMIN)
+    with TestClient(app, raise_server_exceptions=False, headers=admin) as test_client:
         yield test_client
 
 

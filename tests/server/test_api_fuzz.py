@@ -24,10 +24,11 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from server.app import create_app
 from server.seed import seed_demo
 from server.settings import ServerSettings
-from server.storage import make_engine, migrate
+from server.domain.roles import Role
+from server.storage import make_engine, make_sessionmaker, migrate
 from tests.support.services import fresh_postgres_schema
+from tests.support.staff_auth import staff_headers
 
-STAFF_TOKEN = "fuzz-staff-token-7d1c0a"
 EXAMPLES = int(os.environ.get("TOOLHUT_API_FUZZ_EXAMPLES", "12"))
 
 
@@ -74,15 +75,21 @@ def _prepare(url: str) -> None:
 @pytest.fixture(scope="module")
 def api_app(fuzz_db_url: str) -> Iterator[FastAPI]:
     engine = make_engine(fuzz_db_url)
-    settings = ServerSettings(db_url=fuzz_db_url, staff_token=STAFF_TOKEN)
+    settings = ServerSettings(db_url=fuzz_db_url)
     yield create_app(settings, engine=engine, mqtt_connected=lambda: True)
     engine.dispose()
 
 
 @pytest.fixture
-def staff_auth() -> dict[str, str]:
-    """What a signed-in staff client sends. Issue 12 (accounts) turns this into a sign-in."""
-    return {"Authorization": f"Bearer {STAFF_TOKEN}"}
+def staff_auth(fuzz_db_url: str) -> Iterator[dict[str, str]]:
+    """What a signed-in admin's client sends: a new account per test, so what one
+    operation does to accounts (a token revoked, an account disabled) leaves the next
+    one signed in."""
+    engine = make_engine(fuzz_db_url)
+    try:
+        yield staff_headers(make_sessionmaker(engine), Role.ADMIN)
+    finally:
+        engine.dispose()
 
 
 def _fuzz(operation: Any, *, app: FastAPI, headers: dict[str, str]) -> None:

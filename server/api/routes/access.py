@@ -6,7 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from server import access_actions
-from server.api.deps import DbDep, StaffOnly
+from server.api.auth import StaffOnly
+from server.api.deps import DbDep
 from server.api.errors import staff_action
 from server.api.params import RowId
 from server.api.staff_schemas import CardCreate, CardStaff, MemberAccessStaff

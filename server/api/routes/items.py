@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from server import staff_actions
-from server.api.deps import DbDep, NowDep, StaffDep, StaffOnly
+from server.api.auth import OptionalPrincipalDep, StaffOnly, sees_personal_data
+from server.api.deps import DbDep, NowDep
 from server.api.errors import staff_action
 from server.api.params import ItemTagPath
 from server.api.schemas import ItemPublic, ItemsPublic
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/api/v1", tags=["items"])
 @router.get("/items")
 def list_items(
     db: DbDep,
-    staff: StaffDep,
+    principal: OptionalPrincipalDep,
     hut: Annotated[str | None, Query(pattern=HUT_ID_PATTERN, description="hut id")] = None,
     item_status: Annotated[ItemStatus | None, Query(alias="status")] = None,
 ) -> ItemsPublic:
@@ -28,6 +29,7 @@ def list_items(
     if hut is not None and queries.get_hut(db, hut) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown hut {hut!r}")
     shelves = queries.list_items(db, hut_id=hut, status=item_status)
+    staff = sees_personal_data(principal)
     items = [ItemPublic.of(shelf, staff=staff) for shelf in shelves]
     return ItemsPublic(data=items, count=len(items))
 
