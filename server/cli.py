@@ -12,7 +12,9 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+
+from server import account_cli
+from server.cli_settings import add_db, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +27,7 @@ TEXT_LEFTOVER_STAFF_TOKEN = (
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    _add_db(parser)
+    add_db(parser)
     parser.add_argument("--mqtt", metavar="URL", help="broker, mqtt[s]://host[:port]")
     parser.add_argument("--host", help="HTTP listen address")
     parser.add_argument("--port", type=int, help="HTTP port")
@@ -38,10 +40,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run_server)
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     migrate = actions.add_parser("migrate", help="bring the database schema up to date")
-    _add_db(migrate)
+    add_db(migrate)
     migrate.set_defaults(run=run_migrate)
     seed = actions.add_parser("seed", help="add the demo hut, inventory and residents")
-    _add_db(seed)
+    add_db(seed)
     seed.add_argument("--hut", default="demo-hut", help="hut id (default: demo-hut)")
     seed.set_defaults(run=run_seed)
     auth = actions.add_parser(
@@ -54,7 +56,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "nothing for a hut that has not changed. Then tell the broker: kill -HUP <pid>, or "
         "docker compose kill -s HUP mosquitto.",
     )
-    _add_db(auth)
+    add_db(auth)
     auth.add_argument("--out", metavar="DIR", type=Path, required=True, help="folder to write")
     auth.add_argument(
         "--hut",
@@ -78,40 +80,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the server secret (default: the server's secret_file setting)",
     )
     auth.set_defaults(run=run_mqtt_auth)
-
-
-def _add_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db",
-        metavar="URL",
-        default=argparse.SUPPRESS,
-        help="database URL (sqlite:///path or postgresql://...)",
-    )
-
-
-def _settings(args: argparse.Namespace) -> Any:
-    from pydantic import ValidationError
-
-    from server.settings import ServerSettings
-
-    overrides = {
-        "db_url": getattr(args, "db", None),
-        "mqtt_url": getattr(args, "mqtt", None),
-        "host": getattr(args, "host", None),
-        "port": getattr(args, "port", None),
-        "topic_prefix": getattr(args, "prefix", None),
-        "secret_file": getattr(args, "secret_file", None),
-    }
-    try:
-        return ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        # One line, and without the values: a rejected token must not land in a log.
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'settings'}: "
-            f"{error['msg'].removeprefix('Value error, ')}"
-            for error in exc.errors(include_url=False, include_input=False)
-        )
-        raise SystemExit(f"toolhut server: bad settings: {problems}") from exc
+    account_cli.configure(actions, add_db)
 
 
 def leftover_settings(environ: Mapping[str, str]) -> list[str]:
@@ -126,7 +95,7 @@ def run_server(args: argparse.Namespace) -> int:
     for warning in leftover_settings(os.environ):
         log.warning("%s", warning)
     try:
-        return ServerRuntime(_settings(args)).serve_forever()
+        return ServerRuntime(settings_of(args)).serve_forever()
     except SecretFileError as exc:
         print(f"toolhut server: {exc}", file=sys.stderr)
         return 2
@@ -135,7 +104,7 @@ def run_server(args: argparse.Namespace) -> int:
 def run_migrate(args: argparse.Namespace) -> int:
     from server.storage import migrate
 
-    settings = _settings(args)
+    settings = settings_of(args)
     migrate(settings.db_url)
     print(f"database at {_shown(settings.db_url)} is up to date")
     return 0
@@ -151,7 +120,7 @@ def run_seed(args: argparse.Namespace) -> int:
     except ContractError as exc:
         print(f"toolhut server seed: {exc}", file=sys.stderr)
         return 2
-    settings = _settings(args)
+    settings = settings_of(args)
     migrate(settings.db_url)
     engine = make_engine(settings.db_url)
     try:
@@ -172,7 +141,7 @@ def run_mqtt_auth(args: argparse.Namespace) -> int:
     from toolhut.hut_keys import HutKeyring, SecretFileError, load_or_create_secret
 
     name = "toolhut server mqtt-auth"
-    settings = _settings(args)
+    settings = settings_of(args)
     try:
         extra = [check_hut_id(hut) for hut in args.huts]
         ha_prefix = args.homeassistant_prefix

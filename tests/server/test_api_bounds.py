@@ -16,7 +16,6 @@ from server.app import create_app
 from server.domain.roles import Role
 from server.seed import seed_demo
 from server.settings import ServerSettings
-
 from tests.support.staff_auth import staff_headers
 
 from .conftest import MovableClock

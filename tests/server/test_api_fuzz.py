@@ -22,9 +22,9 @@ from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from server.app import create_app
+from server.domain.roles import Role
 from server.seed import seed_demo
 from server.settings import ServerSettings
-from server.domain.roles import Role
 from server.storage import make_engine, make_sessionmaker, migrate
 from tests.support.services import fresh_postgres_schema
 from tests.support.staff_auth import staff_headers

@@ -6,6 +6,7 @@ the test's own (tests/support/keys.py)."""
 
 from __future__ import annotations
 
+import functools
 import signal
 import sqlite3
 import threading
@@ -17,8 +18,11 @@ from typing import Any
 
 import pytest
 
+from server.domain.roles import Role
+from server.storage import make_engine, make_sessionmaker
 from tests.support.keys import TestKeys
 from tests.support.processes import ToolhutProcess, http_json, poll_until, run_toolhut, wait_http
+from tests.support.staff_auth import staff_headers
 from toolhut.contract import (
     Allowlist,
     ContractError,
@@ -34,7 +38,6 @@ from toolhut_cli.mosquitto import BrokerAuth, MosquittoProcess, mosquitto_binary
 
 HUT = "outage-hut"
 ZHANG = "04A1B2C3"  # 张阿姨, seeded by `toolhut server seed`
-STAFF_TOKEN = "outage-staff-token"
 
 # Quick reconnects and resends, so an outage test waits seconds, not minutes.
 FAST_GATEWAY_ENV = {
@@ -173,10 +176,19 @@ class HutStack:
         seeded = run_toolhut("server", "seed", "--db", self.db_url, "--hut", HUT)
         assert seeded.returncode == 0, seeded.stdout + seeded.stderr
 
+    @functools.cached_property
+    def staff_headers(self) -> dict[str, str]:
+        """A staff account's API token in the stack's database (made at first use)."""
+        engine = make_engine(self.db_url)
+        try:
+            return staff_headers(make_sessionmaker(engine), Role.STAFF)
+        finally:
+            engine.dispose()
+
     def start_server(self, *, env: dict[str, str] | None = None) -> None:
         self.server = ToolhutProcess(
             "server", "--db", self.db_url, "--mqtt", self.broker.url, "--prefix", self.prefix,
-            "--port", str(self.port), "--staff-token", STAFF_TOKEN,
+            "--port", str(self.port),
             "--secret-file", str(self.keys.secret_file), env=env,
         )  # fmt: skip
         wait_http(f"{self.base}/healthz", procs=[self.server])
@@ -248,7 +260,7 @@ class HutStack:
     def staff(self, path: str, *, method: str = "GET", body: Any = None) -> Any:
         return http_json(
             f"{self.base}{path}",
-            headers={"Authorization": f"Bearer {STAFF_TOKEN}"},
+            headers=self.staff_headers,
             method=method,
             body=body,
         )

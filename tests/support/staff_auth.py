@@ -13,10 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.accounts.tokens import issue_token
 from server.accounts.users import create_user
 from server.domain.roles import Role
+from server.storage.staff_models import StaffUser
 
 _numbers = itertools.count(1)
-# Far from any test clock's "now": tokens made here outlive every moved clock.
+# Before any test clock's "now", and an end past any (the real clock's too: a product
+# token lasts 366 days at most, so the helper moves its end itself).
 _ISSUED = datetime(2026, 1, 1, tzinfo=UTC)
+_ENDS = datetime(2100, 1, 1, tzinfo=UTC)
 PASSWORD = "Correct-Horse-7-Battery"
 
 
@@ -34,7 +37,13 @@ def staff_headers(
             now=_ISSUED,
             must_change_password=False,
         )
-        _, secret = issue_token(db, user, name="tests", now=_ISSUED, lifetime=timedelta(days=366))
+        return headers_of(db, user)
+
+
+def headers_of(db: Session, user: StaffUser) -> dict[str, str]:
+    """The headers of a new token of ``user``, valid for as long as any test runs."""
+    token, secret = issue_token(db, user, name="tests", now=_ISSUED, lifetime=timedelta(days=1))
+    token.expires_at = _ENDS
     return {"Authorization": f"Bearer {secret}"}
 
 
@@ -48,5 +57,4 @@ def headers_in(db: Session, role: Role = Role.STAFF) -> dict[str, str]:
         now=_ISSUED,
         must_change_password=False,
     )
-    _, secret = issue_token(db, user, name="tests", now=_ISSUED, lifetime=timedelta(days=366))
-    return {"Authorization": f"Bearer {secret}"}
+    return headers_of(db, user)

@@ -49,5 +49,8 @@ def list_audit(
     if until is not None:
         query = query.where(AuditEntry.at < until)
     sort = page.sort or "-at"
-    rows, total = page_of(db, sorted_by(query, sort, _SORTS, default="id"), page)
+    query = sorted_by(query, sort, _SORTS, default="id")  # refuses an unknown column
+    if sort.startswith("-"):  # entries of one instant newest first too
+        query = query.order_by(None).order_by(_SORTS[sort[1:]].desc(), AuditEntry.id.desc())
+    rows, total = page_of(db, query, page)
     return listing([AuditOut.of(entry) for entry in rows], total, page)
