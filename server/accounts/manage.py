@@ -60,6 +60,28 @@ def user_values(user: StaffUser) -> dict[str, Any]:
     }
 
 
+def _record_user(
+    db: Session,
+    action: str,
+    user: StaffUser,
+    *,
+    actor: Actor,
+    now: datetime,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    audit.record(
+        db,
+        actor=actor,
+        action=action,
+        entity="user",
+        entity_id=user.id,
+        at=now,
+        before=before,
+        after=after,
+    )
+
+
 def account(db: Session, user_id: int) -> StaffUser:
     user = db.get(StaffUser, user_id)
     if user is None:
@@ -105,13 +127,12 @@ def new_account(
         display_name=display_name,
         must_change_password=password is None,
     )
-    audit.record(
+    _record_user(
         db,
+        "user.create",
+        user,
         actor=actor,
-        action="user.create",
-        entity="user",
-        entity_id=user.id,
-        at=now,
+        now=now,
         after=user_values(user),
     )
     return user, secret if password is None else None
@@ -161,13 +182,12 @@ def update_account(
         end_sessions_of(db, user.id, now=now)
     after = user_values(user)
     changed = [key for key in after if after[key] != before[key]]
-    audit.record(
+    _record_user(
         db,
+        "user.update",
+        user,
         actor=actor,
-        action="user.update",
-        entity="user",
-        entity_id=user.id,
-        at=now,
+        now=now,
         before={key: before[key] for key in changed},
         after={key: after[key] for key in changed},
     )
@@ -178,19 +198,34 @@ def reset_password(db: Session, user: StaffUser, *, actor: Actor, now: datetime)
     """A new temporary password (returned, to be shown once; changed at next sign-in);
     every session of the account ends, its API tokens stay."""
     password = temporary_password()
-    user.password_hash = hash_password(password)
-    user.must_change_password = True
-    end_sessions_of(db, user.id, now=now)
-    audit.record(
-        db,
-        actor=actor,
-        action="user.reset_password",
-        entity="user",
-        entity_id=user.id,
-        at=now,
-        after={"must_change_password": True},
-    )
+    _set_password(db, user, password, temporary=True, actor=actor, now=now)
     return password
+
+
+def _set_password(
+    db: Session,
+    user: StaffUser,
+    password: str,
+    *,
+    temporary: bool,
+    actor: Actor,
+    now: datetime,
+    keep_session: int | None = None,
+) -> None:
+    """The new hash; every session but ``keep_session`` ends; audited without a value."""
+    user.password_hash = hash_password(password)
+    user.must_change_password = temporary
+    if not temporary:
+        user.password_changed_at = now
+    end_sessions_of(db, user.id, now=now, keep=keep_session)
+    _record_user(
+        db,
+        "user.reset_password" if temporary else "user.change_password",
+        user,
+        actor=actor,
+        now=now,
+        after={"must_change_password": temporary},
+    )
 
 
 def change_password(
@@ -212,19 +247,7 @@ def change_password(
         problems.append(TEXT_SAME_PASSWORD)
     if problems:
         raise InvalidFieldsError([FieldError("new", reason) for reason in problems])
-    user.password_hash = hash_password(new)
-    user.must_change_password = False
-    user.password_changed_at = now
-    end_sessions_of(db, user.id, now=now, keep=keep_session)
-    audit.record(
-        db,
-        actor=actor,
-        action="user.change_password",
-        entity="user",
-        entity_id=user.id,
-        at=now,
-        after={"must_change_password": False},
-    )
+    _set_password(db, user, new, temporary=False, actor=actor, now=now, keep_session=keep_session)
 
 
 def new_token(

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 HUT = "demo-hut"
 ZHANG = "04A1B2C3"  # 张阿姨, seeded by `toolhut server seed`
 DRILL = "T0001"
-STAFF_PASSWORD = "e2e-Staff-password-7"
+STAFF_PASSWORD = "Ladder-Drill-Hut-42"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

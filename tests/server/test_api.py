@@ -63,7 +63,7 @@ def test_items_public_and_staff(client: TestClient, staff: dict[str, str]) -> No
     assert all(item["due_at"] is None for item in available["data"])
 
 
-def test_wrong_staff_token_is_refused(client: TestClient) -> None:
+def test_a_wrong_token_is_refused(client: TestClient) -> None:
     response = client.get("/api/v1/loans", headers={"Authorization": "Bearer nope"})
     assert response.status_code == 401
 

@@ -16,13 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.accounts.secrets import secret_hash
-from server.accounts.users import create_user
 from server.api.auth import SESSION_COOKIE
 from server.app import create_app
 from server.domain.roles import Role
 from server.settings import ServerSettings
 from server.storage.staff_models import ApiToken, AuditEntry, StaffUser
-from tests.support.staff_auth import PASSWORD, staff_headers
+from tests.support.staff_auth import PASSWORD, new_user, staff_headers
 
 from .conftest import T0, MovableClock
 
@@ -61,15 +60,7 @@ def _user(
     must_change: bool = False,
 ) -> int:
     with sessions.begin() as db:
-        user = create_user(
-            db,
-            username=username,
-            password=PASSWORD,
-            role=role,
-            now=T0 - timedelta(days=1),
-            must_change_password=must_change,
-        )
-        return user.id
+        return new_user(db, role, username=username, must_change_password=must_change).id
 
 
 def _sign_in(client: TestClient, username: str, password: str = PASSWORD) -> object:

@@ -27,17 +27,22 @@ def staff_headers(
     sessions: sessionmaker[Session], role: Role = Role.STAFF, *, username: str | None = None
 ) -> dict[str, str]:
     """A new account of ``role`` with an API token; the headers that act as it."""
-    name = username or f"{role.value}-{next(_numbers)}"
     with sessions.begin() as db:
-        user = create_user(
-            db,
-            username=name,
-            password=PASSWORD,
-            role=role,
-            now=_ISSUED,
-            must_change_password=False,
-        )
-        return headers_of(db, user)
+        return headers_of(db, new_user(db, role, username=username))
+
+
+def new_user(
+    db: Session, role: Role, *, username: str | None = None, must_change_password: bool = False
+) -> StaffUser:
+    """A new account of ``role`` whose password is PASSWORD."""
+    return create_user(
+        db,
+        username=username or f"{role.value}-{next(_numbers)}",
+        password=PASSWORD,
+        role=role,
+        now=_ISSUED,
+        must_change_password=must_change_password,
+    )
 
 
 def headers_of(db: Session, user: StaffUser) -> dict[str, str]:
@@ -49,12 +54,4 @@ def headers_of(db: Session, user: StaffUser) -> dict[str, str]:
 
 def headers_in(db: Session, role: Role = Role.STAFF) -> dict[str, str]:
     """As staff_headers, inside the caller's transaction."""
-    user = create_user(
-        db,
-        username=f"{role.value}-{next(_numbers)}",
-        password=PASSWORD,
-        role=role,
-        now=_ISSUED,
-        must_change_password=False,
-    )
-    return headers_of(db, user)
+    return headers_of(db, new_user(db, role))
