@@ -56,18 +56,19 @@ TEXT_WRONG_SIGN_IN = "用户名或密码不正确 / wrong username or password"
 TEXT_BAD_BODY = "请求内容无法解析 / the request body cannot be read"
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_SIGN_IN_SCHEMA = SignIn.model_json_schema()
+_SIGN_IN_FORM = {
+    **_SIGN_IN_SCHEMA,
+    "properties": {
+        **_SIGN_IN_SCHEMA["properties"],
+        "next": {"type": "string", "description": "a path of this site to go to after"},
+    },
+}
 _SIGN_IN_BODY = {
     "required": True,
     "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/SignIn"}},
-        "application/x-www-form-urlencoded": {
-            "schema": {
-                "allOf": [{"$ref": "#/components/schemas/SignIn"}],
-                "properties": {
-                    "next": {"type": "string", "description": "a path of this site to go to"}
-                },
-            }
-        },
+        "application/json": {"schema": _SIGN_IN_SCHEMA},
+        "application/x-www-form-urlencoded": {"schema": _SIGN_IN_FORM},
     },
 }
 
@@ -120,7 +121,13 @@ def _cookie_options(request: Request, settings: ServerSettings) -> dict[str, Any
     "/auth/sign-in",
     response_model=SignedIn,
     openapi_extra={"requestBody": _SIGN_IN_BODY},
-    responses={401: {"description": "wrong username or password"}, 429: {}},
+    responses={
+        303: {"description": "a form with ``next``: signed in, go there"},
+        401: {"description": "wrong username or password"},
+        403: {"description": "posted from another site's page"},
+        422: {"description": "a field missing or too long"},
+        429: {"description": "too many wrong attempts: wait Retry-After seconds"},
+    },
 )
 def sign_in(
     request: Request,
