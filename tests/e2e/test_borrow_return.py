@@ -4,6 +4,7 @@ and a real broker, into the server's ledger: four real processes, checked throug
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -87,17 +88,19 @@ def hut(
 
 
 def staff_token(db_url: str, tmp_path: Path) -> str:
-    """A staff account and its API token, made as an operator would: with the CLI."""
+    """A staff account and its API token, made as an operator would: with the CLI (a
+    name of its own: the PostgreSQL database is the session's, shared by the tests)."""
+    username = f"e2e-{uuid.uuid4().hex[:8]}"
     password_file = tmp_path / "staff-password"
     password_file.write_text(STAFF_PASSWORD + "\n", encoding="utf-8")
     created = run_toolhut(
-        "server", "create-user", "--db", db_url, "--username", "e2e-staff", "--role", "staff",
+        "server", "create-user", "--db", db_url, "--username", username, "--role", "staff",
         "--password-file", str(password_file),
     )  # fmt: skip
     assert created.returncode == 0, created.stdout + created.stderr
     assert STAFF_PASSWORD not in created.stdout + created.stderr
     issued = run_toolhut(
-        "server", "token", "create", "--db", db_url, "--username", "e2e-staff", "--name", "e2e"
+        "server", "token", "create", "--db", db_url, "--username", username, "--name", "e2e"
     )
     assert issued.returncode == 0, issued.stdout + issued.stderr
     found = re.search(r"(thk_\S+)", issued.stdout)
