@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -84,7 +83,7 @@ def main() -> None:
         server = ServerRuntime(
             ServerSettings(
                 db_url=db, mqtt_url=endpoint.url, port=free_port(),
-                staff_token=secrets.token_urlsafe(16), secret_file=secret_file,
+                secret_file=secret_file,
             )
         )  # fmt: skip
         server.start()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import secrets
 import tempfile
 import time
 from pathlib import Path
@@ -189,7 +188,7 @@ def run(events: int, db_url: str | None, window: int, *, stub: bool = False) -> 
                 server = ServerRuntime(
                     ServerSettings(
                         db_url=db, mqtt_url=broker.endpoint.url, port=0,
-                        staff_token=secrets.token_urlsafe(16), secret_file=secret_file,
+                        secret_file=secret_file,
                     )
                 )  # fmt: skip
                 server.start()

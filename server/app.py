@@ -53,6 +53,8 @@ def create_app(
 
     from server.api.routes import (
         access,
+        account,
+        audit,
         door_sessions,
         enrolments,
         health,
@@ -61,13 +63,14 @@ def create_app(
         loans,
         pages,
         supplies,
+        users,
     )
     from server.api.routes import members as member_routes
     from server.api.routes import reminders as reminder_routes
     from server.api.routes import transfer as transfer_routes
     from server.api.routes.records import RECORD_ROUTERS
     from server.api.security_headers import SecurityHeaders
-    from server.api.throttle import FailureThrottle
+    from server.api.throttle import FailureThrottle, SignInThrottle
     from server.reminders.scheduler import build_service
     from server.tabular.reading import Limits
     from server.tabular.sheets import registry
@@ -87,23 +90,15 @@ def create_app(
     app.state.sessions = sessions
     app.state.mqtt_connected = mqtt_connected
     app.state.commands = commands
-    app.state.token_throttle = FailureThrottle()
+    app.state.token_throttle = FailureThrottle()  # wrong API tokens, per address
+    app.state.sign_in_throttle = SignInThrottle()  # wrong passwords, per account and address
     app.state.reminders = reminders or build_service(
         settings.reminders, sessions=app.state.sessions, clock=clock
     )
     routers = (
-        access,
-        health,
-        huts,
-        enrolments,
-        items,
-        loans,
-        pages,
-        door_sessions,
-        supplies,
-        reminder_routes,
-        transfer_routes,
-        member_routes,
+        *(account, users, audit),
+        *(access, health, huts, enrolments, items, loans, pages, door_sessions, supplies),
+        *(reminder_routes, transfer_routes, member_routes),
     )
     app.state.sheets = registry()  # kind -> Sheet, for import and export
     app.state.import_limits = Limits()

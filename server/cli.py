@@ -8,20 +8,31 @@ Light on purpose: heavy imports happen inside the run functions.
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from server import records_cli, transfer_cli
+from server import account_cli, records_cli, transfer_cli
+from server.cli_settings import add_db, settings_of
+
+log = logging.getLogger(__name__)
+
+LEFTOVER_STAFF_TOKEN = "TOOLHUT_SERVER_STAFF_TOKEN"
+TEXT_LEFTOVER_STAFF_TOKEN = (
+    f"{LEFTOVER_STAFF_TOKEN} 已不再使用：请创建员工账户 / {LEFTOVER_STAFF_TOKEN} is no "
+    "longer used and opens nothing: create staff accounts (toolhut server create-user) and "
+    "API tokens instead, then remove it"
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    _add_db(parser)
+    add_db(parser)
     parser.add_argument("--mqtt", metavar="URL", help="broker, mqtt[s]://host[:port]")
     parser.add_argument("--host", help="HTTP listen address")
     parser.add_argument("--port", type=int, help="HTTP port")
     parser.add_argument("--prefix", metavar="PREFIX", help="MQTT topic prefix")
-    parser.add_argument("--staff-token", metavar="TOKEN", help="bearer token for staff views")
     parser.add_argument(
         "--secret-file",
         metavar="PATH",
@@ -30,13 +41,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run_server)
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     migrate = actions.add_parser("migrate", help="bring the database schema up to date")
-    _add_db(migrate)
+    add_db(migrate)
     migrate.set_defaults(run=run_migrate)
     seed = actions.add_parser("seed", help="add the demo hut, inventory and residents")
-    _add_db(seed)
+    add_db(seed)
     seed.add_argument("--hut", default="demo-hut", help="hut id (default: demo-hut)")
     seed.set_defaults(run=run_seed)
-    records_cli.configure(actions, add_db=_add_db, settings_of=_settings, shown=_shown)
+    records_cli.configure(actions, add_db=add_db, settings_of=settings_of, shown=_shown)
     auth = actions.add_parser(
         "mqtt-auth",
         help="write Mosquitto's password and ACL files and every hut's credentials file",
@@ -47,7 +58,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "nothing for a hut that has not changed. Then tell the broker: kill -HUP <pid>, or "
         "docker compose kill -s HUP mosquitto.",
     )
-    _add_db(auth)
+    add_db(auth)
     auth.add_argument("--out", metavar="DIR", type=Path, required=True, help="folder to write")
     auth.add_argument(
         "--hut",
@@ -71,50 +82,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the server secret (default: the server's secret_file setting)",
     )
     auth.set_defaults(run=run_mqtt_auth)
-    transfer_cli.add_commands(actions, add_db=_add_db, settings=_settings)
+    transfer_cli.add_commands(actions, add_db=add_db, settings=settings_of)
+    account_cli.configure(actions, add_db)
 
 
-def _add_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db",
-        metavar="URL",
-        default=argparse.SUPPRESS,
-        help="database URL (sqlite:///path or postgresql://...)",
-    )
-
-
-def _settings(args: argparse.Namespace) -> Any:
-    from pydantic import ValidationError
-
-    from server.settings import ServerSettings
-
-    overrides = {
-        "db_url": getattr(args, "db", None),
-        "mqtt_url": getattr(args, "mqtt", None),
-        "host": getattr(args, "host", None),
-        "port": getattr(args, "port", None),
-        "topic_prefix": getattr(args, "prefix", None),
-        "staff_token": getattr(args, "staff_token", None),
-        "secret_file": getattr(args, "secret_file", None),
-    }
-    try:
-        return ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        # One line, and without the values: a rejected token must not land in a log.
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'settings'}: "
-            f"{error['msg'].removeprefix('Value error, ')}"
-            for error in exc.errors(include_url=False, include_input=False)
-        )
-        raise SystemExit(f"toolhut server: bad settings: {problems}") from exc
+def leftover_settings(environ: Mapping[str, str]) -> list[str]:
+    """Warnings for settings of old that do nothing now (the values are never shown)."""
+    return [TEXT_LEFTOVER_STAFF_TOKEN] if LEFTOVER_STAFF_TOKEN in environ else []
 
 
 def run_server(args: argparse.Namespace) -> int:
     from server.app import ServerRuntime
     from toolhut.hut_keys import SecretFileError
 
+    for warning in leftover_settings(os.environ):
+        log.warning("%s", warning)
     try:
-        return ServerRuntime(_settings(args)).serve_forever()
+        return ServerRuntime(settings_of(args)).serve_forever()
     except SecretFileError as exc:
         print(f"toolhut server: {exc}", file=sys.stderr)
         return 2
@@ -123,7 +107,7 @@ def run_server(args: argparse.Namespace) -> int:
 def run_migrate(args: argparse.Namespace) -> int:
     from server.storage import migrate
 
-    settings = _settings(args)
+    settings = settings_of(args)
     migrate(settings.db_url)
     print(f"database at {_shown(settings.db_url)} is up to date")
     return 0
@@ -139,7 +123,7 @@ def run_seed(args: argparse.Namespace) -> int:
     except ContractError as exc:
         print(f"toolhut server seed: {exc}", file=sys.stderr)
         return 2
-    settings = _settings(args)
+    settings = settings_of(args)
     migrate(settings.db_url)
     engine = make_engine(settings.db_url)
     try:
@@ -160,7 +144,7 @@ def run_mqtt_auth(args: argparse.Namespace) -> int:
     from toolhut.hut_keys import HutKeyring, SecretFileError, load_or_create_secret
 
     name = "toolhut server mqtt-auth"
-    settings = _settings(args)
+    settings = settings_of(args)
     try:
         extra = [check_hut_id(hut) for hut in args.huts]
         ha_prefix = args.homeassistant_prefix

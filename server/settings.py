@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.accounts.config import AccountSettings
@@ -16,34 +16,6 @@ from server.reminders.config import ReminderSettings
 from toolhut.contract import DEFAULT_PREFIX, Topics
 from toolhut.hut_keys import SERVER_MQTT_USER
 from toolhut.mqtt import MqttEndpoint, MqttUrlError, TlsFiles
-
-MIN_STAFF_TOKEN = 16
-# Tokens shipped in examples and tried first by anyone guessing, compared without case
-# and without punctuation ("Change_Me" is "changeme").
-PLACEHOLDER_TOKENS = frozenset(
-    {
-        "changeme",
-        "changeit",
-        "secret",
-        "password",
-        "passw0rd",
-        "token",
-        "stafftoken",
-        "admin",
-        "default",
-        "example",
-        "test",
-        "toolhut",
-    }
-)
-TEXT_PLACEHOLDER_TOKEN = (
-    "员工令牌是示例占位符，请设置随机值 / the staff token is a known placeholder: set a random "
-    "one, e.g. `openssl rand -hex 24`"
-)
-TEXT_SHORT_TOKEN = (
-    "员工令牌至少16个字符 / the staff token must be at least 16 characters: set a random "
-    "one, e.g. `openssl rand -hex 24`"
-)
 
 
 def _default_client_id() -> str:
@@ -85,9 +57,6 @@ class ServerSettings(BaseSettings):
     topic_prefix: str = Field(DEFAULT_PREFIX, description="first topic level(s) of the contract")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535, description="HTTP port; 0 picks a free one")
-    staff_token: SecretStr | None = Field(
-        None, description="Bearer token that shows borrower names; unset: nobody is staff"
-    )
     public_base_url: str = Field(
         "http://127.0.0.1:8000", description="printed on labels as <base>/i/<tag>"
     )
@@ -119,19 +88,6 @@ class ServerSettings(BaseSettings):
     )
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
     accounts: AccountSettings = Field(default_factory=AccountSettings)
-
-    @field_validator("staff_token")
-    @classmethod
-    def _real_token(cls, token: SecretStr | None) -> SecretStr | None:
-        if token is None:
-            return None
-        value = token.get_secret_value()
-        bare = "".join(c for c in value.lower() if c.isalnum())
-        if bare in PLACEHOLDER_TOKENS or "changeme" in bare:
-            raise ValueError(TEXT_PLACEHOLDER_TOKEN)
-        if len(value) < MIN_STAFF_TOKEN:
-            raise ValueError(TEXT_SHORT_TOKEN)
-        return token
 
     @field_validator("mqtt_url")
     @classmethod

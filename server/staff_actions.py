@@ -1,5 +1,5 @@
-"""What staff do through the staff API (a Bearer token): renew, write off as lost, queue a
-member for an item, clear an item after repair, release expired holds.
+"""What staff do through the staff API (signed in with an account): renew, write off as
+lost, queue a member for an item, clear an item after repair, release expired holds.
 
 Each action is the same three steps as a hut event: load the snapshot
 (storage.staff_snapshots), ask the rule book (domain.rule_book.decide: the rules are in

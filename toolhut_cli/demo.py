@@ -5,7 +5,6 @@ its gateway, and a prompt that drives the hut."""
 from __future__ import annotations
 
 import logging
-import secrets
 import signal
 import socket
 import threading
@@ -46,7 +45,7 @@ class Demo:
         self.hut = hut
         self.prefix = prefix
         self.console = console or Console()
-        self.staff_token = secrets.token_urlsafe(16)
+        self.admin: Any = None  # the DemoAdmin, once started
         self._parts: list[Any] = []  # stopped in reverse order
         self._stopping = threading.Event()
         self.broker_url = self.requested.url
@@ -93,8 +92,9 @@ class Demo:
         from server.keys import server_keyring
         from server.seed import seed_demo
         from server.settings import ServerSettings
-        from server.storage import make_engine, migrate
+        from server.storage import make_engine, make_sessionmaker, migrate
         from toolhut.hut_keys import HutCredentials
+        from toolhut_cli.demo_admin import demo_admin
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # One line per HTTP request (the inventory page polls) would only bury the log.
@@ -115,7 +115,6 @@ class Demo:
             topic_prefix=self.prefix,
             host=HTTP_HOST,
             port=self.port,
-            staff_token=self.staff_token,
             public_base_url=f"http://{HTTP_HOST}:{self.port}",
         )
         # Seed before the server starts, so its first allowlist already has the residents.
@@ -123,6 +122,7 @@ class Demo:
         engine = make_engine(db_url)
         try:
             seed_demo(engine, hut_id=self.hut)
+            self.admin = demo_admin(make_sessionmaker(engine), self.data_dir / "admin-password")
         finally:
             engine.dispose()
         server = ServerRuntime(settings)
@@ -186,7 +186,9 @@ class Demo:
                 hut=self.hut,
                 prefix=self.prefix,
                 base=f"http://{HTTP_HOST}:{self.port}",
-                token=self.staff_token,
+                token=self.admin.token,
+                admin=self.admin.username,
+                password=self.admin.password,
                 data_dir=self.data_dir,
                 broker=self.broker_url,
                 log_path=self.log_path,

@@ -80,9 +80,13 @@ def end_session(db: Session, secret: str, *, now: datetime) -> None:
         session.ended_at = now
 
 
-def end_sessions_of(db: Session, user_id: int, *, now: datetime) -> None:
-    """Every session of the account ends (password changed or reset, account disabled)."""
-    for session in db.scalars(
-        select(StaffSession).where(StaffSession.user_id == user_id, StaffSession.ended_at.is_(None))
-    ):
+def end_sessions_of(db: Session, user_id: int, *, now: datetime, keep: int | None = None) -> None:
+    """Every session of the account ends (password changed or reset, account disabled),
+    but the one whose id is ``keep`` (the request that changed the password)."""
+    query = select(StaffSession).where(
+        StaffSession.user_id == user_id, StaffSession.ended_at.is_(None)
+    )
+    if keep is not None:
+        query = query.where(StaffSession.id != keep)
+    for session in db.scalars(query):
         session.ended_at = now

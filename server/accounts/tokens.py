@@ -65,3 +65,15 @@ def principal_of_token(db: Session, secret: str, *, now: datetime) -> Principal 
         must_change_password=False,  # a token is made by a signed-in user: already changed
         credential_id=token.id,
     )
+
+
+def tokens_of(db: Session, user_id: int) -> list[ApiToken]:
+    """The account's tokens, newest first, revoked and expired ones included."""
+    query = select(ApiToken).where(ApiToken.user_id == user_id)
+    return list(db.scalars(query.order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+
+
+def token_of(db: Session, user_id: int, token_id: int) -> ApiToken | None:
+    """The account's token ``token_id``; None if there is none (or it is another's)."""
+    token = db.get(ApiToken, token_id)
+    return token if token is not None and token.user_id == user_id else None

@@ -45,13 +45,14 @@ _cookie = APIKeyCookie(
 )
 
 
-def _unauthorised(detail: str) -> HTTPException:
+def unauthorised(detail: str) -> HTTPException:
     return HTTPException(
         status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"}
     )
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
+    """False for a browser's request from another site's page."""
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         # No Origin: not a browser's cross-site request (browsers send one with every
@@ -77,10 +78,16 @@ def optional_principal(
     if cookie is None:
         return None
     principal = principal_of_session(db, cookie, now=now, settings=settings.accounts)
-    cross_site = request.method not in _SAFE_METHODS and not _same_origin(request)
+    cross_site = request.method not in _SAFE_METHODS and not same_origin(request)
     if principal is not None and cross_site:
         raise HTTPException(status.HTTP_403_FORBIDDEN, TEXT_CROSS_SITE)
     return principal
+
+
+def throttled(wait: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS, TEXT_THROTTLED, headers={"Retry-After": str(wait)}
+    )
 
 
 def _by_token(request: Request, db: Session, now: Any, secret: str) -> Principal:
@@ -88,13 +95,11 @@ def _by_token(request: Request, db: Session, now: Any, secret: str) -> Principal
     address = client_address(request)
     wait = throttle.retry_after(address, now=now)
     if wait is not None:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS, TEXT_THROTTLED, headers={"Retry-After": str(wait)}
-        )
+        raise throttled(wait)
     principal = principal_of_token(db, secret, now=now)
     if principal is None:
         throttle.failed(address, now=now)
-        raise _unauthorised(TEXT_BAD_TOKEN)
+        raise unauthorised(TEXT_BAD_TOKEN)
     return principal
 
 
@@ -103,7 +108,7 @@ OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
 
 def _signed_in(principal: OptionalPrincipalDep) -> Principal:
     if principal is None:
-        raise _unauthorised(TEXT_SIGN_IN)
+        raise unauthorised(TEXT_SIGN_IN)
     return principal
 
 

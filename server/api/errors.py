@@ -9,6 +9,7 @@ from fastapi import HTTPException, status
 from fastapi.exceptions import RequestValidationError
 
 from server.access_actions import CardInUseError, MemberErasedError
+from server.accounts.errors import AccountConflictError, AccountNotFoundError
 from server.api.versioning import stale
 from server.card_uids import InvalidCardError
 from server.domain.record_errors import InvalidFieldsError, StaleVersionError
@@ -31,7 +32,7 @@ def staff_action() -> Iterator[None]:
     missing), a 409."""
     try:
         yield
-    except NotFoundError as exc:
+    except (NotFoundError, AccountNotFoundError) as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except InvalidCardError as exc:
         error = {"type": "value_error", "loc": ("body", "uid"), "msg": str(exc), "input": None}
@@ -52,6 +53,10 @@ def staff_action() -> Iterator[None]:
     except CannotEraseError as exc:
         detail = {"reason": "cannot_erase", "text": TEXT_CANNOT_ERASE, "missing": exc.missing}
         raise HTTPException(status.HTTP_409_CONFLICT, detail) from exc
+    except AccountConflictError as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, {"reason": exc.reason, "text": exc.text}
+        ) from exc
     except (CardInUseError, MemberErasedError, MemberNotActiveError, EnrolmentClosedError) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except CommandNotSentError as exc:

@@ -50,3 +50,30 @@ class FailureThrottle:
         while failures and failures[0] <= now - self.window:
             failures.popleft()
         return failures
+
+
+class SignInThrottle:
+    """Wrong passwords counted twice: per account (a guesser trying one account from many
+    addresses) and per address (one address trying many accounts). Either over its limit
+    refuses the sign-in, before the password is checked."""
+
+    def __init__(
+        self,
+        *,
+        per_account: int = 5,
+        per_address: int = 20,
+        window: timedelta = timedelta(minutes=15),
+    ) -> None:
+        self.account = FailureThrottle(limit=per_account, window=window)
+        self.address = FailureThrottle(limit=per_address, window=window)
+
+    def retry_after(self, username: str, address: str, *, now: datetime) -> int | None:
+        waits = [
+            self.account.retry_after(username.lower(), now=now),
+            self.address.retry_after(address, now=now),
+        ]
+        return max((wait for wait in waits if wait is not None), default=None)
+
+    def failed(self, username: str, address: str, *, now: datetime) -> None:
+        self.account.failed(username.lower(), now=now)
+        self.address.failed(address, now=now)

@@ -3,6 +3,8 @@ and a real broker, into the server's ledger: four real processes, checked throug
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.e2e
 HUT = "demo-hut"
 ZHANG = "04A1B2C3"  # 张阿姨, seeded by `toolhut server seed`
 DRILL = "T0001"
-STAFF_TOKEN = "e2e-staff-token-0123456789"
+STAFF_PASSWORD = "Ladder-Drill-Hut-42"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -39,13 +41,14 @@ def hut(
 ) -> Iterator[dict[str, Any]]:
     seeded = run_toolhut("server", "seed", "--db", db_url, "--hut", HUT)
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    token = staff_token(db_url, tmp_path)
     port = free_port()
     procs: list[ToolhutProcess] = []
     watcher = StatusWatcher(broker.endpoint, Topics(topic_prefix), keys.key(HUT))
     try:
         server = ToolhutProcess(
             "server", "--db", db_url, "--mqtt", broker.url, "--prefix", topic_prefix,
-            "--port", str(port), "--staff-token", STAFF_TOKEN,
+            "--port", str(port),
             "--secret-file", str(keys.secret_file),
         )  # fmt: skip
         procs.append(server)
@@ -76,6 +79,7 @@ def hut(
         yield {
             "base": base, "emulator": emulator, "gateway": gateway, "server": server,
             "credentials": credentials, "secret": keys.secret, "key": keys.key(HUT),
+            "staff": {"Authorization": f"Bearer {token}"}, "token": token,
         }  # fmt: skip
     finally:
         watcher.stop()
@@ -83,18 +87,39 @@ def hut(
             proc.stop()
 
 
-def staff(url: str) -> Any:
-    return http_json(url, headers={"Authorization": f"Bearer {STAFF_TOKEN}"})
+def staff_token(db_url: str, tmp_path: Path) -> str:
+    """A staff account and its API token, made as an operator would: with the CLI (a
+    name of its own: the PostgreSQL database is the session's, shared by the tests)."""
+    username = f"e2e-{uuid.uuid4().hex[:8]}"
+    password_file = tmp_path / "staff-password"
+    password_file.write_text(STAFF_PASSWORD + "\n", encoding="utf-8")
+    created = run_toolhut(
+        "server", "create-user", "--db", db_url, "--username", username, "--role", "staff",
+        "--password-file", str(password_file),
+    )  # fmt: skip
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert STAFF_PASSWORD not in created.stdout + created.stderr
+    issued = run_toolhut(
+        "server", "token", "create", "--db", db_url, "--username", username, "--name", "e2e"
+    )
+    assert issued.returncode == 0, issued.stdout + issued.stderr
+    found = re.search(r"(thk_\S+)", issued.stdout)
+    assert found is not None, issued.stdout
+    return found.group(1)
 
 
-def item(base: str, tag: str) -> dict[str, Any]:
-    items = staff(f"{base}/api/v1/items")["data"]
+def staff(hut: dict[str, Any], url: str) -> Any:
+    return http_json(url, headers=hut["staff"])
+
+
+def item(hut: dict[str, Any], tag: str) -> dict[str, Any]:
+    items = staff(hut, f"{hut['base']}/api/v1/items")["data"]
     return next(i for i in items if i["tag"] == tag)
 
 
 def test_borrow_then_return_through_every_process(hut: dict[str, Any]) -> None:
     base, emulator = hut["base"], hut["emulator"]
-    assert item(base, DRILL)["status"] == "available"
+    assert item(hut, DRILL)["status"] == "available"
 
     emulator.send(f"card {ZHANG}")
     emulator.expect(r"^recv unlock pulse_ms=\d+")
@@ -105,11 +130,11 @@ def test_borrow_then_return_through_every_process(hut: dict[str, Any]) -> None:
     borrowed = emulator.expect(r'^recv feedback beep=(\w+) text="(.*)"')
     assert borrowed.group(1) == "ok", borrowed.group(0)
     assert "借" in borrowed.group(2)
-    on_loan = item(base, DRILL)
+    on_loan = item(hut, DRILL)
     assert on_loan["status"] == "on_loan"
     assert on_loan["borrower"]["name"] == "张阿姨"
     assert on_loan["due_at"]
-    open_loans = staff(f"{base}/api/v1/loans?status=open")["data"]
+    open_loans = staff(hut, f"{base}/api/v1/loans?status=open")["data"]
     assert [loan["tag"] for loan in open_loans] == [DRILL]
     assert open_loans[0]["borrower"]["name"] == "张阿姨"
     # The public view shows the status and due date, never who has it.
@@ -122,8 +147,8 @@ def test_borrow_then_return_through_every_process(hut: dict[str, Any]) -> None:
     assert returned.group(1) == "ok", returned.group(0)
     assert "还" in returned.group(2)
     emulator.send("door close")
-    assert item(base, DRILL)["status"] == "available"
-    assert staff(f"{base}/api/v1/loans?status=open")["data"] == []
+    assert item(hut, DRILL)["status"] == "available"
+    assert staff(hut, f"{base}/api/v1/loans?status=open")["data"] == []
 
     # A card UID is a credential: no log line of the server or the gateway names it.
     server, gateway = hut["server"], hut["gateway"]
@@ -151,7 +176,7 @@ def test_no_secret_reaches_the_output_of_the_server_or_the_gateway(hut: dict[str
     credentials = HutCredentials.load(hut["credentials"])
     assert credentials.mqtt_password and credentials.mqtt_username == f"hut.{HUT}"
     secrets = [credentials.mqtt_password, credentials.key.hex(), hut["secret"].hex(),
-               hut["key"].mac_key.hex(), hut["key"].card_key.hex()]  # fmt: skip
+               hut["key"].mac_key.hex(), hut["key"].card_key.hex(), hut["token"]]  # fmt: skip
     shown = run_toolhut(
         "gateway", "--hut", HUT, "--serial", "/dev/x", "--credentials", str(hut["credentials"]),
         "--mqtt", "mqtt://someone:url-password@127.0.0.1:1", "--check-config",
@@ -175,14 +200,14 @@ def test_unknown_card_gets_no_unlock_and_an_error_beep(hut: dict[str, Any]) -> N
 
 def test_unknown_label_in_a_session_gets_an_error_and_changes_nothing(hut: dict[str, Any]) -> None:
     base, emulator = hut["base"], hut["emulator"]
-    before = staff(f"{base}/api/v1/items")["data"]
+    before = staff(hut, f"{base}/api/v1/items")["data"]
     emulator.send(f"card {ZHANG}")
     emulator.expect(r"^recv unlock")
     emulator.expect(r"^recv feedback beep=ok")  # the welcome
     emulator.send("scan 这不是我们的标签 not ours")
     reply = emulator.expect(r'^recv feedback beep=(\w+) text="(.*)"')
     assert reply.group(1) == "error"
-    assert staff(f"{base}/api/v1/items")["data"] == before
+    assert staff(hut, f"{base}/api/v1/items")["data"] == before
 
 
 def test_malformed_payloads_are_rejected_and_the_server_keeps_working(
@@ -190,7 +215,7 @@ def test_malformed_payloads_are_rejected_and_the_server_keeps_working(
 ) -> None:
     base, emulator, server = hut["base"], hut["emulator"], hut["server"]
     topics = Topics(topic_prefix)
-    before = staff(f"{base}/api/v1/items")["data"]
+    before = staff(hut, f"{base}/api/v1/items")["data"]
     client = make_client(broker.endpoint, client_id=f"garbage-{topic_prefix}")
     client.connect(broker.endpoint.host, broker.endpoint.port)
     client.loop_start()
@@ -204,10 +229,10 @@ def test_malformed_payloads_are_rejected_and_the_server_keeps_working(
     server.expect(r"rejected message on .*/no-such-hut/events")
 
     # Nothing changed, the server is alive, and the next borrow goes through.
-    assert staff(f"{base}/api/v1/items")["data"] == before
+    assert staff(hut, f"{base}/api/v1/items")["data"] == before
     emulator.send(f"card {ZHANG}")
     emulator.expect(r"^recv unlock")
     emulator.expect(r"^recv feedback beep=ok")
     emulator.send("scan T0002")
     assert emulator.expect(r"^recv feedback beep=(\w+)").group(1) == "ok"
-    assert item(base, "T0002")["status"] == "on_loan"
+    assert item(hut, "T0002")["status"] == "on_loan"

@@ -79,6 +79,17 @@ def test_demo_lends_a_drill_at_its_prompt_and_stops_cleanly(
         borrow_drill(demo)
         items = {i["tag"]: i for i in http_json(f"{base}/api/v1/items")["data"]}
         assert items["T0001"]["status"] == "on_loan"
+        # The banner's admin signs in with the password it prints, and its token reads.
+        banner = "\n".join(demo.lines)
+        sign_in = re.search(r"staff console sign-in: (\S+) / (\S+)", banner)
+        token = re.search(r"Bearer (thk_\S+?)'", banner)
+        assert sign_in is not None and token is not None, banner
+        body = {"username": sign_in.group(1), "password": sign_in.group(2)}
+        signed_in = http_json(f"{base}/api/v1/auth/sign-in", method="POST", body=body)
+        assert signed_in["user"]["role"] == "admin" and not signed_in["must_change_password"]
+        staff = {"Authorization": f"Bearer {token.group(1)}"}
+        lent = {i["tag"]: i for i in http_json(f"{base}/api/v1/items", headers=staff)["data"]}
+        assert lent["T0001"]["borrower"] is not None
         demo.send("no such command")
         demo.expect(r"\[hut\] error: unknown command")
         demo.proc.send_signal(stop)

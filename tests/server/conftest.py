@@ -13,12 +13,14 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.domain.roles import Role
 from server.ingest import IngestWorker
 from server.settings import ServerSettings
 from server.storage import make_engine, make_sessionmaker, migrate
 from tests.support.gateway_link import FakeGatewayLink
 from tests.support.keys import TestKeys
 from tests.support.services import Broker, fresh_postgres_schema
+from tests.support.staff_auth import staff_headers
 from toolhut.contract import Topics
 
 T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -57,6 +59,12 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def staff(sessions: sessionmaker[Session]) -> dict[str, str]:
+    """The headers of a new account of the staff role (its personal API token)."""
+    return staff_headers(sessions, Role.STAFF)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ def _member(sessions: sessionmaker[Session], uid: str) -> int:
 def test_staff_change_who_may_open_the_huts(
     client: TestClient,  # noqa: F811
     sessions: sessionmaker[Session],
+    staff: dict[str, str],
 ) -> None:
     staff = staff_headers(sessions, Role.STAFF)
     zhang = _member(sessions, "04A1B2C3")
@@ -58,6 +59,7 @@ def test_staff_change_who_may_open_the_huts(
 def test_bad_requests_get_a_clear_bilingual_answer(
     client: TestClient,  # noqa: F811
     sessions: sessionmaker[Session],
+    staff: dict[str, str],
 ) -> None:
     staff = staff_headers(sessions, Role.STAFF)
     zhang = _member(sessions, "04A1B2C3")

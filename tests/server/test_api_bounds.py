@@ -27,12 +27,9 @@ def client(
 ) -> Iterator[TestClient]:
     with sessions.begin() as session:
         seed_demo(session)
-    # An admin's API token, also given as the old shared staff token: the routes on either
-    # check accept the one Bearer until the shared token goes (issue 12).
-    staff = staff_headers(sessions, Role.ADMIN)
-    token = staff["Authorization"].removeprefix("Bearer ")
-    app = create_app(ServerSettings(staff_token=token), clock=clock, engine=engine)
-    with TestClient(app, raise_server_exceptions=False, headers=staff) as test_client:
+    app = create_app(ServerSettings(), clock=clock, engine=engine)
+    admin = staff_headers(sessions, Role.ADMIN)
+    with TestClient(app, raise_server_exceptions=False, headers=admin) as test_client:
         yield test_client
 
 

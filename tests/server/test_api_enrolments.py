@@ -13,13 +13,14 @@ from server.storage.models import Hut
 from toolhut.contract import CardDecision, CardEvent, Outcome, new_id
 
 from .conftest import T0
-from .test_api import STAFF, client  # noqa: F401  the fixture
+from .test_api import client  # noqa: F401  the fixture
 
 
 def test_enrol_taps_are_listed_for_staff_only(
     client: TestClient,  # noqa: F811
     sessions: sessionmaker[Session],
     caplog: pytest.LogCaptureFixture,
+    staff: dict[str, str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
     tap = CardEvent(
@@ -37,7 +38,7 @@ def test_enrol_taps_are_listed_for_staff_only(
     ]
 
     assert client.get("/api/v1/huts/demo-hut/enrolments").status_code == 401
-    body = client.get("/api/v1/huts/demo-hut/enrolments", headers=STAFF).json()
+    body = client.get("/api/v1/huts/demo-hut/enrolments", headers=staff).json()
     assert body["count"] == 1
     assert body["data"][0]["card"] == "0A0B0C0D" and body["data"][0]["member_id"] is None
-    assert client.get("/api/v1/huts/nowhere/enrolments", headers=STAFF).status_code == 404
+    assert client.get("/api/v1/huts/nowhere/enrolments", headers=staff).status_code == 404

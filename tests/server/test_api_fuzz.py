@@ -73,29 +73,23 @@ def _prepare(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def fuzz_token(fuzz_db_url: str) -> str:
-    """An admin's API token in the fuzzed database. It is also the old shared staff token,
-    so the routes still on that check accept the same Bearer until it goes (issue 12)."""
+def api_app(fuzz_db_url: str) -> Iterator[FastAPI]:
     engine = make_engine(fuzz_db_url)
-    try:
-        headers = staff_headers(make_sessionmaker(engine), Role.ADMIN)
-    finally:
-        engine.dispose()
-    return headers["Authorization"].removeprefix("Bearer ")
-
-
-@pytest.fixture(scope="module")
-def api_app(fuzz_db_url: str, fuzz_token: str) -> Iterator[FastAPI]:
-    engine = make_engine(fuzz_db_url)
-    settings = ServerSettings(db_url=fuzz_db_url, staff_token=fuzz_token)
+    settings = ServerSettings(db_url=fuzz_db_url)
     yield create_app(settings, engine=engine, mqtt_connected=lambda: True)
     engine.dispose()
 
 
 @pytest.fixture
-def staff_auth(fuzz_token: str) -> dict[str, str]:
-    """What a signed-in staff client sends."""
-    return {"Authorization": f"Bearer {fuzz_token}"}
+def staff_auth(fuzz_db_url: str) -> Iterator[dict[str, str]]:
+    """What a signed-in admin's client sends: a new account per test, so what one
+    operation does to accounts (a token revoked, an account disabled) leaves the next
+    one signed in."""
+    engine = make_engine(fuzz_db_url)
+    try:
+        yield staff_headers(make_sessionmaker(engine), Role.ADMIN)
+    finally:
+        engine.dispose()
 
 
 def _fuzz(operation: Any, *, app: FastAPI, headers: dict[str, str]) -> None:

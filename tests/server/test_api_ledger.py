@@ -21,8 +21,6 @@ from toolhut.contract import DoorState
 from .conftest import T0, MovableClock
 from .factories import card, door, scan
 
-STAFF = {"Authorization": "Bearer s3cret-staff-token-for-tests"}
-
 
 @pytest.fixture
 def client(
@@ -49,7 +47,7 @@ def client(
         ]
         for event in events:
             apply_event(session, event, hut=hut, received_at=T0)
-    settings = ServerSettings(staff_token="s3cret-staff-token-for-tests")
+    settings = ServerSettings()
     app = create_app(settings, clock=clock, engine=engine, mqtt_connected=lambda: True)
     with TestClient(app) as test_client:
         yield test_client
@@ -69,72 +67,74 @@ def test_staff_routes_need_the_token(client: TestClient, method: str, path: str)
     assert client.request(method, path).status_code == 401
 
 
-def test_sessions_flagged_unscanned(client: TestClient) -> None:
-    body = client.get("/api/v1/sessions", params={"flag": "unscanned"}, headers=STAFF).json()
+def test_sessions_flagged_unscanned(client: TestClient, staff: dict[str, str]) -> None:
+    body = client.get("/api/v1/sessions", params={"flag": "unscanned"}, headers=staff).json()
     assert [(s["member"], s["scans"], s["flag"]) for s in body["data"]] == [
         ("张阿姨", 0, "unscanned")
     ]
-    every = client.get("/api/v1/sessions", headers=STAFF).json()
+    every = client.get("/api/v1/sessions", headers=staff).json()
     assert every["count"] == 3
     lent = next(s for s in every["data"] if s["key"] == "s2")
-    scans = client.get(f"/api/v1/sessions/{lent['id']}/scans", headers=STAFF).json()
+    scans = client.get(f"/api/v1/sessions/{lent['id']}/scans", headers=staff).json()
     assert [(s["tag"], s["action"]) for s in scans] == [("T0001", "borrow")]
-    assert client.get("/api/v1/sessions", params={"flag": "odd"}, headers=STAFF).status_code == 422
+    assert client.get("/api/v1/sessions", params={"flag": "odd"}, headers=staff).status_code == 422
 
 
-def test_stocktake_report(client: TestClient) -> None:
+def test_stocktake_report(client: TestClient, staff: dict[str, str]) -> None:
     stocktake_session = next(
-        s for s in client.get("/api/v1/sessions", headers=STAFF).json()["data"] if s["key"] == "s3"
+        s for s in client.get("/api/v1/sessions", headers=staff).json()["data"] if s["key"] == "s3"
     )
     assert stocktake_session["mode"] == "stocktake"
-    report = client.get("/api/v1/stocktakes/1", headers=STAFF).json()
+    report = client.get("/api/v1/stocktakes/1", headers=staff).json()
     assert report["closed_at"] == "2026-11-27T02:00:00Z"
     assert report["unexpected"] == []
     assert "T0004" in report["missing"] and "T0002" not in report["missing"]
     assert "T0001" not in report["missing"]  # on loan, so not expected on the shelf
-    assert client.get("/api/v1/stocktakes/99", headers=STAFF).status_code == 404
+    assert client.get("/api/v1/stocktakes/99", headers=staff).status_code == 404
 
 
-def test_renew_reserve_lost_and_clear(client: TestClient, clock: MovableClock) -> None:
-    loan = client.get("/api/v1/loans", headers=STAFF).json()["data"][0]
-    renewed = client.post(f"/api/v1/loans/{loan['id']}/renew", headers=STAFF)
+def test_renew_reserve_lost_and_clear(
+    client: TestClient, clock: MovableClock, staff: dict[str, str]
+) -> None:
+    loan = client.get("/api/v1/loans", headers=staff).json()["data"][0]
+    renewed = client.post(f"/api/v1/loans/{loan['id']}/renew", headers=staff)
     assert renewed.status_code == 200 and renewed.json()["due_at"] == "2026-12-03T02:00:00Z"
-    again = client.post(f"/api/v1/loans/{loan['id']}/renew", headers=STAFF)
+    again = client.post(f"/api/v1/loans/{loan['id']}/renew", headers=staff)
     assert again.status_code == 409
     assert again.json()["detail"] == {"reason": "max_renewals", "text": "续借次数已满"}
 
     reserved = client.post(
-        "/api/v1/items/T0001/reservations", json={"card": "04A1B2C3"}, headers=STAFF
+        "/api/v1/items/T0001/reservations", json={"card": "04A1B2C3"}, headers=staff
     )
     assert reserved.status_code == 201 and reserved.json()["state"] == "waiting"
     on_shelf = client.post(
-        "/api/v1/items/T0005/reservations", json={"card": "04A1B2C3"}, headers=STAFF
+        "/api/v1/items/T0005/reservations", json={"card": "04A1B2C3"}, headers=staff
     )
     assert on_shelf.status_code == 409 and on_shelf.json()["detail"]["reason"] == "item_available"
     missing = client.post(
-        "/api/v1/items/T9999/reservations", json={"card": "04A1B2C3"}, headers=STAFF
+        "/api/v1/items/T9999/reservations", json={"card": "04A1B2C3"}, headers=staff
     )
     assert missing.status_code == 404
 
-    lost = client.post(f"/api/v1/loans/{loan['id']}/lost", headers=STAFF)
+    lost = client.post(f"/api/v1/loans/{loan['id']}/lost", headers=staff)
     assert lost.status_code == 200
     drill = client.get("/api/v1/items", params={"status": "lost"}).json()["data"]
     assert [item["tag"] for item in drill] == ["T0001"]
-    assert client.post(f"/api/v1/loans/{loan['id']}/lost", headers=STAFF).status_code == 409
-    cleared = client.post("/api/v1/items/T0002/clear", headers=STAFF)
+    assert client.post(f"/api/v1/loans/{loan['id']}/lost", headers=staff).status_code == 409
+    cleared = client.post("/api/v1/items/T0002/clear", headers=staff)
     assert cleared.status_code == 200 and cleared.json()["status"] == "available"
 
 
-def test_supplies_and_alerts(client: TestClient) -> None:
-    every = client.get("/api/v1/supplies", headers=STAFF).json()
+def test_supplies_and_alerts(client: TestClient, staff: dict[str, str]) -> None:
+    every = client.get("/api/v1/supplies", headers=staff).json()
     assert [(s["tag"], s["quantity"]) for s in every["data"]] == [
         ("C0001", 35),
         ("C0002", 8),
         ("C0003", 4),
     ]
-    restock = client.get("/api/v1/supplies", params={"alert": "restock"}, headers=STAFF).json()
+    restock = client.get("/api/v1/supplies", params={"alert": "restock"}, headers=staff).json()
     assert [s["tag"] for s in restock["data"]] == ["C0003"]
-    soon = client.get("/api/v1/supplies", params={"alert": "expiring"}, headers=STAFF).json()
+    soon = client.get("/api/v1/supplies", params={"alert": "expiring"}, headers=staff).json()
     assert [(s["tag"], s["expires_on"]) for s in soon["data"]] == [("C0001", "2026-12-15")]
 
 

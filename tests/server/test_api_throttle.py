@@ -1,4 +1,4 @@
-"""Wrong staff tokens from one address are throttled (429 with Retry-After), for that
+"""Wrong API tokens from one address are throttled (429 with Retry-After), for that
 address only, on the app's clock: the test moves it, it never sleeps."""
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ from server.settings import ServerSettings
 
 from .conftest import T0, MovableClock
 
-TOKEN = "throttle-staff-token-0123456789"
-WRONG = {"Authorization": "Bearer not-the-staff-token"}
-RIGHT = {"Authorization": f"Bearer {TOKEN}"}
+WRONG = {"Authorization": "Bearer thk_not-a-token-of-anyone"}
 
 
 @pytest.fixture
 def app(engine: Engine, clock: MovableClock) -> FastAPI:
-    return create_app(ServerSettings(staff_token=TOKEN), clock=clock, engine=engine)
+    return create_app(ServerSettings(), clock=clock, engine=engine)
 
 
 @pytest.fixture
@@ -44,7 +42,7 @@ def client_at(app: FastAPI) -> Iterator[Callable[[str], TestClient]]:
 
 
 def test_ten_wrong_tokens_in_a_minute_throttle_that_address_only(
-    client_at: Callable[[str], TestClient], clock: MovableClock
+    client_at: Callable[[str], TestClient], clock: MovableClock, staff: dict[str, str]
 ) -> None:
     attacker, neighbour = client_at("203.0.113.7"), client_at("198.51.100.2")
     for _ in range(10):
@@ -54,16 +52,16 @@ def test_ten_wrong_tokens_in_a_minute_throttle_that_address_only(
     assert refused.headers["Retry-After"] == "60"
     assert refused.json()["detail"] == TEXT_THROTTLED
     # Throttled before any comparison: the right token from there waits too.
-    assert attacker.get("/api/v1/loans", headers=RIGHT).status_code == 429
+    assert attacker.get("/api/v1/loans", headers=staff).status_code == 429
     assert attacker.get("/api/v1/loans").status_code == 200  # signed out still reads
 
-    assert neighbour.get("/api/v1/loans", headers=RIGHT).status_code == 200
+    assert neighbour.get("/api/v1/loans", headers=staff).status_code == 200
     assert neighbour.get("/api/v1/loans", headers=WRONG).status_code == 401
 
     clock.advance(timedelta(seconds=45))
     assert attacker.get("/api/v1/loans", headers=WRONG).headers["Retry-After"] == "15"
     clock.advance(timedelta(seconds=15))
-    assert attacker.get("/api/v1/loans", headers=RIGHT).status_code == 200
+    assert attacker.get("/api/v1/loans", headers=staff).status_code == 200
     assert attacker.get("/api/v1/loans", headers=WRONG).status_code == 401
 
 
@@ -92,7 +90,6 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_throttled(
         mqtt_url=mqtt_url,
         topic_prefix=topic_prefix,
         port=0,
-        staff_token=TOKEN,
         forwarded_allow_ips="127.0.0.1" if behind_proxy else None,
     )
     runtime = ServerRuntime(settings)

@@ -330,20 +330,23 @@ def test_staff_remind_now_over_http(
     from fastapi.testclient import TestClient
 
     from server.app import create_app
+    from server.domain.roles import Role
     from server.settings import ServerSettings
+    from tests.support.staff_auth import staff_headers
 
     sessions = sessionmaker(engine, expire_on_commit=False)
     member_id = _lend(sessions, ["T0001", "T0004"], due_at=local(30, 18))
     settings = ServerSettings(
         db_url=str(engine.url),
-        staff_token="s3cret-staff-token-for-tests",
         reminders=_settings(receiver),
     )
     clock.now = local(27, 23)  # quiet hours: staff asked, so it goes anyway
     app = create_app(settings, clock=clock, engine=engine)
-    staff = {"Authorization": "Bearer s3cret-staff-token-for-tests"}
+    staff = staff_headers(sessions, Role.STAFF)
+    viewer = staff_headers(sessions, Role.VIEWER)
     with TestClient(app) as client:
-        assert client.post(f"/api/v1/members/{member_id}/remind").status_code == 403
+        assert client.post(f"/api/v1/members/{member_id}/remind").status_code == 401
+        assert client.post(f"/api/v1/members/{member_id}/remind", headers=viewer).status_code == 403
         first = client.post(f"/api/v1/members/{member_id}/remind", headers=staff)
         assert first.status_code == 200, first.text
         assert first.json()["loans"] == 2 and first.json()["sent"] == 2

@@ -6,6 +6,7 @@ the test's own (tests/support/keys.py)."""
 
 from __future__ import annotations
 
+import functools
 import signal
 import sqlite3
 import threading
@@ -37,7 +38,6 @@ from toolhut_cli.mosquitto import BrokerAuth, MosquittoProcess, mosquitto_binary
 
 HUT = "outage-hut"
 ZHANG = "04A1B2C3"  # 张阿姨, seeded by `toolhut server seed`
-STAFF_TOKEN = "outage-staff-token"
 
 # Quick reconnects and resends, so an outage test waits seconds, not minutes.
 FAST_GATEWAY_ENV = {
@@ -167,7 +167,6 @@ class HutStack:
         self.keys = TestKeys(tmp_path / "keys")
         self.key = self.keys.key(HUT)
         self.watcher = StatusWatcher(broker.endpoint, Topics(prefix), self.key)
-        self.token = STAFF_TOKEN  # an account's token once seeded (seed())
 
     @property
     def outbox_path(self) -> Path:
@@ -176,20 +175,20 @@ class HutStack:
     def seed(self) -> None:
         seeded = run_toolhut("server", "seed", "--db", self.db_url, "--hut", HUT)
         assert seeded.returncode == 0, seeded.stdout + seeded.stderr
-        # An admin's API token in the stack's database; also given as the old shared staff
-        # token, so the routes on either check accept the one Bearer until the shared token
-        # goes (the "auth" part of issue 12).
+
+    @functools.cached_property
+    def staff_headers(self) -> dict[str, str]:
+        """A staff account's API token in the stack's database (made at first use)."""
         engine = make_engine(self.db_url)
         try:
-            headers = staff_headers(make_sessionmaker(engine), Role.ADMIN)
+            return staff_headers(make_sessionmaker(engine), Role.STAFF)
         finally:
             engine.dispose()
-        self.token = headers["Authorization"].removeprefix("Bearer ")
 
     def start_server(self, *, env: dict[str, str] | None = None) -> None:
         self.server = ToolhutProcess(
             "server", "--db", self.db_url, "--mqtt", self.broker.url, "--prefix", self.prefix,
-            "--port", str(self.port), "--staff-token", self.token,
+            "--port", str(self.port),
             "--secret-file", str(self.keys.secret_file), env=env,
         )  # fmt: skip
         wait_http(f"{self.base}/healthz", procs=[self.server])
@@ -261,7 +260,7 @@ class HutStack:
     def staff(self, path: str, *, method: str = "GET", body: Any = None) -> Any:
         return http_json(
             f"{self.base}{path}",
-            headers={"Authorization": f"Bearer {self.token}"},
+            headers=self.staff_headers,
             method=method,
             body=body,
         )

@@ -13,10 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.accounts.tokens import issue_token
 from server.accounts.users import create_user
 from server.domain.roles import Role
+from server.storage.staff_models import StaffUser
 
 _numbers = itertools.count(1)
-# Far from any test clock's "now": tokens made here outlive every moved clock.
+# Before any test clock's "now", and an end past any (the real clock's too: a product
+# token lasts 366 days at most, so the helper moves its end itself).
 _ISSUED = datetime(2026, 1, 1, tzinfo=UTC)
+_ENDS = datetime(2100, 1, 1, tzinfo=UTC)
 PASSWORD = "Correct-Horse-7-Battery"
 
 
@@ -24,29 +27,31 @@ def staff_headers(
     sessions: sessionmaker[Session], role: Role = Role.STAFF, *, username: str | None = None
 ) -> dict[str, str]:
     """A new account of ``role`` with an API token; the headers that act as it."""
-    name = username or f"{role.value}-{next(_numbers)}"
     with sessions.begin() as db:
-        user = create_user(
-            db,
-            username=name,
-            password=PASSWORD,
-            role=role,
-            now=_ISSUED,
-            must_change_password=False,
-        )
-        _, secret = issue_token(db, user, name="tests", now=_ISSUED, lifetime=timedelta(days=366))
+        return headers_of(db, new_user(db, role, username=username))
+
+
+def new_user(
+    db: Session, role: Role, *, username: str | None = None, must_change_password: bool = False
+) -> StaffUser:
+    """A new account of ``role`` whose password is PASSWORD."""
+    return create_user(
+        db,
+        username=username or f"{role.value}-{next(_numbers)}",
+        password=PASSWORD,
+        role=role,
+        now=_ISSUED,
+        must_change_password=must_change_password,
+    )
+
+
+def headers_of(db: Session, user: StaffUser) -> dict[str, str]:
+    """The headers of a new token of ``user``, valid for as long as any test runs."""
+    token, secret = issue_token(db, user, name="tests", now=_ISSUED, lifetime=timedelta(days=1))
+    token.expires_at = _ENDS
     return {"Authorization": f"Bearer {secret}"}
 
 
 def headers_in(db: Session, role: Role = Role.STAFF) -> dict[str, str]:
     """As staff_headers, inside the caller's transaction."""
-    user = create_user(
-        db,
-        username=f"{role.value}-{next(_numbers)}",
-        password=PASSWORD,
-        role=role,
-        now=_ISSUED,
-        must_change_password=False,
-    )
-    _, secret = issue_token(db, user, name="tests", now=_ISSUED, lifetime=timedelta(days=366))
-    return {"Authorization": f"Bearer {secret}"}
+    return headers_of(db, new_user(db, role))

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from server.api.deps import DbDep, StaffOnly
+from server.api.auth import ViewerOnly
+from server.api.deps import DbDep
 from server.api.params import RowId
 from server.api.staff_schemas import ScanStaff, SessionsStaff, SessionStaff, StocktakeStaff
 from server.domain import SessionFlag
@@ -14,7 +15,7 @@ from server.storage import door_sessions
 from server.storage.models import DoorSession
 from toolhut.contract import HUT_ID_PATTERN
 
-router = APIRouter(prefix="/api/v1", tags=["sessions"], dependencies=[StaffOnly])
+router = APIRouter(prefix="/api/v1", tags=["sessions"], dependencies=[ViewerOnly])
 
 
 @router.get("/sessions")

@@ -5,7 +5,8 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
-from server.api.deps import DbDep, StaffOnly
+from server.api.auth import ViewerOnly
+from server.api.deps import DbDep
 from server.api.params import HutIdPath
 from server.api.schemas import HutPublic, HutsPublic
 from server.storage import event_log, queries
@@ -30,7 +31,7 @@ class EnrolmentsPublic(BaseModel):
     count: int
 
 
-@router.get("/huts/{hut_id}/enrolments", dependencies=[StaffOnly])
+@router.get("/huts/{hut_id}/enrolments", dependencies=[ViewerOnly])
 def list_enrolments(hut_id: HutIdPath, db: DbDep) -> EnrolmentsPublic:
     """Cards read in staff enrol mode at this hut, newest first."""
     if queries.get_hut(db, hut_id) is None:

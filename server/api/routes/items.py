@@ -6,7 +6,8 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import AfterValidator
 
 from server import staff_actions
-from server.api.deps import DbDep, NowDep, StaffDep, StaffOnly
+from server.api.auth import OptionalPrincipalDep, StaffOnly, sees_personal_data
+from server.api.deps import DbDep, NowDep
 from server.api.errors import staff_action
 from server.api.listing import Listing, PageDep, listing, page_of, sorted_by
 from server.api.params import ItemTagPath
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/api/v1", tags=["items"])
 @router.get("/items")
 def list_items(
     db: DbDep,
-    staff: StaffDep,
+    principal: OptionalPrincipalDep,
     page: PageDep,
     hut: Annotated[str | None, Query(pattern=HUT_ID_PATTERN, description="hut id")] = None,
     item_status: Annotated[ItemStatus | None, Query(alias="status")] = None,
@@ -43,7 +44,11 @@ def list_items(
     query = item_records.search(hut=hut, status=item_status, category=category, q=q)
     rows, total = page_of(db, sorted_by(query, page.sort, item_records.SORTS, default="tag"), page)
     shelves = item_records.on_shelves(db, rows)
-    return listing([ItemPublic.of(shelf, staff=staff) for shelf in shelves], total, page)
+    return listing(
+        [ItemPublic.of(shelf, staff=sees_personal_data(principal)) for shelf in shelves],
+        total,
+        page,
+    )
 
 
 @router.post(

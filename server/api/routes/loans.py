@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from server import staff_actions
-from server.api.deps import DbDep, NowDep, StaffDep, StaffOnly
+from server.api.auth import OptionalPrincipalDep, StaffOnly, sees_personal_data
+from server.api.deps import DbDep, NowDep
 from server.api.errors import staff_action
 from server.api.params import RowId
 from server.api.schemas import LoanPublic, LoansPublic, LoanStatus
@@ -17,13 +18,14 @@ router = APIRouter(prefix="/api/v1", tags=["loans"])
 @router.get("/loans")
 def list_loans(
     db: DbDep,
-    staff: StaffDep,
+    principal: OptionalPrincipalDep,
     now: NowDep,
     loan_status: Annotated[LoanStatus, Query(alias="status")] = LoanStatus.OPEN,
 ) -> LoansPublic:
     """Open loans, or only the overdue ones; staff also see the borrowers."""
     overdue_at = now if loan_status is LoanStatus.OVERDUE else None
     loans = queries.list_open_loans(db, overdue_at=overdue_at)
+    staff = sees_personal_data(principal)
     data = [LoanPublic.of(loan, now=now, staff=staff) for loan in loans]
     return LoansPublic(data=data, count=len(data))
 

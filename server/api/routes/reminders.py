@@ -7,7 +7,8 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
-from server.api.deps import DbDep, NowDep, StaffDep
+from server.api.auth import StaffOnly, ViewerOnly
+from server.api.deps import DbDep, NowDep
 from server.api.params import RowId
 from server.reminders.scheduler import NothingToRemindError, ReminderService, UnknownMemberError
 from server.storage import reminder_queries
@@ -39,15 +40,9 @@ class ReminderDeliveriesPublic(BaseModel):
     count: int
 
 
-def _require_staff(staff: bool) -> None:
-    if not staff:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "staff token required")
-
-
-@router.post("/members/{member_id}/remind")
-def remind_now(member_id: RowId, request: Request, staff: StaffDep, now: NowDep) -> RemindResult:
+@router.post("/members/{member_id}/remind", dependencies=[StaffOnly])
+def remind_now(member_id: RowId, request: Request, now: NowDep) -> RemindResult:
     """Send the member a reminder of every open loan now (quiet hours do not apply)."""
-    _require_staff(staff)
     service: ReminderService = request.app.state.reminders
     try:
         report = service.remind_now(member_id, now=now)
@@ -60,10 +55,9 @@ def remind_now(member_id: RowId, request: Request, staff: StaffDep, now: NowDep)
     )
 
 
-@router.get("/members/{member_id}/reminders")
-def member_reminders(member_id: RowId, db: DbDep, staff: StaffDep) -> ReminderDeliveriesPublic:
+@router.get("/members/{member_id}/reminders", dependencies=[ViewerOnly])
+def member_reminders(member_id: RowId, db: DbDep) -> ReminderDeliveriesPublic:
     """The member's latest reminder deliveries, newest first."""
-    _require_staff(staff)
     data = [
         ReminderDeliveryPublic(
             message_id=message.id,

@@ -8,7 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from server.api.deps import DbDep, NowDep, StaffOnly
+from server.api.auth import ViewerOnly
+from server.api.deps import DbDep, NowDep
 from server.api.schemas import SuppliesPublic, SupplyPublic
 from server.api.staff_schemas import SuppliesStaff, SupplyStaff
 from server.domain import expiring, restock_needed
@@ -32,7 +33,7 @@ def list_public_supplies(
     return SuppliesPublic(data=data, count=len(data))
 
 
-@router.get("/supplies", dependencies=[StaffOnly])
+@router.get("/supplies", dependencies=[ViewerOnly])
 def list_supplies(
     db: DbDep,
     now: NowDep,

@@ -1,0 +1,175 @@
+"""The one authorisation check on every route, derived from the app itself (routes other
+work adds are checked without this file changing): signed out is 401 on every route not
+public; a viewer may change nothing (403 on every route that needs more); staff are 403
+on every admin route. Which role a route needs is read from its dependencies."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.app import create_app
+from server.domain.roles import Role
+from server.settings import ServerSettings
+from tests.support.staff_auth import staff_headers
+
+from .conftest import MovableClock
+
+# Routes anyone may call (some show signed-in staff more: OptionalPrincipalDep).
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+    ("GET", "/"),
+    ("GET", "/i/{tag}"),
+    ("GET", "/api/v1/huts"),
+    ("GET", "/api/v1/items"),
+    ("GET", "/api/v1/loans"),
+    ("GET", "/api/v1/supplies/public"),
+    ("POST", "/api/v1/auth/sign-in"),
+    ("POST", "/api/v1/auth/sign-out"),
+}
+# Writes of one's own account, open to every signed-in role.
+SELF_SERVICE = {
+    ("POST", "/api/v1/me/password"),
+    ("POST", "/api/v1/me/tokens"),
+    ("DELETE", "/api/v1/me/tokens/{token_id}"),
+}
+
+
+def _app() -> FastAPI:
+    from server.storage import make_engine
+
+    return create_app(ServerSettings(db_url="sqlite://"), engine=make_engine("sqlite://"))
+
+
+def _calls(dependant: Dependant) -> Iterator[str]:
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            yield getattr(sub.call, "__name__", "")
+        yield from _calls(sub)
+
+
+def required_role(dependant: Dependant) -> Role | None:
+    """The highest role a route's dependencies require (server.api.auth.require), or
+    None for a route without one."""
+    roles = [
+        Role(name.removeprefix("require_"))
+        for name in _calls(dependant)
+        if name.startswith("require_")
+    ]
+    return max(roles, key=lambda role: role.rank, default=None)
+
+
+def _routes() -> list[tuple[str, str, Role | None]]:
+    """(method, path, role) of every API route, as the app routes requests (the routers'
+    own dependencies included)."""
+    return sorted(
+        (method, context.path, required_role(context.dependant))
+        for context in iter_route_contexts(_app().routes)
+        if isinstance(context.original_route, APIRoute)
+        for method in context.methods or ()
+    )
+
+
+ROUTES = _routes()
+
+
+def _url(path: str) -> str:
+    """Valid-looking path parameters: ints 1, hut ids and tags "x"."""
+    return re.sub(r"\{(\w*id)\}", "1", path).replace("{hut_id}", "x").replace("{tag}", "x")
+
+
+def _filled(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "x", _url(path))
+
+
+@pytest.fixture
+def client(engine: Engine, clock: MovableClock) -> Iterator[TestClient]:
+    app = create_app(ServerSettings(), clock=clock, engine=engine)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def test_the_route_list_is_derived_and_complete() -> None:
+    assert {weaker for *_, weaker in WEAKER} == {Role.VIEWER, Role.STAFF}
+    paths = {(method, path) for method, path, _ in ROUTES}
+    assert paths >= PUBLIC and paths >= SELF_SERVICE
+    assert ("GET", "/api/v1/users") in paths and ("GET", "/api/v1/audit") in paths
+    roles = {(method, path): role for method, path, role in ROUTES}
+    assert roles[("GET", "/api/v1/users")] is Role.ADMIN
+    assert roles[("POST", "/api/v1/loans/{loan_id}/renew")] is Role.STAFF
+    assert roles[("GET", "/api/v1/sessions")] is Role.VIEWER
+
+
+@pytest.mark.parametrize(("method", "path", "role"), ROUTES, ids=lambda v: str(v))
+def test_signed_out_is_401_on_every_route_not_public(
+    client: TestClient, method: str, path: str, role: Role | None
+) -> None:
+    response = client.request(method, _filled(path), json={})
+    if (method, path) in PUBLIC:
+        assert response.status_code not in (401, 403), response.text
+    else:
+        assert response.status_code == 401, (method, path, response.text)
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_every_write_needs_more_than_a_viewer() -> None:
+    """Every route that changes something (not GET, not public, not one's own account)
+    requires staff or admin."""
+    loose = [
+        (method, path)
+        for method, path, role in ROUTES
+        if method not in ("GET", "HEAD")
+        and (method, path) not in PUBLIC | SELF_SERVICE
+        and (role is None or role is Role.VIEWER)
+    ]
+    assert loose == []
+
+
+WEAKER = [
+    (method, path, role, weaker)
+    for method, path, role in ROUTES
+    if role is not None
+    for weaker in Role
+    if not weaker.allows(role)
+]
+
+
+@pytest.mark.parametrize(("method", "path", "role", "weaker"), WEAKER, ids=lambda v: str(v))
+def test_a_weaker_role_is_403(
+    client: TestClient,
+    sessions: sessionmaker[Session],
+    method: str,
+    path: str,
+    role: Role,
+    weaker: Role,
+) -> None:
+    """A viewer on every staff and admin route, staff on every admin route."""
+    headers = staff_headers(sessions, weaker)
+    response = client.request(method, _filled(path), json={}, headers=headers)
+    assert response.status_code == 403, (method, path, response.text)
+    assert "needs" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "role"),
+    [r for r in ROUTES if r[2] is not None],
+    ids=lambda v: str(v),
+)
+def test_the_allowed_role_gets_past_the_check(
+    client: TestClient, sessions: sessionmaker[Session], method: str, path: str, role: Role
+) -> None:
+    """Not 401 or 403 for the role the route needs (so the checks above can fail)."""
+    headers = staff_headers(sessions, role)
+    response = client.request(method, _filled(path), json={}, headers=headers)
+    assert response.status_code not in (401, 403), (method, path, response.text)
