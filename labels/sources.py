@@ -23,6 +23,8 @@ ITEM_COLUMNS = ("tag", "name_zh", "name_en", "hut_name")  # name_en may be empty
 CARD_COLUMNS = ("name", "building_unit", "card_uid")  # name, building_unit: only if printed
 MAX_CSV_BYTES = 10_000_000
 MAX_API_BYTES = 50_000_000
+PAGE_ROWS = 500  # the most GET /api/v1/items gives per page
+MAX_PAGES = 1_000
 _MAX_REPORTED = 10
 # Given one, rows that cannot become labels are reported to it and left out; without, any
 # such row stops the whole batch.
@@ -214,6 +216,21 @@ def _get_json(url: str, *, timeout: float) -> Any:
         raise LabelError(f"GET {url}: not JSON ({exc})") from exc
 
 
+def _all_rows(url: str, params: Mapping[str, str], *, timeout: float) -> list[dict[str, str]]:
+    """Every row of a list, page after page where the server pages it (an answer with a
+    ``total``: GET /api/v1/items); a list that does not page is one answer."""
+    rows: list[dict[str, str]] = []
+    for _ in range(MAX_PAGES):
+        query = urlencode({**params, "limit": PAGE_ROWS, "offset": len(rows)})
+        payload = _get_json(f"{url}?{query}", timeout=timeout)
+        page = parse_items(payload)
+        rows.extend(page)
+        total = payload.get("total")
+        if not isinstance(total, int) or not page or len(rows) >= total:
+            return rows
+    raise LabelError(f"GET {url}: more than {MAX_PAGES * PAGE_ROWS} rows")
+
+
 def items_from_server(
     server: str,
     *,
@@ -277,8 +294,7 @@ def _from_server(
 ) -> list[ItemLabel]:
     api = check_base_url(server) + "/api/v1"
     base = check_base_url(base_url)
-    query = f"?{urlencode({'hut': hut})}" if hut else ""
-    rows = parse_items(_get_json(f"{api}/{what}{query}", timeout=timeout))
+    rows = _all_rows(f"{api}/{what}", {"hut": hut} if hut else {}, timeout=timeout)
     huts = parse_huts(_get_json(f"{api}/huts", timeout=timeout))
     if hut is not None and hut not in huts:
         raise LabelError(

@@ -17,7 +17,7 @@ from server.app import ServerRuntime
 from server.seed import seed_demo
 from server.settings import ServerSettings
 from server.storage import make_engine, migrate
-from server.storage.models import Consumable
+from server.storage.models import Consumable, Item
 from tests.labels.readback import decode, pdf_pages, pdf_text
 from tests.support.services import Broker
 from toolhut_cli.cli import main
@@ -125,3 +125,27 @@ def test_supplies_get_labels_that_open_a_public_page(
             assert private not in page
     status, page = _get(f"{server.base_url}/i/C9999")
     assert status == 404 and "Not found" in page
+
+
+def test_a_hut_larger_than_a_page_of_the_api_gets_every_label(
+    server: ServerRuntime, font: CjkFont, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 10 seeded + 31 more items, read 7 per page: six pages and a short last one.
+    engine = make_engine(server.settings.db_url)
+    with Session(engine) as session, session.begin():
+        session.add_all(
+            Item(tag=f"P{n:04d}", name_zh=f"工具{n}", name_en=f"Tool {n}",
+                 category="hand_tools", hut_id="demo-hut")
+            for n in range(31)
+        )  # fmt: skip
+    engine.dispose()
+    monkeypatch.setattr("labels.sources.PAGE_ROWS", 7)
+    out = tmp_path / "big.pdf"
+    code = main(
+        ["labels", "items", "--server", server.base_url, "--hut", "demo-hut",
+         "--base-url", server.base_url, "--layout", "3x8", "--no-progress", "-o", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    urls = {url for page in pdf_pages(out) for url in decode(page)}
+    assert len(urls) == 41
+    assert f"{server.base_url}/i/P0030" in urls and f"{server.base_url}/i/T0010" in urls
