@@ -1,6 +1,7 @@
-"""``toolhut server``: run the lending server, migrate its database, seed demo data, add
-or change a hut (``hut add|set``, server.records_cli), or write the broker's password and
-ACL files and each hut's credentials (``mqtt-auth``).
+"""``toolhut server``: run the lending server, migrate its database, seed demo data; staff
+accounts and tokens (server.account_cli); add or change a hut (``hut add|set``,
+server.records_cli); import and export spreadsheets (server.transfer_cli); write the
+broker's password and ACL files and each hut's credentials (``mqtt-auth``).
 
 Light on purpose: heavy imports happen inside the run functions.
 """
