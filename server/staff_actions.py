@@ -10,7 +10,7 @@ here, so a CLI or a scheduler can call the same functions; the caller commits.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TypeVar
 
@@ -22,6 +22,7 @@ from server.domain.ledger_state import AccessSnapshot, Snapshot
 from server.domain.rule_book import decide
 from server.domain.staff_rules import ClearRepair, ExpireHold, MarkLost, Renew, Reserve
 from server.storage import staff_snapshots
+from server.storage.audit import Stamp
 from server.storage.effect_writer import EffectWriter
 from server.storage.models import Item, Loan, Reservation
 from server.storage.policy_store import load_policy
@@ -74,38 +75,67 @@ def found(snapshot: S | None, text: str) -> S:
     return snapshot
 
 
-def renew(db: Session, *, loan_id: int, now: datetime, policy: LoanPolicy = DEFAULT_POLICY) -> Loan:
+def renew(
+    db: Session,
+    *,
+    loan_id: int,
+    now: datetime,
+    policy: LoanPolicy = DEFAULT_POLICY,
+    stamp: Stamp | None = None,
+) -> Loan:
     snapshot = staff_snapshots.of_loan(db, loan_id, now=now, policy=load_policy(db, base=policy))
-    carry_out(db, found(snapshot, f"no loan {loan_id}"), Renew(loan_id))
-    return _row(db, Loan, loan_id)
+    snapshot = found(snapshot, f"no loan {loan_id}")
+    before = _loan_values(db, loan_id)
+    carry_out(db, snapshot, Renew(loan_id))
+    loan = _row(db, Loan, loan_id)
+    _audit(stamp, db, "loan.renew", "loan", loan_id, before, _loan_values(db, loan_id))
+    return loan
 
 
-def mark_lost(db: Session, *, loan_id: int, now: datetime) -> Loan:
+def mark_lost(db: Session, *, loan_id: int, now: datetime, stamp: Stamp | None = None) -> Loan:
     """Close the loan without a return; the waiting list for the item is cancelled."""
     snapshot = staff_snapshots.of_loan(db, loan_id, now=now, policy=DEFAULT_POLICY)
-    carry_out(db, found(snapshot, f"no loan {loan_id}"), MarkLost(loan_id))
-    return _row(db, Loan, loan_id)
+    snapshot = found(snapshot, f"no loan {loan_id}")
+    before = _loan_values(db, loan_id)
+    carry_out(db, snapshot, MarkLost(loan_id))
+    loan = _row(db, Loan, loan_id)
+    _audit(stamp, db, "loan.lost", "loan", loan_id, before, _loan_values(db, loan_id))
+    return loan
 
 
-def reserve(db: Session, *, tag: str, card: str, now: datetime) -> Reservation:
+def reserve(
+    db: Session, *, tag: str, card: str, now: datetime, stamp: Stamp | None = None
+) -> Reservation:
     snapshot = staff_snapshots.of_item(db, tag, now=now, policy=DEFAULT_POLICY, card=card)
     snapshot = found(snapshot, f"no item {tag!r}")
     carry_out(db, snapshot, Reserve(tag, card))
     assert snapshot.item is not None and snapshot.card is not None  # else refused
-    return staff_snapshots.reservation_of(
+    reservation = staff_snapshots.reservation_of(
         db, item_id=snapshot.item.id, member_id=snapshot.card.member.id
     )
+    after = {"item": tag, "member_id": reservation.member_id, "state": reservation.state}
+    _audit(stamp, db, "reservation.add", "reservation", reservation.id, None, after)
+    return reservation
 
 
 def clear_maintenance(
-    db: Session, *, tag: str, now: datetime, policy: LoanPolicy = DEFAULT_POLICY
+    db: Session,
+    *,
+    tag: str,
+    now: datetime,
+    policy: LoanPolicy = DEFAULT_POLICY,
+    stamp: Stamp | None = None,
 ) -> Item:
     """Staff checked (or repaired) the item: back on the shelf, or held for the next in line."""
     snapshot = staff_snapshots.of_item(db, tag, now=now, policy=load_policy(db, base=policy))
     snapshot = found(snapshot, f"no item {tag!r}")
-    carry_out(db, snapshot, ClearRepair(tag))
     assert snapshot.item is not None
-    return _row(db, Item, snapshot.item.id)
+    before = {"status": snapshot.item.status, "condition": snapshot.item.condition}
+    carry_out(db, snapshot, ClearRepair(tag))
+    item = _row(db, Item, snapshot.item.id)
+    after = {"status": item.status, "condition": item.condition}
+    _audit(stamp, db, "item.clear", "item", tag, before, after)
+    return item
 
 
 def expire_holds(db: Session, *, now: datetime, policy: LoanPolicy = DEFAULT_POLICY) -> int:
@@ -116,6 +146,28 @@ def expire_holds(db: Session, *, now: datetime, policy: LoanPolicy = DEFAULT_POL
         snapshot = staff_snapshots.of_hold(db, hold, now=now, policy=policy)
         carry_out(db, found(snapshot, f"no reservation {hold}"), ExpireHold(hold))
     return len(holds)
+
+
+def _loan_values(db: Session, loan_id: int) -> dict[str, object]:
+    loan = _row(db, Loan, loan_id)
+    return {"due_at": loan.due_at, "renewals": loan.renewals, "lost_at": loan.lost_at}
+
+
+def _audit(
+    stamp: Stamp | None,
+    db: Session,
+    action: str,
+    entity: str,
+    entity_id: object,
+    before: Mapping[str, object] | None,
+    after: Mapping[str, object] | None,
+) -> None:
+    """The audit entry of a staff write; ``stamp`` None: a caller that is not staff (a
+    periodic job), which the log does not list."""
+    if stamp is not None:
+        stamp.record(
+            db, action=action, entity=entity, entity_id=entity_id, before=before, after=after
+        )
 
 
 def _row(db: Session, model: type[_Row], key: int) -> _Row:

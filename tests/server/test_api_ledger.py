@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.app import create_app
@@ -16,6 +16,8 @@ from server.seed import seed_demo
 from server.settings import ServerSettings
 from server.storage import queries
 from server.storage.models import Hut
+from server.storage.staff_models import AuditEntry
+from tests.support.staff_auth import staff_name
 from toolhut.contract import DoorState
 
 from .conftest import T0, MovableClock
@@ -94,7 +96,7 @@ def test_stocktake_report(client: TestClient, staff: dict[str, str]) -> None:
 
 
 def test_renew_reserve_lost_and_clear(
-    client: TestClient, clock: MovableClock, staff: dict[str, str]
+    client: TestClient, sessions: sessionmaker[Session], staff: dict[str, str]
 ) -> None:
     loan = client.get("/api/v1/loans", headers=staff).json()["data"][0]
     renewed = client.post(f"/api/v1/loans/{loan['id']}/renew", headers=staff)
@@ -123,6 +125,23 @@ def test_renew_reserve_lost_and_clear(
     assert client.post(f"/api/v1/loans/{loan['id']}/lost", headers=staff).status_code == 409
     cleared = client.post("/api/v1/items/T0002/clear", headers=staff)
     assert cleared.status_code == 200 and cleared.json()["status"] == "available"
+
+    # Each write that went through is in the audit log under the account that made it; the
+    # refused ones are not.
+    with sessions() as db:
+        entries = db.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    assert [(e.action, e.entity_id) for e in entries] == [
+        ("loan.renew", str(loan["id"])),
+        ("reservation.add", str(reserved.json()["id"])),
+        ("loan.lost", str(loan["id"])),
+        ("item.clear", "T0002"),
+    ]
+    assert {e.actor for e in entries} == {staff_name(sessions, staff)}
+    renew = entries[0]
+    assert renew.before is not None and renew.after is not None
+    assert (renew.before["renewals"], renew.after["renewals"]) == (0, 1)
+    assert renew.after["due_at"].startswith("2026-12-03T02:00:00")
+    assert entries[2].after is not None and entries[2].after["lost_at"] is not None
 
 
 def test_supplies_and_alerts(client: TestClient, staff: dict[str, str]) -> None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.accounts.secrets import secret_hash
 from server.accounts.tokens import issue_token
 from server.accounts.users import create_user
 from server.domain.roles import Role
-from server.storage.staff_models import StaffUser
+from server.storage.staff_models import ApiToken, StaffUser
 
 _numbers = itertools.count(1)
 # Before any test clock's "now", and an end past any (the real clock's too: a product
@@ -55,3 +57,15 @@ def headers_of(db: Session, user: StaffUser) -> dict[str, str]:
 def headers_in(db: Session, role: Role = Role.STAFF) -> dict[str, str]:
     """As staff_headers, inside the caller's transaction."""
     return headers_of(db, new_user(db, role))
+
+
+def staff_name(sessions: sessionmaker[Session], headers: dict[str, str]) -> str:
+    """The username of the account whose token ``headers`` carry (as the audit names it)."""
+    secret = headers["Authorization"].removeprefix("Bearer ")
+    with sessions() as db:
+        user = db.scalars(
+            select(StaffUser)
+            .join(ApiToken, ApiToken.user_id == StaffUser.id)
+            .where(ApiToken.token_hash == secret_hash(secret))
+        ).one()
+        return user.username

@@ -6,13 +6,14 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import AfterValidator
 
 from server import staff_actions
-from server.api.auth import OptionalPrincipalDep, StaffOnly, sees_personal_data
+from server.api.auth import OptionalPrincipalDep, sees_personal_data
 from server.api.deps import DbDep, NowDep
 from server.api.errors import staff_action
 from server.api.listing import Listing, PageDep, listing, page_of, sorted_by
 from server.api.params import ItemTagPath
 from server.api.schemas import ItemPublic
 from server.api.staff_schemas import ReservationCreate, ReservationStaff
+from server.api.stamps import StaffStamp
 from server.domain import ItemStatus
 from server.records import items as item_records
 from server.storage import queries
@@ -51,24 +52,22 @@ def list_items(
     )
 
 
-@router.post(
-    "/items/{tag}/reservations", dependencies=[StaffOnly], status_code=status.HTTP_201_CREATED
-)
+@router.post("/items/{tag}/reservations", status_code=status.HTTP_201_CREATED)
 def reserve_item(
-    tag: ItemTagPath, body: ReservationCreate, db: DbDep, now: NowDep
+    tag: ItemTagPath, body: ReservationCreate, db: DbDep, now: NowDep, stamp: StaffStamp
 ) -> ReservationStaff:
     """Put the card's holder on the item's waiting list (the item is out or held)."""
     with staff_action():
-        reservation = staff_actions.reserve(db, tag=tag, card=body.card, now=now)
+        reservation = staff_actions.reserve(db, tag=tag, card=body.card, now=now, stamp=stamp)
     db.commit()
     return ReservationStaff.of(reservation)
 
 
-@router.post("/items/{tag}/clear", dependencies=[StaffOnly])
-def clear_item(tag: ItemTagPath, db: DbDep, now: NowDep) -> ItemPublic:
+@router.post("/items/{tag}/clear")
+def clear_item(tag: ItemTagPath, db: DbDep, now: NowDep, stamp: StaffStamp) -> ItemPublic:
     """Staff checked or repaired the item: it may be lent again."""
     with staff_action():
-        item = staff_actions.clear_maintenance(db, tag=tag, now=now)
+        item = staff_actions.clear_maintenance(db, tag=tag, now=now, stamp=stamp)
     db.commit()
     shelf = queries.find_item(db, item.tag)
     assert shelf is not None

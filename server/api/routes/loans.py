@@ -5,11 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from server import staff_actions
-from server.api.auth import OptionalPrincipalDep, StaffOnly, sees_personal_data
+from server.api.auth import OptionalPrincipalDep, sees_personal_data
 from server.api.deps import DbDep, NowDep
 from server.api.errors import staff_action
 from server.api.params import RowId
 from server.api.schemas import LoanPublic, LoansPublic, LoanStatus
+from server.api.stamps import StaffStamp
 from server.storage import queries
 
 router = APIRouter(prefix="/api/v1", tags=["loans"])
@@ -30,18 +31,18 @@ def list_loans(
     return LoansPublic(data=data, count=len(data))
 
 
-@router.post("/loans/{loan_id}/renew", dependencies=[StaffOnly])
-def renew_loan(loan_id: RowId, db: DbDep, now: NowDep) -> LoanPublic:
+@router.post("/loans/{loan_id}/renew")
+def renew_loan(loan_id: RowId, db: DbDep, now: NowDep, stamp: StaffStamp) -> LoanPublic:
     """One more loan period, if the policy allows and nobody is waiting for the item."""
     with staff_action():
-        loan = staff_actions.renew(db, loan_id=loan_id, now=now)
+        loan = staff_actions.renew(db, loan_id=loan_id, now=now, stamp=stamp)
     db.commit()
     return LoanPublic.of(loan, now=now, staff=True)
 
 
-@router.post("/loans/{loan_id}/lost", dependencies=[StaffOnly])
-def mark_loan_lost(loan_id: RowId, db: DbDep, now: NowDep) -> LoanPublic:
+@router.post("/loans/{loan_id}/lost")
+def mark_loan_lost(loan_id: RowId, db: DbDep, now: NowDep, stamp: StaffStamp) -> LoanPublic:
     with staff_action():
-        loan = staff_actions.mark_lost(db, loan_id=loan_id, now=now)
+        loan = staff_actions.mark_lost(db, loan_id=loan_id, now=now, stamp=stamp)
     db.commit()
     return LoanPublic.of(loan, now=now, staff=True)

@@ -7,13 +7,17 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
-from server.api.auth import StaffOnly, ViewerOnly
+from server.api.auth import ViewerOnly
 from server.api.deps import DbDep, NowDep
 from server.api.params import RowId
+from server.api.stamps import StaffStamp
 from server.reminders.scheduler import NothingToRemindError, ReminderService, UnknownMemberError
 from server.storage import reminder_queries
 
 router = APIRouter(prefix="/api/v1", tags=["reminders"])
+
+TEXT_NO_MEMBER = "没有这位住户 / no such member"
+TEXT_NOTHING_OPEN = "该住户没有未还的物品 / the member has no open loans"
 
 
 class RemindResult(BaseModel):
@@ -40,16 +44,21 @@ class ReminderDeliveriesPublic(BaseModel):
     count: int
 
 
-@router.post("/members/{member_id}/remind", dependencies=[StaffOnly])
-def remind_now(member_id: RowId, request: Request, now: NowDep) -> RemindResult:
+@router.post("/members/{member_id}/remind")
+def remind_now(
+    member_id: RowId, request: Request, now: NowDep, db: DbDep, stamp: StaffStamp
+) -> RemindResult:
     """Send the member a reminder of every open loan now (quiet hours do not apply)."""
     service: ReminderService = request.app.state.reminders
     try:
         report = service.remind_now(member_id, now=now)
     except UnknownMemberError:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member") from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, TEXT_NO_MEMBER) from None
     except NothingToRemindError:
-        raise HTTPException(status.HTTP_409_CONFLICT, "the member has no open loans") from None
+        raise HTTPException(status.HTTP_409_CONFLICT, TEXT_NOTHING_OPEN) from None
+    after = {"messages": report.message_ids, "sent": report.sent, "failed": report.failed}
+    stamp.record(db, action="member.remind", entity="member", entity_id=member_id, after=after)
+    db.commit()
     return RemindResult(
         message_ids=report.message_ids, loans=report.claims, sent=report.sent, failed=report.failed
     )
