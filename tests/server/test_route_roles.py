@@ -32,7 +32,9 @@ PUBLIC = {
     ("GET", "/"),
     ("GET", "/i/{tag}"),
     ("GET", "/api/v1/huts"),
+    ("GET", "/api/v1/huts/{hut_id}"),  # address, hours, contact: what residents need
     ("GET", "/api/v1/items"),
+    ("GET", "/api/v1/items/{tag}"),  # the borrower and the history only to staff
     ("GET", "/api/v1/loans"),
     ("GET", "/api/v1/supplies/public"),
     ("POST", "/api/v1/auth/sign-in"),
