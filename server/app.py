@@ -141,36 +141,37 @@ class ServerRuntime:
     def base_url(self) -> str:
         return f"http://{self.settings.host}:{self.port}"
 
-    def start(self, *, timeout: float = 15.0) -> None:
+    def start(self, *, timeout: float = 15.0, freeze: bool = False) -> None:
+        """Build everything, then start the threads. ``freeze``: collect and freeze what
+        start-up made (toolhut.latency) before any thread runs, so that collection never
+        falls on the first residents' scans (serve_forever; not for a process that goes
+        on building things, as the demo and the tests do)."""
         import uvicorn
 
         from server.ingest import IngestWorker
         from server.keys import server_keyring
+        from server.reminders.scheduler import ReminderScheduler, build_service
 
         # First: a malformed secret file stops the server before anything is touched.
         self.keyring = server_keyring(self.settings.secret_file)
         self.engine = make_engine(self.settings.db_url)
         migrate_engine(self.engine)
         sessions = make_sessionmaker(self.engine)
-        self.ingest = IngestWorker(
+        ingest = IngestWorker(
             self.settings, sessions=sessions, keyring=self.keyring, clock=self.clock
         )
-        self.ingest.start()
-        from server.reminders.scheduler import ReminderScheduler, build_service
-
+        self.ingest = ingest
         service = build_service(self.settings.reminders, sessions=sessions, clock=self.clock)
         self.reminders = ReminderScheduler(
             service, interval_s=self.settings.reminders.interval_s, clock=self.clock
         )
-        if self.settings.reminders.enabled:
-            self.reminders.start()
         app = create_app(
             self.settings,
             clock=self.clock,
             sessions=sessions,
-            mqtt_connected=lambda: self.ingest.connected,
+            mqtt_connected=lambda: ingest.connected,
             reminders=service,
-            commands=self.ingest.send_command,
+            commands=ingest.send_command,
         )
         config = uvicorn.Config(
             app,
@@ -181,6 +182,11 @@ class ServerRuntime:
             **_proxy_options(self.settings),
         )
         self._http = uvicorn.Server(config)
+        if freeze:
+            latency.freeze_start_up_objects()
+        ingest.start()
+        if self.settings.reminders.enabled:
+            self.reminders.start()
         # uvicorn only installs signal handlers on the main thread; this one is not.
         self._http_thread = threading.Thread(
             target=self._http.run, name="toolhut-http", daemon=True
@@ -225,8 +231,7 @@ class ServerRuntime:
         previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         latency.prefer_short_waits()  # serve_forever: this process is the server's alone
         try:
-            self.start()
-            latency.freeze_start_up_objects()
+            self.start(freeze=True)
             while not done.wait(1.0):
                 if self._http_thread is None or not self._http_thread.is_alive():
                     log.error("HTTP server stopped unexpectedly")

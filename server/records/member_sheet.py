@@ -152,7 +152,11 @@ class MemberSheet:
     def _members(db: Session, ids: Collection[int]) -> dict[int, Member]:
         found: dict[int, Member] = {}
         for part in _chunks(ids):
-            query = select(Member).options(selectinload(Member.cards)).where(Member.id.in_(part))
+            query = (
+                select(Member)
+                .options(selectinload(Member.cards), selectinload(Member.hut_rows))
+                .where(Member.id.in_(part))
+            )
             found.update((m.id, m) for m in db.scalars(query))
         return found
 
@@ -182,7 +186,12 @@ class MemberSheet:
         return {k: before[k] for k in changed}, {k: after[k] for k in changed}
 
     def export(self, db: Session) -> Iterator[dict[str, str]]:
-        query = select(Member).where(Member.erased_at.is_(None)).order_by(Member.id)
+        query = (
+            select(Member)
+            .options(selectinload(Member.hut_rows))
+            .where(Member.erased_at.is_(None))
+            .order_by(Member.id)
+        )
         cards: dict[int, str] = {}
         for uid, member_id in db.execute(select(Card.uid, Card.member_id).order_by(Card.uid)):
             cards.setdefault(member_id, uid)

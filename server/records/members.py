@@ -230,7 +230,7 @@ def list_query(
 ) -> Select[Any]:
     """Members matching every filter given: ``q`` in the name, phone, flat or a card's UID;
     ``hut``: who may open it (listed for it, or for every hut)."""
-    query = select(Member).options(selectinload(Member.cards))
+    query = select(Member).options(selectinload(Member.cards), selectinload(Member.hut_rows))
     if q:
         like = containing(q.lower())
         card_like = select(Card.id).where(

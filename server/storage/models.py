@@ -152,7 +152,9 @@ class Member(Base):
         cascade="all, delete-orphan", lazy="selectin"
     )
 
-    hut_rows: Mapped[list[MemberHut]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    # Loaded when asked for (the lists that show it ask with selectinload): the ledger loads
+    # a member for every tap and scan and never needs them.
+    hut_rows: Mapped[list[MemberHut]] = relationship(cascade="all, delete-orphan", lazy="select")
 
     @property
     def flags(self) -> frozenset[str]:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from server.card_uids import card_uid
 from server.domain import LoanPolicy
@@ -182,7 +182,12 @@ def of_members(db: Session, member_ids: Iterable[int]) -> Sequence[AccessSnapsho
     ids = sorted(set(member_ids))
     if not ids:
         return []
-    members = db.scalars(select(Member).where(Member.id.in_(ids)).order_by(Member.id))
+    members = db.scalars(
+        select(Member)
+        .options(selectinload(Member.hut_rows))
+        .where(Member.id.in_(ids))
+        .order_by(Member.id)
+    )
     return [_access_snapshot(member=member) for member in members]
 
 
