@@ -36,12 +36,13 @@ class HutsPublic(BaseModel):
 class BorrowerStaff(BaseModel):
     """Only in staff responses."""
 
+    member_id: int
     name: str
     building_unit: str
 
     @classmethod
     def of(cls, member: Member) -> BorrowerStaff:
-        return cls(name=member.name, building_unit=member.building_unit)
+        return cls(member_id=member.id, name=member.name, building_unit=member.building_unit)
 
 
 class ItemPublic(BaseModel):
@@ -125,8 +126,3 @@ class LoanPublic(BaseModel):
             overdue=loan.due_at < now,
             borrower=BorrowerStaff.of(loan.member) if staff else None,
         )
-
-
-class LoansPublic(BaseModel):
-    data: list[LoanPublic]
-    count: int

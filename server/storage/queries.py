@@ -70,12 +70,22 @@ def find_item(db: Session, tag: str) -> ItemOnShelf | None:
     return ItemOnShelf(item, loan)
 
 
-def list_open_loans(db: Session, *, overdue_at: datetime | None = None) -> Sequence[Loan]:
-    """Open loans (with item and member loaded); only those due before ``overdue_at`` if given."""
-    query = open_loans_query().order_by(Loan.due_at, Loan.id)
+def open_loans(
+    *,
+    overdue_at: datetime | None = None,
+    hut_id: str | None = None,
+    member_id: int | None = None,
+) -> Select[Loan]:
+    """Open loans (with item and member loaded), narrowed: due before ``overdue_at``,
+    borrowed at ``hut_id``, by ``member_id``; unordered (the caller sorts and pages)."""
+    query = open_loans_query()
     if overdue_at is not None:
         query = query.where(Loan.due_at < overdue_at)
-    return db.scalars(query).all()
+    if hut_id is not None:
+        query = query.where(Loan.hut_id == hut_id)
+    if member_id is not None:
+        query = query.where(Loan.member_id == member_id)
+    return query
 
 
 def open_loans_query() -> Select[Loan]:
@@ -219,7 +229,7 @@ __all__ = [
     "get_huts",
     "list_huts",
     "list_items",
-    "list_open_loans",
+    "open_loans",
     "lock_huts",
     "next_allowlist_version",
     "open_loans_query",

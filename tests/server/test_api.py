@@ -56,7 +56,9 @@ def test_items_public_and_staff(client: TestClient, staff: dict[str, str]) -> No
     assert drill["borrower"] is None
 
     staff = client.get("/api/v1/items", params={"status": "on_loan"}, headers=staff).json()
-    assert staff["data"][0]["borrower"] == {"name": "张阿姨", "building_unit": "3-201"}
+    borrower = staff["data"][0]["borrower"]
+    assert (borrower["name"], borrower["building_unit"]) == ("张阿姨", "3-201")
+    assert isinstance(borrower["member_id"], int)
 
     available = client.get("/api/v1/items", params={"status": "available"}).json()
     assert available["count"] == 8
@@ -77,7 +79,16 @@ def test_loans_open_and_overdue_follow_the_clock(
     clock.advance(timedelta(days=1, minutes=1))  # the ladder was due after one day
     overdue = client.get("/api/v1/loans", params={"status": "overdue"}, headers=staff).json()
     assert [(loan["tag"], loan["overdue"]) for loan in overdue["data"]] == [("T0003", True)]
-    assert overdue["data"][0]["borrower"] == {"name": "李师傅", "building_unit": "5-502"}
+    borrower = overdue["data"][0]["borrower"]
+    assert (borrower["name"], borrower["building_unit"]) == ("李师傅", "5-502")
+    # The member id staff need for remind-now, and the same loans by member and by hut.
+    mine = client.get("/api/v1/loans", params={"member": borrower["member_id"]}, headers=staff)
+    assert [loan["tag"] for loan in mine.json()["data"]] == ["T0003"]
+    at_hut = client.get("/api/v1/loans", params={"hut": "demo-hut", "sort": "-due_at"}).json()
+    assert [loan["tag"] for loan in at_hut["data"]] == ["T0001", "T0003"]
+    assert (at_hut["total"], at_hut["limit"], at_hut["offset"]) == (2, 50, 0)
+    second = client.get("/api/v1/loans", params={"limit": 1, "offset": 1}).json()
+    assert [loan["tag"] for loan in second["data"]] == ["T0001"] and second["total"] == 2
     public = client.get("/api/v1/loans", params={"status": "overdue"}).json()
     assert public["data"][0]["borrower"] is None
 
@@ -91,6 +102,8 @@ def test_loans_open_and_overdue_follow_the_clock(
         ("/api/v1/items", {"status": "borrowed"}, "status"),
         ("/api/v1/items", {"hut": "Not A Hut!"}, "hut"),
         ("/api/v1/loans", {"status": "late"}, "status"),
+        ("/api/v1/loans", {"sort": "name"}, "sort"),
+        ("/api/v1/loans", {"member": "0"}, "member"),
     ],
 )
 def test_bad_query_values_are_422(

@@ -313,7 +313,7 @@ def test_renew_and_lost(hut: Hut1, sessions: sessionmaker[Session]) -> None:
             staff_actions.renew(session, loan_id=9999, now=T0)
     assert _item(sessions, "T0001").status is ItemStatus.LOST
     with sessions() as session:
-        assert [loan.item.tag for loan in queries.list_open_loans(session)] == ["T0005"]
+        assert [loan.item.tag for loan in session.scalars(queries.open_loans()).all()] == ["T0005"]
     # Found again later: back on the shelf, and staff hear of it.
     hut.visit(LI)
     assert hut.text(hut.scan("T0001")) == "已收到 电钻"
@@ -363,7 +363,7 @@ def test_upgrade_from_0001_with_data(db_url: str) -> None:
             assert items["T2"].category == "camping" and items["T1"].condition is ItemCondition.OK
             loan = session.scalars(select(Loan)).one()
             assert loan.renewals == 0 and loan.lost_at is None
-            assert [row.item.tag for row in queries.list_open_loans(session)] == ["T1"]
+            assert [row.item.tag for row in session.scalars(queries.open_loans()).all()] == ["T1"]
             items["T2"].status = ItemStatus.RESERVED  # the widened check constraint
             session.commit()
             # The partial unique index: no second open loan for T1.
@@ -382,4 +382,4 @@ def test_events_without_session_ids_still_lend(hut: Hut1, sessions: sessionmaker
     assert hut.apply(door(HUT, 2, state=DoorState.CLOSED)).outcome is Outcome.APPLIED
     with sessions() as session:
         assert session.scalars(select(DoorSession)).all() == []
-        assert len(queries.list_open_loans(session)) == 1
+        assert len(session.scalars(queries.open_loans()).all()) == 1

@@ -8,12 +8,25 @@ from server import staff_actions
 from server.api.auth import OptionalPrincipalDep, sees_personal_data
 from server.api.deps import DbDep, NowDep
 from server.api.errors import staff_action
-from server.api.params import RowId
-from server.api.schemas import LoanPublic, LoansPublic, LoanStatus
+from server.api.listing import Listing, PageDep, listing, page_of, sorted_by
+from server.api.params import MAX_ROW_ID, RowId
+from server.api.schemas import LoanPublic, LoanStatus
 from server.api.stamps import StaffStamp
 from server.storage import queries
+from server.storage.models import Item, Loan
+from toolhut.contract import HUT_ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["loans"])
+
+
+# What a list of open loans sorts by; ties are broken by id, so pages never overlap.
+SORTS = {
+    "due_at": Loan.due_at,
+    "borrowed_at": Loan.borrowed_at,
+    "tag": Item.tag,
+    "hut": Loan.hut_id,
+    "id": Loan.id,
+}
 
 
 @router.get("/loans")
@@ -21,14 +34,18 @@ def list_loans(
     db: DbDep,
     principal: OptionalPrincipalDep,
     now: NowDep,
+    page: PageDep,
     loan_status: Annotated[LoanStatus, Query(alias="status")] = LoanStatus.OPEN,
-) -> LoansPublic:
-    """Open loans, or only the overdue ones; staff also see the borrowers."""
+    hut: Annotated[str | None, Query(pattern=HUT_ID_PATTERN, description="hut id")] = None,
+    member: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="member id")] = None,
+) -> Listing[LoanPublic]:
+    """Open loans, or only the overdue ones, soonest due first unless ``sort`` says
+    otherwise; staff also see the borrowers (with their member ids, for remind-now)."""
     overdue_at = now if loan_status is LoanStatus.OVERDUE else None
-    loans = queries.list_open_loans(db, overdue_at=overdue_at)
+    query = queries.open_loans(overdue_at=overdue_at, hut_id=hut, member_id=member)
+    loans, total = page_of(db, sorted_by(query, page.sort, SORTS, default="due_at"), page)
     staff = sees_personal_data(principal)
-    data = [LoanPublic.of(loan, now=now, staff=staff) for loan in loans]
-    return LoansPublic(data=data, count=len(data))
+    return listing([LoanPublic.of(loan, now=now, staff=staff) for loan in loans], total, page)
 
 
 @router.post("/loans/{loan_id}/renew")
