@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from server.card_uids import card_uid
@@ -161,7 +160,7 @@ def suspend_members(db: Session, *, member_ids: Iterable[int]) -> int:
 
 
 def add_card(db: Session, *, member_id: int, uid: str, stamp: Stamp | None = None) -> Card:
-    """The card opens the huts the member may open; ``bound_at`` is the stamp's time."""
+    """The card opens the huts the member may open; its bound_at is the stamp's time."""
     uid = card_uid(uid)
     snapshot = _member(db, member_id, uid=uid)
 
@@ -170,11 +169,11 @@ def add_card(db: Session, *, member_id: int, uid: str, stamp: Stamp | None = Non
             return CardInUseError(TEXT_CARD_TAKEN.format(member_id=snapshot.card.member.id))
         return refused(effects)
 
-    carry_out(db, snapshot, AddCard(member_id, uid), refusal=refusal)
+    at = None if stamp is None else stamp.at
+    carry_out(db, snapshot, AddCard(member_id, uid, at=at), refusal=refusal)
     card = queries.find_card(db, uid)
     assert card is not None
     if stamp is not None:
-        card.bound_at = stamp.at
         _card_audit(
             db, stamp, "card.add", card, before=None, after={"card": uid, "state": card.state}
         )
@@ -190,7 +189,7 @@ def add_new_cards(db: Session, cards: Iterable[tuple[Member, str]], *, stamp: St
     bound: list[tuple[int, str]] = []
     for member, uid in cards:
         snapshot = AccessSnapshot(member=member_state(member), member_huts=member.huts)
-        effects = decide(snapshot, AddCard(member.id, uid))
+        effects = decide(snapshot, AddCard(member.id, uid, at=stamp.at))
         if effects.reason is not None:
             raise refused(effects)
         changes.extend(effects.changes)
@@ -199,14 +198,6 @@ def add_new_cards(db: Session, cards: Iterable[tuple[Member, str]], *, stamp: St
     writer.apply(Effects(tuple(changes)))
     writer.finish()
     db.flush()
-    uids = [uid for _, uid in bound]
-    for start in range(0, len(uids), 5000):
-        db.execute(
-            update(Card)
-            .where(Card.uid.in_(uids[start : start + 5000]))
-            .values(bound_at=stamp.at)
-            .execution_options(synchronize_session=False)
-        )
     record_many(
         db,
         actor=stamp.actor,

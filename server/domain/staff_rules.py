@@ -134,10 +134,12 @@ class MemberLeaves:
 
 @dataclass(frozen=True, slots=True)
 class AddCard:
-    """Give the member a card (snapshot: the member, and the card if the uid has one)."""
+    """Give the member a card (snapshot: the member, and the card if the uid has one);
+    ``at``: when, for the card's bound_at (None: unknown)."""
 
     member_id: int
     uid: str
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +345,7 @@ def add_card(snapshot: AccessSnapshot, command: AddCard) -> Effects:
     member = _given(snapshot.member, "member")
     if snapshot.card is not None:
         return _refused(Refusal.CARD_IN_USE)
-    return Effects((CardAdded(member.id, command.uid),))
+    return Effects((CardAdded(member.id, command.uid, bound_at=command.at),))
 
 
 def remove_card(snapshot: AccessSnapshot, _command: RemoveCard) -> Effects:
