@@ -3,9 +3,9 @@ account, change its name, role or whether it is enabled, give it a new temporary
 change one's own password, issue and revoke API tokens.
 
 Never a password, a hash or a token in the audit log: an entry names the account and the
-fields that changed. A password reset keeps the account's API tokens (a forgotten password
-says nothing about a token an integration holds); for a compromise, disable the account:
-its sessions and tokens stop at once."""
+fields that changed. A password reset ends the account's sessions and holds its API tokens
+(403) until the new password is set (server.accounts.tokens); for a compromise, disable
+the account: its sessions and tokens stop at once."""
 
 from __future__ import annotations
 

@@ -62,7 +62,8 @@ def principal_of_token(db: Session, secret: str, *, now: datetime) -> Principal 
         username=user.username,
         role=user.role,
         via=Via.TOKEN,
-        must_change_password=False,  # a token is made by a signed-in user: already changed
+        # A password reset holds the account's tokens too, until the new password is set.
+        must_change_password=user.must_change_password,
         credential_id=token.id,
     )
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from fastapi import HTTPException, Request, Response, status
 
+_MAX_VERSION = 2**31 - 1  # the version columns are INTEGER (int4 on PostgreSQL)
+
 TEXT_VERSION_NEEDED = (
     "请附上记录版本（If-Match 或 version）/ say which version you edited: send If-Match "
     "(the ETag you read) or the body's version"
@@ -29,10 +31,16 @@ def expected_version(request: Request, body_version: int | None) -> int:
     if header is not None:
         text = header.strip().removeprefix("W/").strip('"')
         if text.isdigit():
-            return int(text)
+            return _bounded(int(text))
     if body_version is not None:
-        return body_version
+        return _bounded(body_version)
     raise HTTPException(status.HTTP_428_PRECONDITION_REQUIRED, TEXT_VERSION_NEEDED)
+
+
+def _bounded(version: int) -> int:
+    """A version no record can have (past the column's integers) as one that never
+    matches: the edit is stale (409), not a database error."""
+    return version if 0 <= version <= _MAX_VERSION else -1
 
 
 def stale(current: int) -> HTTPException:

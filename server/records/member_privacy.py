@@ -52,7 +52,17 @@ TEXT_OPEN_LOANS = "住户还有 {count} 件物品未归还 / the member still ha
 TEXT_CANNOT_ERASE = "暂不能注销该住户的资料 / the member's personal data cannot be erased yet"
 
 # What an erasure takes out of the audit entries about the member.
-PERSONAL_FIELDS = ("name", "building_unit", "phone", "contacts", "card", "cards", "status_reason")
+# "flags" too: senior says the person is 60 or older.
+PERSONAL_FIELDS = (
+    "name",
+    "building_unit",
+    "phone",
+    "contacts",
+    "card",
+    "cards",
+    "status_reason",
+    "flags",
+)
 
 
 class CannotEraseError(Exception):

@@ -427,11 +427,12 @@ class EffectWriter:
                 self.db,
                 actor=Actor(change.requested_by, user_id=user_id),
                 action="card.bind",
-                entity="card",
-                entity_id=change.card_uid,
+                # Under the member, as every card entry is: an erasure redacts the card.
+                entity="member",
+                entity_id=change.member_id,
                 at=change.at,
                 after={
-                    "member_id": change.member_id,
+                    "card": change.card_uid,
                     "hut_id": change.hut_id,
                     "enrolment_id": change.request_id,
                 },

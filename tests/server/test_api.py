@@ -84,6 +84,9 @@ def test_loans_open_and_overdue_follow_the_clock(
     # The member id staff need for remind-now, and the same loans by member and by hut.
     mine = client.get("/api/v1/loans", params={"member": borrower["member_id"]}, headers=staff)
     assert [loan["tag"] for loan in mine.json()["data"]] == ["T0003"]
+    # One person's loans are personal data: not for anyone who is not signed in.
+    anonymous = client.get("/api/v1/loans", params={"member": borrower["member_id"]})
+    assert anonymous.status_code == 401
     at_hut = client.get("/api/v1/loans", params={"hut": "demo-hut", "sort": "-due_at"}).json()
     assert [loan["tag"] for loan in at_hut["data"]] == ["T0001", "T0003"]
     assert (at_hut["total"], at_hut["limit"], at_hut["offset"]) == (2, 50, 0)

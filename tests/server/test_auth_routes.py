@@ -382,3 +382,27 @@ def test_every_account_write_is_audited_without_a_secret(
     naive = client.get("/api/v1/audit", params={"since": "2026-11-27T00:00:00"}, headers=admin)
     assert naive.status_code == 422
     assert client.delete("/api/v1/audit", headers=admin).status_code == 405  # read-only
+
+
+def test_a_password_reset_holds_the_accounts_tokens_until_the_new_password_is_set(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    admin = staff_headers(sessions, Role.ADMIN)
+    worker = staff_headers(sessions, Role.STAFF, username="zhao.gong")
+    assert client.get("/api/v1/members", headers=worker).status_code == 200
+    with sessions() as db:
+        user_id = db.scalars(select(StaffUser.id).where(StaffUser.username == "zhao.gong")).one()
+    reset = client.post(f"/api/v1/users/{user_id}/reset-password", headers=admin).json()
+
+    # Whoever holds the password the reset answers may also hold the account's tokens.
+    held = client.get("/api/v1/members", headers=worker)
+    assert held.status_code == 403 and "密码" in held.json()["detail"]
+    assert client.post("/api/v1/me/tokens", json={"name": "x"}, headers=worker).status_code == 403
+
+    person = TestClient(client.app, client=("192.0.2.9", 1))
+    _sign_in(person, "zhao.gong", reset["password"])
+    changed = person.post(
+        "/api/v1/me/password", json={"current": reset["password"], "new": NEW_PASSWORD}
+    )
+    assert changed.status_code == 200, changed.text
+    assert client.get("/api/v1/members", headers=worker).status_code == 200

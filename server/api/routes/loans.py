@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from server import staff_actions
-from server.api.auth import OptionalPrincipalDep, sees_personal_data
+from server.api.auth import TEXT_SIGN_IN, OptionalPrincipalDep, sees_personal_data, unauthorised
 from server.api.deps import DbDep, NowDep
 from server.api.errors import staff_action
 from server.api.listing import Listing, PageDep, listing, page_of, sorted_by
@@ -40,11 +40,14 @@ def list_loans(
     member: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="member id")] = None,
 ) -> Listing[LoanPublic]:
     """Open loans, or only the overdue ones, soonest due first unless ``sort`` says
-    otherwise; staff also see the borrowers (with their member ids, for remind-now)."""
+    otherwise; staff also see the borrowers (with their member ids, for remind-now).
+    ``member`` is for staff only: one person's loans are personal data."""
+    staff = sees_personal_data(principal)
+    if member is not None and not staff:
+        raise unauthorised(TEXT_SIGN_IN)
     overdue_at = now if loan_status is LoanStatus.OVERDUE else None
     query = queries.open_loans(overdue_at=overdue_at, hut_id=hut, member_id=member)
     loans, total = page_of(db, sorted_by(query, page.sort, SORTS, default="due_at"), page)
-    staff = sees_personal_data(principal)
     return listing([LoanPublic.of(loan, now=now, staff=staff) for loan in loans], total, page)
 
 

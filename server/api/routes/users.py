@@ -120,8 +120,8 @@ def reset_password(
     user_id: RowId, principal: AdminDep, request: Request, db: DbDep, now: NowDep
 ) -> PasswordReset:
     """A new temporary password, shown in this answer only, to be changed at the next
-    sign-in; the account's sessions end. Its API tokens stay: to stop those too, disable
-    the account."""
+    sign-in; the account's sessions end and its API tokens answer 403 until then (to end
+    them for good, disable the account)."""
     with staff_action():
         user = manage.account(db, user_id)
         password = manage.reset_password(db, user, actor=actor_of(principal, request), now=now)
