@@ -51,6 +51,8 @@ def create_app(
     """
     from fastapi_offline import FastAPIOffline
 
+    from server.api import validation
+    from server.api.access_log import AccessLog
     from server.api.routes import (
         access,
         account,
@@ -109,7 +111,9 @@ def create_app(
     app.mount(SITE_ASSETS_URL, StaticFiles(directory=STATIC), name="site")
     # FastAPIOffline's own docs routes (it leaves app.docs_url and app.redoc_url unset).
     docs = ["/docs", "/redoc", app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"]
+    validation.install(app)  # every 422 names the fields, never echoes the values
     app.add_middleware(SecurityHeaders, docs_paths=docs)
+    app.add_middleware(AccessLog)  # outermost: times and logs every answer, by its route
     return app
 
 
@@ -179,6 +183,7 @@ class ServerRuntime:
             port=self.settings.port,
             log_config=None,  # keep the process's logging set-up
             lifespan="off",
+            access_log=False,  # it logs paths whole: server.api.access_log logs routes
             **_proxy_options(self.settings),
         )
         self._http = uvicorn.Server(config)

@@ -406,3 +406,16 @@ def test_a_password_reset_holds_the_accounts_tokens_until_the_new_password_is_se
     )
     assert changed.status_code == 200, changed.text
     assert client.get("/api/v1/members", headers=worker).status_code == 200
+
+
+def test_a_422_names_the_fields_and_never_echoes_a_password(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    worker = staff_headers(sessions, Role.STAFF)
+    sent = {"current_password": PASSWORD, "new_password": "Secret-Sauce-1234"}
+    answer = client.post("/api/v1/me/password", json=sent, headers=worker)
+    assert answer.status_code == 422
+    errors = answer.json()["detail"]
+    assert {tuple(e["loc"]) for e in errors} >= {("body", "current"), ("body", "new")}
+    assert all(set(e) <= {"type", "loc", "msg"} for e in errors)
+    assert PASSWORD not in answer.text and "Secret-Sauce-1234" not in answer.text
