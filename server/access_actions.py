@@ -31,7 +31,7 @@ from server.domain.staff_rules import (
     SetMemberHuts,
     SuspendMember,
 )
-from server.staff_actions import carry_out, found, refused
+from server.staff_actions import RefusedError, carry_out, found, refused
 from server.storage import queries, staff_snapshots
 from server.storage.audit import Stamp, record_many
 from server.storage.effect_writer import EffectWriter
@@ -44,6 +44,10 @@ TEXT_NO_MEMBER = "没有这位住户 / no such member: {member_id}"
 TEXT_NO_CARD = "没有这张卡 / no such card: {uid}"
 TEXT_CARD_TAKEN = "此卡已登记给一位住户 / the card already belongs to member {member_id}"
 TEXT_ERASED = "该住户的资料已注销 / the member's personal data was erased: {member_id}"
+TEXT_OPEN_LOANS = (
+    "仍有 {count} 件物品未归还，请先归还或登记遗失 / {count} items are still on loan: "
+    "return them or mark them lost first"
+)
 
 
 class CardInUseError(ValueError):
@@ -122,13 +126,22 @@ def member_leaves(
     stamp: Stamp | None = None,
 ) -> Member:
     """Status left: every card removed (they open nothing), every waiting-list place
-    cancelled (a hold passed on); the loans stay open. Leaving twice changes nothing."""
+    cancelled (a hold passed on). Refused (RefusedError, open_loans) while they still have
+    items on loan: returned or marked lost first. Leaving twice changes nothing."""
     snapshot = staff_snapshots.of_leaving_member(db, member_id, policy=load_policy(db))
     snapshot = found(snapshot, TEXT_NO_MEMBER.format(member_id=member_id))
     member = _row(db, member_id)
     refuse_erased(member)
     before = {**_status(member), "cards": sorted(card.uid for card in snapshot.cards)}
-    effects = carry_out(db, snapshot, MemberLeaves(member_id, at=at, reason=reason))
+
+    def refusal(effects: Effects) -> Exception:
+        if effects.reason is Refusal.OPEN_LOANS:
+            text = TEXT_OPEN_LOANS.format(count=snapshot.open_loans)
+            return RefusedError(Refusal.OPEN_LOANS, text)
+        return refused(effects)
+
+    command = MemberLeaves(member_id, at=at, reason=reason)
+    effects = carry_out(db, snapshot, command, refusal=refusal)
     if stamp is not None and effects.changes:
         after = {**_status(member), "left_at": member.left_at, "cards": []}
         stamp.record(

@@ -296,7 +296,8 @@ class AccessSnapshot:
     closes something says when itself).
 
     ``member_huts``: the huts the member may open (empty: every hut). For a member leaving,
-    ``cards`` are all the member's cards and ``places`` the waiting lists they are in;
+    ``cards`` are all the member's cards, ``places`` the waiting lists they are in and
+    ``open_loans`` how many items they still have on loan (neither returned nor lost);
     ``policy`` says how long a hold passed on to the next in line lasts."""
 
     member: MemberState | None = None
@@ -304,6 +305,7 @@ class AccessSnapshot:
     member_huts: frozenset[str] = frozenset()
     cards: tuple[CardState, ...] = ()
     places: tuple[QueuedItem, ...] = ()
+    open_loans: int = 0
     policy: LoanPolicy = DEFAULT_POLICY
 
 

@@ -56,6 +56,7 @@ class Refusal(StrEnum):
     CARD_IN_USE = "card_in_use"  # staff give a member a card that is someone's already
     ITEM_ON_LOAN = "item_on_loan"  # staff set the status of an item a member has
     STATUS_UNCHANGED = "status_unchanged"  # staff set the status the item has already
+    OPEN_LOANS = "open_loans"  # a member leaving who still has items on loan
 
 
 _REFUSAL_TEXT: dict[Refusal, str] = {
@@ -78,6 +79,7 @@ _REFUSAL_TEXT: dict[Refusal, str] = {
     Refusal.CARD_IN_USE: "此卡已登记给一位住户",
     Refusal.ITEM_ON_LOAN: "{name} 已借出",
     Refusal.STATUS_UNCHANGED: "{name} 已是此状态",
+    Refusal.OPEN_LOANS: "仍有 {name} 件物品未归还",  # {name}: how many
 }
 
 CONDITION_TEXT: dict[ItemCondition, str] = {

@@ -124,8 +124,10 @@ class SetMemberHuts:
 @dataclass(frozen=True, slots=True)
 class MemberLeaves:
     """The member moved away (snapshot: the member, all their cards, their waiting-list
-    places): every card removed, so they open nothing; every place cancelled, a hold passed
-    to the next in line; the loans stay open for staff to chase."""
+    places, how many items they have on loan): every card removed, so they open nothing;
+    every place cancelled, a hold passed to the next in line. Refused while they still
+    have items on loan (without a card they could not open the hut to bring them back):
+    those are returned or marked lost first."""
 
     member_id: int
     at: datetime
@@ -332,6 +334,8 @@ def member_leaves(snapshot: AccessSnapshot, command: MemberLeaves) -> Effects:
     member = _given(snapshot.member, "member")
     if member.status is MemberStatus.LEFT:
         return Effects()
+    if snapshot.open_loans > 0:
+        return _refused(Refusal.OPEN_LOANS, name=str(snapshot.open_loans))
     changes: list[Any] = [CardRemoved(card.uid) for card in snapshot.cards]
     for place in snapshot.places:
         line = _give_up_place(place, member.id, now=command.at, policy=snapshot.policy)

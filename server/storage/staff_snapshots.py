@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from server.card_uids import card_uid
@@ -157,8 +157,8 @@ def of_member(db: Session, member_id: int, *, uid: str | None = None) -> AccessS
 
 
 def of_leaving_member(db: Session, member_id: int, *, policy: LoanPolicy) -> AccessSnapshot | None:
-    """The member with every card of theirs and every waiting list they are in (each item
-    with its whole line, to pass a hold of theirs on)."""
+    """The member with every card of theirs, every waiting list they are in (each item
+    with its whole line, to pass a hold of theirs on) and how many loans they have open."""
     member = db.get(Member, member_id)
     if member is None:
         return None
@@ -168,11 +168,17 @@ def of_leaving_member(db: Session, member_id: int, *, policy: LoanPolicy) -> Acc
         Reservation.member_id == member_id, Reservation.state.in_(ACTIVE_RESERVATION)
     )
     items = db.scalars(select(Item).where(Item.id.in_(queued)).order_by(Item.id))
+    open_loans = (
+        select(func.count())
+        .select_from(Loan)
+        .where(Loan.member_id == member_id, Loan.returned_at.is_(None), Loan.lost_at.is_(None))
+    )
     return AccessSnapshot(
         member=state,
         member_huts=member.huts,
         cards=tuple(CardState(card.uid, card.state, state) for card in cards),
         places=tuple(QueuedItem(item_state(item), _queue(db, item.id)) for item in items),
+        open_loans=db.scalar(open_loans) or 0,
         policy=policy,
     )
 

@@ -15,7 +15,7 @@ from server import staff_actions
 from server.domain.roles import Role
 from server.storage import access_changes
 from server.storage.audit import REDACTED
-from server.storage.models import Card, Hut, Member, Reservation
+from server.storage.models import Card, Hut, Loan, Member, Reservation
 from server.storage.reminder_models import DisplayMessage
 from server.storage.staff_models import AuditEntry
 from tests.support.staff_auth import staff_headers
@@ -259,7 +259,7 @@ def test_suspend_with_a_reason_reactivate_clears_it(
     assert actions == ["member.suspend", "member.reactivate", "member.suspend"]
 
 
-def test_a_member_who_leaves_opens_nothing_loses_their_places_and_keeps_their_loans(
+def test_a_member_with_items_on_loan_cannot_leave_until_they_are_back_or_lost(
     client: TestClient,  # noqa: F811
     sessions: sessionmaker[Session],
     roles: dict[Role, dict[str, str]],
@@ -272,11 +272,30 @@ def test_a_member_who_leaves_opens_nothing_loses_their_places_and_keeps_their_lo
             db, tag="T0001", card="04D5E6F7", now=T0
         )  # 李师傅 waits for the drill
     told.clear()
+    refused = client.post(f"{MEMBERS}/{li}/leave", json={"reason": "搬家"}, headers=staff)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"] == {
+        "reason": "open_loans",
+        "text": "仍有 1 件物品未归还，请先归还或登记遗失 / 1 items are still on loan: "
+        "return them or mark them lost first",
+    }
+    assert told == []  # the card still opens the hut: the ladder can come back
+    member = client.get(f"{MEMBERS}/{li}", headers=staff).json()
+    assert member["status"] == "active" and member["cards"] != []
+    assert not [e for e in _audit(sessions, li) if e.action == "member.leave"]
+    with sessions() as db:
+        [ladder] = db.scalars(select(Loan.id).where(Loan.member_id == li)).all()
+        assert db.scalars(select(Reservation.state).where(Reservation.member_id == li)).all() == [
+            "waiting"
+        ]
+
+    lost = client.post(f"/api/v1/loans/{ladder}/lost", headers=staff)
+    assert lost.status_code == 200, lost.text
     left = client.post(f"{MEMBERS}/{li}/leave", json={"reason": "搬家"}, headers=staff)
     assert left.status_code == 200, left.text
     body = left.json()
     assert body["status"] == "left" and body["status_reason"] == "搬家"
-    assert body["cards"] == [] and body["open_loans"] == 1  # the ladder: staff chase it
+    assert body["cards"] == [] and body["open_loans"] == 0
     assert body["left_at"] == "2026-11-27T02:00:00Z"
     assert told == [1]
     with sessions() as db:
@@ -316,9 +335,12 @@ def test_personal_data_export_and_the_erasure_of_a_member_who_left(
     assert refused.json()["detail"]["reason"] == "cannot_erase"
     assert "left" in refused.json()["detail"]["missing"][0]
     zhang = _member_of(sessions, "04A1B2C3")
-    client.post(f"{MEMBERS}/{zhang}/leave", headers=staff)
+    assert client.post(f"{MEMBERS}/{zhang}/leave", headers=staff).status_code == 409  # a loan
     open_loan = client.post(f"{MEMBERS}/{zhang}/erase", headers=admin).json()["detail"]
-    assert open_loan["missing"] == ["住户还有 1 件物品未归还 / the member still has 1 open loan(s)"]
+    assert open_loan["missing"] == [
+        "住户尚未办理离开 / the member has not left (status active)",
+        "住户还有 1 件物品未归还 / the member still has 1 open loan(s)",
+    ]
 
     assert client.post(f"{MEMBERS}/{wang}/leave", headers=staff).status_code == 200
     erased = client.post(f"{MEMBERS}/{wang}/erase", headers=admin)

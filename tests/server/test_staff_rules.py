@@ -286,7 +286,7 @@ def test_a_member_leaving_loses_every_card_and_place_and_passes_a_hold_on() -> N
     assert any(isinstance(c, NoticeQueued) and c.member_id == 2 for c in changes)
     assert ReservationClosed(11, ReservationStatus.CANCELLED, NOW) in changes
     assert not any(isinstance(c, ItemChanged) and c.item_id == 8 for c in changes)
-    assert not any(isinstance(c, LoanLost) for c in changes)  # the loans stay: staff chase them
+    assert not any(isinstance(c, LoanLost) for c in changes)
     assert changes[-1] == MemberStatusChanged(1, MemberStatus.LEFT, reason="搬走", at=NOW)
 
 
@@ -302,9 +302,22 @@ def test_a_held_item_of_a_leaving_member_with_nobody_after_goes_back_on_the_shel
     )
 
 
+def test_a_member_with_items_on_loan_cannot_leave_yet() -> None:
+    own = CardState("04A1B2C3", CardStatus.ACTIVE, ZHANG)
+    place = QueuedItem(ON_LOAN, (_waiting(11, 1),))
+    snapshot = _access(member=ZHANG, cards=(own,), places=(place,), open_loans=2)
+    refused = decide(snapshot, MemberLeaves(1, at=NOW, reason="搬走"))
+    assert _refused(refused) == (Refusal.OPEN_LOANS, "仍有 2 件物品未归还")
+    allowed = decide(replace(snapshot, open_loans=0), MemberLeaves(1, at=NOW, reason="搬走"))
+    assert allowed.reason is None
+    assert allowed.changes[0] == CardRemoved("04A1B2C3")
+    assert allowed.changes[-1] == MemberStatusChanged(1, MemberStatus.LEFT, reason="搬走", at=NOW)
+
+
 def test_a_member_who_left_leaves_once() -> None:
     gone = replace(ZHANG, status=MemberStatus.LEFT)
     assert decide(_access(member=gone), MemberLeaves(1, at=NOW)) == Effects()
+    assert decide(_access(member=gone, open_loans=1), MemberLeaves(1, at=NOW)) == Effects()
 
 
 def test_add_card_gives_a_new_card_and_refuses_one_in_use() -> None:
