@@ -19,7 +19,7 @@ class ItemStatus(StrEnum):
 class MemberStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"  # by staff, with a reason, or by the reminder policy
-    LEFT = "left"  # moved away: their cards open nothing; their loans stay on the ledger
+    LEFT = "left"  # moved away, nothing on loan: their cards are gone; their history stays
 
 
 class CardStatus(StrEnum):

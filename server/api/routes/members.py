@@ -126,7 +126,8 @@ def member_leaves(
     body: OptionalReason = None,
 ) -> MemberStaff:
     """The member moved away: every card removed (they open nothing), their waiting-list
-    places cancelled; their loans stay open for staff to chase."""
+    places cancelled. Refused (409, open_loans) while they still have something on loan:
+    without a card they could not bring it back; return it or mark it lost first."""
     with staff_action():
         member = members.leave(
             db, member_id, reason=None if body is None else body.reason, stamp=stamp
