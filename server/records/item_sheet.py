@@ -7,7 +7,7 @@ from server.records.items import ItemFields
 from server.records.lookups import supply_tags
 from server.records.tag_sheet import TAGGED_COLUMNS, TagSheet
 from server.storage.models import Item
-from server.tabular.spec import Column
+from server.tabular.spec import VERSION, Column
 
 COLUMNS = (
     *TAGGED_COLUMNS,
@@ -16,6 +16,7 @@ COLUMNS = (
     Column("loan_days", "借期（天）", "Loan days"),
     Column("max_renewals", "最多续借", "Max renewals"),
     Column("notes", "备注", "Notes"),
+    VERSION,
 )
 
 ITEM_SHEET = TagSheet(

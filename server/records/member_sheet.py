@@ -27,7 +27,7 @@ from server.records.members import TEXT_NO_HUT, missing_huts, new_member, set_fl
 from server.storage import access_changes
 from server.storage.audit import Stamp, record_many
 from server.storage.models import Card, Member, MemberHut
-from server.tabular.spec import Column, SheetRow
+from server.tabular.spec import VERSION, Column, SheetRow, cells, stale, versions
 
 # What staff read: Chinese first, English beside it.
 TEXT_NO_MEMBER = "没有编号为 {id} 的住户 / no member with id {id}"
@@ -49,7 +49,7 @@ def _parsed(rows: Sequence[SheetRow]) -> tuple[list[tuple[int, MemberRow]], list
     good, errors = [], []
     for row in rows:
         try:
-            good.append((row.line, MemberRow.model_validate(row.values)))
+            good.append((row.line, MemberRow.model_validate(cells(row))))
         except ValidationError as exc:
             errors.extend(field_errors(exc, line=row.line))
     return good, errors
@@ -66,15 +66,21 @@ class MemberSheet:
         Column("flags", "标记", "flags"),
         Column("huts", "可用工具屋", "huts"),
         Column("card", "卡号", "card"),
+        VERSION,
     )
 
     def check(self, db: Session, rows: Sequence[SheetRow]) -> list[FieldError]:
         parsed, errors = _parsed(rows)
+        given, version_errors = versions(rows)
+        errors.extend(version_errors)
         ids = {row.id for _, row in parsed if row.id is not None}
         erased: dict[int, bool] = {}
+        current: dict[int, int] = {}
         for part in _chunks(ids):
-            query = select(Member.id, Member.erased_at).where(Member.id.in_(part))
-            erased.update((key, at is not None) for key, at in db.execute(query))
+            query = select(Member.id, Member.erased_at, Member.version).where(Member.id.in_(part))
+            for key, at, version in db.execute(query):
+                erased[key] = at is not None
+                current[key] = version
         huts = missing_huts(db, {hut for _, row in parsed for hut in row.huts})
         uids = {row.card for _, row in parsed if row.card is not None}
         holders: dict[str, int] = {}
@@ -85,6 +91,10 @@ class MemberSheet:
         seen_cards: dict[str, int] = {}
         for line, row in parsed:
             errors.extend(self._row_errors(line, row, erased, huts, holders, seen_ids, seen_cards))
+            if row.id is not None and not erased.get(row.id, True):
+                changed = stale(line, row.id, given, current)
+                if changed is not None:
+                    errors.append(changed)
         return sorted(errors, key=lambda e: (e.line or 0, e.field))
 
     @staticmethod
@@ -205,6 +215,7 @@ class MemberSheet:
                 "flags": ",".join(sorted(member.flags)),
                 "huts": ",".join(sorted(member.huts)),
                 "card": cards.get(member.id, ""),
+                "version": str(member.version),
             }
             yield cells
 

@@ -8,12 +8,13 @@ from server.records.lookups import item_tags
 from server.records.supplies import SupplyFields
 from server.records.tag_sheet import TAGGED_COLUMNS, TagSheet
 from server.storage.models import Consumable
-from server.tabular.spec import Column
+from server.tabular.spec import VERSION, Column
 
 COLUMNS = (
     *TAGGED_COLUMNS,
     Column("min_quantity", "最低库存", "Minimum level"),
     Column("notes", "备注", "Notes"),
+    VERSION,
 )
 
 SUPPLY_SHEET = TagSheet(

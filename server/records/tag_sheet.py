@@ -26,7 +26,7 @@ from server.records.fields import (
 )
 from server.records.lookups import known_categories, known_huts
 from server.storage import audit
-from server.tabular.spec import Column, SheetRow
+from server.tabular.spec import Column, SheetRow, cells, stale, versions
 
 _CHUNK = 5000
 
@@ -60,14 +60,17 @@ class TagSheet:
         parsed, errors = [], []
         for row in rows:
             try:
-                parsed.append((row.line, validated(self.fields, row.values, line=row.line)))
+                parsed.append((row.line, validated(self.fields, cells(row), line=row.line)))
             except InvalidFieldsError as exc:
                 errors.extend(exc.errors)
         return parsed, errors
 
     def check(self, db: Session, rows: Sequence[SheetRow]) -> list[FieldError]:
         parsed, errors = self._parsed(rows)
+        given, version_errors = versions(rows)
+        errors.extend(version_errors)
         tags = [fields.tag for _, fields in parsed]
+        current = self._versions(db, [f.tag for line, f in parsed if line in given])
         huts = known_huts(db, (fields.hut for _, fields in parsed))
         categories = known_categories(db, (fields.category for _, fields in parsed))
         taken = self.taken(db, tags)
@@ -84,7 +87,19 @@ class TagSheet:
                 errors.append(
                     FieldError("category", f"{TEXT_NO_CATEGORY}: {fields.category!r}", line)
                 )
+            changed = stale(line, fields.tag, given, current)
+            if changed is not None:
+                errors.append(changed)
         return sorted(errors, key=lambda e: (e.line or 0, e.field))
+
+    def _versions(self, db: Session, tags: Sequence[str]) -> dict[str, int]:
+        """The current version of each record of ``tags`` there is."""
+        found: dict[str, int] = {}
+        for start in range(0, len(tags), _CHUNK):
+            chunk = tags[start : start + _CHUNK]
+            query = select(self.model.tag, self.model.version).where(self.model.tag.in_(chunk))
+            found.update((tag, version) for tag, version in db.execute(query))
+        return found
 
     def _existing(self, db: Session, tags: Sequence[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
@@ -130,7 +145,12 @@ class TagSheet:
     def export(self, db: Session) -> Iterator[dict[str, str]]:
         keys = [column.key for column in self.columns]
         for row in db.scalars(select(self.model).order_by(self.model.tag)).yield_per(1000):
-            values = {"tag": row.tag, "hut": row.hut_id, **values_of(row, self.audited)}
+            values = {
+                "tag": row.tag,
+                "hut": row.hut_id,
+                "version": row.version,
+                **values_of(row, self.audited),
+            }
             yield {key: _cell(values.get(key)) for key in keys}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -36,11 +37,25 @@ TEXT_OLD_XLS = (
     "save as .xlsx or CSV"
 )
 TEXT_BAD_XLSX = "无法读取此 .xlsx 文件 / cannot read this .xlsx file"
+TEXT_UNPACKS_TOO_LARGE = (
+    "文件解压后过大（上限 {limit}） / the file unpacks to too much data (at most {limit})"
+)
+TEXT_TOO_MANY_PARTS = (
+    "文件包含的部分过多（上限 {limit} 个） / the file holds too many parts (at most {limit})"
+)
 TEXT_BAD_CSV = "无法读取此 CSV 文件：{problem} / cannot read this CSV file: {problem}"
 TEXT_UNKNOWN_COLUMN = "未知的列 / unknown column"
 TEXT_DUPLICATE_COLUMN = "列重复 / the column appears twice"
 TEXT_MISSING_COLUMN = "缺少必需的列 / a required column is missing"
 TEXT_NO_HEADING = "此单元格所在的列没有标题 / a value in a column without a heading"
+
+# An .xlsx is a zip: a small upload may unpack to gigabytes (a "zip bomb"), so what its
+# entries say they unpack to is summed before openpyxl opens it. Python's zipfile never
+# gives more than an entry's stated size (it stops there, and the CRC fails), so a
+# stated size that lies makes a broken file, not a bigger one.
+MAX_UNPACKED_BYTES = 50 * 2**20
+MAX_ZIP_ENTRIES = 10_000
+SHOWN_CHARS = 64  # at most this much of a cell's text is echoed in an error
 
 DELIMITERS = (",", "\t", ";")
 # Every Chinese guess of charset-normalizer that means a GB encoding: GB18030 decodes all
@@ -54,6 +69,8 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls (and other old Office f
 class Limits:
     max_bytes: int = 10 * 1024 * 1024
     max_rows: int = 50_000
+    max_unpacked_bytes: int = MAX_UNPACKED_BYTES  # an .xlsx's entries, unpacked
+    max_entries: int = MAX_ZIP_ENTRIES
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +99,16 @@ class FileTooLargeError(UnreadableFileError):
 
 def too_large(limits: Limits) -> str:
     """The reason a file over ``limits.max_bytes`` is refused."""
-    size = limits.max_bytes
-    shown = f"{size / 2**20:g} MB" if size >= 2**20 else f"{size / 2**10:g} KB"
-    return TEXT_TOO_LARGE.format(limit=shown)
+    return TEXT_TOO_LARGE.format(limit=_size(limits.max_bytes))
+
+
+def _size(size: int) -> str:
+    return f"{size / 2**20:g} MB" if size >= 2**20 else f"{size / 2**10:g} KB"
+
+
+def shown(text: str) -> str:
+    """``text`` as an error may echo it: at most SHOWN_CHARS characters."""
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
 
 
 def _refused(reason: str) -> UnreadableFileError:
@@ -106,6 +130,7 @@ def read_table(
     if data.startswith(_OLE_MAGIC) or suffix == ".xls":
         raise _refused(TEXT_OLD_XLS)
     if data.startswith(_ZIP_MAGIC) or suffix in (".xlsx", ".xlsm"):
+        _refuse_zip_bomb(data, limits)
         return _table(_xlsx_lines(data, kind), columns, limits, encoding=None)
     text, encoding = decode_csv(data)
     return _table(_csv_lines(text), columns, limits, encoding=encoding)
@@ -161,6 +186,19 @@ def _csv_lines(text: str) -> Iterator[tuple[int, list[str]]]:
         yield from enumerate(reader, start=1)
     except csv.Error as exc:
         raise _refused(TEXT_BAD_CSV.format(problem=exc)) from exc
+
+
+def _refuse_zip_bomb(data: bytes, limits: Limits) -> None:
+    """Refuse an .xlsx whose entries are too many or unpack to more than the limit."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
+        raise _refused(TEXT_BAD_XLSX) from exc
+    if len(entries) > limits.max_entries:
+        raise _refused(TEXT_TOO_MANY_PARTS.format(limit=limits.max_entries))
+    if sum(entry.file_size for entry in entries) > limits.max_unpacked_bytes:
+        raise _refused(TEXT_UNPACKS_TOO_LARGE.format(limit=_size(limits.max_unpacked_bytes)))
 
 
 def _xlsx_lines(data: bytes, kind: str) -> Iterator[tuple[int, list[str]]]:
@@ -252,9 +290,9 @@ def _header_keys(line: int, headings: list[str], columns: Sequence[Column]) -> l
         text = heading.strip()
         key = by_heading.get(_normal(text)) if text else None
         if text and key is None:
-            errors.append(FieldError(text, TEXT_UNKNOWN_COLUMN, line))
+            errors.append(FieldError(shown(text), TEXT_UNKNOWN_COLUMN, line))
         elif key is not None and key in keys:
-            errors.append(FieldError(text, TEXT_DUPLICATE_COLUMN, line))
+            errors.append(FieldError(shown(text), TEXT_DUPLICATE_COLUMN, line))
             key = None
         keys.append(key)
     errors.extend(

@@ -7,10 +7,11 @@ the same validation the API does."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,54 @@ class SheetRow:
 
     line: int
     values: dict[str, str]
+
+
+VERSION_KEY = "version"
+VERSION = Column(VERSION_KEY, "版本", "Version")
+"""The record's version when it was exported: an import of a row that names an existing
+record at another version is refused (the record changed since; export again). A row
+without it (a file typed by hand) is not checked."""
+
+TEXT_BAD_VERSION = "版本应为正整数 / the version is a whole number of at least 1"
+TEXT_STALE = (
+    "记录在导出后已被修改（现为第 {version} 版），请重新导出 / changed since this file "
+    "was exported (now version {version}): export again"
+)
+_VERSION = re.compile(r"[0-9]{1,10}")
+
+
+def cells(row: SheetRow) -> dict[str, str]:
+    """The row's cells but its version (what the record's field model is given)."""
+    return {key: value for key, value in row.values.items() if key != VERSION_KEY}
+
+
+def versions(rows: Sequence[SheetRow]) -> tuple[dict[int, int], list[FieldError]]:
+    """Each row's version by line (rows without one left out); a version that is no
+    number is an error on its line."""
+    found: dict[int, int] = {}
+    errors: list[FieldError] = []
+    for row in rows:
+        text = row.values.get(VERSION_KEY)
+        if text is None:
+            continue
+        if _VERSION.fullmatch(text) and 1 <= int(text) <= 2**31 - 1:
+            found[row.line] = int(text)
+        else:
+            errors.append(FieldError(VERSION_KEY, TEXT_BAD_VERSION, row.line))
+    return found, errors
+
+
+def stale(
+    line: int, key: object, given: Mapping[int, int], current: Mapping[Any, int]
+) -> FieldError | None:
+    """The error of the row on ``line`` naming the record ``key`` if the row carries a
+    version (``given``: by line) and the record is now at another one (``current``: by
+    key; a record not there is new or another check's business)."""
+    version = given.get(line)
+    now = current.get(key)
+    if version is None or now is None or version == now:
+        return None
+    return FieldError(VERSION_KEY, TEXT_STALE.format(version=now), line)
 
 
 class Sheet(Protocol):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import codecs
 import io
+import time
+import zipfile
 from datetime import date, datetime
 from typing import Any
 
@@ -13,6 +15,8 @@ from openpyxl import Workbook
 
 from server.tabular.formulas import protect, unprotect
 from server.tabular.reading import (
+    MAX_ZIP_ENTRIES,
+    SHOWN_CHARS,
     FileTooLargeError,
     Limits,
     Table,
@@ -153,6 +157,86 @@ def xlsx(rows: list[list[Any]], *, title: str = "Sheet", first: str | None = Non
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _bomb(data: bytes, megabytes: int) -> bytes:
+    """``data`` (an .xlsx openpyxl wrote, its cells inline) with its first heading moved
+    to a sharedStrings.xml part, followed by ``megabytes`` MB of one letter, deflated (in
+    pieces: the test never holds it whole)."""
+    ns = "http://schemas.openxmlformats.org"
+    edits = {
+        "[Content_Types].xml": (
+            "</Types>",
+            '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
+            'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml" /></Types>',
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            "</Relationships>",
+            f'<Relationship Type="{ns}/officeDocument/2006/relationships/sharedStrings" '
+            'Target="sharedStrings.xml" Id="rId9" /></Relationships>',
+        ),
+        "xl/worksheets/sheet1.xml": (
+            '<c r="A1" t="inlineStr"><is><t>key</t></is></c>',
+            '<c r="A1" t="s"><v>0</v></c>',
+        ),
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for entry in source.infolist():
+            text = source.read(entry).decode()
+            if entry.filename in edits:
+                old, new = edits[entry.filename]
+                assert old in text
+                text = text.replace(old, new)
+            target.writestr(entry.filename, text, zipfile.ZIP_DEFLATED)
+        info = zipfile.ZipInfo("xl/sharedStrings.xml")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with target.open(info, "w", force_zip64=True) as part:
+            part.write(f'<sst xmlns="{ns}/spreadsheetml/2006/main" count="1">'.encode())
+            part.write(b"<si><t>key")
+            for _ in range(megabytes):
+                part.write(b"A" * 2**20)
+            part.write(b"</t></si></sst>")
+    return out.getvalue()
+
+
+def test_an_xlsx_that_unpacks_to_too_much_is_refused_before_it_is_opened() -> None:
+    rows = [["key", "name_zh", "name_en", "loan_days"], ["hand", "手动工具", "hand", 7]]
+    harmless = _bomb(xlsx(rows), 0)  # the same file with its heading in sharedStrings.xml
+    assert read(harmless, "categories.xlsx").rows[0].values["name_zh"] == "手动工具"
+    bomb = _bomb(xlsx(rows), 300)
+    assert len(bomb) < 1_000_000  # 300 MB of text in well under 1 MB
+    started = time.perf_counter()
+    with pytest.raises(UnreadableFileError) as caught:
+        read(bomb, "categories.xlsx")
+    assert time.perf_counter() - started < 1.0
+    [error] = caught.value.errors
+    assert error.field == "file" and "unpacks" in error.reason and "50 MB" in error.reason
+    assert " / " in error.reason
+
+
+def test_an_xlsx_of_too_many_parts_is_refused() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for n in range(MAX_ZIP_ENTRIES + 1):
+            archive.writestr(f"x/{n}.xml", b"")
+    with pytest.raises(UnreadableFileError) as caught:
+        read(out.getvalue(), "categories.xlsx")
+    [error] = caught.value.errors
+    assert error.field == "file" and "too many parts" in error.reason
+
+
+def test_a_huge_heading_is_echoed_cut_short() -> None:
+    data = ("key,name_zh,name_en,loan_days," + "标" * 100_000 + "\nhand,手动,hand,7\n").encode()
+    with pytest.raises(UnreadableFileError) as caught:
+        read(data)
+    [error] = caught.value.errors
+    assert len(error.field) == SHOWN_CHARS and error.field == "标" * (SHOWN_CHARS - 1) + "…"
+    assert "unknown column" in error.reason
+    heading = "x" * SHOWN_CHARS  # as long as may be shown: shown whole
+    with pytest.raises(UnreadableFileError) as caught:
+        read(f"key,name_zh,name_en,loan_days,{heading}\n".encode())
+    assert caught.value.errors[0].field == heading
 
 
 def test_xlsx_cells_become_the_text_a_csv_would_hold() -> None:
