@@ -25,7 +25,8 @@ from server.storage.models import (
 
 
 class HutRecord(BaseModel):
-    """A hut as anyone may see it; ``contact_phone`` and ``version`` only for staff."""
+    """A hut as anyone may see it (its contact phone is the hut's, for residents to call:
+    not a person's); ``version`` only for staff."""
 
     id: str
     name: str
@@ -43,7 +44,7 @@ class HutRecord(BaseModel):
             address=hut.address,
             timezone=hut.timezone,
             opening_hours=hut.opening_hours,
-            contact_phone=hut.contact_phone if staff else None,
+            contact_phone=hut.contact_phone,
             version=hut.version if staff else None,
         )
 

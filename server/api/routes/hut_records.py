@@ -1,6 +1,6 @@
-"""Huts as records: one hut (staff also see its contact phone and version), a new hut
-(an admin's: a deployment step), an edit (staff's, versioned). The public list is
-GET /api/v1/huts (routes/huts.py)."""
+"""Huts as records: one hut (with its contact phone, for residents; staff also see its
+version), a new hut (an admin's: a deployment step), an edit (staff's, versioned). The
+public list is GET /api/v1/huts (routes/huts.py)."""
 
 from __future__ import annotations
 
