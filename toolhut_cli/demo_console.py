@@ -2,8 +2,11 @@
 
 At a terminal, a line printed while the person is typing would land on the prompt's line,
 after the half-typed command; here it clears that line, prints, and draws the prompt and
-what was typed so far again (readline keeps it). Logging goes to a file, except warnings,
-which the person should see.
+what was typed so far again (readline keeps it). A line printed while readline is still
+drawing the prompt (the GIL may let another thread in just then) is printed on a line of
+its own, and once readline says the prompt is up (its pre-input hook) the prompt's line is
+drawn again: whichever came first on the screen, one prompt, on a line of its own.
+Logging goes to a file, except warnings, which the person should see.
 """
 
 from __future__ import annotations
@@ -35,14 +38,21 @@ class Console:
         self.prompt = prompt
         self.interactive = stdin.isatty() and stdout.isatty()
         self._lock = threading.Lock()
-        self._at_prompt = False
+        self._at_prompt = False  # the prompt is up: readline reads what is typed
+        self._drawing = False  # input() was called; the prompt may not be on screen yet
+        self._printed_while_drawing = False
         self._wakeup: _SignalWakeup | None = None
         self._piped: _PipedLines | None = None
 
     def print(self, text: str) -> None:
         """Safe from any thread; never shares the prompt's line."""
         with self._lock:
-            if self._at_prompt:
+            if self._drawing:
+                # Before or after readline's prompt: either way on a line of its own, and
+                # the prompt is drawn again when readline says it is up (_prompt_up).
+                self._stdout.write(f"{_CLEAR_LINE}{text}\n")
+                self._printed_while_drawing = True
+            elif self._at_prompt:
                 # readline draws only what changes; the prompt and the typed text are redrawn
                 # by hand (its redisplay() would think the screen unchanged).
                 typed = readline.get_line_buffer() if readline is not None else ""
@@ -58,7 +68,11 @@ class Console:
                 self._piped = _PipedLines(self._stdin.fileno(), self._signal_wakeup())
             return self._piped.read_line()
         with self._lock:
-            self._at_prompt = True
+            if readline is None:
+                self._at_prompt = True
+            else:
+                self._drawing, self._printed_while_drawing = True, False
+                readline.set_pre_input_hook(self._prompt_up)
         try:
             return input(self.prompt)  # readline's, when stdin is the terminal
         except EOFError:
@@ -69,7 +83,17 @@ class Console:
             raise
         finally:
             with self._lock:
-                self._at_prompt = False
+                self._at_prompt = self._drawing = False
+            if readline is not None:
+                readline.set_pre_input_hook(None)
+
+    def _prompt_up(self) -> None:
+        """readline's pre-input hook: its prompt is on the screen, nothing typed yet."""
+        with self._lock:
+            if self._printed_while_drawing:
+                self._stdout.write(f"{_CLEAR_LINE}{self.prompt}")
+                self._stdout.flush()
+            self._drawing, self._at_prompt = False, True
 
     def wait_for_signal(self) -> None:
         """Until Ctrl-C or SIGTERM (their handlers raise); main thread only."""
