@@ -39,7 +39,7 @@ from server.staff_actions import NotFoundError, RefusedError, carry_out, found
 from server.storage import audit, staff_snapshots
 from server.storage.models import Item, ItemStatusChange, Loan
 from server.storage.policy_store import load_policy
-from server.storage.queries import ItemOnShelf, find_item, open_loans_query
+from server.storage.queries import ItemOnShelf, find_item
 
 TEXT_NO_ITEM = "没有这件物品 / no item {tag!r}"
 # What staff read when the rules refuse a status (the hut's short texts are for its display).
@@ -147,16 +147,6 @@ def search(
             )
         )
     return query
-
-
-def on_shelves(db: Session, items: Sequence[Item]) -> list[ItemOnShelf]:
-    """The items with their open loans (one query for the page)."""
-    ids = [item.id for item in items]
-    loans = {}
-    if ids:
-        query = open_loans_query().where(Loan.item_id.in_(ids))
-        loans = {loan.item_id: loan for loan in db.scalars(query)}
-    return [ItemOnShelf(item, loans.get(item.id)) for item in items]
 
 
 def columns(values: dict[str, object]) -> dict[str, object]:

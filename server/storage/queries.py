@@ -57,8 +57,16 @@ def list_items(
         query = query.where(Item.hut_id == hut_id)
     if status is not None:
         query = query.where(Item.status == status)
-    items = db.scalars(query).all()
-    loans = {loan.item_id: loan for loan in db.scalars(open_loans_query())}
+    return on_shelves(db, db.scalars(query).all())
+
+
+def on_shelves(db: Session, items: Sequence[Item]) -> list[ItemOnShelf]:
+    """The items with their open loans (one query for them all)."""
+    ids = [item.id for item in items]
+    loans = {}
+    if ids:
+        query = open_loans_query().where(Loan.item_id.in_(ids))
+        loans = {loan.item_id: loan for loan in db.scalars(query)}
     return [ItemOnShelf(item, loans.get(item.id)) for item in items]
 
 
@@ -229,6 +237,7 @@ __all__ = [
     "get_huts",
     "list_huts",
     "list_items",
+    "on_shelves",
     "open_loans",
     "lock_huts",
     "next_allowlist_version",

@@ -44,7 +44,7 @@ def list_items(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown hut {hut!r}")
     query = item_records.search(hut=hut, status=item_status, category=category, q=q)
     rows, total = page_of(db, sorted_by(query, page.sort, item_records.SORTS, default="tag"), page)
-    shelves = item_records.on_shelves(db, rows)
+    shelves = queries.on_shelves(db, rows)
     return listing(
         [ItemPublic.of(shelf, staff=sees_personal_data(principal)) for shelf in shelves],
         total,
