@@ -63,14 +63,7 @@ def principal_of_session(
     if now - session.last_seen_at >= _TOUCH_EVERY:
         session.last_seen_at = now
         db.commit()
-    return Principal(
-        user_id=user.id,
-        username=user.username,
-        role=user.role,
-        via=Via.SESSION,
-        must_change_password=user.must_change_password,
-        credential_id=session.id,
-    )
+    return Principal.of(user, via=Via.SESSION, credential_id=session.id)
 
 
 def end_session(db: Session, secret: str, *, now: datetime) -> None:

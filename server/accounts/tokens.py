@@ -57,15 +57,7 @@ def principal_of_token(db: Session, secret: str, *, now: datetime) -> Principal 
     if token.last_used_at is None or now - token.last_used_at >= _TOUCH_EVERY:
         token.last_used_at = now
         db.commit()
-    return Principal(
-        user_id=user.id,
-        username=user.username,
-        role=user.role,
-        via=Via.TOKEN,
-        # A password reset holds the account's tokens too, until the new password is set.
-        must_change_password=user.must_change_password,
-        credential_id=token.id,
-    )
+    return Principal.of(user, via=Via.TOKEN, credential_id=token.id)
 
 
 def tokens_of(db: Session, user_id: int) -> list[ApiToken]:
