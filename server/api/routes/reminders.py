@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
+from server.access_actions import TEXT_NO_MEMBER
 from server.api.auth import ViewerOnly
 from server.api.deps import DbDep, NowDep
 from server.api.params import RowId
@@ -16,7 +17,6 @@ from server.storage import reminder_queries
 
 router = APIRouter(prefix="/api/v1", tags=["reminders"])
 
-TEXT_NO_MEMBER = "没有这位住户 / no such member"
 TEXT_NOTHING_OPEN = "该住户没有未还的物品 / the member has no open loans"
 
 
@@ -53,7 +53,9 @@ def remind_now(
     try:
         report = service.remind_now(member_id, now=now)
     except UnknownMemberError:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, TEXT_NO_MEMBER) from None
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, TEXT_NO_MEMBER.format(member_id=member_id)
+        ) from None
     except NothingToRemindError:
         raise HTTPException(status.HTTP_409_CONFLICT, TEXT_NOTHING_OPEN) from None
     after = {"messages": report.message_ids, "sent": report.sent, "failed": report.failed}
