@@ -290,7 +290,30 @@ class AlarmEvent(_EventBase):
     source: Literal["controller", "gateway"] = "controller"
 
 
-AnyEvent = CardEvent | ScanEvent | DoorEvent | ControllerEvent | AlarmEvent
+class CommandOutcome(StrEnum):
+    """What the gateway did with a command of the server's."""
+
+    DONE = "done"  # carried out (an unlock: the controller took the Unlock frame)
+    EXPIRED = "expired"  # it came after its expiry and was not carried out
+    FAILED = "failed"  # it could not be carried out (``detail`` says why: controller absent)
+
+
+CommandAction = Literal["unlock", "feedback", "enrol", "sync", "status"]
+
+
+class CommandEvent(_EventBase):
+    """The gateway's report of a command it received (added in v1): recorded in its outbox
+    like every event, so the server hears it even after an outage. Only commands it could
+    verify are reported (a replayed or forged one is logged at the hut, not answered)."""
+
+    type: Literal["command"] = "command"
+    command: MessageId
+    action: CommandAction
+    outcome: CommandOutcome
+    detail: Annotated[Text, Field(max_length=200)] | None = None
+
+
+AnyEvent = CardEvent | ScanEvent | DoorEvent | ControllerEvent | AlarmEvent | CommandEvent
 Event = Annotated[AnyEvent, Field(discriminator="type")]
 _EVENT = TypeAdapter(Event)
 
@@ -351,8 +374,9 @@ class Command(_Sealable):
     issued: AwareDatetime
     expires: AwareDatetime
     # enrol: report the next card tapped (CardEvent decision "enrol") instead of unlocking;
-    # sync: the server's ingest (re)connected: resend the unacked outbox window now
-    action: Literal["unlock", "feedback", "enrol", "sync"]
+    # sync: the server's ingest (re)connected: resend the unacked outbox window now;
+    # status: publish the retained status now (staff asked for a fresh report)
+    action: CommandAction
     feedback: Feedback | None = None
 
     def expired(self, now: datetime) -> bool:

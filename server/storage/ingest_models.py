@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from server.storage.coltypes import UtcDateTime
 from server.storage.models import Base
+from server.storage.reviewed import Reviewed
 
 
 class HutSequence(Base):
@@ -36,7 +37,7 @@ class GapKind:
     RESET = "reset"  # the gateway numbered again from ``first`` (its outbox was wiped)
 
 
-class SequenceGap(Base):
+class SequenceGap(Reviewed, Base):
     """For staff: seqs of a hut that were skipped, or where the gateway started over."""
 
     __tablename__ = "sequence_gaps"

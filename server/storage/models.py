@@ -25,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from server.domain import CardStatus, ItemCondition, ItemStatus, MemberStatus
 from server.storage.coltypes import UtcDateTime
+from server.storage.reviewed import Reviewed
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
@@ -354,9 +355,9 @@ class SessionScan(Base):
     loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id"), default=None)
 
 
-class Anomaly(Base):
+class Anomaly(Reviewed, Base):
     """For staff to look at: an item back that was not on loan, a door opened with nothing
-    scanned, a part missing at return."""
+    scanned, a part missing at return. Reviewed: acknowledged and resolved by staff."""
 
     __tablename__ = "anomalies"
 
@@ -370,7 +371,6 @@ class Anomaly(Base):
     )
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None, index=True)
 
     door_session: Mapped[DoorSession | None] = relationship()
 
@@ -456,7 +456,7 @@ class EventRecord(Base):
     __table_args__ = (Index("ix_events_hut_id_seq", "hut_id", "seq"),)
 
 
-class RejectedMessage(Base):
+class RejectedMessage(Reviewed, Base):
     """Dead letters: what arrived, on which topic, and why it was not applied.
 
     ``payload`` is the message's first bytes only (a stranger decides its size); the
