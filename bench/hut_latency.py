@@ -8,7 +8,8 @@ its raw part taken in the same run.
    server, ack) on loopback, on SQLite and on PostgreSQL; server and gateway run as
    processes of their own, as deployed (``--stack demo``: the demo's stack, all in one
    process, SQLite only). Raw part: the raw tap on the same database (harness.raw_tap):
-   the request through the same broker, card lookup, insert, commit, reply.
+   the request through the same broker, card lookup, insert, commit, reply; and under it
+   the broker's own request/response round trip (harness.broker_floors).
 
 Each run takes the raw part's samples, then the product's; the stacks start once.
 
@@ -41,6 +42,7 @@ from harness import (
     ratio_at_most,
     repeat,
 )
+from harness.broker_floors import request_response
 from harness.pty_floor import pty_round_trip
 from harness.raw_tap import raw_tap
 from harness.services import databases, private_broker, scratch_db
@@ -273,10 +275,12 @@ def scan_measures(
     run: BenchRun, kind: str, n: int, stack_name: str, endpoint: MqttEndpoint
 ) -> None:
     def one(i: int) -> dict[str, float]:
+        broker = request_response(endpoint, n)
         floor = raw_tap(endpoint, stack.db_url, n, key=stack.key, card=CARD, tag=TAG)
         product = scans(stack.hut, n, first=i * n)
-        return {"floor p50": percentile(floor, 50), "floor p99": percentile(floor, 99),
-                "p50": percentile(product, 50), "p99": percentile(product, 99)}  # fmt: skip
+        return {"broker p50": percentile(broker, 50), "floor p50": percentile(floor, 50),
+                "floor p99": percentile(floor, 99), "p50": percentile(product, 50),
+                "p99": percentile(product, 99)}  # fmt: skip
 
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -300,6 +304,15 @@ def scan_measures(
                 details={"samples": n},
             )
         )
+    run.add(  # the database's share of the raw tap: what the broker alone costs
+        Measure(
+            f"raw tap p50 on {name}, against the broker alone",
+            "ms",
+            runs["floor p50"],
+            floor=Floor("broker request/response p50, QoS 1 both ways", "ms", runs["broker p50"]),
+            details={"samples": n},
+        )
+    )
 
 
 def main() -> int:

@@ -25,6 +25,8 @@ import harness  # noqa: F401  (this tree first on the path, for every bench it s
 from harness.report import render
 from harness.suite import BENCHES, Entry
 
+from toolhut_cli.mosquitto import mosquitto_binary
+
 HERE = Path(__file__).resolve().parent
 DOC = HERE.parent / "docs" / "benchmarks.md"
 
@@ -72,6 +74,9 @@ def main() -> int:
                 continue
             if args.quick and not entry.quick:
                 print(f"== {entry.script}: not in quick mode ({entry.why_not_quick})", flush=True)
+                continue
+            if args.quick and entry.needs_broker and mosquitto_binary() is None:
+                print(f"== {entry.script}: SKIPPED, the mosquitto binary is not installed")
                 continue
             ran += 1
             out = run_one(entry, results, quick=args.quick)

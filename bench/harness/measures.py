@@ -15,6 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 
+def _kept(value: float | None) -> float | None:
+    """Six significant digits: more than any of these figures can tell, and readable JSON."""
+    return None if value is None else float(f"{value:.6g}")
+
+
+def _all_kept(values: Sequence[float] | None) -> list[float] | None:
+    return None if values is None else [float(f"{v:.6g}") for v in values]
+
+
 def percentile(samples: Sequence[float], p: int) -> float:
     """The ``p``-th percentile (1..99) of ``samples`` (statistics' exclusive method, as the
     benches have always used); a single sample is its own percentile."""
@@ -77,7 +86,12 @@ class Floor:
         return statistics.median(self.runs)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "unit": self.unit, "runs": self.runs, "median": self.median}
+        return {
+            "name": self.name,
+            "unit": self.unit,
+            "runs": _all_kept(self.runs),
+            "median": _kept(self.median),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +142,14 @@ class Measure:
         return {
             "measure": self.measure,
             "unit": self.unit,
-            "runs": self.runs,
-            "median": self.median,
-            "spread": [min(self.runs), max(self.runs)],
+            "runs": _all_kept(self.runs),
+            "median": _kept(self.median),
+            "spread": _all_kept([min(self.runs), max(self.runs)]),
             "floor": None if self.floor is None else self.floor.to_json(),
-            "ratio": self.ratio,
+            "ratio": _kept(self.ratio),
             "target": "none set" if self.target is None else self.target.text,
             "met": self.met,
             # Added fields (readers may ignore them):
-            "ratios": self.ratios,
+            "ratios": _all_kept(self.ratios),
             "details": self.details,
         }

@@ -2,7 +2,8 @@
 
 Each is a script in bench/ that takes ``--quick`` and ``--json PATH`` and writes one JSON
 result (bench/harness/run.py). An ``optional`` script may be missing from a tree (it is
-said, not failed); ``quick=False`` keeps a long one out of CI's quick run, with the reason.
+said, not failed); ``quick=False`` keeps a long one out of CI's quick run, with the reason;
+without the mosquitto binary the quick run skips, loudly, those that need it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ class Entry:
     quick: bool = True
     optional: bool = False
     why_not_quick: str = ""
+    needs_broker: bool = True  # the mosquitto binary: the floors are Mosquitto's own
 
     @property
     def name(self) -> str:
@@ -28,8 +30,8 @@ BENCHES = (
     Entry("outbox_drain.py"),
     Entry("reminder_sweep.py"),
     Entry("gateway_footprint.py"),
-    Entry("labels_pdf.py"),
-    Entry("import_rows.py"),
+    Entry("labels_pdf.py", needs_broker=False),
+    Entry("import_rows.py", needs_broker=False),
     Entry("district.py", optional=True),  # the 500-hut district (issue 15)
     Entry(
         "fault_run.py",
