@@ -179,7 +179,7 @@ def main() -> int:
             runs["rss"],
             floor=Floor(
                 "Python with the gateway's libraries imported, nothing started",
-                "MiB",
+                "MB",
                 runs["floor"],
             ),
             target=at_most(60, "≤ 60 MB"),

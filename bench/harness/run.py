@@ -110,8 +110,10 @@ def _figure(value: float | None) -> str:
 
 def describe(m: Measure) -> str:
     """One measure in a line or two, for the terminal."""
-    line = f"{m.measure}: median {_figure(m.median)} {m.unit} ({_figure(min(m.runs))}–" + (
-        f"{_figure(max(m.runs))}, {len(m.runs)} runs)"
+    runs = f"{len(m.runs)} run" + ("s" if len(m.runs) > 1 else "")
+    line = (
+        f"{m.measure}: median {_figure(m.median)} {m.unit} "
+        f"({_figure(min(m.runs))}–{_figure(max(m.runs))}, {runs})"
     )
     if m.floor is not None:
         line += (
