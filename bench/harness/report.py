@@ -95,7 +95,7 @@ def _spread(values: Sequence[float], unit: str) -> str:
 def _ratio(value: float | None, as_percent: bool) -> str:
     if value is None:
         return "–"
-    return f"{value * 100:.0f} %" if as_percent else f"{value:.2f}×"
+    return f"{value * 100:.0f} %" if as_percent else f"{number(value)}×"
 
 
 def measure_table(m: dict[str, Any]) -> list[str]:
@@ -103,7 +103,7 @@ def measure_table(m: dict[str, Any]) -> list[str]:
     lines = [f"### {m['measure']}", ""]
     lines += [_row(("", "median", "spread", "runs")), _row(["---"] * 4)]
     lines.append(
-        _row(("product", f"{number(m['median'])} {unit}", _spread(m["runs"], unit),
+        _row(("measured", f"{number(m['median'])} {unit}", _spread(m["runs"], unit),
               str(len(m["runs"]))))
     )  # fmt: skip
     floor = m.get("floor")

@@ -113,7 +113,7 @@ def test_the_report_has_the_machine_each_command_and_a_table_per_measure(tmp_pat
 
 def test_a_measure_shows_median_spread_raw_part_ratio_and_whether_it_met(tmp_path: Path) -> None:
     text = report(tmp_path, INGEST, LATENCY)
-    assert "| product | 2,600 events/s | 2,450–2,700 events/s | 3 |" in text
+    assert "| measured | 2,600 events/s | 2,450–2,700 events/s | 3 |" in text
     assert "| raw part: broker QoS-1 rate | 10,000 events/s | 9,800–10,400 events/s | 3 |" in text
     # A target in per cent shows its ratio in per cent, any other as a multiple.
     assert "| ratio | 26 % | 25–26 % | 3 |" in text
@@ -121,7 +121,7 @@ def test_a_measure_shows_median_spread_raw_part_ratio_and_whether_it_met(tmp_pat
     assert "| ratio | 6.35× | – |  |" in text  # no per-run ratios in that result
     assert "| target | p99 ≤ 10× the pseudo-terminal round trip | **met** |  |" in text
     idle = text[text.index("### gateway idle CPU") :]
-    assert "| product | 0.25 % of one core | 0.25–0.25 % of one core | 1 |" in idle
+    assert "| measured | 0.25 % of one core | 0.25–0.25 % of one core | 1 |" in idle
     assert "raw part" not in idle and "| ratio |" not in idle
     assert "| target | none set | no target |  |" in idle
 
