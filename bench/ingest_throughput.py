@@ -228,7 +228,7 @@ def add_measures(
     )
     run.add(
         Measure(
-            f"ingest on {name}, publish → committed → acked",
+            f"ingest on {name}, publish → committed → acked, {mode.seconds:g} s sustained",
             "events/s",
             runs["ingest"],
             floor=broker,

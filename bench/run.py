@@ -35,7 +35,8 @@ def run_one(entry: Entry, results: Path, *, quick: bool) -> Path | None:
     """Run one bench; its JSON result's path, or None if it failed."""
     out = results / f"{entry.name}.json"
     out.unlink(missing_ok=True)
-    command = [sys.executable, str(HERE / entry.script), "--json", str(out)]
+    shown = out.relative_to(HERE.parent) if out.is_relative_to(HERE.parent) else out
+    command = [sys.executable, f"bench/{entry.script}", "--json", str(shown)]
     if quick:
         command.append("--quick")
     print(f"== {entry.script}{' --quick' if quick else ''}", flush=True)
@@ -60,7 +61,7 @@ def main() -> int:
     if unknown:
         p.error(f"no such bench: {', '.join(sorted(unknown))}")
     with tempfile.TemporaryDirectory(prefix="toolhut-bench-") as tmp:
-        results = args.results or (Path(tmp) if args.quick else HERE / "results")
+        results = (args.results or (Path(tmp) if args.quick else HERE / "results")).resolve()
         results.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
         failed: list[str] = []
