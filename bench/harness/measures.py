@@ -138,7 +138,7 @@ class Measure:
         return self.target.met(median=self.median, ratio=self.ratio)
 
     def to_json(self) -> dict[str, Any]:
-        """The schema every bench writes (bench/district.py too): keep these keys."""
+        """A measure as bench/result.schema.json has it (bench/district.py writes it too)."""
         return {
             "measure": self.measure,
             "unit": self.unit,

@@ -4,8 +4,10 @@ bench does is in its own docstring, and earlier figures are in the file's git hi
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 INTRO = (
@@ -18,8 +20,7 @@ INTRO = (
 STATIC = ("cores", "memory_gib", "cpu", "os", "python", "mosquitto", "sqlite", "postgresql")
 HEADINGS = ("cores", "memory", "CPU", "OS", "Python", "Mosquitto", "SQLite", "PostgreSQL")
 MET = {True: "**met**", False: "**not met**", None: "no target"}
-RESULT_KEYS = ("bench", "command", "machine", "measures")
-MEASURE_KEYS = ("measure", "unit", "runs", "median", "floor", "ratio", "target", "met")
+SCHEMA = Path(__file__).resolve().parents[1] / "result.schema.json"
 
 
 class ResultError(ValueError):
@@ -27,20 +28,17 @@ class ResultError(ValueError):
 
 
 def check(result: Any) -> dict[str, Any]:
-    """``result`` if it has what the report reads (extra fields are fine), else ResultError."""
-    if not isinstance(result, dict):
-        raise ResultError("a result is not a JSON object")
-    missing = [k for k in RESULT_KEYS if k not in result]
-    if missing:
-        raise ResultError(f"result {result.get('bench', '?')!r} lacks {', '.join(missing)}")
-    for m in result["measures"]:
-        lacking = [k for k in MEASURE_KEYS if k not in m]
-        if lacking or not m["runs"]:
-            raise ResultError(
-                f"measure {m.get('measure', '?')!r} of {result['bench']!r} lacks "
-                f"{', '.join(lacking) or 'runs'}"
-            )
-    return result
+    """``result`` if bench/result.schema.json holds it (extra fields are fine), else a
+    ResultError naming the bench and the first field that is wrong."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    errors = sorted(validator.iter_errors(result), key=lambda e: list(map(str, e.path)))
+    if errors:
+        bench = result.get("bench", "?") if isinstance(result, dict) else "?"
+        where = "/".join(map(str, errors[0].path)) or "the top"
+        raise ResultError(f"result {bench!r}, at {where}: {errors[0].message}")
+    return dict(result)
 
 
 def number(value: float | None) -> str:

@@ -1,6 +1,6 @@
 """One bench's run: its command line (``--quick``, ``--runs``, ``--json``), the machine
 block with the load average before and after, the measures it adds, a plain summary on
-stdout and the JSON result (the schema in bench/harness/measures.py and docs/benchmarks.md's
+stdout and the JSON result (bench/result.schema.json; docs/benchmarks.md's
 generator, bench/report.py).
 
 Quick mode is for CI: a few seconds a bench, so the code cannot rot; its figures mean

@@ -1,6 +1,7 @@
 """docs/benchmarks.md's generator (bench/report.py) on small fixed results: the machine, each
 bench's command, one table per measure with its raw part, ratio, target and met / not met,
-and nothing else. Run as the script it is (tests do not import bench/); no timing here."""
+and nothing else; and a real bench's result in the schema the report reads. Run as the
+scripts they are (tests do not import bench/); no timing is asserted."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "bench" / "report.py"
+SCHEMA = json.loads((ROOT / "bench" / "result.schema.json").read_text(encoding="utf-8"))
 
 MACHINE = {
     "cores": 2, "memory_gib": 23.5, "cpu": "AMD EPYC", "os": "Linux-6", "python": "3.11.7",
@@ -162,5 +166,25 @@ def test_a_result_missing_a_field_is_named_and_nothing_is_written(tmp_path: Path
         text=True, cwd=ROOT, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2
-    assert "lacks target" in done.stderr and "hut_latency" in done.stderr
+    assert "'hut_latency', at measures/0: 'target' is a required property" in done.stderr
     assert not out.exists()
+
+
+def test_a_bench_writes_its_result_in_the_schema_the_report_reads(tmp_path: Path) -> None:
+    result = tmp_path / "labels_pdf.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "labels_pdf.py"), "--quick", "--count", "2",
+         "--json", str(result)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    written = json.loads(result.read_text(encoding="utf-8"))
+    jsonschema.validate(written, SCHEMA)
+    assert written["bench"] == "labels_pdf" and written["mode"] == "quick"
+    assert written["command"] == f"python bench/labels_pdf.py --quick --count 2 --json {result}"
+    assert set(written["machine"]) >= {"cores", "cpu", "python", "load_before", "load_after"}
+    [labels] = written["measures"]
+    assert labels["measure"] == "2 item labels into one 3x8 PDF" and labels["unit"] == "s"
+    assert len(labels["runs"]) == 1 and labels["floor"] is None and labels["ratio"] is None
+    assert labels["target"] == "≤ 10 s for 1,000 labels" and isinstance(labels["met"], bool)
+    assert "### 2 item labels into one 3x8 PDF" in report(tmp_path, written)
