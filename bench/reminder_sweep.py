@@ -55,7 +55,7 @@ class Size:
 
 
 FULL = Size(loans=1_000_000, due=10_000, members=20_000, open_later=40_000)
-QUICK = Size(loans=20_000, due=500, members=1_000, open_later=2_000)
+QUICK = Size(loans=10_000, due=200, members=500, open_later=1_000)
 
 
 def fill(engine: Engine, size: Size, *, due: int) -> None:
@@ -294,8 +294,8 @@ def due_window_plan(engine: Engine) -> str:
 
 def main() -> int:
     p = parser(__doc__, runs=3)
-    p.add_argument("--loans", type=int, default=None, help="default 1,000,000; quick 20,000")
-    p.add_argument("--due", type=int, default=None, help="default 10,000; quick 500")
+    p.add_argument("--loans", type=int, default=None, help="default 1,000,000; quick 10,000")
+    p.add_argument("--due", type=int, default=None, help="default 10,000; quick 200")
     p.add_argument("--only", choices=list(NAMES), default=None)
     p.add_argument("--deliver", action="store_true", help="time the delivery too (no target)")
     p.add_argument("--webhook", action="store_true", help="--deliver: to a local webhook too")
