@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test check lint typecheck bench clean
+.PHONY: demo test check lint typecheck bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, found " + sys.version'
@@ -35,8 +35,13 @@ typecheck: $(VENV)/.dev-installed
 
 check: lint typecheck test
 
+# Every benchmark against its raw parts, then docs/benchmarks.md from the results: long, for a
+# quiet machine. QUICK=1 (or bench-quick) runs each for a few seconds and keeps no figure.
 bench: $(VENV)/.dev-installed
-	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(BIN)/python bench/run.py $(if $(QUICK),--quick)
+
+bench-quick: $(VENV)/.dev-installed  ## what CI runs: every bench, briefly, so none can rot
+	$(BIN)/python bench/run.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -7,14 +7,13 @@ too), so bench/alternate.sh can run a bench against either.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import harness  # noqa: F401  (puts this tree on the path: tests.support, below)
 from sqlalchemy.orm import Session
 
-from server.storage import normalize_db_url
 from server.storage.models import Card, Hut, Item, Member
 
 ITEMS_PER_HUT = 20
@@ -52,18 +51,11 @@ def seed(db: Session, huts: int) -> None:
 @contextmanager
 def scratch_db(url: str | None, tmp: Path) -> Iterator[str]:
     """A new SQLite file in ``tmp``, or a new schema in the PostgreSQL database ``url``
-    (dropped after; no other schema is touched)."""
+    (the tests' own, tests/support/services.py; dropped after, no other schema touched)."""
     if url is None:
         yield f"sqlite:///{tmp / 'bench.sqlite3'}"
         return
-    import psycopg
+    from tests.support.services import fresh_postgres_schema
 
-    plain = normalize_db_url(url).replace("postgresql+psycopg://", "postgresql://")
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{url}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with fresh_postgres_schema(url) as schema_url:
+        yield schema_url

@@ -5,7 +5,7 @@
 # of its standard output that match PATTERN) after the tree and run it came from.
 #
 #   bench/alternate.sh [-n RUNS] [-p PATTERN] TREE_A TREE_B COMMAND [COMMAND ...]
-#   bench/alternate.sh -n 3 ../main . 'bench/serial_roundtrip.py --frames 200'
+#   bench/alternate.sh -n 3 ../main . 'bench/hut_latency.py --only unlock --taps 200'
 #
 # RUNS defaults to 3, PATTERN (grep -E) to any line with a digit. A COMMAND is one shell
 # string run from the tree's top folder; one that starts with a .py file runs with python.

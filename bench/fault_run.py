@@ -9,24 +9,25 @@ loans and the ledger equals a replay of the event log, and prints the counts. Ex
 1 if any check failed.
 
     python bench/fault_run.py [--seed 1] [--events 10000] [--huts 5] [--cut-minutes 5]
+                              [--runs 1] [--quick]
 
 The harness is the one ``tests/e2e/test_faults.py`` runs, shorter (tests/support/fault_run.py).
 Needs PostgreSQL (``TOOLHUT_TEST_POSTGRES``, default the machine's) and Mosquitto.
-Figures go to docs/benchmarks.md.
+Its measure for docs/benchmarks.md is the number of problems the checks found (target 0);
+each run takes the next seed. ``--quick``: 300 events, 3 huts, a 1-minute cut.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.support
+from harness import BenchRun, Measure, at_most, parser, repeat
 
-from tests.support.fault_run import FaultRun  # noqa: E402
-from tests.support.services import (  # noqa: E402
+from tests.support.fault_run import FaultRun, Report
+from tests.support.services import (
     fresh_postgres_database,
     fresh_postgres_schema,
     postgres_admin_url,
@@ -34,19 +35,7 @@ from tests.support.services import (  # noqa: E402
 )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=int, default=1, help="fault schedule and visits")
-    parser.add_argument("--events", type=int, default=10_000, help="events to drive, about")
-    parser.add_argument("--huts", type=int, default=5, help="huts (3 at least)")
-    parser.add_argument(
-        "--cut-minutes", type=float, default=5.0, help="the cut gateway's time offline, its clock"
-    )
-    args = parser.parse_args()
-    admin = postgres_admin_url()
-    if admin is None:
-        print("fault_run: PostgreSQL not reachable (set TOOLHUT_TEST_POSTGRES)", file=sys.stderr)
-        return 2
+def one_run(seed: int, events: int, huts: int, cut_minutes: float, admin: str) -> Report:
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="toolhut-faults-") as workdir,
@@ -55,20 +44,20 @@ def main() -> int:
         fresh_postgres_schema(db) as again,
     ):
         run = FaultRun(
-            seed=args.seed,
-            events=args.events,
-            huts=args.huts,
+            seed=seed,
+            events=events,
+            huts=huts,
             workdir=Path(workdir),
             db_url=live,
             replay_url=again,
             prefix=unique_prefix(),
-            cut_clock_s=args.cut_minutes * 60,
+            cut_clock_s=cut_minutes * 60,
             say=lambda line: print(line, flush=True),
         )
         report = run.run()
     counts = report.counts
     print(
-        f"\nfault run, seed {args.seed}, {args.huts} huts: {report.wall_s:.0f} s "
+        f"\nfault run, seed {seed}, {huts} huts: {report.wall_s:.0f} s "
         f"(total with set-up {time.monotonic() - started:.0f} s)\n"
         f"  sent (events the gateways recorded)   {counts.sent}\n"
         f"  driven (card/door/scan frames acked)  {counts.driven}\n"
@@ -84,9 +73,52 @@ def main() -> int:
     )
     if report.problems:
         print("PROBLEMS:\n  " + "\n  ".join(report.problems))
-        return 1
-    print("every event applied exactly once, no loan open twice, ledger equal to its replay")
-    return 0
+    else:
+        print("every event applied exactly once, no loan open twice, ledger equal to its replay")
+    return report
+
+
+def main() -> int:
+    p = parser(__doc__, runs=1)
+    p.add_argument("--seed", type=int, default=1, help="fault schedule and visits (first run)")
+    p.add_argument("--events", type=int, default=None, help="events to drive, about (10,000)")
+    p.add_argument("--huts", type=int, default=None, help="huts, 3 at least (5)")
+    p.add_argument(
+        "--cut-minutes", type=float, default=None, help="the cut gateway's time offline (5)"
+    )
+    args = p.parse_args()
+    admin = postgres_admin_url()
+    if admin is None:
+        print("fault_run: PostgreSQL not reachable (set TOOLHUT_TEST_POSTGRES)", file=sys.stderr)
+        return 2
+    bench = BenchRun("fault_run", args)
+    events = args.events or (300 if bench.quick else 10_000)
+    huts = args.huts or (3 if bench.quick else 5)
+    cut = args.cut_minutes or (1.0 if bench.quick else 5.0)
+    reports: list[Report] = []
+
+    def one(i: int) -> dict[str, float]:
+        report = one_run(args.seed + i, events, huts, cut, admin)
+        reports.append(report)
+        return {"problems": len(report.problems), "wall_s": report.wall_s}
+
+    runs = repeat(bench.runs, one)
+    bench.add(
+        Measure(
+            f"fault run: problems found ({events:,} events, {huts} huts, broker, server and "
+            f"gateway killed, a {cut:g}-minute cut, line noise)",
+            "problems",
+            runs["problems"],
+            target=at_most(0, "every check passes (0 problems)"),
+            details={
+                "wall_s": runs["wall_s"],
+                "seeds": [args.seed + i for i in range(bench.runs)],
+                "problems": [p for r in reports for p in r.problems][:20],
+            },  # fmt: skip
+        )
+    )
+    bench.finish()
+    return 1 if any(r.problems for r in reports) else 0
 
 
 if __name__ == "__main__":

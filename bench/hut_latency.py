@@ -1,52 +1,67 @@
-"""What a resident waits for at the hut, measured at the emulated controller.
+"""What a resident waits for at the hut, measured at the emulated controller, each against
+its raw part taken in the same run.
 
 1. card tap -> unlock frame back, with the server and broker unreachable (the decision is
-   local; it must not wait on the disk or the network); the gateway is its own process;
+   local; it must not wait on the disk or the network); the gateway is its own process.
+   Raw part: the pseudo-terminal round trip (harness.pty_floor), a frame and its ack;
 2. item scan -> the server's feedback frame back, through the whole stack (gateway, broker,
-   server on SQLite, ack) on loopback; server and gateway run as processes of their own, as
-   deployed (``--stack demo``: the demo's stack, all in one process);
-3. in the same run, the floor under (2): a bare paho request/response over the same broker.
+   server, ack) on loopback, on SQLite and on PostgreSQL; server and gateway run as
+   processes of their own, as deployed (``--stack demo``: the demo's stack, all in one
+   process, SQLite only). Raw part: the raw tap on the same database (harness.raw_tap):
+   the request through the same broker, card lookup, insert, commit, reply; and under it
+   the broker's own request/response round trip (harness.broker_floors).
 
-    python bench/hut_latency.py [--taps 300] [--scans 300] [--only unlock|scan]
-                                [--stack processes|demo]
+Each run takes the raw part's samples, then the product's; the stacks start once.
 
-Figures go to docs/benchmarks.md; compare them as ratios within one run.
+    python bench/hut_latency.py [--taps 300] [--scans 300] [--only unlock|sqlite|postgresql]
+                                [--stack processes|demo] [--runs 5] [--quick]
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from _emulator_lines import LineWaiter
+from harness import (
+    BenchRun,
+    Floor,
+    Measure,
+    at_most,
+    parser,
+    percentile,
+    ratio_at_most,
+    repeat,
+)
+from harness.broker_floors import request_response
+from harness.pty_floor import pty_round_trip
+from harness.raw_tap import raw_tap
+from harness.services import databases, private_broker, scratch_db
 
 from firmware_bridge.emulator import ControllerEmulator
 from hut_gateway.allowlist import AllowlistStore
 from hut_gateway.settings import GatewaySettings
 from toolhut.contract import Allowlist, utc_now
-from toolhut.hut_keys import HutCredentials, HutKeyring, new_secret_file
-from toolhut.mqtt import MqttEndpoint, make_client
+from toolhut.hut_keys import HutCredentials, HutKey, HutKeyring, new_secret_file
+from toolhut.mqtt import MqttEndpoint
 from toolhut_cli.demo import Demo
-from toolhut_cli.embedded_broker import EmbeddedBroker, free_port
-from toolhut_cli.mosquitto import MosquittoProcess, mosquitto_binary
+from toolhut_cli.embedded_broker import free_port
 
-CARD = "04A1B2C3"
+HUT = "bench-hut"
+CARD = "04A1B2C3"  # a seeded resident's
+TAG = "T0001"  # a seeded item's
 # The feedback line at the controller for a borrow of T0001, then for its return.
 FEEDBACK = ('recv feedback beep=ok text="已借出', 'recv feedback beep=ok text="已归还')
-
-
-def summary(name: str, samples: list[float]) -> str:
-    q = statistics.quantiles(samples, n=100)
-    return f"{name:<44} n={len(samples):<5} p50={q[49]:7.2f} ms  p99={q[98]:7.2f} ms"
+NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 def start_gateway(settings: GatewaySettings) -> subprocess.Popen[bytes]:
@@ -64,7 +79,7 @@ def hut_keys(tmp: Path) -> tuple[Path, Path, HutKeyring]:
     secret_file = tmp / "server-secret"
     keyring = HutKeyring(new_secret_file(secret_file))
     credentials = tmp / "bench-hut.credentials.toml"
-    HutCredentials("bench-hut", keyring("bench-hut").key).write(credentials)
+    HutCredentials(HUT, keyring(HUT).key).write(credentials)
     return secret_file, credentials, keyring
 
 
@@ -95,53 +110,74 @@ def _tap_until_unlocked(
                 raise
 
 
-def card_to_unlock_offline(taps: int, tmp: Path) -> list[float]:
-    """The gateway runs as its own process, as on the Pi; the emulator here is the MCU."""
+@dataclass(frozen=True, slots=True)
+class Hut:
+    """A running hut the bench can time: its controller, and what its lines say."""
+
+    waiter: LineWaiter
+    emulator: ControllerEmulator
+
+
+@contextmanager
+def offline_gateway(tmp: Path) -> Iterator[Hut]:
+    """The gateway as its own process, as on the Pi, with an allowlist kept on disk from
+    an earlier day and nobody listening where its broker should be; the emulator is the
+    MCU."""
     waiter = LineWaiter()
     emulator = ControllerEmulator(output=waiter)
     emulator.start()
     _, credentials, keyring = hut_keys(tmp)
     settings = GatewaySettings(
-        hut="bench-hut",
+        hut=HUT,
         serial=emulator.device_path,
         mqtt_url=f"mqtt://127.0.0.1:{free_port()}",  # nobody listens there
         data_dir=tmp / "offline",
         credentials_file=credentials,
     )
     salt = "bench-salt-0001"
-    key = keyring("bench-hut")
+    key = keyring(HUT)
     allowlist = Allowlist(
-        hut="bench-hut", version=1, issued=utc_now(), salt=salt, cards=[key.card_hash(salt, CARD)]
+        hut=HUT, version=1, issued=utc_now(), salt=salt, cards=[key.card_hash(salt, CARD)]
     )
-    # Kept on disk from an earlier day, as after a power cut with the network down.
     AllowlistStore(settings.allowlist_path, key=key).offer(allowlist.sealed(key))
     gateway = start_gateway(settings)
     try:
         _tap_until_unlocked(waiter, emulator, [gateway])
-        return [
-            waiter.timed("recv unlock", lambda: emulator.command(f"card {CARD}"))
-            for _ in range(taps)
-        ]
+        yield Hut(waiter, emulator)
     finally:
         _stop(gateway)
         emulator.stop()
 
 
-def scan_to_feedback(scans: int, tmp: Path, mqtt_url: str) -> list[float]:
-    """As deployed: ``toolhut server`` (SQLite) and ``toolhut gateway`` as processes of
-    their own, the emulated controller here."""
-    db = f"sqlite:///{tmp / 'server.sqlite3'}"
-    secret_file, credentials, _ = hut_keys(tmp)
-    for action in ("migrate", "seed"):
-        extra = ["--hut", "bench-hut"] if action == "seed" else []
-        subprocess.run(
-            [sys.executable, "-m", "toolhut_cli.cli", "--log-level", "WARNING", "server", action,
-             "--db", db, *extra],
-            check=True, env=_env_without("TOOLHUT_SERVER_"), stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+def taps(hut: Hut, n: int) -> list[float]:
+    return [
+        hut.waiter.timed("recv unlock", lambda: hut.emulator.command(f"card {CARD}"))
+        for _ in range(n)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    hut: Hut
+    db_url: str
+    key: HutKey
+
+
+@contextmanager
+def processes_stack(tmp: Path, mqtt_url: str, db_url: str) -> Iterator[Stack]:
+    """As deployed: ``toolhut server`` and ``toolhut gateway`` as processes of their own,
+    the emulated controller here; the door is open, ready for scans."""
+    from server.seed import seed_demo
+    from server.storage import make_engine, migrate
+
+    secret_file, credentials, keyring = hut_keys(tmp)
+    migrate(db_url)  # here, not in a process of its own: a start-up less
+    engine = make_engine(db_url)
+    seed_demo(engine, hut_id=HUT)
+    engine.dispose()
     server = subprocess.Popen(
         [sys.executable, "-m", "toolhut_cli.cli", "--log-level", "WARNING", "server",
-         "--db", db, "--mqtt", mqtt_url, "--host", "127.0.0.1", "--port", str(free_port()),
+         "--db", db_url, "--mqtt", mqtt_url, "--host", "127.0.0.1", "--port", str(free_port()),
          "--secret-file", str(secret_file)],
         env=_env_without("TOOLHUT_SERVER_"),
     )  # fmt: skip
@@ -149,133 +185,158 @@ def scan_to_feedback(scans: int, tmp: Path, mqtt_url: str) -> list[float]:
     emulator = ControllerEmulator(output=waiter)
     emulator.start()
     settings = GatewaySettings(
-        hut="bench-hut", serial=emulator.device_path, mqtt_url=mqtt_url, data_dir=tmp / "gw",
+        hut=HUT, serial=emulator.device_path, mqtt_url=mqtt_url, data_dir=tmp / "gw",
         credentials_file=credentials,
     )  # fmt: skip
     gateway = start_gateway(settings)
     try:
         _tap_until_unlocked(waiter, emulator, [server, gateway])
-        return _scan_samples(waiter, emulator, scans)
+        waiter.timed("sent door open", lambda: emulator.command("door open"))
+        yield Stack(Hut(waiter, emulator), db_url, keyring(HUT))
     finally:
         _stop(gateway)
         _stop(server)
         emulator.stop()
 
 
-def _scan_samples(waiter: LineWaiter, emulator: ControllerEmulator, scans: int) -> list[float]:
-    waiter.timed("sent door open", lambda: emulator.command("door open"))
-    # Each scan of the same label borrows, the next returns: both are full ledger writes.
-    # Each timer waits for its own scan's text, so a late frame (the welcome after the
-    # unlock, say) cannot stop it early and shift every later sample by one.
-    return [
-        waiter.timed(FEEDBACK[n % 2], lambda: emulator.command("scan T0001")) for n in range(scans)
-    ]
-
-
-def scan_to_feedback_in_one_process(scans: int, tmp: Path, mqtt_url: str) -> list[float]:
-    """The demo's stack: gateway, server and ingest share one Python process (and its GIL)."""
+@contextmanager
+def demo_stack(tmp: Path, mqtt_url: str, _db_url: str) -> Iterator[Stack]:
+    """The demo's stack: gateway, server and ingest share one Python process (and its GIL),
+    on the demo's own SQLite file."""
     waiter = LineWaiter()
-    demo = Demo(port=free_port(), data_dir=tmp / "stack", mqtt_url=mqtt_url, hut="bench-hut")
+    demo = Demo(port=free_port(), data_dir=tmp / "stack", mqtt_url=mqtt_url, hut=HUT)
     demo.start(emulator_output=waiter)
     try:
         _wait(lambda: demo.gateway.allowlist.version is not None)
         waiter.timed("recv unlock", lambda: demo.emulator.command(f"card {CARD}"))
-        return _scan_samples(waiter, demo.emulator, scans)
+        waiter.timed("sent door open", lambda: demo.emulator.command("door open"))
+        from server.keys import server_keyring
+
+        db_url = f"sqlite:///{demo.data_dir / 'toolhut.sqlite3'}"
+        key = server_keyring(demo.data_dir / "server-secret")(HUT)
+        yield Stack(Hut(waiter, demo.emulator), db_url, key)
     finally:
         demo.stop()
 
 
-def broker_round_trip(n: int, mqtt_url: str) -> list[float]:
-    endpoint = MqttEndpoint.parse(mqtt_url)
-    got = threading.Event()
-    topic = f"bench/{time.time_ns()}"
-    responder = make_client(endpoint, client_id=f"bench-resp-{time.time_ns()}")
-    responder.on_message = lambda c, u, m: c.publish(f"{topic}/res", m.payload, qos=1)
-    requester = make_client(endpoint, client_id=f"bench-req-{time.time_ns()}")
-    requester.on_message = lambda c, u, m: got.set()
-    for client, sub in ((responder, f"{topic}/req"), (requester, f"{topic}/res")):
-        client.connect(endpoint.host, endpoint.port)
-        client.subscribe(sub, qos=1)
-        client.loop_start()
-    time.sleep(0.3)
-    samples = []
-    try:
-        for _ in range(n):
-            got.clear()
-            start = time.perf_counter()
-            requester.publish(f"{topic}/req", b"x" * 200, qos=1)
-            if not got.wait(5):
-                raise RuntimeError("broker round trip timed out")
-            samples.append((time.perf_counter() - start) * 1000)
-    finally:
-        for client in (responder, requester):
-            client.disconnect()
-            client.loop_stop()
-    return samples
+def scans(hut: Hut, n: int, first: int) -> list[float]:
+    """Each scan of the same label borrows, the next returns: both full ledger writes. Each
+    timer waits for its own scan's text, so a late frame (the welcome after the unlock,
+    say) cannot stop it early and shift every later sample by one."""
+    return [
+        hut.waiter.timed(FEEDBACK[(first + i) % 2], lambda: hut.emulator.command(f"scan {TAG}"))
+        for i in range(n)
+    ]
 
 
-def _wait(predicate: object, timeout: float = 15) -> None:
+def _wait(predicate: Callable[[], bool], timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         if time.monotonic() > deadline:
             raise RuntimeError("stack did not come up")
         time.sleep(0.05)
 
 
-STACKS = {"processes": scan_to_feedback, "demo": scan_to_feedback_in_one_process}
+STACKS = {"processes": processes_stack, "demo": demo_stack}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--taps", type=int, default=300)
-    parser.add_argument("--scans", type=int, default=300)
-    parser.add_argument(
-        "--mqtt",
-        default="own",
-        help="broker URL, or 'own' (default): a private Mosquitto with TCP_NODELAY, as deployed",
+def unlock_measures(run: BenchRun, n: int) -> None:
+    def one(_i: int) -> dict[str, float]:
+        floor = pty_round_trip(n)
+        product = taps(hut, n)
+        return {"floor p99": percentile(floor, 99), "p99": percentile(product, 99),
+                "p50": percentile(product, 50)}  # fmt: skip
+
+    with tempfile.TemporaryDirectory() as tmp, offline_gateway(Path(tmp)) as hut:
+        runs = repeat(run.runs, one)
+    details = {"samples": n, "p50": runs["p50"]}
+    run.add(
+        Measure(
+            "card → unlock p99, server and broker down",
+            "ms",
+            runs["p99"],
+            floor=Floor("pseudo-terminal round trip p99, frame → ack", "ms", runs["floor p99"]),
+            target=ratio_at_most(10, "p99 ≤ 10× the pseudo-terminal round trip"),
+            details=details,
+        )
     )
-    parser.add_argument(
-        "--only",
-        choices=["unlock", "scan"],
-        help="run only card -> unlock (no broker needed), or only scan -> feedback and its floor",
+    run.add(
+        Measure(
+            "card → unlock p99, server and broker down, absolute",
+            "ms",
+            runs["p99"],
+            target=at_most(5.0, "p99 ≤ 5 ms on an idle machine (see the load average)"),
+            details=details,
+        )
     )
-    parser.add_argument(
-        "--stack",
-        choices=["processes", "demo"],
-        default="processes",
-        help="scan -> feedback with server and gateway as processes of their own (default, as "
-        "deployed) or the demo's stack in one process",
+
+
+def scan_measures(
+    run: BenchRun, kind: str, n: int, stack_name: str, endpoint: MqttEndpoint
+) -> None:
+    def one(i: int) -> dict[str, float]:
+        broker = request_response(endpoint, n)
+        floor = raw_tap(endpoint, stack.db_url, n, key=stack.key, card=CARD, tag=TAG)
+        product = scans(stack.hut, n, first=i * n)
+        return {"broker p50": percentile(broker, 50), "floor p50": percentile(floor, 50),
+                "floor p99": percentile(floor, 99), "p50": percentile(product, 50),
+                "p99": percentile(product, 99)}  # fmt: skip
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_db(kind, name="latency") as db_url,
+        STACKS[stack_name](Path(tmp), endpoint.url, db_url) as stack,
+    ):
+        runs = repeat(run.runs, one)
+    name = NAMES[kind]
+    for p, bound in (("p50", 3), ("p99", 4)):
+        run.add(
+            Measure(
+                f"scan → feedback {p}, {name}, {stack_name} stack",
+                "ms",
+                runs[p],
+                floor=Floor(
+                    f"raw tap {p} on {name}: MQTT request, card lookup, insert, commit, reply",
+                    "ms",
+                    runs[f"floor {p}"],
+                ),
+                target=ratio_at_most(bound, f"{p} ≤ {bound}× the raw tap on the same database"),
+                details={"samples": n},
+            )
+        )
+    run.add(  # the database's share of the raw tap: what the broker alone costs
+        Measure(
+            f"raw tap p50 on {name}, against the broker alone",
+            "ms",
+            runs["floor p50"],
+            floor=Floor("broker request/response p50, QoS 1 both ways", "ms", runs["broker p50"]),
+            details={"samples": n},
+        )
     )
-    args = parser.parse_args()
+
+
+def main() -> int:
+    p = parser(__doc__, runs=5)
+    p.add_argument("--taps", type=int, default=None, help="per run (default 300; quick 30)")
+    p.add_argument("--scans", type=int, default=None, help="per run (default 300; quick 30)")
+    p.add_argument("--only", choices=["unlock", *NAMES], default=None)
+    p.add_argument("--stack", choices=list(STACKS), default="processes")
+    args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    if args.only != "scan":
-        with tempfile.TemporaryDirectory() as tmp:
-            offline = card_to_unlock_offline(args.taps, Path(tmp))
-        print(summary("card -> unlock, server and broker down", offline))
-    if args.only == "unlock":
-        return
-    broker = None
-    mqtt_url = args.mqtt
-    if mqtt_url == "own":
-        binary = mosquitto_binary()
-        broker = MosquittoProcess(binary) if binary else EmbeddedBroker()
-        mqtt_url = broker.start().url
-        print(f"broker: {'mosquitto' if binary else 'embedded amqtt'} at {mqtt_url}")
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            measure = STACKS[args.stack]
-            scans = measure(args.scans, Path(tmp), mqtt_url)
-            floor = broker_round_trip(args.scans, mqtt_url)
-    finally:
-        if broker is not None:
-            broker.stop()
-    print(summary(f"scan -> server feedback, full stack ({args.stack})", scans))
-    print(summary("bare broker request/response (floor)", floor))
-    print(
-        "ratio scan/broker floor at p50: "
-        f"{statistics.median(scans) / statistics.median(floor):.1f}x"
-    )
+    run = BenchRun("hut_latency", args)
+    default = 30 if run.quick else 300
+    if args.only in (None, "unlock"):
+        unlock_measures(run, args.taps or default)
+    if args.only != "unlock":
+        kinds = databases(args.only)
+        if args.stack == "demo":
+            kinds = [k for k in kinds if k == "sqlite"]  # the demo's own SQLite file
+        for kind in kinds:
+            # A broker each: the retained allowlists of one stack never meet the next.
+            with private_broker() as endpoint:
+                scan_measures(run, kind, args.scans or default, args.stack, endpoint)
+    return run.finish()
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

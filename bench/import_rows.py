@@ -10,49 +10,38 @@ residents).
 - floor: the same bytes parsed by the csv module and the same rows written by one bulk
   INSERT per table with SQLAlchemy Core, committed: nothing checked, nothing audited.
 
-Each is run ``--runs`` times on one scratch database per database kind (the rows deleted
-between runs); the median and the spread (least, most) in seconds, and the ratio of the
-medians. SQLite always; PostgreSQL too when it answers (``--pg``, default the tests'
-database), in a schema of its own, dropped after.
+Each run, on one scratch database per database kind (the rows deleted between runs):
+the floor, then the import. SQLite always; PostgreSQL too when it answers, in a schema of
+its own, dropped after.
 
-    python bench/import_rows.py [--rows 10000] [--runs 5] [--pg URL] [--quick]
+    python bench/import_rows.py [--rows 10000] [--runs 5] [--only sqlite|postgresql] [--quick]
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
-import os
-import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support, from a script
+from harness import BenchRun, Floor, Measure, at_most, parser, repeat
+from harness.services import databases, scratch_db
+from sqlalchemy import delete, insert
+from sqlalchemy.orm import Session, sessionmaker
 
-from _scratch import scratch_db  # noqa: E402
-from sqlalchemy import delete, insert  # noqa: E402
-from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
-
-from server.domain.actors import Actor  # noqa: E402
-from server.records.item_sheet import ITEM_SHEET  # noqa: E402
-from server.records.member_sheet import SHEET as MEMBER_SHEET  # noqa: E402
-from server.storage import make_engine, make_sessionmaker  # noqa: E402
-from server.storage.migrate import migrate_engine  # noqa: E402
-from server.storage.models import Card, Hut, Item, Member, MemberFlagRow  # noqa: E402
-from server.storage.staff_models import AuditEntry  # noqa: E402
-from server.tabular.runner import run_import  # noqa: E402
-from server.tabular.spec import Sheet  # noqa: E402
+from server.domain.actors import Actor
+from server.records.item_sheet import ITEM_SHEET
+from server.records.member_sheet import SHEET as MEMBER_SHEET
+from server.storage import make_engine, make_sessionmaker
+from server.storage.migrate import migrate_engine
+from server.storage.models import Card, Hut, Item, Member, MemberFlagRow
+from server.storage.staff_models import AuditEntry
+from server.tabular.runner import run_import
+from server.tabular.spec import Sheet
 
 PREFIX = "BENCH"  # tags are upper case (the item fields normalise them)
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
-DEFAULT_PG = os.environ.get(
-    "TOOLHUT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 HUT = "bench-hut"
@@ -135,82 +124,71 @@ def cleared(sessions: sessionmaker[Session]) -> None:
         db.commit()
 
 
-def timed(run: Callable[[], None], sessions: sessionmaker[Session], runs: int) -> list[float]:
-    samples = []
-    for _ in range(runs):
-        cleared(sessions)
-        start = time.perf_counter()
-        run()
-        samples.append(time.perf_counter() - start)
-    return samples
+def timed(run: Callable[[], None], sessions: sessionmaker[Session]) -> float:
+    cleared(sessions)
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
 
 
-def shown(samples: list[float]) -> str:
-    return (
-        f"median {statistics.median(samples):.3f} s "
-        f"(spread {min(samples):.3f}–{max(samples):.3f} s, {len(samples)} runs)"
-    )
+NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+WHAT = {"items": "item rows (a hut's inventory)", "members": "member rows with cards"}
 
 
-def bench(label: str, url: str, rows: int, runs: int) -> None:
-    engine = make_engine(url)
-    try:
-        migrate_engine(engine)
-        sessions = make_sessionmaker(engine)
-        with sessions.begin() as db:
-            db.add(Hut(id=HUT, name="测试工具屋"))
-        for kind in KINDS:
-            bench_kind(f"{label}, {kind}", sessions, kind, rows, runs)
-    finally:
-        engine.dispose()
+def bench(run: BenchRun, kind: str, rows: int) -> None:
+    with scratch_db(kind, name="import") as url:
+        engine = make_engine(url)
+        try:
+            migrate_engine(engine)
+            sessions = make_sessionmaker(engine)
+            with sessions.begin() as db:
+                db.add(Hut(id=HUT, name="测试工具屋"))
+            for sheet_kind in KINDS:
+                bench_kind(run, sessions, kind, sheet_kind, rows)
+        finally:
+            engine.dispose()
 
 
 def bench_kind(
-    label: str, sessions: sessionmaker[Session], kind: str, rows: int, runs: int
+    run: BenchRun, sessions: sessionmaker[Session], kind: str, sheet_kind: str, rows: int
 ) -> None:
-    sheet, make, write = KINDS[kind]
+    sheet, make, write = KINDS[sheet_kind]
     data = make(rows)
-    timed(lambda: imported(sessions, sheet, data), sessions, 1)  # warm: caches, plans
-    full = timed(lambda: imported(sessions, sheet, data), sessions, runs)
-    bare = timed(lambda: floor(sessions, write, data), sessions, runs)
+    timed(lambda: imported(sessions, sheet, data), sessions)  # warm: caches, plans
+
+    def one(_i: int) -> dict[str, float]:
+        return {
+            "floor": timed(lambda: floor(sessions, write, data), sessions),
+            "import": timed(lambda: imported(sessions, sheet, data), sessions),
+        }
+
+    runs = repeat(run.runs, one)
     cleared(sessions)
-    ratio = statistics.median(full) / statistics.median(bare)
-    print(f"{label}, {rows:,} rows ({len(data) / 1e6:.2f} MB):")
-    print(f"  import  {shown(full)}, {rows / statistics.median(full):,.0f} rows/s")
-    print(f"  floor   {shown(bare)} (csv module + one bulk INSERT per table)")
-    print(f"  ratio   {ratio:.1f}x the floor")
-
-
-def postgres_answers(url: str) -> bool:
-    import psycopg
-
-    from server.storage import normalize_db_url
-
-    plain = normalize_db_url(url).replace("postgresql+psycopg://", "postgresql://")
-    try:
-        psycopg.connect(plain, connect_timeout=3).close()
-    except psycopg.Error:
-        return False
-    return True
+    run.add(
+        Measure(
+            f"spreadsheet import of {rows:,} {WHAT[sheet_kind]}, {NAMES[kind]}",
+            "s",
+            runs["import"],
+            floor=Floor(
+                "csv module + one bulk Core INSERT per table, nothing checked", "s", runs["floor"]
+            ),  # fmt: skip
+            target=at_most(10.0, "10,000 rows in seconds (≤ 10 s)"),
+            details={"csv_mb": len(data) / 1e6},
+        )
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--pg", default=DEFAULT_PG, help="PostgreSQL database URL")
-    parser.add_argument("--quick", action="store_true", help="1,000 rows, 2 runs")
-    args = parser.parse_args()
-    rows, runs = (1_000, 2) if args.quick else (args.rows, args.runs)
-    with tempfile.TemporaryDirectory() as tmp, scratch_db(None, Path(tmp)) as url:
-        bench("SQLite", url, rows, runs)
-    if not postgres_answers(args.pg):
-        print(f"PostgreSQL at {args.pg.split('@')[-1]} does not answer: skipped")
-        return 0
-    with tempfile.TemporaryDirectory() as tmp, scratch_db(args.pg, Path(tmp)) as url:
-        bench("PostgreSQL", url, rows, runs)
-    return 0
+    p = parser(__doc__, runs=5)
+    p.add_argument("--rows", type=int, default=None, help="default 10,000; quick 300")
+    p.add_argument("--only", choices=list(NAMES), default=None)
+    args = p.parse_args()
+    run = BenchRun("import_rows", args)
+    rows = args.rows or (300 if run.quick else 10_000)
+    for kind in databases(args.only):
+        bench(run, kind, rows)
+    return run.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -1,14 +1,15 @@
-"""1,000 item labels into one PDF (3x8 sheets); prints the seconds it took.
+"""Item labels into one PDF (3x8 sheets by default): issue 5 asks for 1,000 in <= 10 s.
 
-Run: .venv/bin/python bench/labels_pdf.py [COUNT] [LAYOUT]   (issue 5 asks for <= 10 s)
+python bench/labels_pdf.py [--count 1000] [--layout 3x8] [--runs 3] [--quick]
 """
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from harness import BenchRun, Measure, at_most, parser, repeat
 
 from labels import PRESETS, ItemLabel
 from labels.make import make_labels
@@ -22,7 +23,7 @@ NAMES = [
 ]
 
 
-def main(count: int = 1000, layout: str = "3x8") -> float:
+def one_pdf(count: int, layout: str) -> dict[str, float]:
     labels = [
         ItemLabel.for_item(
             base_url="https://tools.example.org",
@@ -38,12 +39,28 @@ def main(count: int = 1000, layout: str = "3x8") -> float:
         start = time.perf_counter()
         make_labels(labels, output=out, fmt="pdf", layout=PRESETS[layout])
         seconds = time.perf_counter() - start
-        size = out.stat().st_size
-    print(f"{count} labels, layout {layout}: {seconds:.2f} s ({size / 1e6:.1f} MB)")
-    return seconds
+        return {"s": seconds, "MB": out.stat().st_size / 1e6}
+
+
+def main() -> int:
+    p = parser(__doc__, runs=3)
+    p.add_argument("--count", type=int, default=None, help="labels (default 1,000; quick 50)")
+    p.add_argument("--layout", default="3x8", choices=sorted(PRESETS))
+    args = p.parse_args()
+    run = BenchRun("labels_pdf", args)
+    count = args.count or (50 if run.quick else 1000)
+    runs = repeat(run.runs, lambda _i: one_pdf(count, args.layout))
+    run.add(
+        Measure(
+            f"{count:,} item labels into one {args.layout} PDF",
+            "s",
+            runs["s"],
+            target=at_most(10.0, "≤ 10 s for 1,000 labels"),
+            details={"pdf_mb": runs["MB"]},
+        )
+    )
+    return run.finish()
 
 
 if __name__ == "__main__":
-    main(
-        int(sys.argv[1]) if len(sys.argv) > 1 else 1000, sys.argv[2] if len(sys.argv) > 2 else "3x8"
-    )
+    raise SystemExit(main())

@@ -1,29 +1,34 @@
-"""How fast a hut gateway's outbox drains after an outage.
+"""How fast a hut gateway's outbox drains after an outage, as a ratio to the broker's own
+QoS-1 rate taken in the same run.
 
 The gateway (real Gateway, emulated controller on a pseudo-terminal) runs while neither the
 broker nor the server can be reached, and records N events of ordinary hut visits (card,
 door open, two scans, door close). Then a private Mosquitto (TCP_NODELAY) comes up on the
-port the gateway keeps trying, and the real server (ServerRuntime) with it; the clock runs
-from the moment both the gateway and the server are connected until the outbox is empty
-and every event is in the ledger.
+port the gateway keeps trying, and the real server (ServerRuntime) with it, on a new
+SQLite file or a new schema of the machine's PostgreSQL; the clock runs from the moment
+both the gateway and the server are connected until the outbox is empty and every event
+is in the ledger. The floor, first in each run: the same number of events of the same
+kind (sealed, the same size) from a plain paho publisher to a plain paho subscriber
+(harness.broker_floors.qos1_rate).
 
-    python bench/outbox_drain.py [--events 10000] [--db postgresql+psycopg://...]
-    python bench/outbox_drain.py --server stub   # the gateway's own ceiling
+    python bench/outbox_drain.py [--events 10000] [--window 500] [--only sqlite|postgresql]
+                                 [--server real|stub] [--runs 3] [--quick]
 
 ``--server stub`` puts a bare MQTT client in the server's place that acks each burst of
 events at once, without a database: what the gateway and the broker can do on their own.
-
-Figures go to docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from harness import BenchRun, Floor, Measure, parser, ratio_at_least, repeat
+from harness.broker_floors import QOS1_RATE, qos1_rate
+from harness.services import databases, private_broker, scratch_db
 
 from firmware_bridge.emulator import ControllerEmulator
 from hut_gateway.gateway import Gateway
@@ -136,25 +141,35 @@ class StubServer:
         self.client.loop_stop()
 
 
-def run(events: int, db_url: str | None, window: int, *, stub: bool = False) -> dict[str, float]:
+def floor_pool(events: int, key: HutKey) -> list[tuple[str, bytes]]:
+    """The floor's payloads: as many events of the same visits, sealed with the hut's key
+    (the outbox's events on the wire are these, the same size)."""
+    pool: list[tuple[str, bytes]] = []
+    visit = 0
+    while len(pool) < events:
+        for build in visit_events(visit):
+            pool.append((HUT, build(len(pool) + 1).sealed(key)))
+        visit += 1
+    return pool[:events]
+
+
+def run(events: int, db_url: str, window: int, *, stub: bool = False) -> dict[str, float]:
     from server.app import ServerRuntime
     from server.seed import seed_demo
     from server.settings import ServerSettings
     from server.storage import make_engine, migrate
 
-    binary = mosquitto_binary()
-    if binary is None:
-        raise SystemExit("needs the mosquitto binary")
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="toolhut-drain-") as tmp:
-        db = db_url or f"sqlite:///{Path(tmp) / 'ledger.sqlite3'}"
-        migrate(db)
-        engine = make_engine(db)
+        migrate(db_url)
+        engine = make_engine(db_url)
         seed_demo(engine, hut_id=HUT)
         before = ledger_count(engine)
 
         secret_file = Path(tmp) / "server-secret"
         key = HutKeyring(new_secret_file(secret_file))(HUT)
+        with private_broker() as floor_broker:
+            floor = qos1_rate(floor_broker, floor_pool(events, key))
         emulator = ControllerEmulator(output=lambda line: None)
         emulator.start()
         gateway = Gateway(
@@ -171,7 +186,7 @@ def run(events: int, db_url: str | None, window: int, *, stub: bool = False) -> 
             ),
         )
         gateway.start()
-        broker = MosquittoProcess(binary, port=port)
+        broker = MosquittoProcess(mosquitto_binary() or "mosquitto", port=port)
         server: Any = None
         try:
             t0 = time.perf_counter()
@@ -187,27 +202,31 @@ def run(events: int, db_url: str | None, window: int, *, stub: bool = False) -> 
             else:
                 server = ServerRuntime(
                     ServerSettings(
-                        db_url=db, mqtt_url=broker.endpoint.url, port=0,
+                        db_url=db_url, mqtt_url=broker.endpoint.url, port=0,
                         secret_file=secret_file,
                     )
                 )  # fmt: skip
                 server.start()
                 connected = server.ingest.wait_connected(15)
             if not connected:
-                raise SystemExit("server did not reach the broker")
+                raise RuntimeError("server did not reach the broker")
             if not gateway.uplink.wait_connected(15):
-                raise SystemExit("gateway did not reach the broker")
+                raise RuntimeError("gateway did not reach the broker")
             start = time.perf_counter()
             while gateway.outbox.depth() > 0:
                 if time.perf_counter() - start > 600:
-                    raise SystemExit(f"drain stalled at {gateway.outbox.depth()} events")
-                time.sleep(0.01)
+                    raise RuntimeError(f"drain stalled at {gateway.outbox.depth()} events")
+                time.sleep(0.01)  # polling the outbox's depth: the clock stops on the evidence
             drain_s = time.perf_counter() - start
             applied = ledger_count(engine) - before
+            if not stub and applied < depth:
+                raise RuntimeError(f"drained {depth} events but only {applied} are in the ledger")
             return {
+                "floor": floor,
+                "rate": depth / drain_s,
                 "events": depth,
                 "drain_s": drain_s,
-                "rate": depth / drain_s,
+                "fill_s": fill_s,
                 "applied": applied,
                 "resent": gateway.uplink.resent,
             }
@@ -220,24 +239,46 @@ def run(events: int, db_url: str | None, window: int, *, stub: bool = False) -> 
             engine.dispose()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=10_000)
-    parser.add_argument("--window", type=int, default=500, help="gateway drain_window")
-    parser.add_argument("--server", choices=["real", "stub"], default="real")
-    parser.add_argument(
-        "--db", help="server database URL (default: a fresh SQLite file); PostgreSQL: "
-        "an empty database, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/bench",
-    )  # fmt: skip
-    args = parser.parse_args()
+NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def main() -> int:
+    p = parser(__doc__, runs=3)
+    p.add_argument("--events", type=int, default=None, help="default 10,000; quick 300")
+    p.add_argument("--window", type=int, default=500, help="gateway drain_window")
+    p.add_argument("--server", choices=["real", "stub"], default="real")
+    p.add_argument("--only", choices=list(NAMES), default=None)
+    args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    result = run(args.events, args.db, args.window, stub=args.server == "stub")
-    print(
-        f"drained {result['events']:.0f} events in {result['drain_s']:.2f} s: "
-        f"{result['rate']:.0f} events/s; {result['applied']:.0f} new ledger rows; "
-        f"{result['resent']:.0f} resent (window {args.window}, {args.server} server)"
-    )
+    run_ = BenchRun("outbox_drain", args)
+    events = args.events or (300 if run_.quick else 10_000)
+    stub = args.server == "stub"
+    kinds = ["sqlite"] if stub else databases(args.only)  # the stub has no database
+    for kind in kinds:
+
+        def one(_i: int, kind: str = kind) -> dict[str, float]:
+            with scratch_db(kind, name="drain") as url:
+                return run(events, url, args.window, stub=stub)
+
+        runs = repeat(run_.runs, one)
+        server = "a stub server (no database)" if stub else f"the server on {NAMES[kind]}"
+        run_.add(
+            Measure(
+                f"outbox drain after a {events:,}-event outage, {server}",
+                "events/s",
+                runs["rate"],
+                floor=Floor(
+                    f"{QOS1_RATE}, as many events of the same size",
+                    "events/s",
+                    runs["floor"],
+                ),
+                target=None if stub else ratio_at_least(0.5, "≥ 50 % of the broker's QoS-1 rate"),
+                details={k: runs[k] for k in ("events", "drain_s", "fill_s", "applied", "resent")}
+                | {"window": args.window},
+            )
+        )
+    return run_.finish()
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
