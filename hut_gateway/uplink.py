@@ -113,6 +113,9 @@ class Uplink:
         self._lock = threading.RLock()
         self._next_status = 0.0
         self._status_depth: int | None = None
+        # The controller firmware the Home Assistant config last announced, and whether it
+        # was announced on this connection at all.
+        self._announced: tuple[bool, str | None] = (False, None)
         self._ticker: threading.Thread | None = None
         self.rejected_messages = 0
         # Strangers on the broker decide how often a message is refused: the SD card must
@@ -189,6 +192,7 @@ class Uplink:
         if not self.connected:
             return
         status = self._status()
+        self._announce(status.firmware)
         if "uptime_s" in Status.model_fields:  # the contract's field, once it has one
             status = status.model_copy(update={"uptime_s": self.uptime_s()})
         self._status_depth = status.outbox
@@ -196,6 +200,27 @@ class Uplink:
         self._client.publish(
             self._topics.status(self._hut), status.sealed(self._key), qos=1, retain=True
         )
+
+    def _announce(self, firmware: str | None) -> None:
+        """Home Assistant's discovery config, retained: once per connection, and again when
+        the controller's firmware becomes known or changes (the device's ``sw_version``).
+        A controller gone (firmware None) keeps the last one announced."""
+        if not self._settings.homeassistant:
+            return
+        with self._lock:  # the status goes out from three threads: announced once
+            done, announced = self._announced
+            firmware = firmware if firmware is not None else announced
+            if done and firmware == announced:
+                return
+            self._announced = (True, firmware)
+            for message in discovery_messages(
+                hut=self._hut,
+                topics=self._topics,
+                status_interval_s=self._settings.status_interval_s,
+                firmware=firmware,
+                discovery_prefix=self._settings.homeassistant_prefix,
+            ):
+                self._client.publish(message.topic, message.payload, qos=1, retain=True)
 
     def maintain(self) -> None:
         """Once a second: resend what went stale, publish status when due or changed."""
@@ -276,18 +301,12 @@ class Uplink:
         self._backoff.reset()
         for kind in (TopicKind.ACK, TopicKind.CMD, TopicKind.ALLOWLIST):
             client.subscribe(self._topics.for_hut(self._hut, kind), qos=1)
-        if self._settings.homeassistant:
-            for message in discovery_messages(
-                hut=self._hut,
-                topics=self._topics,
-                discovery_prefix=self._settings.homeassistant_prefix,
-            ):
-                client.publish(message.topic, message.payload, qos=1, retain=True)
         with self._lock:
             # A new connection: whatever was out on the old one may be lost; start over
             # from the oldest event in the outbox.
             self._out.clear()
             self._cursor = 0
+            self._announced = (False, self._announced[1])
             self._connected.set()
         # Outside the lock: the status callback belongs to the gateway and may take its own.
         self.publish_status()
