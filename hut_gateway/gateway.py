@@ -41,6 +41,7 @@ from hut_gateway import data_dir
 from hut_gateway.allowlist import AllowlistStore
 from hut_gateway.commands import CommandGuard
 from hut_gateway.health import AlarmChange, Change, ControllerChange, HealthLimits, HealthMonitor
+from hut_gateway.metrics import GatewayMetrics
 from hut_gateway.outbox import Outbox
 from hut_gateway.recorder import Build, Recorder
 from hut_gateway.session import EnrolWindow, SessionTracker, enrol_window_s
@@ -193,6 +194,9 @@ class Gateway:
         self._stopping = threading.Event()
         self._status_dirty = threading.Event()
         self._door_reported = threading.Event()
+        self.metrics = GatewayMetrics(
+            self.status, outbox=self.outbox, uplink=self.uplink, settings=settings
+        )
         self._supervisor = threading.Thread(
             target=self._supervise, name="gateway-supervisor", daemon=True
         )
@@ -214,6 +218,7 @@ class Gateway:
                 self._apply(self.health.port_lost(now=self._monotonic()))
         elif not self._door_reported.wait(_DOOR_REPORT_WAIT_S):
             log.info("the controller has not said where the door is yet")
+        self.metrics.start()
         self.uplink.start()
         self._supervisor.start()
         log.info(
@@ -236,6 +241,7 @@ class Gateway:
             opening.port.close()
         self._recorder.stop()  # after the controller went quiet: what it said is written
         self.uplink.stop()
+        self.metrics.stop()
         self.outbox.close()
 
     def status(self) -> Status:

@@ -122,6 +122,11 @@ class Uplink:
         # not fill with their lines (the count in the status keeps every one).
         self._rejections = RateLimitedLog(log, limit=REJECTION_LINES, clock=monotonic)
         self.resent = 0
+        self.connections = 0  # accepted by the broker; the ones after the first: reconnects
+        # (action, result) -> commands taken; result: done, refused (expired, replayed,
+        # not for now), failed (a bug). Read by the metrics from another thread.
+        self._commands: dict[tuple[str, str], int] = {}
+        self._commands_lock = threading.Lock()
         self.client_id = gateway_client_id(
             prefix=settings.topic_prefix, hut=self._hut, install=install_id(settings.data_dir)
         )
@@ -298,6 +303,7 @@ class Uplink:
             self._set_reconnect_delay()
             return
         log.info("connected to broker %s as %s", self._endpoint.url, self.client_id)
+        self.connections += 1
         self._backoff.reset()
         for kind in (TopicKind.ACK, TopicKind.CMD, TopicKind.ALLOWLIST):
             client.subscribe(self._topics.for_hut(self._hut, kind), qos=1)
@@ -345,7 +351,7 @@ class Uplink:
                 if message.retain:
                     # Sealed or not: a retained unlock would open the door at every reconnect.
                     raise ContractError("retained command refused: commands are never retained")
-                self._on_command(parse_command(message.payload, key=self._key))
+                self._take_command(parse_command(message.payload, key=self._key))
             elif kind is TopicKind.ALLOWLIST:
                 self._on_allowlist(message.payload)
         except ContractError as exc:
@@ -354,6 +360,24 @@ class Uplink:
         except Exception:  # a bug in a handler must not kill paho's network thread
             self.rejected_messages += 1
             log.exception("error handling message on %s", _shown(message.topic))
+
+    def _take_command(self, command: Command) -> None:
+        result = "failed"
+        try:
+            self._on_command(command)
+            result = "done"
+        except ContractError:
+            result = "refused"
+            raise
+        finally:
+            with self._commands_lock:
+                key = (command.action, result)
+                self._commands[key] = self._commands.get(key, 0) + 1
+
+    def command_counts(self) -> dict[tuple[str, str], int]:
+        """Commands taken so far, by (action, result)."""
+        with self._commands_lock:
+            return dict(self._commands)
 
     def _tick(self) -> None:
         while not self._stopping.wait(TICK_S):
