@@ -8,6 +8,8 @@ real board's serial port. Output lines have fixed formats that tests and the dem
     emulator: unplugged                  the pty is gone (as a USB adapter pulled out)
     emulator: silent | emulator: resumed a hung controller, and its recovery
     sent hello firmware=emu-1.0.0        frames sent (heartbeats only with verbose):
+    sent door state=closed                 after each hello (and the alarms raised):
+                                           the reed switch now, ending the report
     sent card uid=04A1B2C3                 card, scan, door open|close,
     sent scan text="..."                   alarm kind=forced_open|held_open|tamper
     sent door open                         active=1|0, raw bytes=N
@@ -24,6 +26,11 @@ is acted on, so "lock released", not the unlock's ack, says the door may open.
 Like the real board it detects two door alarms itself: forced open (the door opens while
 the lock is engaged; cleared when it closes) and held open (open longer than
 ``held_open_s``; cleared when it closes).
+
+Right after every hello it sends, like the real board, what its inputs say now: an Alarm
+for each alarm still raised, then a DoorChanged with the reed switch's state (printed
+``sent door state=open|closed``, as it is a report, not a movement), which ends the
+report. A gateway that restarts knows the door at once instead of waiting for it to move.
 """
 
 from __future__ import annotations
@@ -314,9 +321,9 @@ class ControllerEmulator:
                 self.alarms.discard(kind)
         self._send(Alarm(kind, active))
 
-    def _send(self, frame: Frame) -> Future[bool]:
+    def _send(self, frame: Frame, *, line: str | None = None) -> Future[bool]:
         link = self.link
-        line = _describe(frame)
+        line = line or _describe(frame)
         # Printed before the frame can leave: whoever sees it on the wire, or its answer in
         # a "recv" line, finds this line already there, so the output keeps the wire's order.
         if line is not None and (self._verbose or not isinstance(frame, Heartbeat)):
@@ -324,7 +331,15 @@ class ControllerEmulator:
         return link.send(frame)
 
     def _send_hello(self) -> None:
+        """Hello, then the state of the inputs (docs/serial-protocol.md, "Start-up"): every
+        alarm still raised, and last the door as the reed switch has it."""
         self._send(Hello(self.firmware))
+        with self._state_lock:
+            door_open = self.door_open
+            alarms = sorted(self.alarms)
+        for kind in alarms:
+            self._send(Alarm(kind, True))
+        self._send(DoorChanged(open=door_open), line=_door_state_line(door_open))
 
     def _on_frame(self, frame: Frame) -> None:
         if isinstance(frame, Unlock):
@@ -399,6 +414,10 @@ def _parse_uid(text: str) -> bytes:
     except ValueError:
         raise FrameError(f"card UID must be hex, e.g. 04A1B2C3, got {text!r}") from None
     return CardRead(uid).uid
+
+
+def _door_state_line(door_open: bool) -> str:
+    return f"door state={'open' if door_open else 'closed'}"
 
 
 def _describe(frame: Frame) -> str | None:

@@ -30,6 +30,8 @@ _FIELDS = (
     "homeassistant",
     "homeassistant_prefix",
     "status_interval_s",
+    "metrics_port",
+    "metrics_host",
 )
 
 
@@ -69,6 +71,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--status-interval", dest="status_interval_s", type=float, metavar="SECONDS"
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve the gateway's Prometheus metrics on this port (0: off)",
+    )
+    parser.add_argument("--metrics-host", metavar="ADDRESS", help="address of the metrics port")
     parser.set_defaults(run=run)
 
 

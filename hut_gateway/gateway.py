@@ -41,6 +41,7 @@ from hut_gateway import data_dir
 from hut_gateway.allowlist import AllowlistStore
 from hut_gateway.commands import CommandGuard
 from hut_gateway.health import AlarmChange, Change, ControllerChange, HealthLimits, HealthMonitor
+from hut_gateway.metrics import GatewayMetrics
 from hut_gateway.outbox import Outbox
 from hut_gateway.recorder import Build, Recorder
 from hut_gateway.session import EnrolWindow, SessionTracker, enrol_window_s
@@ -116,6 +117,9 @@ def closed_text(windows: list[str]) -> str:
 
 
 _WRITE_WAIT_S = 5.0  # longer than any sane SD card sync; then ack rather than wedge
+# At start, how long the uplink waits for the controller to say where the door is, so the
+# first status already has it: an Arduino that resets when the port opens answers in ~2 s.
+_DOOR_REPORT_WAIT_S = 3.0
 
 _BEEP_TO_FRAME = {WireBeep.OK: Beep.OK, WireBeep.ERROR: Beep.ERROR, WireBeep.NONE: Beep.NONE}
 
@@ -189,6 +193,10 @@ class Gateway:
         self.ticks = 0  # supervisor passes: lets a test know time was looked at
         self._stopping = threading.Event()
         self._status_dirty = threading.Event()
+        self._door_reported = threading.Event()
+        self.metrics = GatewayMetrics(
+            self.status, outbox=self.outbox, uplink=self.uplink, settings=settings
+        )
         self._supervisor = threading.Thread(
             target=self._supervise, name="gateway-supervisor", daemon=True
         )
@@ -208,6 +216,9 @@ class Gateway:
         if not self._open_serial():
             with self._lock:
                 self._apply(self.health.port_lost(now=self._monotonic()))
+        elif not self._door_reported.wait(_DOOR_REPORT_WAIT_S):
+            log.info("the controller has not said where the door is yet")
+        self.metrics.start()
         self.uplink.start()
         self._supervisor.start()
         log.info(
@@ -230,6 +241,7 @@ class Gateway:
             opening.port.close()
         self._recorder.stop()  # after the controller went quiet: what it said is written
         self.uplink.stop()
+        self.metrics.stop()
         self.outbox.close()
 
     def status(self) -> Status:
@@ -432,18 +444,26 @@ class Gateway:
             self._awaiting_feedback[event_id] = self._monotonic() + self.settings.feedback_window_s
 
     def _on_door(self, frame: DoorChanged) -> None:
+        """A door that moved is an event. The controller also says where the door is after
+        each hello: that report is no event when it matches what the gateway knows, nor when
+        the gateway knew nothing yet (it has just started); it only fills in the status."""
         now = self._monotonic()
         state = DoorState.OPEN if frame.open else DoorState.CLOSED
+        known = self.controller.door
         self.controller.door = state
-        if frame.open:
-            session = self.sessions.door_opened(now=now)
-        else:
-            session = self.sessions.door_closed(now=now)
-            if session is not None:
-                log.info("door closed, session %s ended", session.id)
-        self._record(
-            lambda env: DoorEvent(**env, session=session.id if session else None, state=state)
-        )
+        self._door_reported.set()
+        if state is known:
+            return
+        if known is not None:
+            if frame.open:
+                session = self.sessions.door_opened(now=now)
+            else:
+                session = self.sessions.door_closed(now=now)
+                if session is not None:
+                    log.info("door closed, session %s ended", session.id)
+            self._record(
+                lambda env: DoorEvent(**env, session=session.id if session else None, state=state)
+            )
         self._apply(self.health.door(is_open=frame.open, now=now))
         self._status_dirty.set()
 

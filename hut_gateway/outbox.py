@@ -155,6 +155,17 @@ class Outbox:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
+    def totals(self) -> tuple[int, int]:
+        """(events ever recorded, events waiting), read together: an event leaves only when
+        the server acks it, so the difference is the events acked. For the metrics."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT (SELECT last_seq FROM counter WHERE hut = ?),"
+                " (SELECT count(*) FROM outbox)",
+                (self._hut,),
+            ).fetchone()
+        return int(row[0] or 0), int(row[1])
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

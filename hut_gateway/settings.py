@@ -103,6 +103,19 @@ class GatewaySettings(BaseSettings):
     homeassistant_prefix: str = Field(
         "homeassistant", description="Home Assistant's MQTT discovery prefix"
     )
+    # Off unless set: tests, the demo and a bench of gateways on one machine must not fight
+    # over one port; deploy/gateway.toml (a Pi's own file) turns it on at 9108.
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="port of the gateway's own Prometheus metrics (/metrics); 0: off",
+    )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="address the metrics port listens on; 127.0.0.1: this Pi only",
+    )
     held_open_s: float = Field(
         60.0, gt=0, description="door open longer than this raises held-open (gateway backstop)"
     )

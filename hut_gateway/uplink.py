@@ -113,12 +113,20 @@ class Uplink:
         self._lock = threading.RLock()
         self._next_status = 0.0
         self._status_depth: int | None = None
+        # The controller firmware the Home Assistant config last announced, and whether it
+        # was announced on this connection at all.
+        self._announced: tuple[bool, str | None] = (False, None)
         self._ticker: threading.Thread | None = None
         self.rejected_messages = 0
         # Strangers on the broker decide how often a message is refused: the SD card must
         # not fill with their lines (the count in the status keeps every one).
         self._rejections = RateLimitedLog(log, limit=REJECTION_LINES, clock=monotonic)
         self.resent = 0
+        self.connections = 0  # accepted by the broker; the ones after the first: reconnects
+        # (action, result) -> commands taken; result: done, refused (expired, replayed,
+        # not for now), failed (a bug). Read by the metrics from another thread.
+        self._commands: dict[tuple[str, str], int] = {}
+        self._commands_lock = threading.Lock()
         self.client_id = gateway_client_id(
             prefix=settings.topic_prefix, hut=self._hut, install=install_id(settings.data_dir)
         )
@@ -189,6 +197,7 @@ class Uplink:
         if not self.connected:
             return
         status = self._status()
+        self._announce(status.firmware)
         if "uptime_s" in Status.model_fields:  # the contract's field, once it has one
             status = status.model_copy(update={"uptime_s": self.uptime_s()})
         self._status_depth = status.outbox
@@ -196,6 +205,27 @@ class Uplink:
         self._client.publish(
             self._topics.status(self._hut), status.sealed(self._key), qos=1, retain=True
         )
+
+    def _announce(self, firmware: str | None) -> None:
+        """Home Assistant's discovery config, retained: once per connection, and again when
+        the controller's firmware becomes known or changes (the device's ``sw_version``).
+        A controller gone (firmware None) keeps the last one announced."""
+        if not self._settings.homeassistant:
+            return
+        with self._lock:  # the status goes out from three threads: announced once
+            done, announced = self._announced
+            firmware = firmware if firmware is not None else announced
+            if done and firmware == announced:
+                return
+            self._announced = (True, firmware)
+            for message in discovery_messages(
+                hut=self._hut,
+                topics=self._topics,
+                status_interval_s=self._settings.status_interval_s,
+                firmware=firmware,
+                discovery_prefix=self._settings.homeassistant_prefix,
+            ):
+                self._client.publish(message.topic, message.payload, qos=1, retain=True)
 
     def maintain(self) -> None:
         """Once a second: resend what went stale, publish status when due or changed."""
@@ -273,21 +303,16 @@ class Uplink:
             self._set_reconnect_delay()
             return
         log.info("connected to broker %s as %s", self._endpoint.url, self.client_id)
+        self.connections += 1
         self._backoff.reset()
         for kind in (TopicKind.ACK, TopicKind.CMD, TopicKind.ALLOWLIST):
             client.subscribe(self._topics.for_hut(self._hut, kind), qos=1)
-        if self._settings.homeassistant:
-            for message in discovery_messages(
-                hut=self._hut,
-                topics=self._topics,
-                discovery_prefix=self._settings.homeassistant_prefix,
-            ):
-                client.publish(message.topic, message.payload, qos=1, retain=True)
         with self._lock:
             # A new connection: whatever was out on the old one may be lost; start over
             # from the oldest event in the outbox.
             self._out.clear()
             self._cursor = 0
+            self._announced = (False, self._announced[1])
             self._connected.set()
         # Outside the lock: the status callback belongs to the gateway and may take its own.
         self.publish_status()
@@ -326,7 +351,7 @@ class Uplink:
                 if message.retain:
                     # Sealed or not: a retained unlock would open the door at every reconnect.
                     raise ContractError("retained command refused: commands are never retained")
-                self._on_command(parse_command(message.payload, key=self._key))
+                self._take_command(parse_command(message.payload, key=self._key))
             elif kind is TopicKind.ALLOWLIST:
                 self._on_allowlist(message.payload)
         except ContractError as exc:
@@ -335,6 +360,24 @@ class Uplink:
         except Exception:  # a bug in a handler must not kill paho's network thread
             self.rejected_messages += 1
             log.exception("error handling message on %s", _shown(message.topic))
+
+    def _take_command(self, command: Command) -> None:
+        result = "failed"
+        try:
+            self._on_command(command)
+            result = "done"
+        except ContractError:
+            result = "refused"
+            raise
+        finally:
+            with self._commands_lock:
+                key = (command.action, result)
+                self._commands[key] = self._commands.get(key, 0) + 1
+
+    def command_counts(self) -> dict[tuple[str, str], int]:
+        """Commands taken so far, by (action, result)."""
+        with self._commands_lock:
+            return dict(self._commands)
 
     def _tick(self) -> None:
         while not self._stopping.wait(TICK_S):

@@ -28,6 +28,10 @@ ENTITIES = (
     DiscoveryEntity("binary_sensor", "door"),
     DiscoveryEntity("binary_sensor", "lock"),
     DiscoveryEntity("binary_sensor", "controller"),
+    # The alarms of the status, one entity each (the controller's or the gateway's).
+    DiscoveryEntity("binary_sensor", "forced_open"),
+    DiscoveryEntity("binary_sensor", "held_open"),
+    DiscoveryEntity("binary_sensor", "tamper"),
     DiscoveryEntity("sensor", "outbox"),
     DiscoveryEntity("sensor", "uptime"),
 )

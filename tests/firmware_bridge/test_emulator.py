@@ -88,6 +88,7 @@ def test_start_prints_the_device_then_the_link_then_hello(rig: Rig, tmp_path: Pa
     assert re.fullmatch(r"emulator: device /dev/pts/\d+", rig.lines[0])
     assert rig.lines[1] == f"emulator: link {tmp_path / 'ttyHUT'} -> {rig.emulator.device_path}"
     assert rig.lines[2] == "sent hello firmware=emu-test"
+    assert rig.lines[3] == "sent door state=closed"  # the reed switch, after the hello
     assert os.readlink(tmp_path / "ttyHUT") == rig.emulator.device_path
 
 
@@ -97,6 +98,21 @@ def test_host_hello_is_answered(rig: Rig) -> None:
     rig.wait_line("recv hello firmware=host-0.1.0")
     wait_until(lambda: Hello("emu-test") in rig.host.frames)
     assert rig.lines.count("sent hello firmware=emu-test") == 2
+
+
+def test_each_hello_is_followed_by_the_alarms_raised_and_then_the_door(rig: Rig) -> None:
+    # What a restarted gateway needs to know at once; the door frame ends the report.
+    rig.emulator.command("door open")  # nobody unlocked it: forced open
+    wait_until(lambda: Alarm(AlarmKind.FORCED_OPEN, True) in rig.host.frames, what="alarm")
+    rig.host.frames.clear()
+    assert rig.host.link.send(Hello("host-0.1.0")).result(timeout=2)
+    wait_until(lambda: DoorChanged(open=True) in rig.host.frames, what="the door report")
+    assert rig.host.frames == [
+        Hello("emu-test"),
+        Alarm(AlarmKind.FORCED_OPEN, True),
+        DoorChanged(open=True),
+    ]
+    assert rig.lines[-2:] == ["sent alarm kind=forced_open active=1", "sent door state=open"]
 
 
 def test_commands_become_frames(rig: Rig) -> None:

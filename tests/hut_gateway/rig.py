@@ -53,6 +53,7 @@ class ServerSide:
         self._lock = threading.Lock()
         self._events: dict[str, AnyEvent] = {}
         self.status: Status | None = None
+        self.statuses: list[Status] = []  # every status message, in arrival order
         subscribed = threading.Event()
         self.client = make_client(broker.endpoint, client_id=f"server-side-{topics.prefix}")
 
@@ -71,6 +72,7 @@ class ServerSide:
             if message.topic == self.topics.status(HUT):
                 if message.payload:
                     self.status = parse_status(message.payload, key=self.key)
+                    self.statuses.append(self.status)
             else:
                 event = parse_event(message.payload, key=self.key)
                 self._events[event.id] = event
@@ -197,8 +199,9 @@ class Hut:
 @contextmanager
 def bench(
     tmp_path: Path, broker: Broker, prefix: str, *, limits: HealthLimits | None = None,
-    held_open_s: float | None = 60.0,
+    held_open_s: float | None = 60.0, **more: Any,
 ) -> Iterator[Hut]:  # fmt: skip
+    """``more``: more GatewaySettings fields (e.g. homeassistant=True)."""
     topics = Topics(prefix)
     keys = TestKeys(tmp_path / "keys")
     server = ServerSide(broker, topics, keys.key(HUT))
@@ -214,7 +217,7 @@ def bench(
     settings = GatewaySettings(
         hut=HUT, serial=str(tmp_path / "ttyHUT"), mqtt_url=broker.url, topic_prefix=prefix,
         data_dir=tmp_path / "gw", unlock_pulse_ms=1500,
-        credentials_file=keys.credentials_file(HUT),
+        credentials_file=keys.credentials_file(HUT), **more,
     )  # fmt: skip
     wall = WallClock()
     gateway = Gateway(settings, clock=wall, monotonic=clock, limits=limits, tick_s=0.02)

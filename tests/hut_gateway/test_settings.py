@@ -68,6 +68,17 @@ def test_the_example_config_in_deploy_is_valid() -> None:
     assert settings.data_dir.is_absolute()
 
 
+def test_metrics_are_off_unless_set_and_on_at_9108_on_this_pi_in_the_example() -> None:
+    assert GatewaySettings(hut="h1", serial="/dev/x").metrics_port == 0  # tests, demo: off
+    example = GatewaySettings.load(config=EXAMPLE)
+    assert (example.metrics_host, example.metrics_port) == ("127.0.0.1", 9108)
+    flags = GatewaySettings.load(config=EXAMPLE, overrides={"metrics_port": 0})
+    assert flags.metrics_port == 0
+    with pytest.raises(ValidationError) as caught:
+        GatewaySettings(hut="h1", serial="/dev/x", metrics_port=70_000)
+    assert "Prometheus metrics" in describe_errors(caught.value)
+
+
 def test_unknown_keys_and_bad_values_are_named_with_what_the_field_is_for(tmp_path: Path) -> None:
     config = write(
         tmp_path, 'hut = "Hut 7"\nserial = "/dev/x"\nunlock_pulse_ms = 10\ncolour = "red"\n'
@@ -128,12 +139,14 @@ def test_check_config_shows_the_merged_settings(tmp_path: Path) -> None:
     )
     result = run_gateway(
         "--config", str(config), "--check-config", "--no-homeassistant", "--hut", "h2",
+        "--metrics-port", "9200",
         env={"TOOLHUT_GATEWAY_SERIAL": "/dev/from-env", "TOOLHUT_GATEWAY_HOMEASSISTANT": "1"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert '"hut": "h2"' in result.stdout
     assert '"serial": "/dev/from-env"' in result.stdout
     assert '"homeassistant": false' in result.stdout
+    assert '"metrics_port": 9200' in result.stdout
     assert f'"credentials_file": "{credentials}"' in result.stdout
 
 

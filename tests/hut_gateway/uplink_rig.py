@@ -14,6 +14,7 @@ from tests.support.keys import TestKeys
 from tests.support.services import Broker
 from toolhut.contract import (
     AckBatch,
+    AlarmKind,
     Command,
     DoorEvent,
     DoorState,
@@ -118,11 +119,14 @@ class UplinkRig:
             monotonic=self.clock,
         )
         self.door = DoorState.OPEN
+        self.alarms: list[AlarmKind] = []
+        self.firmware: str | None = None  # the controller's, once it said hello
 
     def status(self) -> Status:
         return Status(
             hut=HUT, state=GatewayState.ONLINE, ts=utc_now(), door=self.door,
-            controller="ok", outbox=self.outbox.depth(),
+            controller="ok", outbox=self.outbox.depth(), alarms=self.alarms,
+            firmware=self.firmware,
         )  # fmt: skip
 
     def _on_ack(self, batch: AckBatch) -> None:

@@ -300,6 +300,22 @@ void door_guard(Tally* t) {
   t->check(ev == (hut::EV_DOOR_CLOSED | hut::EV_FORCED_CLEARED),
            "door: closing clears forced-open");
 
+  hut::DoorGuard r(60000, 30);
+  r.begin(0, false);
+  t->check(r.state_report() == hut::EV_DOOR_CLOSED, "door: report at hello: closed");
+  r.update(10, true);
+  r.update(40, true);  // opened while locked: forced open
+  t->check(r.state_report() == (hut::EV_DOOR_OPENED | hut::EV_FORCED_RAISED),
+           "door: report at hello: open, and the forced-open alarm still raised");
+  r.update(40 + 60000, true);
+  uint8_t before = r.state_report();
+  t->check(before == (hut::EV_DOOR_OPENED | hut::EV_FORCED_RAISED | hut::EV_HELD_RAISED) &&
+               r.update(40 + 60001, true) == 0,
+           "door: report at hello: both alarms; reporting raises nothing again");
+  hut::DoorGuard b(60000, 30);
+  b.begin(0, true);
+  t->check(b.state_report() == hut::EV_DOOR_OPENED, "door: open at boot: reported open, no alarm");
+
   hut::DoorGuard h(60000, 30);
   h.begin(0, false);
   h.unlock(0, 5000);

@@ -40,6 +40,13 @@ bool DoorGuard::lock_released(uint32_t now_ms) const {
   return released_ && since(now_ms, release_start_ms_) < release_ms_;
 }
 
+uint8_t DoorGuard::state_report() const {
+  uint8_t events = door_open_ ? EV_DOOR_OPENED : EV_DOOR_CLOSED;
+  if (forced_active_) events |= EV_FORCED_RAISED;
+  if (held_active_) events |= EV_HELD_RAISED;
+  return events;
+}
+
 uint8_t DoorGuard::update(uint32_t now_ms, bool raw_door_open) {
   uint8_t events = 0;
   if (released_ && !lock_released(now_ms)) released_ = false;  // pulse over: relocked

@@ -48,6 +48,11 @@ class DoorGuard {
   // Whether the lock relay should be energized now. Recomputed from the clock on every
   // call, so a loop that stalls still relocks as soon as it runs again.
   bool lock_released(uint32_t now_ms) const;
+  // What the controller says right after each Hello it sends: where the door is now
+  // (EV_DOOR_OPENED or EV_DOOR_CLOSED) and every alarm still raised (EV_*_RAISED), as the
+  // same bits update() returns, so the sketch sends them the same way. A gateway that
+  // (re)starts thus knows the door without waiting for it to move. Changes nothing.
+  uint8_t state_report() const;
   bool door_open() const { return door_open_; }
   bool forced_active() const { return forced_active_; }
   bool held_active() const { return held_active_; }

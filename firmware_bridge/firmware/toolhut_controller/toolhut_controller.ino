@@ -131,6 +131,27 @@ void send_heartbeat() {
   hostLink.send(wire::HEARTBEAT, payload, sizeof payload);
 }
 
+// Door and alarm events (hut::DoorEvent bits) as frames, in the order of the bits: a door
+// change before the alarms it causes or clears.
+void send_door_events(uint8_t ev) {
+  if (ev & hut::EV_DOOR_OPENED) send_door(true);
+  if (ev & hut::EV_DOOR_CLOSED) send_door(false);
+  if (ev & hut::EV_FORCED_RAISED) send_alarm(wire::ALARM_FORCED_OPEN, true);
+  if (ev & hut::EV_HELD_RAISED) send_alarm(wire::ALARM_HELD_OPEN, true);
+  if (ev & hut::EV_FORCED_CLEARED) send_alarm(wire::ALARM_FORCED_OPEN, false);
+  if (ev & hut::EV_HELD_CLEARED) send_alarm(wire::ALARM_HELD_OPEN, false);
+}
+
+// Hello, then which alarms stand and where the door is (DoorGuard::state_report): after a
+// boot, and to every gateway that (re)opens the port. The door's frame comes last: it ends
+// the report, so a gateway that waits for it has the alarms too.
+void say_hello() {
+  uint8_t report = door.state_report();
+  send_hello();
+  send_door_events(report & (hut::EV_FORCED_RAISED | hut::EV_HELD_RAISED));
+  send_door(door.door_open());
+}
+
 // -- frames from the gateway ----------------------------------------------------------------
 
 // The link has already acked the frame (and dropped duplicates) before this runs.
@@ -140,7 +161,7 @@ void handle_frame(const wire::Frame& frame, uint32_t now) {
   const uint8_t* text = 0;
   size_t text_len = 0;
   if (frame.type == wire::HELLO) {
-    send_hello();  // the gateway (re)opened the port: tell it who we are
+    say_hello();  // the gateway (re)opened the port: tell it who we are and the door
   } else if (wire::parse_unlock(frame, &pulse_ms)) {
     door.unlock(now, pulse_ms);
     digitalWrite(PIN_RELAY, RELAY_RELEASE);  // at once; the loop relocks on the timer
@@ -163,12 +184,7 @@ bool read_door_open() {
 
 void poll_door(uint32_t now) {
   uint8_t ev = door.update(now, read_door_open());
-  if (ev & hut::EV_DOOR_OPENED) send_door(true);
-  if (ev & hut::EV_DOOR_CLOSED) send_door(false);
-  if (ev & hut::EV_FORCED_RAISED) send_alarm(wire::ALARM_FORCED_OPEN, true);
-  if (ev & hut::EV_HELD_RAISED) send_alarm(wire::ALARM_HELD_OPEN, true);
-  if (ev & hut::EV_FORCED_CLEARED) send_alarm(wire::ALARM_FORCED_OPEN, false);
-  if (ev & hut::EV_HELD_CLEARED) send_alarm(wire::ALARM_HELD_OPEN, false);
+  send_door_events(ev);
   if (ev & (hut::EV_FORCED_RAISED | hut::EV_HELD_RAISED)) beep(wire::BEEP_ERROR, now);
 }
 
@@ -232,8 +248,7 @@ void setup() {
   uint32_t now = millis();
   uptimeMarkMs = lastHeartbeatMs = now;
   door.begin(now, read_door_open());
-  send_hello();
-  if (door.door_open()) send_door(true);  // the gateway assumes closed until told
+  say_hello();
 }
 
 void loop() {
