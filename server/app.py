@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.clock import Clock, system_clock
+from server.clock import Clock, OffsetClock
 from server.hut_commands import CommandSender, no_broker
 from server.settings import ServerSettings
 from server.storage import make_engine, make_sessionmaker
@@ -32,7 +32,7 @@ STATIC = Path(__file__).resolve().parent / "api" / "static"
 def create_app(
     settings: ServerSettings,
     *,
-    clock: Clock = system_clock,
+    clock: Clock | None = None,
     engine: Engine | None = None,
     sessions: sessionmaker[Session] | None = None,
     mqtt_connected: Callable[[], bool] = lambda: False,
@@ -48,6 +48,10 @@ def create_app(
 
     ``commands`` sends a command to a hut's gateway (the ingest worker's send_command);
     the default has no broker, so the routes that need one answer 503.
+
+    ``clock``: the process's one clock (None: the one ``settings.clock`` describes). With
+    ``settings.clock.enabled`` it must be an OffsetClock, and the clock routes are there;
+    without, they are absent (404), whatever the clock.
     """
     from fastapi_offline import FastAPIOffline
 
@@ -85,6 +89,10 @@ def create_app(
         static_url=DOCS_ASSETS_URL,
         swagger_ui_parameters={"validatorUrl": None},  # else Swagger UI asks an online validator
     )
+    if clock is None:
+        clock = settings.clock.clock()
+    if settings.clock.enabled and not isinstance(clock, OffsetClock):
+        raise ValueError("settings.clock.enabled needs an OffsetClock, the one clock it moves")
     app.state.settings = settings
     app.state.clock = clock
     if sessions is None:
@@ -108,6 +116,10 @@ def create_app(
         app.include_router(module.router)
     for router in RECORD_ROUTERS:  # after supplies: /supplies/public before /supplies/{tag}
         app.include_router(router)
+    if settings.clock.enabled:  # else absent: 404 for everyone, and not in /docs
+        from server.api.routes import clock as clock_routes
+
+        app.include_router(clock_routes.router)
     app.mount(SITE_ASSETS_URL, StaticFiles(directory=STATIC), name="site")
     # FastAPIOffline's own docs routes (it leaves app.docs_url and app.redoc_url unset).
     docs = ["/docs", "/redoc", app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"]
@@ -124,15 +136,19 @@ class ServerRuntime:
     ``serve_forever()`` is the CLI's: it blocks until SIGTERM or Ctrl-C.
     """
 
-    def __init__(self, settings: ServerSettings, *, clock: Clock = system_clock) -> None:
+    def __init__(self, settings: ServerSettings, *, clock: Clock | None = None) -> None:
+        """``clock``: the one every part of the process reads (None: ``settings.clock``'s,
+        the system's unless the settings let it be moved)."""
         self.settings = settings
-        self.clock = clock
+        self.clock = settings.clock.clock() if clock is None else clock
         self.keyring: Any = None
         self.engine: Engine | None = None
+        self.sessions: sessionmaker[Session] | None = None
         self.ingest: Any = None
         self.reminders: Any = None  # the ReminderScheduler
         self._http: Any = None
         self._http_thread: threading.Thread | None = None
+        self._unwatch_clock: Callable[[], None] | None = None
 
     @property
     def port(self) -> int:
@@ -158,9 +174,11 @@ class ServerRuntime:
 
         # First: a malformed secret file stops the server before anything is touched.
         self.keyring = server_keyring(self.settings.secret_file)
+        if self.settings.clock.enabled:
+            log.warning("%s", self.settings.clock.warning)
         self.engine = make_engine(self.settings.db_url)
         migrate_engine(self.engine)
-        sessions = make_sessionmaker(self.engine)
+        sessions = self.sessions = make_sessionmaker(self.engine)
         ingest = IngestWorker(
             self.settings, sessions=sessions, keyring=self.keyring, clock=self.clock
         )
@@ -192,6 +210,9 @@ class ServerRuntime:
         ingest.start()
         if self.settings.reminders.enabled:
             self.reminders.start()
+            if isinstance(self.clock, OffsetClock):
+                # A move shows its reminders within a sweep, not after interval_s.
+                self._unwatch_clock = self.clock.on_advance(self.reminders.wake)
         # uvicorn only installs signal handlers on the main thread; this one is not.
         self._http_thread = threading.Thread(
             target=self._http.run, name="toolhut-http", daemon=True
@@ -214,6 +235,9 @@ class ServerRuntime:
         if self._http_thread is not None:
             self._http_thread.join(10)
             self._http_thread = None
+        if self._unwatch_clock is not None:
+            self._unwatch_clock()
+            self._unwatch_clock = None
         if self.reminders is not None:
             self.reminders.stop()
             self.reminders = None

@@ -39,6 +39,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="the server secret (env TOOLHUT_SERVER_SECRET_FILE; default data/server-secret)",
     )
+    parser.add_argument(
+        "--clock-offset",
+        metavar="DURATION",
+        help="start the server's clock this far ahead, e.g. 4d or 2h; refused unless "
+        "TOOLHUT_SERVER_CLOCK__ENABLED=true (demos and tests only, never in production)",
+    )
     parser.set_defaults(run=run_server)
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     migrate = actions.add_parser("migrate", help="bring the database schema up to date")

@@ -29,6 +29,9 @@ def settings_of(args: argparse.Namespace) -> Any:
         "topic_prefix": getattr(args, "prefix", None),
         "secret_file": getattr(args, "secret_file", None),
     }
+    clock_offset = getattr(args, "clock_offset", None)
+    if clock_offset is not None:  # merged with TOOLHUT_SERVER_CLOCK__ENABLED from the environment
+        overrides["clock"] = {"offset": clock_offset}
     try:
         return ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:

@@ -46,6 +46,7 @@ class Demo:
         self.prefix = prefix
         self.console = console or Console()
         self.admin: Any = None  # the DemoAdmin, once started
+        self.clock: Any = None  # the DemoClock of the prompt's `time`, once started
         self._parts: list[Any] = []  # stopped in reverse order
         self._stopping = threading.Event()
         self.broker_url = self.requested.url
@@ -89,6 +90,7 @@ class Demo:
         from hut_gateway.gateway import Gateway
         from hut_gateway.settings import GatewaySettings
         from server.app import ServerRuntime
+        from server.clock_settings import ClockSettings
         from server.keys import server_keyring
         from server.seed import seed_demo
         from server.settings import ServerSettings
@@ -116,6 +118,7 @@ class Demo:
             host=HTTP_HOST,
             port=self.port,
             public_base_url=f"http://{HTTP_HOST}:{self.port}",
+            clock=ClockSettings(enabled=True),  # the prompt's `time +4d`: a demo only
         )
         # Seed before the server starts, so its first allowlist already has the residents.
         migrate(db_url)
@@ -131,6 +134,7 @@ class Demo:
         except RuntimeError as exc:  # the port was taken between our check and now
             raise DemoStartError(f"{exc}; pick another port with --port") from exc
         self._parts.append(server)
+        self.clock = self._demo_clock(server)
 
         emulator = ControllerEmulator(output=emulator_output or self._print_hut_line)
         emulator.start()
@@ -156,6 +160,25 @@ class Demo:
         elif not _wait(lambda: gateway.allowlist.version is not None, timeout=10):
             log.warning(texts.NO_ALLOWLIST_YET)
         threading.Thread(target=self._announce_allowlist, name="demo-ready", daemon=True).start()
+
+    def _demo_clock(self, server: Any) -> Any:
+        """The prompt's `time`, on the server's own clock; it also shows each sweep's sent
+        reminders (the demo's channel is the hut display, seen only at a card tap)."""
+        from server.reminders.zones import hut_zone
+        from server.storage.models import DEFAULT_TIMEZONE
+        from toolhut_cli.demo_admin import TOKEN_LIFETIME
+        from toolhut_cli.demo_clock import DemoClock
+
+        clock = DemoClock(
+            self.console,
+            clock=server.clock,
+            sessions=server.sessions,
+            quiet=server.settings.reminders.quiet_hours,
+            zone=hut_zone(DEFAULT_TIMEZONE),  # the seeded hut's
+            token_lifetime=TOKEN_LIFETIME,
+        )
+        server.reminders.on_sweep(clock.reminders_swept)
+        return clock
 
     def _broker(self) -> MqttEndpoint:
         if self.requested.reachable():
@@ -208,6 +231,9 @@ class Demo:
                 continue
             if line in {"quit", "exit"}:
                 return
+            if line == "time" or line.startswith("time "):
+                self.clock.command(line.removeprefix("time"))
+                continue
             if line == "help":
                 self.console.print(texts.PROMPT_HELP)
                 self.emulator.command("help")  # every controller command, alarms included

@@ -17,6 +17,9 @@ Drive the hut by typing controller events (one a line):
   scan C0001           take a first-aid supply (C0001-C0003)
   door close           close the door: the session ends
   card 04ABCDEF        社区管理员's staff card: stocktake, scans counted until the door closes
+  time +4d             move the server's clock 4 days ahead (also +2h, +1d12h): a drill
+                       (3-day loan) is then overdue, and its reminder goes out
+  time                 the server's time, and how far ahead of real time it is
   help | quit
 After a card the lock stays released for {DEMO_UNLOCK_S} s here, time to type `door open`
 (a real hut: 5 s); the hut says when it re-locks. A door opened while locked is a forced
@@ -47,6 +50,27 @@ HUT_NOTES = {
     "sent alarm kind=held_open active=1": "门开太久报警 held-open alarm: close the door",
     "sent door state=": "门磁状态上报 the controller reports the door's state (after its hello)",
 }
+
+# The prompt's `time` command (toolhut_cli/demo_clock.py). The server's clock moves, the
+# hut's does not: loans date from the hut's events, overdue is judged on the server's clock.
+CLOCK_NOW = (
+    "服务器时间 server time: {now} ({zone})，比实际时间快 {offset} / {offset} ahead of real time"
+)
+CLOCK_MOVED = "时钟已拨快 {delta} / clock moved {delta} forward"
+CLOCK_USAGE = "用法 usage: time | time +4d | time +2h | time +1d12h  ({reason})"
+CLOCK_REFUSED = "时钟未移动 / the clock did not move: {reason}"
+CLOCK_QUIET = (
+    "现在是免打扰时段 {start}–{end}，给住户的提醒等到 {end} / quiet hours {start}–{end}: "
+    "member reminders wait until {end}; try `time +{hours}h`"
+)
+CLOCK_TOKENS = (
+    "登录和横幅上的令牌按服务器时钟过期 / sign-ins and the banner's API token (one day) expire "
+    "by the server's clock too: sign in again, or make a token (POST /api/v1/me/tokens)"
+)
+REMINDERS_SENT = (
+    "提醒已发出 {sent} 条，显示屏的提醒在住户下次刷卡时出现 / {sent} reminder(s) sent: the hut "
+    "display's line shows at the member's next card tap"
+)
 
 ALLOWLIST_READY = "名单已到 allowlist version {version} received: known cards open the door"
 NO_BROKER_YET = "gateway has not reached the broker yet; it keeps trying"

@@ -14,7 +14,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError
@@ -148,7 +148,8 @@ class ReminderService:
 
 
 class ReminderScheduler:
-    """Sweeps every ``interval_s`` on a thread of its own; tests call sweep_once instead."""
+    """Sweeps every ``interval_s`` on a thread of its own, and at once when woken (a move
+    of the clock: server/clock.py); tests call sweep_once instead."""
 
     def __init__(
         self, service: ReminderService, *, interval_s: float, clock: Clock = system_clock
@@ -157,7 +158,10 @@ class ReminderScheduler:
         self.interval_s = interval_s
         self.clock = clock
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listeners: list[Callable[[SweepReport], None]] = []
+        self._listeners_lock = threading.Lock()
 
     def sweep_once(self, now: datetime | None = None) -> SweepReport:
         return self.service.sweep_once(self.clock() if now is None else now)
@@ -169,12 +173,25 @@ class ReminderScheduler:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
 
+    def wake(self) -> None:
+        """Sweep now rather than at the end of the interval (once more, if one is running:
+        what it read of the clock may be from before the move)."""
+        self._wake.set()
+
+    def on_sweep(self, listener: Callable[[SweepReport], None]) -> None:
+        """Hand ``listener`` the report of every sweep of the thread (the demo shows the
+        reminders sent); called on that thread, so keep it short."""
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()  # before the sweep: a wake-up during it means one more
             try:
                 report = self.sweep_once()
                 if report.messages or report.sent or report.failed:
@@ -184,9 +201,19 @@ class ReminderScheduler:
                         report.sent,
                         report.failed,
                     )
+                self._tell(report)
             except Exception:  # the scheduler outlives a bad sweep; the next one retries
                 log.exception("reminder sweep failed")
-            self._stop.wait(self.interval_s)
+            self._wake.wait(self.interval_s)
+
+    def _tell(self, report: SweepReport) -> None:
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(report)
+            except Exception:  # a listener's failure is not the sweep's
+                log.exception("a reminder sweep listener failed")
 
 
 def build_service(

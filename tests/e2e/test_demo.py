@@ -144,6 +144,40 @@ def test_walkthrough_at_typing_speed_on_a_terminal(
     assert "INFO hut_gateway.uplink: connected to broker" in log
 
 
+# Whatever the hour the suite runs at, no quiet hours for the reminder to wait out (the
+# demo's server reads its settings from the environment as any server does).
+NO_QUIET_HOURS = {
+    "TOOLHUT_SERVER_REMINDERS__QUIET_START": "00:00",
+    "TOOLHUT_SERVER_REMINDERS__QUIET_END": "00:00",
+}
+
+
+def test_time_plus_4d_at_the_prompt_sends_the_drills_reminder(
+    tmp_path: Path, broker: Broker, topic_prefix: str
+) -> None:
+    """The README's reminder walk-through: borrow the drill (three days), `time +4d`, the
+    console says a reminder went out, and her next card tap shows it on the hut."""
+    demo = ToolhutProcess(
+        *demo_args(tmp_path / "demo", broker, prefix=topic_prefix, port=free_port()),
+        env=NO_QUIET_HOURS,
+    )
+    try:
+        wait_seen(demo, READY)
+        wait_seen(demo, r"Tool hut demo is running")
+        borrow_drill(demo)
+        demo.send("door close")
+        demo.send("time +4d")
+        demo.expect(r"时钟已拨快 4d / clock moved 4d forward", timeout=30)
+        wait_seen(demo, r"^  \[server\] 提醒已发出 1 条", timeout=30)  # before or after that
+        demo.send("card 04A1B2C3")
+        demo.expect(r'\[hut\] recv feedback beep=ok text="请尽快归还电钻等1件"', timeout=30)
+        demo.send("time")
+        demo.expect(r"服务器时间 server time: .*比实际时间快 4d")
+    finally:
+        demo.stop()
+    assert not [line for line in demo.lines if "Traceback" in line], demo.lines
+
+
 @contextmanager
 def listening_socket() -> Iterator[int]:
     with socket.socket() as sock:

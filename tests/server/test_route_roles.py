@@ -17,6 +17,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.app import create_app
+from server.clock import OffsetClock
+from server.clock_settings import ClockSettings
 from server.domain.roles import Role
 from server.settings import ServerSettings
 from tests.support.staff_auth import staff_headers
@@ -48,10 +50,15 @@ SELF_SERVICE = {
 }
 
 
+# Every optional router mounted: the clock's routes are there only where the settings let
+# the clock be moved (demos and tests), and are walked like the others.
+SETTINGS = ServerSettings(db_url="sqlite://", clock=ClockSettings(enabled=True))
+
+
 def _app() -> FastAPI:
     from server.storage import make_engine
 
-    return create_app(ServerSettings(db_url="sqlite://"), engine=make_engine("sqlite://"))
+    return create_app(SETTINGS, engine=make_engine("sqlite://"))
 
 
 def _calls(dependant: Dependant) -> Iterator[str]:
@@ -97,7 +104,7 @@ def _filled(path: str) -> str:
 
 @pytest.fixture
 def client(engine: Engine, clock: MovableClock) -> Iterator[TestClient]:
-    app = create_app(ServerSettings(), clock=clock, engine=engine)
+    app = create_app(SETTINGS, clock=OffsetClock(clock), engine=engine)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
@@ -111,6 +118,7 @@ def test_the_route_list_is_derived_and_complete() -> None:
     assert roles[("GET", "/api/v1/users")] is Role.ADMIN
     assert roles[("POST", "/api/v1/loans/{loan_id}/renew")] is Role.STAFF
     assert roles[("GET", "/api/v1/sessions")] is Role.VIEWER
+    assert roles[("GET", "/api/v1/clock")] is roles[("POST", "/api/v1/clock")] is Role.ADMIN
 
 
 @pytest.mark.parametrize(("method", "path", "role"), ROUTES, ids=lambda v: str(v))
