@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.clock import Clock, OffsetClock
 from server.hut_commands import CommandSender, no_broker
+from server.hut_state.hub import LiveHub
 from server.settings import ServerSettings
 from server.storage import make_engine, make_sessionmaker
 from server.storage.migrate import migrate_engine
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 DOCS_ASSETS_URL = "/static/docs"
 SITE_ASSETS_URL = "/static/site"
 STATIC = Path(__file__).resolve().parent / "api" / "static"
+GRACEFUL_SHUTDOWN_S = 5  # what uvicorn gives open requests at stop before cancelling them
 
 
 def create_app(
@@ -38,6 +40,7 @@ def create_app(
     mqtt_connected: Callable[[], bool] = lambda: False,
     reminders: Any = None,
     commands: CommandSender = no_broker,
+    hub: LiveHub | None = None,
 ) -> FastAPI:
     """The HTTP app on an already migrated database (``engine`` defaults to settings.db_url).
 
@@ -52,6 +55,9 @@ def create_app(
     ``clock``: the process's one clock (None: the one ``settings.clock`` describes). With
     ``settings.clock.enabled`` it must be an OffsetClock, and the clock routes are there;
     without, they are absent (404), whatever the clock.
+    ``hub`` carries the live changes to the huts' stream (the hut-state tracker publishes
+    into it); the default is a hub nobody publishes to: the stream sends its snapshot and
+    then what another process changes never reaches it.
     """
     from fastapi_offline import FastAPIOffline
 
@@ -100,6 +106,7 @@ def create_app(
     app.state.sessions = sessions
     app.state.mqtt_connected = mqtt_connected
     app.state.commands = commands
+    app.state.live_hub = LiveHub(limit=settings.hut_state.stream_queue) if hub is None else hub
     app.state.token_throttle = FailureThrottle()  # wrong API tokens, per address
     app.state.sign_in_throttle = SignInThrottle()  # wrong passwords, per account and address
     app.state.reminders = reminders or build_service(
@@ -145,6 +152,8 @@ class ServerRuntime:
         self.engine: Engine | None = None
         self.sessions: sessionmaker[Session] | None = None
         self.ingest: Any = None
+        self.hut_state: Any = None  # the HutStateTracker
+        self.hub: LiveHub | None = None
         self.reminders: Any = None  # the ReminderScheduler
         self._http: Any = None
         self._http_thread: threading.Thread | None = None
@@ -168,6 +177,7 @@ class ServerRuntime:
         on building things, as the demo and the tests do)."""
         import uvicorn
 
+        from server.hut_state.tracker import HutStateTracker
         from server.ingest import IngestWorker
         from server.keys import server_keyring
         from server.reminders.scheduler import ReminderScheduler, build_service
@@ -183,6 +193,10 @@ class ServerRuntime:
             self.settings, sessions=sessions, keyring=self.keyring, clock=self.clock
         )
         self.ingest = ingest
+        self.hub = LiveHub(limit=self.settings.hut_state.stream_queue)
+        self.hut_state = HutStateTracker(
+            self.settings, sessions=sessions, keyring=self.keyring, hub=self.hub, clock=self.clock
+        )
         service = build_service(self.settings.reminders, sessions=sessions, clock=self.clock)
         self.reminders = ReminderScheduler(
             service, interval_s=self.settings.reminders.interval_s, clock=self.clock
@@ -194,6 +208,7 @@ class ServerRuntime:
             mqtt_connected=lambda: ingest.connected,
             reminders=service,
             commands=ingest.send_command,
+            hub=self.hub,
         )
         config = uvicorn.Config(
             app,
@@ -202,12 +217,15 @@ class ServerRuntime:
             log_config=None,  # keep the process's logging set-up
             lifespan="off",
             access_log=False,  # it logs paths whole: server.api.access_log logs routes
+            # The live streams end when the hub closes (stop()); this is the backstop.
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             **_proxy_options(self.settings),
         )
         self._http = uvicorn.Server(config)
         if freeze:
             latency.freeze_start_up_objects()
         ingest.start()
+        self.hut_state.start()
         if self.settings.reminders.enabled:
             self.reminders.start()
             if isinstance(self.clock, OffsetClock):
@@ -230,6 +248,8 @@ class ServerRuntime:
         log.info("server listening on %s", self.base_url)
 
     def stop(self) -> None:
+        if self.hub is not None:
+            self.hub.close()  # first: uvicorn waits for open streams to end
         if self._http is not None:
             self._http.should_exit = True
         if self._http_thread is not None:
@@ -244,6 +264,9 @@ class ServerRuntime:
         if self.ingest is not None:
             self.ingest.stop()
             self.ingest = None
+        if self.hut_state is not None:
+            self.hut_state.stop()
+            self.hut_state = None
         if self.engine is not None:
             self.engine.dispose()
             self.engine = None

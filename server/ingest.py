@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.allowlists import publish_allowlists
 from server.clock import Clock, system_clock
 from server.domain import DEFAULT_POLICY, LoanPolicy
+from server.handover import Inbox
 from server.hut_commands import CommandNotSentError
 from server.ledger import AnyEvent, apply_batch, release_overdue
 from server.settings import ServerSettings
@@ -90,30 +91,6 @@ _SYNC_EXPIRY = timedelta(seconds=60)
 _Item = _Received | _AllowlistRequest | _SyncRequest
 
 
-class _Inbox:
-    """What paho's network thread (and the allowlist listeners) hand the worker thread,
-    taken in bulk. A deque, whose append and popleft are atomic, and an event that wakes
-    the worker: a queue.Queue cost a lock and a notify per message on each side."""
-
-    def __init__(self) -> None:
-        self._items: deque[_Item] = deque()
-        self._ready = threading.Event()
-
-    def put(self, item: _Item) -> None:
-        self._items.append(item)
-        if not self._ready.is_set():  # set again by whoever puts after the take cleared it
-            self._ready.set()
-
-    def take(self, limit: int, *, timeout: float) -> list[_Item]:
-        """Up to ``limit`` items, oldest first, waiting up to ``timeout`` for the first
-        (an empty list if none came). Only the worker thread takes."""
-        if not self._items and not self._ready.wait(timeout):
-            return []
-        self._ready.clear()  # before taking: what is put from now on sets it again
-        items = self._items
-        return [items.popleft() for _ in range(min(limit, len(items)))]
-
-
 def tune_gc() -> None:
     """Raise the process's youngest-generation GC threshold to GC_YOUNG_THRESHOLD (never
     lower it); a process forked from this one starts again from the threshold it had."""
@@ -148,7 +125,7 @@ class IngestWorker:
         self._sessions = sessions
         self._clock = clock
         self._policy = policy
-        self._inbox = _Inbox()
+        self._inbox: Inbox[_Item] = Inbox()
         self._event_huts: dict[str, str] = {}  # events topic -> its hut
         self._gap_timeout = timedelta(seconds=settings.gap_timeout_s)
         self._next_sweep = 0.0

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 from pathlib import Path
 from typing import Self
 
@@ -13,6 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.accounts.config import AccountSettings
 from server.clock_settings import ClockSettings
+from server.client_ids import unique_client_id
+from server.hut_state.config import HutStateSettings
 from server.reminders.config import ReminderSettings
 from toolhut.contract import DEFAULT_PREFIX, Topics
 from toolhut.hut_keys import SERVER_MQTT_USER
@@ -20,9 +19,7 @@ from toolhut.mqtt import MqttEndpoint, MqttUrlError, TlsFiles
 
 
 def _default_client_id() -> str:
-    # Unique per settings object, not only per process: a second ingest worker with the same
-    # id, in this process or another, would kick the first off the broker.
-    return f"toolhut-server-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+    return unique_client_id("server")
 
 
 class ServerSettings(BaseSettings):
@@ -90,6 +87,7 @@ class ServerSettings(BaseSettings):
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     clock: ClockSettings = Field(default_factory=ClockSettings)
+    hut_state: HutStateSettings = Field(default_factory=HutStateSettings)
 
     @field_validator("mqtt_url")
     @classmethod

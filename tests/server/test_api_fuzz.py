@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from server.app import create_app
 from server.domain.roles import Role
+from server.hut_state.config import HutStateSettings
 from server.seed import seed_demo
 from server.settings import ServerSettings
 from server.storage import make_engine, make_sessionmaker, migrate
@@ -75,7 +76,9 @@ def _prepare(url: str) -> None:
 @pytest.fixture(scope="module")
 def api_app(fuzz_db_url: str) -> Iterator[FastAPI]:
     engine = make_engine(fuzz_db_url)
-    settings = ServerSettings(db_url=fuzz_db_url)
+    # The huts' live stream ends after stream_max_s: here soon, so each example gets its
+    # whole answer (the snapshot) and the next one can go.
+    settings = ServerSettings(db_url=fuzz_db_url, hut_state=HutStateSettings(stream_max_s=0.2))
     yield create_app(settings, engine=engine, mqtt_connected=lambda: True)
     engine.dispose()
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.sse import EventSourceResponse
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,6 +44,11 @@ PUBLIC = {
     ("GET", "/api/v1/supplies/public"),
     ("POST", "/api/v1/auth/sign-in"),
     ("POST", "/api/v1/auth/sign-out"),
+}
+# Routes that answer with a stream that stays open (server-sent events): requested as a
+# stream, their answer's status is read and the stream closed.
+STREAMS = {
+    ("GET", "/api/v1/huts/stream"),
 }
 # Writes of one's own account, open to every signed-in role.
 SELF_SERVICE = {
@@ -102,6 +110,36 @@ def _filled(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "x", _url(path))
 
 
+def _streams() -> set[tuple[str, str]]:
+    """The routes whose answer is an event stream, from the app."""
+    return {
+        (method, context.path)
+        for context in iter_route_contexts(_app().routes)
+        if isinstance(context.original_route, APIRoute)
+        and _answers_with(context.original_route, EventSourceResponse)
+        for method in context.methods or ()
+    }
+
+
+def _answers_with(route: APIRoute, kind: type[Response]) -> bool:
+    declared = route.response_class
+    actual = declared.value if isinstance(declared, DefaultPlaceholder) else declared
+    return isinstance(actual, type) and issubclass(actual, kind)
+
+
+def _ask(
+    client: TestClient, method: str, path: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """The answer to ``method path``; for a stream, its status and headers only (read
+    whole when it is an error, which is no stream)."""
+    if (method, path) not in STREAMS:
+        return client.request(method, _filled(path), json={}, headers=headers)
+    with client.stream(method, _filled(path), headers=headers) as response:
+        if response.status_code != 200:
+            response.read()
+        return response
+
+
 @pytest.fixture
 def client(engine: Engine, clock: MovableClock) -> Iterator[TestClient]:
     app = create_app(SETTINGS, clock=OffsetClock(clock), engine=engine)
@@ -113,6 +151,7 @@ def test_the_route_list_is_derived_and_complete() -> None:
     assert {weaker for *_, weaker in WEAKER} == {Role.VIEWER, Role.STAFF}
     paths = {(method, path) for method, path, _ in ROUTES}
     assert paths >= PUBLIC and paths >= SELF_SERVICE
+    assert _streams() == STREAMS
     assert ("GET", "/api/v1/users") in paths and ("GET", "/api/v1/audit") in paths
     roles = {(method, path): role for method, path, role in ROUTES}
     assert roles[("GET", "/api/v1/users")] is Role.ADMIN
@@ -125,7 +164,7 @@ def test_the_route_list_is_derived_and_complete() -> None:
 def test_signed_out_is_401_on_every_route_not_public(
     client: TestClient, method: str, path: str, role: Role | None
 ) -> None:
-    response = client.request(method, _filled(path), json={})
+    response = _ask(client, method, path)
     if (method, path) in PUBLIC:
         assert response.status_code not in (401, 403), response.text
     else:
@@ -166,7 +205,7 @@ def test_a_weaker_role_is_403(
 ) -> None:
     """A viewer on every staff and admin route, staff on every admin route."""
     headers = staff_headers(sessions, weaker)
-    response = client.request(method, _filled(path), json={}, headers=headers)
+    response = _ask(client, method, path, headers)
     assert response.status_code == 403, (method, path, response.text)
     assert "needs" in response.json()["detail"]
 
@@ -181,5 +220,5 @@ def test_the_allowed_role_gets_past_the_check(
 ) -> None:
     """Not 401 or 403 for the role the route needs (so the checks above can fail)."""
     headers = staff_headers(sessions, role)
-    response = client.request(method, _filled(path), json={}, headers=headers)
+    response = _ask(client, method, path, headers)
     assert response.status_code not in (401, 403), (method, path, response.text)
