@@ -118,7 +118,8 @@ def create_app(
 
 
 class ServerRuntime:
-    """Migrations, the ingest worker and uvicorn in one process.
+    """Migrations, the ingest worker, the reminders' and the alarms' loops and uvicorn in
+    one process.
 
     ``start()`` returns once HTTP is listening (the demo runs this in-process);
     ``serve_forever()`` is the CLI's: it blocks until SIGTERM or Ctrl-C.
@@ -131,6 +132,7 @@ class ServerRuntime:
         self.engine: Engine | None = None
         self.ingest: Any = None
         self.reminders: Any = None  # the ReminderScheduler
+        self.alarms: Any = None  # the AlarmLoop
         self._http: Any = None
         self._http_thread: threading.Thread | None = None
 
@@ -152,6 +154,7 @@ class ServerRuntime:
         on building things, as the demo and the tests do)."""
         import uvicorn
 
+        from server.alarms.service import AlarmLoop, AlarmService
         from server.ingest import IngestWorker
         from server.keys import server_keyring
         from server.reminders.scheduler import ReminderScheduler, build_service
@@ -169,6 +172,15 @@ class ServerRuntime:
         self.reminders = ReminderScheduler(
             service, interval_s=self.settings.reminders.interval_s, clock=self.clock
         )
+        # The alarms go out on the reminders' channels, in their own fast loop.
+        alarms = AlarmService(
+            settings=self.settings.alarms,
+            reminders=self.settings.reminders,
+            sessions=sessions,
+            channels=service.channels,
+            worker_id=service.worker_id,
+        )
+        self.alarms = AlarmLoop(alarms, clock=self.clock)
         app = create_app(
             self.settings,
             clock=self.clock,
@@ -192,6 +204,8 @@ class ServerRuntime:
         ingest.start()
         if self.settings.reminders.enabled:
             self.reminders.start()
+        if self.settings.alarms.enabled:
+            self.alarms.start()
         # uvicorn only installs signal handlers on the main thread; this one is not.
         self._http_thread = threading.Thread(
             target=self._http.run, name="toolhut-http", daemon=True
@@ -217,6 +231,9 @@ class ServerRuntime:
         if self.reminders is not None:
             self.reminders.stop()
             self.reminders = None
+        if self.alarms is not None:
+            self.alarms.stop()
+            self.alarms = None
         if self.ingest is not None:
             self.ingest.stop()
             self.ingest = None

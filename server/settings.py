@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.accounts.config import AccountSettings
+from server.alarms.config import AlarmSettings
 from server.reminders.config import ReminderSettings
 from toolhut.contract import DEFAULT_PREFIX, Topics
 from toolhut.hut_keys import SERVER_MQTT_USER
@@ -88,6 +89,7 @@ class ServerSettings(BaseSettings):
     )
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
     accounts: AccountSettings = Field(default_factory=AccountSettings)
+    alarms: AlarmSettings = Field(default_factory=AlarmSettings)
 
     @field_validator("mqtt_url")
     @classmethod
