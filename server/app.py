@@ -56,6 +56,8 @@ def create_app(
     from server.api.routes import (
         access,
         account,
+        alarms,
+        anomalies,
         audit,
         door_sessions,
         enrolments,
@@ -101,6 +103,7 @@ def create_app(
         *(account, users, audit),
         *(access, health, huts, enrolments, items, loans, pages, door_sessions, supplies),
         *(reminder_routes, transfer_routes, member_routes),
+        *(alarms, anomalies),
     )
     app.state.sheets = registry()  # kind -> Sheet, for import and export
     app.state.import_limits = Limits()

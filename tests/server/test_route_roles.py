@@ -47,6 +47,19 @@ SELF_SERVICE = {
     ("DELETE", "/api/v1/me/tokens/{token_id}"),
 }
 
+# What the system flagged for staff (alarms, anomalies, sequence gaps, dead letters): every
+# signed-in role lists them, staff and admins review them (named here, so a route that lost
+# its check is caught even before the derived checks below).
+FLAGGED = {
+    (method, f"/api/v1/{kind}{tail}"): role
+    for kind in ("alarms", "anomalies", "sequence-gaps", "dead-letters")
+    for method, tail, role in (
+        ("GET", "", Role.VIEWER),
+        ("POST", "/{record_id}/acknowledge", Role.STAFF),
+        ("POST", "/{record_id}/resolve", Role.STAFF),
+    )
+}
+
 
 def _app() -> FastAPI:
     from server.storage import make_engine
@@ -111,6 +124,7 @@ def test_the_route_list_is_derived_and_complete() -> None:
     assert roles[("GET", "/api/v1/users")] is Role.ADMIN
     assert roles[("POST", "/api/v1/loans/{loan_id}/renew")] is Role.STAFF
     assert roles[("GET", "/api/v1/sessions")] is Role.VIEWER
+    assert {route: roles.get(route) for route in FLAGGED} == FLAGGED
 
 
 @pytest.mark.parametrize(("method", "path", "role"), ROUTES, ids=lambda v: str(v))
