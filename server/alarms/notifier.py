@@ -74,7 +74,7 @@ class AlarmNotifier:
         )
         missing = [name for name in settings.channels if name not in channels]
         if missing:
-            log.warning("alarm channel(s) %s not configured: alarms reach nobody there", missing)
+            log.info("alarm channel(s) %s not configured: alarms reach nobody there", missing)
 
     def notify(self, now: datetime) -> SweepReport:
         """Write the messages due by ``now``, then send every alarm message due."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -210,3 +211,29 @@ def test_an_alarm_channel_not_configured_reaches_nobody_and_breaks_nothing(
     report = service.notifier.notify(T0)
     assert (report.messages, report.deliveries, report.sent) == (1, 0, 0)
     assert _alarm(seeded).notified_at == T0
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_server_runtime_runs_the_alarm_loop_unless_disabled(
+    tmp_path: Path, mqtt_url: str, topic_prefix: str, enabled: bool
+) -> None:
+    from server.app import ServerRuntime
+    from server.settings import ServerSettings
+
+    settings = ServerSettings(
+        db_url=f"sqlite:///{tmp_path}/a.sqlite3",
+        mqtt_url=mqtt_url,
+        topic_prefix=topic_prefix,
+        port=0,
+        secret_file=tmp_path / "server-secret",
+        alarms=AlarmSettings(enabled=enabled),
+    )
+    runtime = ServerRuntime(settings)
+    runtime.start()
+    try:
+        running = {thread.name for thread in threading.enumerate()}
+        assert ("toolhut-alarms" in running) is enabled
+    finally:
+        runtime.stop()
+    assert runtime.alarms is None
+    assert "toolhut-alarms" not in {thread.name for thread in threading.enumerate()}

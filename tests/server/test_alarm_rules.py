@@ -137,9 +137,7 @@ def test_an_outbox_backing_up_raises_at_the_limit_and_clears_at_half_of_it() -> 
     still = _hut(outbox=251, active=frozenset({backlog}))
     assert watch_hut(still, now=NOW, limits=LIMITS) == ()
     done = _hut(outbox=250, active=frozenset({backlog}))
-    assert watch_hut(done, now=NOW, limits=LIMITS) == (
-        AlarmCleared("demo-hut", backlog, NOW, NOW),
-    )
+    assert watch_hut(done, now=NOW, limits=LIMITS) == (AlarmCleared("demo-hut", backlog, NOW, NOW),)
 
 
 def test_an_offline_huts_outbox_count_is_left_as_it_stands() -> None:

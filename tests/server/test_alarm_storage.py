@@ -83,9 +83,7 @@ def test_a_cleared_incident_started_again_is_a_repeat_of_the_same_one(
         assert not alarms.clear_alarm(db, cleared)  # nothing active to clear any more
     [row] = _alarms(seeded)
     assert (row.active, row.cleared_at, row.updated_at) == (False, later, later)
-    again = raised(
-        HUT, AlarmKind.FORCED_OPEN, AlarmSource.CONTROLLER, at=later, heard_at=later
-    )
+    again = raised(HUT, AlarmKind.FORCED_OPEN, AlarmSource.CONTROLLER, at=later, heard_at=later)
     assert _raise(seeded, again) is Raised.AGAIN
     [row] = _alarms(seeded)
     assert (row.active, row.cleared_at, row.repeats, row.raised_at) == (True, None, 1, T0)
