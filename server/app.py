@@ -66,6 +66,8 @@ def create_app(
     from server.api.routes import (
         access,
         account,
+        alarms,
+        anomalies,
         audit,
         door_sessions,
         enrolments,
@@ -116,6 +118,7 @@ def create_app(
         *(account, users, audit),
         *(access, health, huts, enrolments, items, loans, pages, door_sessions, supplies),
         *(reminder_routes, transfer_routes, member_routes),
+        *(alarms, anomalies),
     )
     app.state.sheets = registry()  # kind -> Sheet, for import and export
     app.state.import_limits = Limits()
@@ -137,7 +140,8 @@ def create_app(
 
 
 class ServerRuntime:
-    """Migrations, the ingest worker and uvicorn in one process.
+    """Migrations, the ingest worker, the reminders' and the alarms' loops and uvicorn in
+    one process.
 
     ``start()`` returns once HTTP is listening (the demo runs this in-process);
     ``serve_forever()`` is the CLI's: it blocks until SIGTERM or Ctrl-C.
@@ -155,6 +159,7 @@ class ServerRuntime:
         self.hut_state: Any = None  # the HutStateTracker
         self.hub: LiveHub | None = None
         self.reminders: Any = None  # the ReminderScheduler
+        self.alarms: Any = None  # the AlarmLoop
         self._http: Any = None
         self._http_thread: threading.Thread | None = None
         self._unwatch_clock: Callable[[], None] | None = None
@@ -178,6 +183,7 @@ class ServerRuntime:
         import uvicorn
 
         from server.hut_state.tracker import HutStateTracker
+        from server.alarms.service import AlarmLoop, AlarmService
         from server.ingest import IngestWorker
         from server.keys import server_keyring
         from server.reminders.scheduler import ReminderScheduler, build_service
@@ -201,6 +207,15 @@ class ServerRuntime:
         self.reminders = ReminderScheduler(
             service, interval_s=self.settings.reminders.interval_s, clock=self.clock
         )
+        # The alarms go out on the reminders' channels, in their own fast loop.
+        alarms = AlarmService(
+            settings=self.settings.alarms,
+            reminders=self.settings.reminders,
+            sessions=sessions,
+            channels=service.channels,
+            worker_id=service.worker_id,
+        )
+        self.alarms = AlarmLoop(alarms, clock=self.clock)
         app = create_app(
             self.settings,
             clock=self.clock,
@@ -231,6 +246,8 @@ class ServerRuntime:
             if isinstance(self.clock, OffsetClock):
                 # A move shows its reminders within a sweep, not after interval_s.
                 self._unwatch_clock = self.clock.on_advance(self.reminders.wake)
+        if self.settings.alarms.enabled:
+            self.alarms.start()
         # uvicorn only installs signal handlers on the main thread; this one is not.
         self._http_thread = threading.Thread(
             target=self._http.run, name="toolhut-http", daemon=True
@@ -261,6 +278,9 @@ class ServerRuntime:
         if self.reminders is not None:
             self.reminders.stop()
             self.reminders = None
+        if self.alarms is not None:
+            self.alarms.stop()
+            self.alarms = None
         if self.ingest is not None:
             self.ingest.stop()
             self.ingest = None

@@ -30,8 +30,17 @@ from server.domain import (
     Refusal,
     parse_scan_text,
 )
-from server.domain.changes import AnomalyRaised, Effects, EnrolmentClosed
-from server.domain.commands import CardTap, DoorChange, EnrolRead, HutCommand, Scan
+from server.domain.alarms import AlarmKind, AlarmSource
+from server.domain.changes import AlarmCleared, AlarmRaised, AnomalyRaised, Effects, EnrolmentClosed
+from server.domain.commands import (
+    AlarmReport,
+    CardTap,
+    ControllerReport,
+    DoorChange,
+    EnrolRead,
+    HutCommand,
+    Scan,
+)
 from server.domain.ledger_state import AnomalyKind, MemberState
 from server.domain.rule_book import decide
 from server.hut_order import BatchResult, HutRun, Pending
@@ -42,10 +51,12 @@ from server.storage.models import Hut
 from server.storage.policy_store import load_policy
 from server.storage.snapshots import BatchKeys, Snapshots, keys_of
 from toolhut.contract import (
+    AlarmEvent,
     AnyEvent,
     Beep,
     CardDecision,
     CardEvent,
+    ControllerEvent,
     DoorEvent,
     DoorState,
     EventAck,
@@ -87,7 +98,7 @@ class _Ledger:
         # An offline hut reports later what happened earlier: loans date from the gateway's
         # clock, but never from the future of ours.
         happened_at = min(event.ts, received_at)
-        command = _command(event)
+        command = _command(event, received_at=received_at)
         if command is None:
             return Outcome.APPLIED, None, None
         policy = self.policy if isinstance(command, Scan) else DEFAULT_POLICY
@@ -111,9 +122,9 @@ class _Ledger:
         return reminder_queries.take_display_message(self.db, member_id=member.id, now=now)
 
 
-def _command(event: AnyEvent) -> HutCommand | None:
-    """The domain's command for a gateway event (None: it changes nothing in the ledger,
-    such as a controller's hello or an alarm)."""
+def _command(event: AnyEvent, *, received_at: datetime) -> HutCommand | None:
+    """The domain's command for a gateway event (None: it changes nothing in the ledger).
+    ``received_at``: when the server heard it, which an alarm's row is stamped with."""
     if isinstance(event, CardEvent):
         if event.decision is CardDecision.ENROL:
             return EnrolRead(event.card, event.id)
@@ -122,6 +133,11 @@ def _command(event: AnyEvent) -> HutCommand | None:
         return DoorChange(event.session, event.state is DoorState.OPEN)
     if isinstance(event, ScanEvent):
         return Scan(event.seq, event.text, event.card, event.session)
+    if isinstance(event, AlarmEvent):
+        kind, source = AlarmKind(event.kind.value), AlarmSource(event.source)
+        return AlarmReport(kind, event.active, source, event.id, received_at)
+    if isinstance(event, ControllerEvent):
+        return ControllerReport(event.state, event.id, received_at)
     return None
 
 
@@ -142,6 +158,12 @@ def _log(event: AnyEvent, effects: Effects, *, hut: Hut) -> None:
             log.info("hut %s: enrolment request %d %s", hut.id, change.request_id, change.state)
         if isinstance(change, AnomalyRaised) and change.kind is AnomalyKind.UNSCANNED_REMOVAL:
             log.warning("hut %s session %s: door opened, nothing scanned", hut.id, event.session)
+        if isinstance(change, AnomalyRaised) and change.kind is AnomalyKind.SCAN_BY_NOBODY:
+            log.warning("hut %s seq %d: a scan with no card and no session", hut.id, event.seq)
+        if isinstance(change, AlarmRaised):
+            log.warning("hut %s: alarm %s reported (event %s)", hut.id, change.kind, event.id)
+        if isinstance(change, AlarmCleared):
+            log.info("hut %s: alarm %s cleared (event %s)", hut.id, change.kind, event.id)
     if isinstance(event, ScanEvent) and effects.decision is not None:
         decision = effects.decision
         log.info(

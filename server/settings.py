@@ -12,6 +12,7 @@ from server.accounts.config import AccountSettings
 from server.clock_settings import ClockSettings
 from server.client_ids import unique_client_id
 from server.hut_state.config import HutStateSettings
+from server.alarms.config import AlarmSettings
 from server.reminders.config import ReminderSettings
 from toolhut.contract import DEFAULT_PREFIX, Topics
 from toolhut.hut_keys import SERVER_MQTT_USER
@@ -88,6 +89,7 @@ class ServerSettings(BaseSettings):
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     clock: ClockSettings = Field(default_factory=ClockSettings)
     hut_state: HutStateSettings = Field(default_factory=HutStateSettings)
+    alarms: AlarmSettings = Field(default_factory=AlarmSettings)
 
     @field_validator("mqtt_url")
     @classmethod

@@ -16,6 +16,7 @@ from server.domain.record_errors import InvalidFieldsError, StaleVersionError
 from server.enrolment_actions import EnrolmentClosedError, MemberNotActiveError
 from server.hut_commands import CommandNotSentError
 from server.records.member_privacy import TEXT_CANNOT_ERASE, CannotEraseError
+from server.records.reviews import ReviewConflictError
 from server.staff_actions import NotFoundError, RefusedError
 
 
@@ -29,7 +30,8 @@ def staff_action() -> Iterator[None]:
     same 422 for a record whose fields the records code refused (each named: a hut or
     category that does not exist, a tag taken). A stale edit is a 409 with the current
     version; a member whose data was erased, or who cannot be erased yet (with what is
-    missing), a 409."""
+    missing), a 409; so is a review of a flagged row no longer in the state the step
+    starts from (acknowledging what is resolved), with its reason."""
     try:
         yield
     except (NotFoundError, AccountNotFoundError) as exc:
@@ -61,6 +63,10 @@ def staff_action() -> Iterator[None]:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except CommandNotSentError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, exc.text) from exc
+    except ReviewConflictError as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, {"reason": exc.reason, "text": exc.text}
+        ) from exc
     except RefusedError as exc:
         raise HTTPException(
             status.HTTP_409_CONFLICT, {"reason": exc.reason.value, "text": exc.text}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from server.domain.alarms import AlarmKind, AlarmSource
 from server.domain.ledger_state import (
     AnomalyKind,
     DoorKey,
@@ -187,6 +188,34 @@ class AnomalyRaised:
 
 
 @dataclass(frozen=True, slots=True)
+class AlarmRaised:
+    """The condition ``kind`` started at the hut at ``at`` (its own time: an alarm replayed
+    after an outage keeps it). One incident per hut and kind while unresolved: storage
+    opens it, or marks the open one active again. ``notify``: staff hear of a new incident
+    on the staff channel. ``heard_at``: when the server learnt of it (the row's change)."""
+
+    hut_id: str
+    kind: AlarmKind
+    source: AlarmSource
+    at: datetime
+    heard_at: datetime
+    detail: str = ""
+    event_id: str | None = None
+    notify: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmCleared:
+    """The condition ended by itself at ``at``: the open incident stays for staff to
+    resolve, no longer active."""
+
+    hut_id: str
+    kind: AlarmKind
+    at: datetime
+    heard_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ScanRecorded:
     """The scan's row in its door session."""
 
@@ -295,6 +324,8 @@ Change = (
     | CardAdded
     | CardRemoved
     | CardStateChanged
+    | AlarmRaised
+    | AlarmCleared
 )
 
 
@@ -322,6 +353,8 @@ class Effects:
 
 __all__ = [
     "NEW_LOAN",
+    "AlarmCleared",
+    "AlarmRaised",
     "AnomalyRaised",
     "CardAdded",
     "CardRemoved",

@@ -5,6 +5,10 @@ requests, so hut and staff commands look alike and the rules import no wire form
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from server.domain.alarms import AlarmKind, AlarmSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,36 @@ class Scan:
     door_key: str | None
 
 
-HutCommand = CardTap | EnrolRead | DoorChange | Scan
+@dataclass(frozen=True, slots=True)
+class AlarmReport:
+    """The controller (or the gateway) raised or cleared one of the door's alarms
+    (``kind``: forced_open, held_open, tamper). ``heard_at``: when the server heard of it,
+    which stamps the alarm's row as changed (the snapshot's ``now`` is when it happened)."""
 
-__all__ = ["CardTap", "DoorChange", "EnrolRead", "HutCommand", "Scan"]
+    kind: AlarmKind
+    active: bool
+    source: AlarmSource
+    event_id: str
+    heard_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerReport:
+    """The gateway's word on its controller: hello, ok, silent or absent."""
+
+    state: Literal["hello", "ok", "silent", "absent"]
+    event_id: str
+    heard_at: datetime
+
+
+HutCommand = CardTap | EnrolRead | DoorChange | Scan | AlarmReport | ControllerReport
+
+__all__ = [
+    "AlarmReport",
+    "CardTap",
+    "ControllerReport",
+    "DoorChange",
+    "EnrolRead",
+    "HutCommand",
+    "Scan",
+]

@@ -58,7 +58,13 @@ from server.domain.lending import (
     status_after_return,
 )
 from server.domain.model import ItemCondition, ItemStatus
-from server.domain.sessions import SessionMode, flag_on_close, session_mode, stocktake_report
+from server.domain.sessions import (
+    SessionFlag,
+    SessionMode,
+    flag_on_close,
+    session_mode,
+    stocktake_report,
+)
 
 ScanLoan = LoanRef | NewLoan | None
 
@@ -273,6 +279,8 @@ def scan(snapshot: Snapshot, command: Scan) -> Effects:
         card_uid = None if member is None else command.card_uid
         step.open_door(command.door_key, card_uid=card_uid, member=member)
     decision, tag, loan = _scan_decision(step, command)
+    if command.card_uid is None and decision.action is Action.REFUSE:
+        _scan_by_nobody(step, command)
     if step.door is not None:
         step.door = replace(step.door, scans=step.door.scans + 1)
         step._flush_door()
@@ -289,6 +297,31 @@ def scan(snapshot: Snapshot, command: Scan) -> Effects:
             )
         )
     return step.effects(decision)
+
+
+# How much of a scan by nobody's text the anomaly keeps (a stranger decides its length).
+NOBODY_TEXT_KEPT = 64
+NOBODY_DETAIL = "未刷卡的扫描 / scanned with no card and no session: {text}"
+
+
+def _scan_by_nobody(step: _Step, command: Scan) -> None:
+    """A scan with no card that the rules refused (it needed one, or named nothing they
+    know; a return or a found item with no card is a neighbour's help, not this): staff
+    hear of it once per scan, or once per door session if it came in one (the session is
+    flagged)."""
+    door = step.door
+    if door is not None:
+        if door.flag == SessionFlag.NOBODY:
+            return
+        if door.flag is None:
+            step.door = replace(door, flag=SessionFlag.NOBODY.value)
+    text = command.text
+    if len(text) > NOBODY_TEXT_KEPT:
+        text = text[: NOBODY_TEXT_KEPT - 1] + "…"
+    detail = NOBODY_DETAIL.format(text=text)
+    item = step.snapshot.item
+    item_id = None if item is None else item.id
+    step.changes.append(step.anomaly(AnomalyKind.SCAN_BY_NOBODY, detail=detail, item_id=item_id))
 
 
 def _scan_decision(step: _Step, command: Scan) -> tuple[Decision, str | None, ScanLoan]:
@@ -444,4 +477,13 @@ def _found(step: _Step, line: Line) -> Line:
     return line
 
 
-__all__ = ["ENROL_CLOCK_SKEW", "card_tap", "door_change", "enrol_read", "enrolment_status", "scan"]
+__all__ = [
+    "ENROL_CLOCK_SKEW",
+    "NOBODY_DETAIL",
+    "NOBODY_TEXT_KEPT",
+    "card_tap",
+    "door_change",
+    "enrol_read",
+    "enrolment_status",
+    "scan",
+]

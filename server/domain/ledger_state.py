@@ -62,6 +62,7 @@ class AnomalyKind(StrEnum):
     UNSCANNED_REMOVAL = "possible_unscanned_removal"
     MISSING_PART = "missing_part"
     NEEDS_REPAIR = "needs_repair"
+    SCAN_BY_NOBODY = "scan_by_nobody"  # a scan with no card and no open door session
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ class SessionMode(StrEnum):
 
 class SessionFlag(StrEnum):
     UNSCANNED = "unscanned"  # door opened, nothing scanned: possible unscanned removal
+    NOBODY = "nobody"  # a scan in it had no card (staff heard of it once, as an anomaly)
 
 
 class StocktakeResult(StrEnum):

@@ -174,6 +174,25 @@ TEMPLATES: Mapping[tuple[str, str], Template] = {
         "Reserved item ready",
         when="%d %b %H:%M",
     ),
+    # Alarms for staff (server/alarms/notifier.py): one template for both languages, each
+    # text Chinese first with English beside; a line's item is the alarm's name, its
+    # detail the alarm's number and state.
+    ("alarm", "zh"): Template(
+        "工具屋告警 / Tool hut alarm",
+        "工具屋发生告警，请尽快查看 / an alarm at the tool hut, please look into it now:",
+        "· {item}（{hut}）{due}，{detail}",
+        "查看后请在工作人员系统中确认并处理 / acknowledge and resolve it in the staff API",
+        "",
+        when="%Y-%m-%d %H:%M:%S",
+    ),
+    ("alarm_reminder", "zh"): Template(
+        "工具屋告警仍无人确认 / Tool hut alarm not acknowledged yet",
+        "以下告警仍无人确认 / nobody has acknowledged this alarm yet:",
+        "· {item}（{hut}）{due}，{detail}",
+        "查看后请在工作人员系统中确认并处理 / acknowledge and resolve it in the staff API",
+        "",
+        when="%Y-%m-%d %H:%M:%S",
+    ),
     # Any other notification kind: the ledger's own text, as it wrote it.
     ("notice", "zh"): Template("工具屋通知", "{name}您好：", "{detail}", "", "{item}"),
     ("notice", "en"): Template("Tool hut notice", "Hello {name}:", "{detail}", "", "{item}"),

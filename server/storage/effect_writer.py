@@ -2,7 +2,9 @@
 
 Rows of the working set are found by id (``Session.get`` hits the identity map) or by key
 through the WorkingSet; new loans, door sessions, anomalies, notices and stocktakes are
-added to the database session, to be inserted by its next flush.
+added to the database session, to be inserted by its next flush. Alarms are statements of
+their own (server/storage/alarms.py): one incident per hut and kind is the database's
+unique index, not a look-up.
 
 Scans are rows, not ORM objects: ingest writes two a visit and reads them back only for a
 condition card or a stocktake count, and as ORM objects (built, tracked, flushed one by
@@ -28,6 +30,8 @@ from sqlalchemy.orm import Session
 
 from server.domain.actors import Actor
 from server.domain.changes import (
+    AlarmCleared,
+    AlarmRaised,
     AnomalyRaised,
     CardAdded,
     CardRemoved,
@@ -61,7 +65,7 @@ from server.domain.changes import (
 )
 from server.domain.ledger_state import DoorKey, DoorState, EnrolmentStatus, ReservationStatus
 from server.domain.model import MemberStatus
-from server.storage import access_changes, audit, enrolments
+from server.storage import access_changes, alarms, audit, enrolments
 from server.storage.ingest_models import EnrolmentCandidate
 from server.storage.models import (
     Anomaly,
@@ -386,6 +390,12 @@ class EffectWriter:
             )
         )
 
+    def _alarm_raised(self, change: AlarmRaised) -> None:
+        alarms.raise_alarm(self.db, change)
+
+    def _alarm_cleared(self, change: AlarmCleared) -> None:
+        alarms.clear_alarm(self.db, change)
+
     def _scan(self, change: ScanRecorded) -> None:
         self._scans.append(
             _PendingScan(
@@ -536,6 +546,8 @@ _WRITERS: dict[type, Callable[[EffectWriter, Any], None]] = {
     CardAdded: EffectWriter._card_added,
     CardRemoved: EffectWriter._card_removed,
     CardStateChanged: EffectWriter._card_state,
+    AlarmRaised: EffectWriter._alarm_raised,
+    AlarmCleared: EffectWriter._alarm_cleared,
 }
 
 

@@ -22,7 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.domain import DEFAULT_POLICY, ItemCondition, LoanPolicy, SessionMode
-from server.domain.commands import CardTap, DoorChange, EnrolRead, Scan
+from server.domain.commands import (
+    AlarmReport,
+    CardTap,
+    ControllerReport,
+    DoorChange,
+    EnrolRead,
+    Scan,
+)
 from server.domain.labels import parse_condition_text, parse_scan_text
 from server.domain.ledger_state import (
     ACTIVE_RESERVATION,
@@ -100,6 +107,9 @@ class Snapshots:
             return Snapshot(state, now, card=card, door=door)
         if isinstance(command, DoorChange):
             return self._door_change(command, hut=state, now=now)
+        if isinstance(command, AlarmReport | ControllerReport):
+            # An alarm needs the hut and the time, nothing of items or members.
+            return Snapshot(state, now)
         if isinstance(command, EnrolRead):
             # Enrol reads are rare (staff at the hut): the hut's request is read each time,
             # so a second tap in the batch sees the first one's answer (autoflush).

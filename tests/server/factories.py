@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from toolhut.contract import CardDecision, CardEvent, DoorEvent, DoorState, ScanEvent, new_id
+from toolhut.contract import (
+    AlarmEvent,
+    AlarmKind,
+    CardDecision,
+    CardEvent,
+    ControllerEvent,
+    DoorEvent,
+    DoorState,
+    ScanEvent,
+    new_id,
+)
 
 from .conftest import T0
 
@@ -44,3 +55,24 @@ def door(
     session: str | None = None,
 ) -> DoorEvent:
     return DoorEvent(id=new_id(), hut=hut, seq=seq, ts=ts, state=state, session=session)
+
+
+def alarm(
+    hut: str,
+    seq: int,
+    kind: AlarmKind = AlarmKind.FORCED_OPEN,
+    *,
+    active: bool = True,
+    ts: datetime = T0,
+) -> AlarmEvent:
+    return AlarmEvent(id=new_id(), hut=hut, seq=seq, ts=ts, kind=kind, active=active)
+
+
+def controller(
+    hut: str,
+    seq: int,
+    state: Literal["hello", "ok", "silent", "absent"],
+    *,
+    ts: datetime = T0,
+) -> ControllerEvent:
+    return ControllerEvent(id=new_id(), hut=hut, seq=seq, ts=ts, state=state)

@@ -38,6 +38,7 @@ from server.domain.changes import (
     StocktakeOpened,
 )
 from server.domain.commands import CardTap, DoorChange, EnrolRead
+from server.domain.hut_rules import NOBODY_DETAIL, NOBODY_TEXT_KEPT
 from server.domain.ledger_state import (
     AnomalyKind,
     BatchState,
@@ -50,7 +51,7 @@ from server.domain.ledger_state import (
     Shelf,
 )
 from server.domain.rule_book import decide
-from server.domain.sessions import SessionMode
+from server.domain.sessions import SessionFlag, SessionMode
 from tests.server.domain_cases import NOW
 from tests.server.rule_builders import (
     CARD,
@@ -222,7 +223,53 @@ def test_without_a_card_a_held_item_asks_for_a_card_first() -> None:
         scan(card_uid=None, door_key=None),
     )
     _refused(effects, Refusal.NO_SESSION, "请先刷卡")
-    assert effects.changes == ()  # no door session: no scan row either
+    # No door session: no scan row either; staff hear of a scan by nobody.
+    assert effects.changes == (_nobody("T0001", item_id=7),)
+
+
+def _nobody(text: str, *, item_id: int | None = None, door: DoorState | None = None) -> Change:
+    detail = NOBODY_DETAIL.format(text=text)
+    return AnomalyRaised(
+        "demo-hut",
+        AnomalyKind.SCAN_BY_NOBODY,
+        NOW,
+        detail,
+        item_id=item_id,
+        door=None if door is None else door.ref,
+    )
+
+
+def test_a_scan_by_nobody_keeps_only_the_start_of_its_text() -> None:
+    text = "x" * 5000
+    effects = decide(snapshot(door=None, card=None), scan(text, card_uid=None, door_key=None))
+    [anomaly] = effects.changes
+    assert isinstance(anomaly, AnomalyRaised)
+    kept = text[: NOBODY_TEXT_KEPT - 1] + "…"
+    assert anomaly.detail == NOBODY_DETAIL.format(text=kept)
+    assert anomaly.detail.startswith("未刷卡的扫描 / ")
+
+
+def test_a_scan_by_nobody_in_a_door_session_is_told_once_per_session() -> None:
+    door = replace(DOOR, member_id=None, card_uid=None)
+    first = decide(
+        snapshot(door=door, card=None, consumable=PLASTERS), scan("C0001", card_uid=None)
+    )
+    _refused(first, Refusal.NO_SESSION, "请先刷卡")
+    flagged = replace(door, flag=SessionFlag.NOBODY.value)
+    assert first.changes[0] == _nobody("C0001", door=door)
+    assert DoorChanged(replace(flagged, scans=1)) in first.changes
+    again = decide(
+        snapshot(door=replace(flagged, scans=1), card=None, consumable=PLASTERS),
+        scan("C0001", card_uid=None),
+    )
+    assert again.reason is Refusal.NO_SESSION
+    assert not any(isinstance(c, AnomalyRaised) for c in again.changes)
+
+
+def test_a_scan_with_a_card_is_never_a_scan_by_nobody() -> None:
+    effects = decide(snapshot(item=item(status=ItemStatus.RETIRED)), scan())
+    assert effects.reason is Refusal.ITEM_UNAVAILABLE
+    assert not any(isinstance(c, AnomalyRaised) for c in effects.changes)
 
 
 # Returning.
@@ -391,7 +438,7 @@ def test_an_ok_card_before_the_item_is_recorded_on_the_loan_only() -> None:
 def test_a_condition_card_without_a_door_session_is_refused() -> None:
     effects = decide(snapshot(door=None, card=None), scan("COND:OK", card_uid=None, door_key=None))
     _refused(effects, Refusal.NO_SESSION, "请先刷卡")
-    assert effects.changes == ()
+    assert effects.changes == (_nobody("COND:OK"),)
 
 
 # Found: back on the shelf without an open loan.

@@ -57,6 +57,19 @@ SELF_SERVICE = {
     ("DELETE", "/api/v1/me/tokens/{token_id}"),
 }
 
+# What the system flagged for staff (alarms, anomalies, sequence gaps, dead letters): every
+# signed-in role lists them, staff and admins review them (named here, so a route that lost
+# its check is caught even before the derived checks below).
+FLAGGED = {
+    (method, f"/api/v1/{kind}{tail}"): role
+    for kind in ("alarms", "anomalies", "sequence-gaps", "dead-letters")
+    for method, tail, role in (
+        ("GET", "", Role.VIEWER),
+        ("POST", "/{record_id}/acknowledge", Role.STAFF),
+        ("POST", "/{record_id}/resolve", Role.STAFF),
+    )
+}
+
 
 # Every optional router mounted: the clock's routes are there only where the settings let
 # the clock be moved (demos and tests), and are walked like the others.
@@ -158,6 +171,7 @@ def test_the_route_list_is_derived_and_complete() -> None:
     assert roles[("POST", "/api/v1/loans/{loan_id}/renew")] is Role.STAFF
     assert roles[("GET", "/api/v1/sessions")] is Role.VIEWER
     assert roles[("GET", "/api/v1/clock")] is roles[("POST", "/api/v1/clock")] is Role.ADMIN
+    assert {route: roles.get(route) for route in FLAGGED} == FLAGGED
 
 
 @pytest.mark.parametrize(("method", "path", "role"), ROUTES, ids=lambda v: str(v))
