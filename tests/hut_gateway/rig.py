@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from firmware_bridge.emulator import ControllerEmulator
 from hut_gateway.gateway import Gateway
@@ -24,6 +24,7 @@ from toolhut.contract import (
     Allowlist,
     AnyEvent,
     Command,
+    CommandAction,
     EventAck,
     Feedback,
     Status,
@@ -53,6 +54,7 @@ class ServerSide:
         self._lock = threading.Lock()
         self._events: dict[str, AnyEvent] = {}
         self.status: Status | None = None
+        self.statuses: list[Status] = []  # every one, in the order they came
         subscribed = threading.Event()
         self.client = make_client(broker.endpoint, client_id=f"server-side-{topics.prefix}")
 
@@ -71,6 +73,7 @@ class ServerSide:
             if message.topic == self.topics.status(HUT):
                 if message.payload:
                     self.status = parse_status(message.payload, key=self.key)
+                    self.statuses.append(self.status)
             else:
                 event = parse_event(message.payload, key=self.key)
                 self._events[event.id] = event
@@ -93,7 +96,7 @@ class ServerSide:
         self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
 
     def command(
-        self, action: Literal["unlock", "feedback", "enrol"], *, expired: bool = False,
+        self, action: CommandAction, *, expired: bool = False,
         feedback: Feedback | None = None, retain: bool = False, key: HutKey | None = None,
     ) -> bytes:  # fmt: skip
         """Publish a command sealed with the hut's key (or ``key``, for that key's hut) on
