@@ -30,9 +30,17 @@ from server.domain import (
     Refusal,
     parse_scan_text,
 )
-from server.domain.changes import AnomalyRaised, Effects, EnrolmentClosed
-from server.domain.commands import CardTap, DoorChange, EnrolRead, HutCommand, Scan
+from server.domain.changes import AnomalyRaised, CommandAnswered, Effects, EnrolmentClosed
+from server.domain.commands import (
+    CardTap,
+    CommandReport,
+    DoorChange,
+    EnrolRead,
+    HutCommand,
+    Scan,
+)
 from server.domain.ledger_state import AnomalyKind, MemberState
+from server.domain.remote_commands import CommandStatus
 from server.domain.rule_book import decide
 from server.hut_order import BatchResult, HutRun, Pending
 from server.storage import event_log, queries, reminder_queries
@@ -46,6 +54,7 @@ from toolhut.contract import (
     Beep,
     CardDecision,
     CardEvent,
+    CommandEvent,
     DoorEvent,
     DoorState,
     EventAck,
@@ -122,6 +131,9 @@ def _command(event: AnyEvent) -> HutCommand | None:
         return DoorChange(event.session, event.state is DoorState.OPEN)
     if isinstance(event, ScanEvent):
         return Scan(event.seq, event.text, event.card, event.session)
+    if isinstance(event, CommandEvent):
+        outcome = CommandStatus(event.outcome.value)
+        return CommandReport(event.command, event.action, outcome, event.detail, event.session)
     return None
 
 
@@ -137,6 +149,16 @@ def _log(event: AnyEvent, effects: Effects, *, hut: Hut) -> None:
     # By the door session, never the card: a card UID is a credential.
     if isinstance(event, CardEvent) and event.decision is CardDecision.ENROL:
         log.info("hut %s: a card was read for enrolment (event %s)", hut.id, event.id)
+    if isinstance(event, CommandEvent):
+        answered = any(isinstance(change, CommandAnswered) for change in effects.changes)
+        log.info(
+            "hut %s: %s command %s %s%s",
+            hut.id,
+            event.action,
+            event.command,
+            event.outcome.value,
+            "" if answered else " (not awaited: another server's, a sync or a repeat)",
+        )
     for change in effects.changes:
         if isinstance(change, EnrolmentClosed):  # the request's id, never the card's UID
             log.info("hut %s: enrolment request %d %s", hut.id, change.request_id, change.state)

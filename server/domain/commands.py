@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from server.domain.remote_commands import CommandStatus
+
 
 @dataclass(frozen=True, slots=True)
 class CardTap:
@@ -40,6 +42,18 @@ class Scan:
     door_key: str | None
 
 
-HutCommand = CardTap | EnrolRead | DoorChange | Scan
+@dataclass(frozen=True, slots=True)
+class CommandReport:
+    """The gateway's report of what it did with a command (ours, or one the log does not
+    know). ``door_key``: the door session a remote unlock it carried out opened."""
 
-__all__ = ["CardTap", "DoorChange", "EnrolRead", "HutCommand", "Scan"]
+    command_id: str
+    action: str
+    outcome: CommandStatus  # done, expired or failed
+    detail: str | None
+    door_key: str | None
+
+
+HutCommand = CardTap | EnrolRead | DoorChange | Scan | CommandReport
+
+__all__ = ["CardTap", "CommandReport", "DoorChange", "EnrolRead", "HutCommand", "Scan"]

@@ -2,8 +2,8 @@
 
 Every change to items, loans, reservations and door sessions is decided here, from a
 Snapshot storage loaded, and written by storage's effect writer; nothing else decides
-one. Hut commands (card taps, enrol reads, door changes, scans) are in hut_rules; staff
-commands are registered beside them the same way.
+one. Hut commands (card taps, enrol reads, door changes, scans, command reports) are in
+hut_rules; staff commands are registered beside them the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from server.domain import hut_rules, staff_rules
 from server.domain.changes import Effects
-from server.domain.commands import CardTap, DoorChange, EnrolRead, Scan
+from server.domain.commands import CardTap, CommandReport, DoorChange, EnrolRead, Scan
 from server.domain.ledger_state import AccessSnapshot, Snapshot
 
 Rule = Callable[[Any, Any], Effects]
@@ -23,6 +23,7 @@ RULES: dict[type, Rule] = {
     EnrolRead: hut_rules.enrol_read,
     DoorChange: hut_rules.door_change,
     Scan: hut_rules.scan,
+    CommandReport: hut_rules.command_report,
     **staff_rules.RULES,  # renew, mark lost, reserve, clear repair, holds, members, cards
 }
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from toolhut.contract import CardDecision, CardEvent, DoorEvent, DoorState, ScanEvent, new_id
+from toolhut.contract import (
+    CardDecision,
+    CardEvent,
+    CommandAction,
+    CommandEvent,
+    CommandOutcome,
+    DoorEvent,
+    DoorState,
+    ScanEvent,
+    new_id,
+)
 
 from .conftest import T0
 
@@ -44,3 +54,21 @@ def door(
     session: str | None = None,
 ) -> DoorEvent:
     return DoorEvent(id=new_id(), hut=hut, seq=seq, ts=ts, state=state, session=session)
+
+
+def command_report(
+    hut: str,
+    seq: int,
+    command: str,
+    *,
+    action: CommandAction = "unlock",
+    outcome: CommandOutcome = CommandOutcome.DONE,
+    detail: str | None = None,
+    ts: datetime = T0,
+    session: str | None = None,
+) -> CommandEvent:
+    """The gateway's report of command ``command``."""
+    return CommandEvent(
+        id=new_id(), hut=hut, seq=seq, ts=ts, session=session, command=command,
+        action=action, outcome=outcome, detail=detail,
+    )  # fmt: skip
