@@ -67,6 +67,7 @@ def create_app(
         supplies,
         users,
     )
+    from server.api.routes import commands as command_routes
     from server.api.routes import members as member_routes
     from server.api.routes import reminders as reminder_routes
     from server.api.routes import transfer as transfer_routes
@@ -100,7 +101,7 @@ def create_app(
     routers = (
         *(account, users, audit),
         *(access, health, huts, enrolments, items, loans, pages, door_sessions, supplies),
-        *(reminder_routes, transfer_routes, member_routes),
+        *(reminder_routes, transfer_routes, member_routes, command_routes),
     )
     app.state.sheets = registry()  # kind -> Sheet, for import and export
     app.state.import_limits = Limits()
