@@ -1,7 +1,8 @@
 """Commands the HTTP side sends to a hut's gateway (unlock, enrol, status), through the
 ingest worker's MQTT client: what a sender is, what it raises when no broker takes it, how
-long each kind of command stays valid, and ``issue``, the one way a command goes out: a
-row in the command log, its audit entry, then the publish.
+long each kind of command stays valid, and ``issue``, the one way a staff command goes out:
+a row in the command log, its audit entry, then the publish. (The ingest worker's own
+``sync`` commands are not staff's: they are not logged.)
 
 Every command carries a short expiry, so a stale unlock is never carried out late: a
 gateway that gets it after ``expires`` (a broker that held it for a gateway away, a
