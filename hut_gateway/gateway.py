@@ -2,7 +2,9 @@
 
 Decisions that make the door open are taken here, from the local allowlist, so they never
 wait on the network. Everything that happens is written to the outbox first and published
-after; the server's ack clears it and carries the feedback for the resident.
+after; the server's ack clears it and carries the feedback for the resident. Each command
+of the server's it verified is answered the same way: a CommandEvent (done, expired,
+failed) in the outbox.
 
 Threads: the serial link's reader runs the frame handlers (unlock first: the reader writes
 the unlock frame itself when the link is idle, then hands the event to the recorder); the
@@ -19,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -39,7 +42,7 @@ from firmware_bridge.frames import (
 from firmware_bridge.link import Link, SerialTransport
 from hut_gateway import data_dir
 from hut_gateway.allowlist import AllowlistStore
-from hut_gateway.commands import CommandGuard
+from hut_gateway.commands import CommandGuard, Verdict
 from hut_gateway.health import AlarmChange, Change, ControllerChange, HealthLimits, HealthMonitor
 from hut_gateway.metrics import GatewayMetrics
 from hut_gateway.outbox import Outbox
@@ -58,6 +61,10 @@ from toolhut.contract import (
     CardEvent,
     CardState,
     Command,
+    CommandAction,
+    CommandEvent,
+    CommandOutcome,
+    ContractError,
     ControllerEvent,
     DenialReason,
     DoorEvent,
@@ -94,6 +101,12 @@ TEXT_SCAN_TOO_LONG = "无法识别的标签"
 TEXT_ENROL_READY = "请刷要登记的卡"
 TEXT_ENROLLED = "已读取卡号"
 TEXT_CLOSE_DOOR = "请关门"
+
+# What staff read about a command of theirs (the ``detail`` of its report).
+DETAIL_CONTROLLER_ABSENT = "控制器未连接 / controller absent: not carried out"
+DETAIL_UNLOCK_NOT_TAKEN = "控制器未确认开锁 / the controller did not take the Unlock frame"
+DETAIL_EXPIRED = "指令到达时已过期 未执行 / came after its expiry ({expires}): not carried out"
+DETAIL_RESENT = "已重发 {count} 条事件 / resent {count} unacked events"
 
 # Why a card listed as not active stays outside: what the display says, what the event says.
 _DENIED: dict[CardState, tuple[str, DenialReason]] = {
@@ -206,6 +219,13 @@ class Gateway:
             DoorChanged: self._on_door,
             Hello: self._on_hello,
             Alarm: self._on_alarm,
+        }
+        self._command_handlers: dict[CommandAction, Callable[[Command], None]] = {
+            "unlock": self._command_unlock,
+            "enrol": self._command_enrol,
+            "status": self._command_status,
+            "sync": self._command_sync,
+            "feedback": self._command_feedback,
         }
 
     # -- life cycle -------------------------------------------------------------------
@@ -525,33 +545,102 @@ class Gateway:
             self._status_dirty.set()
 
     def _on_command(self, command: Command) -> None:
-        self._commands.admit(command, now=self._clock())  # ContractError: expired, replayed
-        if command.action == "unlock":
-            with self._lock:
-                self._unlock()
-        elif command.action == "sync":
-            self.uplink.resend_unacked()
-        elif command.action == "enrol":
-            window_s = enrol_window_s(
-                command.expires, now=self._clock(), limit_s=self.limits.enrol_s
-            )
-            with self._lock:
-                self.enrol.open(now=self._monotonic(), duration_s=window_s)
-            log.info("enrol mode for %.0f s (command %s)", window_s, command.id)
-            if command.feedback is None:
-                self._send(Feedback(beep=Beep.NONE, text=TEXT_ENROL_READY))
+        """Carry out a command of the server's and report what became of it (a
+        CommandEvent in the outbox, so the report survives an outage): done, expired or
+        failed. A replayed command is refused without a report."""
+        verdict = self._commands.check(command, now=self._clock())
+        if verdict is Verdict.REPLAYED:  # the uplink logs and counts it
+            raise ContractError(f"command {command.id} ({command.action}) replayed")
+        if verdict is Verdict.EXPIRED:
+            expires = command.expires.isoformat(timespec="seconds")
+            self._report(command, CommandOutcome.EXPIRED, DETAIL_EXPIRED.format(expires=expires))
+            raise ContractError(f"command {command.id} ({command.action}) expired at {expires}")
+        self._command_handlers[command.action](command)
         if command.feedback is not None:
             self._send_feedback(command.feedback)
 
+    def _command_unlock(self, command: Command) -> None:
+        with self._lock:
+            sent = self._unlock()
+        if sent is None:
+            self._report(command, CommandOutcome.FAILED, DETAIL_CONTROLLER_ABSENT)
+            return
+        # Reported once the controller has taken the frame (its ack), from whichever thread
+        # settles it: the reader thread that reads the ack, or this one if the link is gone.
+        sent.add_done_callback(lambda done: self._unlock_settled(command, done))
+
+    def _unlock_settled(self, command: Command, sent: Future[bool]) -> None:
+        if sent.cancelled() or not sent.result():
+            log.warning("remote unlock %s: the controller did not take it", command.id)
+            self._report(command, CommandOutcome.FAILED, DETAIL_UNLOCK_NOT_TAKEN)
+            return
+        # The door is open for someone whose card does not work: their visit is a session
+        # like a card's, and the report names it, so the server lends its scans to the
+        # member staff unlocked it for (the wire never carries who that is).
+        with self._lock:
+            session = self.sessions.start(None, now=self._monotonic())
+        log.info("remote unlock %s carried out, session %s", command.id, session.id)
+        self._report(command, CommandOutcome.DONE, session=session.id)
+
+    def _command_enrol(self, command: Command) -> None:
+        if self._serial is None:
+            self._report(command, CommandOutcome.FAILED, DETAIL_CONTROLLER_ABSENT)
+            return
+        window_s = enrol_window_s(command.expires, now=self._clock(), limit_s=self.limits.enrol_s)
+        with self._lock:
+            self.enrol.open(now=self._monotonic(), duration_s=window_s)
+        log.info("enrol mode for %.0f s (command %s)", window_s, command.id)
+        if command.feedback is None:
+            self._send(Feedback(beep=Beep.NONE, text=TEXT_ENROL_READY))
+        self._report(command, CommandOutcome.DONE)
+
+    def _command_status(self, command: Command) -> None:
+        self.uplink.publish_status()
+        self._report(command, CommandOutcome.DONE)
+
+    def _command_sync(self, command: Command) -> None:
+        resent = self.uplink.resend_unacked()
+        self._report(command, CommandOutcome.DONE, DETAIL_RESENT.format(count=resent))
+
+    def _command_feedback(self, command: Command) -> None:
+        # The feedback itself is shown by _on_command, as for every command that has one.
+        if self._serial is None:
+            self._report(command, CommandOutcome.FAILED, DETAIL_CONTROLLER_ABSENT)
+        else:
+            self._report(command, CommandOutcome.DONE)
+
+    def _report(
+        self,
+        command: Command,
+        outcome: CommandOutcome,
+        detail: str | None = None,
+        *,
+        session: str | None = None,
+    ) -> None:
+        self._record(
+            lambda env: CommandEvent(
+                **env,
+                session=session,
+                command=command.id,
+                action=command.action,
+                outcome=outcome,
+                detail=detail,
+            )
+        )
+
     # -- helpers ------------------------------------------------------------------------
 
-    def _unlock(self) -> None:
-        if self._serial is None:
+    def _unlock(self) -> Future[bool] | None:
+        """Send the Unlock frame; its future says whether the controller took it (None: no
+        controller link, nothing sent)."""
+        opening = self._serial
+        if opening is None:
             log.warning("no controller link; unlock not sent")
-            return
-        self._send(Unlock(pulse_ms=self.settings.unlock_pulse_ms))
+            return None
+        sent = opening.link.send(Unlock(pulse_ms=self.settings.unlock_pulse_ms))
         self._unlocked_until = self._monotonic() + self.settings.unlock_pulse_ms / 1000
         self._status_dirty.set()
+        return sent
 
     def _send_feedback(self, feedback: WireFeedback) -> None:
         try:

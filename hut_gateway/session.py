@@ -1,4 +1,5 @@
-"""The access session at the hut: card accepted -> door opened -> scans -> door closed.
+"""The access session at the hut: card accepted (or staff's remote unlock carried out) ->
+door opened -> scans -> door closed.
 
 Pure state: the caller passes the time (monotonic seconds), so tests move the clock.
 """
@@ -13,8 +14,11 @@ from toolhut.contract import new_id
 
 @dataclass(frozen=True, slots=True)
 class AccessSession:
+    """``card`` None: opened by staff's remote unlock (the resident's card does not work);
+    the server knows from the command's report whom the session is for."""
+
     id: str
-    card: str
+    card: str | None
     started: float
     last_activity: float
     door_opened: bool = False
@@ -27,7 +31,7 @@ class SessionTracker:
         self._idle_timeout_s = idle_timeout_s
         self._session: AccessSession | None = None
 
-    def start(self, card: str, *, now: float) -> AccessSession:
+    def start(self, card: str | None, *, now: float) -> AccessSession:
         self._session = AccessSession(id=new_id(), card=card, started=now, last_activity=now)
         return self._session
 

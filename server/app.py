@@ -79,6 +79,7 @@ def create_app(
         supplies,
         users,
     )
+    from server.api.routes import commands as command_routes
     from server.api.routes import members as member_routes
     from server.api.routes import reminders as reminder_routes
     from server.api.routes import transfer as transfer_routes
@@ -117,7 +118,7 @@ def create_app(
     routers = (
         *(account, users, audit),
         *(access, health, huts, enrolments, items, loans, pages, door_sessions, supplies),
-        *(reminder_routes, transfer_routes, member_routes),
+        *(reminder_routes, transfer_routes, member_routes, command_routes),
         *(alarms, anomalies),
     )
     app.state.sheets = registry()  # kind -> Sheet, for import and export
@@ -182,8 +183,8 @@ class ServerRuntime:
         on building things, as the demo and the tests do)."""
         import uvicorn
 
-        from server.hut_state.tracker import HutStateTracker
         from server.alarms.service import AlarmLoop, AlarmService
+        from server.hut_state.tracker import HutStateTracker
         from server.ingest import IngestWorker
         from server.keys import server_keyring
         from server.reminders.scheduler import ReminderScheduler, build_service

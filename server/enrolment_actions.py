@@ -1,10 +1,11 @@
 """Staff put a hut into enrol mode for a member, and take it back.
 
-``request_enrolment`` writes the request (the hut's earlier waiting one is superseded) and
-its audit entries, then sends the gateway the enrol command; if the command does not go
-out it raises CommandNotSentError and the caller rolls back: nothing is written. The tap
-that answers the request is the rule book's (domain.hut_rules.enrol_read), at ingest. No
-HTTP here; the caller commits.
+``request_enrolment`` sends the gateway the enrol command through the command log
+(server.hut_commands.issue), then writes the request (the hut's earlier waiting one is
+superseded) and its audit entries; if the command does not go out it raises
+CommandNotSentError with only the command log's row (``not_sent``) and its audit entry
+written: no request. The tap that answers the request is the rule book's
+(domain.hut_rules.enrol_read), at ingest. No HTTP here; the caller commits.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from server.access_actions import TEXT_NO_MEMBER
 from server.domain.actors import Actor
 from server.domain.ledger_state import EnrolmentStatus
 from server.domain.model import MemberStatus
-from server.hut_commands import CommandSender, enrol_command
+from server.hut_commands import CommandSender, issue
 from server.staff_actions import NotFoundError
 from server.storage import audit, enrolments, queries
+from server.storage.audit import Stamp
 from server.storage.models import EnrolmentRequest, Member
 
 # What staff read when a request cannot be made: Chinese first, English beside it.
@@ -78,18 +80,26 @@ def request_enrolment(
     now: datetime,
     actor: Actor,
     send: CommandSender,
+    reason: str | None = None,
 ) -> EnrolmentRequest:
     """A waiting request: the next card tapped at ``hut_id`` within ``seconds`` is bound to
     the member. Raises NotFoundError, MemberNotActiveError, CommandNotSentError."""
-    if queries.get_hut(db, hut_id) is None:
-        raise NotFoundError(TEXT_NO_HUT.format(hut_id=hut_id))
+    check_hut(db, hut_id)
     member = db.get(Member, member_id)
     if member is None:
         raise NotFoundError(TEXT_NO_MEMBER.format(member_id=member_id))
     if member.status is not MemberStatus.ACTIVE:
         raise MemberNotActiveError(TEXT_NOT_ACTIVE.format(status=member.status.value))
-    expires_at = now + timedelta(seconds=seconds)
-    command = enrol_command(hut_id, now=now, expires=expires_at)
+    command = issue(
+        db,
+        hut_id=hut_id,
+        action="enrol",
+        seconds=seconds,
+        stamp=Stamp(actor, now),
+        send=send,
+        reason=reason,
+        member_id=member_id,
+    )
     request, superseded = enrolments.add(
         db,
         hut_id=hut_id,
@@ -97,13 +107,18 @@ def request_enrolment(
         command_id=command.id,
         requested_by=actor.name,
         now=now,
-        expires_at=expires_at,
+        expires_at=now + timedelta(seconds=seconds),
     )
     for old in superseded:
         _audit(db, actor, "enrolment.cancel", old, at=now, superseded_by=request.id)
     _audit(db, actor, "enrolment.request", request, at=now)
-    send(command)  # last: raises if it cannot go out, and the caller writes nothing
     return request
+
+
+def check_hut(db: Session, hut_id: str) -> None:
+    """NotFoundError for a hut that is not registered."""
+    if queries.get_hut(db, hut_id) is None:
+        raise NotFoundError(TEXT_NO_HUT.format(hut_id=hut_id))
 
 
 def get_enrolment(db: Session, request_id: int) -> EnrolmentRequest:
@@ -131,6 +146,7 @@ __all__ = [
     "EnrolmentClosedError",
     "MemberNotActiveError",
     "cancel_enrolment",
+    "check_hut",
     "get_enrolment",
     "request_enrolment",
 ]

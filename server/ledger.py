@@ -31,10 +31,18 @@ from server.domain import (
     parse_scan_text,
 )
 from server.domain.alarms import AlarmKind, AlarmSource
-from server.domain.changes import AlarmCleared, AlarmRaised, AnomalyRaised, Effects, EnrolmentClosed
+from server.domain.changes import (
+    AlarmCleared,
+    AlarmRaised,
+    AnomalyRaised,
+    CommandAnswered,
+    Effects,
+    EnrolmentClosed,
+)
 from server.domain.commands import (
     AlarmReport,
     CardTap,
+    CommandReport,
     ControllerReport,
     DoorChange,
     EnrolRead,
@@ -42,6 +50,7 @@ from server.domain.commands import (
     Scan,
 )
 from server.domain.ledger_state import AnomalyKind, MemberState
+from server.domain.remote_commands import CommandStatus
 from server.domain.rule_book import decide
 from server.hut_order import BatchResult, HutRun, Pending
 from server.storage import event_log, queries, reminder_queries
@@ -56,6 +65,7 @@ from toolhut.contract import (
     Beep,
     CardDecision,
     CardEvent,
+    CommandEvent,
     ControllerEvent,
     DoorEvent,
     DoorState,
@@ -138,6 +148,9 @@ def _command(event: AnyEvent, *, received_at: datetime) -> HutCommand | None:
         return AlarmReport(kind, event.active, source, event.id, received_at)
     if isinstance(event, ControllerEvent):
         return ControllerReport(event.state, event.id, received_at)
+    if isinstance(event, CommandEvent):
+        outcome = CommandStatus(event.outcome.value)
+        return CommandReport(event.command, event.action, outcome, event.detail, event.session)
     return None
 
 
@@ -153,6 +166,16 @@ def _log(event: AnyEvent, effects: Effects, *, hut: Hut) -> None:
     # By the door session, never the card: a card UID is a credential.
     if isinstance(event, CardEvent) and event.decision is CardDecision.ENROL:
         log.info("hut %s: a card was read for enrolment (event %s)", hut.id, event.id)
+    if isinstance(event, CommandEvent):
+        answered = any(isinstance(change, CommandAnswered) for change in effects.changes)
+        log.info(
+            "hut %s: %s command %s %s%s",
+            hut.id,
+            event.action,
+            event.command,
+            event.outcome.value,
+            "" if answered else " (not awaited: another server's, a sync or a repeat)",
+        )
     for change in effects.changes:
         if isinstance(change, EnrolmentClosed):  # the request's id, never the card's UID
             log.info("hut %s: enrolment request %d %s", hut.id, change.request_id, change.state)

@@ -9,10 +9,10 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.accounts.config import AccountSettings
-from server.clock_settings import ClockSettings
-from server.client_ids import unique_client_id
-from server.hut_state.config import HutStateSettings
 from server.alarms.config import AlarmSettings
+from server.client_ids import unique_client_id
+from server.clock_settings import ClockSettings
+from server.hut_state.config import HutStateSettings
 from server.reminders.config import ReminderSettings
 from toolhut.contract import DEFAULT_PREFIX, Topics
 from toolhut.hut_keys import SERVER_MQTT_USER

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from fastapi import HTTPException, status
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.orm import Session
 
 from server.access_actions import CardInUseError, MemberErasedError
 from server.accounts.errors import AccountConflictError, AccountNotFoundError
@@ -71,6 +72,17 @@ def staff_action() -> Iterator[None]:
         raise HTTPException(
             status.HTTP_409_CONFLICT, {"reason": exc.reason.value, "text": exc.text}
         ) from exc
+
+
+@contextmanager
+def logged_if_not_sent(db: Session) -> Iterator[None]:
+    """A command that did not go out stays in the command log (``not_sent``) with its audit
+    entry: committed before ``staff_action`` turns the error into the 503."""
+    try:
+        yield
+    except CommandNotSentError:
+        db.commit()
+        raise
 
 
 def _path(field: str) -> list[str | int]:

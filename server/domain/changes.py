@@ -24,6 +24,7 @@ from server.domain.ledger_state import (
 )
 from server.domain.lending import Action, Decision, Feedback, Refusal
 from server.domain.model import CardStatus, ItemCondition, ItemStatus, MemberStatus
+from server.domain.remote_commands import CommandStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +256,16 @@ class EnrolmentClosed:
 
 
 @dataclass(frozen=True, slots=True)
+class CommandAnswered:
+    """The gateway reported what it did with a command of the command log."""
+
+    command_id: str
+    outcome: CommandStatus
+    at: datetime
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ConsumableTaken:
     batch_id: int
 
@@ -318,6 +329,7 @@ Change = (
     | ScanRecorded
     | EnrolmentRead
     | EnrolmentClosed
+    | CommandAnswered
     | ConsumableTaken
     | MemberStatusChanged
     | MemberHutsChanged
@@ -360,6 +372,7 @@ __all__ = [
     "CardRemoved",
     "CardStateChanged",
     "Change",
+    "CommandAnswered",
     "ConsumableTaken",
     "DoorChanged",
     "DoorOpened",

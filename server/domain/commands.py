@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Literal
 
 from server.domain.alarms import AlarmKind, AlarmSource
+from server.domain.remote_commands import CommandStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +67,26 @@ class ControllerReport:
     heard_at: datetime
 
 
-HutCommand = CardTap | EnrolRead | DoorChange | Scan | AlarmReport | ControllerReport
+@dataclass(frozen=True, slots=True)
+class CommandReport:
+    """The gateway's report of what it did with a command (ours, or one the log does not
+    know). ``door_key``: the door session a remote unlock it carried out opened."""
+
+    command_id: str
+    action: str
+    outcome: CommandStatus  # done, expired or failed
+    detail: str | None
+    door_key: str | None
+
+
+HutCommand = (
+    CardTap | EnrolRead | DoorChange | Scan | AlarmReport | ControllerReport | CommandReport
+)
 
 __all__ = [
     "AlarmReport",
     "CardTap",
+    "CommandReport",
     "ControllerReport",
     "DoorChange",
     "EnrolRead",

@@ -17,6 +17,7 @@ from server.domain.changes import (
     AnomalyRaised,
     CardAdded,
     Change,
+    CommandAnswered,
     ConsumableTaken,
     DoorChanged,
     DoorOpened,
@@ -32,7 +33,7 @@ from server.domain.changes import (
     StocktakeLineChange,
     StocktakeOpened,
 )
-from server.domain.commands import CardTap, DoorChange, EnrolRead, Scan
+from server.domain.commands import CardTap, CommandReport, DoorChange, EnrolRead, Scan
 from server.domain.holds import Line, fulfil, hold_next, release_if_expired, unhold
 from server.domain.labels import parse_condition_text, parse_scan_text
 from server.domain.ledger_state import (
@@ -58,6 +59,7 @@ from server.domain.lending import (
     status_after_return,
 )
 from server.domain.model import ItemCondition, ItemStatus
+from server.domain.remote_commands import CommandStatus
 from server.domain.sessions import (
     SessionFlag,
     SessionMode,
@@ -125,7 +127,7 @@ class _Step:
             self._written = self.door
 
     def anomaly(self, kind: AnomalyKind, *, detail: str, item_id: int | None = None) -> Change:
-        member = self.snapshot.card_member
+        member = self.snapshot.holder
         return AnomalyRaised(
             self.snapshot.hut.id,
             kind,
@@ -223,6 +225,24 @@ def _closed(
     )
 
 
+def command_report(snapshot: Snapshot, command: CommandReport) -> Effects:
+    """The gateway's report answers its command in the command log (the first report does:
+    a later one, a replay's, changes nothing); one the log does not know (another server's,
+    or a sync) changes nothing. A remote unlock for a member that was carried out opens its
+    door session for that member, so the scans there are theirs."""
+    remote = snapshot.remote_command
+    if remote is None or not remote.awaits(hut_id=snapshot.hut.id, action=command.action):
+        return Effects()
+    step = _Step(snapshot)
+    step.changes.append(
+        CommandAnswered(remote.id, command.outcome, snapshot.now, detail=command.detail)
+    )
+    unlocked = command.outcome is CommandStatus.DONE and remote.action == "unlock"
+    if unlocked and command.door_key is not None and snapshot.opened_for is not None:
+        step.open_door(command.door_key, member=snapshot.opened_for)
+    return step.effects()
+
+
 def door_change(snapshot: Snapshot, command: DoorChange) -> Effects:
     if command.door_key is None:
         return Effects()
@@ -273,7 +293,7 @@ def _close_stocktake(snapshot: Snapshot, door: DoorState) -> StocktakeClosed:
 
 
 def scan(snapshot: Snapshot, command: Scan) -> Effects:
-    member = snapshot.card_member
+    member = snapshot.holder
     step = _Step(snapshot)
     if command.door_key is not None:
         card_uid = None if member is None else command.card_uid
@@ -387,14 +407,23 @@ def _set_condition(step: _Step, line: Line, loan: LoanRef, condition: ItemCondit
     return line
 
 
+def _credential(snapshot: Snapshot, command: Scan) -> str | None:
+    """What stands for the card of a scan: the card of the session, or, in a door session
+    staff unlocked remotely for a member, the session's key (that member tapped no card;
+    the lending rules ask only whether someone is there, and who: ``Snapshot.holder``)."""
+    if command.card_uid is not None or snapshot.opened_for is None:
+        return command.card_uid
+    return command.door_key
+
+
 def _take(step: _Step, command: Scan) -> Decision:
     consumable = step.snapshot.consumable
     assert consumable is not None
-    member = step.snapshot.card_member
+    member = step.snapshot.holder
     decision = decide_take(
         name=consumable.name_zh,
         quantity=consumable.quantity,
-        card=command.card_uid,
+        card=_credential(step.snapshot, command),
         member=None if member is None else member.view(),
     )
     stocked = [batch for batch in consumable.batches if batch.quantity > 0]
@@ -407,14 +436,14 @@ def _take(step: _Step, command: Scan) -> Decision:
 
 def _lend(step: _Step, command: Scan, tag: str | None) -> tuple[Decision, str | None, ScanLoan]:
     snapshot = step.snapshot
-    member = snapshot.card_member
+    member = snapshot.holder
     line = None if snapshot.item is None else Line(snapshot.item, snapshot.queue)
     if line is not None:
         line = release_if_expired(line, now=snapshot.now, policy=snapshot.policy)
     hold = None if line is None else line.hold
     decision = decide_scan(
         tag=tag,
-        card=command.card_uid,
+        card=_credential(snapshot, command),
         member=None if member is None else member.view(),
         item=None if line is None else line.item.view(),
         open_loan=None if snapshot.loan is None else snapshot.loan.view(),
@@ -482,6 +511,7 @@ __all__ = [
     "NOBODY_DETAIL",
     "NOBODY_TEXT_KEPT",
     "card_tap",
+    "command_report",
     "door_change",
     "enrol_read",
     "enrolment_status",

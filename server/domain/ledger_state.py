@@ -25,6 +25,7 @@ from server.domain.model import (
     MemberView,
 )
 from server.domain.policy import DEFAULT_POLICY, LoanPolicy
+from server.domain.remote_commands import RemoteCommandState
 from server.domain.sessions import SessionMode
 
 
@@ -258,6 +259,10 @@ class Snapshot:
     borrow: no open loan). ``returned``: a condition card's loan. ``counted``: the tags a
     stocktake door session has counted so far. ``shelf``: for closing a stocktake.
     ``enrolment``: an enrol read's hut's waiting request (None: none, or not an enrol read).
+    ``remote_command``: a command report's command (None: not in the command log).
+    ``opened_for``: the member a door session staff unlocked remotely is for (their card
+    does not work): set for a scan in such a session without a card, and for the report of
+    an unlock for a member.
     """
 
     hut: HutState
@@ -275,10 +280,17 @@ class Snapshot:
     shelf: Shelf | None = None
     borrower: MemberState | None = None  # a staff command on a loan: the loan's member
     enrolment: EnrolmentState | None = None
+    remote_command: RemoteCommandState | None = None
+    opened_for: MemberState | None = None
 
     @property
     def card_member(self) -> MemberState | None:
         return None if self.card is None else self.card.member
+
+    @property
+    def holder(self) -> MemberState | None:
+        """Whom a scan is for: the card's member, else the member staff unlocked for."""
+        return self.opened_for if self.card is None else self.card.member
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,9 @@
 
 Every change to items, loans, reservations and door sessions is decided here, from a
 Snapshot storage loaded, and written by storage's effect writer; nothing else decides
-one. Hut commands (card taps, enrol reads, door changes, scans) are in hut_rules, the
-hut's alarm and controller reports in alarm_rules; staff commands are registered beside
-them the same way.
+one. Hut commands (card taps, enrol reads, door changes, scans, command reports) are in
+hut_rules, the hut's alarm and controller reports in alarm_rules; staff commands are
+registered beside them the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from server.domain.changes import Effects
 from server.domain.commands import (
     AlarmReport,
     CardTap,
+    CommandReport,
     ControllerReport,
     DoorChange,
     EnrolRead,
@@ -33,6 +34,7 @@ RULES: dict[type, Rule] = {
     Scan: hut_rules.scan,
     AlarmReport: alarm_rules.alarm_report,
     ControllerReport: alarm_rules.controller_report,
+    CommandReport: hut_rules.command_report,
     **staff_rules.RULES,  # renew, mark lost, reserve, clear repair, holds, members, cards
 }
 

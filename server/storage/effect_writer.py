@@ -37,6 +37,7 @@ from server.domain.changes import (
     CardRemoved,
     CardStateChanged,
     Change,
+    CommandAnswered,
     ConsumableTaken,
     DoorChanged,
     DoorOpened,
@@ -65,7 +66,7 @@ from server.domain.changes import (
 )
 from server.domain.ledger_state import DoorKey, DoorState, EnrolmentStatus, ReservationStatus
 from server.domain.model import MemberStatus
-from server.storage import access_changes, alarms, audit, enrolments
+from server.storage import access_changes, alarms, audit, enrolments, remote_commands
 from server.storage.ingest_models import EnrolmentCandidate
 from server.storage.models import (
     Anomaly,
@@ -448,6 +449,15 @@ class EffectWriter:
                 },
             )
 
+    def _command_answered(self, change: CommandAnswered) -> None:
+        remote_commands.record_outcome(
+            self.db,
+            command_id=change.command_id,
+            outcome=change.outcome,
+            at=change.at,
+            detail=change.detail,
+        )
+
     def _consumable_taken(self, change: ConsumableTaken) -> None:
         batch: ConsumableBatch = self._get(ConsumableBatch, change.batch_id)
         batch.quantity -= 1
@@ -540,6 +550,7 @@ _WRITERS: dict[type, Callable[[EffectWriter, Any], None]] = {
     ScanRecorded: EffectWriter._scan,
     EnrolmentRead: EffectWriter._enrolment,
     EnrolmentClosed: EffectWriter._enrolment_closed,
+    CommandAnswered: EffectWriter._command_answered,
     ConsumableTaken: EffectWriter._consumable_taken,
     MemberStatusChanged: EffectWriter._member_status,
     MemberHutsChanged: EffectWriter._member_huts,

@@ -93,6 +93,8 @@ class RemoteCommand(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), default=None)
     reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # An unlock for a resident whose card does not work: that door session is theirs.
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), default=None)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     outcome: Mapped[str | None] = mapped_column(String(16), default=None)
     outcome_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

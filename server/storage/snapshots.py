@@ -25,6 +25,7 @@ from server.domain import DEFAULT_POLICY, ItemCondition, LoanPolicy, SessionMode
 from server.domain.commands import (
     AlarmReport,
     CardTap,
+    CommandReport,
     ControllerReport,
     DoorChange,
     EnrolRead,
@@ -47,7 +48,7 @@ from server.domain.ledger_state import (
     Shelf,
     Snapshot,
 )
-from server.storage import consumables, enrolments
+from server.storage import consumables, enrolments, remote_commands
 from server.storage import loader_statements as q
 from server.storage.door_sessions import ON_SHELF, stocktake_of
 from server.storage.effect_writer import EffectWriter
@@ -115,6 +116,8 @@ class Snapshots:
             # so a second tap in the batch sees the first one's answer (autoflush).
             card = self.card(command.card_uid)
             return Snapshot(state, now, card=card, enrolment=enrolments.waiting_at(self.db, hut.id))
+        if isinstance(command, CommandReport):
+            return self._command_report(command, hut=state, now=now)
         raise TypeError(f"no snapshot for {type(command).__name__}")
 
     def _door_change(self, command: DoorChange, *, hut: HutState, now: datetime) -> Snapshot:
@@ -135,25 +138,44 @@ class Snapshots:
         }
         return Snapshot(hut, now, door=door, counted=counted, shelf=Shelf(expected, others))
 
+    def _command_report(self, command: CommandReport, *, hut: HutState, now: datetime) -> Snapshot:
+        """The command (one row by its key); for an unlock carried out for a member, the
+        door session it opened and that member. Nothing else: reports are cheap."""
+        remote = remote_commands.state_of(self.db, command.command_id)
+        if remote is None or remote.member_id is None or command.door_key is None:
+            return Snapshot(hut, now, remote_command=remote)
+        door = self._door(hut.id, command.door_key)
+        member = self._member(remote.member_id)
+        return Snapshot(hut, now, door=door, remote_command=remote, opened_for=member)
+
     def _scan(self, command: Scan, *, hut: HutState, now: datetime, policy: LoanPolicy) -> Snapshot:
         card = None if command.card_uid is None else self.card(command.card_uid)
         door = None if command.door_key is None else self._door(hut.id, command.door_key)
-        member = None if card is None else card.member
+        opened_for = self._opened_for(door) if command.card_uid is None else None
+        member = opened_for if card is None else card.member
         # A lending door session a staff card joins now turns stocktake in the rules: it
         # has no stocktake and no counts yet, and the item is loaded below either way.
         tag = parse_scan_text(command.text)
         stocktake = door is not None and door.mode is SessionMode.STOCKTAKE
         if not stocktake and parse_condition_text(command.text) is not None:
             returned = None if door is None else self._last_return(door)
-            return Snapshot(hut, now, policy, card=card, door=door, returned=returned)
+            return Snapshot(
+                hut, now, policy, card=card, door=door, returned=returned, opened_for=opened_for
+            )
         item = None if tag is None else self.item(tag)
         if stocktake:
             assert door is not None
             counted = self.counted_tags(door)
-            return Snapshot(hut, now, policy, card=card, door=door, item=item, counted=counted)
+            return Snapshot(
+                hut, now, policy, card=card, door=door, item=item, counted=counted,
+                opened_for=opened_for,
+            )  # fmt: skip
         if item is None:
             consumable = None if tag is None else self._consumable(tag)
-            return Snapshot(hut, now, policy, card=card, door=door, consumable=consumable)
+            return Snapshot(
+                hut, now, policy, card=card, door=door, consumable=consumable,
+                opened_for=opened_for,
+            )  # fmt: skip
         loan = self._open_loan(item)
         # Only a borrow (no open loan) asks how many of the category the member has out.
         in_category = 0
@@ -169,6 +191,7 @@ class Snapshots:
             loan=loan,
             queue=self._queue(item.id),
             in_category=in_category,
+            opened_for=opened_for,
         )
 
     # Cards and members.
@@ -180,6 +203,17 @@ class Snapshots:
             # With its member and the member's flags: one statement, not lazy loads.
             cards[uid] = card_state(q.rows(self.db, q.CARD, uid=uid).one_or_none())
         return cards[uid]
+
+    def _member(self, member_id: int) -> MemberState | None:
+        member = self.db.get(Member, member_id)
+        return None if member is None else member_state(member)
+
+    def _opened_for(self, door: DoorState | None) -> MemberState | None:
+        """The member a door session staff unlocked remotely is for: it has a member and
+        no card (a card's session names its card)."""
+        if door is None or door.member_id is None or door.card_uid is not None:
+            return None
+        return self._member(door.member_id)
 
     def may_have_display_line(self, member_id: int) -> bool:
         return member_id not in self.working.no_display

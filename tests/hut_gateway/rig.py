@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from firmware_bridge.emulator import ControllerEmulator
 from hut_gateway.gateway import Gateway
@@ -24,6 +24,7 @@ from toolhut.contract import (
     Allowlist,
     AnyEvent,
     Command,
+    CommandAction,
     EventAck,
     Feedback,
     Status,
@@ -95,7 +96,7 @@ class ServerSide:
         self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
 
     def command(
-        self, action: Literal["unlock", "feedback", "enrol"], *, expired: bool = False,
+        self, action: CommandAction, *, expired: bool = False,
         feedback: Feedback | None = None, retain: bool = False, key: HutKey | None = None,
     ) -> bytes:  # fmt: skip
         """Publish a command sealed with the hut's key (or ``key``, for that key's hut) on

@@ -10,6 +10,9 @@ from toolhut.contract import (
     AlarmKind,
     CardDecision,
     CardEvent,
+    CommandAction,
+    CommandEvent,
+    CommandOutcome,
     ControllerEvent,
     DoorEvent,
     DoorState,
@@ -76,3 +79,21 @@ def controller(
     ts: datetime = T0,
 ) -> ControllerEvent:
     return ControllerEvent(id=new_id(), hut=hut, seq=seq, ts=ts, state=state)
+
+
+def command_report(
+    hut: str,
+    seq: int,
+    command: str,
+    *,
+    action: CommandAction = "unlock",
+    outcome: CommandOutcome = CommandOutcome.DONE,
+    detail: str | None = None,
+    ts: datetime = T0,
+    session: str | None = None,
+) -> CommandEvent:
+    """The gateway's report of command ``command``."""
+    return CommandEvent(
+        id=new_id(), hut=hut, seq=seq, ts=ts, session=session, command=command,
+        action=action, outcome=outcome, detail=detail,
+    )  # fmt: skip

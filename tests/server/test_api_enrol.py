@@ -1,7 +1,8 @@
 """Enrol at the hut in one step, through the API and the ledger (SQLite and PostgreSQL):
 staff put a hut into enrol mode for a member, the enrol command goes out, the next enrol
 tap there binds the card (or is refused), the request reads bound, refused, expired or
-cancelled; every staff write is audited; without a broker nothing is written."""
+cancelled; every staff write is audited; without a broker no request is written, only the
+command log's row saying the command was not sent."""
 
 from __future__ import annotations
 
@@ -17,36 +18,24 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.app import create_app
 from server.domain.model import MemberStatus
 from server.domain.roles import Role
-from server.hut_commands import CommandNotSentError
 from server.ledger import apply_batch
 from server.seed import seed_demo
 from server.settings import ServerSettings
 from server.storage import access_changes
 from server.storage.ingest_models import EnrolmentCandidate
 from server.storage.models import Card, EnrolmentRequest, Hut, Member
+from server.storage.operations_models import RemoteCommand
 from server.storage.staff_models import AuditEntry
 from tests.support.staff_auth import staff_headers
-from toolhut.contract import CardDecision, CardEvent, Command, Outcome, new_id
+from toolhut.contract import CardDecision, CardEvent, Outcome, new_id
 
+from .command_sender import Sender
 from .conftest import MovableClock
 
 HUT = "demo-hut"
 ZHANG_CARD, LI_CARD = "04A1B2C3", "04D5E6F7"  # seeded
 NEW_CARD = "0C0FFEE0"
 STAFF_NAME = "amy-staff"
-
-
-class Sender:
-    """The app's command sender: what went out; ``down`` is a broker away."""
-
-    def __init__(self) -> None:
-        self.sent: list[Command] = []
-        self.down = False
-
-    def __call__(self, command: Command) -> None:
-        if self.down:
-            raise CommandNotSentError
-        self.sent.append(command)
 
 
 class Hut_:
@@ -248,7 +237,13 @@ def test_refusals_name_what_is_wrong_and_write_nothing(hut: Hut_, sender: Sender
     sender.down = True
     away = post(path, json={"member_id": member}, headers=hut.staff)
     assert away.status_code == 503 and "无法联系" in away.json()["detail"]
-    assert hut.count(EnrolmentRequest) == 0 and hut.count(AuditEntry) == 0
+    # No request; the command log says the enrol command was not sent, and who tried.
+    assert hut.count(EnrolmentRequest) == 0
+    assert [e.after["sent"] for e in hut.audit("command.send")] == [False]
+    assert hut.count(AuditEntry) == 1
+    with hut.sessions() as db:
+        (logged,) = db.scalars(select(RemoteCommand))
+        assert (logged.action, logged.outcome, logged.member_id) == ("enrol", "not_sent", member)
     assert not sender.sent
 
     assert hut.client.get("/api/v1/enrolments/1").status_code == 401

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.app import create_app
 from server.domain.roles import Role
-from server.hut_commands import CommandNotSentError, enrol_command
+from server.hut_commands import CommandNotSentError
 from server.ingest import IngestWorker
 from server.seed import seed_demo
 from server.settings import ServerSettings
@@ -22,7 +22,7 @@ from server.storage.models import Member
 from tests.support.gateway_link import FakeGatewayLink, clear_retained
 from tests.support.keys import TestKeys
 from tests.support.staff_auth import staff_headers
-from toolhut.contract import CardDecision, CardEvent, CardState, Outcome, new_id
+from toolhut.contract import CardDecision, CardEvent, CardState, Command, Outcome, new_id
 
 from .conftest import T0, MovableClock, running_ingest
 
@@ -41,7 +41,8 @@ def test_a_worker_without_a_broker_sends_nothing(
     settings: ServerSettings, sessions: sessionmaker[Session], keys: TestKeys
 ) -> None:
     worker = IngestWorker(settings, sessions=sessions, keyring=keys.keyring)
-    command = enrol_command(HUT, now=T0, expires=T0 + timedelta(seconds=60))
+    expires = T0 + timedelta(seconds=60)
+    command = Command(id=new_id(), hut=HUT, issued=T0, expires=expires, action="enrol")
     with pytest.raises(CommandNotSentError):
         worker.send_command(command)
 

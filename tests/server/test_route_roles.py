@@ -172,6 +172,10 @@ def test_the_route_list_is_derived_and_complete() -> None:
     assert roles[("GET", "/api/v1/sessions")] is Role.VIEWER
     assert roles[("GET", "/api/v1/clock")] is roles[("POST", "/api/v1/clock")] is Role.ADMIN
     assert {route: roles.get(route) for route in FLAGGED} == FLAGGED
+    # Acting on a hut remotely is staff's; what became of a command, everyone's signed in.
+    assert roles[("POST", "/api/v1/huts/{hut_id}/commands")] is Role.STAFF
+    assert roles[("GET", "/api/v1/huts/{hut_id}/commands")] is Role.VIEWER
+    assert roles[("GET", "/api/v1/commands/{command_id}")] is Role.VIEWER
 
 
 @pytest.mark.parametrize(("method", "path", "role"), ROUTES, ids=lambda v: str(v))

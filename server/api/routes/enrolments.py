@@ -12,25 +12,25 @@ from pydantic import BaseModel, Field
 from server import enrolment_actions
 from server.api.auth import StaffDep, ViewerOnly, actor_of
 from server.api.deps import DbDep, NowDep
-from server.api.errors import staff_action
+from server.api.errors import logged_if_not_sent, staff_action
 from server.api.params import MAX_ROW_ID, HutIdPath, RequestBody, RowId
 from server.domain.ledger_state import EnrolmentStatus
 from server.domain.lending import Refusal
-from server.hut_commands import CommandSender
+from server.hut_commands import EXPIRY, CommandSender
 from server.storage import enrolments
 from server.storage.models import EnrolmentRequest
 
 router = APIRouter(prefix="/api/v1", tags=["enrolments"])
 
-MIN_SECONDS, MAX_SECONDS, DEFAULT_SECONDS = 10, 300, 60
+ENROL = EXPIRY["enrol"]
 
 
 class EnrolmentCreate(RequestBody):
     member_id: Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
     seconds: Annotated[
         int,
-        Field(ge=MIN_SECONDS, le=MAX_SECONDS, description="how long the hut waits for the card"),
-    ] = DEFAULT_SECONDS
+        Field(ge=ENROL.least, le=ENROL.most, description="how long the hut waits for the card"),
+    ] = ENROL.default
 
 
 class EnrolmentStaff(BaseModel):
@@ -73,9 +73,10 @@ def request_enrolment(
     request: Request,
 ) -> EnrolmentStaff:
     """The hut's next card tap within ``seconds`` is bound to the member (the hut's earlier
-    waiting request is cancelled). 503 when the huts cannot be reached: nothing written."""
+    waiting request is cancelled). The same enrol command as ``POST /huts/{id}/commands``
+    sends. 503 when the huts cannot be reached: only the command log says so (no request)."""
     send: CommandSender = request.app.state.commands
-    with staff_action():
+    with staff_action(), logged_if_not_sent(db):
         row = enrolment_actions.request_enrolment(
             db,
             hut_id=hut_id,
