@@ -25,7 +25,8 @@ from .conftest import MovableClock
 
 # Routes anyone may call (some show signed-in staff more: OptionalPrincipalDep).
 PUBLIC = {
-    ("GET", "/healthz"),
+    ("GET", "/healthz"),  # orchestrators do not sign in; neither says anything personal
+    ("GET", "/readyz"),
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
