@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.clock import Clock, system_clock
 from server.hut_commands import CommandSender, no_broker
+from server.metrics import ServerMetrics
 from server.settings import ServerSettings
 from server.storage import make_engine, make_sessionmaker
 from server.storage.migrate import migrate_engine
@@ -38,6 +39,7 @@ def create_app(
     mqtt_connected: Callable[[], bool] = lambda: False,
     reminders: Any = None,
     commands: CommandSender = no_broker,
+    metrics: ServerMetrics | None = None,
 ) -> FastAPI:
     """The HTTP app on an already migrated database (``engine`` defaults to settings.db_url).
 
@@ -48,6 +50,9 @@ def create_app(
 
     ``commands`` sends a command to a hut's gateway (the ingest worker's send_command);
     the default has no broker, so the routes that need one answer 503.
+
+    ``metrics``: the runtime's (server.metrics, served at /metrics); None: a registry of
+    this app's own, with the scrape-time gauges of its database.
     """
     from fastapi_offline import FastAPIOffline
 
@@ -68,6 +73,7 @@ def create_app(
         users,
     )
     from server.api.routes import members as member_routes
+    from server.api.routes import metrics as metrics_route
     from server.api.routes import reminders as reminder_routes
     from server.api.routes import transfer as transfer_routes
     from server.api.routes.records import RECORD_ROUTERS
@@ -90,17 +96,21 @@ def create_app(
     if sessions is None:
         sessions = make_sessionmaker(engine or make_engine(settings.db_url))
     app.state.sessions = sessions
+    app.state.metrics = metrics or ServerMetrics(sessions=sessions)
     app.state.mqtt_connected = mqtt_connected
     app.state.commands = commands
     app.state.token_throttle = FailureThrottle()  # wrong API tokens, per address
     app.state.sign_in_throttle = SignInThrottle()  # wrong passwords, per account and address
     app.state.reminders = reminders or build_service(
-        settings.reminders, sessions=app.state.sessions, clock=clock
+        settings.reminders,
+        sessions=app.state.sessions,
+        clock=clock,
+        on_report=app.state.metrics.reminders,
     )
     routers = (
         *(account, users, audit),
         *(access, health, huts, enrolments, items, loans, pages, door_sessions, supplies),
-        *(reminder_routes, transfer_routes, member_routes),
+        *(reminder_routes, transfer_routes, member_routes, metrics_route),
     )
     app.state.sheets = registry()  # kind -> Sheet, for import and export
     app.state.import_limits = Limits()
@@ -131,6 +141,7 @@ class ServerRuntime:
         self.engine: Engine | None = None
         self.ingest: Any = None
         self.reminders: Any = None  # the ReminderScheduler
+        self.metrics: ServerMetrics | None = None
         self._http: Any = None
         self._http_thread: threading.Thread | None = None
 
@@ -161,11 +172,22 @@ class ServerRuntime:
         self.engine = make_engine(self.settings.db_url)
         migrate_engine(self.engine)
         sessions = make_sessionmaker(self.engine)
+        metrics = self.metrics = ServerMetrics(sessions=sessions)
         ingest = IngestWorker(
-            self.settings, sessions=sessions, keyring=self.keyring, clock=self.clock
+            self.settings,
+            sessions=sessions,
+            keyring=self.keyring,
+            clock=self.clock,
+            metrics=metrics,
         )
         self.ingest = ingest
-        service = build_service(self.settings.reminders, sessions=sessions, clock=self.clock)
+        service = build_service(
+            self.settings.reminders,
+            sessions=sessions,
+            clock=self.clock,
+            on_report=metrics.reminders,
+        )
+        metrics.channels(service.channels)
         self.reminders = ReminderScheduler(
             service, interval_s=self.settings.reminders.interval_s, clock=self.clock
         )
@@ -176,6 +198,7 @@ class ServerRuntime:
             mqtt_connected=lambda: ingest.connected,
             reminders=service,
             commands=ingest.send_command,
+            metrics=metrics,
         )
         config = uvicorn.Config(
             app,

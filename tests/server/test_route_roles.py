@@ -112,6 +112,7 @@ def test_the_route_list_is_derived_and_complete() -> None:
     assert roles[("GET", "/api/v1/users")] is Role.ADMIN
     assert roles[("POST", "/api/v1/loans/{loan_id}/renew")] is Role.STAFF
     assert roles[("GET", "/api/v1/sessions")] is Role.VIEWER
+    assert roles[("GET", "/metrics")] is Role.VIEWER  # operational detail: not for strangers
 
 
 @pytest.mark.parametrize(("method", "path", "role"), ROUTES, ids=lambda v: str(v))
