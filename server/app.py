@@ -20,6 +20,7 @@ from server.hut_commands import CommandSender, no_broker
 from server.metrics import ServerMetrics
 from server.settings import ServerSettings
 from server.storage import make_engine, make_sessionmaker
+from server.storage.in_use import Mark, mark_in_use
 from server.storage.migrate import migrate_engine
 from toolhut import latency
 
@@ -142,6 +143,7 @@ class ServerRuntime:
         self.ingest: Any = None
         self.reminders: Any = None  # the ReminderScheduler
         self.metrics: ServerMetrics | None = None
+        self._in_use: Mark | None = None  # on a SQLite database: a restore must not run
         self._http: Any = None
         self._http_thread: threading.Thread | None = None
 
@@ -169,6 +171,7 @@ class ServerRuntime:
 
         # First: a malformed secret file stops the server before anything is touched.
         self.keyring = server_keyring(self.settings.secret_file)
+        self._in_use = mark_in_use(self.settings.db_url)
         self.engine = make_engine(self.settings.db_url)
         migrate_engine(self.engine)
         sessions = make_sessionmaker(self.engine)
@@ -246,6 +249,9 @@ class ServerRuntime:
         if self.engine is not None:
             self.engine.dispose()
             self.engine = None
+        if self._in_use is not None:
+            self._in_use.release()
+            self._in_use = None
 
     def serve_forever(self) -> int:
         """Run until SIGTERM or Ctrl-C; the exit code is 1 if HTTP died on its own."""
