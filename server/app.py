@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.clock import Clock, OffsetClock
 from server.hut_commands import CommandSender, no_broker
 from server.hut_state.hub import LiveHub
+from server.metrics import ServerMetrics
 from server.settings import ServerSettings
 from server.storage import make_engine, make_sessionmaker
+from server.storage.in_use import Mark, mark_in_use
 from server.storage.migrate import migrate_engine
 from toolhut import latency
 
@@ -41,6 +43,7 @@ def create_app(
     reminders: Any = None,
     commands: CommandSender = no_broker,
     hub: LiveHub | None = None,
+    metrics: ServerMetrics | None = None,
 ) -> FastAPI:
     """The HTTP app on an already migrated database (``engine`` defaults to settings.db_url).
 
@@ -55,9 +58,13 @@ def create_app(
     ``clock``: the process's one clock (None: the one ``settings.clock`` describes). With
     ``settings.clock.enabled`` it must be an OffsetClock, and the clock routes are there;
     without, they are absent (404), whatever the clock.
+
     ``hub`` carries the live changes to the huts' stream (the hut-state tracker publishes
     into it); the default is a hub nobody publishes to: the stream sends its snapshot and
     then what another process changes never reaches it.
+
+    ``metrics``: the runtime's (server.metrics, served at /metrics); None: a registry of
+    this app's own, with the scrape-time gauges of its database.
     """
     from fastapi_offline import FastAPIOffline
 
@@ -81,6 +88,7 @@ def create_app(
     )
     from server.api.routes import commands as command_routes
     from server.api.routes import members as member_routes
+    from server.api.routes import metrics as metrics_route
     from server.api.routes import reminders as reminder_routes
     from server.api.routes import transfer as transfer_routes
     from server.api.routes.records import RECORD_ROUTERS
@@ -107,19 +115,23 @@ def create_app(
     if sessions is None:
         sessions = make_sessionmaker(engine or make_engine(settings.db_url))
     app.state.sessions = sessions
+    app.state.metrics = metrics or ServerMetrics(sessions=sessions)
     app.state.mqtt_connected = mqtt_connected
     app.state.commands = commands
     app.state.live_hub = LiveHub(limit=settings.hut_state.stream_queue) if hub is None else hub
     app.state.token_throttle = FailureThrottle()  # wrong API tokens, per address
     app.state.sign_in_throttle = SignInThrottle()  # wrong passwords, per account and address
     app.state.reminders = reminders or build_service(
-        settings.reminders, sessions=app.state.sessions, clock=clock
+        settings.reminders,
+        sessions=app.state.sessions,
+        clock=clock,
+        on_report=app.state.metrics.reminders,
     )
     routers = (
         *(account, users, audit),
         *(access, health, huts, enrolments, items, loans, pages, door_sessions, supplies),
         *(reminder_routes, transfer_routes, member_routes, command_routes),
-        *(alarms, anomalies),
+        *(alarms, anomalies, metrics_route),
     )
     app.state.sheets = registry()  # kind -> Sheet, for import and export
     app.state.import_limits = Limits()
@@ -161,6 +173,8 @@ class ServerRuntime:
         self.hub: LiveHub | None = None
         self.reminders: Any = None  # the ReminderScheduler
         self.alarms: Any = None  # the AlarmLoop
+        self.metrics: ServerMetrics | None = None
+        self._in_use: Mark | None = None  # on a SQLite database: a restore must not run
         self._http: Any = None
         self._http_thread: threading.Thread | None = None
         self._unwatch_clock: Callable[[], None] | None = None
@@ -191,20 +205,32 @@ class ServerRuntime:
 
         # First: a malformed secret file stops the server before anything is touched.
         self.keyring = server_keyring(self.settings.secret_file)
+        self._in_use = mark_in_use(self.settings.db_url)
         if self.settings.clock.enabled:
             log.warning("%s", self.settings.clock.warning)
         self.engine = make_engine(self.settings.db_url)
         migrate_engine(self.engine)
         sessions = self.sessions = make_sessionmaker(self.engine)
+        metrics = self.metrics = ServerMetrics(sessions=sessions)
         ingest = IngestWorker(
-            self.settings, sessions=sessions, keyring=self.keyring, clock=self.clock
+            self.settings,
+            sessions=sessions,
+            keyring=self.keyring,
+            clock=self.clock,
+            metrics=metrics,
         )
         self.ingest = ingest
         self.hub = LiveHub(limit=self.settings.hut_state.stream_queue)
         self.hut_state = HutStateTracker(
             self.settings, sessions=sessions, keyring=self.keyring, hub=self.hub, clock=self.clock
         )
-        service = build_service(self.settings.reminders, sessions=sessions, clock=self.clock)
+        service = build_service(
+            self.settings.reminders,
+            sessions=sessions,
+            clock=self.clock,
+            on_report=metrics.reminders,
+        )
+        metrics.channels(service.channels)
         self.reminders = ReminderScheduler(
             service, interval_s=self.settings.reminders.interval_s, clock=self.clock
         )
@@ -225,6 +251,7 @@ class ServerRuntime:
             reminders=service,
             commands=ingest.send_command,
             hub=self.hub,
+            metrics=metrics,
         )
         config = uvicorn.Config(
             app,
@@ -291,6 +318,9 @@ class ServerRuntime:
         if self.engine is not None:
             self.engine.dispose()
             self.engine = None
+        if self._in_use is not None:
+            self._in_use.release()
+            self._in_use = None
 
     def serve_forever(self) -> int:
         """Run until SIGTERM or Ctrl-C; the exit code is 1 if HTTP died on its own."""

@@ -1,7 +1,8 @@
 """``toolhut server``: run the lending server, migrate its database, seed demo data; staff
 accounts and tokens (server.account_cli); add or change a hut (``hut add|set``,
-server.records_cli); import and export spreadsheets (server.transfer_cli); write the
-broker's password and ACL files and each hut's credentials (``mqtt-auth``).
+server.records_cli); import and export spreadsheets (server.transfer_cli); back up and
+restore the database (server.backup_cli); write the broker's password and ACL files and
+each hut's credentials (``mqtt-auth``).
 
 Light on purpose: heavy imports happen inside the run functions.
 """
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from server import account_cli, records_cli, transfer_cli
+from server import account_cli, backup_cli, records_cli, transfer_cli
 from server.cli_settings import add_db, settings_of
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     auth.set_defaults(run=run_mqtt_auth)
     transfer_cli.add_commands(actions, add_db=add_db, settings=settings_of)
     account_cli.configure(actions, add_db)
+    backup_cli.configure(actions, add_db)
 
 
 def leftover_settings(environ: Mapping[str, str]) -> list[str]:

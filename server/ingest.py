@@ -33,6 +33,7 @@ from server.domain import DEFAULT_POLICY, LoanPolicy
 from server.handover import Inbox
 from server.hut_commands import CommandNotSentError
 from server.ledger import AnyEvent, apply_batch, release_overdue
+from server.metrics import DeadLetterReason, ServerMetrics, dead_letter_reason
 from server.settings import ServerSettings
 from server.storage import access_changes, queries
 from toolhut.contract import (
@@ -118,8 +119,10 @@ class IngestWorker:
         keyring: HutKeyring,
         clock: Clock = system_clock,
         policy: LoanPolicy = DEFAULT_POLICY,
+        metrics: ServerMetrics | None = None,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics or ServerMetrics()  # the runtime's, or one of its own
         self._keyring = keyring
         self._topics = settings.topics
         self._sessions = sessions
@@ -269,22 +272,25 @@ class IngestWorker:
     def _handle(self, batch: list[_Item]) -> None:
         messages = [item for item in batch if isinstance(item, _Received)]
         if messages:
+            self._metrics.taken(len(messages))
             self._with_db_retry(lambda: self._ingest(messages))
         requests = [item for item in batch if isinstance(item, _AllowlistRequest)]
         if requests:
             force = any(request.force for request in requests)
-            self._with_db_retry(
-                lambda: publish_allowlists(
-                    self._sessions,
-                    self._client,
-                    topics=self._topics,
-                    keyring=self._keyring,
-                    clock=self._clock,
-                    force=force,
-                )
-            )
+            self._with_db_retry(lambda: self._publish_allowlists(force=force))
         if any(isinstance(item, _SyncRequest) for item in batch):
             self._with_db_retry(self._publish_sync)
+
+    def _publish_allowlists(self, *, force: bool) -> None:
+        published = publish_allowlists(
+            self._sessions,
+            self._client,
+            topics=self._topics,
+            keyring=self._keyring,
+            clock=self._clock,
+            force=force,
+        )
+        self._metrics.allowlists_published(len(published))
 
     def sweep(self) -> int:
         """Apply events held past the gap timeout (huts that sent nothing since);
@@ -363,6 +369,7 @@ class IngestWorker:
     def _apply(self, messages: list[_Received]) -> dict[str, list[EventAck]]:
         """Apply messages in one transaction; return the acks to send per hut."""
         received_at = self._clock()
+        rejected: Counter[DeadLetterReason] = Counter()  # counted once committed
         with self._sessions() as db, db.begin():
             parsed: list[tuple[_Received, AnyEvent]] = []
             for message in messages:
@@ -370,11 +377,13 @@ class IngestWorker:
                     parsed.append((message, self._parse(message)))
                 except ContractError as exc:
                     self._reject(db, message, str(exc), received_at=received_at)
+                    rejected[dead_letter_reason(exc)] += 1
             huts = queries.get_huts(db, (event.hut for _message, event in parsed))
             events: list[AnyEvent] = []
             for message, event in parsed:
                 if event.hut not in huts:
                     self._reject(db, message, f"unknown hut {event.hut!r}", received_at=received_at)
+                    rejected[DeadLetterReason.UNKNOWN_HUT] += 1
                     continue
                 events.append(event)
             result = apply_batch(
@@ -385,6 +394,8 @@ class IngestWorker:
                 policy=self._policy,
                 gap_timeout=self._gap_timeout,
             )
+        self._metrics.dead_lettered(rejected)
+        self._metrics.committed(events, result.acks, committed_at=self._clock())
         return result.acks
 
     def _parse(self, message: _Received) -> AnyEvent:
@@ -414,6 +425,7 @@ class IngestWorker:
     def _dead_letter_alone(self, message: _Received, *, reason: str) -> None:
         with self._sessions() as db, db.begin():
             self._reject(db, message, reason, received_at=self._clock())
+        self._metrics.dead_lettered({DeadLetterReason.SERVER_ERROR: 1})
         self._finish([message], {})
 
     def _finish(self, messages: Iterable[_Received], acks: dict[str, list[EventAck]]) -> None:
@@ -426,3 +438,4 @@ class IngestWorker:
             for start in range(0, len(hut_acks), ACKS_PER_MESSAGE):
                 batch = AckBatch(hut=hut, acks=hut_acks[start : start + ACKS_PER_MESSAGE])
                 self._client.publish(self._topics.ack(hut), batch.sealed(self._keyring(hut)), qos=1)
+                self._metrics.acked(batch.acks)

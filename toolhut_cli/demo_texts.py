@@ -29,7 +29,7 @@ opening: the controller raises the forced-open alarm, as a real one would.
 BANNER = """
 工具屋演示 Tool hut demo is running — hut "{hut}", topic prefix "{prefix}"
   Inventory:     {base}/          (every hut's shelf, refreshes by itself)
-  Health:        {base}/healthz
+  Ready:         {base}/readyz    (database, broker, migrations; {base}/healthz: alive)
   Items:         {base}/api/v1/items
   Open loans:    {base}/api/v1/loans?status=open
   Item page:     {base}/i/T0001   (what a phone shows after scanning a label)

@@ -12,10 +12,15 @@ from server.storage.models import Consumable, Hut, Loan, Member
 from server.storage.queries import ItemOnShelf
 
 
-class Health(BaseModel):
-    status: str  # ok | degraded
-    db: bool
-    mqtt: bool
+class Alive(BaseModel):
+    status: str  # always "alive": the process answers
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, bool]  # database, broker, migrations
+    failed: list[str]  # the checks that failed, by name
+    detail: str | None = None  # for a person: which, in words
 
 
 class HutPublic(BaseModel):

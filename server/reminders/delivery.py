@@ -226,6 +226,7 @@ class Deliverer:
 def _count(job: _Job, outcome: rq.Outcome, report: SweepReport) -> None:
     if outcome.status == DeliveryStatus.SENT:
         report.sent += 1
+        report.sent_by_channel[job.channel_name] += 1
         log.info(
             "reminder delivery %d sent: %s via %s to member %s",
             job.delivery_id,
@@ -238,6 +239,7 @@ def _count(job: _Job, outcome: rq.Outcome, report: SweepReport) -> None:
         log.info("reminder delivery %d cancelled: nothing left to tell", job.delivery_id)
     elif outcome.error is not None and not outcome.error.startswith("postponed"):
         report.failed += 1
+        report.failed_by_channel[job.channel_name] += 1
 
 
 class _Job:

@@ -79,7 +79,7 @@ class NoticePlanner:
                 stage.audience, stage.channels, contacts.get(notice.member_id or 0, {})
             )
             deliveries.extend(delivery_rows(message_id, targets))
-            report.planned(message_id, claims=0, deliveries=len(targets))
+            report.planned(message_id, claims=0, channels=[t[0] for t in targets])
             report.notices += 1
             log.info(
                 "notice %s (request %d) for member %s: %d channel(s)",

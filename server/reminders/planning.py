@@ -218,7 +218,7 @@ class ReminderWriter:
         if StageAction.SUSPEND_BORROWING in stage.actions:
             writes.suspend.append(want.member_id)
             log.warning("member %d suspended by reminder stage %s", want.member_id, stage.name)
-        report.planned(message_id, claims=len(won), deliveries=len(targets))
+        report.planned(message_id, claims=len(won), channels=[t[0] for t in targets])
         writes.message_ids.append(message_id)
         log.debug(
             "reminder %s for member %d (%s): %d loan(s), %d channel(s)",

@@ -54,8 +54,18 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
+ReportSink = Callable[[SweepReport], None]
+
+
+def _ignore(_report: SweepReport) -> None:
+    pass
+
+
 class ReminderService:
-    """One sweep, or any step of it; each step without ``report`` starts a fresh one."""
+    """One sweep, or any step of it; each step without ``report`` starts a fresh one.
+
+    ``on_report`` hears the report of every sweep and every remind-now when it is done
+    (the server's metrics count the deliveries per channel there)."""
 
     def __init__(
         self,
@@ -66,8 +76,10 @@ class ReminderService:
         policy: ReminderPolicy,
         worker_id: str | None = None,
         alerts: StockAlertSource | None = None,
+        on_report: ReportSink = _ignore,
     ) -> None:
         self.settings = settings
+        self.on_report = on_report
         self.sessions = sessions
         self.channels = channels
         self.policy = policy
@@ -99,6 +111,7 @@ class ReminderService:
         self.plan_notices(now, report=report)
         self.plan_stock_alerts(now, report=report)
         self.deliver(now, report=report)
+        self.on_report(report)
         return report
 
     def expire_holds(self, now: datetime, *, report: SweepReport | None = None) -> SweepReport:
@@ -134,6 +147,7 @@ class ReminderService:
         message_ids = self.loans.remind_now(member_id, now=now, report=report)
         if message_ids:
             self.deliver(now, report=report, message_ids=message_ids)
+        self.on_report(report)
         return report
 
     def deliver(
@@ -223,6 +237,7 @@ def build_service(
     clock: Clock = system_clock,
     alerts: StockAlertSource | None = None,
     worker_id: str | None = None,
+    on_report: ReportSink = _ignore,
 ) -> ReminderService:
     """The service as the server runs it; ``alerts`` None: the ledger's consumables (unless
     ``settings.stock_alerts`` is off)."""
@@ -235,4 +250,5 @@ def build_service(
         policy=settings.load_policy(),
         worker_id=worker_id,
         alerts=alerts,
+        on_report=on_report,
     )

@@ -109,7 +109,7 @@ class StockAlertPlanner:
         rq.set_payload(db, message_id, payloads.to_json(entries))
         targets = self.recipients.targets(stage.audience, stage.channels, {})
         rq.add_deliveries(db, delivery_rows(message_id, targets), first_attempt_at=now)
-        report.planned(message_id, claims=len(won), deliveries=len(targets))
+        report.planned(message_id, claims=len(won), channels=[t[0] for t in targets])
 
 
 def _entry(alert: StockAlert) -> AlertEntry:

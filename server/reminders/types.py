@@ -6,7 +6,8 @@ scheduler all import this module instead of each other."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -40,7 +41,8 @@ class StockAlertSource(Protocol):
 
 @dataclass(slots=True)
 class SweepReport:
-    """Counts of one sweep (or one step of it), and the ids of the messages it planned."""
+    """Counts of one sweep (or one step of it), and the ids of the messages it planned;
+    the deliveries planned, sent and failed also per channel (the server's metrics)."""
 
     loans_seen: int = 0
     messages: int = 0
@@ -52,10 +54,14 @@ class SweepReport:
     holds_expired: int = 0
     notices: int = 0
     message_ids: list[int] = field(default_factory=list)
+    planned_by_channel: Counter[str] = field(default_factory=Counter)
+    sent_by_channel: Counter[str] = field(default_factory=Counter)
+    failed_by_channel: Counter[str] = field(default_factory=Counter)
 
-    def planned(self, message_id: int, *, claims: int, deliveries: int) -> None:
-        """Count one message written with the claims it won and its deliveries."""
+    def planned(self, message_id: int, *, claims: int, channels: Sequence[str]) -> None:
+        """Count one message written with the claims it won and its deliveries' channels."""
         self.messages += 1
         self.claims += claims
-        self.deliveries += deliveries
+        self.deliveries += len(channels)
+        self.planned_by_channel.update(channels)
         self.message_ids.append(message_id)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, text
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
 
 from server.storage.db import make_engine
 
@@ -25,6 +28,25 @@ def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest migration of this code (read from the scripts once per process)."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "no migration scripts"
+    return head
+
+
+def known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this code's migrations (not a newer version's)."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return any(rev.revision == revision for rev in script.walk_revisions())
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The database's revision, as Alembic recorded it; None if it was never migrated."""
+    return MigrationContext.configure(connection).get_current_revision()
 
 
 def migrate(db_url: str) -> None:

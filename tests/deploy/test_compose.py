@@ -161,3 +161,11 @@ def test_the_deployed_mosquitto_conf_runs_and_refuses_anonymous_clients(tmp_path
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_the_server_is_healthy_once_ready(compose: dict) -> None:
+    """The healthcheck asks /readyz (database, broker, migrations), not /healthz (alive):
+    the hut starts once the server can take its events."""
+    server = compose["services"]["server"]
+    assert "/readyz" in " ".join(server["healthcheck"]["test"])
+    assert compose["services"]["hut"]["depends_on"]["server"]["condition"] == "service_healthy"

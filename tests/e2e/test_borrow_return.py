@@ -53,7 +53,7 @@ def hut(
         )  # fmt: skip
         procs.append(server)
         base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/healthz", procs=procs)
+        wait_http(f"{base}/readyz", procs=procs)
 
         link = tmp_path / "hut.tty"
         emulator = ToolhutProcess("emulator", "--link", str(link))

@@ -75,7 +75,7 @@ def test_demo_lends_a_drill_at_its_prompt_and_stops_cleanly(
         wait_seen(demo, READY)  # the gateway decides cards: before it, a card is refused
         wait_seen(demo, r"Tool hut demo is running")
         base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/healthz", procs=[demo])
+        wait_http(f"{base}/readyz", procs=[demo])
         borrow_drill(demo)
         items = {i["tag"]: i for i in http_json(f"{base}/api/v1/items")["data"]}
         assert items["T0001"]["status"] == "on_loan"

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.domain.roles import Role
 from server.ingest import IngestWorker
+from server.metrics import ServerMetrics
 from server.settings import ServerSettings
 from server.storage import make_engine, make_sessionmaker, migrate
 from tests.support.gateway_link import FakeGatewayLink
@@ -87,9 +88,12 @@ def running_ingest(
     sessions: sessionmaker[Session],
     keys: TestKeys,
     clock: MovableClock,
+    metrics: ServerMetrics | None = None,
 ) -> Iterator[IngestWorker]:
     """An ingest worker on the real broker with this test's keys, connected, stopped after."""
-    worker = IngestWorker(settings, sessions=sessions, keyring=keys.keyring, clock=clock)
+    worker = IngestWorker(
+        settings, sessions=sessions, keyring=keys.keyring, clock=clock, metrics=metrics
+    )
     worker.start()
     try:
         assert worker.wait_connected(INGEST_TIMEOUT), "ingest worker did not connect"

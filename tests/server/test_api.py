@@ -35,8 +35,11 @@ def client(
         yield test_client
 
 
-def test_healthz(client: TestClient) -> None:
-    assert client.get("/healthz").json() == {"status": "ok", "db": True, "mqtt": True}
+def test_alive_and_ready(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "alive"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": True, "broker": True, "migrations": True}
 
 
 def test_huts(client: TestClient) -> None:

@@ -30,7 +30,8 @@ from .conftest import MovableClock
 
 # Routes anyone may call (some show signed-in staff more: OptionalPrincipalDep).
 PUBLIC = {
-    ("GET", "/healthz"),
+    ("GET", "/healthz"),  # orchestrators do not sign in; neither says anything personal
+    ("GET", "/readyz"),
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
@@ -176,6 +177,7 @@ def test_the_route_list_is_derived_and_complete() -> None:
     assert roles[("POST", "/api/v1/huts/{hut_id}/commands")] is Role.STAFF
     assert roles[("GET", "/api/v1/huts/{hut_id}/commands")] is Role.VIEWER
     assert roles[("GET", "/api/v1/commands/{command_id}")] is Role.VIEWER
+    assert roles[("GET", "/metrics")] is Role.VIEWER  # operational detail: not for strangers
 
 
 @pytest.mark.parametrize(("method", "path", "role"), ROUTES, ids=lambda v: str(v))

@@ -191,7 +191,7 @@ class HutStack:
             "--port", str(self.port),
             "--secret-file", str(self.keys.secret_file), env=env,
         )  # fmt: skip
-        wait_http(f"{self.base}/healthz", procs=[self.server])
+        wait_http(f"{self.base}/readyz", procs=[self.server])
 
     def stop_server(self) -> None:
         assert self.server is not None

@@ -1,27 +1,56 @@
+"""For orchestrators: ``/healthz`` says the process answers (restart it if not), ``/readyz``
+says it can do its work (send it traffic, start the huts that depend on it): the database
+answers, the broker is connected, the database schema is this code's newest. Both are
+public, as orchestrators do not sign in, and say nothing personal; a failed readiness is
+a 503 that names the checks that failed."""
+
 from __future__ import annotations
 
 import logging
 
 from fastapi import APIRouter, Request, Response, status
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from server.api.deps import DbDep
-from server.api.schemas import Health
+from server.api.schemas import Alive, Readiness
+from server.storage.migrate import current_revision, head_revision
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
+TEXT_NOT_READY = "服务器未就绪：{zh} / the server is not ready: {en}"
+# Each check's failure, (中文, English).
+CHECK_TEXTS = {
+    "database": ("数据库无响应", "the database does not answer"),
+    "broker": ("未连接消息代理", "not connected to the MQTT broker"),
+    "migrations": ("数据库结构不是最新", "the database schema is not at the newest migration"),
+}
+
 
 @router.get("/healthz")
-def healthz(db: DbDep, request: Request, response: Response) -> Health:
+def healthz() -> Alive:
+    """Alive: the process answers HTTP. No database call: a database outage must not
+    make an orchestrator restart every server."""
+    return Alive(status="alive")
+
+
+@router.get("/readyz")
+def readyz(db: DbDep, request: Request, response: Response) -> Readiness:
+    checks = {"database": False, "broker": bool(request.app.state.mqtt_connected())}
     try:
-        db.execute(text("SELECT 1"))
-        db_up = True
+        # One query answers two checks: the database answers, and its schema's revision.
+        revision = current_revision(db.connection())
+        checks["database"] = True
     except SQLAlchemyError as exc:
-        log.warning("health check: database unavailable: %s", exc)
-        db_up = False
-    mqtt = bool(request.app.state.mqtt_connected())
-    if not db_up:
-        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return Health(status="ok" if db_up and mqtt else "degraded", db=db_up, mqtt=mqtt)
+        log.warning("readiness: database unavailable: %s", type(exc).__name__)
+        revision = None
+    checks["migrations"] = checks["database"] and revision == head_revision()
+    failed = [name for name, ok in checks.items() if not ok]
+    if not failed:
+        return Readiness(ready=True, checks=checks, failed=[])
+    response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    detail = TEXT_NOT_READY.format(
+        zh="；".join(CHECK_TEXTS[name][0] for name in failed),
+        en="; ".join(CHECK_TEXTS[name][1] for name in failed),
+    )
+    return Readiness(ready=False, checks=checks, failed=failed, detail=detail)
