@@ -2,7 +2,8 @@
 cards, items, and the loans of the days before, written by PostgreSQL itself
 (generate_series), as a district that has run for a while would have them.
 
-Per hut: ``MEMBERS_PER_HUT`` members, each with one card; ``ITEMS_PER_HUT`` hand tools, of
+Per hut: ``MEMBERS_PER_HUT`` members, each with one card and limited to that hut (at the
+others the card is ``elsewhere``); ``ITEMS_PER_HUT`` hand tools, of
 which the first ``LENDABLE_PER_HUT`` are on the shelf for the day's visits and the others
 out since before (due over the last ten days and the next three: what the reminder sweep
 finds); behind them ``history_days`` of closed loans, a visit's worth a day per item.
@@ -10,7 +11,7 @@ finds); behind them ``history_days`` of closed loans, a visit's worth a day per 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from _district_day import ITEMS_PER_HUT, LENDABLE_PER_HUT, MEMBERS_PER_HUT, VISITS_PER_HUT
 from sqlalchemy import Engine, text
@@ -91,6 +92,16 @@ def seed(engine: Engine, *, huts: int, history_days: int, now: datetime) -> dict
             ),
             {"n": items, "i": ITEMS_PER_HUT, "lendable": LENDABLE_PER_HUT},
         )
+        # A resident opens their own hut: at the district's other huts their card is
+        # "elsewhere" (此卡不能开这间工具屋), and every hut's list names it so.
+        conn.execute(
+            text(
+                "INSERT INTO member_huts (member_id, hut_id) "
+                "SELECT x, 'district-' || lpad(((x - 1) / :m)::text, 3, '0') "
+                "FROM generate_series(1, :n) AS x"
+            ),
+            {"n": members, "m": MEMBERS_PER_HUT},
+        )
         for table in ("members", "items"):
             conn.execute(
                 text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), :n)"),
@@ -147,9 +158,3 @@ def seed(engine: Engine, *, huts: int, history_days: int, now: datetime) -> dict
         conn.commit()
     return {"huts": huts, "members": members, "items": items, "open loans": out_since,
             "closed loans": closed}  # fmt: skip
-
-
-def sweep_clock(now: datetime) -> datetime:
-    """When the bench times the reminder sweep: the day's end (loans borrowed today are
-    not due yet; the ones out since before are)."""
-    return now + timedelta(hours=1)

@@ -6,8 +6,8 @@
 Full mode (the default): 500 huts, a day compressed 100x (14.4 minutes), 20 visits per hut
 (card tap, door open, one to three borrow or return scans, door close) around a morning
 and an evening peak, 2 % of the huts silent for 1.5-4 hours of the day, then draining.
-``--quick``: 50 huts, the day compressed 3600x (24 s), 30 days of history: the same code,
-for CI.
+``--quick``: 20 huts, the day compressed 3600x (24 s), 30 days of history: the same code,
+for CI (its lag has no target: the peaks of a day compressed so far are a smoke test).
 
 The huts are light simulated gateways in one load process (bench/_district_gateways.py:
 each with its own key, sequence numbers, outbox, drain window and resends, a few paho
@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _district_day import DAY_S, plan_day
+from _district_day import DAY_S, MEMBERS_PER_HUT, plan_day
 from _district_gateways import District, Landed, Tally
 from _district_seed import hut_id, seed
 from _district_servers import GROUP, ServerProcess
@@ -64,6 +64,7 @@ TARGET_SWEEP_S = 2.0  # the reminder sweep's own target (issue 15)
 WINDOW = 500  # the gateway's drain_window default
 RESEND_AFTER_S = 30.0  # the gateway's resend_after_s default
 SETTLE_S = 120.0  # after the last step: every outbox must be empty by then
+ALLOWLISTS_S = 1800.0  # each server publishes every hut's list when it connects
 RATE_WINDOW_S = 10.0
 
 
@@ -75,7 +76,7 @@ class Mode:
 
 
 FULL = Mode(huts=500, compression=100.0, history_days=365)
-QUICK = Mode(huts=50, compression=3600.0, history_days=30)
+QUICK = Mode(huts=20, compression=3600.0, history_days=30)
 
 
 @dataclass(slots=True)
@@ -89,6 +90,7 @@ class RunResult:
     drain_s: float
     sweep_s: float
     events: int
+    lists_s: float = 0.0  # both servers up, each with every hut's allowlist published
     lines: list[str] = field(default_factory=list)
     ok: bool = True
 
@@ -192,9 +194,15 @@ def run_once(mode: Mode, *, db: str, seed_no: int, tmp: Path) -> RunResult:
                         patterns=patterns,
                     )
                 )  # fmt: skip
+            started_servers = time.monotonic()
             for server in servers:
                 server.wait_for("subscribed", 1, timeout=120)
-                server.wait_for("allowlist", mode.huts, timeout=300)
+                server.wait_for("allowlist", mode.huts, timeout=ALLOWLISTS_S)
+            lists_s = time.monotonic() - started_servers
+            say(
+                f"two servers up, every hut's allowlist published by each in {lists_s:.0f} s "
+                f"({mode.huts * MEMBERS_PER_HUT:,} cards on every list)"
+            )
             out: Any = mp.Queue()
             go: Any = mp.Event()
             load = mp.Process(target=_replay, args=(mqtt_url, secret, mode, seed_no, out, go))
@@ -215,6 +223,7 @@ def run_once(mode: Mode, *, db: str, seed_no: int, tmp: Path) -> RunResult:
                 engine, mode=mode, tally=tally, started=started, replayed=replayed,
                 steps=steps, outages=outages, sweep_s=sweep_s, say=say,
             )  # fmt: skip
+            result.lists_s = lists_s
             result.ok = result.ok and settled
             if not settled:
                 say(f"NOT SETTLED: outboxes not empty {SETTLE_S:.0f} s after the day")
@@ -256,7 +265,7 @@ def _results(
         lag_max_s=max(lags, default=float("nan")),
         db_lag_p99_s=db_lag_p99(engine, quiet),
         peak_rate=busiest(tally.ack_times, RATE_WINDOW_S),
-        mean_rate=len(tally.ack_times) / max(1e-9, replayed - started),
+        mean_rate=len(tally.ack_times) / max(1e-9, max(tally.ack_times, default=0) - started),
         drain_s=max(drains, default=0.0),
         sweep_s=sweep_s,
         events=len(tally.landed),
@@ -268,8 +277,9 @@ def _results(
         f"{result.db_lag_p99_s * 1000:.0f} ms"
     )
     say(
-        f"rate: busiest {RATE_WINDOW_S:.0f} s {result.peak_rate:.0f} events/s, day mean "
-        f"{result.mean_rate:.1f} events/s"
+        f"rate acked: busiest {RATE_WINDOW_S:.0f} s {result.peak_rate:.0f} events/s, mean "
+        f"{result.mean_rate:.1f} events/s (recorded: {steps / (replayed - started):.1f} "
+        f"events/s over the day)"
     )
     say(
         f"outages: {len(outages)} huts, {held} events held, longest drain "
@@ -331,21 +341,26 @@ def report(
     p99 = [r.lag_p99_s for r in results]
     sweeps = [r.sweep_s for r in results]
     size = f"{mode.huts} huts, {mode.compression:g}x"
+    # The lag target is the district's, a day at 100x; quicker days are a smoke test.
+    judged = mode.compression <= FULL.compression
+    lag_target = f"p99 <= {TARGET_LAG_P99_S:g} s" if judged else "none (judged at 100x)"
     return {
         "bench": "district",
         "command": command,
         "machine": info,
         "measures": [
-            measure(f"ingest lag p99, {size}", "s", p99, f"p99 <= {TARGET_LAG_P99_S:g} s",
-                    max(p99) <= TARGET_LAG_P99_S),
+            measure(f"ingest lag p99, {size}", "s", p99, lag_target,
+                    max(p99) <= TARGET_LAG_P99_S if judged else None),
             measure(f"ingest lag p50, {size}", "s", [r.lag_p50_s for r in results], "none",
                     None),
             measure(f"ingest rate, busiest {RATE_WINDOW_S:g} s, {size}", "events/s",
                     [r.peak_rate for r in results], "none", None),
-            measure(f"ingest rate, day mean, {size}", "events/s",
+            measure(f"ingest rate, mean, {size}", "events/s",
                     [r.mean_rate for r in results], "none", None),
             measure(f"longest outage drain, {size}", "s", [r.drain_s for r in results], "none",
                     None),
+            measure(f"every hut's allowlist published at server start, {mode.huts} huts", "s",
+                    [r.lists_s for r in results], "none", None),
             measure(f"reminder sweep, the district's loans ({mode.huts} huts, "
                     f"{mode.history_days} days)", "s", sweeps, f"<= {TARGET_SWEEP_S:g} s",
                     max(sweeps) <= TARGET_SWEEP_S),
@@ -355,7 +370,7 @@ def report(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="50 huts, 3600x, 30 days")
+    parser.add_argument("--quick", action="store_true", help="20 huts, 3600x, 30 days")
     parser.add_argument("--huts", type=int, default=None)
     parser.add_argument("--compression", type=float, default=None)
     parser.add_argument("--history-days", type=int, default=None)
