@@ -37,34 +37,37 @@ class HeldRow:
     received_at: datetime
 
 
+# A hut's watermark row, created if missing: built once per dialect, run as an executemany
+# (a multi-row VALUES built per batch cost more to build and compile than to run).
+_NEW_SEQUENCE = {
+    name: insert(HutSequence)
+    .values(hut_id=bindparam("hut"), applied_seq=0, held=0)
+    .on_conflict_do_nothing()
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
 def lock_sequences(db: Session, hut_ids: Iterable[str]) -> dict[str, HutSequence]:
     """Each hut's watermark row, created if missing, locked until the transaction ends.
 
-    One statement: an INSERT of every hut's row whose conflict with the row already there
-    is a no-op UPDATE, which locks it as FOR UPDATE would (a SELECT FOR UPDATE after an
-    INSERT ... DO NOTHING was a second round trip on every batch, the resident's single
-    scan too). The rows are taken in hut id order, new or not, so two processes taking
-    several huts cannot deadlock."""
+    Locked in hut id order, so two processes taking several huts cannot deadlock."""
     ids = sorted(set(hut_ids))
     if not ids:
         return {}
-    rows = [{"hut_id": hut, "applied_seq": 0, "held": 0} for hut in ids]
-    key = [HutSequence.hut_id]
-    statement: postgresql.Insert | sqlite.Insert
-    if db.get_bind().dialect.name == "postgresql":
-        pg = postgresql.insert(HutSequence).values(rows)
-        statement = pg.on_conflict_do_update(
-            index_elements=key, set_={"hut_id": pg.excluded.hut_id}
-        )
-    else:
-        lite = sqlite.insert(HutSequence).values(rows)
-        statement = lite.on_conflict_do_update(
-            index_elements=key, set_={"hut_id": lite.excluded.hut_id}
-        )
-    locked = db.scalars(
-        statement.returning(HutSequence), execution_options={"populate_existing": True}
+    # Create the missing rows first, then lock them all in one statement: locking some
+    # rows and then inserting others would take the locks out of hut order, and two
+    # processes taking the same new huts could then deadlock.
+    # (An executemany inserts its rows in the order given: still hut order.)
+    statement = _NEW_SEQUENCE[db.get_bind().dialect.name]
+    db.execute(statement, [{"hut": hut} for hut in ids])
+    query = (
+        select(HutSequence)
+        .where(HutSequence.hut_id.in_(ids))
+        .order_by(HutSequence.hut_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
-    return {row.hut_id: row for row in locked}
+    return {row.hut_id: row for row in db.scalars(query)}
 
 
 def claim_events(
