@@ -526,9 +526,14 @@ class Gateway:
     # -- server messages ----------------------------------------------------------------
 
     def _on_ack(self, batch: AckBatch) -> None:
+        # The resident's feedback first: the outbox's delete waits for the SD card (a
+        # synchronous commit), and the server has committed these events already.
+        self._show_feedback(batch)
         ids = [ack.id for ack in batch.acks]
         self.outbox.remove(ids)
         self.uplink.forget(ids)
+
+    def _show_feedback(self, batch: AckBatch) -> None:
         now = self._monotonic()
         for ack in batch.acks:
             with self._lock:

@@ -19,7 +19,7 @@ import hmac
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha256
@@ -50,6 +50,17 @@ class AllowlistNotPublishedError(RuntimeError):
     """The broker did not confirm an allowlist; its transaction is rolled back."""
 
 
+_SET_HASH_MODULUS = 2**256
+
+
+def _card_sum(uids: Iterable[str]) -> int:
+    """A hash of a set of cards that can be taken apart: the sum of the members' SHA-256,
+    modulo 2**256. The sum over a hut's elsewhere cards is the sum over every limited card
+    less the sum over the limited cards that open the hut, so a hut's digest costs its own
+    few cards, not the district's."""
+    return sum(int.from_bytes(sha256(uid.encode()).digest(), "big") for uid in uids)
+
+
 @dataclass(frozen=True, slots=True)
 class CardAccessList:
     """Every card's access, by uid, as it is at every hut, and what changes it at some:
@@ -59,6 +70,7 @@ class CardAccessList:
     limits: HutLimits  # whose cards are elsewhere at which hut
     anytime: frozenset[str]  # active cards of members who open outside the hours
     shared: bytes  # the digest of what is the same at every hut (entries, unkeyed)
+    limited_sum: int  # _card_sum of every limited card
 
     @classmethod
     def of(cls, cards: Sequence[CardOfMember]) -> CardAccessList:
@@ -75,14 +87,24 @@ class CardAccessList:
             if opens_anytime(access, flags=card.member_flags)
         )
         text = "\n".join(f"{uid}:{access.value}" for uid, access in entries).encode()
-        return cls(entries, limits, anytime, sha256(text).digest())
+        return cls(entries, limits, anytime, sha256(text).digest(), _card_sum(limits.limited))
 
     def for_hut(self, hut: Hut) -> HutAccessList:
-        elsewhere = self.limits.elsewhere_at(hut.id)
         hours = opening_hours(hut)
         # Without hours every card that opens opens anytime: the list need not say which.
-        anytime = frozenset() if hours is None else self.anytime - elsewhere
-        return HutAccessList(self, hours=hours, elsewhere=elsewhere, anytime=anytime)
+        # Else the staff cards, less those elsewhere here (limited, and not to this hut).
+        opening = self.limits.opening.get(hut.id, frozenset())
+        anytime = (
+            frozenset()
+            if hours is None
+            else frozenset(u for u in self.anytime if u not in self.limits.limited or u in opening)
+        )
+        return HutAccessList(self, hut_id=hut.id, hours=hours, anytime=anytime)
+
+    def elsewhere_sum(self, hut_id: str) -> int:
+        """_card_sum of the cards elsewhere at ``hut_id``, from the hut's own cards."""
+        opening = self.limits.opening.get(hut_id, frozenset())
+        return (self.limited_sum - _card_sum(opening)) % _SET_HASH_MODULUS
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +112,25 @@ class HutAccessList:
     """One hut's list: the cards' access there, its opening hours, who opens anytime."""
 
     cards: CardAccessList
+    hut_id: str
     hours: OpeningHours | None
-    elsewhere: frozenset[str]
     anytime: frozenset[str]
 
+    @property
+    def elsewhere(self) -> frozenset[str]:
+        """The active cards of members limited to other huts: a set difference over all
+        of them, made only for a list that is published, never for a check."""
+        return self.cards.limits.elsewhere_at(self.hut_id)
+
     def digest(self, key: HutKey) -> str:
-        """What the list of ``key``'s hut says, keyed so the stored digest tells nothing."""
+        """What the list of ``key``'s hut says, keyed so the stored digest tells nothing.
+        Its elsewhere cards count by their sum (``_card_sum``): a check of every hut
+        costs each hut's own cards, where a sorted listing of the district's limited
+        cards cost about 10 ms a hut at 20,000 cards (500 huts: 5 s of every check)."""
         own = "\n".join(
             [
                 "hours:" + ("" if self.hours is None else self.hours.model_dump_json()),
-                "elsewhere:" + ",".join(sorted(self.elsewhere)),
+                f"elsewhere:{self.cards.elsewhere_sum(self.hut_id):064x}",
                 "anytime:" + ",".join(sorted(self.anytime)),
             ]
         )
@@ -109,9 +140,10 @@ class HutAccessList:
         salt = secrets.token_hex(8)
         hashes: defaultdict[CardAccess, list[str]] = defaultdict(list)
         anytime = []
+        elsewhere = self.elsewhere
         for uid, access in self.cards.entries:
             card_hash = key.card_hash(salt, uid)
-            hashes[CardAccess.ELSEWHERE if uid in self.elsewhere else access].append(card_hash)
+            hashes[CardAccess.ELSEWHERE if uid in elsewhere else access].append(card_hash)
             if uid in self.anytime:
                 anytime.append(card_hash)
         return Allowlist(
@@ -153,9 +185,17 @@ def publish_allowlists(
     keyring: HutKeyring,
     clock: Clock,
     force: bool = True,
+    unless_published_since: datetime | None = None,
 ) -> list[Allowlist]:
     """Publish the allowlist (retained) of every hut, or with ``force=False`` only of the
     huts whose last published list says something else than the cards say now.
+
+    ``unless_published_since`` (with ``force``; a process's broker connection time): skip
+    a hut whose list says what the cards say and was published since then (by another
+    server process: its version is the time of publishing, in ms), so it is retained on
+    the broker this process reached (the processes' clocks in step, as NTP keeps them).
+    Several processes connecting at once then build each list once, not once each: at 500
+    huts of 20,000 cards, 55 s of CPU a round.
 
     Each list is published, and its PUBACK awaited, while the huts' rows are locked: a
     second server publishing at the same time waits, then reads the cards after the first
@@ -168,7 +208,7 @@ def publish_allowlists(
                 for hut in queries.list_huts(db)
             ):
                 return []
-    now = clock()
+    since_ms = None if unless_published_since is None else _ms(unless_published_since)
     lists = []
     with sessions() as db, db.begin():
         huts = queries.lock_huts(db)
@@ -177,10 +217,15 @@ def publish_allowlists(
             key = keyring(hut.id)
             hut_access = access.for_hut(hut)
             digest = hut_access.digest(key)
-            if not force and hut.allowlist_digest == digest:
+            if hut.allowlist_digest == digest and (
+                not force
+                or (since_ms is not None and since_ms < hut.allowlist_version <= _ms(clock()))
+            ):
                 continue
-            # A millisecond floor keeps versions growing even if the database was rebuilt.
-            version = queries.next_allowlist_version(hut, at_least=int(now.timestamp() * 1000))
+            # A millisecond floor keeps versions growing even if the database was rebuilt;
+            # it is the time of publishing, which a process connecting meanwhile reads.
+            now = clock()
+            version = queries.next_allowlist_version(hut, at_least=_ms(now))
             hut.allowlist_digest = digest
             # Written before the publish: on SQLite this takes the write lock, so a second
             # publisher fails here (and retries) rather than after publishing a list.
@@ -204,6 +249,10 @@ def publish_allowlists(
                 "always open" if allowlist.hours is None else "with opening hours",
             )
     return lists
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def _wait_published(info: Any) -> None:

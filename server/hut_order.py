@@ -50,6 +50,15 @@ class Pending:
     new: bool  # arrived in this batch (it gets an ack now); else held from before
 
 
+@dataclass(frozen=True, slots=True)
+class _Gap:
+    """Seqs ``first_seq``..``last_seq`` never came; the hut's events go on at ``resumes``."""
+
+    first_seq: int
+    last_seq: int
+    resumes: int
+
+
 @dataclass(slots=True)
 class BatchResult:
     """Acks per hut for the events of the batch, and the counts of what happened."""
@@ -109,33 +118,19 @@ class HutRun:
             held = []
             ahead = restart + ahead
         queue = sorted(held + ahead, key=_seq)
+        steps: list[Pending | _Gap] = []  # in seq order: what to apply, and the gaps given up on
         while queue:
             first = queue[0]
             if first.event.seq <= watermark + 1:
-                self._apply(queue.pop(0))
+                steps.append(queue.pop(0))
                 watermark = max(watermark, first.event.seq)
                 continue
             oldest = min(p.received_at for p in queue)
             if self.now - oldest < self.gap_timeout:
                 break
-            missing = (watermark + 1, first.event.seq - 1)
-            event_log.add_gap(
-                self.db,
-                hut_id=self.hut.id,
-                kind=GapKind.MISSING,
-                first_seq=missing[0],
-                last_seq=missing[1],
-                at=self.now,
-                detail=f"waited {self.gap_timeout.total_seconds():.0f} s",
-            )
-            log.warning(
-                "hut %s: seq %d..%d never came; applying seq %d on",
-                self.hut.id,
-                missing[0],
-                missing[1],
-                first.event.seq,
-            )
+            steps.append(_Gap(watermark + 1, first.event.seq - 1, resumes=first.event.seq))
             watermark = first.event.seq - 1
+        self._take(steps)
         for pending in queue:
             if pending.new:
                 self._ack(pending.event, Outcome.QUEUED)
@@ -145,6 +140,65 @@ class HutRun:
         self.sequence.applied_seq = watermark
         self.sequence.held = len(queue)
         self.sequence.held_since = min((p.received_at for p in queue), default=None)
+
+    def _take(self, steps: list[Pending | _Gap]) -> None:
+        """Apply ``steps`` in order. Events held from before (their first ack went out)
+        are applied together under one savepoint, not one each: with two server processes
+        on a shared subscription a hut's next event often overtakes the one before it, and
+        a savepoint per held event was two more round trips and a flush each. If one of
+        them breaks the server, the savepoint goes back and they are applied one by one,
+        so that only the one that fails is recorded as failed."""
+        if not any(isinstance(step, Pending) and not step.new for step in steps):
+            for step in steps:
+                self._step(step, alone=True)
+            return
+        mark = self._mark()
+        try:
+            with self.ledger.writer.savepoint():
+                for step in steps:
+                    self._step(step, alone=False)
+        except Exception:  # noqa: BLE001  redone one by one, where the failure is recorded
+            log.warning(
+                "hut %s: held events failed together; applying them one by one", self.hut.id
+            )
+            self._restore(mark)
+            for step in steps:
+                self._step(step, alone=True)
+
+    def _step(self, step: Pending | _Gap, *, alone: bool) -> None:
+        if isinstance(step, Pending):
+            self._apply(step, alone=alone)
+            return
+        event_log.add_gap(
+            self.db,
+            hut_id=self.hut.id,
+            kind=GapKind.MISSING,
+            first_seq=step.first_seq,
+            last_seq=step.last_seq,
+            at=self.now,
+            detail=f"waited {self.gap_timeout.total_seconds():.0f} s",
+        )
+        log.warning(
+            "hut %s: seq %d..%d never came; applying seq %d on",
+            self.hut.id,
+            step.first_seq,
+            step.last_seq,
+            step.resumes,
+        )
+
+    def _mark(self) -> tuple[int, int, int, int]:
+        return (
+            len(self.result.acks[self.hut.id]),
+            len(self.outcomes),
+            self.result.applied,
+            self.result.released,
+        )
+
+    def _restore(self, mark: tuple[int, int, int, int]) -> None:
+        """Forget the acks, outcomes and counts made since ``mark`` (rolled back)."""
+        acks, outcomes, self.result.applied, self.result.released = mark
+        del self.result.acks[self.hut.id][acks:]
+        del self.outcomes[outcomes:]
 
     def _load_held(self) -> list[Pending]:
         rows = event_log.held_rows(self.db, self.hut.id, outcome=Outcome.QUEUED.value)
@@ -183,20 +237,23 @@ class HutRun:
             self._apply(pending)
         return 0
 
-    def _apply(self, pending: Pending) -> None:
-        if pending.new:
+    def _apply(self, pending: Pending, *, alone: bool = True) -> None:
+        """``alone``: a held event goes under a savepoint of its own and its failure is
+        recorded; else (``_take``'s savepoint around it) its failure is raised."""
+        if pending.new or not alone:
             outcome, refusal, feedback = self.ledger.apply(
                 pending.event, hut=self.hut, received_at=pending.received_at
             )
             reason = None if refusal is None else refusal.value
-            self.result.applied += 1
-            self._ack(pending.event, outcome, feedback)
         else:
             outcome, reason, feedback = self._apply_held(pending)
-            self.result.released += 1
+        if pending.new:
+            self.result.applied += 1
+        else:
             # Its first ack said "queued": this one carries what the hut should show (the
             # gateway shows it if the resident may still be there).
-            self._ack(pending.event, outcome, feedback)
+            self.result.released += 1
+        self._ack(pending.event, outcome, feedback)
         if outcome is not Outcome.APPLIED or not pending.new:
             self.outcomes.append((pending.row_id, outcome.value, reason))
 

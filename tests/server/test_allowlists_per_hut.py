@@ -4,15 +4,18 @@ huts whose list it changes."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.allowlists import publish_allowlists
+from server.allowlists import CardAccessList, publish_allowlists
+from server.domain import CardStatus, MemberStatus
 from server.seed import seed_demo
 from server.storage.models import Card, Hut, MemberHut
+from server.storage.queries import CardOfMember
 from toolhut.contract import Allowlist, CardState, Topics, parse_allowlist
 from toolhut.hut_keys import HutKeyring
 from toolhut.opening_hours import OpeningHours
@@ -139,3 +142,53 @@ def test_hours_typed_wrong_into_the_database_leave_the_hut_always_open_and_say_s
     assert second.hours is None and second.anytime is None
     assert second.admits(ZHANG, key=RING(OPEN_HOURS_HUT))
     assert f"hut {OPEN_HOURS_HUT}: stored opening hours are not valid" in caplog.text
+
+
+def _digests(member_huts: dict[str, frozenset[str]], huts: list[str]) -> dict[str, str]:
+    cards = [
+        CardOfMember(uid, CardStatus.ACTIVE, MemberStatus.ACTIVE, opens, frozenset())
+        for uid, opens in member_huts.items()
+    ]
+    access = CardAccessList.of(cards)
+    return {
+        hut: access.for_hut(Hut(id=hut, name=hut, timezone="Asia/Shanghai")).digest(RING(hut))
+        for hut in huts
+    }
+
+
+def test_a_huts_digest_follows_exactly_the_cards_elsewhere_there() -> None:
+    # Li may open hut a only, then huts a and b: only b's list changes (Li is no longer
+    # elsewhere there); at c Li is elsewhere both times, and at a never.
+    huts = ["a", "b", "c"]
+    before = _digests({ZHANG: frozenset(), LI: frozenset({"a"})}, huts)
+    after = _digests({ZHANG: frozenset(), LI: frozenset({"a", "b"})}, huts)
+    assert before["a"] == after["a"] and before["c"] == after["c"]
+    assert before["b"] != after["b"]
+    # Zhang limited to hut c too: elsewhere at a and b now.
+    more = _digests({ZHANG: frozenset({"c"}), LI: frozenset({"a", "b"})}, huts)
+    assert more["a"] != after["a"] and more["b"] != after["b"] and more["c"] == after["c"]
+
+
+def test_a_process_connecting_skips_the_lists_another_published_since_it_connected(
+    sessions: sessionmaker[Session], clock: MovableClock, two_huts: dict[str, Allowlist]
+) -> None:
+    # two_huts: every list published at T0 by a first process. A second one connected a
+    # second before that: the lists are on its broker, it publishes none of them again.
+    connected = clock() - timedelta(seconds=1)
+    clock.advance(timedelta(seconds=5))
+
+    def forced(since: datetime) -> dict[str, Allowlist]:
+        publisher = _Publisher()
+        publish_allowlists(
+            sessions, publisher, topics=TOPICS, keyring=RING, clock=clock,
+            unless_published_since=since,
+        )  # fmt: skip
+        return publisher.lists
+
+    assert forced(connected) == {}
+    # Connected after that publish (say the broker restarted between): every list again.
+    assert set(forced(clock())) == {HUT, OPEN_HOURS_HUT}
+    # A list whose cards changed goes out whenever it was published.
+    with sessions.begin() as db:
+        db.execute(text("UPDATE cards SET state = 'lost' WHERE uid = :uid"), {"uid": ZHANG})
+    assert set(forced(connected)) == {HUT, OPEN_HOURS_HUT}

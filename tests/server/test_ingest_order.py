@@ -7,13 +7,14 @@ import logging
 import random
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.ingest import IngestWorker
-from server.ledger import AnyEvent, BatchResult, apply_batch, release_overdue
+from server.ledger import AnyEvent, BatchResult, _Ledger, apply_batch, release_overdue
 from server.seed import seed_demo
 from server.settings import ServerSettings
 from server.storage import event_log
@@ -122,6 +123,46 @@ def test_a_borrow_held_behind_a_gap_takes_effect_once_in_seq_order(
         loan = session.scalars(select(Loan)).one()
         assert loan.returned_at is not None
     assert set(_outcomes(seeded).values()) == {"applied"}
+
+
+def test_held_events_are_applied_together_and_one_that_breaks_the_server_fails_alone(
+    seeded: sessionmaker[Session], clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three events overtook the first (two server processes); the middle one breaks the
+    # server when it is applied. The others are applied once each, in seq order; the
+    # broken one is recorded as failed, and the hut goes on.
+    first, borrow, broken, other = (
+        door(HUT, 1),
+        scan(HUT, 2, "T0001"),
+        door(HUT, 3),
+        scan(HUT, 4, "T0002"),
+    )
+    assert set(_batch(seeded, [borrow, broken, other], clock).values()) == {Outcome.QUEUED}
+    apply = _Ledger.apply
+
+    def breaks_on_one(self: _Ledger, event: AnyEvent, **kwargs: Any) -> Any:
+        if event.id == broken.id:
+            raise RuntimeError("a bug")
+        return apply(self, event, **kwargs)
+
+    monkeypatch.setattr(_Ledger, "apply", breaks_on_one)
+    assert _batch(seeded, [first], clock) == {
+        first.id: Outcome.APPLIED,
+        borrow.id: Outcome.APPLIED,
+        broken.id: Outcome.REJECTED,
+        other.id: Outcome.APPLIED,
+    }
+    assert _mark(seeded) == (4, 0)
+    with seeded() as session:
+        reasons = {r.seq: (r.outcome, r.reason) for r in session.scalars(select(EventRecord))}
+        loans = session.scalars(select(Loan)).all()
+    assert reasons == {
+        1: ("applied", None),
+        2: ("applied", None),
+        3: ("rejected", "server error: RuntimeError"),
+        4: ("applied", None),
+    }
+    assert len(loans) == 2  # one per borrow: the rolled-back try left nothing behind
 
 
 def test_the_gap_timeout_applies_held_events_and_reports_what_never_came(
