@@ -111,7 +111,7 @@ class AlarmNotifier:
         rq.set_payload(db, message_id, payloads.to_json([entry(notice, zone)]))
         targets = self.recipients.targets(Audience.STAFF, self.settings.channels, {})
         rq.add_deliveries(db, delivery_rows(message_id, targets), first_attempt_at=now)
-        report.planned(message_id, claims=1, deliveries=len(targets))
+        report.planned(message_id, claims=1, channels=[t[0] for t in targets])
         log.info(
             "alarm %d (%s at hut %s): %s on %d channel(s)",
             notice.alarm_id,
