@@ -3,8 +3,9 @@
 Each hut keeps what a real gateway keeps for the wire (hut_gateway/uplink.py): its own
 sequence numbers, an outbox of sealed events that leaves only on the server's ack, a
 drain window (at most ``window`` events out unacked, in seq order), a resend of what has
-waited ``resend_after_s`` for its ack, the resend of its whole window when the server
-says ``sync``, and the silence of an outage, after which it drains from its oldest event.
+waited ``resend_after_s`` for its ack (then twice as long each time), the resend of its
+whole window when the server says ``sync``, and the silence of an outage, after which it
+drains from its oldest event.
 Every message is sealed with the hut's own key (toolhut/hut_keys.py), and acks and
 commands are taken only when they are sealed with it. A few paho clients carry the huts
 (``HUTS_PER_CLIENT`` each), as a few hundred Pis would, without a few hundred processes.
@@ -44,6 +45,7 @@ from toolhut.hut_keys import HutKey, HutKeyring
 from toolhut.mqtt import MqttEndpoint, make_client
 
 HUTS_PER_CLIENT = 50
+RESEND_BACKOFF_MAX = 8  # as the gateway's (hut_gateway/uplink.py): 30 s, 60 s, ... 240 s
 TICK_S = 1.0  # the gateway's maintenance tick: resend what went stale, outages begin/end
 
 
@@ -57,6 +59,7 @@ class Entry:
     recorded: float  # monotonic, when the gateway wrote it (its ts)
     silent: bool  # recorded while the hut was cut off
     sent_at: float | None = None  # last publish on this connection
+    sends: int = 0  # publishes on this connection
 
 
 @dataclass(slots=True)
@@ -148,6 +151,7 @@ class SimulatedHut:
         if entry.sent_at is None:
             self._out += 1
         entry.sent_at = now
+        entry.sends += 1
         self._cursor = max(self._cursor, entry.seq)
         self._publish(self._topic, entry.payload, qos=1)
 
@@ -223,7 +227,9 @@ class SimulatedHut:
             stale = [
                 e
                 for e in self._outbox.values()
-                if e.sent_at is not None and now - e.sent_at >= self._resend_after_s
+                if e.sent_at is not None
+                and now - e.sent_at
+                >= self._resend_after_s * min(2 ** (e.sends - 1), RESEND_BACKOFF_MAX)
             ]
             for entry in stale:
                 self._send(entry, now)
@@ -242,6 +248,7 @@ class SimulatedHut:
             self._online = True
             for entry in self._outbox.values():
                 entry.sent_at = None
+                entry.sends = 0
             self._out = 0
             self._cursor = 0
             self._drain = (now, len(self._outbox)) if self._outbox else None

@@ -24,14 +24,15 @@ _STOP_LINE = re.compile(r"ingest worker stopped: (\d+) messages taken")
 class ServerProcess:
     def __init__(
         self, name: str, *, db_url: str, mqtt_url: str, prefix: str, secret_file: Path,
-        reminder_interval_s: float, patterns: dict[str, str],
+        reminder_interval_s: float, patterns: dict[str, str], changed: threading.Condition,
     ) -> None:  # fmt: skip
-        """``patterns``: name -> regular expression; the lines matching each are counted."""
+        """``patterns``: name -> regular expression; the lines matching each are counted.
+        ``changed`` is notified at every line (one condition for all the servers)."""
         self.name = name
         self.lines: list[str] = []
         self._seen: Counter[str] = Counter()
         self._patterns = {key: re.compile(p) for key, p in patterns.items()}
-        self._changed = threading.Condition()
+        self._changed = changed
         reminders = {
             "interval_s": reminder_interval_s,
             "quiet_start": "00:00",  # no quiet hours: the day is compressed
@@ -103,3 +104,19 @@ class ServerProcess:
 
     def trouble(self) -> list[str]:
         return [line for line in self.lines if " ERROR " in line or "Traceback" in line]
+
+
+def wait_all(
+    servers: list[ServerProcess], key: str, n: int, *, changed: threading.Condition, timeout: float
+) -> None:  # fmt: skip
+    """Until the servers together printed ``n`` lines of ``key`` (every hut's list
+    published: one process publishes each, another finds it published since it
+    connected); RuntimeError at the deadline or if one exits."""
+    deadline = time.monotonic() + timeout
+    with changed:
+        while sum(server.seen(key) for server in servers) < n:
+            left = deadline - time.monotonic()
+            if left <= 0 or any(server.proc.poll() is not None for server in servers):
+                seen = {server.name: server.seen(key) for server in servers}
+                raise RuntimeError(f"{seen} of {n} {key!r} lines")
+            changed.wait(min(left, 0.5))

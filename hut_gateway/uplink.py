@@ -68,10 +68,21 @@ class Backoff:
         self._attempt = 0
 
 
+# An event still unacked is published again after resend_after_s, then after twice that,
+# and so on up to this many times it: a server that is slow, not away, is not sent every
+# event of every hut's window again every half minute (in a district of 500 huts whose
+# servers fell behind, resends were 6.5 times the events themselves).
+RESEND_BACKOFF_MAX = 8
+
+
 @dataclass(frozen=True, slots=True)
 class _Out:
     item: Pending
     sent_at: float
+    sends: int = 1  # publishes of it on this connection
+
+    def stale(self, now: float, *, after_s: float) -> bool:
+        return now - self.sent_at >= after_s * min(2 ** (self.sends - 1), RESEND_BACKOFF_MAX)
 
 
 class Uplink:
@@ -252,13 +263,16 @@ class Uplink:
 
     def resend_stale(self) -> int:
         """Publish again what the server has not acked for a while (it may have been down
-        while the broker was up). Only events in the window: never more than it at once.
-        Duplicates are harmless: the server applies an id once."""
+        while the broker was up): after ``resend_after_s``, then twice as long each time
+        (up to ``RESEND_BACKOFF_MAX`` times it). Only events in the window: never more
+        than it at once. Duplicates are harmless: the server applies an id once."""
         with self._lock:
             if not self.connected:
                 return 0
             now = self._monotonic()
-            stale = [o.item for o in self._out.values() if now - o.sent_at >= self._resend_after_s]
+            stale = [
+                o.item for o in self._out.values() if o.stale(now, after_s=self._resend_after_s)
+            ]
             for item in stale:
                 self._send(item)
             self._pump()
@@ -278,8 +292,9 @@ class Uplink:
 
     def _send(self, item: Pending) -> None:
         # Re-inserted at the end: the dict stays in order of last sending.
-        self._out.pop(item.id, None)
-        self._out[item.id] = _Out(item, self._monotonic())
+        before = self._out.pop(item.id, None)
+        sends = 1 if before is None else before.sends + 1
+        self._out[item.id] = _Out(item, self._monotonic(), sends)
         self._cursor = max(self._cursor, item.seq)
         self._client.publish(self._topics.events(self._hut), item.payload, qos=1)
 

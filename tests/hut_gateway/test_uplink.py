@@ -90,6 +90,28 @@ def test_unacked_events_are_resent_after_a_while_but_only_the_window(
         server.stop()
 
 
+def test_an_event_still_unacked_is_resent_after_longer_and_longer(
+    tmp_path: Path, broker: Broker, topic_prefix: str
+) -> None:
+    # A server that is slow, not away, is not sent the whole window every half minute.
+    rig = UplinkRig(tmp_path, broker, topic_prefix, drain_window=5, resend_after_s=30)
+    server = ServerSide(broker, Topics(topic_prefix), rig.key)  # a server that never acks
+    rig.record(5)
+    try:
+        rig.start()
+        poll_until(lambda: server.count() == 5, what="the window")
+        resends = []
+        for _ in range(16):  # 8 minutes, a look every 30 s
+            rig.clock.now += 30
+            resends.append(rig.uplink.resend_stale())
+        # After 30 s, then 60, 120, 240, and every 240 s after that.
+        assert resends == [5, 0, 5, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 5, 0]
+        poll_until(lambda: server.count() == 25, what="the resent windows")
+    finally:
+        rig.stop()
+        server.stop()
+
+
 def test_status_is_published_periodically_and_when_the_outbox_changes(
     tmp_path: Path, broker: Broker, topic_prefix: str
 ) -> None:
