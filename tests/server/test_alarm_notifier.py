@@ -237,3 +237,28 @@ def test_the_server_runtime_runs_the_alarm_loop_unless_disabled(
         runtime.stop()
     assert runtime.alarms is None
     assert "toolhut-alarms" not in {thread.name for thread in threading.enumerate()}
+
+
+def test_the_alarm_loop_outlives_a_failed_look(caplog: pytest.LogCaptureFixture) -> None:
+    """A look that fails (the database away) is logged; the next one runs."""
+    from server.alarms.service import AlarmLoop
+
+    looked_again = threading.Event()
+    calls: list[bool] = []
+
+    class Failing:
+        settings = AlarmSettings(poll_s=0.05, watch_s=0.05)
+
+        def tick(self, now: datetime, *, watch: bool = True) -> None:
+            calls.append(watch)
+            if len(calls) == 1:
+                raise RuntimeError("database away")
+            looked_again.set()
+
+    loop = AlarmLoop(Failing(), clock=lambda: T0)  # type: ignore[arg-type]
+    loop.start()
+    try:
+        assert looked_again.wait(10)
+    finally:
+        loop.stop()
+    assert "alarm loop failed" in caplog.text
