@@ -29,6 +29,7 @@ from server.settings import ServerSettings
 from server.storage import make_engine, make_sessionmaker, migrate
 from tests.support.services import fresh_postgres_schema
 from tests.support.staff_auth import staff_headers
+from toolhut.contract import Command
 
 EXAMPLES = int(os.environ.get("TOOLHUT_API_FUZZ_EXAMPLES", "12"))
 
@@ -73,13 +74,19 @@ def _prepare(url: str) -> None:
         engine.dispose()
 
 
+def _broker_takes(command: Command) -> None:
+    """A broker that takes every command: the huts reachable, as the app's broker flag says
+    (without one, a command's 503 is the server's true answer, not a client's doing; that
+    answer is tested in test_api_commands and test_api_enrol)."""
+
+
 @pytest.fixture(scope="module")
 def api_app(fuzz_db_url: str) -> Iterator[FastAPI]:
     engine = make_engine(fuzz_db_url)
     # The huts' live stream ends after stream_max_s: here soon, so each example gets its
     # whole answer (the snapshot) and the next one can go.
     settings = ServerSettings(db_url=fuzz_db_url, hut_state=HutStateSettings(stream_max_s=0.2))
-    yield create_app(settings, engine=engine, mqtt_connected=lambda: True)
+    yield create_app(settings, engine=engine, mqtt_connected=lambda: True, commands=_broker_takes)
     engine.dispose()
 
 
