@@ -35,7 +35,6 @@ from server.settings import ServerSettings
 from server.storage import hut_states
 from server.storage.hut_states import StatusReport
 from server.storage.models import Hut
-from server.storage.operations_models import HutState
 from toolhut.contract import TopicKind
 from toolhut.hut_keys import HutKeyring
 from toolhut.mqtt import connack_ok, make_client
@@ -149,7 +148,7 @@ class HutStateTracker:
             try:
                 self._tick_when_due()
                 taken = self._take()
-                if taken or (self._unwritten and time.monotonic() >= self._retry_at):
+                if taken or self._unwritten:
                     self.handle(taken)
             except Exception:  # the thread never dies: the next status says it again
                 log.exception("hut-state tracker failed; carrying on")
@@ -169,8 +168,8 @@ class HutStateTracker:
         transaction; the live stream hears what changed. Returns the rows written."""
         reports = self._intake.read(messages, received_at=self._clock())
         self._unwritten.update((report.hut, report) for report in reports)
-        if not self._unwritten:
-            return 0
+        if not self._unwritten or time.monotonic() < self._retry_at:
+            return 0  # nothing to write, or the database is given a rest after a failure
         try:
             written = self._write(list(self._unwritten.values()))
         except (OperationalError, InterfaceError) as exc:
@@ -207,11 +206,12 @@ class HutStateTracker:
                 known = set(db.scalars(select(Hut.id).where(Hut.id.in_(sorted(wanted)))))
                 for hut in sorted(wanted - known):
                     self._unknown.log("ignored the status of unknown hut %r", hut)
-                rows: list[HutState] = hut_states.record_statuses(
+                recorded = hut_states.record_statuses(
                     db, (report for report in reports if report.hut in known)
                 )
-            self._feed.offer_rows(db, rows)
-        return len(rows)
+            # Also the rows another process wrote first: this process's stream hears it now.
+            self._feed.offer_rows(db, recorded.rows)
+        return recorded.written
 
     def _tick_when_due(self) -> None:
         now = time.monotonic()

@@ -94,15 +94,21 @@ _WHEN = ("last_status_at", "changed_at", "last_event_at")
 _STATE_FIELDS = tuple(f.name for f in fields(HutView) if f.name not in _WHEN)
 
 
-def record_statuses(db: Session, reports: Iterable[StatusReport]) -> list[HutState]:
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    rows: list[HutState]  # every reported hut's row as it now stands, written or not
+    written: int  # how many of them this call changed (the rest said nothing new)
+
+
+def record_statuses(db: Session, reports: Iterable[StatusReport]) -> Recorded:
     """Write the reports of huts that exist (the caller checked) in the caller's
     transaction: one read of their rows, locked in hut order (two server processes take
-    the same statuses and must not both decide a change), then the updates. Only each
-    hut's last report counts. Returns the rows written (a status already recorded, such as
-    the retained one handed over again at a reconnect, writes nothing)."""
+    the same statuses and must not both decide a change, nor deadlock), then the updates.
+    Only each hut's last report counts. A status already recorded (by another process, or
+    the retained one handed over again at a reconnect) writes nothing."""
     latest = {report.hut: report for report in reports}
     if not latest:
-        return []
+        return Recorded([], 0)
     ids = sorted(latest)
     rows = {
         row.hut_id: row
@@ -113,16 +119,16 @@ def record_statuses(db: Session, reports: Iterable[StatusReport]) -> list[HutSta
             .with_for_update()
         )
     }
-    written: list[HutState] = []
+    written = 0
     for hut in ids:
         row = rows.get(hut)
         if row is None:
-            row = _first_row(latest[hut])
+            row = rows[hut] = _first_row(latest[hut])
             db.add(row)
-            written.append(row)
+            written += 1
         elif _apply(row, latest[hut]):
-            written.append(row)
-    return written
+            written += 1
+    return Recorded([rows[hut] for hut in ids], written)
 
 
 def _reported(status: Status) -> dict[str, Any]:
@@ -177,12 +183,21 @@ def _apply(row: HutState, report: StatusReport) -> bool:
 
 def mark_stale(db: Session, *, cutoff: datetime, now: datetime) -> list[str]:
     """Turn offline every online hut whose last status came before ``cutoff``; the huts
-    turned. One idempotent UPDATE: any number of server processes may run it at once,
-    and a status committed meanwhile keeps its hut online (the row lock, and the
-    condition checked again after it)."""
+    turned. One idempotent UPDATE: any number of server processes may run it at once, and
+    a status written meanwhile keeps its hut online (the row is locked or skipped, and
+    the condition is checked again in the UPDATE)."""
+    quiet = (HutState.online.is_(True), HutState.received_at < cutoff)
+    # Locked in hut order, as record_statuses locks them; a row being written right now
+    # (a status is coming in) is skipped rather than waited for: it is not quiet.
+    candidates = (
+        select(HutState.hut_id)
+        .where(*quiet)
+        .order_by(HutState.hut_id)
+        .with_for_update(skip_locked=True)
+    )
     stale = (
         update(HutState)
-        .where(HutState.online.is_(True), HutState.received_at < cutoff)
+        .where(HutState.hut_id.in_(candidates), *quiet)
         .values(online=False, since=now, changed_at=now)
         .returning(HutState.hut_id)
         .execution_options(synchronize_session=False)

@@ -330,15 +330,25 @@ def test_each_change_is_published_once_whichever_process_made_it(
     other_process = HutStateTracker(
         _settings(), sessions=sessions, keyring=keys.keyring, hub=LiveHub(), clock=clock
     )
-    # Another process writes a change this one did not see: the next tick finds it.
+    # Another process writes a change this one has not seen: the next tick finds it.
     other_process.handle([tracking.status("hut-b", door=DoorState.OPEN)])
     tracker.tick()
     [view] = tracking.published()
     assert isinstance(view, HutView) and (view.hut_id, view.door) == ("hut-b", "open")
     tracker.tick()
     assert tracking.published() == []
-    # The same status reaches this process too: what it writes changes nothing new.
+    # The same status reaches this process too: nothing new, nothing published again.
     tracker.handle([tracking.status("hut-b", door=DoorState.OPEN)])
+    assert tracking.published() == []
+    # Another process writes first, and this one takes the same status before its tick:
+    # it writes nothing, and its stream hears the change at once.
+    clock.advance(timedelta(seconds=1))
+    closed = tracking.status("hut-b", door=DoorState.CLOSED)
+    assert other_process.handle([closed]) == 1
+    assert tracker.handle([closed]) == 0
+    [view] = tracking.published()
+    assert isinstance(view, HutView) and view.door == "closed"
+    tracker.tick()
     assert tracking.published() == []
     # An alarm raised by another process, then updated where the stream shows nothing.
     with sessions.begin() as db:

@@ -22,6 +22,7 @@ from server.storage.models import Hut
 from server.storage.operations_models import Alarm
 from tests.support.keys import TestKeys
 from tests.support.mqtt_probe import Probe
+from tests.support.processes import http_json, poll_until
 from tests.support.sse import SseEvent, SseReader
 from tests.support.staff_auth import staff_headers
 from toolhut.contract import DoorState, GatewayState, Status, Topics
@@ -109,6 +110,46 @@ def test_a_status_on_the_broker_reaches_the_open_stream_within_a_second(live: Li
             event = reader.wait_for(_hut(door.value), timeout=10)
             assert event.arrived - published < PUSH_WITHIN_S, event.arrived - published
             assert event.data["online"] is True and event.data["hut_id"] == HUT
+    finally:
+        reader.close()
+
+
+def test_a_bad_status_on_the_broker_changes_nothing_and_the_next_good_one_is_taken(
+    live: Live,
+) -> None:
+    reader = live.stream()
+    try:
+        assert reader.next().event == "snapshot"
+        forged = Status(hut=HUT, state=GatewayState.ONLINE, ts=datetime.now(UTC), door="open")
+        live.probe.publish(live.topics.status(HUT), forged.to_bytes(), retain=True)  # unsealed
+        live.probe.publish(live.topics.status(HUT), b"\x00garbage", retain=True)
+        live.publish_status(DoorState.CLOSED)
+        event = reader.wait_for(lambda e: e.event == "hut", timeout=10)
+        assert event.data["door"] == "closed"  # the first change the stream heard
+        state = http_json(f"{live.runtime.base_url}/api/v1/huts/{HUT}/state", headers=live.viewer)
+        assert (state["online"], state["door"]) == (True, "closed")
+    finally:
+        reader.close()
+
+
+def test_the_stream_leaves_the_hub_when_the_client_goes_away(live: Live) -> None:
+    hub = live.runtime.hub
+    assert hub is not None
+    reader = live.stream()
+    assert reader.next().event == "snapshot"
+    assert hub.subscribers == 1
+    reader.close()
+    poll_until(lambda: hub.subscribers == 0, timeout=10, what="the stream to end")
+
+
+def test_an_idle_stream_gets_a_heartbeat_comment(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("fastapi.routing._PING_INTERVAL", 0.2)  # 15 s in production
+    reader = live.stream()
+    try:
+        assert reader.next().event == "snapshot"
+        poll_until(lambda: reader.comments >= 2, timeout=10, what="heartbeat comments")
     finally:
         reader.close()
 
