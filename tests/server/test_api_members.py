@@ -371,3 +371,16 @@ def test_personal_data_export_and_the_erasure_of_a_member_who_left(
         f"{MEMBERS}/{wang}", json={"name": "x", "version": body["version"]}, headers=staff
     )
     assert edit.status_code == 409
+
+
+@pytest.mark.parametrize("path", ["/api/v1/members", "/api/v1/cards"])
+def test_a_control_character_in_a_search_is_a_422_not_a_query(
+    client: TestClient,  # noqa: F811
+    roles: dict[Role, dict[str, str]],
+    path: str,
+) -> None:
+    # A NUL reached PostgreSQL as part of the LIKE pattern and failed the request (500).
+    response = client.get(path, params={"q": "a\x00b"}, headers=roles[Role.STAFF])
+    assert response.status_code == 422
+    assert "\x00" not in response.text
+    assert client.get(path, params={"q": "ab"}, headers=roles[Role.STAFF]).status_code == 200

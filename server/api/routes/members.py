@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import AfterValidator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -33,12 +34,20 @@ from server.records import member_privacy, members
 from server.records.member_fields import MemberCreate, MemberEdit
 from server.settings import ServerSettings
 from server.storage.models import Card, Member
-from toolhut.contract import HUT_ID_PATTERN
+from toolhut.contract import HUT_ID_PATTERN, refuse_control_chars
 
 router = APIRouter(prefix="/api/v1", tags=["members"])
 
+# A control character (a NUL made PostgreSQL fail the query: 500) is a 422 at the edge.
 SearchText = Annotated[
-    str | None, Query(max_length=100, description="name, phone, flat or card UID contains")
+    str | None,
+    Query(max_length=100, description="name, phone, flat or card UID contains"),
+    AfterValidator(refuse_control_chars),
+]
+CardSearchText = Annotated[
+    str | None,
+    Query(max_length=20, description="card UID contains"),
+    AfterValidator(refuse_control_chars),
 ]
 
 
@@ -174,7 +183,7 @@ CARD_SORTS = {"uid": Card.uid, "bound_at": Card.bound_at, "member": Card.member_
 def list_cards(
     db: DbDep,
     page: PageDep,
-    q: Annotated[str | None, Query(max_length=20, description="card UID contains")] = None,
+    q: CardSearchText = None,
     state: Annotated[CardStatus | None, Query()] = None,
     member: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Listing[CardListed]:
