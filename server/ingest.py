@@ -75,11 +75,9 @@ class _Received(NamedTuple):  # a tuple: paho's thread builds one per message
 class _AllowlistRequest:
     """Queued so allowlists are built on the worker thread, in order with events.
     ``force``: publish every hut's list; else only those that no longer say what the
-    cards say. ``since``: a forced request's broker connection (lists another process
-    published since then are on the broker already)."""
+    cards say."""
 
     force: bool
-    since: datetime | None = None
 
 
 class _SyncRequest:
@@ -260,7 +258,7 @@ class IngestWorker:
         client.subscribe(events, qos=1)
         self._connected.set()
         # Forced: a broker that restarted without persistence has lost the retained lists.
-        self._inbox.put(_AllowlistRequest(force=True, since=self._clock()))
+        self.request_allowlists(force=True)
         self._inbox.put(_SYNC)
         log.info("ingest worker connected; subscribed to %s", events)
 
@@ -297,10 +295,7 @@ class IngestWorker:
             self._with_db_retry(lambda: self._ingest(messages))
         requests = [item for item in batch if isinstance(item, _AllowlistRequest)]
         if requests:
-            forced = [request for request in requests if request.force]
-            since = None
-            if forced and all(request.since is not None for request in forced):
-                since = min(request.since for request in forced if request.since is not None)
+            force = any(request.force for request in requests)
             self._with_db_retry(
                 lambda: publish_allowlists(
                     self._sessions,
@@ -308,8 +303,7 @@ class IngestWorker:
                     topics=self._topics,
                     keyring=self._keyring,
                     clock=self._clock,
-                    force=bool(forced),
-                    unless_published_since=since,
+                    force=force,
                 )
             )
         if any(isinstance(item, _SyncRequest) for item in batch):
