@@ -109,9 +109,9 @@ class ServerProcess:
 def wait_all(
     servers: list[ServerProcess], key: str, n: int, *, changed: threading.Condition, timeout: float
 ) -> None:  # fmt: skip
-    """Until the servers together printed ``n`` lines of ``key`` (every hut's list
-    published: one process publishes each, another finds it published since it
-    connected); RuntimeError at the deadline or if one exits."""
+    """Until the servers together printed ``n`` lines of ``key`` (say every hut's list
+    published, by whichever process got to it first); RuntimeError at the deadline or if
+    one exits."""
     deadline = time.monotonic() + timeout
     with changed:
         while sum(server.seen(key) for server in servers) < n:

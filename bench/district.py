@@ -204,8 +204,8 @@ def run_once(mode: Mode, *, db: str, seed_no: int, tmp: Path) -> RunResult:
             published = {s.name: s.seen("allowlist") for s in servers}
             say(
                 f"two servers up, every hut's allowlist published in {lists_s:.0f} s "
-                f"({mode.huts * MEMBERS_PER_HUT:,} cards on every list; lists published "
-                f"per server {published})"
+                f"({mode.huts * MEMBERS_PER_HUT:,} cards on every list; lists published so "
+                f"far per server {published}: a second one may still be rebuilding them)"
             )
             out: Any = mp.Queue()
             go: Any = mp.Event()

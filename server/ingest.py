@@ -77,11 +77,9 @@ class _Received(NamedTuple):  # a tuple: paho's thread builds one per message
 class _AllowlistRequest:
     """Queued so allowlists are built on the worker thread, in order with events.
     ``force``: publish every hut's list; else only those that no longer say what the
-    cards say. ``since``: a forced request's broker connection (lists another process
-    published since then are on the broker already)."""
+    cards say."""
 
     force: bool
-    since: datetime | None = None
 
 
 class _SyncRequest:
@@ -240,7 +238,7 @@ class IngestWorker:
         client.subscribe(events, qos=1)
         self._connected.set()
         # Forced: a broker that restarted without persistence has lost the retained lists.
-        self._inbox.put(_AllowlistRequest(force=True, since=self._clock()))
+        self.request_allowlists(force=True)
         self._inbox.put(_SYNC)
         log.info("ingest worker connected; subscribed to %s", events)
 
@@ -278,15 +276,12 @@ class IngestWorker:
             self._with_db_retry(lambda: self._ingest(messages))
         requests = [item for item in batch if isinstance(item, _AllowlistRequest)]
         if requests:
-            forced = [request for request in requests if request.force]
-            since = None
-            if forced and all(request.since is not None for request in forced):
-                since = min(request.since for request in forced if request.since is not None)
-            self._with_db_retry(lambda: self._publish_allowlists(force=bool(forced), since=since))
+            force = any(request.force for request in requests)
+            self._with_db_retry(lambda: self._publish_allowlists(force=force))
         if any(isinstance(item, _SyncRequest) for item in batch):
             self._with_db_retry(self._publish_sync)
 
-    def _publish_allowlists(self, *, force: bool, since: datetime | None) -> None:
+    def _publish_allowlists(self, *, force: bool) -> None:
         published = publish_allowlists(
             self._sessions,
             self._client,
@@ -294,7 +289,6 @@ class IngestWorker:
             keyring=self._keyring,
             clock=self._clock,
             force=force,
-            unless_published_since=since,
         )
         self._metrics.allowlists_published(len(published))
 

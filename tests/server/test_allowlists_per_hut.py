@@ -4,7 +4,6 @@ huts whose list it changes."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -167,28 +166,3 @@ def test_a_huts_digest_follows_exactly_the_cards_elsewhere_there() -> None:
     # Zhang limited to hut c too: elsewhere at a and b now.
     more = _digests({ZHANG: frozenset({"c"}), LI: frozenset({"a", "b"})}, huts)
     assert more["a"] != after["a"] and more["b"] != after["b"] and more["c"] == after["c"]
-
-
-def test_a_process_connecting_skips_the_lists_another_published_since_it_connected(
-    sessions: sessionmaker[Session], clock: MovableClock, two_huts: dict[str, Allowlist]
-) -> None:
-    # two_huts: every list published at T0 by a first process. A second one connected a
-    # second before that: the lists are on its broker, it publishes none of them again.
-    connected = clock() - timedelta(seconds=1)
-    clock.advance(timedelta(seconds=5))
-
-    def forced(since: datetime) -> dict[str, Allowlist]:
-        publisher = _Publisher()
-        publish_allowlists(
-            sessions, publisher, topics=TOPICS, keyring=RING, clock=clock,
-            unless_published_since=since,
-        )  # fmt: skip
-        return publisher.lists
-
-    assert forced(connected) == {}
-    # Connected after that publish (say the broker restarted between): every list again.
-    assert set(forced(clock())) == {HUT, OPEN_HOURS_HUT}
-    # A list whose cards changed goes out whenever it was published.
-    with sessions.begin() as db:
-        db.execute(text("UPDATE cards SET state = 'lost' WHERE uid = :uid"), {"uid": ZHANG})
-    assert set(forced(connected)) == {HUT, OPEN_HOURS_HUT}
