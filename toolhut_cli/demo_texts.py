@@ -48,7 +48,6 @@ HUT_NOTES = {
     "lock engaged": "门已重新上锁 the door is locked again",
     "sent alarm kind=forced_open active=1": "强行开门报警 forced-open alarm: opened while locked",
     "sent alarm kind=held_open active=1": "门开太久报警 held-open alarm: close the door",
-    "sent door state=": "门磁状态上报 the controller reports the door's state (after its hello)",
 }
 
 # The prompt's `time` command (toolhut_cli/demo_clock.py). The server's clock moves, the
