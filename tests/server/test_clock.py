@@ -129,19 +129,28 @@ def test_readings_never_go_back_while_other_threads_move_the_clock() -> None:
     start = threading.Barrier(6)
     stop = threading.Event()
     readings: list[list[datetime]] = [[] for _ in range(4)]
+    # On a busy machine a reader may not run at all before the moves are done: the movers
+    # wait for every reader's first reading, so each reads while the clock moves.
+    reading = [threading.Event() for _ in readings]
 
-    def read(into: list[datetime]) -> None:
+    def read(into: list[datetime], first: threading.Event) -> None:
         start.wait(WAIT)
         while not stop.is_set():
             into.append(clock())
+            first.set()
         into.append(clock())
 
     def move() -> None:
         start.wait(WAIT)
+        for first in reading:
+            first.wait(WAIT)
         for _ in range(moves // 2):
             clock.advance(step)
 
-    readers = [threading.Thread(target=read, args=(r,)) for r in readings]
+    readers = [
+        threading.Thread(target=read, args=(into, first))
+        for into, first in zip(readings, reading, strict=True)
+    ]
     movers = [threading.Thread(target=move) for _ in range(2)]
     before = system_clock()
     for thread in [*readers, *movers]:
