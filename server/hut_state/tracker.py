@@ -7,8 +7,9 @@ tracker's thread verifies them, and writes what came in one take (at most
 1/``coalesce_s`` transactions a second, however many huts publish) in one transaction.
 
 Each tick (``tick_s``) it turns offline the huts whose last status is older than
-``stale_s`` (a hung gateway whose connection lives on never sends its last will), and
-looks for what other processes changed, for the live stream (``feed``).
+``stale_s`` (a hung gateway whose connection lives on never sends its last will; after a
+move of the clock, only once the huts have had ``stale_s`` to speak again), and looks for
+what other processes changed, for the live stream (``feed``).
 
 A status the database cannot take now is kept (the latest per hut) and written when it
 can; nothing the broker or a stranger sends stops the thread."""
@@ -19,14 +20,14 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.clock import Clock, system_clock
+from server.clock import Clock, OffsetClock, system_clock
 from server.handover import Inbox
 from server.hut_state.feed import LiveFeed
 from server.hut_state.hub import LiveHub
@@ -75,6 +76,12 @@ class HutStateTracker:
         self._retry_at = 0.0
         self._retry_delay = 0.0
         self._next_tick = 0.0
+        # A clock moved forward (demos, tests: server/clock.py) makes every hut's last status
+        # look old at once; none is judged quiet until it has had stale_s to speak again.
+        self._judge_quiet_from: datetime | None = None
+        self._unwatch_clock = (
+            clock.on_advance(self._clock_moved) if isinstance(clock, OffsetClock) else None
+        )
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -105,6 +112,9 @@ class HutStateTracker:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
+        if self._unwatch_clock is not None:
+            self._unwatch_clock()
+            self._unwatch_clock = None
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -223,13 +233,20 @@ class HutStateTracker:
         except SQLAlchemyError as exc:  # next tick
             self._failures.log("hut-state tick failed: %r", exc)
 
+    def _clock_moved(self) -> None:
+        """From the thread that moved the clock: hold the staleness for stale_s of the new
+        time (the huts' last statuses are dated before the move)."""
+        self._judge_quiet_from = self._clock() + self._stale
+        log.info("clock moved: huts are judged quiet again from %s", self._judge_quiet_from)
+
     def tick(self) -> list[str]:
         """Turn the huts gone quiet offline, and publish what any process changed lately;
         the huts this call turned offline."""
         now = self._clock()
+        held = self._judge_quiet_from is not None and now < self._judge_quiet_from
         with self._sessions() as db:
             with db.begin():
-                stale = hut_states.mark_stale(db, cutoff=now - self._stale, now=now)
+                stale = [] if held else hut_states.mark_stale(db, cutoff=now - self._stale, now=now)
             for hut in stale:
                 log.info("hut %s offline: no status for %.0f s", hut, self._config.stale_s)
             self._feed.poll(db)

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.clock import OffsetClock
 from server.hut_state.config import HutStateSettings
 from server.hut_state.hub import LiveHub, Subscription
 from server.hut_state.intake import REJECTION_LINES, Received
@@ -376,3 +377,25 @@ def test_each_change_is_published_once_whichever_process_made_it(
     tracker.tick()
     [cleared] = tracking.published()
     assert isinstance(cleared, AlarmView) and not cleared.active
+
+
+def test_a_moved_clock_gives_the_huts_stale_s_to_speak_before_any_is_quiet(
+    sessions: sessionmaker[Session], keys: TestKeys, clock: MovableClock
+) -> None:
+    """The demo's ``time +4d``: every last status is four days old at once, and no hut
+    went quiet for it."""
+    _add_huts(sessions, "hut-a", "hut-b")
+    offset = OffsetClock(clock)
+    tracker = HutStateTracker(
+        _settings(), sessions=sessions, keyring=keys.keyring, hub=LiveHub(), clock=offset
+    )
+    tracking = Tracking(tracker, sessions, keys, offset, LiveHub().subscribe())  # type: ignore[arg-type]
+    tracker.handle([tracking.status("hut-a"), tracking.status("hut-b")])
+    offset.advance(timedelta(days=4))
+    assert tracker.tick() == []
+    clock.advance(timedelta(seconds=STALE_S / 2))
+    tracker.handle([tracking.status("hut-b")])  # hut-b speaks after the move, hut-a never
+    assert tracker.tick() == []
+    clock.advance(timedelta(seconds=STALE_S / 2 + 1))
+    assert tracker.tick() == ["hut-a"]
+    tracker.stop()
