@@ -217,12 +217,12 @@ def gateway_templates(held: int) -> dict[TopicKind, dict[str, Any]]:
 
 class GatewayOracle:
     """Whether the gateway must refuse (and count) each message, as it decides: the seal
-    and the contract (parse with the hut's key), then for a command its expiry and
-    whether its id was obeyed before (a replay)."""
+    and the contract (parse with the hut's key), then for a command whether its id came
+    before (a replay, whether that one was obeyed or reported expired) and its expiry."""
 
     def __init__(self, key: HutKey) -> None:
         self._key = key
-        self._obeyed: set[str] = set()
+        self._seen: set[str] = set()
 
     def refuses(self, kind: TopicKind, payload: bytes) -> bool:
         try:
@@ -232,9 +232,10 @@ class GatewayOracle:
                 parse_allowlist(payload, key=self._key)
             else:
                 command = parse_command(payload, key=self._key)
-                if command.expired(utc_now()) or command.id in self._obeyed:
+                if command.id in self._seen:
                     return True
-                self._obeyed.add(command.id)
+                self._seen.add(command.id)
+                return command.expired(utc_now())
         except ContractError:
             return True
         return False
