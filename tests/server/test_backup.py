@@ -85,6 +85,7 @@ class Writer(threading.Thread):
         self.committed = 0
         self.error: BaseException | None = None
         self._halt = threading.Event()
+        self._progress = threading.Condition()  # told after every commit and at the end
 
     def run(self) -> None:
         try:
@@ -93,18 +94,25 @@ class Writer(threading.Thread):
                     return
                 batch = self.events[start : start + BATCH]
                 commit_batch(self.sessions, batch)
-                self.committed = start + len(batch)
+                with self._progress:
+                    self.committed = start + len(batch)
+                    self._progress.notify_all()
         except BaseException as exc:  # the test reports it
             self.error = exc
+        finally:
+            with self._progress:
+                self._progress.notify_all()
 
     def wait_for(self, count: int) -> None:
         count = min(count, len(self.events))
         deadline = time.monotonic() + DEADLINE
-        while self.committed < count:
-            assert self.error is None, self.error
-            assert self.is_alive(), "the writer stopped early"
-            assert time.monotonic() < deadline, f"the writer did not reach {count} events"
-            time.sleep(0.01)
+        with self._progress:
+            while self.committed < count:
+                assert self.error is None, self.error
+                assert self.is_alive(), "the writer stopped early"
+                left = deadline - time.monotonic()
+                assert left > 0, f"the writer did not reach {count} events"
+                self._progress.wait(left)
 
     def finish(self) -> None:
         self._halt.set()
