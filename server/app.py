@@ -7,7 +7,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -29,7 +28,6 @@ log = logging.getLogger(__name__)
 
 DOCS_ASSETS_URL = "/static/docs"
 SITE_ASSETS_URL = "/static/site"
-STATIC = Path(__file__).resolve().parent / "api" / "static"
 GRACEFUL_SHUTDOWN_S = 5  # what uvicorn gives open requests at stop before cancelling them
 
 
@@ -97,6 +95,9 @@ def create_app(
     from server.reminders.scheduler import build_service
     from server.tabular.reading import Limits
     from server.tabular.sheets import registry
+    from server.web import guard
+    from server.web import rendering as web_rendering
+    from server.web import routes as web
 
     # /docs and /redoc with their scripts served from the package, not a CDN: they work on a
     # hut's intranet with no internet, and where the CDN is slow or blocked (mainland China).
@@ -143,7 +144,10 @@ def create_app(
         from server.api.routes import clock as clock_routes
 
         app.include_router(clock_routes.router)
-    app.mount(SITE_ASSETS_URL, StaticFiles(directory=STATIC), name="site")
+    for router in web.ROUTERS:
+        app.include_router(router)
+    guard.install(app)
+    app.mount(SITE_ASSETS_URL, StaticFiles(directory=web_rendering.STATIC), name="site")
     # FastAPIOffline's own docs routes (it leaves app.docs_url and app.redoc_url unset).
     docs = ["/docs", "/redoc", app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"]
     validation.install(app)  # every 422 names the fields, never echoes the values

@@ -8,7 +8,6 @@ import base64
 import hashlib
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -102,6 +101,6 @@ def test_the_docs_policy_follows_the_page(client: TestClient) -> None:
 
 
 def test_the_stylesheet_is_a_file_the_package_ships() -> None:
-    import server.app
+    from server.web.rendering import STATIC
 
-    assert (Path(server.app.__file__).parent / "api" / "static" / "site.css").is_file()
+    assert (STATIC / "site.css").is_file() and (STATIC / "console.css").is_file()

@@ -18,8 +18,7 @@ from pydantic import ValidationError
 
 from server.accounts import manage
 from server.accounts.principal import Via
-from server.accounts.sessions import end_session, start_session
-from server.accounts.sign_in import authenticate
+from server.accounts.sessions import end_session
 from server.accounts.tokens import tokens_of
 from server.api.account_schemas import (
     PasswordChange,
@@ -39,20 +38,18 @@ from server.api.auth import (
     actor_of,
     same_origin,
     throttled,
-    unauthorised,
 )
 from server.api.deps import DbDep, NowDep, SettingsDep, client_address
 from server.api.errors import staff_action
 from server.api.params import RowId
+from server.api.signing import clear_session_cookie, open_session, set_session_cookie
 from server.api.throttle import SignInThrottle
 from server.domain.record_errors import InvalidFieldsError
-from server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["account"])
 
 # What the client reads: Chinese first, English beside it.
-TEXT_WRONG_SIGN_IN = "用户名或密码不正确 / wrong username or password"
 TEXT_BAD_BODY = "请求内容无法解析 / the request body cannot be read"
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -103,20 +100,6 @@ def _local_path(target: str) -> bool:
     return target.startswith("/") and not target.startswith("//") and "\\" not in target
 
 
-def _cookie_secure(request: Request, settings: ServerSettings) -> bool:
-    secure = settings.accounts.cookie_secure
-    return request.url.scheme == "https" if secure is None else secure
-
-
-def _cookie_options(request: Request, settings: ServerSettings) -> dict[str, Any]:
-    return {
-        "path": "/",
-        "httponly": True,
-        "samesite": "strict",
-        "secure": _cookie_secure(request, settings),
-    }
-
-
 @router.post(
     "/auth/sign-in",
     response_model=SignedIn,
@@ -142,32 +125,14 @@ def sign_in(
     credentials, target = body
     if not same_origin(request):
         raise HTTPException(status.HTTP_403_FORBIDDEN, TEXT_CROSS_SITE)
-    address = client_address(request)
-    limiter: SignInThrottle = request.app.state.sign_in_throttle
-    wait = limiter.retry_after(credentials.username, address, now=now)
-    if wait is not None:
-        log.warning("sign-in throttled for %s s (address %s)", wait, address)
-        raise throttled(wait)
-    user = authenticate(db, credentials.username, credentials.password, now=now)
-    if user is None:
-        limiter.failed(credentials.username, address, now=now)
-        log.info("sign-in refused (address %s)", address)
-        raise unauthorised(TEXT_WRONG_SIGN_IN)
-    _, secret = start_session(db, user, now=now, settings=settings.accounts, address=address)
-    db.commit()
-    log.info("staff account %d signed in (address %s)", user.id, address)
+    user, secret = open_session(request, db, now, settings, credentials)
     answer = SignedIn(user=UserOut.of(user), must_change_password=user.must_change_password)
     response: Response = (
         RedirectResponse(target, status.HTTP_303_SEE_OTHER)
         if target is not None
         else Response(answer.model_dump_json(), media_type="application/json")
     )
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=settings.accounts.session_hours * 3600,
-        **_cookie_options(request, settings),
-    )
+    set_session_cookie(response, request, settings, secret)
     return response
 
 
@@ -181,7 +146,7 @@ def sign_out(request: Request, db: DbDep, now: NowDep, settings: SettingsDep) ->
         end_session(db, secret, now=now)
         db.commit()
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    response.delete_cookie(SESSION_COOKIE, **_cookie_options(request, settings))
+    clear_session_cookie(response, request, settings)
     return response
 
 

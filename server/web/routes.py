@@ -1,0 +1,7 @@
+"""Every router of the pages, in the order the app includes them."""
+
+from __future__ import annotations
+
+from server.web import session_pages
+
+ROUTERS = (session_pages.router,)

@@ -1,0 +1,96 @@
+"""Working on the message catalogues (toolhut/i18n/locale) without hand-editing .po files.
+
+    python tools/catalogue.py missing [LANG]        the ids with no translation yet
+    python tools/catalogue.py set LANG FILE          translations from FILE, one per line:
+                                                     English id <TAB> translation
+    python tools/catalogue.py union OURS THEIRS OUT  a merged .po: every entry of both,
+                                                     a translation kept from either
+
+``make messages`` then extracts, updates and compiles. A development tool (it needs Babel);
+the product reads only the compiled catalogues, with the standard library."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+
+LOCALE = Path(__file__).resolve().parent.parent / "toolhut" / "i18n" / "locale"
+
+
+def po_path(lang: str) -> Path:
+    return LOCALE / lang / "LC_MESSAGES" / "toolhut.po"
+
+
+def load(path: Path) -> Catalog:
+    with path.open("rb") as f:
+        return read_po(f)
+
+
+def save(catalog: Catalog, path: Path) -> None:
+    with path.open("wb") as f:
+        write_po(f, catalog, width=0, omit_header=False, sort_output=True, no_location=True)
+    with path.with_suffix(".mo").open("wb") as f:
+        write_mo(f, catalog)
+
+
+def _put(catalog: Catalog, msgid: str, text: str) -> None:
+    """Sets the translation (Catalog.add keeps an existing entry's string)."""
+    current = catalog.get(msgid)
+    if current is None:
+        catalog.add(msgid, text)
+    else:
+        current.string = text
+
+
+def missing(lang: str) -> None:
+    for message in load(po_path(lang)):
+        if message.id and not message.string:
+            print(message.id)
+
+
+def set_from(lang: str, source: Path) -> None:
+    catalog = load(po_path(lang))
+    count = 0
+    for line in source.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        msgid, _, text = line.partition("\t")
+        if not text:
+            sys.exit(f"no TAB on the line: {line!r}")
+        _put(catalog, msgid, text)
+        count += 1
+    save(catalog, po_path(lang))
+    print(f"{count} translations set in {po_path(lang)}")
+
+
+def union(ours: Path, theirs: Path, out: Path) -> None:
+    merged = load(ours)
+    for message in load(theirs):
+        if not message.id:
+            continue
+        mine = merged.get(message.id)
+        if mine is None or not mine.string:
+            _put(merged, message.id, message.string)
+    save(merged, out)
+
+
+def main(argv: list[str]) -> None:
+    match argv:
+        case ["missing"]:
+            missing("zh_CN")
+        case ["missing", lang]:
+            missing(lang)
+        case ["set", lang, source]:
+            set_from(lang, Path(source))
+        case ["union", ours, theirs, out]:
+            union(Path(ours), Path(theirs), Path(out))
+        case _:
+            sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
