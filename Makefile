@@ -46,17 +46,8 @@ bench-quick: $(VENV)/.dev-installed  ## what CI runs: every bench, briefly, so n
 # The message catalogues (toolhut/i18n): extract every marked text from the code and the
 # templates, add the new ones to each language's .po, compile the .mo files. Translate the
 # new entries in toolhut/i18n/locale/zh_CN/LC_MESSAGES/toolhut.po, then run it again.
-MESSAGE_SOURCES := toolhut firmware_bridge hut_gateway server labels toolhut_cli
-I18N := toolhut/i18n/locale
 messages: $(VENV)/.dev-installed
-	$(BIN)/pybabel -q extract -F babel.cfg -k bilingual --no-location --sort-output --no-wrap \
-		--project toolhut -o $(VENV)/toolhut.pot $(MESSAGE_SOURCES)
-	for lang in zh_CN en; do \
-		$(BIN)/pybabel -q update -i $(VENV)/toolhut.pot -d $(I18N) -D toolhut -l $$lang \
-			--no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date --no-wrap \
-			|| exit 1; \
-	done
-	$(BIN)/pybabel -q compile -d $(I18N) -D toolhut
+	$(BIN)/python tools/catalogue.py update
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import chromium  # noqa: F401 (a fixture for every test)
 from tests.support.keys import TestKeys
 from tests.support.services import (
     Broker,

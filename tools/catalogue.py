@@ -1,24 +1,32 @@
 """Working on the message catalogues (toolhut/i18n/locale) without hand-editing .po files.
 
+    python tools/catalogue.py update                 extract every marked text (code and
+                                                     templates), add the new ones to each
+                                                     .po, compile the .mo files
     python tools/catalogue.py missing [LANG]        the ids with no translation yet
     python tools/catalogue.py set LANG FILE          translations from FILE, one per line:
                                                      English id <TAB> translation
     python tools/catalogue.py union OURS THEIRS OUT  a merged .po: every entry of both,
                                                      a translation kept from either
 
-``make messages`` then extracts, updates and compiles. A development tool (it needs Babel);
+``make messages`` runs ``update``. A development tool (it needs Babel);
 the product reads only the compiled catalogues, with the standard library."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-LOCALE = Path(__file__).resolve().parent.parent / "toolhut" / "i18n" / "locale"
+ROOT = Path(__file__).resolve().parent.parent
+LOCALE = ROOT / "toolhut" / "i18n" / "locale"
+SOURCES = ("toolhut", "firmware_bridge", "hut_gateway", "server", "labels", "toolhut_cli")
+LANGUAGES = ("zh_CN", "en")
 
 
 def po_path(lang: str) -> Path:
@@ -44,6 +52,26 @@ def _put(catalog: Catalog, msgid: str, text: str) -> None:
         catalog.add(msgid, text)
     else:
         current.string = text
+
+
+def update() -> None:
+    pybabel = [sys.executable, "-m", "babel.messages.frontend", "-q"]
+    with tempfile.TemporaryDirectory() as tmp:
+        pot = str(Path(tmp) / "toolhut.pot")
+        run = [*pybabel, "extract", "-F", "babel.cfg", "-k", "bilingual", "--no-location"]
+        run += ["--sort-output", "--no-wrap", "--project", "toolhut", "-o", pot, *SOURCES]
+        subprocess.run(run, cwd=ROOT, check=True)
+        for lang in LANGUAGES:
+            subprocess.run(
+                [*pybabel, "update", "-i", pot, "-d", str(LOCALE), "-D", "toolhut", "-l", lang,
+                 "--no-fuzzy-matching", "--ignore-obsolete", "--ignore-pot-creation-date",
+                 "--no-wrap"],
+                cwd=ROOT, check=True,
+            )  # fmt: skip
+    subprocess.run([*pybabel, "compile", "-d", str(LOCALE), "-D", "toolhut"], cwd=ROOT, check=True)
+    untranslated = sum(1 for m in load(po_path("zh_CN")) if m.id and not m.string)
+    if untranslated:
+        print(f"{untranslated} texts have no Chinese yet: python tools/catalogue.py missing")
 
 
 def missing(lang: str) -> None:
@@ -80,6 +108,8 @@ def union(ours: Path, theirs: Path, out: Path) -> None:
 
 def main(argv: list[str]) -> None:
     match argv:
+        case ["update"]:
+            update()
         case ["missing"]:
             missing("zh_CN")
         case ["missing", lang]:

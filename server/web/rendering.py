@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from server.accounts.principal import Principal
+from server.domain.roles import Role
 from server.web import csrf, navigation
 from server.web.language import other_languages, page_language
 from toolhut.i18n import gettext, ngettext
@@ -55,6 +56,9 @@ def render(
         "principal": principal,
         "role": principal.role if principal is not None else None,
         "role_names": navigation.ROLE_NAMES,
+        # What the page may offer: edit buttons for staff and admins, admin's own pages.
+        "can_edit": principal is not None and principal.allows(Role.STAFF),
+        "is_admin": principal is not None and principal.allows(Role.ADMIN),
         "sections": navigation.sections_for(principal.role if principal else None),
         "current_section": navigation.current(path),
         "path": path,

@@ -22,7 +22,7 @@ from server.domain.roles import Role
 from server.storage import make_engine, make_sessionmaker
 from tests.support.keys import TestKeys
 from tests.support.processes import ToolhutProcess, http_json, poll_until, run_toolhut, wait_http
-from tests.support.staff_auth import staff_headers
+from tests.support.staff_auth import new_user, staff_headers
 from toolhut.contract import (
     Allowlist,
     ContractError,
@@ -182,6 +182,16 @@ class HutStack:
         engine = make_engine(self.db_url)
         try:
             return staff_headers(make_sessionmaker(engine), Role.STAFF)
+        finally:
+            engine.dispose()
+
+    def account(self, role: Role = Role.STAFF) -> str:
+        """A new account of ``role`` in the stack's database, for signing in at the
+        console; its password is tests.support.staff_auth.PASSWORD."""
+        engine = make_engine(self.db_url)
+        try:
+            with make_sessionmaker(engine).begin() as db:
+                return new_user(db, role).username
         finally:
             engine.dispose()
 
