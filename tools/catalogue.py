@@ -102,7 +102,7 @@ def union(ours: Path, theirs: Path, out: Path) -> None:
             continue
         mine = merged.get(message.id)
         if mine is None or not mine.string:
-            _put(merged, message.id, message.string)
+            _put(merged, str(message.id), str(message.string or ""))
     save(merged, out)
 
 
