@@ -32,6 +32,7 @@ BENCHES = (
     Entry("gateway_footprint.py"),
     Entry("labels_pdf.py", needs_broker=False),
     Entry("import_rows.py", needs_broker=False),
+    Entry("console_pages.py"),  # the console at a district's size (issue 14)
     Entry("district.py", optional=True),  # the 500-hut district (issue 15)
     Entry(
         "fault_run.py",
