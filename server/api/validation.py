@@ -1,5 +1,6 @@
 """The one 422 every route answers: FastAPI's list of errors, each naming its field
-(``loc``), with its message and type, but never the value sent. A request's values can
+(``loc``), with its message (from the catalogues, Chinese first) and type, but never
+the value sent. A request's values can
 be a password (``/me/password``), a phone or a name, and a 422 is the answer most likely to
 be logged or shown by a proxy or a client."""
 
@@ -12,11 +13,17 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from server.api.field_messages import message
+
 _KEPT = ("type", "loc", "msg")
 
 
 def without_values(errors: Any) -> list[dict[str, Any]]:
-    return [{key: error[key] for key in _KEPT if key in error} for error in errors]
+    """Each error's type, field and message (the catalogue's: server.api.field_messages)."""
+    return [
+        {**{key: error[key] for key in _KEPT if key in error}, "msg": message(error)}
+        for error in errors
+    ]
 
 
 async def _unprocessable(_request: Request, exc: Exception) -> JSONResponse:
