@@ -95,6 +95,7 @@ class AlarmLive(BaseModel):
     active: bool
     acknowledged: bool
     resolved: bool
+    raised_at: datetime | None = Field(None, description="when the incident began")
 
     @classmethod
     def of(cls, view: AlarmView) -> AlarmLive:
@@ -105,6 +106,7 @@ class AlarmLive(BaseModel):
             active=view.active,
             acknowledged=view.acknowledged,
             resolved=view.resolved,
+            raised_at=view.raised_at,
         )
 
 

@@ -22,6 +22,7 @@ class AlarmView:
     acknowledged: bool
     resolved: bool
     updated_at: datetime
+    raised_at: datetime | None = None  # when the incident began (the dashboard's "since")
 
     def same_state(self, other: AlarmView | None) -> bool:
         """Whether ``other`` shows the same (an update of a column the stream does not
@@ -32,8 +33,8 @@ class AlarmView:
         return (self.id, self.hut_id, self.kind, self.active, self.acknowledged, self.resolved)
 
 
-# id, hut, kind, active, acknowledged_at, resolved_at, updated_at
-_Views = Select[int, str, str, bool, datetime | None, datetime | None, datetime]
+# id, hut, kind, active, acknowledged_at, resolved_at, updated_at, raised_at
+_Views = Select[int, str, str, bool, datetime | None, datetime | None, datetime, datetime]
 
 
 def _views() -> _Views:
@@ -45,13 +46,14 @@ def _views() -> _Views:
         Alarm.acknowledged_at,
         Alarm.resolved_at,
         Alarm.updated_at,
+        Alarm.raised_at,
     )
 
 
 def _read(db: Session, query: _Views) -> list[AlarmView]:
     return [
-        AlarmView(id_, hut, kind, active, acked is not None, resolved is not None, updated)
-        for id_, hut, kind, active, acked, resolved, updated in db.execute(query)
+        AlarmView(id_, hut, kind, active, acked is not None, resolved is not None, updated, raised)
+        for id_, hut, kind, active, acked, resolved, updated, raised in db.execute(query)
     ]
 
 
