@@ -1,5 +1,6 @@
-"""What staff do through the staff API (signed in with an account): renew, write off as
-lost, queue a member for an item, clear an item after repair, release expired holds.
+"""What staff do through the staff API and the console (signed in with an account): renew,
+write off as lost, take back by hand, queue a member for an item, clear an item after
+repair, release expired holds.
 
 Each action is the same three steps as a hut event: load the snapshot
 (storage.staff_snapshots), ask the rule book (domain.rule_book.decide: the rules are in
@@ -20,7 +21,14 @@ from server.domain import DEFAULT_POLICY, LoanPolicy, Refusal
 from server.domain.changes import Effects
 from server.domain.ledger_state import AccessSnapshot, Snapshot
 from server.domain.rule_book import decide
-from server.domain.staff_rules import ClearRepair, ExpireHold, MarkLost, Renew, Reserve
+from server.domain.staff_rules import (
+    ClearRepair,
+    ExpireHold,
+    MarkLost,
+    MarkReturned,
+    Renew,
+    Reserve,
+)
 from server.storage import staff_snapshots
 from server.storage.audit import Stamp
 from server.storage.effect_writer import EffectWriter
@@ -100,6 +108,26 @@ def mark_lost(db: Session, *, loan_id: int, now: datetime, stamp: Stamp | None =
     carry_out(db, snapshot, MarkLost(loan_id))
     loan = _row(db, Loan, loan_id)
     _audit(stamp, db, "loan.lost", "loan", loan_id, before, _loan_values(db, loan_id))
+    return loan
+
+
+def mark_returned(
+    db: Session,
+    *,
+    loan_id: int,
+    now: datetime,
+    policy: LoanPolicy = DEFAULT_POLICY,
+    stamp: Stamp | None = None,
+) -> Loan:
+    """Staff took the item back by hand: the loan closes at the item's hut; the item is
+    lent again (or held for the next in line) as after a return at the hut."""
+    snapshot = staff_snapshots.of_loan(db, loan_id, now=now, policy=load_policy(db, base=policy))
+    snapshot = found(snapshot, f"no loan {loan_id}")
+    before = _loan_values(db, loan_id)
+    carry_out(db, snapshot, MarkReturned(loan_id))
+    loan = _row(db, Loan, loan_id)
+    after = {**_loan_values(db, loan_id), "returned_at": loan.returned_at}
+    _audit(stamp, db, "loan.returned", "loan", loan_id, before, after)
     return loan
 
 

@@ -23,6 +23,7 @@ from server.domain.changes import (
     CardStateChanged,
     Effects,
     ItemStatusSet,
+    LoanClosed,
     LoanLost,
     LoanRenewed,
     MemberHutsChanged,
@@ -38,7 +39,14 @@ from server.domain.ledger_state import (
     ReservationStatus,
     Snapshot,
 )
-from server.domain.lending import Action, Refusal, check_reservation, decide_renewal, refuse
+from server.domain.lending import (
+    Action,
+    Refusal,
+    check_reservation,
+    decide_renewal,
+    refuse,
+    status_after_return,
+)
 from server.domain.model import CardStatus, ItemCondition, ItemStatus, MemberStatus
 from server.domain.policy import LoanPolicy
 
@@ -53,6 +61,15 @@ class Renew:
 @dataclass(frozen=True, slots=True)
 class MarkLost:
     """Close the loan without a return: the item is lost, its waiting list cancelled."""
+
+    loan: LoanRef
+
+
+@dataclass(frozen=True, slots=True)
+class MarkReturned:
+    """Staff took the item back by hand (handed in at the desk, or the hut's scanner
+    missed it): the loan closes at the item's hut, the item goes back on the shelf or is
+    held for the next in line. Its condition stays as it is."""
 
     loan: LoanRef
 
@@ -159,6 +176,7 @@ class ReportCardLost:
 StaffCommand = (
     Renew
     | MarkLost
+    | MarkReturned
     | Reserve
     | ClearRepair
     | SetItemStatus
@@ -218,6 +236,19 @@ def mark_lost(snapshot: Snapshot, _command: MarkLost) -> Effects:
         return _refused(Refusal.NOT_ON_LOAN, name=line.item.name_zh)
     line = line.with_changes(LoanLost(loan.ref, snapshot.now)).set_item(status=ItemStatus.LOST)
     return Effects(cancel_all(line, now=snapshot.now).changes)
+
+
+def mark_returned(snapshot: Snapshot, _command: MarkReturned) -> Effects:
+    line, loan = _line(snapshot), snapshot.loan
+    if loan is None:
+        return _refused(Refusal.NOT_ON_LOAN, name=line.item.name_zh)
+    closed = LoanClosed(loan.ref, snapshot.now, snapshot.hut.id)
+    line = line.with_changes(closed)
+    if status_after_return(condition=line.item.condition, waiting=False) is ItemStatus.MAINTENANCE:
+        line = line.set_item(status=ItemStatus.MAINTENANCE)
+    else:
+        line = hold_next(line, now=snapshot.now, policy=snapshot.policy)
+    return Effects(line.changes)
 
 
 # Waiting lists and items.
@@ -366,6 +397,7 @@ def report_card_lost(snapshot: AccessSnapshot, _command: ReportCardLost) -> Effe
 RULES: dict[type, Callable[[Any, Any], Effects]] = {
     Renew: renew,
     MarkLost: mark_lost,
+    MarkReturned: mark_returned,
     Reserve: reserve,
     ClearRepair: clear_repair,
     SetItemStatus: set_item_status,
@@ -386,6 +418,7 @@ __all__ = [
     "ClearRepair",
     "ExpireHold",
     "MarkLost",
+    "MarkReturned",
     "MemberLeaves",
     "ReactivateMember",
     "RemoveCard",

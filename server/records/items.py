@@ -84,13 +84,14 @@ class ItemFields(TaggedFields):
 
 
 class ItemUpdate(RecordUpdate):
-    required = frozenset({"name_zh", "name_en", "category", "hut"})
+    required = frozenset({"name_zh", "name_en", "category", "hut", "condition"})
 
     name_zh: Name | None = None
     name_en: Name | None = None
     category: CategoryKey | None = None
     hut: HutId | None = None
     owner: Owner | None = None
+    condition: ItemCondition | None = None
     loan_days: Days | None = None
     max_renewals: Renewals | None = None
     notes: Note | None = None
@@ -121,6 +122,13 @@ SORTS = {
     "hut": Item.hut_id,
     "status": Item.status,
 }
+# When the item's open loan is due (NULL: not on loan), for ?sort=due.
+DUE = (
+    select(Loan.due_at)
+    .where(Loan.item_id == Item.id, Loan.returned_at.is_(None), Loan.lost_at.is_(None))
+    .correlate(Item)
+    .scalar_subquery()
+)
 
 
 def search(
@@ -161,22 +169,30 @@ def find(db: Session, tag: str) -> ItemOnShelf:
     return shelf
 
 
-def record_of(db: Session, tag: str, *, loans: int = 20) -> ItemRecord:
-    shelf = find(db, tag)
-    item_id = shelf.item.id
-    history = db.scalars(
+def loan_history(item_id: int) -> Select[Loan]:
+    """The item's loans, newest first, with their members loaded (the caller pages)."""
+    return (
         select(Loan)
         .options(joinedload(Loan.member))
         .where(Loan.item_id == item_id)
         .order_by(Loan.borrowed_at.desc(), Loan.id.desc())
-        .limit(loans)
-    ).all()
-    changes = db.scalars(
+    )
+
+
+def status_history(db: Session, item_id: int) -> Sequence[ItemStatusChange]:
+    """The statuses staff set by hand, newest first, each with its reason."""
+    return db.scalars(
         select(ItemStatusChange)
         .where(ItemStatusChange.item_id == item_id)
         .order_by(ItemStatusChange.at.desc(), ItemStatusChange.id.desc())
     ).all()
-    return ItemRecord(shelf, history, changes)
+
+
+def record_of(db: Session, tag: str, *, loans: int = 20) -> ItemRecord:
+    shelf = find(db, tag)
+    item_id = shelf.item.id
+    history = db.scalars(loan_history(item_id).limit(loans)).unique().all()
+    return ItemRecord(shelf, history, status_history(db, item_id))
 
 
 def new_item(fields: ItemFields) -> Item:

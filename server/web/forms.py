@@ -58,7 +58,14 @@ def errors_of(exc: HTTPException | RequestValidationError) -> FormErrors:
         return errors
     detail: Any = exc.detail
     if isinstance(detail, dict):
-        detail = detail.get("display") or detail.get("reason") or detail.get("detail") or detail
+        # A refusal's "text" is what a person reads; its "reason" is the machine's key.
+        detail = (
+            detail.get("display")
+            or detail.get("text")
+            or detail.get("reason")
+            or detail.get("detail")
+            or detail
+        )
     errors.add(None, str(detail))
     return errors
 

@@ -9,7 +9,8 @@ from server import staff_actions
 from server.api.auth import OptionalPrincipalDep, sees_personal_data
 from server.api.deps import DbDep, NowDep
 from server.api.errors import staff_action
-from server.api.listing import Listing, PageDep, listing, page_of, sorted_by
+from server.api.item_list import sorted_items
+from server.api.listing import Listing, PageDep, listing, page_of
 from server.api.params import ItemTagPath
 from server.api.schemas import ItemPublic
 from server.api.staff_schemas import ReservationCreate, ReservationStaff
@@ -38,12 +39,12 @@ def list_items(
         AfterValidator(refuse_control_chars),
     ] = None,
 ) -> Listing[ItemPublic]:
-    """Inventory, by tag unless ``sort`` says otherwise; staff also see who has each item
-    on loan."""
+    """Inventory, by tag unless ``sort`` says otherwise (a column, or ``due``); staff also
+    see who has each item on loan."""
     if hut is not None and queries.get_hut(db, hut) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown hut {hut!r}")
     query = item_records.search(hut=hut, status=item_status, category=category, q=q)
-    rows, total = page_of(db, sorted_by(query, page.sort, item_records.SORTS, default="tag"), page)
+    rows, total = page_of(db, sorted_items(query, page.sort), page)
     shelves = queries.on_shelves(db, rows)
     return listing(
         [ItemPublic.of(shelf, staff=sees_personal_data(principal)) for shelf in shelves],

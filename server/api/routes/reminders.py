@@ -7,17 +7,16 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
-from server.access_actions import TEXT_NO_MEMBER
+from server import remind_actions
 from server.api.auth import ViewerOnly
 from server.api.deps import DbDep, NowDep
+from server.api.errors import staff_action
 from server.api.params import RowId
 from server.api.stamps import StaffStamp
-from server.reminders.scheduler import NothingToRemindError, ReminderService, UnknownMemberError
+from server.reminders.scheduler import ReminderService
 from server.storage import reminder_queries
 
 router = APIRouter(prefix="/api/v1", tags=["reminders"])
-
-TEXT_NOTHING_OPEN = "该住户没有未还的物品 / the member has no open loans"
 
 
 class RemindResult(BaseModel):
@@ -51,15 +50,12 @@ def remind_now(
     """Send the member a reminder of every open loan now (quiet hours do not apply)."""
     service: ReminderService = request.app.state.reminders
     try:
-        report = service.remind_now(member_id, now=now)
-    except UnknownMemberError:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, TEXT_NO_MEMBER.format(member_id=member_id)
-        ) from None
-    except NothingToRemindError:
-        raise HTTPException(status.HTTP_409_CONFLICT, TEXT_NOTHING_OPEN) from None
-    after = {"messages": report.message_ids, "sent": report.sent, "failed": report.failed}
-    stamp.record(db, action="member.remind", entity="member", entity_id=member_id, after=after)
+        with staff_action():
+            report = remind_actions.remind_now(
+                db, service, member_id=member_id, now=now, stamp=stamp
+            )
+    except remind_actions.NothingOpenError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     db.commit()
     return RemindResult(
         message_ids=report.message_ids, loans=report.claims, sent=report.sent, failed=report.failed
