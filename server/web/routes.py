@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
-from server.web import session_pages
+from server.web import public_pages, session_pages
 
-ROUTERS = (session_pages.router,)
+ROUTERS = (
+    session_pages.router,
+    public_pages.router,
+)
