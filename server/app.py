@@ -80,7 +80,6 @@ def create_app(
         huts,
         items,
         loans,
-        pages,
         supplies,
         users,
     )
@@ -130,7 +129,7 @@ def create_app(
     )
     routers = (
         *(account, users, audit),
-        *(access, health, huts, enrolments, items, loans, pages, door_sessions, supplies),
+        *(access, health, huts, enrolments, items, loans, door_sessions, supplies),
         *(reminder_routes, transfer_routes, member_routes, command_routes),
         *(alarms, anomalies, metrics_route),
     )

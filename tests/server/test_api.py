@@ -148,7 +148,10 @@ def test_inventory_page_lists_every_item_without_borrowers(client: TestClient) -
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "幸福里社区工具屋" in page.text
-    assert page.text.count('href="/i/T0') == 10  # every seeded item links to its page
+    assert page.text.count('href="/i/T0') == 6  # the overview: each hut's first six items
+    assert 'href="/?hut=demo-hut"' in page.text  # and a link to all of them
+    whole = client.get("/?hut=demo-hut").text
+    assert whole.count('href="/i/T0') == 10  # every seeded item links to its page
     assert "11月30日 10:00" in page.text  # the drill's due date, in Shanghai time
     assert "张阿姨" not in page.text and "李师傅" not in page.text
 
