@@ -24,6 +24,7 @@ from server.api.review_schemas import AcknowledgeBody, ResolveBody
 from server.api.stamps import StaffStamp
 from server.records import reviews
 from server.records.reviews import Reviewable, ReviewState
+from toolhut.i18n import N_, gettext
 
 Since = Annotated[AwareDatetime | None, Query(description="at or after, ISO 8601 with zone")]
 Until = Annotated[AwareDatetime | None, Query(description="before, ISO 8601 with zone")]
@@ -56,7 +57,8 @@ def page_newest_first(
                     {
                         "type": "value_error",
                         "loc": ("query", "state"),
-                        "msg": f"此列表没有该状态 / {exc}",
+                        # The state's own name in English: the enum's error says it.
+                        "msg": f"{gettext(N_('this list has no such state'))} / {exc}",
                         "input": state.value,
                     }
                 ]

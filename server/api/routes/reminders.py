@@ -14,10 +14,11 @@ from server.api.params import RowId
 from server.api.stamps import StaffStamp
 from server.reminders.scheduler import NothingToRemindError, ReminderService, UnknownMemberError
 from server.storage import reminder_queries
+from toolhut.i18n import bilingual
 
 router = APIRouter(prefix="/api/v1", tags=["reminders"])
 
-TEXT_NOTHING_OPEN = "该住户没有未还的物品 / the member has no open loans"
+TEXT_NOTHING_OPEN = bilingual("the member has no open loans")
 
 
 class RemindResult(BaseModel):
