@@ -33,16 +33,11 @@ DATA = {
     "server/tabular/spec.py": "the Chinese heading a sheet's version column is accepted by",
     "server/records/member_fields.py": "the Chinese words an import accepts for a flag, a language",
     "labels/fonts.py": "CJK characters a font must have glyphs for, to be chosen",
+    "toolhut_cli/demo_admin.py": "the demo admin's display name: a record, as seed.py's",
 }
 # Still to be moved into the catalogues (issue 14); this list only shrinks.
 NOT_YET: set[str] = {
-    "server/account_cli.py",
     "server/api/routes/pages.py",
-    "server/cli.py",
-    "server/records_cli.py",
-    "server/transfer_cli.py",
-    "toolhut_cli/demo_admin.py",
-    "toolhut_cli/demo_texts.py",
     "server/api/templates/base.html",
     "server/api/templates/inventory.html",
     "server/api/templates/item.html",
