@@ -26,6 +26,8 @@ from server.records import reviews
 from server.records.reviews import Reviewable, ReviewState
 from toolhut.i18n import N_, gettext
 
+TEXT_NO_SUCH_STATE = N_("this list has no such state")
+
 Since = Annotated[AwareDatetime | None, Query(description="at or after, ISO 8601 with zone")]
 Until = Annotated[AwareDatetime | None, Query(description="before, ISO 8601 with zone")]
 
@@ -57,8 +59,8 @@ def page_newest_first(
                     {
                         "type": "value_error",
                         "loc": ("query", "state"),
-                        # The state's own name in English: the enum's error says it.
-                        "msg": f"{gettext(N_('this list has no such state'))} / {exc}",
+                        # In English, the enum's own error names the state.
+                        "msg": f"{gettext(TEXT_NO_SUCH_STATE)} / {exc}",
                         "input": state.value,
                     }
                 ]
