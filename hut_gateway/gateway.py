@@ -79,6 +79,7 @@ from toolhut.contract import (
 from toolhut.contract import Beep as WireBeep
 from toolhut.contract import Feedback as WireFeedback
 from toolhut.hut_keys import HutCredentials
+from toolhut.i18n import N_, bilingual, gettext
 
 if TYPE_CHECKING:
     import serial
@@ -86,27 +87,28 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # What the resident reads on the hut display. Chinese first: most users are elderly locals.
-TEXT_WELCOME = "请开门取还物品"
-TEXT_UNKNOWN_CARD = "未登记的卡 / Unknown card"
-TEXT_SUSPENDED = "账户已暂停 请联系工作人员 / Account suspended"
-TEXT_CARD_LOST = "此卡已挂失 请联系工作人员 / Card reported lost"
-TEXT_ELSEWHERE = "此卡不能开这间工具屋 / Not for this hut"
+# From the message catalogues (toolhut.i18n), in the hut's language: Chinese.
+TEXT_WELCOME = gettext(N_("Open the door to take or return items"))
+TEXT_UNKNOWN_CARD = bilingual("Unknown card")
+TEXT_SUSPENDED = bilingual("Account suspended")
+TEXT_CARD_LOST = bilingual("Card reported lost")
+TEXT_ELSEWHERE = bilingual("Not for this hut")
 # Outside the opening hours, with today's: as many windows as fit, English when room is left.
-TEXT_CLOSED = "非开放时间 今日{hours}"
-TEXT_CLOSED_EN = " / Closed"
-TEXT_CLOSED_TODAY = "今日不开放 / Closed today"
-TEXT_NO_ALLOWLIST = "名单未同步 请联系工作人员"
-TEXT_NO_SESSION = "请先刷卡"
-TEXT_SCAN_TOO_LONG = "无法识别的标签"
-TEXT_ENROL_READY = "请刷要登记的卡"
-TEXT_ENROLLED = "已读取卡号"
-TEXT_CLOSE_DOOR = "请关门"
+TEXT_CLOSED = gettext(N_("Closed now, today {hours}"))
+TEXT_CLOSED_EN = " / " + gettext(N_("Closed"), "en")
+TEXT_CLOSED_TODAY = bilingual("Closed today")
+TEXT_NO_ALLOWLIST = gettext(N_("Card list not synced, please ask staff"))
+TEXT_NO_SESSION = gettext(N_("Tap your card first"))
+TEXT_SCAN_TOO_LONG = gettext(N_("Unreadable label"))
+TEXT_ENROL_READY = gettext(N_("Tap the card to enrol"))
+TEXT_ENROLLED = gettext(N_("Card number read"))
+TEXT_CLOSE_DOOR = gettext(N_("Please close the door"))
 
 # What staff read about a command of theirs (the ``detail`` of its report).
-DETAIL_CONTROLLER_ABSENT = "控制器未连接 / controller absent: not carried out"
-DETAIL_UNLOCK_NOT_TAKEN = "控制器未确认开锁 / the controller did not take the Unlock frame"
-DETAIL_EXPIRED = "指令到达时已过期 未执行 / came after its expiry ({expires}): not carried out"
-DETAIL_RESENT = "已重发 {count} 条事件 / resent {count} unacked events"
+DETAIL_CONTROLLER_ABSENT = bilingual("controller absent: not carried out")
+DETAIL_UNLOCK_NOT_TAKEN = bilingual("the controller did not take the Unlock frame")
+DETAIL_EXPIRED = bilingual("came after its expiry ({expires}): not carried out")
+DETAIL_RESENT = bilingual("resent {count} unacked events")
 
 # Why a card listed as not active stays outside: what the display says, what the event says.
 _DENIED: dict[CardState, tuple[str, DenialReason]] = {

@@ -30,6 +30,7 @@ from toolhut.homeassistant_topics import (
     discovery_topic,
     node_id,
 )
+from toolhut.i18n import bilingual
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,23 +59,23 @@ def _field(name: str, expression: str) -> str:
 # names are what people read in Home Assistant: Chinese first, English beside it.
 _LOOKS = {
     "door": _Look(
-        "门 / Door",
+        bilingual("Door"),
         _field("door", "{{ 'ON' if value_json.door == 'open' else 'OFF' }}"),
         (("device_class", "door"),),
     ),
     # Home Assistant's "lock" device class: on means unlocked.
     "lock": _Look(
-        "门锁 / Lock",
+        bilingual("Lock"),
         _field("lock", "{{ 'ON' if value_json.lock == 'unlocked' else 'OFF' }}"),
         (("device_class", "lock"),),
     ),
     "controller": _Look(
-        "控制器 / Controller",
+        bilingual("Controller"),
         _field("controller", "{{ 'ON' if value_json.controller == 'ok' else 'OFF' }}"),
         (("device_class", "connectivity"), ("entity_category", "diagnostic")),
     ),
     "outbox": _Look(
-        "待上传事件 / Events waiting for the server",
+        bilingual("Events waiting for the server"),
         _field("outbox", "{{ value_json.outbox }}"),
         (
             ("state_class", "measurement"),
@@ -84,7 +85,7 @@ _LOOKS = {
         ),
     ),
     "uptime": _Look(
-        "网关运行时间 / Gateway uptime",
+        bilingual("Gateway uptime"),
         _field("uptime_s", "{{ value_json.uptime_s }}"),
         (
             ("device_class", "duration"),
@@ -105,12 +106,12 @@ def _alarm(kind: AlarmKind, name: str, device_class: str) -> _Look:
 # Home Assistant's device classes: forced open is a break-in (safety: on means unsafe),
 # held open a door someone forgot (problem), tamper the enclosure or the reader's cable.
 _LOOKS |= {
-    AlarmKind.FORCED_OPEN.value: _alarm(AlarmKind.FORCED_OPEN, "强行开门 / Forced open", "safety"),
-    AlarmKind.HELD_OPEN.value: _alarm(AlarmKind.HELD_OPEN, "门开太久 / Held open", "problem"),
-    AlarmKind.TAMPER.value: _alarm(AlarmKind.TAMPER, "防拆报警 / Tamper", "tamper"),
+    AlarmKind.FORCED_OPEN.value: _alarm(AlarmKind.FORCED_OPEN, bilingual("Forced open"), "safety"),
+    AlarmKind.HELD_OPEN.value: _alarm(AlarmKind.HELD_OPEN, bilingual("Held open"), "problem"),
+    AlarmKind.TAMPER.value: _alarm(AlarmKind.TAMPER, bilingual("Tamper"), "tamper"),
 }
 
-DEVICE_NAME = "工具屋 {hut} / Tool hut {hut}"
+DEVICE_NAME = bilingual("Tool hut {hut}")
 DEVICE_MODEL = "toolhut hut gateway"
 
 # Three status intervals without a word (one lost message is no outage), and a margin for

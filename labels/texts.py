@@ -1,8 +1,13 @@
-"""Every text the labels print that is not the caller's data: Chinese first, English beside."""
+"""Every text the labels print that is not the caller's data: Chinese first, English beside.
+The texts come from the message catalogues (toolhut.i18n); a label is printed in Chinese,
+the card's title in both languages."""
 
 from __future__ import annotations
 
-ITEM_HINT = "扫码借还"  # scan to borrow or return
-SUPPLY_HINT = "扫码领取"  # scan to take one (supplies are taken, not lent)
-CARD_TITLE_ZH = "共享工具屋会员卡"
-CARD_TITLE_EN = "Tool hut member card"
+from toolhut.i18n import N_, gettext
+
+ITEM_HINT = gettext(N_("Scan to borrow or return"))
+SUPPLY_HINT = gettext(N_("Scan to take one"))  # supplies are taken, not lent
+_CARD_TITLE = N_("Tool hut member card")
+CARD_TITLE_ZH = gettext(_CARD_TITLE, "zh_CN")
+CARD_TITLE_EN = gettext(_CARD_TITLE, "en")

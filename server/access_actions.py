@@ -38,16 +38,14 @@ from server.storage.effect_writer import EffectWriter
 from server.storage.models import Card, Member
 from server.storage.policy_store import load_policy
 from server.storage.snapshots import member_state
+from toolhut.i18n import bilingual
 
 # What staff read when an action cannot be done: Chinese first, English beside it.
-TEXT_NO_MEMBER = "没有这位住户 / no such member: {member_id}"
-TEXT_NO_CARD = "没有这张卡 / no such card: {uid}"
-TEXT_CARD_TAKEN = "此卡已登记给一位住户 / the card already belongs to member {member_id}"
-TEXT_ERASED = "该住户的资料已注销 / the member's personal data was erased: {member_id}"
-TEXT_OPEN_LOANS = (
-    "仍有 {count} 件物品未归还，请先归还或登记遗失 / {count} items are still on loan: "
-    "return them or mark them lost first"
-)
+TEXT_NO_MEMBER = bilingual("no such member: {member_id}")
+TEXT_NO_CARD = bilingual("no such card: {uid}")
+TEXT_CARD_TAKEN = bilingual("the card already belongs to member {member_id}")
+TEXT_ERASED = bilingual("the member's personal data was erased: {member_id}")
+TEXT_OPEN_LOANS = bilingual("{count} items are still on loan: return them or mark them lost first")
 
 
 class CardInUseError(ValueError):

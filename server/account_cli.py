@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from server.domain.roles import Role
+from toolhut.i18n import bilingual
 
-TEXT_PASSWORD_ONCE = "请妥善保存，此密码只显示这一次 / keep it safe: it is shown this once"
-TEXT_MUST_CHANGE = "首次登录时须修改密码 / it must be changed at the first sign-in"
-TEXT_TOKEN_ONCE = "请妥善保存，此令牌只显示这一次 / keep it safe: it is shown this once"
-TEXT_NO_USERS = "还没有员工账户 / no staff accounts yet"
+TEXT_PASSWORD_ONCE = bilingual("keep it safe: the password is shown this once")
+TEXT_MUST_CHANGE = bilingual("it must be changed at the first sign-in")
+TEXT_TOKEN_ONCE = bilingual("keep it safe: the token is shown this once")
+TEXT_NO_USERS = bilingual("no staff accounts yet")
 
 
 def configure(actions: Any, add_db: Callable[[argparse.ArgumentParser], None]) -> None:

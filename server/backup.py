@@ -42,42 +42,37 @@ from sqlalchemy.engine import URL, make_url
 from server.storage import make_engine, migrate, normalize_db_url
 from server.storage.in_use import DatabaseInUseError, sqlite_path, take_over
 from server.storage.migrate import current_revision, head_revision, known_revision
+from toolhut.i18n import bilingual
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_ARCHIVE_MAGIC = b"PGDMP"
 VERSION_TABLE = "alembic_version"
 
 # What the person running the command reads: 中文 / English.
-TEXT_NO_DATABASE = "数据库不存在 / there is no database at {db}"
-TEXT_NOT_TOOLHUT_DB = "这不是工具屋数据库 / {db} is not a tool hut database (no migrations table)"
-TEXT_SAME_FILE = "备份文件不能是数据库本身 / the backup file cannot be the database itself"
-TEXT_NOT_A_BACKUP = "这不是工具屋备份 / {file} is not a tool hut backup: {why}"
-TEXT_NEWER_BACKUP = (
-    "备份来自更新的版本 / the backup's schema {revision} is newer than this server's "
-    "({head}): update the server first"
+TEXT_NO_DATABASE = bilingual("there is no database at {db}")
+TEXT_NOT_TOOLHUT_DB = bilingual("{db} is not a tool hut database (no migrations table)")
+TEXT_SAME_FILE = bilingual("the backup file cannot be the database itself")
+TEXT_NOT_A_BACKUP = bilingual("{file} is not a tool hut backup: {why}")
+TEXT_NEWER_BACKUP = bilingual(
+    "the backup's schema {revision} is newer than this server's ({head}): update the server first"
 )
-TEXT_WRONG_SCHEMA = (
-    "备份的数据库模式不符 / the backup holds schema {backup}, the database's is {db}: "
-    "restore it into a database whose search_path names {backup}"
+TEXT_WRONG_SCHEMA = bilingual(
+    "the backup holds schema {backup}, the database's is {db}: restore it into a database whose "
+    "search_path names {backup}"
 )
-TEXT_WRONG_KIND = (
-    "备份类型与数据库不符 / a {backup} backup restores into a {backup} database, not {db}"
+TEXT_WRONG_KIND = bilingual("a {backup} backup restores into a {backup} database, not {db}")
+TEXT_IN_USE = bilingual(
+    "{db} is in use (by a running server, or another connection): stop every server first, or add "
+    "--force to restore under it"
 )
-TEXT_IN_USE = (
-    "数据库正在使用中 / {db} is in use (by a running server, or another connection): "
-    "stop every server first, or add --force to restore under it"
+TEXT_TOOL_MISSING = bilingual(
+    "{tool} not found: install the PostgreSQL client tools of the database server's major version "
+    "(Debian, Ubuntu: apt install postgresql-client)"
 )
-TEXT_TOOL_MISSING = (
-    "找不到 PostgreSQL 客户端工具 {tool} / {tool} not found: install the PostgreSQL client "
-    "tools of the database server's major version (Debian, Ubuntu: apt install "
-    "postgresql-client)"
-)
-TEXT_TOOL_FAILED = "{tool} 失败 / {tool} failed (exit {code}): {error}"
-TEXT_BACKED_UP = "已备份 / backed up {db} to {file} ({size} bytes, schema {revision})"
-TEXT_RESTORED = "已恢复 / restored {file} into {db} (schema {revision}, now {head})"
-TEXT_SECRET_REMINDER = (
-    "服务器密钥不在备份中 / the server secret is not in the backup: keep {secret} with it"
-)
+TEXT_TOOL_FAILED = bilingual("{tool} failed (exit {code}): {error}")
+TEXT_BACKED_UP = bilingual("backed up {db} to {file} ({size} bytes, schema {revision})")
+TEXT_RESTORED = bilingual("restored {file} into {db} (schema {revision}, now {head})")
+TEXT_SECRET_REMINDER = bilingual("the server secret is not in the backup: keep {secret} with it")
 
 _WHY_NOT_SQLITE_OR_PG = "neither a SQLite file nor a pg_dump custom archive"
 _WHY_NO_TABLE = "no migrations table"

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 
 from toolhut.contract import CARD_UID_PATTERN
+from toolhut.i18n import bilingual
 
 # What staff read: Chinese first, English beside it.
-TEXT_BAD_UID = "卡号应为8-20位十六进制数字 / a card UID is 8-20 hex digits: {uid!r}"
+TEXT_BAD_UID = bilingual("a card UID is 8-20 hex digits: {uid!r}")
 
 _UID = re.compile(CARD_UID_PATTERN)
 

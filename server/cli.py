@@ -18,15 +18,15 @@ from pathlib import Path
 
 from server import account_cli, backup_cli, records_cli, transfer_cli
 from server.cli_settings import add_db, settings_of
+from toolhut.i18n import bilingual
 
 log = logging.getLogger(__name__)
 
 LEFTOVER_STAFF_TOKEN = "TOOLHUT_SERVER_STAFF_TOKEN"
-TEXT_LEFTOVER_STAFF_TOKEN = (
-    f"{LEFTOVER_STAFF_TOKEN} 已不再使用：请创建员工账户 / {LEFTOVER_STAFF_TOKEN} is no "
-    "longer used and opens nothing: create staff accounts (toolhut server create-user) and "
-    "API tokens instead, then remove it"
-)
+TEXT_LEFTOVER_STAFF_TOKEN = bilingual(
+    "{name} is no longer used and opens nothing: create staff accounts "
+    "(toolhut server create-user) and API tokens instead, then remove it"
+).format(name=LEFTOVER_STAFF_TOKEN)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -19,6 +19,8 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from toolhut.i18n import bilingual
+
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
@@ -28,17 +30,13 @@ MAX_OFFSET = timedelta(days=10 * 366)  # all moves together
 
 # What a person reads when a move is refused (the API's 422 and 409, the demo's prompt, the
 # command line): Chinese first, English beside it; never the text that was sent.
-TEXT_BAD_DURATION = (
-    "时长格式不对，例如 4d、2h、1d12h、90m、30s / not a duration: write e.g. 4d, 2h, 1d12h, 90m "
-    "or 30s"
-)
-TEXT_BACKWARDS = "时钟只能向前拨 / the clock only moves forward"
-TEXT_ZERO = "时长须大于零 / the duration must be more than zero"
-TEXT_TOO_FAR = f"一次最多拨快 {MAX_ADVANCE.days} 天 / at most {MAX_ADVANCE.days} days at a time"
-TEXT_TOO_FAR_IN_ALL = (
-    f"时钟总共最多比实际快 {MAX_OFFSET.days} 天 / the clock may be at most {MAX_OFFSET.days} "
-    "days ahead of real time in all"
-)
+TEXT_BAD_DURATION = bilingual("not a duration: write e.g. 4d, 2h, 1d12h, 90m or 30s")
+TEXT_BACKWARDS = bilingual("the clock only moves forward")
+TEXT_ZERO = bilingual("the duration must be more than zero")
+TEXT_TOO_FAR = bilingual("at most {days} days at a time").format(days=MAX_ADVANCE.days)
+TEXT_TOO_FAR_IN_ALL = bilingual(
+    "the clock may be at most {days} days ahead of real time in all"
+).format(days=MAX_OFFSET.days)
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION = re.compile(r"(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,9})s)?")

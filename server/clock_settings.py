@@ -19,15 +19,16 @@ from server.clock import (
     shown_duration,
     system_clock,
 )
+from toolhut.i18n import bilingual
 
 ENABLED_ENV = "TOOLHUT_SERVER_CLOCK__ENABLED"
-TEXT_NOT_ENABLED = (
-    "服务器时钟不可移动 / this server's clock cannot be moved: a clock offset needs "
-    f"{ENABLED_ENV}=true (demos and tests only, never in production)"
-)
-TEXT_MOVABLE = (
-    "服务器时钟可被移动（仅限演示和测试）/ this server's clock can be moved (clock.enabled: "
-    "demos and tests only, never in production); it starts {offset} ahead of real time"
+TEXT_NOT_ENABLED = bilingual(
+    "this server's clock cannot be moved: a clock offset needs {env}=true "
+    "(demos and tests only, never in production)"
+).format(env=ENABLED_ENV)
+TEXT_MOVABLE = bilingual(
+    "this server's clock can be moved (clock.enabled: demos and tests only, never in production); "
+    "it starts {offset} ahead of real time"
 )
 
 

@@ -16,8 +16,9 @@ from server.storage import remote_commands
 from server.storage.audit import Stamp
 from server.storage.models import Member
 from server.storage.operations_models import RemoteCommand
+from toolhut.i18n import bilingual
 
-TEXT_NO_COMMAND = "没有这条指令 / no such command: {command_id}"
+TEXT_NO_COMMAND = bilingual("no such command: {command_id}")
 
 
 def send_command(

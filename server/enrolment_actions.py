@@ -23,12 +23,13 @@ from server.staff_actions import NotFoundError
 from server.storage import audit, enrolments, queries
 from server.storage.audit import Stamp
 from server.storage.models import EnrolmentRequest, Member
+from toolhut.i18n import bilingual
 
 # What staff read when a request cannot be made: Chinese first, English beside it.
-TEXT_NO_HUT = "没有这个工具屋 / no such hut: {hut_id}"
-TEXT_NO_REQUEST = "没有这个登记请求 / no such enrolment request: {request_id}"
-TEXT_NOT_ACTIVE = "该住户账户未启用，不能登记新卡 / the member is {status}: no card can be enrolled"
-TEXT_CLOSED = "此登记请求已结束 / the enrolment request is {state} already"
+TEXT_NO_HUT = bilingual("no such hut: {hut_id}")
+TEXT_NO_REQUEST = bilingual("no such enrolment request: {request_id}")
+TEXT_NOT_ACTIVE = bilingual("the member is {status}: no card can be enrolled")
+TEXT_CLOSED = bilingual("the enrolment request is {state} already")
 
 
 class MemberNotActiveError(Exception):

@@ -21,9 +21,10 @@ from server.storage import remote_commands
 from server.storage.audit import Stamp
 from server.storage.operations_models import RemoteCommand
 from toolhut.contract import Command, new_id
+from toolhut.i18n import bilingual
 
 # What staff read when a command cannot go out: Chinese first, English beside it.
-TEXT_NO_BROKER = "暂时无法联系工具屋 / cannot reach the huts: no broker connection"
+TEXT_NO_BROKER = bilingual("cannot reach the huts: no broker connection")
 
 StaffAction = Literal["unlock", "enrol", "status"]
 

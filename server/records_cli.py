@@ -8,7 +8,9 @@ import json
 import sys
 from typing import Any
 
-TEXT_BAD_FIELDS = "字段有误 / bad fields"
+from toolhut.i18n import bilingual
+
+TEXT_BAD_FIELDS = bilingual("bad fields")
 
 
 def configure(actions: Any, *, add_db: Any, settings_of: Any, shown: Any) -> None:

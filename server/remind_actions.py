@@ -13,8 +13,9 @@ from server.reminders.scheduler import NothingToRemindError, ReminderService, Un
 from server.reminders.types import SweepReport
 from server.staff_actions import NotFoundError
 from server.storage.audit import Stamp
+from toolhut.i18n import bilingual
 
-TEXT_NOTHING_OPEN = "该住户没有未还的物品 / the member has no open loans"
+TEXT_NOTHING_OPEN = bilingual("the member has no open loans")
 
 
 class NothingOpenError(Exception):

@@ -13,17 +13,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from toolhut.i18n import bilingual
+
 SettingsOf = Callable[[argparse.Namespace], Any]
 
-TEXT_UNKNOWN_KIND = "没有这类记录：{kind}（可用：{known}） / no such kind: {kind} (known: {known})"
-TEXT_CANNOT_READ = "无法读取 {path}：{problem} / cannot read {path}: {problem}"
-TEXT_CANNOT_WRITE = "无法写入 {path}：{problem} / cannot write {path}: {problem}"
-TEXT_NO_DATABASE = (
-    "无法使用数据库（{problem}），请先运行 toolhut server migrate / cannot use the database "
-    "({problem}): run `toolhut server migrate` first?"
+TEXT_UNKNOWN_KIND = bilingual("no such kind: {kind} (known: {known})")
+TEXT_CANNOT_READ = bilingual("cannot read {path}: {problem}")
+TEXT_CANNOT_WRITE = bilingual("cannot write {path}: {problem}")
+TEXT_NO_DATABASE = bilingual(
+    "cannot use the database ({problem}): run `toolhut server migrate` first?"
 )
-TEXT_PROGRESS = "检查并写入 / checking and writing"
-TEXT_EXPORTED = "已导出 {kind} 到 {path}（{size} 字节） / exported {kind} to {path} ({size} bytes)"
+TEXT_PROGRESS = bilingual("checking and writing")
+TEXT_EXPORTED = bilingual("exported {kind} to {path} ({size} bytes)")
 
 
 def add_commands(

@@ -54,6 +54,7 @@ def stage(stack) -> None:  # type: ignore[no-untyped-def]
         emulator.send(f"scan {tag}")
         emulator.expect(r"^recv feedback beep=ok")
     emulator.send("door close")
+    emulator.expect(r"^lock engaged")
     poll_until(lambda: stack.item("T0003")["status"] == "on_loan", timeout=30, what="the loan")
     emulator.send("door open")  # no card: forced open
     emulator.expect(r"^sent alarm kind=forced_open active=1")

@@ -28,25 +28,22 @@ from server.domain.roles import Role
 from server.storage import audit
 from server.storage.staff_models import ApiToken, StaffUser
 from server.storage.versioned import update_versioned
+from toolhut.i18n import bilingual
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$"
 _USERNAME = re.compile(USERNAME_PATTERN)
 
 # What a person reads: Chinese first, English beside it.
-TEXT_BAD_USERNAME = (
-    "用户名为3至64个字母、数字或 . _ -，以字母或数字开头 / a username is 3 to 64 letters, "
-    "digits or . _ -, starting with a letter or digit"
+TEXT_BAD_USERNAME = bilingual(
+    "a username is 3 to 64 letters, digits or . _ -, starting with a letter or digit"
 )
-TEXT_USERNAME_TAKEN = "用户名已被使用 / this username is taken"
-TEXT_LAST_ADMIN = (
-    "不能停用或降级最后一位启用的管理员 / the last enabled admin cannot be disabled or "
-    "given another role"
-)
-TEXT_NO_USER = "没有这个账户 / no such account"
-TEXT_NO_TOKEN = "没有这个令牌 / no such token"
-TEXT_WRONG_CURRENT = "当前密码不正确 / the current password is wrong"
-TEXT_SAME_PASSWORD = "新密码不能与当前密码相同 / the new password must differ from the current one"
-TEXT_TOKEN_DAYS = f"有效期为1至{MAX_LIFETIME.days}天 / a token lasts 1 to {MAX_LIFETIME.days} days"
+TEXT_USERNAME_TAKEN = bilingual("this username is taken")
+TEXT_LAST_ADMIN = bilingual("the last enabled admin cannot be disabled or given another role")
+TEXT_NO_USER = bilingual("no such account")
+TEXT_NO_TOKEN = bilingual("no such token")
+TEXT_WRONG_CURRENT = bilingual("the current password is wrong")
+TEXT_SAME_PASSWORD = bilingual("the new password must differ from the current one")
+TEXT_TOKEN_DAYS = bilingual("a token lasts 1 to {days} days").format(days=MAX_LIFETIME.days)
 
 
 def user_values(user: StaffUser) -> dict[str, Any]:

@@ -4,19 +4,22 @@ long (a passphrase). Each failure has its own message."""
 
 from __future__ import annotations
 
+from toolhut.i18n import bilingual
+
 MIN_LENGTH = 10
 PASSPHRASE_LENGTH = 16
 MIN_CLASSES = 3
 
 # What the person reads: Chinese first, English beside it.
-TEXT_TOO_SHORT = f"密码至少{MIN_LENGTH}个字符 / the password needs at least {MIN_LENGTH} characters"
-TEXT_IS_USERNAME = "密码不能包含用户名 / the password must not contain the username"
-TEXT_COMMON = "这是常见密码，请换一个 / this is a commonly used password: choose another"
-TEXT_TOO_PLAIN = (
-    f"请混合大写字母、小写字母、数字和符号中的至少{MIN_CLASSES}种，或使用{PASSPHRASE_LENGTH}"
-    f"个字符以上的密码 / mix at least {MIN_CLASSES} of upper case, lower case, digits and "
-    f"symbols, or use {PASSPHRASE_LENGTH} characters or more"
+TEXT_TOO_SHORT = bilingual("the password needs at least {count} characters").format(
+    count=MIN_LENGTH
 )
+TEXT_IS_USERNAME = bilingual("the password must not contain the username")
+TEXT_COMMON = bilingual("this is a commonly used password: choose another")
+TEXT_TOO_PLAIN = bilingual(
+    "mix at least {kinds} of upper case, lower case, digits and symbols, "
+    "or use {length} characters or more"
+).format(kinds=MIN_CLASSES, length=PASSPHRASE_LENGTH)
 
 # The most used passwords (and the ones an office here tries first), compared without case
 # and ignoring what is not a letter or digit: "Password_123!" is "password123".

@@ -5,9 +5,11 @@ names a hut, a kind and a time, never a card or a member)."""
 
 from __future__ import annotations
 
-NUMBER = "告警 #{id} / alarm #{id}"
-STILL_ACTIVE = "仍在报警 / still active"
-ENDED = "已于 {at} 结束 / ended at {at}"
-REPEATED = "重复 {count} 次 / repeated {count} times"
+from toolhut.i18n import bilingual
+
+NUMBER = bilingual("alarm #{id}")
+STILL_ACTIVE = bilingual("still active")
+ENDED = bilingual("ended at {at}")
+REPEATED = bilingual("repeated {count} times")
 SEPARATOR = "，"
 WHEN = "%m-%d %H:%M:%S"  # how ENDED writes its time, in the hut's time zone

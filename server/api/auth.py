@@ -27,15 +27,16 @@ from server.api.deps import DbDep, NowDep, SettingsDep, client_address
 from server.api.throttle import TEXT_THROTTLED, FailureThrottle
 from server.domain.actors import Actor
 from server.domain.roles import Role
+from toolhut.i18n import bilingual
 
 SESSION_COOKIE = "toolhut_session"
 
 # What the client reads: Chinese first, English beside it.
-TEXT_SIGN_IN = "请先登录 / sign in first"
-TEXT_BAD_TOKEN = "令牌无效或已过期 / the token is not valid or has expired"
-TEXT_ROLE = "您的角色无权执行此操作 / your role may not do this (needs {role})"
-TEXT_CHANGE_PASSWORD = "请先修改初始密码 / change the password you were given first"
-TEXT_CROSS_SITE = "请求来源不符 / the request does not come from this site"
+TEXT_SIGN_IN = bilingual("sign in first")
+TEXT_BAD_TOKEN = bilingual("the token is not valid or has expired")
+TEXT_ROLE = bilingual("your role may not do this (needs {role})")
+TEXT_CHANGE_PASSWORD = bilingual("change the password you were given first")
+TEXT_CROSS_SITE = bilingual("the request does not come from this site")
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -13,8 +13,9 @@ from server.api.schemas import HutPublic
 from server.storage.alarm_changes import AlarmView
 from server.storage.hut_states import HutView
 from server.storage.models import Hut
+from toolhut.i18n import bilingual
 
-TEXT_NEVER_REPORTED = "从未上报状态 / never reported"
+TEXT_NEVER_REPORTED = bilingual("never reported")
 
 
 class HutStateOut(BaseModel):

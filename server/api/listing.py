@@ -15,6 +15,8 @@ from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from toolhut.i18n import bilingual
+
 T = TypeVar("T")
 MAX_LIMIT = 500
 
@@ -64,7 +66,9 @@ def sorted_by(
                 {
                     "type": "value_error",
                     "loc": ("query", "sort"),
-                    "msg": f"排序字段无效 / cannot sort by {name!r}: one of {allowed}",
+                    "msg": bilingual("cannot sort by {name!r}: one of {allowed}").format(
+                        name=name, allowed=allowed
+                    ),
                     "input": sort,
                 }
             ]

@@ -24,6 +24,9 @@ from server.api.review_schemas import AcknowledgeBody, ResolveBody
 from server.api.stamps import StaffStamp
 from server.records import reviews
 from server.records.reviews import Reviewable, ReviewState
+from toolhut.i18n import N_, gettext
+
+TEXT_NO_SUCH_STATE = N_("this list has no such state")
 
 Since = Annotated[AwareDatetime | None, Query(description="at or after, ISO 8601 with zone")]
 Until = Annotated[AwareDatetime | None, Query(description="before, ISO 8601 with zone")]
@@ -56,7 +59,8 @@ def page_newest_first(
                     {
                         "type": "value_error",
                         "loc": ("query", "state"),
-                        "msg": f"此列表没有该状态 / {exc}",
+                        # In English, the enum's own error names the state.
+                        "msg": f"{gettext(TEXT_NO_SUCH_STATE)} / {exc}",
                         "input": state.value,
                     }
                 ]

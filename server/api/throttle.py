@@ -11,8 +11,10 @@ import threading
 from collections import OrderedDict, deque
 from datetime import datetime, timedelta
 
+from toolhut.i18n import bilingual
+
 # What the client reads: Chinese first, English beside it.
-TEXT_THROTTLED = "错误次数过多，请稍后再试 / too many wrong attempts: try again later"
+TEXT_THROTTLED = bilingual("too many wrong attempts: try again later")
 
 
 class FailureThrottle:

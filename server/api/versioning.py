@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from fastapi import HTTPException, Request, Response, status
 
+from toolhut.i18n import bilingual
+
 _MAX_VERSION = 2**31 - 1  # the version columns are INTEGER (int4 on PostgreSQL)
 
-TEXT_VERSION_NEEDED = (
-    "请附上记录版本（If-Match 或 version）/ say which version you edited: send If-Match "
-    "(the ETag you read) or the body's version"
+TEXT_VERSION_NEEDED = bilingual(
+    "say which version you edited: send If-Match (the ETag you read) or the body's version"
 )
-TEXT_STALE = (
-    "记录已被他人修改，请刷新后重试 / someone changed this record since you read it: "
-    "reload it and edit again"
-)
+TEXT_STALE = bilingual("someone changed this record since you read it: reload it and edit again")
 
 
 def etag(version: int) -> str:

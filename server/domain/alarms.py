@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Final
 
 from server.domain.ledger_state import AnomalyKind
+from toolhut.i18n import bilingual
 
 
 class AlarmKind(StrEnum):
@@ -45,26 +46,26 @@ TOLD_TO_STAFF: Final = frozenset({AlarmKind.FORCED_OPEN, AlarmKind.TAMPER, Alarm
 
 ALARM_TEXT: Mapping[AlarmKind, str] = MappingProxyType(
     {
-        AlarmKind.FORCED_OPEN: "门被强行打开 / door forced open",
-        AlarmKind.HELD_OPEN: "门未关好 / door held open",
-        AlarmKind.TAMPER: "设备被拆动 / tamper",
-        AlarmKind.CONTROLLER_SILENT: "控制器无响应 / controller silent",
-        AlarmKind.CONTROLLER_ABSENT: "控制器未连接 / controller absent",
-        AlarmKind.HUT_OFFLINE: "工具屋离线 / hut offline",
-        AlarmKind.OUTBOX_BACKLOG: "工具屋积压未上传事件 / events piling up at the hut",
+        AlarmKind.FORCED_OPEN: bilingual("door forced open"),
+        AlarmKind.HELD_OPEN: bilingual("door held open"),
+        AlarmKind.TAMPER: bilingual("tamper"),
+        AlarmKind.CONTROLLER_SILENT: bilingual("controller silent"),
+        AlarmKind.CONTROLLER_ABSENT: bilingual("controller absent"),
+        AlarmKind.HUT_OFFLINE: bilingual("hut offline"),
+        AlarmKind.OUTBOX_BACKLOG: bilingual("events piling up at the hut"),
     }
 )
 
 # An outbox backlog's detail, as its alarm row keeps it.
-BACKLOG_DETAIL = "{count} 条事件待上传 / {count} events waiting at the hut"
+BACKLOG_DETAIL = bilingual("{count} events waiting at the hut")
 
 ANOMALY_TEXT: Mapping[AnomalyKind, str] = MappingProxyType(
     {
-        AnomalyKind.RETURN_NOT_ON_LOAN: "归还了未借出的物品 / return of an item not on loan",
-        AnomalyKind.UNSCANNED_REMOVAL: "开门后未扫描任何物品 / door opened, nothing scanned",
-        AnomalyKind.MISSING_PART: "归还时缺少配件 / returned with a part missing",
-        AnomalyKind.NEEDS_REPAIR: "归还时需要维修 / returned needing repair",
-        AnomalyKind.SCAN_BY_NOBODY: "未刷卡的扫描 / a scan with no card and no session",
+        AnomalyKind.RETURN_NOT_ON_LOAN: bilingual("return of an item not on loan"),
+        AnomalyKind.UNSCANNED_REMOVAL: bilingual("door opened, nothing scanned"),
+        AnomalyKind.MISSING_PART: bilingual("returned with a part missing"),
+        AnomalyKind.NEEDS_REPAIR: bilingual("returned needing repair"),
+        AnomalyKind.SCAN_BY_NOBODY: bilingual("a scan with no card and no session"),
     }
 )
 

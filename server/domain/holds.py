@@ -30,8 +30,9 @@ from server.domain.ledger_state import (
 from server.domain.lending import display, hold_until
 from server.domain.model import ItemCondition, ItemStatus
 from server.domain.policy import LoanPolicy
+from toolhut.i18n import N_, gettext
 
-READY_TEXT = "您预约的 {name} 已可领取"
+READY_TEXT = N_("Your reserved {name} is ready to collect")  # the hut's display: gettext
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ def hold_next(line: Line, *, now: datetime, policy: LoanPolicy) -> Line:
         item_id=item.id,
         hut_id=item.hut_id,
         reservation_id=first.id,
-        text=display(READY_TEXT, name=item.name_zh),
+        text=display(gettext(READY_TEXT), name=item.name_zh),
         at=now,
     )
     line = line._reservation(held).with_changes(HoldPlaced(first.id, until))

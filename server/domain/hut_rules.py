@@ -67,6 +67,7 @@ from server.domain.sessions import (
     session_mode,
     stocktake_report,
 )
+from toolhut.i18n import N_, bilingual, gettext
 
 ScanLoan = LoanRef | NewLoan | None
 
@@ -321,7 +322,7 @@ def scan(snapshot: Snapshot, command: Scan) -> Effects:
 
 # How much of a scan by nobody's text the anomaly keeps (a stranger decides its length).
 NOBODY_TEXT_KEPT = 64
-NOBODY_DETAIL = "未刷卡的扫描 / scanned with no card and no session: {text}"
+NOBODY_DETAIL = bilingual("scanned with no card and no session: {text}")
 
 
 def _scan_by_nobody(step: _Step, command: Scan) -> None:
@@ -365,7 +366,7 @@ def _count(step: _Step, command: Scan) -> tuple[Decision, str | None, ScanLoan]:
     name = tag if item is None else item.name_zh
     seen = Counter(step.snapshot.counted)
     seen[tag] += 1
-    text = display("盘点 {name} 共" + str(len(seen)) + "件", name=name)
+    text = display(gettext(N_("Stocktake: {name}, {count} counted")), name=name, count=len(seen))
     return Decision(Action.COUNT, Feedback(True, text)), tag, None
 
 
@@ -376,11 +377,12 @@ def _condition(step: _Step, condition: ItemCondition) -> Decision:
     if returned is None:
         # Card before item: it applies to the next return of this door session.
         step.door = replace(step.door, pending_condition=condition)
-        return Decision(Action.CONDITION, Feedback(True, "请扫描归还的物品"))
+        text = gettext(N_("Please scan the item you are returning"))
+        return Decision(Action.CONDITION, Feedback(True, text))
     line = Line(returned.item, returned.queue)
     line = _set_condition(step, line, returned.loan.ref, condition)
     step.changes.extend(line.changes)
-    return Decision(Action.CONDITION, Feedback(True, CONDITION_TEXT[condition]))
+    return Decision(Action.CONDITION, Feedback(True, gettext(CONDITION_TEXT[condition])))
 
 
 def _set_condition(step: _Step, line: Line, loan: LoanRef, condition: ItemCondition) -> Line:

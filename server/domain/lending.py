@@ -21,6 +21,7 @@ from server.domain.model import (
     MemberView,
 )
 from server.domain.policy import DEFAULT_POLICY, LoanPolicy
+from toolhut.i18n import N_, gettext
 
 MAX_DISPLAY_BYTES = 64
 
@@ -59,34 +60,43 @@ class Refusal(StrEnum):
     OPEN_LOANS = "open_loans"  # a member leaving who still has items on loan
 
 
+# What the hut's display says (in the hut's language, Chinese: ``gettext``'s default),
+# marked here and looked up where it is shown.
 _REFUSAL_TEXT: dict[Refusal, str] = {
-    Refusal.NO_SESSION: "请先刷卡",
-    Refusal.UNKNOWN_CARD: "未知卡片",
-    Refusal.MEMBER_SUSPENDED: "账户已暂停",
-    Refusal.UNREADABLE_LABEL: "无法识别标签",
-    Refusal.UNKNOWN_ITEM: "未知物品",
-    Refusal.ITEM_UNAVAILABLE: "{name} 暂不可借",
-    Refusal.ITEM_IN_MAINTENANCE: "{name} 维修中 暂不可借",
-    Refusal.RESERVED_FOR_OTHER: "{name} 已为他人预留",
-    Refusal.OVER_LIMIT: "已达借用上限 请先归还",
-    Refusal.MAX_RENEWALS: "续借次数已满",
-    Refusal.RESERVATION_WAITING: "有人预约 不能续借",
-    Refusal.NOT_ON_LOAN: "{name} 未借出",
-    Refusal.ITEM_AVAILABLE: "{name} 可直接借用",
-    Refusal.OWN_LOAN: "{name} 已在您手中",
-    Refusal.ALREADY_QUEUED: "已在预约队列中",
-    Refusal.OUT_OF_STOCK: "{name} 已用完",
-    Refusal.CARD_IN_USE: "此卡已登记给一位住户",
-    Refusal.ITEM_ON_LOAN: "{name} 已借出",
-    Refusal.STATUS_UNCHANGED: "{name} 已是此状态",
-    Refusal.OPEN_LOANS: "仍有 {name} 件物品未归还",  # {name}: how many
+    Refusal.NO_SESSION: N_("Tap your card first"),
+    Refusal.UNKNOWN_CARD: N_("Card unknown"),
+    Refusal.MEMBER_SUSPENDED: N_("Account is suspended"),
+    Refusal.UNREADABLE_LABEL: N_("Label not readable"),
+    Refusal.UNKNOWN_ITEM: N_("Unknown item"),
+    Refusal.ITEM_UNAVAILABLE: N_("{name} cannot be borrowed now"),
+    Refusal.ITEM_IN_MAINTENANCE: N_("{name} is under repair, not for loan now"),
+    Refusal.RESERVED_FOR_OTHER: N_("{name} is held for someone else"),
+    Refusal.OVER_LIMIT: N_("Borrowing limit reached, please return something first"),
+    Refusal.MAX_RENEWALS: N_("No more renewals"),
+    Refusal.RESERVATION_WAITING: N_("Someone is waiting for it: no renewal"),
+    Refusal.NOT_ON_LOAN: N_("{name} is not on loan"),
+    Refusal.ITEM_AVAILABLE: N_("{name} is on the shelf: just borrow it"),
+    Refusal.OWN_LOAN: N_("You have {name} already"),
+    Refusal.ALREADY_QUEUED: N_("Already in the queue"),
+    Refusal.OUT_OF_STOCK: N_("{name} is used up"),
+    Refusal.CARD_IN_USE: N_("This card belongs to a member already"),
+    Refusal.ITEM_ON_LOAN: N_("{name} is on loan"),
+    Refusal.STATUS_UNCHANGED: N_("{name} has this status already"),
+    Refusal.OPEN_LOANS: N_("{name} items are still on loan"),  # {name}: how many
 }
 
 CONDITION_TEXT: dict[ItemCondition, str] = {
-    ItemCondition.OK: "已记录 完好",
-    ItemCondition.NEEDS_REPAIR: "已记录 需维修 谢谢",
-    ItemCondition.MISSING_PART: "已记录 缺少配件 谢谢",
+    ItemCondition.OK: N_("Noted: in good order"),
+    ItemCondition.NEEDS_REPAIR: N_("Noted: needs repair. Thank you"),
+    ItemCondition.MISSING_PART: N_("Noted: a part is missing. Thank you"),
 }
+
+# What the display says when a scan is taken ({due}: the due date, month-day).
+RETURNED_TEXT = N_("Returned {name}")
+FOUND_TEXT = N_("Received {name}")
+BORROWED_TEXT = N_("Lent {name}, due {due}")
+RENEWED_TEXT = N_("Renewed {name}, due {due}")
+TAKEN_TEXT = N_("Took {name}, {left} left")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +149,9 @@ def decide_scan(
         return refuse(Refusal.UNKNOWN_ITEM)
     name = item.name_zh
     if open_loan is not None:
-        return Decision(Action.RETURN, Feedback(True, display("已归还 {name}", name=name)))
+        return Decision(Action.RETURN, Feedback(True, display(gettext(RETURNED_TEXT), name=name)))
     if item.status is ItemStatus.LOST or (card is None and item.status is ItemStatus.AVAILABLE):
-        return Decision(Action.FOUND, Feedback(True, display("已收到 {name}", name=name)))
+        return Decision(Action.FOUND, Feedback(True, display(gettext(FOUND_TEXT), name=name)))
     if item.status is ItemStatus.MAINTENANCE or item.condition is ItemCondition.NEEDS_REPAIR:
         return refuse(Refusal.ITEM_IN_MAINTENANCE, name=name)
     if item.status not in (ItemStatus.AVAILABLE, ItemStatus.RESERVED):
@@ -155,7 +165,8 @@ def decide_scan(
     if open_loans_in_category >= policy.rule(item.category).max_per_member:
         return refuse(Refusal.OVER_LIMIT)
     due = policy.due_at(item.category, borrowed_at=now, item=item, flags=member.flags)
-    text = display("已借出 {name} 还期" + due.astimezone(tz).strftime("%m-%d"), name=name)
+    when = due.astimezone(tz).strftime("%m-%d")
+    text = display(gettext(BORROWED_TEXT), name=name, due=when)
     return Decision(Action.BORROW, Feedback(True, text), due_at=due)
 
 
@@ -182,7 +193,8 @@ def decide_renewal(
     due = policy.due_at(
         item.category, borrowed_at=max(loan.due_at, now), item=item, flags=member.flags
     )
-    text = display("已续借 {name} 还期" + due.astimezone(tz).strftime("%m-%d"), name=item.name_zh)
+    when = due.astimezone(tz).strftime("%m-%d")
+    text = display(gettext(RENEWED_TEXT), name=item.name_zh, due=when)
     return Decision(Action.RENEW, Feedback(True, text), due_at=due)
 
 
@@ -224,20 +236,21 @@ def decide_take(
         return refuse(refusal)
     if quantity <= 0:
         return refuse(Refusal.OUT_OF_STOCK, name=name)
-    text = display("已领取 {name} 剩" + str(quantity - 1), name=name)
+    text = display(gettext(TAKEN_TEXT), name=name, left=quantity - 1)
     return Decision(Action.TAKE, Feedback(True, text))
 
 
 def refuse(reason: Refusal, *, name: str = "") -> Decision:
     return Decision(
-        Action.REFUSE, Feedback(False, display(_REFUSAL_TEXT[reason], name=name)), reason
+        Action.REFUSE, Feedback(False, display(gettext(_REFUSAL_TEXT[reason]), name=name)), reason
     )
 
 
-def display(template: str, *, name: str) -> str:
-    """Fill ``{name}`` into the template, shortening the name so the text fits the display."""
-    text = template.format(name=name)
+def display(template: str, *, name: str, **fields: object) -> str:
+    """Fill ``{name}`` (and ``fields``) into the template, shortening the name so the text
+    fits the display."""
+    text = template.format(name=name, **fields)
     while len(text.encode()) > MAX_DISPLAY_BYTES and name:
         name = name[:-1]
-        text = template.format(name=name + "…")
+        text = template.format(name=name + "…", **fields)
     return text

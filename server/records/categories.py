@@ -28,10 +28,11 @@ from server.records.fields import (
 from server.staff_actions import NotFoundError
 from server.storage import audit
 from server.storage.models import ItemCategory, MemberFlagRule
+from toolhut.i18n import bilingual
 
-TEXT_NO_CATEGORY = "没有这个类别 / no category {key!r}"
-TEXT_CATEGORY_EXISTS = "该类别已存在 / a category with this key exists already"
-TEXT_FLAG_TWICE = "同一标记出现多次 / the same flag is given more than once"
+TEXT_NO_CATEGORY = bilingual("no category {key!r}")
+TEXT_CATEGORY_EXISTS = bilingual("a category with this key exists already")
+TEXT_FLAG_TWICE = bilingual("the same flag is given more than once")
 
 PerMember = Annotated[int, Field(ge=1, le=100)]
 HoldHours = Annotated[int, Field(ge=1, le=24 * 30)]

@@ -20,14 +20,15 @@ from pydantic import (
 from server.domain.labels import TAG_PATTERN
 from server.domain.record_errors import FieldError, InvalidFieldsError
 from toolhut.contract import HUT_ID_PATTERN, refuse_control_chars
+from toolhut.i18n import bilingual
 
 M = TypeVar("M", bound=BaseModel)
 
-TEXT_NO_HUT = "没有这个工具屋 / no hut with this id"
-TEXT_NO_CATEGORY = "没有这个类别 / no category with this key"
-TEXT_TAG_TAKEN = "标签已被使用（物品或耗材）/ this tag is taken (by an item or a supply)"
-TEXT_REQUIRED = "不能为空 / cannot be empty"
-TEXT_TWICE = "同一标签在文件中出现多次 / the same tag is on more than one row"
+TEXT_NO_HUT = bilingual("no hut with this id")
+TEXT_NO_CATEGORY = bilingual("no category with this key")
+TEXT_TAG_TAKEN = bilingual("this tag is taken (by an item or a supply)")
+TEXT_REQUIRED = bilingual("cannot be empty")
+TEXT_TWICE = bilingual("the same tag is on more than one row")
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Note = Annotated[str, Field(max_length=2000)]

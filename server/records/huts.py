@@ -20,11 +20,12 @@ from server.records.fields import HutId, Name, RecordFields, RecordUpdate, refus
 from server.staff_actions import NotFoundError
 from server.storage import access_changes
 from server.storage.models import DEFAULT_TIMEZONE, Hut
+from toolhut.i18n import bilingual
 from toolhut.opening_hours import OpeningHours
 
-TEXT_NO_HUT = "没有这个工具屋 / no hut {hut_id!r}"
-TEXT_HUT_EXISTS = "该工具屋编号已存在 / a hut with this id exists already"
-TEXT_UNKNOWN_ZONE = "未知时区 / unknown time zone {tz!r} (e.g. Asia/Shanghai)"
+TEXT_NO_HUT = bilingual("no hut {hut_id!r}")
+TEXT_HUT_EXISTS = bilingual("a hut with this id exists already")
+TEXT_UNKNOWN_ZONE = bilingual("unknown time zone {tz!r} (e.g. Asia/Shanghai)")
 
 Phone = Annotated[str, Field(min_length=3, max_length=32, pattern=r"^[0-9+() -]+$")]
 Address = Annotated[str, Field(max_length=500)]

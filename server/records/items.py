@@ -40,18 +40,23 @@ from server.storage import audit, staff_snapshots
 from server.storage.models import Item, ItemStatusChange, Loan
 from server.storage.policy_store import load_policy
 from server.storage.queries import ItemOnShelf, find_item
+from toolhut.i18n import bilingual
 
-TEXT_NO_ITEM = "没有这件物品 / no item {tag!r}"
+TEXT_NO_ITEM = bilingual("no item {tag!r}")
 # What staff read when the rules refuse a status (the hut's short texts are for its display).
 TEXT_STATUS_REFUSED: dict[Refusal, str] = {
     Refusal.ITEM_ON_LOAN: (
-        "物品已借出：请等归还，或将该借用记为遗失 / the item is on loan: wait for its "
-        "return, or write the loan off as lost (POST /api/v1/loans/{loan}/lost)"
+        bilingual(
+            "the item is on loan: wait for its return, or write the loan off as lost (POST "
+            "/api/v1/loans/{loan}/lost)"
+        )
     ),
-    Refusal.STATUS_UNCHANGED: "物品已是此状态 / the item has this status already",
+    Refusal.STATUS_UNCHANGED: bilingual("the item has this status already"),
     Refusal.RESERVED_FOR_OTHER: (
-        "物品正为预约者保留：领取或保留到期后再改 / the item is held for the next in line: "
-        "it is free again once they collect it or the hold runs out"
+        bilingual(
+            "the item is held for the next in line: it is free again once they collect it or the "
+            "hold runs out"
+        )
     ),
 }
 

@@ -25,18 +25,16 @@ from server.card_uids import card_uid
 from server.domain import MemberFlag
 from server.domain.record_errors import FieldError
 from toolhut.contract import HUT_ID_PATTERN, refuse_control_chars
+from toolhut.i18n import bilingual
 
 # What staff read: Chinese first, English beside it.
-TEXT_PHONE = (
-    "电话号码只能包含数字、+、- 和空格，共5-20位数字 / a phone number is 5-20 digits, "
-    "with + - and spaces allowed: {text!r}"
-)
-TEXT_FLAG = "未知标记 / unknown flag {flag!r}: one of {allowed}"
-TEXT_HUT = "工具屋编号无效 / not a hut id: {hut!r}"
-TEXT_LANGUAGE = "语言应为 zh 或 en / language is zh or en: {text!r}"
-TEXT_CHANNEL = "提醒渠道名称无效 / not a channel name: {text!r}"
-TEXT_EMAIL = "电子邮箱格式不正确 / not an e-mail address: {text!r}"
-TEXT_TWICE = "同一渠道只能填写一次 / one contact per channel: {channel!r} is there twice"
+TEXT_PHONE = bilingual("a phone number is 5-20 digits, with + - and spaces allowed: {text!r}")
+TEXT_FLAG = bilingual("unknown flag {flag!r}: one of {allowed}")
+TEXT_HUT = bilingual("not a hut id: {hut!r}")
+TEXT_LANGUAGE = bilingual("language is zh or en: {text!r}")
+TEXT_CHANNEL = bilingual("not a channel name: {text!r}")
+TEXT_EMAIL = bilingual("not an e-mail address: {text!r}")
+TEXT_TWICE = bilingual("one contact per channel: {channel!r} is there twice")
 
 # What a spreadsheet may write for a flag (staff's own words), and the flag it means.
 FLAG_WORDS: dict[str, str] = {

@@ -44,12 +44,14 @@ from server.storage.reminder_models import (
     ReminderMessage,
 )
 from server.storage.staff_models import AuditEntry
+from toolhut.i18n import N_, bilingual, gettext
 
 # What staff read: Chinese first, English beside it.
-TEXT_ERASED_NAME = "已注销住户 #{member_id}"
-TEXT_NOT_LEFT = "住户尚未办理离开 / the member has not left (status {status})"
-TEXT_OPEN_LOANS = "住户还有 {count} 件物品未归还 / the member still has {count} open loan(s)"
-TEXT_CANNOT_ERASE = "暂不能注销该住户的资料 / the member's personal data cannot be erased yet"
+# The name an erased member's record keeps, written in the default language (Chinese).
+TEXT_ERASED_NAME = gettext(N_("Erased member #{member_id}"))
+TEXT_NOT_LEFT = bilingual("the member has not left (status {status})")
+TEXT_OPEN_LOANS = bilingual("the member still has {count} open loan(s)")
+TEXT_CANNOT_ERASE = bilingual("the member's personal data cannot be erased yet")
 
 # What an erasure takes out of the audit entries about the member.
 # "flags" too: senior says the person is 60 or older.

@@ -28,13 +28,14 @@ from server.storage import access_changes
 from server.storage.audit import Stamp, record_many
 from server.storage.models import Card, Member, MemberHut
 from server.tabular.spec import VERSION, Column, SheetRow, cells, stale, versions
+from toolhut.i18n import bilingual
 
 # What staff read: Chinese first, English beside it.
-TEXT_NO_MEMBER = "没有编号为 {id} 的住户 / no member with id {id}"
-TEXT_ERASED = "该住户的资料已注销 / member {id}'s personal data was erased"
-TEXT_ID_TWICE = "同一住户在表中出现两次 / member {id} is on two rows (line {line})"
-TEXT_CARD_TAKEN = "此卡已登记给住户 {member_id} / the card belongs to member {member_id}"
-TEXT_CARD_TWICE = "此卡在表中出现两次 / the card is on two rows (line {line})"
+TEXT_NO_MEMBER = bilingual("no member with id {id}")
+TEXT_ERASED = bilingual("member {id}'s personal data was erased")
+TEXT_ID_TWICE = bilingual("member {id} is on two rows (line {line})")
+TEXT_CARD_TAKEN = bilingual("the card belongs to member {member_id}")
+TEXT_CARD_TWICE = bilingual("the card is on two rows (line {line})")
 
 _CHUNK = 5000  # ids per IN list: well inside SQLite's and PostgreSQL's bind limits
 

@@ -26,10 +26,11 @@ from server.storage.audit import Stamp
 from server.storage.models import Card, Hut, Loan, Member, MemberFlagRow, MemberHut
 from server.storage.reminder_models import MemberContact
 from server.storage.versioned import update_versioned
+from toolhut.i18n import bilingual
 
 # What staff read: Chinese first, English beside it.
-TEXT_NO_HUT = "没有这个工具屋 / no such hut: {hut}"
-TEXT_NO_CHANNEL = "没有这个提醒渠道 / no such reminder channel: {channel!r} (one of {allowed})"
+TEXT_NO_HUT = bilingual("no such hut: {hut}")
+TEXT_NO_CHANNEL = bilingual("no such reminder channel: {channel!r} (one of {allowed})")
 
 # The record's own columns an edit sets directly (huts and contacts have their own rows).
 _COLUMNS = ("name", "building_unit", "phone", "language")
@@ -182,7 +183,7 @@ def edit(
     columns = {name: getattr(body, name) for name in _COLUMNS if name in given}
     for required in ("name", "building_unit", "language"):
         if required in columns and columns[required] is None:
-            raise InvalidFieldsError([FieldError(required, "不能为空 / may not be null")])
+            raise InvalidFieldsError([FieldError(required, bilingual("may not be null"))])
     update_versioned(db, member, expected=expected, values=columns)
     if body.flags is not None:
         set_flags(member, body.flags)

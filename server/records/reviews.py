@@ -29,12 +29,13 @@ from server.storage.ingest_models import SequenceGap
 from server.storage.models import Anomaly, RejectedMessage
 from server.storage.operations_models import Alarm
 from server.storage.staff_models import StaffUser
+from toolhut.i18n import bilingual
 
 MAX_NOTE = 500  # characters of a review note
 
-TEXT_NOT_FOUND = "没有这条记录 / no {entity} {id}"
-TEXT_ALREADY_RESOLVED = "已处理完毕，不能再确认或处理 / already resolved: nothing more to do"
-TEXT_ALREADY_ACKNOWLEDGED = "已有人确认 / already acknowledged"
+TEXT_NOT_FOUND = bilingual("no {entity} {id}")
+TEXT_ALREADY_RESOLVED = bilingual("already resolved: nothing more to do")
+TEXT_ALREADY_ACKNOWLEDGED = bilingual("already acknowledged")
 
 
 class ReviewState(StrEnum):

@@ -29,9 +29,10 @@ from server.records.lookups import references, tag_free
 from server.staff_actions import NotFoundError
 from server.storage import audit, consumables
 from server.storage.models import Consumable, ConsumableBatch, Hut
+from toolhut.i18n import bilingual
 
-TEXT_NO_SUPPLY = "没有这种耗材 / no supply {tag!r}"
-TEXT_NO_BATCH = "该耗材没有这一批 / the supply has no batch {batch_id}"
+TEXT_NO_SUPPLY = bilingual("no supply {tag!r}")
+TEXT_NO_BATCH = bilingual("the supply has no batch {batch_id}")
 
 FIELDS = ("name_zh", "name_en", "category", "hut_id", "min_quantity", "notes")
 _COLUMN = {"hut": "hut_id"}

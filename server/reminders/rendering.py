@@ -14,6 +14,7 @@ from server.reminders.payloads import NoticeEntry, PayloadEntry
 from server.reminders.templates import render
 from server.storage import reminder_queries as rq
 from server.storage.reminder_models import ReminderDelivery, ReminderMessage
+from toolhut.i18n import N_, gettext, language
 
 
 def message_lines(
@@ -93,6 +94,9 @@ def outgoing(
 
 def neighbour(unit: str, *, locale: str) -> str:
     """How a shared channel names a member: by their building and unit."""
-    if locale == "en":
-        return f"Resident of {unit}" if unit else "Neighbour"
-    return f"{unit} 的住户" if unit else "邻居"
+    lang = language(locale)
+    return (
+        gettext(N_("Resident of {unit}"), lang).format(unit=unit)
+        if unit
+        else gettext(N_("Neighbour"), lang)
+    )

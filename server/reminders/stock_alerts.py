@@ -33,8 +33,20 @@ from server.reminders.zones import hut_zone
 from server.storage import consumables
 from server.storage import reminder_queries as rq
 from server.storage.models import DEFAULT_TIMEZONE
+from toolhut.i18n import N_, gettext
 
 log = logging.getLogger(__name__)
+
+
+# An alert line's detail, kept in both languages (the alert reaches staff of either).
+RESTOCK_DETAIL = N_("{left} left, minimum {least}")
+EXPIRED_DETAIL = N_("expired, {left} left")
+LEFT_DETAIL = N_("{left} left")
+
+
+def _in_both(text: str, **fields: object) -> tuple[str, str]:
+    """``text`` in Chinese and in English, its fields filled."""
+    return gettext(text, "zh_CN").format(**fields), gettext(text, "en").format(**fields)
 
 
 class StockAlertPlanner:
@@ -130,14 +142,15 @@ class LedgerStockAlerts:
         alerts = []
         for stock in low:
             batch_id, name_en = marks.get(stock.tag, (0, ""))
+            zh, en = _in_both(RESTOCK_DETAIL, left=stock.quantity, least=stock.min_quantity)
             alerts.append(
                 StockAlert(
                     key=f"restock:{stock.tag}:{batch_id}",
                     hut_id=stock.hut_id,
                     name_zh=stock.name_zh,
                     name_en=name_en,
-                    detail_zh=f"剩 {stock.quantity}，最低 {stock.min_quantity}",
-                    detail_en=f"{stock.quantity} left, minimum {stock.min_quantity}",
+                    detail_zh=zh,
+                    detail_en=en,
                 )
             )
         return alerts
@@ -166,13 +179,14 @@ class LedgerStockAlerts:
                     for b in batches
                     if b.tag == batch.tag and b.expires_on == batch.expires_on
                 )
+                zh, en = _in_both(EXPIRED_DETAIL if expired else LEFT_DETAIL, left=left)
                 alerts[key] = StockAlert(
                     key=key,
                     hut_id=hut_id,
                     name_zh=batch.name_zh,
                     name_en=marks.get(batch.tag, (0, ""))[1],
                     when=datetime.combine(batch.expires_on, time(0), tzinfo=tz),
-                    detail_zh=f"已过期，剩 {left}" if expired else f"剩 {left}",
-                    detail_en=f"expired, {left} left" if expired else f"{left} left",
+                    detail_zh=zh,
+                    detail_en=en,
                 )
         return list(alerts.values())

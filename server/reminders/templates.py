@@ -7,11 +7,12 @@ with its own stage's ``note``."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 from server.domain.lending import MAX_DISPLAY_BYTES
 from server.domain.reminders import ReminderLine
+from toolhut.i18n import N_, bilingual, gettext, language
 
 LOCALES = ("zh", "en")
 
@@ -34,168 +35,137 @@ class Template:
     note: str = ""
 
 
-_ZH_OUTRO = "请按时归还到工具屋，方便邻居使用。谢谢！"
-_EN_OUTRO = "Please bring it back to the tool hut so your neighbours can use it. Thank you!"
+# Each template's texts in English, marked for the catalogues; TEMPLATES holds them in each
+# language (a member's: their language setting). Where the wording differs (the Chinese
+# display names the first item), the Chinese translation says it its own way.
+_OUTRO = N_("Please bring it back to the tool hut so your neighbours can use it. Thank you!")
+_LINE = N_("- {item} ({hut}), due {due}")
+_LINE_OVERDUE = N_("- {item} ({hut}), due {due}, {days} day(s) overdue")
+_NOTE_OVERDUE = N_(", {days} day(s) overdue")
 # An item's line in a message listing items at several stages, followed by its note.
-_MIXED_LINE = {"zh": "· {item}（{hut}），还期 {due}", "en": "- {item} ({hut}), due {due}"}
+_MIXED_LINE = _LINE
 
-TEMPLATES: Mapping[tuple[str, str], Template] = {
-    ("due_soon", "zh"): Template(
-        "工具屋：借用物品即将到期",
-        "{name}您好，您借用的 {count} 件物品将在 24 小时内到期：",
-        "· {item}（{hut}），还期 {due}",
-        _ZH_OUTRO,
-        "{item}等{count}件明天到期",
-        intro_mixed="{name}您好，您借用的 {count} 件物品快到还期了：",
-        note="，即将到期",
+_ENGLISH: Mapping[str, Template] = {
+    "due_soon": Template(
+        N_("Tool hut: items due soon"),
+        N_("Hello {name}, {count} item(s) you borrowed are due within 24 hours:"),
+        _LINE,
+        _OUTRO,
+        N_("{count} item(s) due soon"),
+        intro_mixed=N_("Hello {name}, {count} item(s) you borrowed are coming due:"),
+        note=N_(", due soon"),
     ),
-    ("due_soon", "en"): Template(
-        "Tool hut: items due soon",
-        "Hello {name}, {count} item(s) you borrowed are due within 24 hours:",
-        "- {item} ({hut}), due {due}",
-        _EN_OUTRO,
-        "{count} item(s) due soon",
-        intro_mixed="Hello {name}, {count} item(s) you borrowed are coming due:",
-        note=", due soon",
+    "due_today": Template(
+        N_("Tool hut: items due today"),
+        N_("Hello {name}, {count} item(s) you borrowed are due today:"),
+        _LINE,
+        _OUTRO,
+        N_("{count} item(s) due today"),
+        intro_mixed=N_("Hello {name}, of the {count} item(s) you borrowed, some are due today:"),
+        note=N_(", due today"),
     ),
-    ("due_today", "zh"): Template(
-        "工具屋：借用物品今天到期",
-        "{name}您好，您借用的 {count} 件物品今天到期：",
-        "· {item}（{hut}），还期 {due}",
-        _ZH_OUTRO,
-        "{item}等{count}件今天到期",
-        intro_mixed="{name}您好，您借用的 {count} 件物品中有今天到期的：",
-        note="，今天到期",
+    "overdue": Template(
+        N_("Tool hut: items overdue"),
+        N_("Hello {name}, {count} item(s) you borrowed are overdue; please bring them back:"),
+        _LINE_OVERDUE,
+        N_("If something is in the way, please talk to the community staff. Thank you!"),
+        N_("{count} item(s) overdue"),
+        intro_mixed=N_(
+            "Hello {name}, of the {count} item(s) you borrowed, some are overdue; "
+            "please bring them back:"
+        ),
+        note=_NOTE_OVERDUE,
     ),
-    ("due_today", "en"): Template(
-        "Tool hut: items due today",
-        "Hello {name}, {count} item(s) you borrowed are due today:",
-        "- {item} ({hut}), due {due}",
-        _EN_OUTRO,
-        "{count} item(s) due today",
-        intro_mixed="Hello {name}, of the {count} item(s) you borrowed, some are due today:",
-        note=", due today",
+    "manual": Template(
+        N_("Tool hut: a reminder"),
+        N_("Hello {name}, the community staff remind you of {count} item(s) you borrowed:"),
+        _LINE,
+        _OUTRO,
+        N_("{count} item(s) to return"),
     ),
-    ("overdue", "zh"): Template(
-        "工具屋：借用物品已逾期",
-        "{name}您好，您借用的 {count} 件物品已逾期，请尽快归还：",
-        "· {item}（{hut}），还期 {due}，已逾期 {days} 天",
-        "如有困难请联系社区工作人员。谢谢！",
-        "请尽快归还{item}等{count}件",
-        intro_mixed="{name}您好，您借用的 {count} 件物品中有已逾期的，请尽快归还：",
-        note="，已逾期 {days} 天",
-    ),
-    ("overdue", "en"): Template(
-        "Tool hut: items overdue",
-        "Hello {name}, {count} item(s) you borrowed are overdue; please bring them back:",
-        "- {item} ({hut}), due {due}, {days} day(s) overdue",
-        "If something is in the way, please talk to the community staff. Thank you!",
-        "{count} item(s) overdue",
-        intro_mixed="Hello {name}, of the {count} item(s) you borrowed, some are overdue; "
-        "please bring them back:",
-        note=", {days} day(s) overdue",
-    ),
-    ("manual", "zh"): Template(
-        "工具屋：归还提醒",
-        "{name}您好，社区工作人员提醒您，您目前借用 {count} 件物品：",
-        "· {item}（{hut}），还期 {due}",
-        _ZH_OUTRO,
-        "请记得归还{item}等{count}件",
-    ),
-    ("manual", "en"): Template(
-        "Tool hut: a reminder",
-        "Hello {name}, the community staff remind you of {count} item(s) you borrowed:",
-        "- {item} ({hut}), due {due}",
-        _EN_OUTRO,
-        "{count} item(s) to return",
-    ),
-    ("escalation", "zh"): Template(
-        "工具屋：逾期 7 天以上，请跟进",
-        "{name}（{unit}）借用的 {count} 件物品逾期已超过 7 天：",
-        "· {item}（{hut}），还期 {due}，已逾期 {days} 天",
-        "请工作人员联系该居民。",
+    "escalation": Template(
+        N_("Tool hut: overdue more than 7 days"),
+        N_("{name} ({unit}) has {count} item(s) more than 7 days overdue:"),
+        _LINE_OVERDUE,
+        N_("Please follow up with the resident."),
         "",
-        intro_mixed="{name}（{unit}）借用的 {count} 件物品中有逾期已超过 7 天的：",
-        note="，已逾期 {days} 天",
+        intro_mixed=N_("{name} ({unit}) has {count} item(s) out, some more than 7 days overdue:"),
+        note=_NOTE_OVERDUE,
     ),
-    ("escalation", "en"): Template(
-        "Tool hut: overdue more than 7 days",
-        "{name} ({unit}) has {count} item(s) more than 7 days overdue:",
-        "- {item} ({hut}), due {due}, {days} day(s) overdue",
-        "Please follow up with the resident.",
-        "",
-        intro_mixed="{name} ({unit}) has {count} item(s) out, some more than 7 days overdue:",
-        note=", {days} day(s) overdue",
-    ),
-    ("restock", "zh"): Template(
-        "工具屋：耗材需要补货",
-        "以下耗材需要补货（{count} 项）：",
-        "· {item}（{hut}）：{detail}",
+    "restock": Template(
+        N_("Tool hut: restock needed"),
+        N_("{count} consumable(s) need restocking:"),
+        N_("- {item} ({hut}): {detail}"),
         "",
         "",
     ),
-    ("restock", "en"): Template(
-        "Tool hut: restock needed",
-        "{count} consumable(s) need restocking:",
-        "- {item} ({hut}): {detail}",
-        "",
-        "",
-    ),
-    ("expiry", "zh"): Template(
-        "工具屋：物品即将过期或已过期",
-        "以下物品即将过期或已过期（{count} 项）：",
-        "· {item}（{hut}），有效期至 {due}，{detail}",
-        "请工作人员检查并更换。",
-        "",
-        when="%Y-%m-%d",
-    ),
-    ("expiry", "en"): Template(
-        "Tool hut: items expiring",
-        "{count} item(s) are expiring or have expired:",
-        "- {item} ({hut}), use by {due}, {detail}",
-        "Please check and replace them.",
+    "expiry": Template(
+        N_("Tool hut: items expiring"),
+        N_("{count} item(s) are expiring or have expired:"),
+        N_("- {item} ({hut}), use by {due}, {detail}"),
+        N_("Please check and replace them."),
         "",
         when="%Y-%m-%d",
     ),
     # The ledger's notification requests (kind -> template), sent to the member.
-    ("reservation_ready", "zh"): Template(
-        "工具屋：您预约的物品可以领取了",
-        "{name}您好，您预约的物品已回到工具屋，为您保留到 {due}：",
-        "· {item}（{hut}）",
-        "请在保留期内刷卡领取，逾期将留给下一位预约的邻居。",
-        "您预约的{item}已可领取",
-        when="%m月%d日 %H:%M",
-    ),
-    ("reservation_ready", "en"): Template(
-        "Tool hut: your reserved item is back",
-        "Hello {name}, the item you reserved is back at the tool hut, held for you until {due}:",
-        "- {item} ({hut})",
-        "Please pick it up before then; after that it goes to the next neighbour in line.",
-        "Reserved item ready",
-        when="%d %b %H:%M",
-    ),
-    # Alarms for staff (server/alarms/notifier.py): one template for both languages, each
-    # text Chinese first with English beside; a line's item is the alarm's name, its
-    # detail the alarm's number and state.
-    ("alarm", "zh"): Template(
-        "工具屋告警 / Tool hut alarm",
-        "工具屋发生告警，请尽快查看 / an alarm at the tool hut, please look into it now:",
-        "· {item}（{hut}）{due}，{detail}",
-        "查看后请在工作人员系统中确认并处理 / acknowledge and resolve it in the staff API",
-        "",
-        when="%Y-%m-%d %H:%M:%S",
-    ),
-    ("alarm_reminder", "zh"): Template(
-        "工具屋告警仍无人确认 / Tool hut alarm not acknowledged yet",
-        "以下告警仍无人确认 / nobody has acknowledged this alarm yet:",
-        "· {item}（{hut}）{due}，{detail}",
-        "查看后请在工作人员系统中确认并处理 / acknowledge and resolve it in the staff API",
-        "",
-        when="%Y-%m-%d %H:%M:%S",
+    "reservation_ready": Template(
+        N_("Tool hut: your reserved item is back"),
+        N_(
+            "Hello {name}, the item you reserved is back at the tool hut, held for you until {due}:"
+        ),
+        N_("- {item} ({hut})"),
+        N_("Please pick it up before then; after that it goes to the next neighbour in line."),
+        N_("Reserved item ready"),
+        when=N_("%d %b %H:%M"),  # how a date is written differs too
     ),
     # Any other notification kind: the ledger's own text, as it wrote it.
-    ("notice", "zh"): Template("工具屋通知", "{name}您好：", "{detail}", "", "{item}"),
-    ("notice", "en"): Template("Tool hut notice", "Hello {name}:", "{detail}", "", "{item}"),
+    "notice": Template(N_("Tool hut notice"), N_("Hello {name}:"), "{detail}", "", "{item}"),
+}
+
+
+def _in(template: Template, lang: str) -> Template:
+    """``template``'s texts in ``lang`` (a catalogue's name); an empty text stays empty
+    (gettext would give the catalogue's header for it)."""
+    return replace(
+        template,
+        **{
+            field.name: gettext(text, lang) if (text := getattr(template, field.name)) else ""
+            for field in fields(template)
+        },
+    )
+
+
+# Alarms for staff (server/alarms/notifier.py): one template for both languages, each text
+# Chinese first with English beside; a line's item is the alarm's name, its detail the
+# alarm's number and state.
+_ALARM_OUTRO = bilingual("acknowledge and resolve it in the staff API")
+_ALARM_LINE = "· {item}（{hut}）{due}，{detail}"
+_ALARMS: Mapping[str, Template] = {
+    "alarm": Template(
+        bilingual("Tool hut alarm"),
+        bilingual("an alarm at the tool hut, please look into it now:"),
+        _ALARM_LINE,
+        _ALARM_OUTRO,
+        "",
+        when="%Y-%m-%d %H:%M:%S",
+    ),
+    "alarm_reminder": Template(
+        bilingual("Tool hut alarm not acknowledged yet"),
+        bilingual("nobody has acknowledged this alarm yet:"),
+        _ALARM_LINE,
+        _ALARM_OUTRO,
+        "",
+        when="%Y-%m-%d %H:%M:%S",
+    ),
+}
+
+TEMPLATES: Mapping[tuple[str, str], Template] = {
+    **{
+        (name, locale): _in(template, language(locale))
+        for name, template in _ENGLISH.items()
+        for locale in LOCALES
+    },
+    **{(name, "zh"): template for name, template in _ALARMS.items()},
 }
 
 
@@ -235,7 +205,8 @@ def render(
         }
         if mixed:
             note = _template(kind, locale).note.format(**fields)
-            rows.append(_MIXED_LINE["en" if english else "zh"].format(**fields) + note)
+            mixed_line = gettext(_MIXED_LINE, language(locale))
+            rows.append(mixed_line.format(**fields) + note)
         else:
             rows.append(chosen.line.format(**fields))
     first_due = _when(lines[0], chosen) if lines else ""

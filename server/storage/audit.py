@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from server.domain.actors import Actor
 from server.storage.staff_models import AuditEntry
+from toolhut.i18n import bilingual
 
 Values = Mapping[str, Any]
 
@@ -130,7 +131,7 @@ class Stamp:
         )
 
 
-REDACTED = "[已删除 / erased]"
+REDACTED = bilingual("erased]")
 
 
 def redact(db: Session, *, entity: str, entity_id: object, fields: Iterable[str]) -> int:

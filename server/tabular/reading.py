@@ -21,33 +21,24 @@ from typing import Any
 from server.domain.record_errors import FieldError, InvalidFieldsError
 from server.tabular.formulas import unprotect
 from server.tabular.spec import Column, SheetRow
+from toolhut.i18n import bilingual
 
 FILE_FIELD = "file"  # the field a problem of the whole file is reported on
 
-TEXT_TOO_LARGE = "文件过大（上限 {limit}） / the file is too large (at most {limit})"
-TEXT_TOO_MANY_ROWS = "行数过多（上限 {limit} 行） / too many rows (at most {limit})"
-TEXT_EMPTY = "文件中没有任何行 / the file has no rows"
-TEXT_ENCODING = (
-    "无法识别文件的编码，请另存为 UTF-8 或 .xlsx / cannot tell the file's encoding: "
-    "save it as UTF-8 CSV or .xlsx"
-)
-TEXT_NOT_TEXT = "这不是文本或表格文件 / this is not a text or spreadsheet file"
-TEXT_OLD_XLS = (
-    "不支持旧版 .xls 文件，请另存为 .xlsx 或 CSV / old .xls files are not read: "
-    "save as .xlsx or CSV"
-)
-TEXT_BAD_XLSX = "无法读取此 .xlsx 文件 / cannot read this .xlsx file"
-TEXT_UNPACKS_TOO_LARGE = (
-    "文件解压后过大（上限 {limit}） / the file unpacks to too much data (at most {limit})"
-)
-TEXT_TOO_MANY_PARTS = (
-    "文件包含的部分过多（上限 {limit} 个） / the file holds too many parts (at most {limit})"
-)
-TEXT_BAD_CSV = "无法读取此 CSV 文件：{problem} / cannot read this CSV file: {problem}"
-TEXT_UNKNOWN_COLUMN = "未知的列 / unknown column"
-TEXT_DUPLICATE_COLUMN = "列重复 / the column appears twice"
-TEXT_MISSING_COLUMN = "缺少必需的列 / a required column is missing"
-TEXT_NO_HEADING = "此单元格所在的列没有标题 / a value in a column without a heading"
+TEXT_TOO_LARGE = bilingual("the file is too large (at most {limit})")
+TEXT_TOO_MANY_ROWS = bilingual("too many rows (at most {limit})")
+TEXT_EMPTY = bilingual("the file has no rows")
+TEXT_ENCODING = bilingual("cannot tell the file's encoding: save it as UTF-8 CSV or .xlsx")
+TEXT_NOT_TEXT = bilingual("this is not a text or spreadsheet file")
+TEXT_OLD_XLS = bilingual("old .xls files are not read: save as .xlsx or CSV")
+TEXT_BAD_XLSX = bilingual("cannot read this .xlsx file")
+TEXT_UNPACKS_TOO_LARGE = bilingual("the file unpacks to too much data (at most {limit})")
+TEXT_TOO_MANY_PARTS = bilingual("the file holds too many parts (at most {limit})")
+TEXT_BAD_CSV = bilingual("cannot read this CSV file: {problem}")
+TEXT_UNKNOWN_COLUMN = bilingual("unknown column")
+TEXT_DUPLICATE_COLUMN = bilingual("the column appears twice")
+TEXT_MISSING_COLUMN = bilingual("a required column is missing")
+TEXT_NO_HEADING = bilingual("a value in a column without a heading")
 
 # An .xlsx is a zip: a small upload may unpack to gigabytes (a "zip bomb"), so what its
 # entries say they unpack to is summed before openpyxl opens it. Python's zipfile never

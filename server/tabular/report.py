@@ -8,17 +8,14 @@ from collections.abc import Iterable
 from pydantic import BaseModel
 
 from server.domain.record_errors import FieldError
+from toolhut.i18n import bilingual
 
-TEXT_LINE = "行 / line"
-TEXT_FIELD = "字段 / field"
-TEXT_REASON = "原因 / reason"
-TEXT_WRITTEN = (
-    "已导入：{rows} 行，{written} 条记录有变化 / imported: {rows} rows, {written} records changed"
-)
-TEXT_DRY_RUN_OK = (
-    "试运行：{rows} 行均无问题，未写入任何内容 / dry run: all {rows} rows are fine, nothing written"
-)
-TEXT_REFUSED = "{count} 处问题，未写入任何内容 / {count} problems, nothing written"
+TEXT_LINE = bilingual("line")
+TEXT_FIELD = bilingual("field")
+TEXT_REASON = bilingual("reason")
+TEXT_WRITTEN = bilingual("imported: {rows} rows, {written} records changed")
+TEXT_DRY_RUN_OK = bilingual("dry run: all {rows} rows are fine, nothing written")
+TEXT_REFUSED = bilingual("{count} problems, nothing written")
 TEXT_FILE = "{kind}：{filename} / {kind}: {filename}"
 
 

@@ -19,6 +19,7 @@ from server.tabular.reading import FILE_FIELD, Limits, UnreadableFileError, read
 from server.tabular.report import ImportReport
 from server.tabular.spec import Sheet, SheetRow
 from server.tabular.writing import Format, write_csv, write_xlsx
+from toolhut.i18n import bilingual
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)`` in row steps: each row is checked, then written (a dry run
@@ -26,9 +27,8 @@ only checks), so an import of n rows counts to 2n."""
 
 WRITE_CHUNK = 1000
 
-TEXT_CONFLICT = (
-    "写入时与其他更改冲突，未写入任何内容，请重试 / the write met another change at the "
-    "same time; nothing written, try again"
+TEXT_CONFLICT = bilingual(
+    "the write met another change at the same time; nothing written, try again"
 )
 
 

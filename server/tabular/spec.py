@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from server.domain.actors import Actor
 from server.domain.record_errors import FieldError
+from toolhut.i18n import bilingual
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +46,8 @@ VERSION = Column(VERSION_KEY, "版本", "Version")
 record at another version is refused (the record changed since; export again). A row
 without it (a file typed by hand) is not checked."""
 
-TEXT_BAD_VERSION = "版本应为正整数 / the version is a whole number of at least 1"
-TEXT_STALE = (
-    "记录在导出后已被修改（现为第 {version} 版），请重新导出 / changed since this file "
-    "was exported (now version {version}): export again"
-)
+TEXT_BAD_VERSION = bilingual("the version is a whole number of at least 1")
+TEXT_STALE = bilingual("changed since this file was exported (now version {version}): export again")
 _VERSION = re.compile(r"[0-9]{1,10}")
 
 

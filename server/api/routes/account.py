@@ -45,12 +45,13 @@ from server.api.params import RowId
 from server.api.signing import clear_session_cookie, open_session, set_session_cookie
 from server.api.throttle import SignInThrottle
 from server.domain.record_errors import InvalidFieldsError
+from toolhut.i18n import bilingual
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["account"])
 
 # What the client reads: Chinese first, English beside it.
-TEXT_BAD_BODY = "请求内容无法解析 / the request body cannot be read"
+TEXT_BAD_BODY = bilingual("the request body cannot be read")
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _SIGN_IN_SCHEMA = SignIn.model_json_schema()

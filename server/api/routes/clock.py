@@ -26,10 +26,11 @@ from server.clock import (
     shown_duration,
 )
 from server.clock_moves import ClockReading, advance, reading
+from toolhut.i18n import bilingual
 
 router = APIRouter(prefix="/api/v1", tags=["clock"], dependencies=[AdminOnly])
 
-TEXT_ONE_OF = "请给出 advance 或 advance_s 之一 / give one of advance or advance_s"
+TEXT_ONE_OF = bilingual("give one of advance or advance_s")
 
 
 class ClockOut(BaseModel):

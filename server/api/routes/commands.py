@@ -21,13 +21,14 @@ from server.domain.remote_commands import CommandStatus
 from server.hut_commands import EXPIRY, CommandSender, StaffAction
 from server.storage import remote_commands
 from server.storage.remote_commands import LoggedCommand
+from toolhut.i18n import bilingual
 
 router = APIRouter(prefix="/api/v1", tags=["commands"])
 
 # What staff read when a command's fields do not fit its action: Chinese first.
-TEXT_ENROL_NEEDS_MEMBER = "登记新卡须指定住户 / an enrol command needs member_id"
-TEXT_STATUS_NO_MEMBER = "状态报告不针对住户 / a status command takes no member_id"
-TEXT_EXPIRY = "有效期须在 {least}–{most} 秒之间 / expires_in_s for {action}: {least} to {most}"
+TEXT_ENROL_NEEDS_MEMBER = bilingual("an enrol command needs member_id")
+TEXT_STATUS_NO_MEMBER = bilingual("a status command takes no member_id")
+TEXT_EXPIRY = bilingual("expires_in_s for {action}: {least} to {most}")
 
 CommandIdPath = Annotated[
     str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="its id")

@@ -14,16 +14,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from server.api.deps import DbDep
 from server.api.schemas import Alive, Readiness
 from server.storage.migrate import current_revision, head_revision
+from toolhut.i18n import N_, bilingual, gettext
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
-TEXT_NOT_READY = "服务器未就绪：{zh} / the server is not ready: {en}"
-# Each check's failure, (中文, English).
+TEXT_NOT_READY = bilingual("the server is not ready: {en}")
+# Each check's failure, listed in each language of TEXT_NOT_READY ({zh}, {en}).
 CHECK_TEXTS = {
-    "database": ("数据库无响应", "the database does not answer"),
-    "broker": ("未连接消息代理", "not connected to the MQTT broker"),
-    "migrations": ("数据库结构不是最新", "the database schema is not at the newest migration"),
+    "database": N_("the database does not answer"),
+    "broker": N_("not connected to the MQTT broker"),
+    "migrations": N_("the database schema is not at the newest migration"),
 }
 
 
@@ -50,7 +51,7 @@ def readyz(db: DbDep, request: Request, response: Response) -> Readiness:
         return Readiness(ready=True, checks=checks, failed=[])
     response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     detail = TEXT_NOT_READY.format(
-        zh="；".join(CHECK_TEXTS[name][0] for name in failed),
-        en="; ".join(CHECK_TEXTS[name][1] for name in failed),
+        zh="；".join(gettext(CHECK_TEXTS[name], "zh_CN") for name in failed),
+        en="; ".join(gettext(CHECK_TEXTS[name], "en") for name in failed),
     )
     return Readiness(ready=False, checks=checks, failed=failed, detail=detail)

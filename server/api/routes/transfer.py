@@ -25,12 +25,13 @@ from server.tabular.report import ImportReport
 from server.tabular.runner import run_export, run_import
 from server.tabular.spec import Sheet
 from server.tabular.writing import Format
+from toolhut.i18n import bilingual
 
 router = APIRouter(prefix="/api/v1", tags=["import and export"])
 
-TEXT_UNKNOWN_KIND = "没有这类记录：{kind} / no such kind of record: {kind}"
-TEXT_NO_FILE = "请上传一个文件（表单字段 file） / upload a file (form field file)"
-TEXT_BAD_FORM = "无法读取上传的表单 / cannot read the uploaded form"
+TEXT_UNKNOWN_KIND = bilingual("no such kind of record: {kind}")
+TEXT_NO_FILE = bilingual("upload a file (form field file)")
+TEXT_BAD_FORM = bilingual("cannot read the uploaded form")
 
 FILE_FIELD = "file"
 _FORM_OVERHEAD = 64 * 1024  # the multipart boundaries and part headers around the file
