@@ -58,7 +58,13 @@ def errors_of(exc: HTTPException | RequestValidationError) -> FormErrors:
         return errors
     detail: Any = exc.detail
     if isinstance(detail, dict):
-        detail = detail.get("display") or detail.get("reason") or detail.get("detail") or detail
+        detail = (
+            detail.get("display")
+            or detail.get("text")  # a 409's reason as staff read it (stale, resolved ...)
+            or detail.get("reason")
+            or detail.get("detail")
+            or detail
+        )
     errors.add(None, str(detail))
     return errors
 
