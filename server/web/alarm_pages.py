@@ -163,6 +163,9 @@ def list_page(
         until=None,
     )
     asked.kept["tab"] = tab.key
+    listed = tab.shown(db, rows, principal)
+    if failed is not None and not any(row.id == failed[1] for row in listed):
+        failed = None  # the row is not on this page any more: its errors go above the list
     if bad := asked.errors:
         status_code = status.HTTP_422_UNPROCESSABLE_CONTENT if status_code == 200 else status_code
     return render(
@@ -171,7 +174,7 @@ def list_page(
         {
             "tabs": TABS,
             "tab": tab,
-            "rows": tab.shown(db, rows, principal),
+            "rows": listed,
             "page": Page.of(offset, DEFAULT_LIMIT, total),
             "base_query": asked.base_query(),
             "hut": hut or "",
