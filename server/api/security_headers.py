@@ -26,7 +26,9 @@ HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Nothing to other sites; same-origin, so a browser's form post carries its real Origin
+    # (with no-referrer Chromium sends "Origin: null", which the session check refuses).
+    "Referrer-Policy": "same-origin",
 }
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 

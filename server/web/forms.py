@@ -58,10 +58,9 @@ def errors_of(exc: HTTPException | RequestValidationError) -> FormErrors:
         return errors
     detail: Any = exc.detail
     if isinstance(detail, dict):
-        # A refusal's "text" is what a person reads; its "reason" is the machine's key.
         detail = (
             detail.get("display")
-            or detail.get("text")
+            or detail.get("text")  # a 409's reason as staff read it (stale, resolved ...)
             or detail.get("reason")
             or detail.get("detail")
             or detail

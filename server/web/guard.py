@@ -26,6 +26,15 @@ PASSWORD_PATH = "/console/password"
 TEXT_FORBIDDEN = N_("Your role may not open this page (it needs {role}).")
 
 
+class PageNotFound(Exception):
+    """What a console page names does not exist (a member, a request): a 404 page that
+    says so, in the reader's language (``message`` is a message id, ``fields`` fill it)."""
+
+    def __init__(self, message: str, **fields: object) -> None:
+        self.message = message
+        self.fields = fields
+
+
 class SignInNeeded(Exception):
     def __init__(self, target: str) -> None:
         self.target = target
@@ -108,6 +117,16 @@ def install(app: FastAPI) -> None:
             status_code=status.HTTP_403_FORBIDDEN,
         )
 
+    async def not_found(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageNotFound)
+        return render(
+            request,
+            "console/error.html",
+            {"message": translator(page_language(request))(exc.message, **exc.fields)},
+            status_code=status.HTTP_404_NOT_FOUND,
+        )
+
+    app.add_exception_handler(PageNotFound, not_found)
     app.add_exception_handler(SignInNeeded, sign_in_needed)
     app.add_exception_handler(FormRefused, form_refused)
     app.add_exception_handler(PasswordChangeNeeded, password_needed)

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from server.web import dashboard_pages, items_pages, public_pages, session_pages
+from server.web import (
+    alarm_pages,
+    dashboard_pages,
+    enrolment_pages,
+    items_pages,
+    members_pages,
+    public_pages,
+    session_pages,
+)
 
 ROUTERS = (
     session_pages.router,
     dashboard_pages.router,
     items_pages.router,
+    members_pages.router,
+    enrolment_pages.router,
+    alarm_pages.router,
     public_pages.router,
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from server.accounts.principal import Principal
@@ -31,6 +31,16 @@ def shown(db: Session, rows: list[Any], _principal: Principal) -> list[AlarmOut]
     return [AlarmOut.of(alarm, names) for alarm in rows]
 
 
+def alarms_query(hut: str | None, kind: AlarmKind | None) -> Select[Any]:
+    """Alarms of ``hut`` and ``kind`` (either None: any), for this route and the console."""
+    query = select(Alarm)
+    if hut is not None:
+        query = query.where(Alarm.hut_id == hut)
+    if kind is not None:
+        query = query.where(Alarm.kind == kind.value)
+    return query
+
+
 @router.get("/alarms")
 def list_alarms(
     db: DbDep,
@@ -49,14 +59,9 @@ def list_alarms(
 ) -> Listing[AlarmOut]:
     """Newest first (by ``raised_at``, when it started at the hut) unless ``sort`` says
     otherwise; ``since``/``until`` bound ``raised_at``."""
-    query = select(Alarm)
-    if hut is not None:
-        query = query.where(Alarm.hut_id == hut)
-    if kind is not None:
-        query = query.where(Alarm.kind == kind.value)
     rows, total = page_newest_first(
         db,
-        query,
+        alarms_query(hut, kind),
         page,
         kind=reviews.ALARMS,
         at=Alarm.raised_at,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from server.accounts.principal import Principal
@@ -22,6 +22,7 @@ from server.domain.ledger_state import AnomalyKind
 from server.domain.roles import Role
 from server.records import reviews
 from server.records.reviews import ReviewState
+from server.settings import ServerSettings
 from server.storage.ingest_models import GapKind, SequenceGap
 from server.storage.models import Anomaly, Item, RejectedMessage
 from toolhut.contract import HUT_ID_PATTERN
@@ -50,6 +51,16 @@ def shown_anomalies(db: Session, rows: list[Any], _principal: Principal) -> list
     return [AnomalyOut.of(row, names, tags) for row in rows]
 
 
+def anomalies_query(hut: str | None, kind: AnomalyKind | None) -> Select[Any]:
+    """Anomalies of ``hut`` and ``kind`` (either None: any), for this route and the console."""
+    query = select(Anomaly)
+    if hut is not None:
+        query = query.where(Anomaly.hut_id == hut)
+    if kind is not None:
+        query = query.where(Anomaly.kind == kind.value)
+    return query
+
+
 @router.get("/anomalies")
 def list_anomalies(
     db: DbDep,
@@ -62,14 +73,9 @@ def list_anomalies(
     until: Until = None,
 ) -> Listing[AnomalyOut]:
     """Newest first (by ``created_at``) unless ``sort`` says otherwise."""
-    query = select(Anomaly)
-    if hut is not None:
-        query = query.where(Anomaly.hut_id == hut)
-    if kind is not None:
-        query = query.where(Anomaly.kind == kind.value)
     rows, total = page_newest_first(
         db,
-        query,
+        anomalies_query(hut, kind),
         page,
         kind=reviews.ANOMALIES,
         at=Anomaly.created_at,
@@ -91,6 +97,16 @@ def shown_gaps(db: Session, rows: list[Any], _principal: Principal) -> list[Sequ
     return [SequenceGapOut.of(row, names) for row in rows]
 
 
+def gaps_query(hut: str | None, kind: str | None) -> Select[Any]:
+    """Sequence gaps of ``hut`` and ``kind`` (missing, reset; None: any)."""
+    query = select(SequenceGap)
+    if hut is not None:
+        query = query.where(SequenceGap.hut_id == hut)
+    if kind is not None:
+        query = query.where(SequenceGap.kind == kind)
+    return query
+
+
 @router.get("/sequence-gaps")
 def list_sequence_gaps(
     db: DbDep,
@@ -103,14 +119,9 @@ def list_sequence_gaps(
     until: Until = None,
 ) -> Listing[SequenceGapOut]:
     """Newest first (by ``detected_at``) unless ``sort`` says otherwise."""
-    query = select(SequenceGap)
-    if hut is not None:
-        query = query.where(SequenceGap.hut_id == hut)
-    if kind is not None:
-        query = query.where(SequenceGap.kind == kind)
     rows, total = page_newest_first(
         db,
-        query,
+        gaps_query(hut, kind),
         page,
         kind=reviews.SEQUENCE_GAPS,
         at=SequenceGap.detected_at,
@@ -134,6 +145,15 @@ def shown_letters(db: Session, rows: list[Any], principal: Principal) -> list[De
     return [DeadLetterOut.of(row, names, with_payload=with_payload) for row in rows]
 
 
+def letters_query(settings: ServerSettings, hut: str | None) -> Select[Any]:
+    """Dead letters, those that came on ``hut``'s events topic if it is given (a refused
+    message's own words are not trusted)."""
+    query = select(RejectedMessage)
+    if hut is not None:
+        query = query.where(RejectedMessage.topic == settings.topics.events(hut))
+    return query
+
+
 @router.get("/dead-letters")
 def list_dead_letters(
     db: DbDep,
@@ -149,12 +169,9 @@ def list_dead_letters(
 ) -> Listing[DeadLetterOut]:
     """Newest first (by ``received_at``) unless ``sort`` says otherwise. ``hut``: those
     that came on the hut's events topic (a refused message's own words are not trusted)."""
-    query = select(RejectedMessage)
-    if hut is not None:
-        query = query.where(RejectedMessage.topic == settings.topics.events(hut))
     rows, total = page_newest_first(
         db,
-        query,
+        letters_query(settings, hut),
         page,
         kind=reviews.DEAD_LETTERS,
         at=RejectedMessage.received_at,
