@@ -43,20 +43,46 @@ def listing(db: Session, *, hut_id: str | None = None) -> list[Consumable]:
 
 
 def stock(db: Session, *, hut_id: str | None = None) -> list[StockView]:
-    """Feed for domain ``restock_needed``."""
+    """Feed for domain ``restock_needed``: each consumable's stock over its batches, summed
+    in SQL (one query, no rows loaded per batch), in hut and tag order."""
+    left = func.coalesce(func.sum(ConsumableBatch.quantity), 0)
+    query = (
+        select(Consumable.tag, Consumable.name_zh, Consumable.hut_id, left, Consumable.min_quantity)
+        .outerjoin(ConsumableBatch, ConsumableBatch.consumable_id == Consumable.id)
+        .group_by(
+            Consumable.id,
+            Consumable.tag,
+            Consumable.name_zh,
+            Consumable.hut_id,
+            Consumable.min_quantity,
+        )
+        .order_by(Consumable.hut_id, Consumable.tag)
+    )
+    if hut_id is not None:
+        query = query.where(Consumable.hut_id == hut_id)
     return [
-        StockView(c.tag, c.name_zh, c.hut_id, c.quantity, c.min_quantity)
-        for c in listing(db, hut_id=hut_id)
+        StockView(tag, name_zh, hut, int(quantity), minimum)
+        for tag, name_zh, hut, quantity, minimum in db.execute(query)
     ]
 
 
 def batches(db: Session, *, hut_id: str | None = None) -> list[BatchView]:
-    """Feed for domain ``expiring``."""
-    return [
-        BatchView(c.tag, c.name_zh, c.hut_id, b.quantity, b.expires_on)
-        for c in listing(db, hut_id=hut_id)
-        for b in c.batches
-    ]
+    """Feed for domain ``expiring``: every batch with its consumable, one query, in hut,
+    tag and delivery order."""
+    query = (
+        select(
+            Consumable.tag,
+            Consumable.name_zh,
+            Consumable.hut_id,
+            ConsumableBatch.quantity,
+            ConsumableBatch.expires_on,
+        )
+        .join(ConsumableBatch, ConsumableBatch.consumable_id == Consumable.id)
+        .order_by(Consumable.hut_id, Consumable.tag, ConsumableBatch.id)
+    )
+    if hut_id is not None:
+        query = query.where(Consumable.hut_id == hut_id)
+    return [BatchView(*row) for row in db.execute(query)]
 
 
 def refill_marks(db: Session, *, hut_id: str | None = None) -> dict[str, tuple[int, str]]:

@@ -36,12 +36,21 @@ def chart_texts(lang: str) -> dict[str, str]:
     return {key: gettext(text, lang) for key, text in CHART_TEXTS.items()}
 
 
+def figure_cache(request: Request) -> dashboard_view.FigureCache:
+    """The app's cache of the charts' figures (made on first use)."""
+    state = request.app.state
+    cache = getattr(state, "dashboard_figures", None)
+    if cache is None:
+        cache = state.dashboard_figures = dashboard_view.FigureCache()
+    return cache
+
+
 @router.get("", response_class=HTMLResponse)
 def dashboard_page(request: Request, principal: PageViewer, db: DbDep, now: NowDep) -> HTMLResponse:
     lang = page_language(request)
     context = {
         "board": dashboard_view.dashboard(db, now=now),
-        "charts": dashboard_view.charts(db, now=now, lang=lang),
+        "charts": dashboard_view.charts(db, now=now, lang=lang, cache=figure_cache(request)),
         "chart_texts": chart_texts(lang),
         "charts_path": CHARTS_PATH,
         "labels": dashboard_view.labels(lang),
@@ -56,7 +65,7 @@ def dashboard_charts(
 ) -> dict[str, Any]:
     """The charts' figures and their words in the reader's language (ECharts draws them)."""
     lang = page_language(request)
-    found = dashboard_view.charts(db, now=now, lang=lang)
+    found = dashboard_view.charts(db, now=now, lang=lang, cache=figure_cache(request))
     texts = chart_texts(lang)
     return {
         "weeks": {

@@ -10,22 +10,25 @@ the huts' stream with the same words."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from server.domain import restock_needed
 from server.domain.alarms import AlarmKind
 from server.reminders.stock_alerts import LedgerStockAlerts
 from server.reminders.zones import hut_zone
-from server.storage import alarm_changes, hut_states, loan_figures, queries
+from server.storage import alarm_changes, consumables, hut_states, loan_figures, queries
 from server.storage.alarm_changes import AlarmView
 from server.storage.hut_states import HutView
 from server.storage.models import DEFAULT_TIMEZONE
 from toolhut.i18n import N_, gettext
 
 WEEKS = 12  # the loans-per-week chart: this week and the eleven before
+CHART_TTL = timedelta(seconds=60)  # how long one app reuses the charts' figures
 TIME_FORMAT = "%Y-%m-%d %H:%M"  # dashboard.js writes the same (Intl, sv-SE)
 
 KIND_NAMES = {
@@ -114,13 +117,15 @@ def dashboard(db: Session, *, now: datetime) -> Dashboard:
 
 
 def counts(db: Session, *, now: datetime) -> Counts:
+    """The open and overdue loans (one query); the supplies low on stock (the domain's
+    restock rule, one query) and the expiry alerts staff are sent (the reminders' own
+    rule: per consumable and date, in each hut's calendar)."""
     loans = loan_figures.open_loan_counts(db, now=now)
-    alerts = LedgerStockAlerts()
     return Counts(
         on_loan=loans.on_loan,
         overdue=loans.overdue,
-        supplies_low=len(list(alerts.restock_needed(db, now=now))),
-        supplies_expiring=len(list(alerts.expiring(db, now=now))),
+        supplies_low=len(restock_needed(consumables.stock(db))),
+        supplies_expiring=len(list(LedgerStockAlerts().expiring(db, now=now))),
     )
 
 
@@ -149,16 +154,53 @@ class Charts:
     categories: Series  # labels: the category names in the reader's language
 
 
-def charts(db: Session, *, now: datetime, lang: str) -> Charts:
+@dataclass(frozen=True, slots=True)
+class LoanFigures:
+    """The charts' figures before any language: computed at ``at``."""
+
+    at: datetime
+    starts: list[datetime]
+    per_week: list[int]
+    by_category: list[loan_figures.CategoryCount]
+
+
+class FigureCache:
+    """The last ``LoanFigures`` of one app, reused for ``ttl`` (by the app's clock) within
+    the same week: the two GROUP BYs read twelve weeks of loans, and a dashboard open on
+    many screens, reloaded, need not read them again each time. A loan shows in the
+    charts within ``ttl``; the counts and the huts are read fresh on every page."""
+
+    def __init__(self, ttl: timedelta = CHART_TTL) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._held: LoanFigures | None = None
+
+    def figures(self, db: Session, *, now: datetime) -> LoanFigures:
+        starts = week_starts(now, zone=hut_zone(DEFAULT_TIMEZONE))
+        with self._lock:
+            held = self._held
+        if held is not None and held.starts == starts and held.at <= now < held.at + self.ttl:
+            return held
+        found = LoanFigures(
+            at=now,
+            starts=starts,
+            per_week=loan_figures.loans_per_period(db, starts),
+            by_category=loan_figures.loans_by_category(db, since=starts[0]),
+        )
+        with self._lock:
+            self._held = found
+        return found
+
+
+def charts(db: Session, *, now: datetime, lang: str, cache: FigureCache | None = None) -> Charts:
     """The loans of the last ``WEEKS`` weeks (the district's calendar: the default zone),
-    per week and per category: two GROUP BY queries."""
-    starts = week_starts(now, zone=hut_zone(DEFAULT_TIMEZONE))
-    per_week = loan_figures.loans_per_period(db, starts)
-    by_category = loan_figures.loans_by_category(db, since=starts[0])
+    per week and per category (two GROUP BY queries, or none while ``cache`` holds them),
+    labelled in ``lang``."""
+    found = (cache or FigureCache(ttl=timedelta(0))).figures(db, now=now)
     return Charts(
-        weeks=Series([start.strftime("%m-%d") for start in starts], per_week),
+        weeks=Series([start.strftime("%m-%d") for start in found.starts], found.per_week),
         categories=Series(
-            [row.name_en if lang == "en" else row.name_zh for row in by_category],
-            [row.loans for row in by_category],
+            [row.name_en if lang == "en" else row.name_zh for row in found.by_category],
+            [row.loans for row in found.by_category],
         ),
     )

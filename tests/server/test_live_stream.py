@@ -73,6 +73,7 @@ def test_the_snapshot_comes_first_then_the_changes_the_hub_carries(
     assert [(a["hut_id"], a["kind"], a["resolved"]) for a in body["alarms"]] == [
         ("hut-a", "tamper", False)
     ]
+    assert body["alarms"][0]["raised_at"].startswith(T0.strftime("%Y-%m-%dT%H:%M"))  # "since"
     assert snapshot.id == cursor_id(T0)
     assert change.event == "hut" and _data(change)["hut_id"] == "hut-b"
     assert hub.subscribers == 0  # the stream left the hub when it closed

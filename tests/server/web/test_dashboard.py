@@ -22,6 +22,7 @@ from server.seed import seed_demo
 from server.storage import hut_states, queries
 from server.storage.hut_states import StatusReport
 from server.storage.models import Hut
+from server.web.dashboard_view import CHART_TTL
 from tests.server.conftest import T0, MovableClock
 from tests.server.factories import alarm, card, scan
 from tests.support.console import Console
@@ -170,6 +171,7 @@ def test_the_dashboard_takes_the_same_queries_for_two_huts_or_twenty(
     console: Console = signed_in(Role.STAFF)
 
     def queries_for_page() -> int:
+        clock.advance(CHART_TTL * 2)  # the charts' figures read again too
         statements: list[str] = []
 
         def seen(*args: Any) -> None:
@@ -196,6 +198,28 @@ def test_the_dashboard_takes_the_same_queries_for_two_huts_or_twenty(
     few = queries_for_page()
     add_huts(2, 20)
     assert queries_for_page() == few
+
+
+def test_the_charts_figures_are_read_again_after_a_minute_not_on_every_page(
+    signed_in: Any, sessions: sessionmaker[Session], clock: MovableClock
+) -> None:
+    console: Console = signed_in(Role.VIEWER)
+    with sessions.begin() as db:
+        seed_demo(db)
+        hut = queries.get_hut(db, HUT)
+        assert hut is not None
+        visit(db, hut, 1, ANNA, ["T0001"], T0 - timedelta(hours=1))
+    assert console.get("/console/dashboard/charts.json").json()["weeks"]["values"][-1] == 1
+    with sessions.begin() as db:
+        hut = queries.get_hut(db, HUT)
+        assert hut is not None
+        visit(db, hut, 3, BO, ["T0003"], T0)
+    clock.advance(CHART_TTL / 2)
+    assert console.get("/console/dashboard/charts.json").json()["weeks"]["values"][-1] == 1
+    html = console.get("/console").text
+    assert count_of(html, "count-on-loan") == 2  # the counts are read on every page
+    clock.advance(CHART_TTL)
+    assert console.get("/console/dashboard/charts.json").json()["weeks"]["values"][-1] == 2
 
 
 @pytest.fixture

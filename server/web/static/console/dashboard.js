@@ -163,6 +163,8 @@
           if (!data) { return; }
           var chart = window.echarts.init(place, null, { renderer: "canvas" });
           chart.setOption(place.getAttribute("data-kind") === "pie" ? pie(data) : bar(data));
+          var box = place.parentNode.querySelector("details.figures-box");
+          if (box) { box.open = false; }
           window.addEventListener("resize", function () { chart.resize(); });
         });
       })
