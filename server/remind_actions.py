@@ -13,8 +13,9 @@ from server.reminders.scheduler import NothingToRemindError, ReminderService, Un
 from server.reminders.types import SweepReport
 from server.staff_actions import NotFoundError
 from server.storage.audit import Stamp
+from toolhut.i18n import N_, bilingual
 
-TEXT_NOTHING_OPEN = "该住户没有未还的物品 / the member has no open loans"
+TEXT_NOTHING_OPEN = N_("The member has no open loans.")
 
 
 class NothingOpenError(Exception):
@@ -31,7 +32,7 @@ def remind_now(
     except UnknownMemberError:
         raise NotFoundError(TEXT_NO_MEMBER.format(member_id=member_id)) from None
     except NothingToRemindError:
-        raise NothingOpenError(TEXT_NOTHING_OPEN) from None
+        raise NothingOpenError(bilingual(TEXT_NOTHING_OPEN)) from None
     after = {"messages": report.message_ids, "sent": report.sent, "failed": report.failed}
     stamp.record(db, action="member.remind", entity="member", entity_id=member_id, after=after)
     return report

@@ -45,7 +45,6 @@ NOT_YET: set[str] = {
     "server/api/routes/commands.py",
     "server/api/routes/health.py",
     "server/api/routes/pages.py",
-    "server/api/routes/reminders.py",
     "server/api/routes/transfer.py",
     "server/api/throttle.py",
     "server/api/versioning.py",

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from server.web import items_pages, session_pages
+from server.web import items_pages, loans_pages, session_pages
 
-ROUTERS = (session_pages.router, items_pages.router)
+ROUTERS = (session_pages.router, items_pages.router, loans_pages.router)
