@@ -127,13 +127,6 @@ SORTS = {
     "hut": Item.hut_id,
     "status": Item.status,
 }
-# When the item's open loan is due (NULL: not on loan), for ?sort=due.
-DUE = (
-    select(Loan.due_at)
-    .where(Loan.item_id == Item.id, Loan.returned_at.is_(None), Loan.lost_at.is_(None))
-    .correlate(Item)
-    .scalar_subquery()
-)
 
 
 def search(

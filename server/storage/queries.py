@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, contains_eager
 
@@ -83,10 +83,27 @@ def open_loans(
     overdue_at: datetime | None = None,
     hut_id: str | None = None,
     member_id: int | None = None,
+    search: str | None = None,
 ) -> Select[Loan]:
     """Open loans (with item and member loaded), narrowed: due before ``overdue_at``,
-    borrowed at ``hut_id``, by ``member_id``; unordered (the caller sorts and pages)."""
+    borrowed at ``hut_id``, by ``member_id``, ``search`` in the item's tag or names or the
+    member's name or flat; unordered (the caller sorts and pages)."""
     query = open_loans_query()
+    if search:
+        query = query.where(
+            or_(
+                *(
+                    column.icontains(search, autoescape=True)
+                    for column in (
+                        Item.tag,
+                        Item.name_zh,
+                        Item.name_en,
+                        Member.name,
+                        Member.building_unit,
+                    )
+                )
+            )
+        )
     if overdue_at is not None:
         query = query.where(Loan.due_at < overdue_at)
     if hut_id is not None:

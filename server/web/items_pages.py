@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -38,6 +37,7 @@ from server.web.forms import ConsoleForm, FormErrors, errors_of
 from server.web.guard import PageStaff, PageViewer
 from server.web.language import page_language
 from server.web.list_query import ListQuery
+from server.web.local_time import local_time
 from server.web.paging import Page
 from server.web.rendering import render, translator
 from server.web.session_pages import TEXT_REQUIRED
@@ -87,18 +87,6 @@ def _sort_options(_: Any) -> list[tuple[str, str]]:
     return [*ascending, *((f"-{key}", _(DESCENDING, column=text)) for key, text in ascending)]
 
 
-def _local(zone: str) -> Any:
-    """The template's date formatter for one time zone."""
-    tz = ZoneInfo(zone)
-
-    def when(moment: datetime | None, *, time: bool = True) -> str:
-        if moment is None:
-            return ""
-        return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M" if time else "%Y-%m-%d")
-
-    return when
-
-
 def _choices(db: Session, lang: str) -> dict[str, Any]:
     """The huts and categories the filters and the edit form offer (both are short lists)."""
     huts = db.scalars(select(Hut).order_by(Hut.id)).all()
@@ -117,13 +105,14 @@ def _dates_by_hut(choices: dict[str, Any]) -> Any:
     """The list's date formatter: a date in its hut's time zone."""
 
     def when(moment: datetime | None, hut_id: str) -> str:
-        return str(_local(_zone_of(choices, hut_id))(moment, time=False))
+        return local_time(_zone_of(choices, hut_id))(moment, time=False)
 
     return when
 
 
-def _zone_of(choices: dict[str, Any], hut_id: str) -> str:
-    return str(choices["hut_zones"].get(hut_id, "Asia/Shanghai"))
+def _zone_of(choices: dict[str, Any], hut_id: str) -> str | None:
+    zone = choices["hut_zones"].get(hut_id)
+    return None if zone is None else str(zone)
 
 
 @router.get("/items")
@@ -240,7 +229,7 @@ def _item_page(
             "conditions": [(c.value, CONDITION_WORDS[c]) for c in ItemCondition],
             "settable": [(s.value, STATUS_WORDS[s]) for s in ItemStatus if s in SETTABLE_STATUSES],
             "personal": sees_personal_data(principal),
-            "when": _local(_zone_of(choices, item.hut_id)),
+            "when": local_time(_zone_of(choices, item.hut_id)),
             "done": DONE.get(done) if done else None,
         },
         principal=principal,

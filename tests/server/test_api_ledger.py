@@ -62,6 +62,7 @@ def client(
         ("get", "/api/v1/stocktakes/1"),
         ("get", "/api/v1/supplies"),
         ("post", "/api/v1/loans/1/renew"),
+        ("post", "/api/v1/loans/1/returned"),
         ("post", "/api/v1/items/T0001/clear"),
     ],
 )
@@ -155,6 +156,22 @@ def test_supplies_and_alerts(client: TestClient, staff: dict[str, str]) -> None:
     assert [s["tag"] for s in restock["data"]] == ["C0003"]
     soon = client.get("/api/v1/supplies", params={"alert": "expiring"}, headers=staff).json()
     assert [(s["tag"], s["expires_on"]) for s in soon["data"]] == [("C0001", "2026-12-15")]
+
+
+def test_a_loan_marked_returned_frees_the_item_and_is_audited(
+    client: TestClient, staff: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    loan = client.get("/api/v1/loans", headers=staff).json()["data"][0]
+    back = client.post(f"/api/v1/loans/{loan['id']}/returned", headers=staff)
+    assert back.status_code == 200
+    assert client.get("/api/v1/loans", headers=staff).json()["total"] == 0
+    drill = client.get("/api/v1/items", params={"q": loan["tag"]}).json()["data"][0]
+    assert drill["status"] == "available" and drill["due_at"] is None
+    again = client.post(f"/api/v1/loans/{loan['id']}/returned", headers=staff)
+    assert again.status_code == 409 and again.json()["detail"]["reason"] == "not_on_loan"
+    with sessions() as db:
+        entries = db.scalars(select(AuditEntry).where(AuditEntry.action == "loan.returned")).all()
+    assert [e.entity_id for e in entries] == [str(loan["id"])]
 
 
 def test_item_page_shows_a_held_item(client: TestClient, sessions: sessionmaker[Session]) -> None:

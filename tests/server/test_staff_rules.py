@@ -16,6 +16,7 @@ from server.domain.changes import (
     Effects,
     HoldPlaced,
     ItemChanged,
+    LoanClosed,
     LoanLost,
     LoanRenewed,
     MemberHutsChanged,
@@ -41,6 +42,7 @@ from server.domain.staff_rules import (
     ClearRepair,
     ExpireHold,
     MarkLost,
+    MarkReturned,
     MemberLeaves,
     ReactivateMember,
     RemoveCard,
@@ -135,6 +137,36 @@ def test_mark_lost_closes_the_loan_and_cancels_the_line() -> None:
 
 def test_a_closed_loan_cannot_be_lost() -> None:
     effects = decide(_item(item=replace(ON_LOAN, status=ItemStatus.AVAILABLE)), MarkLost(41))
+    assert _refused(effects) == (Refusal.NOT_ON_LOAN, "电钻 未借出")
+
+
+def test_mark_returned_closes_the_loan_at_the_items_hut_and_frees_the_item() -> None:
+    effects = decide(_item(loan=LOAN), MarkReturned(41))
+    assert effects.reason is None
+    assert effects.changes == (
+        LoanClosed(41, NOW, HUT.id),
+        ItemChanged(7, status=ItemStatus.AVAILABLE),
+    )
+
+
+def test_mark_returned_holds_the_item_for_the_first_in_line() -> None:
+    effects = decide(_item(loan=LOAN, queue=(_waiting(10, 3),)), MarkReturned(41))
+    assert effects.changes[0] == LoanClosed(41, NOW, HUT.id)
+    assert any(isinstance(change, HoldPlaced) for change in effects.changes)
+    assert ItemChanged(7, status=ItemStatus.RESERVED) in effects.changes
+
+
+def test_mark_returned_sends_an_item_that_needs_repair_to_the_workshop() -> None:
+    broken = replace(ON_LOAN, condition=ItemCondition.NEEDS_REPAIR)
+    effects = decide(_item(item=broken, loan=LOAN, queue=(_waiting(10, 3),)), MarkReturned(41))
+    assert effects.changes == (
+        LoanClosed(41, NOW, HUT.id),
+        ItemChanged(7, status=ItemStatus.MAINTENANCE),
+    )
+
+
+def test_a_closed_loan_cannot_be_returned_again() -> None:
+    effects = decide(_item(item=replace(ON_LOAN, status=ItemStatus.AVAILABLE)), MarkReturned(41))
     assert _refused(effects) == (Refusal.NOT_ON_LOAN, "电钻 未借出")
 
 

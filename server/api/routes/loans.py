@@ -60,6 +60,17 @@ def renew_loan(loan_id: RowId, db: DbDep, now: NowDep, stamp: StaffStamp) -> Loa
     return LoanPublic.of(loan, now=now, staff=True)
 
 
+@router.post("/loans/{loan_id}/returned")
+def mark_loan_returned(loan_id: RowId, db: DbDep, now: NowDep, stamp: StaffStamp) -> LoanPublic:
+    """Staff took the item back by hand (at the desk, or a return the hut's scanner missed):
+    the loan closes at the item's hut; the item is lent again, held for the next in line,
+    or (needing repair) in the workshop. 409 for a loan already closed."""
+    with staff_action():
+        loan = staff_actions.mark_returned(db, loan_id=loan_id, now=now, stamp=stamp)
+    db.commit()
+    return LoanPublic.of(loan, now=now, staff=True)
+
+
 @router.post("/loans/{loan_id}/lost")
 def mark_loan_lost(loan_id: RowId, db: DbDep, now: NowDep, stamp: StaffStamp) -> LoanPublic:
     with staff_action():
