@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from server.web import public_pages, session_pages
+from server.web import public_pages, session_pages, transfer_pages
 
 ROUTERS = (
     session_pages.router,
     public_pages.router,
+    transfer_pages.router,
 )
