@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from server.web import public_pages, session_pages, transfer_pages
+from server.web import audit_pages, public_pages, session_pages, transfer_pages, users_pages
 
 ROUTERS = (
     session_pages.router,
     public_pages.router,
     transfer_pages.router,
+    users_pages.router,
+    audit_pages.router,
 )
