@@ -1,6 +1,6 @@
 """Security headers on every response: a Content-Security-Policy, no framing, no MIME
-sniffing, no referrer. A pure ASGI middleware, so it wraps pages, the API, /docs, /redoc
-and the static files alike.
+sniffing, no referrer to other sites. A pure ASGI middleware, so it wraps pages, the API,
+/docs, /redoc and the static files alike.
 
 The pages load nothing inline (their stylesheet is /static/site/site.css). The docs pages of
 fastapi-offline carry inline scripts: their CSP admits exactly those scripts by SHA-256,
@@ -26,7 +26,10 @@ HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: no referrer leaves for another site, and a form of the
+    # console keeps its Origin (with no-referrer a browser sends "Origin: null", which
+    # server.api.auth refuses on a signed-in POST).
+    "Referrer-Policy": "same-origin",
 }
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 
