@@ -1,6 +1,6 @@
 """Security headers on every response: a Content-Security-Policy, no framing, no MIME
-sniffing, no referrer. A pure ASGI middleware, so it wraps pages, the API, /docs, /redoc
-and the static files alike.
+sniffing, no referrer to other sites. A pure ASGI middleware, so it wraps pages, the API,
+/docs, /redoc and the static files alike.
 
 The pages load nothing inline (their stylesheet is /static/site/site.css). The docs pages of
 fastapi-offline carry inline scripts: their CSP admits exactly those scripts by SHA-256,
@@ -26,8 +26,9 @@ HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    # Nothing to other sites; same-origin, so a browser's form post carries its real Origin
-    # (with no-referrer Chromium sends "Origin: null", which the session check refuses).
+    # same-origin, not no-referrer: no referrer leaves for another site, and a form of the
+    # console keeps its Origin (with no-referrer a browser sends "Origin: null", which
+    # server.api.auth refuses on a signed-in POST).
     "Referrer-Policy": "same-origin",
 }
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from server.web import (
     alarm_pages,
+    audit_pages,
     dashboard_pages,
     enrolment_pages,
     items_pages,
@@ -11,6 +12,8 @@ from server.web import (
     members_pages,
     public_pages,
     session_pages,
+    transfer_pages,
+    users_pages,
 )
 
 ROUTERS = (
@@ -21,5 +24,8 @@ ROUTERS = (
     members_pages.router,
     enrolment_pages.router,
     alarm_pages.router,
+    transfer_pages.router,
+    users_pages.router,
+    audit_pages.router,
     public_pages.router,
 )

@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
-from sqlalchemy import select
 
 from server.api.account_schemas import AuditOut
 from server.api.auth import AdminOnly
 from server.api.deps import DbDep
 from server.api.listing import Listing, PageDep, listing, page_of, sorted_by
 from server.storage.staff_models import AuditEntry
+from server.storage.staff_queries import AuditFilter, audit_entries, newest_first
 
 router = APIRouter(prefix="/api/v1", tags=["audit"], dependencies=[AdminOnly])
 
@@ -35,22 +35,13 @@ def list_audit(
     until: Annotated[AwareDatetime | None, Query(description="before, ISO 8601 with zone")] = None,
 ) -> Listing[AuditOut]:
     """Newest first unless ``sort`` says otherwise (``sort=at``: oldest first)."""
-    query = select(AuditEntry)
-    for column, wanted in (
-        (AuditEntry.entity, entity),
-        (AuditEntry.entity_id, entity_id),
-        (AuditEntry.actor, actor),
-        (AuditEntry.action, action),
-    ):
-        if wanted is not None:
-            query = query.where(column == wanted)
-    if since is not None:
-        query = query.where(AuditEntry.at >= since)
-    if until is not None:
-        query = query.where(AuditEntry.at < until)
+    wanted = AuditFilter(entity, entity_id, actor, action, since, until)
+    query = audit_entries(wanted)
     sort = page.sort or "-at"
     query = sorted_by(query, sort, _SORTS, default="id")  # refuses an unknown column
-    if sort.startswith("-"):  # entries of one instant newest first too
+    if sort == "-at":
+        query = newest_first(query)
+    elif sort.startswith("-"):  # entries of one instant newest first too
         query = query.order_by(None).order_by(_SORTS[sort[1:]].desc(), AuditEntry.id.desc())
     rows, total = page_of(db, query, page)
     return listing([AuditOut.of(entry) for entry in rows], total, page)

@@ -1,26 +1,24 @@
 """Spreadsheets in and out: POST a CSV or .xlsx file to import one kind of record (all rows
 or none, with a report of every bad row), GET every record of a kind as CSV or .xlsx.
 
-The upload is counted while it arrives: a file over the limit is refused (413) without
-being read to its end."""
+The upload is counted while it arrives (server.api.uploads): a file over the limit is
+refused (413) without being read to its end."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
-from pathlib import PurePath
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
+from sqlalchemy.orm import Session
 
 from server.api.auth import StaffDep, ViewerOnly, actor_of
 from server.api.deps import DbDep, NowDep
-from server.tabular.reading import FileTooLargeError, Limits, too_large
+from server.api.uploads import FILE_FIELD, limits_of, read_upload, too_large_error
+from server.tabular.reading import FileTooLargeError
 from server.tabular.report import ImportReport
 from server.tabular.runner import run_export, run_import
 from server.tabular.spec import Sheet
@@ -30,12 +28,6 @@ from toolhut.i18n import bilingual
 router = APIRouter(prefix="/api/v1", tags=["import and export"])
 
 TEXT_UNKNOWN_KIND = bilingual("no such kind of record: {kind}")
-TEXT_NO_FILE = bilingual("upload a file (form field file)")
-TEXT_BAD_FORM = bilingual("cannot read the uploaded form")
-
-FILE_FIELD = "file"
-_FORM_OVERHEAD = 64 * 1024  # the multipart boundaries and part headers around the file
-_NAME_LIMIT = 64  # the audit log's entity id
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -59,56 +51,6 @@ def _sheet(request: Request, kind: str) -> Sheet:
     if sheet is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, TEXT_UNKNOWN_KIND.format(kind=kind))
     return sheet
-
-
-def _limits(request: Request) -> Limits:
-    limits: Limits = request.app.state.import_limits
-    return limits
-
-
-def _too_large(limits: Limits) -> HTTPException:
-    return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, too_large(limits))
-
-
-def _missing(reason: str) -> RequestValidationError:
-    error = {"type": "value_error", "loc": ("body", FILE_FIELD), "msg": reason, "input": None}
-    return RequestValidationError([error])
-
-
-async def _capped(stream: AsyncIterator[bytes], limits: Limits) -> AsyncGenerator[bytes, None]:
-    received = 0
-    async for chunk in stream:
-        received += len(chunk)
-        if received > limits.max_bytes + _FORM_OVERHEAD:
-            raise _too_large(limits)
-        yield chunk
-
-
-async def _upload(request: Request, limits: Limits) -> tuple[bytes, str]:
-    """The uploaded file's bytes and its name (without any folder)."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limits.max_bytes + _FORM_OVERHEAD:
-        raise _too_large(limits)
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise _missing(TEXT_NO_FILE)
-    parser = MultiPartParser(
-        request.headers, _capped(request.stream(), limits), max_files=1, max_fields=8
-    )
-    try:
-        form = await parser.parse()
-    except MultiPartException as exc:
-        raise _missing(TEXT_BAD_FORM) from exc
-    try:
-        upload = form.get(FILE_FIELD)
-        if not isinstance(upload, UploadFile):
-            raise _missing(TEXT_NO_FILE)
-        data = await upload.read(limits.max_bytes + 1)
-        if len(data) > limits.max_bytes:
-            raise _too_large(limits)
-        name = PurePath((upload.filename or "").replace("\\", "/")).name or "upload"
-    finally:
-        await form.close()
-    return data, name[-_NAME_LIMIT:]
 
 
 @router.post(
@@ -144,8 +86,9 @@ async def import_sheet(
     every row is checked first; if any is bad, nothing is written and the answer (422)
     names each bad row's line, field and reason."""
     sheet = _sheet(request, kind)
-    limits = _limits(request)
-    data, filename = await _upload(request, limits)
+    limits = limits_of(request)
+    upload = await read_upload(request, limits)
+    data, filename = upload.data, upload.filename
     actor = actor_of(principal, request)
 
     def work() -> ImportReport:
@@ -154,7 +97,7 @@ async def import_sheet(
                 db, sheet, data, filename, dry_run=dry_run, actor=actor, now=now, limits=limits
             )
         except FileTooLargeError as exc:  # pragma: no cover - _upload counted it already
-            raise _too_large(limits) from exc
+            raise too_large_error(limits) from exc
         if report.ok and not dry_run:
             db.commit()
         else:
@@ -181,9 +124,13 @@ def export_sheet(
     kind: str, request: Request, db: DbDep, now: NowDep, format: Format = Format.CSV
 ) -> Response:
     """Every record of ``kind`` as CSV (UTF-8 with BOM, for Excel and WPS) or .xlsx."""
-    sheet = _sheet(request, kind)
+    return export_file(db, _sheet(request, kind), format, now)
+
+
+def export_file(db: Session, sheet: Sheet, format: Format, now: datetime) -> Response:
+    """The download of every record of ``sheet``'s kind (the console's export link too)."""
     body = run_export(db, sheet, format)
-    filename = f"{kind}-{now.date().isoformat()}.{format.value}"
+    filename = f"{sheet.kind}-{now.date().isoformat()}.{format.value}"
     return Response(
         body,
         media_type=format.media_type,

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from sqlalchemy import select
 
 from server.accounts import manage
 from server.api.account_schemas import (
@@ -25,6 +24,7 @@ from server.api.params import RowId
 from server.api.versioning import expected_version, with_etag
 from server.domain.roles import Role
 from server.storage.staff_models import StaffUser
+from server.storage.staff_queries import accounts
 
 router = APIRouter(prefix="/api/v1", tags=["users"], dependencies=[AdminOnly])
 
@@ -45,13 +45,7 @@ def list_users(
     role: Role | None = None,
     disabled: Annotated[bool | None, Query(description="true: only disabled accounts")] = None,
 ) -> Listing[UserOut]:
-    query = select(StaffUser)
-    if role is not None:
-        query = query.where(StaffUser.role == role)
-    if disabled is not None:
-        query = query.where(
-            StaffUser.disabled_at.is_not(None) if disabled else StaffUser.disabled_at.is_(None)
-        )
+    query = accounts(role=role, disabled=disabled)
     rows, total = page_of(db, sorted_by(query, page.sort, _SORTS, default="id"), page)
     return listing([UserOut.of(user) for user in rows], total, page)
 
