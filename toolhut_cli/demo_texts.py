@@ -50,7 +50,7 @@ BANNER = f"""
   Open loans:    {{base}}/api/v1/loans?status=open
   Item page:     {{base}}/i/T0001   (what a phone shows after scanning a label)
   {_zh(_SIGN_IN)} staff console sign-in: {{admin}} / {{password}}
-                 (POST {{base}}/api/v1/auth/sign-in; the password is kept in the data folder)
+  Console:       {{base}}/console   (the password is kept in the data folder)
   Staff view:    curl -H 'Authorization: Bearer {{token}}' {{base}}/api/v1/items
   API docs:      {{base}}/docs
   MQTT broker:   {{broker}}
