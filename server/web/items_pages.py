@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,6 @@ from server.api.listing import PageRequest, page_of
 from server.domain import ItemCondition, ItemStatus
 from server.domain.staff_rules import SETTABLE_STATUSES
 from server.records import items
-from server.records.fields import validated
 from server.records.items import ItemUpdate, StatusFields
 from server.staff_actions import NotFoundError
 from server.storage import queries
@@ -36,7 +36,7 @@ from server.storage.models import Hut, ItemCategory
 from server.web.forms import ConsoleForm, FormErrors, errors_of
 from server.web.guard import PageStaff, PageViewer
 from server.web.language import page_language
-from server.web.list_query import ListQuery
+from server.web.list_query import TEXT_NOT_A_CHOICE, ListQuery
 from server.web.local_time import local_time
 from server.web.paging import Page
 from server.web.rendering import render, translator
@@ -77,6 +77,15 @@ TEXT_LABEL_FAILED = N_("The label could not be made: {reason}")
 DONE = {
     "saved": N_("The item's record is saved."),
     "status": N_("The item's status is changed."),
+}
+TEXT_TOO_LONG = N_("This is too long.")
+TEXT_INVALID = N_("This value cannot be used here.")
+# Pydantic's kinds of refusal, in words of the catalogue.
+PLAIN = {
+    "string_too_short": TEXT_REQUIRED,
+    "string_too_long": TEXT_TOO_LONG,
+    "literal_error": TEXT_NOT_A_CHOICE,
+    "enum": TEXT_NOT_A_CHOICE,
 }
 HISTORY_PAGE = 20
 LABEL_LAYOUT_NAME = "roll62"
@@ -262,8 +271,19 @@ def edit_item(
     version = _text(form, "version")
     values: dict[str, Any] = {**edit, "notes": edit["notes"] or None}
     try:
+        fields = ItemUpdate.model_validate({**values, "version": version or None})
+    except ValidationError as exc:
+        return _item_page(
+            request,
+            principal,
+            db,
+            tag,
+            edit={**edit, "version": version},
+            edit_errors=plain_errors(exc),
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    try:
         with staff_action():
-            fields = validated(ItemUpdate, {**values, "version": version or None})
             expected = fields.version if fields.version is not None else -1
             items.update(
                 db, tag, fields, expected=expected, actor=actor_of(principal, request), now=now
@@ -296,6 +316,20 @@ def edit_item(
     return _after(tag, "saved")
 
 
+def plain_errors(exc: ValidationError) -> FormErrors:
+    """A form's fields refused by the records code's model, each in words of the
+    catalogue (pydantic's own messages are English only)."""
+    errors = FormErrors()
+    for entry in exc.errors(include_url=False):
+        name = str(entry["loc"][0]) if entry["loc"] else None
+        kind = str(entry["type"])
+        message = PLAIN.get(kind) or (TEXT_REQUIRED if kind == "missing" else TEXT_INVALID)
+        errors.add(
+            None if name == "version" else name, TEXT_STALE if name == "version" else message
+        )
+    return errors
+
+
 def _stale(exc: HTTPException | RequestValidationError) -> bool:
     detail = getattr(exc, "detail", None)
     return isinstance(detail, dict) and detail.get("reason") == "stale_version"
@@ -313,8 +347,12 @@ def set_status(
         errors.add("reason", TEXT_REQUIRED)
     if not errors:
         try:
+            fields = StatusFields.model_validate(chosen)
+        except ValidationError as exc:
+            errors = plain_errors(exc)
+    if not errors:
+        try:
             with staff_action():
-                fields = validated(StatusFields, chosen)
                 items.set_status(db, tag, fields, actor=actor_of(principal, request), now=now)
             db.commit()
             return _after(tag, "status")
