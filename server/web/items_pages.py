@@ -41,6 +41,7 @@ from server.web.local_time import local_time
 from server.web.paging import Page
 from server.web.rendering import render, translator
 from server.web.session_pages import TEXT_REQUIRED
+from toolhut.contract import CONTROL_CHARS
 from toolhut.i18n import N_
 
 router = APIRouter(prefix="/console", default_response_class=HTMLResponse, include_in_schema=False)
@@ -88,6 +89,7 @@ PLAIN = {
     "enum": TEXT_NOT_A_CHOICE,
 }
 HISTORY_PAGE = 20
+MAX_TAG = 64  # as the API's path (server.api.params.ItemTagPath)
 LABEL_LAYOUT_NAME = "roll62"
 
 
@@ -176,6 +178,17 @@ def inventory(request: Request, principal: PageViewer, db: DbDep) -> HTMLRespons
     )
 
 
+def _find(db: Session, tag: str) -> Any:
+    """The item on its shelf, or None: also for a path no tag can be (too long, a control
+    character), which never reaches the database."""
+    if len(tag) > MAX_TAG or CONTROL_CHARS.search(tag):
+        return None
+    try:
+        return items.find(db, tag)
+    except NotFoundError:
+        return None
+
+
 def _item_page(
     request: Request,
     principal: Any,
@@ -191,9 +204,8 @@ def _item_page(
     """The item's page; after a refused form, that form refilled with its messages."""
     lang = page_language(request)
     _ = translator(lang)
-    try:
-        shelf = items.find(db, tag)
-    except NotFoundError:
+    shelf = _find(db, tag)
+    if shelf is None:
         return render(
             request,
             "console/error.html",
@@ -266,6 +278,8 @@ def _text(form: dict[str, Any], name: str) -> str:
 def edit_item(
     request: Request, tag: str, form: ConsoleForm, principal: PageStaff, db: DbDep, now: NowDep
 ) -> Response:
+    if _find(db, tag) is None:
+        return _item_page(request, principal, db, tag)
     edit = {name: _text(form, name) for name in ("name_zh", "name_en", "category", "condition")}
     edit["notes"] = _text(form, "notes")
     version = _text(form, "version")
@@ -339,6 +353,8 @@ def _stale(exc: HTTPException | RequestValidationError) -> bool:
 def set_status(
     request: Request, tag: str, form: ConsoleForm, principal: PageStaff, db: DbDep, now: NowDep
 ) -> Response:
+    if _find(db, tag) is None:
+        return _item_page(request, principal, db, tag)
     chosen = {"status": _text(form, "status"), "reason": _text(form, "reason")}
     errors = FormErrors()
     if chosen["status"] not in {s.value for s in SETTABLE_STATUSES}:
@@ -389,9 +405,8 @@ def item_label(
     from labels import ItemLabel, LabelError, RollLayout, make_labels  # loads reportlab
 
     _ = translator(page_language(request))
-    try:
-        item = items.find(db, tag).item
-    except NotFoundError:
+    shelf = _find(db, tag)
+    if shelf is None:
         return render(
             request,
             "console/error.html",
@@ -399,6 +414,7 @@ def item_label(
             principal=principal,
             status_code=status.HTTP_404_NOT_FOUND,
         )
+    item = shelf.item
     try:
         label = ItemLabel.for_item(
             base_url=settings.public_base_url,
