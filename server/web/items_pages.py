@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.accounts.principal import Principal
 from server.api.auth import actor_of, sees_personal_data
 from server.api.deps import DbDep, NowDep, SettingsDep
 from server.api.errors import staff_action
@@ -33,6 +34,7 @@ from server.records.items import ItemUpdate, StatusFields
 from server.staff_actions import NotFoundError
 from server.storage import queries
 from server.storage.models import Hut, ItemCategory
+from server.storage.queries import ItemOnShelf
 from server.web.forms import ConsoleForm, FormErrors, errors_of
 from server.web.guard import PageStaff, PageViewer
 from server.web.language import page_language
@@ -128,6 +130,8 @@ def _zone_of(choices: dict[str, Any], hut_id: str) -> str | None:
 
 @router.get("/items")
 def inventory(request: Request, principal: PageViewer, db: DbDep) -> HTMLResponse:
+    """Every hut's items, a page at a time; a bad filter is named beside it (422) and the
+    list shown without it."""
     lang = page_language(request)
     _ = translator(lang)
     choices = _choices(db, lang)
@@ -178,7 +182,7 @@ def inventory(request: Request, principal: PageViewer, db: DbDep) -> HTMLRespons
     )
 
 
-def _find(db: Session, tag: str) -> Any:
+def _find(db: Session, tag: str) -> ItemOnShelf | None:
     """The item on its shelf, or None: also for a path no tag can be (too long, a control
     character), which never reaches the database."""
     if len(tag) > MAX_TAG or CONTROL_CHARS.search(tag):
@@ -191,7 +195,7 @@ def _find(db: Session, tag: str) -> Any:
 
 def _item_page(
     request: Request,
-    principal: Any,
+    principal: Principal,
     db: Session,
     tag: str,
     *,
@@ -260,6 +264,7 @@ def _item_page(
 
 @router.get("/items/{tag}")
 def item_page(request: Request, tag: str, principal: PageViewer, db: DbDep) -> HTMLResponse:
+    """One item: its record, borrower, status history and loans; staff's forms."""
     return _item_page(request, principal, db, tag)
 
 
