@@ -17,9 +17,11 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.accounts.principal import Principal
 from server.api.auth import actor_of, sees_personal_data
 from server.api.deps import DbDep, NowDep, SettingsDep
 from server.api.errors import staff_action
@@ -28,19 +30,20 @@ from server.api.listing import PageRequest, page_of
 from server.domain import ItemCondition, ItemStatus
 from server.domain.staff_rules import SETTABLE_STATUSES
 from server.records import items
-from server.records.fields import validated
 from server.records.items import ItemUpdate, StatusFields
 from server.staff_actions import NotFoundError
 from server.storage import queries
 from server.storage.models import Hut, ItemCategory
+from server.storage.queries import ItemOnShelf
 from server.web.forms import ConsoleForm, FormErrors, errors_of
 from server.web.guard import PageStaff, PageViewer
 from server.web.language import page_language
-from server.web.list_query import ListQuery
+from server.web.list_query import TEXT_NOT_A_CHOICE, ListQuery
 from server.web.local_time import local_time
 from server.web.paging import Page
 from server.web.rendering import render, translator
 from server.web.session_pages import TEXT_REQUIRED
+from toolhut.contract import CONTROL_CHARS
 from toolhut.i18n import N_
 
 router = APIRouter(prefix="/console", default_response_class=HTMLResponse, include_in_schema=False)
@@ -78,7 +81,17 @@ DONE = {
     "saved": N_("The item's record is saved."),
     "status": N_("The item's status is changed."),
 }
+TEXT_TOO_LONG = N_("This is too long.")
+TEXT_INVALID = N_("This value cannot be used here.")
+# Pydantic's kinds of refusal, in words of the catalogue.
+PLAIN = {
+    "string_too_short": TEXT_REQUIRED,
+    "string_too_long": TEXT_TOO_LONG,
+    "literal_error": TEXT_NOT_A_CHOICE,
+    "enum": TEXT_NOT_A_CHOICE,
+}
 HISTORY_PAGE = 20
+MAX_TAG = 64  # as the API's path (server.api.params.ItemTagPath)
 LABEL_LAYOUT_NAME = "roll62"
 
 
@@ -117,6 +130,8 @@ def _zone_of(choices: dict[str, Any], hut_id: str) -> str | None:
 
 @router.get("/items")
 def inventory(request: Request, principal: PageViewer, db: DbDep) -> HTMLResponse:
+    """Every hut's items, a page at a time; a bad filter is named beside it (422) and the
+    list shown without it."""
     lang = page_language(request)
     _ = translator(lang)
     choices = _choices(db, lang)
@@ -167,9 +182,20 @@ def inventory(request: Request, principal: PageViewer, db: DbDep) -> HTMLRespons
     )
 
 
+def _find(db: Session, tag: str) -> ItemOnShelf | None:
+    """The item on its shelf, or None: also for a path no tag can be (too long, a control
+    character), which never reaches the database."""
+    if len(tag) > MAX_TAG or CONTROL_CHARS.search(tag):
+        return None
+    try:
+        return items.find(db, tag)
+    except NotFoundError:
+        return None
+
+
 def _item_page(
     request: Request,
-    principal: Any,
+    principal: Principal,
     db: Session,
     tag: str,
     *,
@@ -182,9 +208,8 @@ def _item_page(
     """The item's page; after a refused form, that form refilled with its messages."""
     lang = page_language(request)
     _ = translator(lang)
-    try:
-        shelf = items.find(db, tag)
-    except NotFoundError:
+    shelf = _find(db, tag)
+    if shelf is None:
         return render(
             request,
             "console/error.html",
@@ -239,6 +264,7 @@ def _item_page(
 
 @router.get("/items/{tag}")
 def item_page(request: Request, tag: str, principal: PageViewer, db: DbDep) -> HTMLResponse:
+    """One item: its record, borrower, status history and loans; staff's forms."""
     return _item_page(request, principal, db, tag)
 
 
@@ -257,13 +283,26 @@ def _text(form: dict[str, Any], name: str) -> str:
 def edit_item(
     request: Request, tag: str, form: ConsoleForm, principal: PageStaff, db: DbDep, now: NowDep
 ) -> Response:
+    if _find(db, tag) is None:
+        return _item_page(request, principal, db, tag)
     edit = {name: _text(form, name) for name in ("name_zh", "name_en", "category", "condition")}
     edit["notes"] = _text(form, "notes")
     version = _text(form, "version")
     values: dict[str, Any] = {**edit, "notes": edit["notes"] or None}
     try:
+        fields = ItemUpdate.model_validate({**values, "version": version or None})
+    except ValidationError as exc:
+        return _item_page(
+            request,
+            principal,
+            db,
+            tag,
+            edit={**edit, "version": version},
+            edit_errors=plain_errors(exc),
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    try:
         with staff_action():
-            fields = validated(ItemUpdate, {**values, "version": version or None})
             expected = fields.version if fields.version is not None else -1
             items.update(
                 db, tag, fields, expected=expected, actor=actor_of(principal, request), now=now
@@ -296,6 +335,20 @@ def edit_item(
     return _after(tag, "saved")
 
 
+def plain_errors(exc: ValidationError) -> FormErrors:
+    """A form's fields refused by the records code's model, each in words of the
+    catalogue (pydantic's own messages are English only)."""
+    errors = FormErrors()
+    for entry in exc.errors(include_url=False):
+        name = str(entry["loc"][0]) if entry["loc"] else None
+        kind = str(entry["type"])
+        message = PLAIN.get(kind) or (TEXT_REQUIRED if kind == "missing" else TEXT_INVALID)
+        errors.add(
+            None if name == "version" else name, TEXT_STALE if name == "version" else message
+        )
+    return errors
+
+
 def _stale(exc: HTTPException | RequestValidationError) -> bool:
     detail = getattr(exc, "detail", None)
     return isinstance(detail, dict) and detail.get("reason") == "stale_version"
@@ -305,6 +358,8 @@ def _stale(exc: HTTPException | RequestValidationError) -> bool:
 def set_status(
     request: Request, tag: str, form: ConsoleForm, principal: PageStaff, db: DbDep, now: NowDep
 ) -> Response:
+    if _find(db, tag) is None:
+        return _item_page(request, principal, db, tag)
     chosen = {"status": _text(form, "status"), "reason": _text(form, "reason")}
     errors = FormErrors()
     if chosen["status"] not in {s.value for s in SETTABLE_STATUSES}:
@@ -313,8 +368,12 @@ def set_status(
         errors.add("reason", TEXT_REQUIRED)
     if not errors:
         try:
+            fields = StatusFields.model_validate(chosen)
+        except ValidationError as exc:
+            errors = plain_errors(exc)
+    if not errors:
+        try:
             with staff_action():
-                fields = validated(StatusFields, chosen)
                 items.set_status(db, tag, fields, actor=actor_of(principal, request), now=now)
             db.commit()
             return _after(tag, "status")
@@ -351,9 +410,8 @@ def item_label(
     from labels import ItemLabel, LabelError, RollLayout, make_labels  # loads reportlab
 
     _ = translator(page_language(request))
-    try:
-        item = items.find(db, tag).item
-    except NotFoundError:
+    shelf = _find(db, tag)
+    if shelf is None:
         return render(
             request,
             "console/error.html",
@@ -361,6 +419,7 @@ def item_label(
             principal=principal,
             status_code=status.HTTP_404_NOT_FOUND,
         )
+    item = shelf.item
     try:
         label = ItemLabel.for_item(
             base_url=settings.public_base_url,

@@ -1,7 +1,7 @@
-"""The console's inventory and item page in a real Chromium against a real server process
-(the hut stack): filter by a status and a hut and see only rows that match; the item page
-on a phone, nothing wider than its screen and the status a readable word; no CSP refusal
-or script error on the way."""
+"""The console's inventory, item and loans pages in a real Chromium against a real server
+process (the hut stack): filter by a status and a hut and see only rows that match; the item
+page (and the lists) on a phone, nothing wider than its screen and the status a readable
+word; no CSP refusal or script error on the way."""
 
 from __future__ import annotations
 
@@ -128,4 +128,9 @@ def test_the_item_page_fits_a_phone_and_says_its_status(stack: HutStack, chromiu
     assert width <= 390, f"the page is {width} px wide on a 390 px screen"
     button = tab.page.locator("form[action$='/status'] button[type=submit]").bounding_box()
     assert button is not None and button["height"] >= 44
+    for path in ("/console/items", "/console/loans"):  # the lists, as cards on a phone
+        tab.goto(path)
+        width = tab.page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide on a 390 px screen"
+    assert tab.page.locator("tr[id^=loan-] button", has_text="立即提醒").first.is_visible()
     tab.assert_clean()

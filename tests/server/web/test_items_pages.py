@@ -149,7 +149,12 @@ def test_the_item_page_shows_its_record_borrower_and_status_history(
     after = staff.get(done.headers["location"])
     assert "物品状态已更改" in after.text
     assert "修好了" in after.text and "可借" in after.text
-    assert staff.get("/console/items/NOPE-1").status_code == 404
+    for path in ("/console/items/NOPE-1", "/console/items/A%00B", "/console/items/" + "X" * 80):
+        missing = staff.get(path)
+        assert missing.status_code == 404 and "没有这个编号的物品" in missing.text
+    assert staff.get("/console/items/A%00B/label.pdf").status_code == 404
+    posted = staff.post("/console/items/A%00B/status", {"status": "lost", "reason": "x"})
+    assert posted.status_code == 404
 
 
 def test_a_status_needs_a_reason_and_an_item_on_loan_cannot_be_retired(
