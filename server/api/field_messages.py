@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from toolhut.i18n import N_, bilingual
+from toolhut.i18n import N_, bilingual, gettext
 
 _BY_TYPE = {
     "missing": N_("This field is required."),
@@ -46,17 +46,21 @@ _BY_TYPE = {
 _VALUE_ERROR_PREFIX = "Value error, "
 
 
-def message(error: dict[str, Any]) -> str:
-    """The catalogue's text for one pydantic or records error (bilingual), or its own
-    message where the catalogue has none for its type."""
+def message(error: dict[str, Any], lang: str | None = None) -> str:
+    """The catalogue's text for one pydantic or records error, in ``lang`` (a page's) or
+    bilingual (None: the API's), or its own message where the catalogue has none for its
+    type."""
     kind = error.get("type", "")
+    if kind == "string_too_short" and (error.get("ctx") or {}).get("min_length") == 1:
+        kind = "missing"  # an empty required field: "fill this in", not "1 character"
     text = _BY_TYPE.get(kind)
     msg = str(error.get("msg", ""))
     if text is None:
         return msg.removeprefix(_VALUE_ERROR_PREFIX)
     context = {key: _shown(value) for key, value in (error.get("ctx") or {}).items()}
     try:
-        return bilingual(text).format(**context)
+        shown = bilingual(text) if lang is None else gettext(text, lang)
+        return shown.format(**context)
     except (KeyError, IndexError):  # a limit the message names is not in this error
         return msg
 

@@ -13,8 +13,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from server.api.field_messages import message
 from server.web import csrf
 from toolhut.i18n import N_
 
@@ -46,15 +48,21 @@ class FormErrors:
             self.fields.setdefault(name, message)
 
 
-def errors_of(exc: HTTPException | RequestValidationError) -> FormErrors:
-    """The messages of a refused write: each 422 entry beside the field its ``loc`` ends
-    with, anything else above the form."""
+def errors_of(
+    exc: HTTPException | RequestValidationError | ValidationError, lang: str | None = None
+) -> FormErrors:
+    """The messages of a refused write: each 422 entry (or each field a records model
+    refused) beside the field its ``loc`` ends with, in the catalogue's words (in ``lang``,
+    the page's, else bilingual: server.api.field_messages), anything else above the form."""
     errors = FormErrors()
-    if isinstance(exc, RequestValidationError):
-        for entry in exc.errors():
+    if isinstance(exc, RequestValidationError | ValidationError):
+        entries = (
+            exc.errors(include_url=False) if isinstance(exc, ValidationError) else exc.errors()
+        )
+        for entry in entries:
             loc = [part for part in entry.get("loc", ()) if part not in ("body", "query")]
             name = str(loc[0]) if loc else None
-            errors.add(name, str(entry.get("msg", "")))
+            errors.add(name, message(dict(entry), lang))
         return errors
     detail: Any = exc.detail
     if isinstance(detail, dict):

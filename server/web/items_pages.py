@@ -38,7 +38,7 @@ from server.storage.queries import ItemOnShelf
 from server.web.forms import ConsoleForm, FormErrors, errors_of
 from server.web.guard import PageStaff, PageViewer
 from server.web.language import page_language
-from server.web.list_query import TEXT_NOT_A_CHOICE, ListQuery
+from server.web.list_query import ListQuery
 from server.web.local_time import local_time
 from server.web.paging import Page
 from server.web.rendering import render, translator
@@ -80,15 +80,6 @@ TEXT_LABEL_FAILED = N_("The label could not be made: {reason}")
 DONE = {
     "saved": N_("The item's record is saved."),
     "status": N_("The item's status is changed."),
-}
-TEXT_TOO_LONG = N_("This is too long.")
-TEXT_INVALID = N_("This value cannot be used here.")
-# Pydantic's kinds of refusal, in words of the catalogue.
-PLAIN = {
-    "string_too_short": TEXT_REQUIRED,
-    "string_too_long": TEXT_TOO_LONG,
-    "literal_error": TEXT_NOT_A_CHOICE,
-    "enum": TEXT_NOT_A_CHOICE,
 }
 HISTORY_PAGE = 20
 MAX_TAG = 64  # as the API's path (server.api.params.ItemTagPath)
@@ -298,7 +289,7 @@ def edit_item(
             db,
             tag,
             edit={**edit, "version": version},
-            edit_errors=plain_errors(exc),
+            edit_errors=plain_errors(exc, page_language(request)),
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
     try:
@@ -335,17 +326,12 @@ def edit_item(
     return _after(tag, "saved")
 
 
-def plain_errors(exc: ValidationError) -> FormErrors:
-    """A form's fields refused by the records code's model, each in words of the
-    catalogue (pydantic's own messages are English only)."""
-    errors = FormErrors()
-    for entry in exc.errors(include_url=False):
-        name = str(entry["loc"][0]) if entry["loc"] else None
-        kind = str(entry["type"])
-        message = PLAIN.get(kind) or (TEXT_REQUIRED if kind == "missing" else TEXT_INVALID)
-        errors.add(
-            None if name == "version" else name, TEXT_STALE if name == "version" else message
-        )
+def plain_errors(exc: ValidationError, lang: str) -> FormErrors:
+    """A form's fields refused by the records code's model, in the catalogue's words; a
+    refused version is the record having changed meanwhile."""
+    errors = errors_of(exc, lang)
+    if errors.fields.pop("version", None) is not None:
+        errors.add(None, TEXT_STALE)
     return errors
 
 
@@ -370,7 +356,7 @@ def set_status(
         try:
             fields = StatusFields.model_validate(chosen)
         except ValidationError as exc:
-            errors = plain_errors(exc)
+            errors = plain_errors(exc, page_language(request))
     if not errors:
         try:
             with staff_action():
