@@ -72,6 +72,8 @@ FLAGGED = {
 }
 
 
+CONSOLE = "/console"  # the pages' own prefix (server/web)
+
 # Every optional router mounted: the clock's routes are there only where the settings let
 # the clock be moved (demos and tests), and are walked like the others.
 SETTINGS = ServerSettings(db_url="sqlite://", clock=ClockSettings(enabled=True))
@@ -101,46 +103,19 @@ def required_role(dependant: Dependant) -> Role | None:
     return max(roles, key=lambda role: role.rank, default=None)
 
 
-def required_page_role(dependant: Dependant) -> Role | None:
-    """The role a console page's dependencies require (server.web.guard.page_role)."""
-    roles = [
-        Role(name.removeprefix("page_"))
-        for name in _calls(dependant)
-        if name.startswith("page_") and name.removeprefix("page_") in set(Role)
-    ]
-    return max(roles, key=lambda role: role.rank, default=None)
-
-
-def _all_routes(*, pages: bool) -> list[tuple[str, str, Role | None]]:
-    judge = required_page_role if pages else required_role
+def _routes() -> list[tuple[str, str, Role | None]]:
+    """(method, path, role) of every API route, as the app routes requests (the routers'
+    own dependencies included). The console's pages answer a stranger with the sign-in
+    page, not a 401: tests/server/web/test_page_roles.py checks them."""
     return sorted(
-        (method, context.path, judge(context.dependant))
+        (method, context.path, required_role(context.dependant))
         for context in iter_route_contexts(_app().routes)
-        if isinstance(context.original_route, APIRoute)
-        and context.path.startswith(CONSOLE) is pages
+        if isinstance(context.original_route, APIRoute) and not context.path.startswith(CONSOLE)
         for method in context.methods or ()
     )
 
 
-def _routes() -> list[tuple[str, str, Role | None]]:
-    """(method, path, role) of every API route, as the app routes requests (the routers'
-    own dependencies included). The console's pages are checked below, by their own
-    guard (server.web.guard)."""
-    return _all_routes(pages=False)
-
-
-CONSOLE = "/console"
-# Console pages anyone may open: signing in, out, and the language link.
-CONSOLE_OPEN = {
-    ("GET", "/console/sign-in"),
-    ("POST", "/console/sign-in"),
-    ("POST", "/console/sign-out"),
-    ("GET", "/console/language"),
-}
-# One's own password: every signed-in role, even one whose password is still to change.
-CONSOLE_SELF = {("GET", "/console/password"), ("POST", "/console/password")}
 ROUTES = _routes()
-PAGES = _all_routes(pages=True)
 
 
 def _url(path: str) -> str:
@@ -206,7 +181,6 @@ def test_the_route_list_is_derived_and_complete() -> None:
     assert roles[("GET", "/api/v1/huts/{hut_id}/commands")] is Role.VIEWER
     assert roles[("GET", "/api/v1/commands/{command_id}")] is Role.VIEWER
     assert roles[("GET", "/metrics")] is Role.VIEWER  # operational detail: not for strangers
-    assert not any(path.startswith(CONSOLE) for _, path, _ in ROUTES)
 
 
 @pytest.mark.parametrize(("method", "path", "role"), ROUTES, ids=lambda v: str(v))
@@ -271,64 +245,3 @@ def test_the_allowed_role_gets_past_the_check(
     headers = staff_headers(sessions, role)
     response = _ask(client, method, path, headers)
     assert response.status_code not in (401, 403), (method, path, response.text)
-
-
-def test_every_console_page_has_a_role_or_is_named_open() -> None:
-    assert len(PAGES) > 20  # the console's pages were found
-    unguarded = [
-        (method, path)
-        for method, path, role in PAGES
-        if role is None and (method, path) not in CONSOLE_OPEN | CONSOLE_SELF
-    ]
-    assert unguarded == []
-    loose = [
-        (method, path)
-        for method, path, role in PAGES
-        if method not in ("GET", "HEAD")
-        and (method, path) not in CONSOLE_OPEN | CONSOLE_SELF
-        and role is not Role.STAFF
-        and role is not Role.ADMIN
-    ]
-    assert loose == []  # a viewer changes nothing from the console either
-
-
-@pytest.mark.parametrize(("method", "path", "role"), PAGES, ids=lambda v: str(v))
-def test_signed_out_a_console_page_sends_to_sign_in(
-    client: TestClient, method: str, path: str, role: Role | None
-) -> None:
-    if (method, path) in CONSOLE_OPEN:
-        return
-    response = client.request(method, _filled(path), follow_redirects=False)
-    if method == "GET":
-        assert response.status_code == 303, (method, path, response.text)
-        assert response.headers["location"].startswith("/console/sign-in?next=")
-    else:  # refused before anything is read: no session, no form token
-        assert response.status_code in (303, 403), (method, path, response.text)
-    assert "Traceback" not in response.text
-
-
-PAGE_WEAKER = [
-    (method, path, role, weaker)
-    for method, path, role in PAGES
-    if role is not None
-    for weaker in Role
-    if not weaker.allows(role)
-]
-
-
-@pytest.mark.parametrize(("method", "path", "role", "weaker"), PAGE_WEAKER, ids=lambda v: str(v))
-def test_a_weaker_role_gets_the_403_page(
-    client: TestClient,
-    sessions: sessionmaker[Session],
-    method: str,
-    path: str,
-    role: Role,
-    weaker: Role,
-) -> None:
-    """A viewer on every staff page and form, staff on every admin page: a page that
-    names the role, never a trace."""
-    headers = staff_headers(sessions, weaker)
-    response = client.request(method, _filled(path), headers=headers, follow_redirects=False)
-    assert response.status_code == 403, (method, path, response.text)
-    assert "text/html" in response.headers["content-type"]
-    assert "Traceback" not in response.text
