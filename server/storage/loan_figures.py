@@ -38,6 +38,12 @@ def open_loan_counts(db: Session, *, now: datetime) -> OpenLoanCounts:
     return OpenLoanCounts(on_loan=int(on_loan), overdue=int(late))
 
 
+def newest_loan_id(db: Session) -> int:
+    """The id of the newest loan (0: none yet): a loan begun since figures were read makes
+    them out of date. One look at the primary key's end."""
+    return int(db.scalar(select(func.max(Loan.id))) or 0)
+
+
 def loans_per_period(db: Session, starts: Sequence[datetime]) -> list[int]:
     """How many loans began in each period: ``starts`` are the periods' first instants,
     in order; each runs to the next start, the last one open-ended. One GROUP BY."""

@@ -159,16 +159,19 @@ class LoanFigures:
     """The charts' figures before any language: computed at ``at``."""
 
     at: datetime
+    newest_loan: int  # the newest loan's id when they were read
     starts: list[datetime]
     per_week: list[int]
     by_category: list[loan_figures.CategoryCount]
 
 
 class FigureCache:
-    """The last ``LoanFigures`` of one app, reused for ``ttl`` (by the app's clock) within
-    the same week: the two GROUP BYs read twelve weeks of loans, and a dashboard open on
-    many screens, reloaded, need not read them again each time. A loan shows in the
-    charts within ``ttl``; the counts and the huts are read fresh on every page."""
+    """The last ``LoanFigures`` of one app, reused while no loan was begun since, within
+    the same week, for at most ``ttl`` (by the app's clock): the two GROUP BYs read twelve
+    weeks of loans, and a dashboard open on many screens, reloaded, need not read them
+    again each time. A new loan shows at once (one look at the newest loan id); what no
+    new loan tells (an item moved to another category) within ``ttl``. The counts and
+    the huts are read fresh on every page."""
 
     def __init__(self, ttl: timedelta = CHART_TTL) -> None:
         self.ttl = ttl
@@ -177,12 +180,18 @@ class FigureCache:
 
     def figures(self, db: Session, *, now: datetime) -> LoanFigures:
         starts = week_starts(now, zone=hut_zone(DEFAULT_TIMEZONE))
+        newest = loan_figures.newest_loan_id(db)
         with self._lock:
             held = self._held
-        if held is not None and held.starts == starts and held.at <= now < held.at + self.ttl:
+        if (
+            held is not None
+            and (held.starts, held.newest_loan) == (starts, newest)
+            and held.at <= now < held.at + self.ttl
+        ):
             return held
         found = LoanFigures(
             at=now,
+            newest_loan=newest,
             starts=starts,
             per_week=loan_figures.loans_per_period(db, starts),
             by_category=loan_figures.loans_by_category(db, since=starts[0]),

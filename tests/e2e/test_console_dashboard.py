@@ -79,9 +79,8 @@ def test_a_door_opened_and_shut_at_the_hut_shows_on_its_card_without_a_reload(
 
     # A page read now: the loan in both charts, drawn by ECharts from charts.json under
     # the CSP, the figures folded beneath (open for a browser without scripts).
-    other = open_dashboard(stack, chromium)
     poll_until(lambda: stack.staff("/api/v1/loans")["total"] == 1, what="the loan recorded")
-    other.page.reload()
+    other = open_dashboard(stack, chromium)
     for chart in ("weeks", "categories"):
         other.page.wait_for_selector(f'[data-chart="{chart}"] canvas', state="attached")
     other.page.wait_for_function("!document.querySelector('details.figures-box').open")
