@@ -54,29 +54,23 @@ def sign_in(
     target = local_path(form.get("next")) or HOME
     username = form.get("username") if isinstance(form.get("username"), str) else ""
     errors = FormErrors()
+    code = status.HTTP_422_UNPROCESSABLE_CONTENT
     try:
         credentials = SignIn.model_validate(
             {"username": username, "password": form.get("password") or ""}
         )
         user, secret = open_session(request, db, now, settings, credentials)
-    except ValidationError as exc:
+    except ValidationError as exc:  # a field left empty (or past any sane length)
         for entry in exc.errors(include_url=False):
             errors.add(str(entry["loc"][0]), TEXT_REQUIRED)
-    except HTTPException as exc:
-        errors = errors_of(exc)
-        code = exc.status_code
-        return render(
-            request,
-            "console/sign_in.html",
-            {"next": target, "username": username, "errors": errors},
-            status_code=code,
-        )
+    except HTTPException as exc:  # wrong password (401), throttled (429)
+        errors, code = errors_of(exc), exc.status_code
     if errors:
         return render(
             request,
             "console/sign_in.html",
             {"next": target, "username": username, "errors": errors},
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            status_code=code,
         )
     response = RedirectResponse(
         PASSWORD_PATH if user.must_change_password else target, status.HTTP_303_SEE_OTHER

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -48,27 +49,20 @@ def test_api_docs_load_nothing_from_another_host(base_url: str, page: str) -> No
     assert httpx.get(base_url + "/openapi.json").json()["info"]["title"] == "Tool hut server"
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
 @pytest.mark.parametrize(("page", "drawn"), [("/docs", ".opblock"), ("/redoc", "h1"), ("/", "h1")])
-def test_pages_work_in_a_real_browser_under_their_csp(base_url: str, page: str, drawn: str) -> None:
+def test_pages_work_in_a_real_browser_under_their_csp(
+    base_url: str, page: str, drawn: str, chromium: Any
+) -> None:
+    """In the session's one Chromium (tests/support/browser.py: a loud skip without it)."""
+    context = chromium.new_context()
     try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright NOT installed: the CSP was NOT checked in a browser")
-    if not CHROMIUM.exists():
-        pytest.skip("chromium NOT found: the CSP was NOT checked (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            tab = browser.new_page()
-            messages: list[str] = []
-            tab.on("console", lambda message: messages.append(message.text))
-            tab.goto(base_url + page)
-            tab.wait_for_selector(drawn, timeout=30_000)  # the page's scripts ran and drew it
-        finally:
-            browser.close()
+        tab = context.new_page()
+        messages: list[str] = []
+        tab.on("console", lambda message: messages.append(message.text))
+        tab.goto(base_url + page)
+        tab.wait_for_selector(drawn, timeout=30_000)  # the page's scripts ran and drew it
+    finally:
+        context.close()
     refused = [m for m in messages if "Content Security Policy" in m]
     # Only what is not ours may be refused (ReDoc's logo from its CDN).
     assert all("https://cdn.redoc.ly/" in m for m in refused), refused
