@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.domain import BatchView, StockView
+from server.domain import BatchView, StockView, expiring, restock_needed
 from server.storage.models import Consumable, ConsumableBatch
 
 
@@ -96,3 +96,13 @@ def refill_marks(db: Session, *, hut_id: str | None = None) -> dict[str, tuple[i
     if hut_id is not None:
         query = query.where(Consumable.hut_id == hut_id)
     return {tag: (batch_id or 0, name_en) for tag, name_en, batch_id in db.execute(query)}
+
+
+def low_stock(db: Session, *, hut_id: str | None = None) -> list[StockView]:
+    """The supplies at or below their minimum level, emptiest first (domain's rule)."""
+    return restock_needed(stock(db, hut_id=hut_id))
+
+
+def expiring_batches(db: Session, now: datetime, *, hut_id: str | None = None) -> list[BatchView]:
+    """The batches expiring within the warning window (domain's rule), soonest first."""
+    return expiring(batches(db, hut_id=hut_id), now)

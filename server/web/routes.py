@@ -12,6 +12,7 @@ from server.web import (
     members_pages,
     public_pages,
     session_pages,
+    supplies_pages,
     transfer_pages,
     users_pages,
 )
@@ -21,6 +22,7 @@ ROUTERS = (
     dashboard_pages.router,
     items_pages.router,
     loans_pages.router,
+    supplies_pages.router,
     members_pages.router,
     enrolment_pages.router,
     alarm_pages.router,

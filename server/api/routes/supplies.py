@@ -12,7 +12,6 @@ from server.api.auth import ViewerOnly
 from server.api.deps import DbDep, NowDep
 from server.api.schemas import SuppliesPublic, SupplyPublic
 from server.api.staff_schemas import SuppliesStaff, SupplyStaff
-from server.domain import expiring, restock_needed
 from server.storage import consumables
 from toolhut.contract import HUT_ID_PATTERN
 
@@ -43,11 +42,13 @@ def list_supplies(
     """Stock per hut; ``alert=restock``: at or below minimum; ``alert=expiring``: batches
     expiring within 30 days."""
     if alert is SupplyAlert.EXPIRING:
-        batches = expiring(consumables.batches(db, hut_id=hut), now)
+        batches = consumables.expiring_batches(db, now, hut_id=hut)
         data = [SupplyStaff.of_batch(batch) for batch in batches]
     else:
-        stock = consumables.stock(db, hut_id=hut)
-        if alert is SupplyAlert.RESTOCK:
-            stock = restock_needed(stock)
+        stock = (
+            consumables.low_stock(db, hut_id=hut)
+            if alert is SupplyAlert.RESTOCK
+            else consumables.stock(db, hut_id=hut)
+        )
         data = [SupplyStaff.of_stock(row) for row in stock]
     return SuppliesStaff(data=data, count=len(data))
