@@ -34,6 +34,7 @@ PAGES = {
     "members": "/console/members",
     "member": "/console/members/1",
     "loans": "/console/loans",
+    "supplies": "/console/supplies",
     "alarms": "/console/alarms",
     "import-export": "/console/transfer",
     "users": "/console/users",

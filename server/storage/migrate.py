@@ -6,17 +6,20 @@ import functools
 import logging
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, text
+# Alembic announces each of its plugins at INFO when it is imported: noise in a server's
+# log, and on the demo's screen. So the level is set before the import (this module is the
+# only one of ours that imports Alembic).
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
-from server.storage.db import make_engine
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from alembic.runtime.migration import MigrationContext  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
+from sqlalchemy import Connection, Engine, text  # noqa: E402
+
+from server.storage.db import make_engine  # noqa: E402
 
 log = logging.getLogger(__name__)
-# Alembic announces each of its plugins at INFO on every start: noise in a server's log.
-logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 # Next to this module, so it works from a source checkout and from an installed wheel.
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

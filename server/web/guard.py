@@ -30,8 +30,9 @@ class PageNotFound(Exception):
     """What a console page names does not exist (a member, a request): a 404 page that
     says so, in the reader's language (``message`` is a message id, ``fields`` fill it)."""
 
-    def __init__(self, message: str, **fields: object) -> None:
+    def __init__(self, message: str, *, principal: Principal | None = None, **fields: object):
         self.message = message
+        self.principal = principal  # who asked, for the menu (None: the page has none)
         self.fields = fields
 
 
@@ -123,6 +124,7 @@ def install(app: FastAPI) -> None:
             request,
             "console/error.html",
             {"message": translator(page_language(request))(exc.message, **exc.fields)},
+            principal=exc.principal,
             status_code=status.HTTP_404_NOT_FOUND,
         )
 

@@ -36,7 +36,7 @@ from server.storage import queries
 from server.storage.models import Hut, ItemCategory
 from server.storage.queries import ItemOnShelf
 from server.web.forms import ConsoleForm, FormErrors, errors_of
-from server.web.guard import PageStaff, PageViewer
+from server.web.guard import PageNotFound, PageStaff, PageViewer
 from server.web.language import page_language
 from server.web.list_query import ListQuery
 from server.web.local_time import local_time
@@ -201,13 +201,7 @@ def _item_page(
     _ = translator(lang)
     shelf = _find(db, tag)
     if shelf is None:
-        return render(
-            request,
-            "console/error.html",
-            {"message": _(TEXT_NO_ITEM)},
-            principal=principal,
-            status_code=status.HTTP_404_NOT_FOUND,
-        )
+        raise PageNotFound(TEXT_NO_ITEM, principal=principal)
     item = shelf.item
     choices = _choices(db, lang)
     query = ListQuery(request.query_params)
@@ -398,13 +392,7 @@ def item_label(
     _ = translator(page_language(request))
     shelf = _find(db, tag)
     if shelf is None:
-        return render(
-            request,
-            "console/error.html",
-            {"message": _(TEXT_NO_ITEM)},
-            principal=principal,
-            status_code=status.HTTP_404_NOT_FOUND,
-        )
+        raise PageNotFound(TEXT_NO_ITEM, principal=principal)
     item = shelf.item
     try:
         label = ItemLabel.for_item(

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
 
 from server.web.forms import FormErrors
 from server.web.paging import MAX_LIMIT
@@ -17,6 +19,7 @@ TEXT_NOT_A_NUMBER = N_("Give a whole number, 0 or more.")
 TEXT_TOO_LONG_SEARCH = N_("Search for at most 100 characters.")
 TEXT_BAD_CHARACTER = N_("This text holds a character that cannot be searched for.")
 MAX_SEARCH = 100
+MAX_BACK = 1000  # characters of a list's query a row's form carries back
 MAX_OFFSET = 2**31 - 1
 
 
@@ -59,3 +62,12 @@ class ListQuery:
     def window(self) -> tuple[int | None, int | None]:
         """``offset`` and ``limit`` (Page.of clamps the limit)."""
         return self.whole("offset"), self.whole("limit", most=MAX_LIMIT * 1000)
+
+
+def back_to(form: Mapping[str, Any], keys: Collection[str]) -> dict[str, str]:
+    """The list's query a row's form was posted from (its ``back`` field: the filters and
+    the page), only ``keys`` of it; each is checked again when the list is shown."""
+    text = form.get("back")
+    if not isinstance(text, str) or len(text) > MAX_BACK:
+        return {}
+    return {key: value for key, value in parse_qsl(text) if key in keys}

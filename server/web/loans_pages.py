@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -34,9 +34,9 @@ from server.storage import queries
 from server.storage.audit import Stamp
 from server.storage.models import Hut, Loan
 from server.web.forms import ConsoleForm, FormErrors, errors_of
-from server.web.guard import PageStaff, PageViewer
+from server.web.guard import PageNotFound, PageStaff, PageViewer
 from server.web.language import page_language
-from server.web.list_query import ListQuery
+from server.web.list_query import ListQuery, back_to
 from server.web.local_time import local_time
 from server.web.paging import Page
 from server.web.rendering import render, translator
@@ -54,7 +54,6 @@ DONE = {
 }
 TEXT_NOTHING_OPEN = N_("This member has no open loans to be reminded of.")
 TEXT_NO_LOAN = N_("There is no such loan.")
-MAX_BACK = 1000  # characters of the list's query a form carries back
 
 
 def _filters(
@@ -130,14 +129,6 @@ def loans_page(request: Request, principal: PageViewer, db: DbDep, now: NowDep) 
     return _page(request, principal, db, now, request.query_params)
 
 
-def _back(form: Mapping[str, Any]) -> dict[str, str]:
-    """The list's query the form was posted from (its filters and page), checked again."""
-    text = form.get("back")
-    if not isinstance(text, str) or len(text) > MAX_BACK:
-        return {}
-    return {key: value for key, value in parse_qsl(text) if key in ("state", "hut", "q", "offset")}
-
-
 def _act(
     request: Request,
     form: Mapping[str, Any],
@@ -150,7 +141,7 @@ def _act(
 ) -> Response:
     """Do ``action`` and come back to the list, or show the list with the reason
     beside the loan."""
-    back = _back(form)
+    back = back_to(form, ("state", "hut", "q", "offset"))
     stamp = staff_stamp(principal, request, now)
     try:
         with staff_action():
@@ -226,14 +217,7 @@ def act_on_loan(
         "lost": ("lost", _lost),
     }
     if verb not in actions:
-        _ = translator(page_language(request))
-        return render(
-            request,
-            "console/error.html",
-            {"message": _(TEXT_NO_LOAN)},
-            principal=principal,
-            status_code=status.HTTP_404_NOT_FOUND,
-        )
+        raise PageNotFound(TEXT_NO_LOAN, principal=principal)
     done, action = actions[verb]
     return _act(request, form, principal, db, now, _loan_id(loan_id), done, action)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -31,7 +31,7 @@ from server.storage.models import Hut
 from server.web.forms import ConsoleForm, errors_of
 from server.web.guard import PageStaff, PageViewer
 from server.web.language import page_language
-from server.web.list_query import ListQuery
+from server.web.list_query import ListQuery, back_to
 from server.web.paging import Page
 from server.web.rendering import render
 from toolhut.i18n import N_
@@ -45,7 +45,6 @@ STATES = {
     "expiring": N_("Expiring within 30 days"),
 }
 TEXT_DELIVERED = N_("The delivery is recorded.")
-MAX_BACK = 500
 
 
 def _page(
@@ -99,19 +98,12 @@ def supplies_page(request: Request, principal: PageViewer, db: DbDep, now: NowDe
     return _page(request, principal, db, now, request.query_params)
 
 
-def _back(form: Mapping[str, Any]) -> dict[str, str]:
-    text = form.get("back")
-    if not isinstance(text, str) or len(text) > MAX_BACK:
-        return {}
-    return {key: value for key, value in parse_qsl(text) if key in ("state", "hut", "offset")}
-
-
 @router.post("/supplies/{tag}/deliveries")
 def record_delivery(
     request: Request, tag: str, form: ConsoleForm, principal: PageStaff, db: DbDep, now: NowDep
 ) -> Response:
     """A delivery of ``tag``: its quantity and, if it has one, its expiry date."""
-    back = _back(form)
+    back = back_to(form, ("state", "hut", "offset"))
     values = {
         "quantity": form.get("quantity") or None,
         "expires_on": form.get("expires_on") or None,
