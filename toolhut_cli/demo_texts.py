@@ -60,7 +60,7 @@ BANNER = f"""
 
 # Added under the emulator's line that starts with the key: what it means at the hut.
 HUT_NOTES = {
-    "lock released for": _zh(N_("Unlocked")) + " unlocked: type `door open` now",
+    "lock released for": _zh(N_("Door unlocked")) + " unlocked: type `door open` now",
     "lock engaged": _zh(N_("Locked again")) + " the door is locked again",
     "sent alarm kind=forced_open active=1": _zh(N_("Forced-open alarm"))
     + " forced-open alarm: opened while locked",

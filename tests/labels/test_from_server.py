@@ -116,15 +116,18 @@ def test_supplies_get_labels_that_open_a_public_page(
 
     status, page = _get(urls[0])
     assert status == 200
-    assert "创可贴" in page and "Plasters" in page and "有货" in page and "In stock" in page
+    assert "创可贴" in page and "有货" in page  # Chinese first
+    status, page = _get(urls[0] + "?lang=en")  # English by the language switch
+    assert status == 200 and "Plasters" in page and "In stock" in page
     status, page = _get(urls[2])
-    assert status == 200 and "暂时缺货" in page and "Out of stock" in page
+    assert status == 200 and "暂时缺货" in page
+    assert "Out of stock" in _get(urls[2] + "?lang=en")[1]
     for _, page in (_get(urls[0]), _get(f"{server.base_url}/api/v1/supplies/public")):
         # Nobody's name, flat or card, and no counts or batches either.
         for private in ("张阿姨", "3-201", "04A1B2C3", "quantity", "expires"):
             assert private not in page
     status, page = _get(f"{server.base_url}/i/C9999")
-    assert status == 404 and "Not found" in page
+    assert status == 404 and "不在工具屋的登记中" in page
 
 
 def test_a_hut_larger_than_a_page_of_the_api_gets_every_label(

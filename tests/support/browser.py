@@ -78,8 +78,10 @@ def new_tab(browser: Any, base: str, *, viewport: dict[str, int] | None = None) 
     return tab
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def chromium() -> Iterator[Any]:
-    """One Chromium for the session's browser tests (each test opens its own contexts)."""
+    """A Chromium of the test's own. Not one per session: Playwright's sync API keeps an
+    event loop running in the main thread while it is open, and every asyncio.run of a
+    later test would then fail."""
     with chromium_browser() as browser:
         yield browser
