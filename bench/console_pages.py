@@ -58,7 +58,7 @@ def prepare(db_url: str) -> tuple[str, str]:
         with make_sessionmaker(engine).begin() as db:
             user = create_user(
                 db, username="bench-admin", password=PASSWORD, role=Role.ADMIN,
-                now=datetime.now(UTC) - timedelta(days=1),
+                now=datetime.now(UTC) - timedelta(days=1), must_change_password=False,
             )  # fmt: skip
             _, secret = issue_token(
                 db, user, name="bench", now=datetime.now(UTC), lifetime=timedelta(days=1)
@@ -71,7 +71,8 @@ def prepare(db_url: str) -> tuple[str, str]:
 @contextmanager
 def server(db_url: str, mqtt_url: str, tmp: Path) -> Any:
     port = free_port()
-    secret = new_secret_file(tmp / "server-secret")
+    secret = tmp / "server-secret"
+    new_secret_file(secret)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLHUT_SERVER_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "toolhut_cli.cli", "server", "--db", db_url, "--mqtt", mqtt_url,
