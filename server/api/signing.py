@@ -1,6 +1,6 @@
 """Opening and closing a console session: the checks of a sign-in (throttle, password)
-and the session cookie. The API's sign-in route and the console's sign-in page both go
-through here, so a browser and a script meet the same rules."""
+and the session cookie, and a change of one's own password. The API's routes and the
+console's pages both go through here, so a browser and a script meet the same rules."""
 
 from __future__ import annotations
 
@@ -11,12 +11,16 @@ from typing import Any
 from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
+from server.accounts import manage
+from server.accounts.principal import Principal, Via
 from server.accounts.sessions import start_session
 from server.accounts.sign_in import authenticate
 from server.api.account_schemas import SignIn
-from server.api.auth import SESSION_COOKIE, throttled, unauthorised
+from server.api.auth import SESSION_COOKIE, actor_of, throttled, unauthorised
 from server.api.deps import client_address
+from server.api.errors import staff_action
 from server.api.throttle import SignInThrottle
+from server.domain.record_errors import InvalidFieldsError
 from server.settings import ServerSettings
 from server.storage.staff_models import StaffUser
 from toolhut.i18n import bilingual
@@ -47,6 +51,39 @@ def open_session(
     db.commit()
     log.info("staff account %d signed in (address %s)", user.id, address)
     return user, secret
+
+
+def change_own_password(
+    request: Request, db: Session, now: datetime, principal: Principal, *, current: str, new: str
+) -> StaffUser:
+    """The signed-in account's new password, committed: 429 while the account or the
+    address is throttled, a wrong current password counted as a failed sign-in, each
+    weakness of the new one named (staff_action's 422). The account's other sessions end;
+    the one asking stays signed in."""
+    limiter: SignInThrottle = request.app.state.sign_in_throttle
+    address = client_address(request)
+    wait = limiter.retry_after(principal.username, address, now=now)
+    if wait is not None:
+        raise throttled(wait)
+    with staff_action():
+        user = manage.account(db, principal.user_id)
+        try:
+            manage.change_password(
+                db,
+                user,
+                current=current,
+                new=new,
+                actor=actor_of(principal, request),
+                now=now,
+                keep_session=principal.credential_id if principal.via is Via.SESSION else None,
+            )
+        except InvalidFieldsError as exc:
+            if any(error.field == "current" for error in exc.errors):
+                limiter.failed(principal.username, address, now=now)
+            raise
+    db.commit()
+    log.info("staff account %d changed its password", user.id)
+    return user
 
 
 def _cookie_options(request: Request, settings: ServerSettings) -> dict[str, Any]:

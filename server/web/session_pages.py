@@ -11,16 +11,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from server.accounts import manage
-from server.accounts.principal import Via
 from server.accounts.sessions import end_session
 from server.api.account_schemas import SignIn
-from server.api.auth import SESSION_COOKIE, actor_of, throttled
-from server.api.deps import DbDep, NowDep, SettingsDep, client_address
-from server.api.errors import staff_action
-from server.api.signing import clear_session_cookie, open_session, set_session_cookie
-from server.api.throttle import SignInThrottle
-from server.domain.record_errors import InvalidFieldsError
+from server.api.auth import SESSION_COOKIE
+from server.api.deps import DbDep, NowDep, SettingsDep
+from server.api.signing import (
+    change_own_password,
+    clear_session_cookie,
+    open_session,
+    set_session_cookie,
+)
 from server.web.forms import ConsoleForm, FormErrors, errors_of
 from server.web.guard import PASSWORD_PATH, SIGN_IN_PATH, PageSignedIn
 from server.web.language import LANG_COOKIE
@@ -108,32 +108,9 @@ def change_password(
             errors.add(name, TEXT_REQUIRED)
     if new and again and new != again:
         errors.add("again", TEXT_PASSWORDS_DIFFER)
-    limiter: SignInThrottle = request.app.state.sign_in_throttle
-    address = client_address(request)
     if not errors:
-        wait = limiter.retry_after(principal.username, address, now=now)
         try:
-            if wait is not None:
-                raise throttled(wait)
-            with staff_action():
-                user = manage.account(db, principal.user_id)
-                try:
-                    manage.change_password(
-                        db,
-                        user,
-                        current=current,
-                        new=new,
-                        actor=actor_of(principal, request),
-                        now=now,
-                        keep_session=(
-                            principal.credential_id if principal.via is Via.SESSION else None
-                        ),
-                    )
-                except InvalidFieldsError as exc:
-                    if any(error.field == "current" for error in exc.errors):
-                        limiter.failed(principal.username, address, now=now)
-                    raise
-            db.commit()
+            change_own_password(request, db, now, principal, current=current, new=new)
             return render(request, "console/password.html", {"changed": True}, principal=principal)
         except (HTTPException, RequestValidationError) as exc:
             db.rollback()

@@ -17,7 +17,6 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from server.accounts import manage
-from server.accounts.principal import Via
 from server.accounts.sessions import end_session
 from server.accounts.tokens import tokens_of
 from server.api.account_schemas import (
@@ -37,14 +36,16 @@ from server.api.auth import (
     ViewerDep,
     actor_of,
     same_origin,
-    throttled,
 )
-from server.api.deps import DbDep, NowDep, SettingsDep, client_address
+from server.api.deps import DbDep, NowDep, SettingsDep
 from server.api.errors import staff_action
 from server.api.params import RowId
-from server.api.signing import clear_session_cookie, open_session, set_session_cookie
-from server.api.throttle import SignInThrottle
-from server.domain.record_errors import InvalidFieldsError
+from server.api.signing import (
+    change_own_password,
+    clear_session_cookie,
+    open_session,
+    set_session_cookie,
+)
 from toolhut.i18n import bilingual
 
 log = logging.getLogger(__name__)
@@ -169,30 +170,7 @@ def change_password(
 ) -> SignedIn:
     """A new password of one's own: the current one, and a strong new one (each weakness
     named). The account's other sessions end; this one stays signed in."""
-    limiter: SignInThrottle = request.app.state.sign_in_throttle
-    address = client_address(request)
-    wait = limiter.retry_after(principal.username, address, now=now)
-    if wait is not None:
-        raise throttled(wait)
-    user = _me(principal, db)
-    keep = principal.credential_id if principal.via is Via.SESSION else None
-    with staff_action():
-        try:
-            manage.change_password(
-                db,
-                user,
-                current=body.current,
-                new=body.new,
-                actor=actor_of(principal, request),
-                now=now,
-                keep_session=keep,
-            )
-        except InvalidFieldsError as exc:
-            if any(error.field == "current" for error in exc.errors):
-                limiter.failed(principal.username, address, now=now)
-            raise
-    db.commit()
-    log.info("staff account %d changed its password", user.id)
+    user = change_own_password(request, db, now, principal, current=body.current, new=body.new)
     return SignedIn(user=UserOut.of(user), must_change_password=False)
 
 
