@@ -44,7 +44,7 @@ _DEMO = N_("Tool hut demo")
 _SIGN_IN = N_("Staff sign-in")
 BANNER = f"""
 {_zh(_DEMO)} Tool hut demo is running — hut "{{hut}}", topic prefix "{{prefix}}"
-  Inventory:     {{base}}/          (every hut's shelf, refreshes by itself)
+  Inventory:     {{base}}/          (every hut's shelf; an item's page refreshes by itself)
   Ready:         {{base}}/readyz    (database, broker, migrations; {{base}}/healthz: alive)
   Items:         {{base}}/api/v1/items
   Open loans:    {{base}}/api/v1/loans?status=open
