@@ -74,6 +74,7 @@ def create_app(
         alarms,
         anomalies,
         audit,
+        community,
         door_sessions,
         enrolments,
         health,
@@ -131,7 +132,7 @@ def create_app(
         *(account, users, audit),
         *(access, health, huts, enrolments, items, loans, door_sessions, supplies),
         *(reminder_routes, transfer_routes, member_routes, command_routes),
-        *(alarms, anomalies, metrics_route),
+        *(alarms, anomalies, metrics_route, community),
     )
     app.state.sheets = registry()  # kind -> Sheet, for import and export
     app.state.import_limits = Limits()
