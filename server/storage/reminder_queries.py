@@ -146,9 +146,9 @@ def claimed_stages(db: Session, subjects: Sequence[str]) -> set[tuple[str, str]]
     found: set[tuple[str, str]] = set()
     if _is_postgres(db):
         for start in range(0, len(subjects), 50_000):
-            part = list(subjects[start : start + 50_000])
+            chunk = list(subjects[start : start + 50_000])
             found.update(
-                (subject, stage) for subject, stage in db.execute(_PG_CLAIMED, {"subjects": part})
+                (subject, stage) for subject, stage in db.execute(_PG_CLAIMED, {"subjects": chunk})
             )
         return found
     for start in range(0, len(subjects), 5000):
