@@ -8,7 +8,7 @@ list says is summed up in a digest of the cards' access (hashed once for all hut
 hut's own part, keyed with the hut's card key and stored on each hut's row with the
 version: a check finds a hut whose digest differs from the cards' now and publishes it
 (only the huts a change concerns), and a second process checking the same moment finds
-the new digest and publishes nothing. The salt is new with each list
+the hut's version moved, checks again and publishes nothing. The salt is new with each list
 published, never with each check. Card hashes are keyed with the hut's card key, and each
 list is sealed with the hut's key: only this server's lists open a hut's door.
 """
@@ -19,7 +19,7 @@ import hmac
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha256
@@ -185,57 +185,115 @@ def publish_allowlists(
     keyring: HutKeyring,
     clock: Clock,
     force: bool = True,
+    huts: Collection[str] | None = None,
+    unless_published_since: datetime | None = None,
 ) -> list[Allowlist]:
-    """Publish the allowlist (retained) of every hut, or with ``force=False`` only of the
-    huts whose last published list says something else than the cards say now.
+    """Publish the allowlist (retained) of every hut (or of ``huts``), or with
+    ``force=False`` only of the huts whose last published list says something else than
+    the cards say now. ``unless_published_since`` (with ``force``): skip a hut whose list
+    was published since then (by another process that heard the same gateway: its version
+    is the time of publishing, in ms).
 
-    Each list is published, and its PUBACK awaited, while the huts' rows are locked: a
-    second server publishing at the same time waits, then reads the cards after the first
-    committed, so the retained list never goes back to an older version or content."""
-    if not force:
-        with sessions() as db:
-            access = card_access_list(db)
-            if all(
-                hut.allowlist_digest == access.for_hut(hut).digest(keyring(hut.id))
-                for hut in queries.list_huts(db)
-            ):
-                return []
-    now = clock()
-    lists = []
-    with sessions() as db, db.begin():
-        huts = queries.lock_huts(db)
-        access = card_access_list(db)  # after the locks: see the comment above
-        for hut in huts:
-            key = keyring(hut.id)
+    The lists are built (hashed and sealed) from one read of the huts and then the cards,
+    holding no lock. Each is then published in a transaction of its own that locks its
+    hut's row and goes on only if the hut's version is still the one read before the
+    cards: a list that another process published meanwhile was built from cards read
+    later, so the retained list never goes back to an older version or content. A hut
+    whose version moved is checked again (``force=False``) from a fresh read."""
+    published: list[Allowlist] = []
+    wanted = None if huts is None else frozenset(huts)
+    since_ms = None if unless_published_since is None else _ms(unless_published_since)
+    while True:
+        moved = _publish_round(
+            sessions, publisher, topics=topics, keyring=keyring, clock=clock,
+            force=force, huts=wanted, since_ms=since_ms, published=published,
+        )  # fmt: skip
+        if not moved:
+            return published
+        wanted, force = moved, False
+
+
+@dataclass(frozen=True, slots=True)
+class _Due:
+    """A hut's list to publish, as read: its version before the cards, what it says."""
+
+    read_version: int
+    access: HutAccessList
+    digest: str
+
+
+def _publish_round(
+    sessions: sessionmaker[Session],
+    publisher: Publisher,
+    *,
+    topics: Topics,
+    keyring: HutKeyring,
+    clock: Clock,
+    force: bool,
+    huts: frozenset[str] | None,
+    since_ms: int | None,
+    published: list[Allowlist],
+) -> frozenset[str]:
+    """One read, then each list built, sealed and published in turn (one in memory at a
+    time); returns the huts whose version moved meanwhile."""
+    due: list[_Due] = []
+    with sessions() as db:
+        rows = [hut for hut in queries.list_huts(db) if huts is None or hut.id in huts]
+        access = card_access_list(db)  # after the huts: see the docstring above
+        for hut in rows:
             hut_access = access.for_hut(hut)
-            digest = hut_access.digest(key)
+            digest = hut_access.digest(keyring(hut.id))
             if not force and hut.allowlist_digest == digest:
                 continue
-            # A millisecond floor keeps versions growing even if the database was rebuilt.
-            version = queries.next_allowlist_version(hut, at_least=int(now.timestamp() * 1000))
-            hut.allowlist_digest = digest
+            if since_ms is not None and since_ms < hut.allowlist_version:
+                continue
+            due.append(_Due(hut.allowlist_version, hut_access, digest))
+    moved: set[str] = set()
+    for item in due:
+        hut_id = item.access.hut_id
+        key = keyring(hut_id)
+        now = clock()
+        # A millisecond floor keeps versions growing even if the database was rebuilt;
+        # it is the time of publishing (unless_published_since reads it).
+        version = max(item.read_version + 1, _ms(now))
+        allowlist = item.access.allowlist(key=key, version=version, issued=now)
+        payload = allowlist.sealed(key)  # hashed and sealed before the hut's row is locked
+        with sessions() as db, db.begin():
+            locked = queries.lock_hut(db, hut_id)
+            if locked is None:
+                continue  # removed meanwhile
+            if locked.allowlist_version != item.read_version:
+                moved.add(hut_id)
+                continue
+            locked.allowlist_version = version
+            locked.allowlist_digest = item.digest
             # Written before the publish: on SQLite this takes the write lock, so a second
             # publisher fails here (and retries) rather than after publishing a list.
             db.flush()
-            allowlist = hut_access.allowlist(key=key, version=version, issued=now)
-            info = publisher.publish(
-                topics.allowlist(hut.id), allowlist.sealed(key), qos=1, retain=True
-            )
+            info = publisher.publish(topics.allowlist(hut_id), payload, qos=1, retain=True)
             _wait_published(info)
-            lists.append(allowlist)
-            log.info(
-                "published allowlist v%d for hut %s (%d cards, %d anytime, %d suspended, "
-                "%d lost, %d elsewhere; %s)",
-                version,
-                hut.id,
-                len(allowlist.cards),
-                len(allowlist.anytime or ()),
-                len(allowlist.suspended or ()),
-                len(allowlist.lost or ()),
-                len(allowlist.elsewhere or ()),
-                "always open" if allowlist.hours is None else "with opening hours",
-            )
-    return lists
+        published.append(allowlist)
+        _log_published(allowlist)
+    return frozenset(moved)
+
+
+def _log_published(allowlist: Allowlist) -> None:
+    log.info(
+        "published allowlist v%d for hut %s (%d cards, %d anytime, %d suspended, "
+        "%d lost, %d elsewhere; %s)",
+        allowlist.version,
+        allowlist.hut,
+        len(allowlist.cards),
+        len(allowlist.anytime or ()),
+        len(allowlist.suspended or ()),
+        len(allowlist.lost or ()),
+        len(allowlist.elsewhere or ()),
+        "always open" if allowlist.hours is None else "with opening hours",
+    )
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def _wait_published(info: Any) -> None:
