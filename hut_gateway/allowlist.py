@@ -79,16 +79,7 @@ class AllowlistStore:
             return False
         self._save(payload)
         self._set(allowlist)
-        log.info(
-            "allowlist version %d: %d cards (%d anytime), %d suspended, %d lost, %d elsewhere; %s",
-            allowlist.version,
-            len(allowlist.cards),
-            len(allowlist.anytime or ()),
-            len(allowlist.suspended or ()),
-            len(allowlist.lost or ()),
-            len(allowlist.elsewhere or ()),
-            "always open" if allowlist.hours is None else "with opening hours",
-        )
+        log.info("allowlist version %d: %s", allowlist.version, allowlist.counts())
         return True
 
     def _set(self, allowlist: Allowlist) -> None:

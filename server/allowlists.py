@@ -279,17 +279,9 @@ def _publish_round(
 
 def _log_published(allowlist: Allowlist) -> None:
     log.info(
-        "published allowlist v%d for hut %s (%d cards, %d anytime, %d suspended, "
-        "%d lost, %d elsewhere; %s)",
-        allowlist.version,
-        allowlist.hut,
-        len(allowlist.cards),
-        len(allowlist.anytime or ()),
-        len(allowlist.suspended or ()),
-        len(allowlist.lost or ()),
-        len(allowlist.elsewhere or ()),
-        "always open" if allowlist.hours is None else "with opening hours",
-    )
+        "published allowlist v%d for hut %s (%s)", allowlist.version, allowlist.hut,
+        allowlist.counts(),
+    )  # fmt: skip
 
 
 def _ms(moment: datetime) -> int:

@@ -488,6 +488,15 @@ class Allowlist(_Sealable):
         """The card's state, or None for a card the list does not name (unknown)."""
         return self.states().get(key.card_hash(self.salt, card))
 
+    def counts(self) -> str:
+        """What the list holds, for a log line (counts only, never a hash)."""
+        return (
+            f"{len(self.cards)} cards ({len(self.anytime or ())} anytime), "
+            f"{len(self.suspended or ())} suspended, {len(self.lost or ())} lost, "
+            f"{len(self.elsewhere or ())} elsewhere; "
+            + ("always open" if self.hours is None else "with opening hours")
+        )
+
     def admits(self, card: str, *, key: MessageKey) -> bool:
         """Whether the card may open the door at all (opening hours aside)."""
         return self.state_of(card, key=key) is CardState.ACTIVE
