@@ -66,6 +66,7 @@ class AllowlistWorker:
         publisher: Callable[[], Publisher | None],
         check_s: float,
         metrics: ServerMetrics,
+        tags: bool = True,
     ) -> None:
         self._sessions = sessions
         self._topics = topics
@@ -73,6 +74,7 @@ class AllowlistWorker:
         self._clock = clock
         self._publisher = publisher  # None while there is no broker connection
         self._check_s = check_s
+        self._tags = tags  # the cards of other huts as short tags (publish_allowlists)
         self._metrics = metrics
         self._inbox: Inbox[AllowlistRequest] = Inbox()
         self._stopping = threading.Event()
@@ -170,5 +172,6 @@ class AllowlistWorker:
             force=force,
             huts=huts,
             unless_published_since=since,
+            tags=self._tags,
         )
         self._metrics.allowlists_published(len(published))

@@ -15,6 +15,7 @@ list is sealed with the hut's key: only this server's lists open a hut's door.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import logging
 import secrets
@@ -71,6 +72,7 @@ class CardAccessList:
     anytime: frozenset[str]  # active cards of members who open outside the hours
     shared: bytes  # the digest of what is the same at every hut (entries, unkeyed)
     limited_sum: int  # _card_sum of every limited card
+    upper: tuple[bytes, ...]  # each entry's uid in uppercase, encoded (for HutKey.card_tags)
 
     @classmethod
     def of(cls, cards: Sequence[CardOfMember]) -> CardAccessList:
@@ -87,7 +89,10 @@ class CardAccessList:
             if opens_anytime(access, flags=card.member_flags)
         )
         text = "\n".join(f"{uid}:{access.value}" for uid, access in entries).encode()
-        return cls(entries, limits, anytime, sha256(text).digest(), _card_sum(limits.limited))
+        upper = tuple(uid.upper().encode() for uid, _ in entries)
+        return cls(
+            entries, limits, anytime, sha256(text).digest(), _card_sum(limits.limited), upper
+        )
 
     def for_hut(self, hut: Hut) -> HutAccessList:
         hours = opening_hours(hut)
@@ -122,7 +127,7 @@ class HutAccessList:
         of them, made only for a list that is published, never for a check."""
         return self.cards.limits.elsewhere_at(self.hut_id)
 
-    def digest(self, key: HutKey) -> str:
+    def digest(self, key: HutKey, *, tags: bool = True) -> str:
         """What the list of ``key``'s hut says, keyed so the stored digest tells nothing.
         Its elsewhere cards count by their sum (``_card_sum``): a check of every hut
         costs each hut's own cards, where a sorted listing of the district's limited
@@ -132,16 +137,26 @@ class HutAccessList:
                 "hours:" + ("" if self.hours is None else self.hours.model_dump_json()),
                 f"elsewhere:{self.cards.elsewhere_sum(self.hut_id):064x}",
                 "anytime:" + ",".join(sorted(self.anytime)),
+                "elsewhere as:" + ("tags" if tags else "hashes"),
             ]
         )
         return hmac.new(key.card_key, self.cards.shared + own.encode(), sha256).hexdigest()
 
-    def allowlist(self, *, key: HutKey, version: int, issued: datetime) -> Allowlist:
+    def allowlist(
+        self, *, key: HutKey, version: int, issued: datetime, tags: bool = True
+    ) -> Allowlist:
+        """The list, every card keyed with the hut's card key and a new salt. ``tags``:
+        the cards elsewhere here as short tags (``elsewhere_tags``, CARD_TAG_BYTES a card),
+        else as hashes like the others (for gateways older than the tags)."""
         salt = secrets.token_hex(8)
         hashes: defaultdict[CardAccess, list[str]] = defaultdict(list)
         anytime = []
         elsewhere = self.elsewhere
-        for uid, access in self.cards.entries:
+        others: list[bytes] = []
+        for (uid, access), upper in zip(self.cards.entries, self.cards.upper, strict=True):
+            if tags and uid in elsewhere:
+                others.append(upper)
+                continue
             card_hash = key.card_hash(salt, uid)
             hashes[CardAccess.ELSEWHERE if uid in elsewhere else access].append(card_hash)
             if uid in self.anytime:
@@ -157,6 +172,7 @@ class HutAccessList:
             elsewhere=hashes[CardAccess.ELSEWHERE],
             hours=self.hours,
             anytime=anytime,
+            elsewhere_tags=base64.b64encode(b"".join(sorted(key.card_tags(salt, others)))).decode(),
         )
 
 
@@ -187,12 +203,14 @@ def publish_allowlists(
     force: bool = True,
     huts: Collection[str] | None = None,
     unless_published_since: datetime | None = None,
+    tags: bool = True,
 ) -> list[Allowlist]:
     """Publish the allowlist (retained) of every hut (or of ``huts``), or with
     ``force=False`` only of the huts whose last published list says something else than
     the cards say now. ``unless_published_since`` (with ``force``): skip a hut whose list
     was published since then (by another process that heard the same gateway: its version
-    is the time of publishing, in ms).
+    is the time of publishing, in ms). ``tags``: the cards elsewhere at a hut as short tags
+    (HutAccessList.allowlist).
 
     The lists are built (hashed and sealed) from one read of the huts and then the cards,
     holding no lock. Each is then published in a transaction of its own that locks its
@@ -206,7 +224,7 @@ def publish_allowlists(
     while True:
         moved = _publish_round(
             sessions, publisher, topics=topics, keyring=keyring, clock=clock,
-            force=force, huts=wanted, since_ms=since_ms, published=published,
+            force=force, huts=wanted, since_ms=since_ms, published=published, tags=tags,
         )  # fmt: skip
         if not moved:
             return published
@@ -233,6 +251,7 @@ def _publish_round(
     huts: frozenset[str] | None,
     since_ms: int | None,
     published: list[Allowlist],
+    tags: bool,
 ) -> frozenset[str]:
     """One read, then each list built, sealed and published in turn (one in memory at a
     time); returns the huts whose version moved meanwhile."""
@@ -242,7 +261,7 @@ def _publish_round(
         access = card_access_list(db)  # after the huts: see the docstring above
         for hut in rows:
             hut_access = access.for_hut(hut)
-            digest = hut_access.digest(keyring(hut.id))
+            digest = hut_access.digest(keyring(hut.id), tags=tags)
             if not force and hut.allowlist_digest == digest:
                 continue
             if since_ms is not None and since_ms < hut.allowlist_version:
@@ -256,7 +275,7 @@ def _publish_round(
         # A millisecond floor keeps versions growing even if the database was rebuilt;
         # it is the time of publishing (unless_published_since reads it).
         version = max(item.read_version + 1, _ms(now))
-        allowlist = item.access.allowlist(key=key, version=version, issued=now)
+        allowlist = item.access.allowlist(key=key, version=version, issued=now, tags=tags)
         payload = allowlist.sealed(key)  # hashed and sealed before the hut's row is locked
         with sessions() as db, db.begin():
             locked = queries.lock_hut(db, hut_id)

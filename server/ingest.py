@@ -136,6 +136,7 @@ class IngestWorker:
             publisher=lambda: self._client if self.connected else None,
             check_s=settings.allowlist_check_s,
             metrics=self._metrics,
+            tags=settings.allowlist_elsewhere_tags,
         )
         self._commands_lock = threading.Lock()  # send_command is called from HTTP threads
         # What this process took from the broker, and the acks it sent, for its stop line:
