@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -19,7 +19,7 @@ from server.allowlists import CardAccessList
 from server.ingest import IngestWorker
 from server.seed import seed_demo
 from server.settings import ServerSettings
-from tests.support.gateway_link import FakeGatewayLink, clear_retained
+from tests.support.gateway_link import FakeGatewayLink
 from tests.support.keys import TestKeys
 from toolhut.contract import Outcome
 
@@ -28,13 +28,6 @@ from .factories import door
 
 HUT = "demo-hut"
 TIMEOUT = 10.0
-
-
-@pytest.fixture
-def settings(mqtt_url: str, topic_prefix: str) -> Iterator[ServerSettings]:
-    settings = ServerSettings(mqtt_url=mqtt_url, topic_prefix=topic_prefix)
-    yield settings
-    clear_retained(mqtt_url, settings.topics.allowlist(HUT))
 
 
 def test_a_list_being_built_does_not_hold_back_an_events_ack(
