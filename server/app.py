@@ -226,7 +226,12 @@ class ServerRuntime:
         self.ingest = ingest
         self.hub = LiveHub(limit=self.settings.hut_state.stream_queue)
         self.hut_state = HutStateTracker(
-            self.settings, sessions=sessions, keyring=self.keyring, hub=self.hub, clock=self.clock
+            self.settings,
+            sessions=sessions,
+            keyring=self.keyring,
+            hub=self.hub,
+            clock=self.clock,
+            on_lists=ingest.allowlists.reported,
         )
         service = build_service(
             self.settings.reminders,
