@@ -403,13 +403,17 @@ class IngestWorker:
         self._finish([message], {})
 
     def _finish(self, messages: Iterable[_Received], acks: dict[str, list[EventAck]]) -> None:
-        for message in messages:
-            self._taken += 1
-            if message.qos > 0:
-                self._client.ack(message.mid, message.qos)
+        # Both after the commit. The huts' AckBatches first: a resident waits for the
+        # feedback in them, and nobody for the broker's acks, which were one paho call
+        # (and one wake-up of its network thread) per message of the batch ahead of them.
+        # A crash between the two only makes the broker deliver again: acked duplicate.
         for hut, hut_acks in acks.items():
             self._acked.update(ack.outcome.value for ack in hut_acks)
             for start in range(0, len(hut_acks), ACKS_PER_MESSAGE):
                 batch = AckBatch(hut=hut, acks=hut_acks[start : start + ACKS_PER_MESSAGE])
                 self._client.publish(self._topics.ack(hut), batch.sealed(self._keyring(hut)), qos=1)
                 self._metrics.acked(batch.acks)
+        for message in messages:
+            self._taken += 1
+            if message.qos > 0:
+                self._client.ack(message.mid, message.qos)
