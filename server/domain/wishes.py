@@ -57,16 +57,18 @@ OUTCOME_NAMES = {
 }
 
 # Which step starts from which status; a rating may also follow other ratings.
+# (``evaluate`` is the step the first rating takes: later ratings leave the status.)
 STARTS_FROM = {
     "deliberate": frozenset({WishStatus.PROPOSED}),
     "handle": frozenset({WishStatus.DELIBERATED}),
+    "evaluate": frozenset({WishStatus.HANDLED}),
     "rate": frozenset({WishStatus.HANDLED, WishStatus.EVALUATED}),
     "support": frozenset({WishStatus.PROPOSED, WishStatus.DELIBERATED}),
 }
 AFTER = {
     "deliberate": WishStatus.DELIBERATED,
     "handle": WishStatus.HANDLED,
-    "rate": WishStatus.EVALUATED,
+    "evaluate": WishStatus.EVALUATED,
 }
 
 # Why a step does not apply now, by step.
@@ -74,11 +76,13 @@ TEXT_WRONG_STEP = {
     "deliberate": bilingual("the meeting deliberates a wish once, after it is proposed"),
     "handle": bilingual("a wish is handled once, after the meeting has deliberated it"),
     "rate": bilingual("a wish is rated after it has been handled"),
+    "evaluate": bilingual("a wish is rated after it has been handled"),
     "support": bilingual("a wish takes support until it is handled"),
 }
 TEXT_REASON_NEEDED = bilingual("a declined wish needs the reason")
 TEXT_PARTNER_NEEDED = bilingual("a donation names the partner organisation")
 TEXT_PARTNER_ONLY_DONATED = bilingual("only a donation names a partner organisation")
+TEXT_NO_ITEM_DECLINED = bilingual("a declined wish brought no item")
 
 
 class WishStepError(Exception):
@@ -102,6 +106,7 @@ class Handling:
     outcome: WishOutcome
     note: str
     partner_id: int | None
+    has_item: bool = False
 
 
 def handling_errors(handling: Handling) -> list[FieldError]:
@@ -113,4 +118,6 @@ def handling_errors(handling: Handling) -> list[FieldError]:
         errors.append(FieldError("partner_id", TEXT_PARTNER_NEEDED))
     if handling.outcome is not WishOutcome.DONATED and handling.partner_id is not None:
         errors.append(FieldError("partner_id", TEXT_PARTNER_ONLY_DONATED))
+    if handling.outcome is WishOutcome.DECLINED and handling.has_item:
+        errors.append(FieldError("item", TEXT_NO_ITEM_DECLINED))
     return errors

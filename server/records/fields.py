@@ -50,6 +50,7 @@ Days = Annotated[int, Field(ge=1, le=366)]
 Renewals = Annotated[int, Field(ge=0, le=50)]
 Quantity = Annotated[int, Field(ge=0, le=1_000_000)]
 Version = Annotated[int | None, Field(default=None, ge=1, le=2**31 - 1)]
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]  # a row's id, as a field
 
 
 class RecordFields(BaseModel):

@@ -11,7 +11,9 @@ member (the one rewrite of the audit log). What else may hold personal data:
   with each attempt's error; lines waiting for the hut display are deleted (the member will
   not tap a card again);
 - door sessions keep the member's id but not the card UID; enrolment reads of their cards
-  and the UID of an enrolment request for them are dropped.
+  and the UID of an enrolment request for them are dropped;
+- the micro-wishes they proposed, supported and rated stay with their id, their free texts
+  (a wish's details, a rating's comment) blanked (server/records/wish_privacy.py).
 The raw event log (``events``) is the huts' record and keeps what the huts sent.
 """
 
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 from server import access_actions
 from server.domain import MemberStatus
 from server.records.members import contacts_of, get, open_loans, values
+from server.records.wish_privacy import forget_wish_texts, wish_data
 from server.storage import audit
 from server.storage.audit import Stamp, plain
 from server.storage.ingest_models import EnrolmentCandidate
@@ -122,6 +125,7 @@ def personal_data(db: Session, member_id: int, *, now: datetime) -> dict[str, An
             {"text": m.text, "created_at": m.created_at, "shown_at": m.shown_at}
             for m in _rows(db, DisplayMessage, DisplayMessage.member_id == member_id)
         ],
+        **wish_data(db, member_id),
         "audit": [
             {
                 "at": e.at,
@@ -204,6 +208,7 @@ def erase(db: Session, member_id: int, *, stamp: Stamp) -> Member:
     member.erased_at = stamp.at
     member.version = Member.version + 1
     _forget_traces(db, member_id)
+    forget_wish_texts(db, member_id)
     audit.redact(db, entity="member", entity_id=member_id, fields=PERSONAL_FIELDS)
     stamp.record(
         db,

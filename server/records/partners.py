@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.domain.actors import Actor
@@ -57,9 +58,16 @@ def _refuse_taken_name(db: Session, name: str, *, other_than: int | None = None)
 
 
 def create(db: Session, fields: PartnerFields, *, actor: Actor, now: datetime) -> Partner:
+    """A new partner; its name is refused when another has it, in any case (the unique
+    constraint decides between two at once)."""
     _refuse_taken_name(db, fields.name)
     row = Partner(**fields.model_dump(), created_at=now, version=1)
-    return writes.add(db, row, entity="partner", key=None, audited=FIELDS, actor=actor, now=now)
+    try:
+        with db.begin_nested():
+            writes.add(db, row, entity="partner", key=None, audited=FIELDS, actor=actor, now=now)
+    except IntegrityError:
+        refuse(FieldError("name", TEXT_PARTNER_EXISTS))
+    return row
 
 
 def update(

@@ -1,10 +1,12 @@
-"""Micro-wishes (微心愿) as staff keep them: entered from paper, WeChat or the hotline (a
-resident's own phone page uses the same ``create``), supported, deliberated at the
-meeting, handled, rated. The steps are server/domain/wishes.py's; each is audited.
+"""Micro-wishes (微心愿) as staff keep them: entered from paper, WeChat or the hotline,
+supported, deliberated at the meeting, handled, rated (``WishChannel.PHONE`` is for the
+residents' own phone pages, which are not built yet). The steps are
+server/domain/wishes.py's; each is audited.
 
 The state is the check: a step is a conditional UPDATE that matches only a wish still
 where the step starts from, so two staff taking the same step at once cannot both win,
-and the loser hears why (WishStepError, a 409).
+and the loser hears why (WishStepError, a 409). A support and a rating are one row per
+resident, written by INSERT ... ON CONFLICT, so the same one twice at once is one row.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import Field
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from server.domain import MemberStatus
@@ -30,7 +33,17 @@ from server.domain.wishes import (
     handling_errors,
 )
 from server.records import partners, writes
-from server.records.fields import HutId, Name, Note, RecordFields, refuse, values_of
+from server.records.fields import (
+    TEXT_NO_HUT,
+    HutId,
+    Name,
+    Note,
+    RecordFields,
+    RowId,
+    Tag,
+    refuse,
+    values_of,
+)
 from server.staff_actions import NotFoundError
 from server.storage import audit
 from server.storage.models import Hut, Item, Member
@@ -38,18 +51,17 @@ from server.storage.wish_models import Wish, WishRating, WishSupport
 from toolhut.i18n import bilingual
 
 TEXT_NO_WISH = bilingual("no wish {id}")
-TEXT_NO_HUT = bilingual("no hut with this id")
 TEXT_NO_ITEM = bilingual("no item with this tag")
 TEXT_NO_MEMBER = bilingual("no member with this id")
 TEXT_NOT_A_SUPPORTER = bilingual("only the proposer and the supporters rate a wish")
 TEXT_OWN_WISH = bilingual("the proposer supports their own wish already")
 TEXT_MEMBER_GONE = bilingual("this member has left")
+TEXT_ITEM_ELSEWHERE = bilingual("this item is in another hut than the wish's")
 
 FIELDS = ("hut_id", "title", "detail", "channel", "proposed_by_id", "proposed_at")
 DELIBERATION = ("status", "meeting_on", "decision")
 HANDLING = ("status", "outcome", "outcome_note", "partner_id", "item_id")
 
-RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Score = Annotated[int, Field(ge=1, le=5)]
 
 
@@ -70,7 +82,7 @@ class HandlingFields(RecordFields):
     outcome: WishOutcome
     note: Note = ""
     partner_id: RowId | None = None
-    item: Annotated[str, Field(max_length=64)] | None = None  # its tag, once in the inventory
+    item: Tag | None = None  # its tag, once in the inventory
 
 
 class SupportFields(RecordFields):
@@ -152,7 +164,8 @@ def handle(
     A donated item in the inventory names its partner from then on."""
     wish = get(db, wish_id)
     check_step(wish.status, "handle")
-    refuse(*handling_errors(Handling(fields.outcome, fields.note, fields.partner_id)))
+    handling = Handling(fields.outcome, fields.note, fields.partner_id, fields.item is not None)
+    refuse(*handling_errors(handling))
     if fields.partner_id is not None:
         try:
             partners.get(db, fields.partner_id)
@@ -160,9 +173,11 @@ def handle(
             refuse(FieldError("partner_id", str(exc)))
     item = None
     if fields.item is not None:
-        item = db.scalar(select(Item).where(Item.tag == fields.item.strip().upper()))
+        item = db.scalar(select(Item).where(Item.tag == fields.item))
         if item is None:
             refuse(FieldError("item", TEXT_NO_ITEM))
+        elif wish.hut_id is not None and item.hut_id != wish.hut_id:
+            refuse(FieldError("item", TEXT_ITEM_ELSEWHERE))
     values = {
         "outcome": fields.outcome,
         "outcome_note": fields.note,
@@ -190,15 +205,32 @@ def support(
     _member(db, fields.member_id, "member_id")
     if fields.member_id == wish.proposed_by_id:
         refuse(FieldError("member_id", TEXT_OWN_WISH))
-    if db.get(WishSupport, (wish.id, fields.member_id)) is not None:
+    row = {"wish_id": wish.id, "member_id": fields.member_id, "at": now}
+    if not _insert_once(db, WishSupport, row):
         return False
-    db.add(WishSupport(wish_id=wish.id, member_id=fields.member_id, at=now))
-    db.flush()
     audit.record(
         db, actor=actor, action="wish.support", entity="wish", entity_id=wish.id, at=now,
         after={"member_id": fields.member_id},
     )  # fmt: skip
     return True
+
+
+def _insert_once(db: Session, model: Any, row: dict[str, Any]) -> bool:
+    """Insert ``row`` unless its primary key is taken (then nothing): whether it was."""
+    dialect = db.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model).values(**row).on_conflict_do_nothing().returning(model.wish_id)
+    return db.execute(statement).scalar_one_or_none() is not None
+
+
+def support_counts(db: Session, wish_ids: list[int]) -> dict[int, int]:
+    """How many residents support each of these wishes (a wish with none is left out)."""
+    query = (
+        select(WishSupport.wish_id, func.count())
+        .where(WishSupport.wish_id.in_(wish_ids))
+        .group_by(WishSupport.wish_id)
+    )
+    return {wish_id: n for wish_id, n in db.execute(query)}
 
 
 def supporters(db: Session, wish_id: int) -> list[int]:
@@ -218,15 +250,29 @@ def rate(db: Session, wish_id: int, fields: RatingFields, *, actor: Actor, now: 
     check_step(wish.status, "rate")
     if fields.member_id != wish.proposed_by_id and fields.member_id not in supporters(db, wish.id):
         refuse(FieldError("member_id", TEXT_NOT_A_SUPPORTER))
+    _member(db, fields.member_id, "member_id")
     rating = db.get(WishRating, (wish.id, fields.member_id))
     before = None if rating is None else {"score": rating.score, "comment": rating.comment}
-    if rating is None:
-        rating = WishRating(wish_id=wish.id, member_id=fields.member_id, at=now)
-        db.add(rating)
-    rating.score, rating.comment, rating.at = fields.score, fields.comment, now
-    db.flush()
+    values = {"score": fields.score, "comment": fields.comment, "at": now}
+    if not _insert_once(
+        db, WishRating, {"wish_id": wish.id, "member_id": fields.member_id, **values}
+    ):
+        db.execute(
+            update(WishRating)
+            .where(WishRating.wish_id == wish.id, WishRating.member_id == fields.member_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    if rating is not None:
+        db.refresh(rating)  # the session's copy, read before the UPDATE
     if wish.status is WishStatus.HANDLED:
-        _advance(db, wish, "rate", {"evaluated_at": now}, actor=actor, now=now, audited=("status",))
+        try:
+            _advance(
+                db, wish, "evaluate", {"evaluated_at": now}, actor=actor, now=now,
+                audited=("status",),
+            )  # fmt: skip
+        except WishStepError:  # another first rating evaluated it meanwhile: its time stays
+            pass
     audit.record(
         db, actor=actor, action="wish.rating", entity="wish", entity_id=wish.id, at=now,
         before=before,

@@ -143,13 +143,18 @@ def redact(db: Session, *, entity: str, entity_id: object, fields: Iterable[str]
     query = select(AuditEntry).where(
         AuditEntry.entity == entity, AuditEntry.entity_id == str(entity_id)
     )
-    changed = 0
-    for entry in db.scalars(query):
-        before, after = _redacted(entry.before, names), _redacted(entry.after, names)
-        if before != entry.before or after != entry.after:
-            entry.before, entry.after = before, after
-            changed += 1
-    return changed
+    return sum(redact_entry(entry, names) for entry in db.scalars(query))
+
+
+def redact_entry(entry: AuditEntry, fields: Iterable[str]) -> bool:
+    """``redact`` of one entry (for a person's values in entries about something else,
+    such as their rating of a wish); whether it changed."""
+    names = frozenset(fields)
+    before, after = _redacted(entry.before, names), _redacted(entry.after, names)
+    if before == entry.before and after == entry.after:
+        return False
+    entry.before, entry.after = before, after
+    return True
 
 
 def _redacted(values: dict[str, Any] | None, names: frozenset[str]) -> dict[str, Any] | None:

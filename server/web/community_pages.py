@@ -35,12 +35,13 @@ from server.records.wishes import (
 )
 from server.staff_actions import NotFoundError
 from server.storage.models import Hut, Item, Member
-from server.storage.wish_models import Partner, Wish, WishSupport
+from server.storage.wish_models import Partner, Wish
 from server.web.forms import ConsoleForm, FormErrors, errors_of
 from server.web.guard import PageNotFound, PageStaff, PageViewer
 from server.web.language import page_language
 from server.web.list_query import ListQuery
 from server.web.local_time import shown
+from server.web.members_pages import row_id
 from server.web.paging import Page
 from server.web.rendering import render
 from toolhut.i18n import N_
@@ -125,13 +126,7 @@ def _list_page(
     total = db.scalar(select(func.count()).select_from(rows.subquery())) or 0
     page = Page.of(offset, limit, total)
     found = list(db.scalars(rows.order_by(Wish.id.desc()).offset(page.offset).limit(page.limit)))
-    counts = dict(
-        db.execute(
-            select(WishSupport.wish_id, func.count())
-            .where(WishSupport.wish_id.in_([w.id for w in found]))
-            .group_by(WishSupport.wish_id)
-        ).all()
-    )
+    counts = wishes.support_counts(db, [w.id for w in found])
     kept = {key: value for key, value in (("status", state), ("hut", hut)) if value}
     return render(
         request,
@@ -205,17 +200,25 @@ def _wish_page(
     )  # fmt: skip
 
 
+def _wish_id(text: str, principal: Principal) -> int:
+    found = row_id(text)
+    if found is None:
+        raise PageNotFound(TEXT_NO_WISH, principal=principal)
+    return found
+
+
 @router.get("/wishes/{wish_id}")
-def wish_page(request: Request, wish_id: int, principal: PageViewer, db: DbDep) -> HTMLResponse:
-    return _wish_page(request, principal, db, wish_id)
+def wish_page(request: Request, wish_id: str, principal: PageViewer, db: DbDep) -> HTMLResponse:
+    return _wish_page(request, principal, db, _wish_id(wish_id, principal))
 
 
-@router.post("/wishes/{wish_id}/{step}")
+@router.post("/wishes/{wish_ref}/{step}")
 def wish_step(
-    request: Request, wish_id: int, step: str, form: ConsoleForm, principal: PageStaff,
+    request: Request, wish_ref: str, step: str, form: ConsoleForm, principal: PageStaff,
     db: DbDep, now: NowDep,
 ) -> Response:  # fmt: skip
     """One of the wish's steps: a support, the deliberation, the handling, a rating."""
+    wish_id = _wish_id(wish_ref, principal)
     if step not in STEPS:
         raise PageNotFound(TEXT_NO_WISH, principal=principal)
     model, take, done = STEPS[step]
@@ -272,11 +275,14 @@ def add_partner(
     return RedirectResponse(f"/console/partners/{row.id}?done=partner", status.HTTP_303_SEE_OTHER)
 
 
-@router.get("/partners/{partner_id}")
+@router.get("/partners/{partner_ref}")
 def partner_page(
-    request: Request, partner_id: int, principal: PageViewer, db: DbDep
+    request: Request, partner_ref: str, principal: PageViewer, db: DbDep
 ) -> HTMLResponse:
+    partner_id = row_id(partner_ref)
     try:
+        if partner_id is None:
+            raise NotFoundError(partner_ref)
         row = partners.get(db, partner_id)
     except NotFoundError:
         raise PageNotFound(TEXT_NO_PARTNER, principal=principal) from None

@@ -59,7 +59,7 @@ def member_path(member_id: int) -> str:
 
 def row_id(text: str) -> int | None:
     """A path's row id, or None for what cannot be one ("abc", 0, past the column)."""
-    return int(text) if text.isdigit() and 1 <= int(text) <= MAX_ROW_ID else None
+    return int(text) if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ROW_ID else None
 
 
 def _member(request: Request, db: Session, member_id: int) -> Member:

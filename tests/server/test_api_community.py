@@ -174,7 +174,7 @@ def test_a_wish_goes_through_the_four_steps_with_a_partners_donation(
     ] == 1
     assert _actions(sessions) == [
         "partner.create", "wish.create", "wish.support", "wish.deliberate", "wish.handle",
-        "item.donated", "wish.rate", "wish.rating", "wish.rating", "wish.rating",
+        "item.donated", "wish.evaluate", "wish.rating", "wish.rating", "wish.rating",
     ]  # fmt: skip
 
 
@@ -240,3 +240,44 @@ def test_a_step_taken_by_someone_else_meanwhile_is_refused_not_repeated(
     late.close()
     with sessions() as db:
         assert wishes.get(db, wish_id).decision == "买一个"
+
+
+def test_a_residents_wishes_are_in_their_data_export_and_their_texts_go_with_erasure(
+    client: TestClient,
+    roles: dict[Role, dict[str, str]],
+    residents: dict[str, int],
+    sessions: sessionmaker[Session],
+) -> None:
+    staff, admin = roles[Role.STAFF], roles[Role.ADMIN]
+    li, zhang = residents["李师傅"], residents["张阿姨"]
+    body = {"title": "希望有一把电锯", "detail": "给我残疾的儿子做木工", "proposed_by": li}
+    wish = client.post("/api/v1/wishes", json=body, headers=staff).json()
+    url = f"/api/v1/wishes/{wish['id']}"
+    client.post(f"{url}/supports", json={"member_id": zhang}, headers=staff)
+    client.post(
+        f"{url}/deliberation", json={"meeting_on": "2026-11-30", "decision": "购买"}, headers=staff
+    )
+    client.post(f"{url}/handling", json={"outcome": "bought"}, headers=staff)
+    for member, comment in ((li, "我腿脚不便，很方便"), (zhang, "不错")):
+        client.post(
+            f"{url}/ratings", json={"member_id": member, "score": 5, "comment": comment},
+            headers=staff,
+        )  # fmt: skip
+
+    export = client.get(f"/api/v1/members/{li}/personal-data", headers=admin).json()
+    assert [w["detail"] for w in export["wishes_proposed"]] == ["给我残疾的儿子做木工"]
+    assert [r["comment"] for r in export["wish_ratings"]] == ["我腿脚不便，很方便"]
+
+    assert client.post(f"/api/v1/members/{li}/leave", headers=staff).status_code == 200
+    assert client.post(f"/api/v1/members/{li}/erase", headers=admin).status_code == 200
+    after = client.get(url, headers=staff).json()
+    assert after["detail"] == "" and after["title"] == "希望有一把电锯"  # the wish stays
+    comments = {r["member_id"]: r["comment"] for r in after["ratings"]}
+    assert comments == {li: "", zhang: "不错"}  # only the erased resident's text goes
+    with sessions() as db:
+        texts = [
+            str(entry.before) + str(entry.after)
+            for entry in db.scalars(select(AuditEntry).where(AuditEntry.entity == "wish"))
+        ]
+    assert not [t for t in texts if "残疾" in t or "腿脚" in t]
+    assert [t for t in texts if "不错" in t]  # another resident's comment is kept

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.api.auth import StaffDep, ViewerOnly, actor_of
@@ -35,7 +35,7 @@ from server.records.wishes import (
     SupportFields,
     WishFields,
 )
-from server.storage.wish_models import Partner, Wish, WishSupport
+from server.storage.wish_models import Partner, Wish
 
 router = APIRouter(prefix="/api/v1", tags=["community"])
 
@@ -92,15 +92,6 @@ def edit_partner(
     return PartnerRecord.of(row)
 
 
-def _support_counts(db: Session, ids: list[int]) -> dict[int, int]:
-    query = (
-        select(WishSupport.wish_id, func.count())
-        .where(WishSupport.wish_id.in_(ids))
-        .group_by(WishSupport.wish_id)
-    )
-    return {wish_id: n for wish_id, n in db.execute(query)}
-
-
 def _detail(db: Session, wish: Wish) -> WishDetail:
     supporter_ids = wishes.supporters(db, wish.id)
     ratings = [RatingRecord.of(row) for row in wishes.ratings(db, wish.id)]
@@ -126,7 +117,7 @@ def list_wishes(
     if hut is not None:
         query = query.where(Wish.hut_id == hut)
     rows, total = page_of(db, sorted_by(query, page.sort, _WISH_SORTS, default="-id"), page)
-    counts = _support_counts(db, [row.id for row in rows])
+    counts = wishes.support_counts(db, [row.id for row in rows])
     data = [WishRecord.of(row, supporters=counts.get(row.id, 0)) for row in rows]
     return listing(data, total, page)
 

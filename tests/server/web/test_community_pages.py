@@ -107,3 +107,17 @@ def test_viewers_read_the_wishes_and_partners_and_post_nothing(
     assert viewer.post("/console/partners", {"name": "x"}).status_code == 403
     assert viewer.get("/console/wishes/424242").status_code == 404
     assert viewer.get("/console/partners/424242").status_code == 404
+
+
+def test_a_path_that_is_no_row_id_is_the_not_found_page(
+    signed_in: Callable[[Role], Console], sessions: sessionmaker[Session]
+) -> None:
+    _residents(sessions)
+    viewer = signed_in(Role.VIEWER)
+    for path in ("/console/wishes/99999999999999999999", "/console/wishes/abc",
+                 "/console/wishes/²", "/console/partners/99999999999999999999"):  # fmt: skip
+        page = viewer.get(path)
+        assert page.status_code == 404 and "没有这个" in page.text, path
+    staff = signed_in(Role.STAFF)
+    staff.get("/console/wishes")
+    assert staff.post("/console/wishes/99999999999999999999/ratings", {}).status_code == 404
