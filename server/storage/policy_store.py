@@ -10,21 +10,30 @@ from sqlalchemy.orm import Session
 from server.domain import DEFAULT_POLICY, CategoryRule, LoanPolicy
 from server.storage.models import ItemCategory, MemberFlagRule
 
+# Columns, not entities, built once: a scan's transaction loads the policy, and loading
+# the rows as ORM objects (identity map, state) cost more than reading them.
+_CATEGORY_RULES = select(
+    ItemCategory.key,
+    ItemCategory.loan_days,
+    ItemCategory.max_renewals,
+    ItemCategory.max_per_member,
+    ItemCategory.hold_hours,
+)
+_FLAG_RULES = select(MemberFlagRule.flag, MemberFlagRule.extra_loan_days)
+
 
 def load_policy(db: Session, *, base: LoanPolicy = DEFAULT_POLICY) -> LoanPolicy:
     """``base`` with the stored rules on top: a stored category always wins."""
     rules = {
-        row.key: CategoryRule(
-            timedelta(days=row.loan_days),
-            max_renewals=row.max_renewals,
-            max_per_member=row.max_per_member,
-            hold_period=timedelta(hours=row.hold_hours),
+        key: CategoryRule(
+            timedelta(days=loan_days),
+            max_renewals=max_renewals,
+            max_per_member=max_per_member,
+            hold_period=timedelta(hours=hold_hours),
         )
-        for row in db.scalars(select(ItemCategory))
+        for key, loan_days, max_renewals, max_per_member, hold_hours in db.execute(_CATEGORY_RULES)
     }
-    extra = {
-        row.flag: timedelta(days=row.extra_loan_days) for row in db.scalars(select(MemberFlagRule))
-    }
+    extra = {flag: timedelta(days=days) for flag, days in db.execute(_FLAG_RULES)}
     return base.with_rules(rules, extra)
 
 

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -201,7 +202,7 @@ class Snapshots:
         cards = self.working.cards
         if uid not in cards:
             # With its member and the member's flags: one statement, not lazy loads.
-            cards[uid] = card_state(q.rows(self.db, q.CARD, uid=uid).one_or_none())
+            cards[uid] = card_states(self.db.execute(q.CARD, {"uid": uid})).get(uid)
         return cards[uid]
 
     def _member(self, member_id: int) -> MemberState | None:
@@ -362,10 +363,10 @@ class Snapshots:
 
     def _preload_cards(self, uids: set[str]) -> None:
         db, working = self.db, self.working
-        found = {card.uid: card for card in q.rows(db, q.CARDS, uids=sorted(uids))}
+        found = card_states(db.execute(q.CARDS, {"uids": sorted(uids)}))
         for uid in uids:
-            working.cards[uid] = card_state(found.get(uid))
-        members = {card.member_id for card in found.values()}
+            working.cards[uid] = found.get(uid)
+        members = {card.member.id for card in found.values()}
         if not members:
             return
         by_category = db.execute(q.BY_CATEGORY, {"member_ids": sorted(members)})
@@ -394,6 +395,20 @@ class Snapshots:
 
 def card_state(card: Card | None) -> CardState | None:
     return None if card is None else CardState(card.uid, card.state, member_state(card.member))
+
+
+def card_states(rows: Iterable[Any]) -> dict[str, CardState]:
+    """Each card of ``rows`` (loader_statements.CARD's: one a flag of its member) by uid."""
+    first: dict[str, Any] = {}
+    flags: dict[str, set[str]] = {}
+    for row in rows:
+        first.setdefault(row[0], row)
+        if row.flag is not None:
+            flags.setdefault(row[0], set()).add(row.flag)
+    return {
+        uid: CardState(uid, state, MemberState(member, name, status, frozenset(flags.get(uid, ()))))
+        for uid, (_, state, member, name, status, _) in first.items()
+    }
 
 
 def member_state(member: Member) -> MemberState:
@@ -427,4 +442,13 @@ def queue_of(rows: Iterable[Reservation]) -> tuple[ReservationState, ...]:
     return tuple(line)
 
 
-__all__ = ["BatchKeys", "Snapshots", "item_state", "keys_of", "member_state", "queue_of"]
+__all__ = [
+    "BatchKeys",
+    "Snapshots",
+    "card_state",
+    "card_states",
+    "item_state",
+    "keys_of",
+    "member_state",
+    "queue_of",
+]
