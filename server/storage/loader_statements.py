@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, bindparam, exists, func, select, tuple_
+from sqlalchemy.orm import Session, aliased
 
 from server.domain.ledger_state import ACTIVE_RESERVATION
 from server.storage.models import (
@@ -67,6 +67,36 @@ BY_CATEGORY = (
     .group_by(Loan.member_id, Item.category)
 )
 
+# A scanned item, its open loan (None: it is in), whether anyone waits for it and how
+# many of its category the member (None: nobody) has out: a scan's four lookups in one
+# statement.
+_OPEN = (Loan.item_id == Item.id, Loan.returned_at.is_(None), Loan.lost_at.is_(None))
+_WAITING = (
+    exists()
+    .where(Reservation.item_id == Item.id, Reservation.state.in_(ACTIVE_RESERVATION))
+    .correlate(Item)
+)
+_THEIRS = aliased(Loan)
+_OF_CATEGORY = aliased(Item)
+_IN_CATEGORY = (
+    select(func.count())
+    .select_from(_THEIRS)
+    .join(_OF_CATEGORY, _OF_CATEGORY.id == _THEIRS.item_id)
+    .where(
+        _THEIRS.member_id == bindparam("member_id"),
+        _OF_CATEGORY.category == Item.category,
+        _THEIRS.returned_at.is_(None),
+        _THEIRS.lost_at.is_(None),
+    )
+    .correlate(Item)
+    .scalar_subquery()
+)
+ITEM_AT_HAND = (
+    select(Item, Loan, _WAITING.label("waiting"), _IN_CATEGORY.label("in_category"))
+    .outerjoin(Loan, and_(*_OPEN))
+    .where(Item.tag == bindparam("tag"))
+)
+
 QUEUE = select(Reservation).where(
     Reservation.item_id == bindparam("item_id"), Reservation.state.in_(ACTIVE_RESERVATION)
 )
@@ -106,6 +136,7 @@ __all__ = [
     "OPEN_LOAN",
     "OPEN_LOANS",
     "QUEUE",
+    "ITEM_AT_HAND",
     "QUEUES",
     "WITH_DISPLAY_LINE",
     "rows",

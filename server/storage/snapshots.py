@@ -163,6 +163,8 @@ class Snapshots:
             return Snapshot(
                 hut, now, policy, card=card, door=door, returned=returned, opened_for=opened_for
             )
+        if tag is not None:
+            self._look_up(tag, None if member is None else member.id)
         item = None if tag is None else self.item(tag)
         if stocktake:
             assert door is not None
@@ -227,6 +229,28 @@ class Snapshots:
             items[tag] = q.rows(self.db, q.ITEM, tag=tag).one_or_none()
         item = items[tag]
         return None if item is None else item_state(item)
+
+    def _look_up(self, tag: str, member_id: int | None) -> None:
+        """What a scan reads of the item of ``tag``, if nothing of it is known yet: the
+        item, its open loan, whether anyone waits for it and how many of its category
+        the scanning member has out, in one statement (four otherwise); the waiting
+        list's rows are read only when there is one. What the working set knows already
+        (changed in this transaction) stays."""
+        working = self.working
+        if tag in working.items:
+            return
+        params = {"tag": tag, "member_id": member_id}
+        found = self.db.execute(q.ITEM_AT_HAND, params).one_or_none()
+        if found is None:
+            working.items[tag] = None
+            return
+        item, loan, waiting, in_category = found
+        working.items[tag] = item
+        working.open_loans.setdefault(item.id, loan)
+        if not waiting:
+            working.reservations.setdefault(item.id, [])
+        if member_id is not None and not working.knows_count((member_id, item.category)):
+            working.counts[(member_id, item.category)] = int(in_category)
 
     def _open_loan(self, item: ItemState) -> LoanState | None:
         loans = self.working.open_loans
