@@ -32,11 +32,26 @@ def _open_loans() -> Select[Loan]:
     return select(Loan).where(Loan.returned_at.is_(None), Loan.lost_at.is_(None))
 
 
-# A card with its member and the member's flags, in one statement: as columns, one row a
-# flag (or one with none), since the rules read them as states and nothing writes a card
-# loaded here (ORM rows with a joined member and collection cost most of a card tap's read).
+# A card with its member, the member's flags and whether a display line waits for them,
+# in one statement: as columns, one row a flag (or one with none), since the rules read
+# them as states and nothing writes a card loaded here (ORM rows with a joined member and
+# collection cost most of a card tap's read), and a tap with no line waiting (nearly
+# every one) need not ask for it.
+_HAS_LINE = (
+    exists()
+    .where(DisplayMessage.member_id == Member.id, DisplayMessage.shown_at.is_(None))
+    .correlate(Member)
+)
 _CARD_ROWS = (
-    select(Card.uid, Card.state, Member.id, Member.name, Member.status, MemberFlagRow.flag)
+    select(
+        Card.uid,
+        Card.state,
+        Member.id,
+        Member.name,
+        Member.status,
+        MemberFlagRow.flag,
+        _HAS_LINE.label("has_line"),
+    )
     .join(Member, Member.id == Card.member_id)
     .outerjoin(MemberFlagRow, MemberFlagRow.member_id == Member.id)
 )
@@ -112,11 +127,6 @@ DOORS = select(DoorSession).where(
     tuple_(DoorSession.hut_id, DoorSession.key).in_(bindparam("pairs", expanding=True))
 )
 
-WITH_DISPLAY_LINE = select(DisplayMessage.member_id).where(
-    DisplayMessage.member_id.in_(bindparam("member_ids", expanding=True)),
-    DisplayMessage.shown_at.is_(None),
-)
-
 
 def rows(db: Session, statement: Select[Any], **params: Any) -> Any:
     """The ORM rows (or single column values) of ``statement`` with ``params``, made
@@ -138,6 +148,5 @@ __all__ = [
     "QUEUE",
     "ITEM_AT_HAND",
     "QUEUES",
-    "WITH_DISPLAY_LINE",
     "rows",
 ]

@@ -14,7 +14,7 @@ write them before it reads any (a condition card's last return, a stocktake's co
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -204,8 +204,15 @@ class Snapshots:
         cards = self.working.cards
         if uid not in cards:
             # With its member and the member's flags: one statement, not lazy loads.
-            cards[uid] = card_states(self.db.execute(q.CARD, {"uid": uid})).get(uid)
+            rows = self.db.execute(q.CARD, {"uid": uid}).all()
+            cards[uid] = self._card_states(rows).get(uid)
         return cards[uid]
+
+    def _card_states(self, rows: Sequence[Any]) -> dict[str, CardState]:
+        """The cards of ``rows`` (loader_statements.CARD's); their members with no display
+        line waiting are remembered as such."""
+        self.working.no_display.update(row.id for row in rows if not row.has_line)
+        return card_states(rows)
 
     def _member(self, member_id: int) -> MemberState | None:
         member = self.db.get(Member, member_id)
@@ -387,7 +394,7 @@ class Snapshots:
 
     def _preload_cards(self, uids: set[str]) -> None:
         db, working = self.db, self.working
-        found = card_states(db.execute(q.CARDS, {"uids": sorted(uids)}))
+        found = self._card_states(db.execute(q.CARDS, {"uids": sorted(uids)}).all())
         for uid in uids:
             working.cards[uid] = found.get(uid)
         members = {card.member.id for card in found.values()}
@@ -397,8 +404,6 @@ class Snapshots:
         for member_id, category, n in by_category:
             working.counts[(member_id, category)] = int(n)
         working.counted |= members
-        shown = q.rows(db, q.WITH_DISPLAY_LINE, member_ids=sorted(members))
-        working.no_display |= members - set(shown)
 
     def _preload_items(self, tags: set[str]) -> None:
         db, working = self.db, self.working
@@ -431,7 +436,7 @@ def card_states(rows: Iterable[Any]) -> dict[str, CardState]:
             flags.setdefault(row[0], set()).add(row.flag)
     return {
         uid: CardState(uid, state, MemberState(member, name, status, frozenset(flags.get(uid, ()))))
-        for uid, (_, state, member, name, status, _) in first.items()
+        for uid, (_, state, member, name, status, *_) in first.items()
     }
 
 
