@@ -3,6 +3,9 @@
     python bench/district.py [--quick] [--huts 500] [--compression 100] [--runs 1]
                              [--history-days 365] [--db URL] [--json PATH]
 
+On the bench harness (bench/harness): ``make bench`` (bench/run.py) runs it and
+bench/report.py puts its figures into docs/benchmarks.md with their targets.
+
 Full mode (the default): 500 huts, a day compressed 100x (14.4 minutes), 20 visits per hut
 (card tap, door open, one to three borrow or return scans, door close) around a morning
 and an evening peak, 2 % of the huts silent for 1.5-4 hours of the day, then draining.
@@ -26,14 +29,7 @@ Exit status 1 if an event was not acked, stored once, or a server logged an erro
 
 from __future__ import annotations
 
-import argparse
-import json
 import multiprocessing as mp
-import os
-import platform
-import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -48,6 +44,7 @@ from _district_gateways import District, Landed, Tally
 from _district_seed import hut_id, seed
 from _district_servers import GROUP, ServerProcess, wait_all
 from _scratch import scratch_db
+from harness import BenchRun, Measure, at_most, parser, repeat
 from sqlalchemy import Engine, func, select, text
 
 from server.reminders.config import ReminderSettings
@@ -65,7 +62,7 @@ TARGET_SWEEP_S = 2.0  # the reminder sweep's own target (issue 15)
 WINDOW = 500  # the gateway's drain_window default
 RESEND_AFTER_S = 30.0  # the gateway's resend_after_s default
 SETTLE_S = 120.0  # after the last step: every outbox must be empty by then
-ALLOWLISTS_S = 1800.0  # each server publishes every hut's list when it connects
+ALLOWLISTS_S = 1800.0  # every hut's list published once, by whichever server locks it first
 RATE_WINDOW_S = 10.0
 
 
@@ -204,8 +201,8 @@ def run_once(mode: Mode, *, db: str, seed_no: int, tmp: Path) -> RunResult:
             published = {s.name: s.seen("allowlist") for s in servers}
             say(
                 f"two servers up, every hut's allowlist published in {lists_s:.0f} s "
-                f"({mode.huts * MEMBERS_PER_HUT:,} cards on every list; lists published so "
-                f"far per server {published}: a second one may still be rebuilding them)"
+                f"({mode.huts * MEMBERS_PER_HUT:,} cards on every list; lists published per "
+                f"server {published})"
             )
             out: Any = mp.Queue()
             go: Any = mp.Event()
@@ -300,113 +297,83 @@ def _results(
     return result
 
 
-# The JSON result, in the shared bench schema (bench/harness.py will own this emitter).
-
-
-def machine() -> dict[str, Any]:
-    def first_line(command: list[str]) -> str:
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            return "unknown"
-        return ((done.stdout or done.stderr).splitlines() or ["unknown"])[0]
-
-    with open("/proc/meminfo") as meminfo:
-        kib = int(meminfo.readline().split()[1])
-    return {
-        "cores": os.cpu_count(),
-        "memory_gib": round(kib / 2**20, 1),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "mosquitto": first_line([mosquitto_binary() or "mosquitto", "-h"]),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
-def measure(
-    name: str, unit: str, runs: list[float], target: str, met: bool | None
-) -> dict[str, Any]:  # fmt: skip
-    return {
-        "measure": name,
-        "unit": unit,
-        "runs": runs,
-        "median": statistics.median(runs),
-        "spread": [min(runs), max(runs)],
-        "floor": None,
-        "ratio": None,
-        "target": target,
-        "met": met,
-    }
-
-
-def report(
-    results: list[RunResult], mode: Mode, command: str, info: dict[str, Any]
-) -> dict[str, Any]:
-    p99 = [r.lag_p99_s for r in results]
-    sweeps = [r.sweep_s for r in results]
+def add_measures(run: BenchRun, results: list[RunResult], mode: Mode) -> None:
     size = f"{mode.huts} huts, {mode.compression:g}x"
     # The lag target is the district's, a day at 100x; quicker days are a smoke test.
     judged = mode.compression <= FULL.compression
-    lag_target = f"p99 <= {TARGET_LAG_P99_S:g} s" if judged else "none (judged at 100x)"
-    return {
-        "bench": "district",
-        "command": command,
-        "machine": info,
-        "measures": [
-            measure(f"ingest lag p99, {size}", "s", p99, lag_target,
-                    max(p99) <= TARGET_LAG_P99_S if judged else None),
-            measure(f"ingest lag p50, {size}", "s", [r.lag_p50_s for r in results], "none",
-                    None),
-            measure(f"ingest rate, busiest {RATE_WINDOW_S:g} s, {size}", "events/s",
-                    [r.peak_rate for r in results], "none", None),
-            measure(f"ingest rate, mean, {size}", "events/s",
-                    [r.mean_rate for r in results], "none", None),
-            measure(f"longest outage drain, {size}", "s", [r.drain_s for r in results], "none",
-                    None),
-            measure(f"every hut's allowlist published at server start, {mode.huts} huts", "s",
-                    [r.lists_s for r in results], "none", None),
-            measure(f"reminder sweep, the district's loans ({mode.huts} huts, "
-                    f"{mode.history_days} days)", "s", sweeps, f"<= {TARGET_SWEEP_S:g} s",
-                    max(sweeps) <= TARGET_SWEEP_S),
-        ],
-    }  # fmt: skip
+    lag_target = (
+        at_most(TARGET_LAG_P99_S, f"p99 <= {TARGET_LAG_P99_S:g} s (issue 15)") if judged else None
+    )
+
+    def figures(name: str) -> list[float]:
+        return [float(getattr(r, name)) for r in results]
+
+    run.add(
+        Measure(
+            f"ingest lag p99, {size}",
+            "s",
+            figures("lag_p99_s"),
+            target=lag_target,
+            details={
+                "server side (received_at - ts) p99 s": figures("db_lag_p99_s"),
+                "events": figures("events"),
+            },
+        )
+    )
+    run.add(Measure(f"ingest lag p50, {size}", "s", figures("lag_p50_s")))
+    run.add(
+        Measure(
+            f"ingest rate, busiest {RATE_WINDOW_S:g} s, {size}", "events/s", figures("peak_rate")
+        )
+    )
+    run.add(Measure(f"ingest rate, mean, {size}", "events/s", figures("mean_rate")))
+    run.add(Measure(f"longest outage drain, {size}", "s", figures("drain_s")))
+    run.add(
+        Measure(
+            f"every hut's allowlist published at server start, {mode.huts} huts",
+            "s",
+            figures("lists_s"),
+        )
+    )
+    run.add(
+        Measure(
+            f"reminder sweep, the district's loans ({mode.huts} huts, {mode.history_days} days)",
+            "s",
+            figures("sweep_s"),
+            target=at_most(TARGET_SWEEP_S, f"<= {TARGET_SWEEP_S:g} s (issue 15)"),
+        )
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="20 huts, 3600x, 30 days")
-    parser.add_argument("--huts", type=int, default=None)
-    parser.add_argument("--compression", type=float, default=None)
-    parser.add_argument("--history-days", type=int, default=None)
-    parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=15, help="the day's schedule")
-    parser.add_argument("--db", default=DEFAULT_DB, help="PostgreSQL (a new schema in it)")
-    parser.add_argument("--json", type=Path, default=None, help="write the result here")
-    args = parser.parse_args()
-    base = QUICK if args.quick else FULL
+    p = parser(__doc__, runs=1)
+    p.add_argument("--huts", type=int, default=None)
+    p.add_argument("--compression", type=float, default=None)
+    p.add_argument("--history-days", type=int, default=None)
+    p.add_argument("--seed", type=int, default=15, help="the day's schedule")
+    p.add_argument("--db", default=DEFAULT_DB, help="PostgreSQL (a new schema in it)")
+    args = p.parse_args()
+    run = BenchRun("district", args)
+    base = QUICK if run.quick else FULL
     mode = Mode(
         huts=args.huts or base.huts,
         compression=args.compression or base.compression,
         history_days=base.history_days if args.history_days is None else args.history_days,
     )
-    info = machine()
-    results = []
-    for run in range(1, args.runs + 1):
+
+    def one(i: int) -> dict[str, float]:
         with tempfile.TemporaryDirectory() as tmp:
             result = run_once(mode, db=args.db, seed_no=args.seed, tmp=Path(tmp))
         for line in result.lines:
-            print(f"run {run}: {line}", flush=True)
+            print(f"run {i + 1}: {line}", flush=True)
         results.append(result)
-    command = "python bench/district.py " + " ".join(sys.argv[1:])
-    document = report(results, mode, command.strip(), info)
-    for m in document["measures"]:
-        met = {True: "met", False: "NOT MET", None: ""}[m["met"]]
-        low, high = m["spread"]
-        print(f"{m['measure']}: median {m['median']:.3f} {m['unit']} "
-              f"(spread {low:.3f}-{high:.3f}) {m['target']} {met}")  # fmt: skip
-    if args.json is not None:
-        args.json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    return 0 if all(r.ok for r in results) else 1
+        return {"ok": float(result.ok)}
+
+    results: list[RunResult] = []
+    ok = all(repeat(run.runs, one)["ok"])
+    add_measures(run, results, mode)
+    code = run.finish()
+    return code if ok else 1
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 The server sends keyed hashes only; the gateway never stores a card UID. Besides the
 cards that open the door, the list names suspended and lost ones, and those of members who
-may open other huts only, so the hut can say why it stays shut, offline too. It carries the
+may open other huts only (by short tags, ``elsewhere_tags``, or by hashes from a server
+older than those), so the hut can say why it stays shut, offline too. It carries the
 hut's opening hours, and the cards (staff) that open outside them.
 
 Only a list sealed by the server (with this hut's key) is taken, whatever its version, and
@@ -33,6 +34,7 @@ class AllowlistStore:
         self._current: Allowlist | None = None
         self._states: dict[str, CardState] = {}
         self._anytime: frozenset[str] = frozenset()
+        self._elsewhere_tags: frozenset[bytes] = frozenset()
         self._load()
 
     @property
@@ -42,8 +44,13 @@ class AllowlistStore:
     def state_of(self, card: str) -> CardState | None:
         """The card's state in the current list; None: not listed, or no list yet."""
         with self._lock:
-            current, states = self._current, self._states
-        return None if current is None else states.get(self._key.card_hash(current.salt, card))
+            current, states, tags = self._current, self._states, self._elsewhere_tags
+        if current is None:
+            return None
+        state = states.get(self._key.card_hash(current.salt, card))
+        if state is None and tags and self._key.card_tag(current.salt, card) in tags:
+            return CardState.ELSEWHERE  # a card of another hut, named by its short tag
+        return state
 
     def admits(self, card: str) -> bool:
         """Whether the card may open the door at all (opening hours aside)."""
@@ -79,22 +86,14 @@ class AllowlistStore:
             return False
         self._save(payload)
         self._set(allowlist)
-        log.info(
-            "allowlist version %d: %d cards (%d anytime), %d suspended, %d lost, %d elsewhere; %s",
-            allowlist.version,
-            len(allowlist.cards),
-            len(allowlist.anytime or ()),
-            len(allowlist.suspended or ()),
-            len(allowlist.lost or ()),
-            len(allowlist.elsewhere or ()),
-            "always open" if allowlist.hours is None else "with opening hours",
-        )
+        log.info("allowlist version %d: %s", allowlist.version, allowlist.counts())
         return True
 
     def _set(self, allowlist: Allowlist) -> None:
         with self._lock:
             self._current, self._states = allowlist, allowlist.states()
             self._anytime = frozenset(allowlist.anytime or ())
+            self._elsewhere_tags = allowlist.elsewhere_tag_set()
 
     def _load(self) -> None:
         try:

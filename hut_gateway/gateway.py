@@ -528,8 +528,9 @@ class Gateway:
     # -- server messages ----------------------------------------------------------------
 
     def _on_ack(self, batch: AckBatch) -> None:
-        # The resident's feedback first: the outbox's delete waits for the SD card (a
-        # synchronous commit), and the server has committed these events already.
+        # The resident's feedback first: the server has committed these events already.
+        # The outbox's delete does not wait for the SD card (Outbox.remove), so paho's
+        # network thread is soon back for the next ack and the next append not held up.
         self._show_feedback(batch)
         ids = [ack.id for ack in batch.acks]
         self.outbox.remove(ids)

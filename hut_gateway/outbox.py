@@ -140,15 +140,27 @@ class Outbox:
         return pending
 
     def remove(self, ids: Iterable[str]) -> int:
-        """Forget acked events; one transaction (one sync) per ack batch, not per event."""
+        """Forget acked events: one transaction per ack batch, not per event, and one that
+        does not wait for the card (WAL, synchronous NORMAL for it alone). The server has
+        committed these events: a power cut that takes the delete back only makes the
+        gateway publish them again, and the server acks them ``duplicate``. The next
+        append's sync puts the delete on the card too. A sync here held the outbox lock,
+        and paho's network thread that runs the ack, for a card write, while the next
+        scan's append waited behind it."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("PRAGMA synchronous=NORMAL")
             try:
-                cur = self._db.executemany("DELETE FROM outbox WHERE id = ?", ((i,) for i in ids))
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    cur = self._db.executemany(
+                        "DELETE FROM outbox WHERE id = ?", ((i,) for i in ids)
+                    )
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            finally:
+                self._db.execute("PRAGMA synchronous=FULL")  # every append stays durable
             return cur.rowcount
 
     def depth(self) -> int:

@@ -8,18 +8,19 @@ list says is summed up in a digest of the cards' access (hashed once for all hut
 hut's own part, keyed with the hut's card key and stored on each hut's row with the
 version: a check finds a hut whose digest differs from the cards' now and publishes it
 (only the huts a change concerns), and a second process checking the same moment finds
-the new digest and publishes nothing. The salt is new with each list
+the hut's version moved, checks again and publishes nothing. The salt is new with each list
 published, never with each check. Card hashes are keyed with the hut's card key, and each
 list is sealed with the hut's key: only this server's lists open a hut's door.
 """
 
 from __future__ import annotations
 
+import base64
 import hmac
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha256
@@ -71,6 +72,7 @@ class CardAccessList:
     anytime: frozenset[str]  # active cards of members who open outside the hours
     shared: bytes  # the digest of what is the same at every hut (entries, unkeyed)
     limited_sum: int  # _card_sum of every limited card
+    upper: tuple[bytes, ...]  # each entry's uid in uppercase, encoded (for HutKey.card_tags)
 
     @classmethod
     def of(cls, cards: Sequence[CardOfMember]) -> CardAccessList:
@@ -87,7 +89,10 @@ class CardAccessList:
             if opens_anytime(access, flags=card.member_flags)
         )
         text = "\n".join(f"{uid}:{access.value}" for uid, access in entries).encode()
-        return cls(entries, limits, anytime, sha256(text).digest(), _card_sum(limits.limited))
+        upper = tuple(uid.upper().encode() for uid, _ in entries)
+        return cls(
+            entries, limits, anytime, sha256(text).digest(), _card_sum(limits.limited), upper
+        )
 
     def for_hut(self, hut: Hut) -> HutAccessList:
         hours = opening_hours(hut)
@@ -122,7 +127,7 @@ class HutAccessList:
         of them, made only for a list that is published, never for a check."""
         return self.cards.limits.elsewhere_at(self.hut_id)
 
-    def digest(self, key: HutKey) -> str:
+    def digest(self, key: HutKey, *, tags: bool = True) -> str:
         """What the list of ``key``'s hut says, keyed so the stored digest tells nothing.
         Its elsewhere cards count by their sum (``_card_sum``): a check of every hut
         costs each hut's own cards, where a sorted listing of the district's limited
@@ -132,16 +137,26 @@ class HutAccessList:
                 "hours:" + ("" if self.hours is None else self.hours.model_dump_json()),
                 f"elsewhere:{self.cards.elsewhere_sum(self.hut_id):064x}",
                 "anytime:" + ",".join(sorted(self.anytime)),
+                "elsewhere as:" + ("tags" if tags else "hashes"),
             ]
         )
         return hmac.new(key.card_key, self.cards.shared + own.encode(), sha256).hexdigest()
 
-    def allowlist(self, *, key: HutKey, version: int, issued: datetime) -> Allowlist:
+    def allowlist(
+        self, *, key: HutKey, version: int, issued: datetime, tags: bool = True
+    ) -> Allowlist:
+        """The list, every card keyed with the hut's card key and a new salt. ``tags``:
+        the cards elsewhere here as short tags (``elsewhere_tags``, CARD_TAG_BYTES a card),
+        else as hashes like the others (for gateways older than the tags)."""
         salt = secrets.token_hex(8)
         hashes: defaultdict[CardAccess, list[str]] = defaultdict(list)
         anytime = []
         elsewhere = self.elsewhere
-        for uid, access in self.cards.entries:
+        others: list[bytes] = []
+        for (uid, access), upper in zip(self.cards.entries, self.cards.upper, strict=True):
+            if tags and uid in elsewhere:
+                others.append(upper)
+                continue
             card_hash = key.card_hash(salt, uid)
             hashes[CardAccess.ELSEWHERE if uid in elsewhere else access].append(card_hash)
             if uid in self.anytime:
@@ -157,6 +172,7 @@ class HutAccessList:
             elsewhere=hashes[CardAccess.ELSEWHERE],
             hours=self.hours,
             anytime=anytime,
+            elsewhere_tags=base64.b64encode(b"".join(sorted(key.card_tags(salt, others)))).decode(),
         )
 
 
@@ -185,57 +201,110 @@ def publish_allowlists(
     keyring: HutKeyring,
     clock: Clock,
     force: bool = True,
+    huts: Collection[str] | None = None,
+    unless_published_since: datetime | None = None,
+    tags: bool = True,
 ) -> list[Allowlist]:
-    """Publish the allowlist (retained) of every hut, or with ``force=False`` only of the
-    huts whose last published list says something else than the cards say now.
+    """Publish the allowlist (retained) of every hut (or of ``huts``), or with
+    ``force=False`` only of the huts whose last published list says something else than
+    the cards say now. ``unless_published_since`` (with ``force``): skip a hut whose list
+    was published since then (by another process that heard the same gateway: its version
+    is the time of publishing, in ms). ``tags``: the cards elsewhere at a hut as short tags
+    (HutAccessList.allowlist).
 
-    Each list is published, and its PUBACK awaited, while the huts' rows are locked: a
-    second server publishing at the same time waits, then reads the cards after the first
-    committed, so the retained list never goes back to an older version or content."""
-    if not force:
-        with sessions() as db:
-            access = card_access_list(db)
-            if all(
-                hut.allowlist_digest == access.for_hut(hut).digest(keyring(hut.id))
-                for hut in queries.list_huts(db)
-            ):
-                return []
-    now = clock()
-    lists = []
-    with sessions() as db, db.begin():
-        huts = queries.lock_huts(db)
-        access = card_access_list(db)  # after the locks: see the comment above
-        for hut in huts:
-            key = keyring(hut.id)
+    The lists are built (hashed and sealed) from one read of the huts and then the cards,
+    holding no lock. Each is then published in a transaction of its own that locks its
+    hut's row and goes on only if the hut's version is still the one read before the
+    cards: a list that another process published meanwhile was built from cards read
+    later, so the retained list never goes back to an older version or content. A hut
+    whose version moved is checked again (``force=False``) from a fresh read."""
+    published: list[Allowlist] = []
+    wanted = None if huts is None else frozenset(huts)
+    since_ms = None if unless_published_since is None else _ms(unless_published_since)
+    while True:
+        moved = _publish_round(
+            sessions, publisher, topics=topics, keyring=keyring, clock=clock,
+            force=force, huts=wanted, since_ms=since_ms, published=published, tags=tags,
+        )  # fmt: skip
+        if not moved:
+            return published
+        wanted, force = moved, False
+
+
+@dataclass(frozen=True, slots=True)
+class _Due:
+    """A hut's list to publish, as read: its version before the cards, what it says."""
+
+    read_version: int
+    access: HutAccessList
+    digest: str
+
+
+def _publish_round(
+    sessions: sessionmaker[Session],
+    publisher: Publisher,
+    *,
+    topics: Topics,
+    keyring: HutKeyring,
+    clock: Clock,
+    force: bool,
+    huts: frozenset[str] | None,
+    since_ms: int | None,
+    published: list[Allowlist],
+    tags: bool,
+) -> frozenset[str]:
+    """One read, then each list built, sealed and published in turn (one in memory at a
+    time); returns the huts whose version moved meanwhile."""
+    due: list[_Due] = []
+    with sessions() as db:
+        rows = [hut for hut in queries.list_huts(db) if huts is None or hut.id in huts]
+        access = card_access_list(db)  # after the huts: see the docstring above
+        for hut in rows:
             hut_access = access.for_hut(hut)
-            digest = hut_access.digest(key)
+            digest = hut_access.digest(keyring(hut.id), tags=tags)
             if not force and hut.allowlist_digest == digest:
                 continue
-            # A millisecond floor keeps versions growing even if the database was rebuilt.
-            version = queries.next_allowlist_version(hut, at_least=int(now.timestamp() * 1000))
-            hut.allowlist_digest = digest
+            if since_ms is not None and since_ms < hut.allowlist_version:
+                continue
+            due.append(_Due(hut.allowlist_version, hut_access, digest))
+    moved: set[str] = set()
+    for item in due:
+        hut_id = item.access.hut_id
+        key = keyring(hut_id)
+        now = clock()
+        # A millisecond floor keeps versions growing even if the database was rebuilt;
+        # it is the time of publishing (unless_published_since reads it).
+        version = max(item.read_version + 1, _ms(now))
+        allowlist = item.access.allowlist(key=key, version=version, issued=now, tags=tags)
+        payload = allowlist.sealed(key)  # hashed and sealed before the hut's row is locked
+        with sessions() as db, db.begin():
+            locked = queries.lock_hut(db, hut_id)
+            if locked is None:
+                continue  # removed meanwhile
+            if locked.allowlist_version != item.read_version:
+                moved.add(hut_id)
+                continue
+            locked.allowlist_version = version
+            locked.allowlist_digest = item.digest
             # Written before the publish: on SQLite this takes the write lock, so a second
             # publisher fails here (and retries) rather than after publishing a list.
             db.flush()
-            allowlist = hut_access.allowlist(key=key, version=version, issued=now)
-            info = publisher.publish(
-                topics.allowlist(hut.id), allowlist.sealed(key), qos=1, retain=True
-            )
+            info = publisher.publish(topics.allowlist(hut_id), payload, qos=1, retain=True)
             _wait_published(info)
-            lists.append(allowlist)
-            log.info(
-                "published allowlist v%d for hut %s (%d cards, %d anytime, %d suspended, "
-                "%d lost, %d elsewhere; %s)",
-                version,
-                hut.id,
-                len(allowlist.cards),
-                len(allowlist.anytime or ()),
-                len(allowlist.suspended or ()),
-                len(allowlist.lost or ()),
-                len(allowlist.elsewhere or ()),
-                "always open" if allowlist.hours is None else "with opening hours",
-            )
-    return lists
+        published.append(allowlist)
+        _log_published(allowlist)
+    return frozenset(moved)
+
+
+def _log_published(allowlist: Allowlist) -> None:
+    log.info(
+        "published allowlist v%d for hut %s (%s)", allowlist.version, allowlist.hut,
+        allowlist.counts(),
+    )  # fmt: skip
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def _wait_published(info: Any) -> None:

@@ -74,6 +74,7 @@ def create_app(
         alarms,
         anomalies,
         audit,
+        community,
         door_sessions,
         enrolments,
         health,
@@ -131,7 +132,7 @@ def create_app(
         *(account, users, audit),
         *(access, health, huts, enrolments, items, loans, door_sessions, supplies),
         *(reminder_routes, transfer_routes, member_routes, command_routes),
-        *(alarms, anomalies, metrics_route),
+        *(alarms, anomalies, metrics_route, community),
     )
     app.state.sheets = registry()  # kind -> Sheet, for import and export
     app.state.import_limits = Limits()
@@ -225,7 +226,12 @@ class ServerRuntime:
         self.ingest = ingest
         self.hub = LiveHub(limit=self.settings.hut_state.stream_queue)
         self.hut_state = HutStateTracker(
-            self.settings, sessions=sessions, keyring=self.keyring, hub=self.hub, clock=self.clock
+            self.settings,
+            sessions=sessions,
+            keyring=self.keyring,
+            hub=self.hub,
+            clock=self.clock,
+            on_lists=ingest.allowlists.reported,
         )
         service = build_service(
             self.settings.reminders,

@@ -1,4 +1,5 @@
-"""The MQTT ingest worker: gateway events in, ledger updates, acks and allowlists out.
+"""The MQTT ingest worker: gateway events in, ledger updates and acks out (the allowlists
+go out on its connection from their own thread: server.allowlist_worker).
 
 Delivery: the broker's QoS 1 message is acknowledged (manual ack) only after the database
 commit, and the gateway hears an AckBatch only for committed events, so a crash before the
@@ -19,7 +20,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -27,8 +27,9 @@ from paho.mqtt.client import MQTT_ERR_SUCCESS
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.allowlists import publish_allowlists
+from server.allowlist_worker import AllowlistWorker
 from server.clock import Clock, system_clock
+from server.db_retry import with_db_retry
 from server.domain import DEFAULT_POLICY, LoanPolicy
 from server.handover import Inbox
 from server.hut_commands import CommandNotSentError
@@ -54,7 +55,6 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 500
 ACKS_PER_MESSAGE = 1000  # AckBatch's own limit
-_DB_RETRY_MAX = 30.0
 DEAD_LETTER_LINES = 20  # per minute of the worker's clock; the rest are counted
 _TOPIC_CACHE = 4096  # events topics already parsed; a flood of made-up ones cannot grow it
 # Python's cycle collector runs after every 700 new container objects by default. A batch of
@@ -73,15 +73,6 @@ class _Received(NamedTuple):  # a tuple: paho's thread builds one per message
     qos: int
 
 
-@dataclass(frozen=True, slots=True)
-class _AllowlistRequest:
-    """Queued so allowlists are built on the worker thread, in order with events.
-    ``force``: publish every hut's list; else only those that no longer say what the
-    cards say."""
-
-    force: bool
-
-
 class _SyncRequest:
     """Queued on (re)connect: tell every known hut to resend its unacked window."""
 
@@ -89,7 +80,7 @@ class _SyncRequest:
 _SYNC = _SyncRequest()
 _SYNC_EXPIRY = timedelta(seconds=60)
 
-_Item = _Received | _AllowlistRequest | _SyncRequest
+_Item = _Received | _SyncRequest
 
 
 def tune_gc() -> None:
@@ -132,12 +123,21 @@ class IngestWorker:
         self._event_huts: dict[str, str] = {}  # events topic -> its hut
         self._gap_timeout = timedelta(seconds=settings.gap_timeout_s)
         self._next_sweep = 0.0
-        self._next_allowlist_check = 0.0
         self._stop_listening: Callable[[], None] | None = None
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: Any = None
+        self.allowlists = AllowlistWorker(
+            sessions,
+            topics=self._topics,
+            keyring=keyring,
+            clock=clock,
+            publisher=lambda: self._client if self.connected else None,
+            check_s=settings.allowlist_check_s,
+            metrics=self._metrics,
+            tags=settings.allowlist_elsewhere_tags,
+        )
         self._commands_lock = threading.Lock()  # send_command is called from HTTP threads
         # What this process took from the broker, and the acks it sent, for its stop line:
         # with a shared subscription each process gets only a share of the messages.
@@ -168,10 +168,11 @@ class IngestWorker:
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self._client = client
         # Whoever commits a change of cards or members through this factory, the list follows.
         self._stop_listening = access_changes.listen(self._sessions, self.request_allowlists)
-        self._next_allowlist_check = time.monotonic() + self._settings.allowlist_check_s
+        self.allowlists.start()
         self._thread = threading.Thread(target=self._run, name="toolhut-ingest", daemon=True)
         self._thread.start()
         # connect_async + the loop thread keep retrying while the broker is down.
@@ -188,6 +189,7 @@ class IngestWorker:
             self._stop_listening = None
         if self._thread is not None:
             self._thread.join(timeout)
+        self.allowlists.stop(timeout)
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
@@ -219,7 +221,7 @@ class IngestWorker:
 
     def request_allowlists(self, *, force: bool = False) -> None:
         """Called after a commit that changed cards or members (see access_changes)."""
-        self._inbox.put(_AllowlistRequest(force))
+        self.allowlists.request(force=force)
 
     # paho's network thread: hand over, never touch the database here.
 
@@ -229,18 +231,26 @@ class IngestWorker:
         if not connack_ok(reason_code):
             log.warning("broker refused the connection: %s", reason_code)
             return
-        group = self._settings.shared_group
-        events = (
-            self._topics.all_huts(TopicKind.EVENTS)
-            if group is None
-            else self._topics.shared(group, TopicKind.EVENTS)
-        )
+        events = self._events_filter()
         client.subscribe(events, qos=1)
         self._connected.set()
-        # Forced: a broker that restarted without persistence has lost the retained lists.
-        self.request_allowlists(force=True)
+        # A check, not a forced round: what a broker restarted without persistence lost,
+        # the gateways' statuses ask for again (AllowlistWorker.reported).
+        self.request_allowlists()
         self._inbox.put(_SYNC)
-        log.info("ingest worker connected; subscribed to %s", events)
+        log.info("ingest worker connected; subscribing to %s", events)
+
+    def _on_subscribe(
+        self, _client: Any, _userdata: Any, _mid: Any, reason_codes: Any, _properties: Any
+    ) -> None:
+        # After the SUBACK: the broker has this process in the group from now on.
+        log.info("ingest worker subscribed to %s (%s)", self._events_filter(), reason_codes)
+
+    def _events_filter(self) -> str:
+        group = self._settings.shared_group
+        if group is None:
+            return self._topics.all_huts(TopicKind.EVENTS)
+        return self._topics.shared(group, TopicKind.EVENTS)
 
     def _on_connect_fail(self, _client: Any, _userdata: Any) -> None:
         log.warning("cannot reach the broker at %s; retrying", self._settings.mqtt.url)
@@ -260,7 +270,6 @@ class IngestWorker:
     def _run(self) -> None:
         while not self._stopping.is_set():
             self._sweep_when_due()
-            self._check_allowlists_when_due()
             batch = self._inbox.take(MAX_BATCH, timeout=0.2)
             if not batch:
                 continue
@@ -274,23 +283,8 @@ class IngestWorker:
         if messages:
             self._metrics.taken(len(messages))
             self._with_db_retry(lambda: self._ingest(messages))
-        requests = [item for item in batch if isinstance(item, _AllowlistRequest)]
-        if requests:
-            force = any(request.force for request in requests)
-            self._with_db_retry(lambda: self._publish_allowlists(force=force))
         if any(isinstance(item, _SyncRequest) for item in batch):
             self._with_db_retry(self._publish_sync)
-
-    def _publish_allowlists(self, *, force: bool) -> None:
-        published = publish_allowlists(
-            self._sessions,
-            self._client,
-            topics=self._topics,
-            keyring=self._keyring,
-            clock=self._clock,
-            force=force,
-        )
-        self._metrics.allowlists_published(len(published))
 
     def sweep(self) -> int:
         """Apply events held past the gap timeout (huts that sent nothing since);
@@ -316,16 +310,6 @@ class IngestWorker:
         if released:
             log.info("applied %d held events after the gap timeout", released)
 
-    def _check_allowlists_when_due(self) -> None:
-        # Catches what no commit of this process told: SQL typed into the database, a
-        # restore. Only while connected: the (re)connect publishes every list anyway.
-        now = time.monotonic()
-        if now < self._next_allowlist_check:
-            return
-        self._next_allowlist_check = now + self._settings.allowlist_check_s
-        if self.connected:
-            self._inbox.put(_AllowlistRequest(force=False))
-
     def _publish_sync(self) -> None:
         with self._sessions() as db:
             huts = [hut.id for hut in queries.list_huts(db)]
@@ -334,17 +318,7 @@ class IngestWorker:
         log.info("asked %d huts to resend what they have not had acked", len(huts))
 
     def _with_db_retry(self, work: Callable[[], object]) -> None:
-        delay = 0.5
-        while True:
-            try:
-                work()
-                return
-            except (OperationalError, InterfaceError) as exc:
-                # The database is away: wait for it rather than drop or dead-letter.
-                log.error("database unavailable (%s); retrying in %.1fs", exc.orig, delay)
-                if self._stopping.wait(delay):
-                    return
-                delay = min(delay * 2, _DB_RETRY_MAX)
+        with_db_retry(work, stopping=self._stopping)
 
     def _ingest(self, messages: list[_Received]) -> None:
         try:
@@ -429,13 +403,17 @@ class IngestWorker:
         self._finish([message], {})
 
     def _finish(self, messages: Iterable[_Received], acks: dict[str, list[EventAck]]) -> None:
-        for message in messages:
-            self._taken += 1
-            if message.qos > 0:
-                self._client.ack(message.mid, message.qos)
+        # Both after the commit. The huts' AckBatches first: a resident waits for the
+        # feedback in them, and nobody for the broker's acks, which were one paho call
+        # (and one wake-up of its network thread) per message of the batch ahead of them.
+        # A crash between the two only makes the broker deliver again: acked duplicate.
         for hut, hut_acks in acks.items():
             self._acked.update(ack.outcome.value for ack in hut_acks)
             for start in range(0, len(hut_acks), ACKS_PER_MESSAGE):
                 batch = AckBatch(hut=hut, acks=hut_acks[start : start + ACKS_PER_MESSAGE])
                 self._client.publish(self._topics.ack(hut), batch.sealed(self._keyring(hut)), qos=1)
                 self._metrics.acked(batch.acks)
+        for message in messages:
+            self._taken += 1
+            if message.qos > 0:
+                self._client.ack(message.mid, message.qos)

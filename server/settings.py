@@ -79,6 +79,12 @@ class ServerSettings(BaseSettings):
         "(a change made in the database directly reaches the huts within this); changes the "
         "server makes itself are published right after their commit",
     )
+    allowlist_elsewhere_tags: bool = Field(
+        True,
+        description="name the cards of other huts in a hut's allowlist by short tags "
+        "(elsewhere_tags, 4 bytes a card); false: by full hashes, for gateways older than "
+        "the tags, which refuse a list that has them (docs/mqtt-contract.md)",
+    )
     forwarded_allow_ips: str | None = Field(
         None,
         description="behind a reverse proxy: the proxy's address(es), comma-separated, whose "

@@ -18,6 +18,8 @@ whose seal does not match, so nothing consumed off the wire is read unverified.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import uuid
 from collections.abc import Mapping
@@ -85,6 +87,8 @@ class MessageKey(Protocol):
     def unseal(self, kind: TopicKind, payload: bytes) -> bytes: ...
 
     def card_hash(self, salt: str, card: str) -> str: ...
+
+    def card_tag(self, salt: str, card: str) -> bytes: ...
 
 
 def check_hut_id(hut: str) -> str:
@@ -427,6 +431,19 @@ class Status(_Sealable):
 
 CardHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 CardHashes = Annotated[list[CardHash], Field(max_length=100_000)]
+# A card of another hut is named by a tag of this many bytes (HutKey.card_tag), not a hash:
+# the list's size then follows the district by 4 bytes a card, not 67 (docs/mqtt-contract.md).
+CARD_TAG_BYTES = 4
+CARD_TAGS_MAX = 1_000_000
+CardTags = Annotated[
+    str,
+    Field(max_length=(CARD_TAGS_MAX * CARD_TAG_BYTES + 2) // 3 * 4, pattern=r"^[A-Za-z0-9+/]*=*$"),
+]
+
+
+def card_tags(tags: bytes) -> frozenset[bytes]:
+    """The tags of an ``elsewhere_tags`` field, decoded."""
+    return frozenset(tags[i : i + CARD_TAG_BYTES] for i in range(0, len(tags), CARD_TAG_BYTES))
 
 
 class Allowlist(_Sealable):
@@ -450,6 +467,7 @@ class Allowlist(_Sealable):
     elsewhere: CardHashes | None = None
     hours: OpeningHours | None = None  # None: always open
     anytime: CardHashes | None = None
+    elsewhere_tags: CardTags | None = None  # base64 of CARD_TAG_BYTES-byte tags, concatenated
 
     @field_validator("cards")
     @classmethod
@@ -461,6 +479,23 @@ class Allowlist(_Sealable):
     def _unique_or_none(cls, cards: list[str] | None) -> list[str] | None:
         # Empty is left out, so a list without such cards reads as before these fields.
         return sorted(set(cards)) if cards else None
+
+    @field_validator("elsewhere_tags")
+    @classmethod
+    def _whole_tags(cls, tags: str | None) -> str | None:
+        if not tags:
+            return None
+        try:
+            raw = base64.b64decode(tags, validate=True)
+        except binascii.Error as exc:
+            raise ValueError(f"elsewhere_tags is not base64: {exc}") from exc
+        if len(raw) % CARD_TAG_BYTES:
+            raise ValueError(f"elsewhere_tags is not a whole number of {CARD_TAG_BYTES}-byte tags")
+        return tags
+
+    def elsewhere_tag_set(self) -> frozenset[bytes]:
+        """The tags of the cards elsewhere at this hut (``elsewhere_tags``), decoded."""
+        return card_tags(base64.b64decode(self.elsewhere_tags or ""))
 
     @model_validator(mode="after")
     def _one_state_per_card(self) -> Allowlist:
@@ -485,8 +520,23 @@ class Allowlist(_Sealable):
         return states
 
     def state_of(self, card: str, *, key: MessageKey) -> CardState | None:
-        """The card's state, or None for a card the list does not name (unknown)."""
-        return self.states().get(key.card_hash(self.salt, card))
+        """The card's state, or None for a card the list does not name (unknown). A card
+        named by its hash wins over a tag in ``elsewhere_tags``."""
+        state = self.states().get(key.card_hash(self.salt, card))
+        tagged = self.elsewhere_tags and key.card_tag(self.salt, card) in self.elsewhere_tag_set()
+        return CardState.ELSEWHERE if state is None and tagged else state
+
+    def counts(self) -> str:
+        """What the list holds, for a log line (counts only, never a hash)."""
+        return (
+            f"{len(self.cards)} cards ({len(self.anytime or ())} anytime), "
+            f"{len(self.suspended or ())} suspended, {len(self.lost or ())} lost, "
+            f"{len(self.elsewhere or ()) + self._tag_count()} elsewhere; "
+            + ("always open" if self.hours is None else "with opening hours")
+        )
+
+    def _tag_count(self) -> int:
+        return len(base64.b64decode(self.elsewhere_tags or "")) // CARD_TAG_BYTES
 
     def admits(self, card: str, *, key: MessageKey) -> bool:
         """Whether the card may open the door at all (opening hours aside)."""

@@ -32,10 +32,11 @@ import secrets
 import tempfile
 import tomllib
 from base64 import urlsafe_b64encode
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolhut.contract import VERSION, ContractError, TopicKind, check_hut_id
+from toolhut.contract import CARD_TAG_BYTES, VERSION, ContractError, TopicKind, check_hut_id
 
 SECRET_BYTES = 32
 SERVER_MQTT_USER = "toolhut-server"
@@ -134,6 +135,24 @@ class HutKey:
         travels, and the list's salt, so two lists name the same card differently."""
         message = f"{salt}:{card.upper()}".encode()
         return hmac.new(self.card_key, message, hashlib.sha256).hexdigest()
+
+    def card_tag(self, salt: str, card: str) -> bytes:
+        """The short form of ``card_hash`` for a list's ``elsewhere_tags``: the same message,
+        keyed BLAKE2b of CARD_TAG_BYTES bytes (a card of another hut needs no more: see
+        docs/mqtt-contract.md)."""
+        return self.card_tags(salt, [card.upper().encode()])[0]
+
+    def card_tags(self, salt: str, cards: Iterable[bytes]) -> list[bytes]:
+        """``card_tag`` of each of ``cards`` (UIDs in uppercase, encoded): the keyed state
+        after the salt is made once and copied for each card (the server tags every card
+        of the district for each hut's list)."""
+        head = hashlib.blake2b(f"{salt}:".encode(), key=self.card_key, digest_size=CARD_TAG_BYTES)
+        tags = []
+        for card in cards:
+            state = head.copy()
+            state.update(card)
+            tags.append(state.digest())
+        return tags
 
 
 class HutKeyring:

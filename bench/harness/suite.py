@@ -33,6 +33,7 @@ BENCHES = (
     Entry("labels_pdf.py", needs_broker=False),
     Entry("import_rows.py", needs_broker=False),
     Entry("console_pages.py"),  # the console at a district's size (issue 14)
+    Entry("allowlist_build.py", needs_broker=False),  # a hut's list in the district
     Entry("district.py", optional=True),  # the 500-hut district (issue 15)
     Entry(
         "fault_run.py",

@@ -14,6 +14,7 @@ from server.accounts.errors import AccountConflictError, AccountNotFoundError
 from server.api.versioning import stale
 from server.card_uids import InvalidCardError
 from server.domain.record_errors import InvalidFieldsError, StaleVersionError
+from server.domain.wishes import WishStepError
 from server.enrolment_actions import EnrolmentClosedError, MemberNotActiveError
 from server.hut_commands import CommandNotSentError
 from server.records.member_privacy import TEXT_CANNOT_ERASE, CannotEraseError
@@ -64,7 +65,7 @@ def staff_action() -> Iterator[None]:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except CommandNotSentError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, exc.text) from exc
-    except ReviewConflictError as exc:
+    except (ReviewConflictError, WishStepError) as exc:
         raise HTTPException(
             status.HTTP_409_CONFLICT, {"reason": exc.reason, "text": exc.text}
         ) from exc

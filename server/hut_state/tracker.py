@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,8 +57,12 @@ class HutStateTracker:
         keyring: HutKeyring,
         hub: LiveHub,
         clock: Clock = system_clock,
+        on_lists: Callable[[dict[str, int | None]], None] | None = None,
     ) -> None:
+        """``on_lists``: told the allowlist version each verified status says its hut
+        decides with (the allowlists' thread publishes again what a hut lacks)."""
         self._settings = settings
+        self._on_lists = on_lists
         self._config = settings.hut_state
         self._topics = settings.topics
         self._sessions = sessions
@@ -177,6 +181,8 @@ class HutStateTracker:
         """Verify ``messages`` and write what they say (with what is still unwritten) in one
         transaction; the live stream hears what changed. Returns the rows written."""
         reports = self._intake.read(messages, received_at=self._clock())
+        if reports and self._on_lists is not None:
+            self._on_lists({report.hut: report.status.allowlist for report in reports})
         self._unwritten.update((report.hut, report) for report in reports)
         if not self._unwritten or time.monotonic() < self._retry_at:
             return 0  # nothing to write, or the database is given a rest after a failure

@@ -27,7 +27,8 @@ def add(
     actor: Actor,
     now: datetime,
 ) -> Any:
-    """Insert ``row``; the entry ``<entity>.create`` names it by ``key``."""
+    """Insert ``row``; the entry ``<entity>.create`` names it by ``key`` (None: by the id
+    the database gave it)."""
     db.add(row)
     db.flush()
     audit.record(
@@ -35,7 +36,7 @@ def add(
         actor=actor,
         action=f"{entity}.create",
         entity=entity,
-        entity_id=key,
+        entity_id=row.id if key is None else key,
         at=now,
         after=values_of(row, audited),
     )

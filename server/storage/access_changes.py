@@ -6,11 +6,11 @@ staff's access actions and the reminder policy's suspension go through the rule 
 so through it). The notification belongs to a session factory: ``install(factory)`` (done by
 ``make_sessionmaker``) gives that factory its own listeners and hooks on the factory's
 commits only, not on SQLAlchemy's ``Session`` class. After a marked commit of one of its
-sessions, the listeners of that factory hear about it: the server process's ingest worker,
-which republishes the allowlists. A rollback tells nobody.
+sessions, the listeners of that factory hear about it: the server process's allowlist thread
+(server/allowlist_worker.py), which republishes the lists that changed. A rollback tells nobody.
 
-What no one marked (SQL typed by an administrator, a restore, another process) the ingest
-worker's periodic digest check finds.
+What no one marked (SQL typed by an administrator, a restore, another process) the allowlist
+thread's periodic digest check finds.
 """
 
 from __future__ import annotations

@@ -94,6 +94,8 @@ class Item(Base):
     hut_id: Mapped[str] = mapped_column(ForeignKey("huts.id"), index=True)
     # A partner organisation that stocks the hut, or a donor; None: the community's own.
     owner: Mapped[str | None] = mapped_column(Text, default=None)
+    # The partner organisation that donated it (storage/wish_models.Partner), if one did.
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), default=None)
     condition: Mapped[ItemCondition] = mapped_column(
         checked_enum(ItemCondition, name="condition"),
         default=ItemCondition.OK,

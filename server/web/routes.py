@@ -5,6 +5,7 @@ from __future__ import annotations
 from server.web import (
     alarm_pages,
     audit_pages,
+    community_pages,
     dashboard_pages,
     enrolment_pages,
     items_pages,
@@ -26,6 +27,7 @@ ROUTERS = (
     members_pages.router,
     enrolment_pages.router,
     alarm_pages.router,
+    community_pages.router,
     transfer_pages.router,
     users_pages.router,
     audit_pages.router,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -173,3 +174,20 @@ def test_a_card_in_two_states_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ContractError, match="more than one state"):
         store.offer(KEY.seal(TopicKind.ALLOWLIST, both))
     assert store.version == 1 and store.admits("04A1B2C3")
+
+
+def test_other_huts_cards_read_elsewhere_as_tags_or_as_hashes(tmp_path: Path) -> None:
+    """A newer server names them by short tags; an older one (or one set to hashes for a
+    fleet not yet upgraded) by hashes: either way the door says 此卡不能开这间工具屋,
+    after a restart too, and an unlisted card stays unknown."""
+    mine, theirs, unknown = "04A1B2C3", "0B0B0B0B", "0C0C0C0C"
+    path = tmp_path / "allowlist.json"
+    store = AllowlistStore(path, key=KEY)
+    tags = base64.b64encode(KEY.card_tag(SALT, theirs)).decode()
+    assert store.offer(unsealed(1, mine).model_copy(update={"elsewhere_tags": tags}).sealed(KEY))
+    assert store.state_of(theirs.lower()) is CardState.ELSEWHERE
+    assert store.state_of(mine) is CardState.ACTIVE and store.state_of(unknown) is None
+    assert AllowlistStore(path, key=KEY).state_of(theirs) is CardState.ELSEWHERE
+    hashed = unsealed(2, mine).model_copy(update={"elsewhere": [KEY.card_hash(SALT, theirs)]})
+    assert store.offer(hashed.sealed(KEY))
+    assert store.state_of(theirs) is CardState.ELSEWHERE and store.state_of(unknown) is None

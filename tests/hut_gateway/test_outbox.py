@@ -124,3 +124,21 @@ def test_a_row_moved_to_another_event_id_does_not_open(tmp_path: Path) -> None:
         (blob,) = db.execute("SELECT payload FROM outbox WHERE seq = 1").fetchone()
         db.execute("UPDATE outbox SET payload = ? WHERE seq = 2", (blob,))
     assert [p.id for p in box.pending()] == [first.id]  # the event id is bound in
+
+
+def test_a_remove_does_not_sync_and_the_next_append_still_does(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", key=KEY)
+    statements: list[str] = []
+    box._db.set_trace_callback(statements.append)
+    first, _ = box.append(door)
+    assert box.remove([first.id]) == 1
+    # The delete's transaction runs with synchronous NORMAL (no wait for the card) ...
+    normal = statements.index("PRAGMA synchronous=NORMAL")
+    delete = statements.index(f"DELETE FROM outbox WHERE id = '{first.id}'")
+    full = statements.index("PRAGMA synchronous=FULL")
+    assert normal < statements.index("BEGIN IMMEDIATE", normal) < delete < full
+    # ... and FULL is back for every append after it: an event is on the card before it
+    # is published.
+    assert box._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    second, _ = box.append(door)
+    assert [p.id for p in box.pending()] == [second.id]

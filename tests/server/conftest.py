@@ -18,7 +18,7 @@ from server.ingest import IngestWorker
 from server.metrics import ServerMetrics
 from server.settings import ServerSettings
 from server.storage import make_engine, make_sessionmaker, migrate
-from tests.support.gateway_link import FakeGatewayLink
+from tests.support.gateway_link import FakeGatewayLink, clear_retained
 from tests.support.keys import TestKeys
 from tests.support.services import Broker, fresh_postgres_schema
 from tests.support.staff_auth import staff_headers
@@ -79,6 +79,14 @@ def mqtt_url(broker: Broker) -> str:
 
 
 INGEST_TIMEOUT = 20.0
+
+
+@pytest.fixture
+def settings(mqtt_url: str, topic_prefix: str) -> Iterator[ServerSettings]:
+    """A server's settings on the test broker; the demo hut's retained list cleared after."""
+    settings = ServerSettings(mqtt_url=mqtt_url, topic_prefix=topic_prefix)
+    yield settings
+    clear_retained(mqtt_url, settings.topics.allowlist("demo-hut"))
 
 
 @contextmanager

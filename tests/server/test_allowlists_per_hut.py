@@ -38,10 +38,13 @@ class _Publisher:
 
 
 def _publish(
-    sessions: sessionmaker[Session], clock: MovableClock, *, force: bool = False
-) -> dict[str, Allowlist]:
+    sessions: sessionmaker[Session], clock: MovableClock, *, force: bool = False,
+    tags: bool = True,
+) -> dict[str, Allowlist]:  # fmt: skip
     publisher = _Publisher()
-    publish_allowlists(sessions, publisher, topics=TOPICS, keyring=RING, clock=clock, force=force)
+    publish_allowlists(
+        sessions, publisher, topics=TOPICS, keyring=RING, clock=clock, force=force, tags=tags
+    )
     return publisher.lists
 
 
@@ -166,3 +169,22 @@ def test_a_huts_digest_follows_exactly_the_cards_elsewhere_there() -> None:
     # Zhang limited to hut c too: elsewhere at a and b now.
     more = _digests({ZHANG: frozenset({"c"}), LI: frozenset({"a", "b"})}, huts)
     assert more["a"] != after["a"] and more["b"] != after["b"] and more["c"] == after["c"]
+
+
+def test_other_huts_cards_go_as_short_tags_or_as_hashes_for_older_gateways(
+    two_huts: dict[str, Allowlist], sessions: sessionmaker[Session], clock: MovableClock
+) -> None:
+    # By default Li's card is a 4-byte tag at the demo hut, not a 64-digit hash.
+    demo = two_huts[HUT]
+    assert demo.elsewhere is None and demo.elsewhere_tags is not None
+    assert demo.state_of(LI, key=RING(HUT)) is CardState.ELSEWHERE
+    # Set to hashes (a fleet with gateways older than the tags): the form is part of the
+    # digest, so the lists go out again, and the wire has none of the new field, as an
+    # older gateway's model reads it.
+    hashed = _publish(sessions, clock, tags=False)
+    assert set(hashed) == {HUT, OPEN_HOURS_HUT}
+    assert hashed[HUT].elsewhere is not None and hashed[HUT].elsewhere_tags is None
+    assert hashed[HUT].state_of(LI, key=RING(HUT)) is CardState.ELSEWHERE
+    for allowlist in hashed.values():
+        assert "elsewhere_tags" not in allowlist.to_bytes().decode()
+    assert _publish(sessions, clock, tags=False) == {}

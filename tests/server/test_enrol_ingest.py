@@ -4,7 +4,6 @@ back as an event, binds the card, and the hut's allowlist admits it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -19,7 +18,7 @@ from server.ingest import IngestWorker
 from server.seed import seed_demo
 from server.settings import ServerSettings
 from server.storage.models import Member
-from tests.support.gateway_link import FakeGatewayLink, clear_retained
+from tests.support.gateway_link import FakeGatewayLink
 from tests.support.keys import TestKeys
 from tests.support.staff_auth import staff_headers
 from toolhut.contract import CardDecision, CardEvent, CardState, Command, Outcome, new_id
@@ -28,13 +27,6 @@ from .conftest import T0, MovableClock, running_ingest
 
 HUT = "demo-hut"
 NEW_CARD = "0C0FFEE0"
-
-
-@pytest.fixture
-def settings(mqtt_url: str, topic_prefix: str) -> Iterator[ServerSettings]:
-    settings = ServerSettings(mqtt_url=mqtt_url, topic_prefix=topic_prefix)
-    yield settings
-    clear_retained(mqtt_url, settings.topics.allowlist(HUT))
 
 
 def test_a_worker_without_a_broker_sends_nothing(

@@ -399,3 +399,20 @@ def test_a_moved_clock_gives_the_huts_stale_s_to_speak_before_any_is_quiet(
     clock.advance(timedelta(seconds=STALE_S / 2 + 1))
     assert tracker.tick() == ["hut-a"]
     tracker.stop()
+
+
+def test_the_allowlist_each_verified_status_names_is_handed_on(
+    sessions: sessionmaker[Session], keys: TestKeys, clock: MovableClock
+) -> None:
+    """What the allowlist thread republishes from (a gateway with no list, or an older
+    one): the version of each verified status, none of a status that is not."""
+    _add_huts(sessions, "hut-a", "hut-b")
+    told: list[dict[str, int | None]] = []
+    tracker = HutStateTracker(
+        _settings(), sessions=sessions, keyring=keys.keyring, hub=LiveHub(), clock=clock,
+        on_lists=told.append,
+    )  # fmt: skip
+    tracking = Tracking(tracker, sessions, keys, clock, LiveHub().subscribe())
+    forged = Received(TOPICS.status("hut-b"), tracking.status("hut-a").payload)
+    tracker.handle([tracking.status("hut-a", allowlist=7), tracking.status("hut-b"), forged])
+    assert told == [{"hut-a": 7, "hut-b": None}]

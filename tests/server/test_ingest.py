@@ -226,3 +226,32 @@ def test_an_event_that_breaks_the_server_is_dead_lettered_alone(
     assert any(
         r.levelno == logging.ERROR and "dead-lettered" in r.getMessage() for r in caplog.records
     )
+
+
+def test_the_huts_ack_goes_out_before_the_brokers_acks(
+    worker: IngestWorker, gateway: FakeGatewayLink
+) -> None:
+    """Both after the commit; the AckBatch, which a resident waits for, first."""
+    calls: list[str] = []
+    client = worker._client
+    publish, broker_ack = client.publish, client.ack
+    ack_topic = worker._topics.ack(HUT)
+
+    def spy_publish(topic: str, *args: object, **kwargs: object) -> object:
+        if topic == ack_topic:
+            calls.append("ack batch")
+        return publish(topic, *args, **kwargs)
+
+    def spy_ack(mid: int, qos: int) -> object:
+        calls.append("broker ack")
+        return broker_ack(mid, qos)
+
+    client.publish, client.ack = spy_publish, spy_ack
+    try:
+        borrow = scan(HUT, 1, "https://hut.example.org/i/T0001")
+        gateway.send(borrow)
+        assert [a.id for a in gateway.next_ack().acks] == [borrow.id]
+        _poll(lambda: "broker ack" in calls)
+    finally:
+        client.publish, client.ack = publish, broker_ack
+    assert calls == ["ack batch", "broker ack"]

@@ -1,0 +1,292 @@
+"""The console's community side: micro-wishes (微心愿) through 提议办评, and the partner
+organisations (城市治理合伙人). Staff enter a wish that came on paper, WeChat or the
+hotline, add a resident's support, and take each step on the wish's page: the meeting's
+deliberation, how it was handled, the residents' ratings. Every write is the API's own
+(server.records.wishes and .partners inside ``staff_action``), so a page and the API
+refuse the same things with the same words."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.accounts.principal import Principal
+from server.api.auth import actor_of
+from server.api.deps import DbDep, NowDep
+from server.api.errors import staff_action
+from server.domain.actors import Actor
+from server.domain.wishes import OUTCOME_NAMES, STATUS_NAMES, WishChannel
+from server.records import partners, wishes
+from server.records.partners import PartnerFields
+from server.records.wishes import (
+    DeliberationFields,
+    HandlingFields,
+    RatingFields,
+    SupportFields,
+    WishFields,
+)
+from server.staff_actions import NotFoundError
+from server.storage.models import Hut, Item, Member
+from server.storage.wish_models import Partner, Wish, WishSupport
+from server.web.forms import ConsoleForm, FormErrors, errors_of
+from server.web.guard import PageNotFound, PageStaff, PageViewer
+from server.web.language import page_language
+from server.web.list_query import ListQuery
+from server.web.local_time import shown
+from server.web.paging import Page
+from server.web.rendering import render
+from toolhut.i18n import N_
+
+router = APIRouter(prefix="/console", default_response_class=HTMLResponse, include_in_schema=False)
+
+CHANNEL_NAMES = {
+    WishChannel.PAPER: N_("paper (the wish box, a form)"),
+    WishChannel.WECHAT: N_("WeChat"),
+    WishChannel.HOTLINE: N_("hotline"),
+    WishChannel.VISIT: N_("home visit"),
+    WishChannel.MEETING: N_("at the meeting"),
+    WishChannel.PHONE: N_("the resident's phone"),
+}
+TEXT_NO_WISH = N_("There is no such wish.")
+TEXT_NO_PARTNER = N_("There is no such partner organisation.")
+DONE = {
+    "created": N_("The wish is entered."),
+    "supported": N_("The support is recorded."),
+    "deliberated": N_("The meeting's deliberation is recorded."),
+    "handled": N_("How it was handled is recorded."),
+    "rated": N_("The rating is recorded."),
+    "partner": N_("The partner organisation is saved."),
+}
+
+# Each step's form: its fields model, the records function, its "done" key.
+Step = tuple[type[BaseModel], Callable[..., Any], str]
+STEPS: dict[str, Step] = {
+    "supports": (SupportFields, wishes.support, "supported"),
+    "deliberation": (DeliberationFields, wishes.deliberate, "deliberated"),
+    "handling": (HandlingFields, wishes.handle, "handled"),
+    "ratings": (RatingFields, wishes.rate, "rated"),
+}
+
+
+def _done(request: Request) -> str | None:
+    """The notice after a write (the redirect's ``done``), or None."""
+    return DONE.get(request.query_params.get("done", ""))
+
+
+def _values(form: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The form's non-empty text fields among ``names`` (an empty one is left out, so the
+    model's default or its "required" message applies)."""
+    values = {}
+    for name in names:
+        value = form.get(name)
+        if isinstance(value, str) and value.strip():
+            values[name] = value.strip()
+    return values
+
+
+def _refused(exc: Exception, request: Request) -> FormErrors:
+    assert isinstance(exc, HTTPException | RequestValidationError | ValidationError)
+    return errors_of(exc, page_language(request))
+
+
+def _huts(db: Session) -> dict[str, str]:
+    return {hut.id: hut.name for hut in db.scalars(select(Hut).order_by(Hut.id))}
+
+
+def _names(db: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    query = select(Member.id, Member.name, Member.building_unit).where(Member.id.in_(ids))
+    return {i: f"{name} · {unit}" if unit else name for i, name, unit in db.execute(query)}
+
+
+def _list_page(
+    request: Request, principal: Principal, db: Session, *, form: Mapping[str, Any] | None = None,
+    errors: FormErrors | None = None,
+) -> HTMLResponse:  # fmt: skip
+    huts = _huts(db)
+    query = ListQuery(request.query_params)
+    state = query.choice("status", {s.value: name for s, name in STATUS_NAMES.items()})
+    hut = query.choice("hut", huts)
+    offset, limit = query.window()
+    rows = select(Wish)
+    if state:
+        rows = rows.where(Wish.status == state)
+    if hut:
+        rows = rows.where(Wish.hut_id == hut)
+    total = db.scalar(select(func.count()).select_from(rows.subquery())) or 0
+    page = Page.of(offset, limit, total)
+    found = list(db.scalars(rows.order_by(Wish.id.desc()).offset(page.offset).limit(page.limit)))
+    counts = dict(
+        db.execute(
+            select(WishSupport.wish_id, func.count())
+            .where(WishSupport.wish_id.in_([w.id for w in found]))
+            .group_by(WishSupport.wish_id)
+        ).all()
+    )
+    kept = {key: value for key, value in (("status", state), ("hut", hut)) if value}
+    return render(
+        request,
+        "console/community/wishes.html",
+        {
+            "rows": found, "supporters": counts, "page": page, "state": state, "hut": hut,
+            "states": [(s.value, name) for s, name in STATUS_NAMES.items()],
+            "status_names": STATUS_NAMES, "huts": list(huts.items()), "hut_names": huts,
+            "channels": [(c.value, name) for c, name in CHANNEL_NAMES.items()],
+            "errors": query.errors, "base_query": urlencode(kept), "when": shown,
+            "form": form or {}, "form_errors": errors, "done": _done(request),
+        },
+        principal=principal,
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT if errors or query.errors else 200,
+    )  # fmt: skip
+
+
+@router.get("/wishes")
+def wishes_page(request: Request, principal: PageViewer, db: DbDep) -> HTMLResponse:
+    return _list_page(request, principal, db)
+
+
+@router.post("/wishes")
+def enter_wish(
+    request: Request, form: ConsoleForm, principal: PageStaff, db: DbDep, now: NowDep
+) -> Response:
+    """A wish that came on paper, by WeChat, the hotline or a visit."""
+    values = _values(form, ("title", "detail", "hut", "channel", "proposed_by"))
+    try:
+        fields = WishFields.model_validate(values)
+        with staff_action():
+            wish = wishes.create(db, fields, actor=actor_of(principal, request), now=now)
+        db.commit()
+    except (ValidationError, HTTPException, RequestValidationError) as exc:
+        db.rollback()
+        return _list_page(request, principal, db, form=form, errors=_refused(exc, request))
+    return RedirectResponse(f"/console/wishes/{wish.id}?done=created", status.HTTP_303_SEE_OTHER)
+
+
+def _wish_page(
+    request: Request, principal: Principal, db: Session, wish_id: int, *,
+    step: str | None = None, form: Mapping[str, Any] | None = None,
+    errors: FormErrors | None = None,
+) -> HTMLResponse:  # fmt: skip
+    try:
+        wish = wishes.get(db, wish_id)
+    except NotFoundError:
+        raise PageNotFound(TEXT_NO_WISH, principal=principal) from None
+    supporter_ids = wishes.supporters(db, wish.id)
+    ratings = wishes.ratings(db, wish.id)
+    raters = [i for i in (wish.proposed_by_id, *supporter_ids) if i is not None]
+    names = _names(db, {*raters, *(r.member_id for r in ratings)})
+    partner = db.get(Partner, wish.partner_id) if wish.partner_id is not None else None
+    active = db.scalars(select(Partner).where(Partner.active.is_(True)).order_by(Partner.name))
+    return render(
+        request,
+        "console/community/wish.html",
+        {
+            "wish": wish, "supporter_ids": supporter_ids, "ratings": ratings, "names": names,
+            "raters": [(i, names.get(i, str(i))) for i in raters], "partner": partner,
+            "partners": [(p.id, p.name) for p in active], "hut_names": _huts(db),
+            "status_names": STATUS_NAMES, "outcome_names": OUTCOME_NAMES,
+            "outcomes": list(OUTCOME_NAMES.items()), "channel_names": CHANNEL_NAMES,
+            "scores": [(n, str(n)) for n in range(5, 0, -1)], "when": shown,
+            "item": db.get(Item, wish.item_id) if wish.item_id is not None else None,
+            "step": step, "form": form or {}, "form_errors": errors,
+            "done": _done(request),
+        },
+        principal=principal,
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT if errors else 200,
+    )  # fmt: skip
+
+
+@router.get("/wishes/{wish_id}")
+def wish_page(request: Request, wish_id: int, principal: PageViewer, db: DbDep) -> HTMLResponse:
+    return _wish_page(request, principal, db, wish_id)
+
+
+@router.post("/wishes/{wish_id}/{step}")
+def wish_step(
+    request: Request, wish_id: int, step: str, form: ConsoleForm, principal: PageStaff,
+    db: DbDep, now: NowDep,
+) -> Response:  # fmt: skip
+    """One of the wish's steps: a support, the deliberation, the handling, a rating."""
+    if step not in STEPS:
+        raise PageNotFound(TEXT_NO_WISH, principal=principal)
+    model, take, done = STEPS[step]
+    names = tuple(model.model_fields)
+    try:
+        fields = model.model_validate(_values(form, names))
+        actor: Actor = actor_of(principal, request)
+        with staff_action():
+            take(db, wish_id, fields, actor=actor, now=now)
+        db.commit()
+    except (ValidationError, HTTPException, RequestValidationError) as exc:
+        db.rollback()
+        return _wish_page(
+            request, principal, db, wish_id, step=step, form=form, errors=_refused(exc, request)
+        )
+    return RedirectResponse(f"/console/wishes/{wish_id}?done={done}", status.HTTP_303_SEE_OTHER)
+
+
+def _partners_page(
+    request: Request, principal: Principal, db: Session, *, form: Mapping[str, Any] | None = None,
+    errors: FormErrors | None = None,
+) -> HTMLResponse:  # fmt: skip
+    rows = list(db.scalars(select(Partner).order_by(Partner.active.desc(), Partner.name)))
+    return render(
+        request,
+        "console/community/partners.html",
+        {
+            "rows": rows, "form": form or {}, "form_errors": errors, "when": shown,
+            "done": _done(request),
+        },
+        principal=principal,
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT if errors else 200,
+    )  # fmt: skip
+
+
+@router.get("/partners")
+def partners_page(request: Request, principal: PageViewer, db: DbDep) -> HTMLResponse:
+    return _partners_page(request, principal, db)
+
+
+@router.post("/partners")
+def add_partner(
+    request: Request, form: ConsoleForm, principal: PageStaff, db: DbDep, now: NowDep
+) -> Response:
+    values: dict[str, Any] = _values(form, ("name", "services", "contact", "notes"))
+    try:
+        fields = PartnerFields.model_validate(values)
+        with staff_action():
+            row = partners.create(db, fields, actor=actor_of(principal, request), now=now)
+        db.commit()
+    except (ValidationError, HTTPException, RequestValidationError) as exc:
+        db.rollback()
+        return _partners_page(request, principal, db, form=form, errors=_refused(exc, request))
+    return RedirectResponse(f"/console/partners/{row.id}?done=partner", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/partners/{partner_id}")
+def partner_page(
+    request: Request, partner_id: int, principal: PageViewer, db: DbDep
+) -> HTMLResponse:
+    try:
+        row = partners.get(db, partner_id)
+    except NotFoundError:
+        raise PageNotFound(TEXT_NO_PARTNER, principal=principal) from None
+    items, fulfilled = partners.contributions(db, partner_id)
+    return render(
+        request,
+        "console/community/partner.html",
+        {
+            "partner": row, "items": items, "wishes": fulfilled, "status_names": STATUS_NAMES,
+            "when": shown, "done": _done(request),
+        },
+        principal=principal,
+    )  # fmt: skip
