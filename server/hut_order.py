@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from server.domain import Refusal
 from server.storage import event_log
-from server.storage.ingest_models import GapKind, HutSequence
+from server.storage.event_log import Watermark
+from server.storage.ingest_models import GapKind
 from server.storage.models import Hut
 from toolhut.contract import AnyEvent, EventAck, Feedback, Outcome, stored_event
 
@@ -79,7 +80,7 @@ class HutRun:
         db: Session,
         ledger: Applier,
         *,
-        sequence: HutSequence,
+        sequence: Watermark,
         hut: Hut,
         now: datetime,
         gap_timeout: timedelta,

@@ -284,6 +284,7 @@ def apply_batch(
             outcomes=outcomes,
         ).run(fresh[hut_id])
     event_log.set_outcomes(db, outcomes)
+    event_log.save_watermarks(db, sequences.values())
     ledger.writer.finish()
     for event in [*seen_before, *repeats]:
         # A resend of an event still held back is still held back; anything else is done.
@@ -324,6 +325,7 @@ def release_overdue(
             outcomes=outcomes,
         ).run([])
     event_log.set_outcomes(db, outcomes)
+    event_log.save_watermarks(db, sequences.values())
     ledger.writer.finish()
     return result
 

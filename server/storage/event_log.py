@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -37,37 +37,85 @@ class HeldRow:
     received_at: datetime
 
 
-# A hut's watermark row, created if missing: built once per dialect, run as an executemany
-# (a multi-row VALUES built per batch cost more to build and compile than to run).
-_NEW_SEQUENCE = {
-    name: insert(HutSequence)
-    .values(hut_id=bindparam("hut"), applied_seq=0, held=0)
-    .on_conflict_do_nothing()
-    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+@dataclass(slots=True)
+class Watermark:
+    """A hut's watermark row (hut_sequences) as ``lock_sequences`` read it: ``HutRun``
+    moves it on, ``save_watermarks`` writes the rows that moved."""
+
+    hut_id: str
+    applied_seq: int
+    held: int
+    held_since: datetime | None
+    stored: tuple[int, int, datetime | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.stored = (self.applied_seq, self.held, self.held_since)
+
+    @property
+    def moved(self) -> bool:
+        return (self.applied_seq, self.held, self.held_since) != self.stored
+
+
+_SEQUENCES = cast(Table, HutSequence.__table__)
+
+
+# Each hut's watermark row, created if missing and locked, in one statement: an upsert that
+# "updates" an existing row to itself takes its row lock (PostgreSQL) and, being a write
+# first, SQLite's write lock at once (a read first could not upgrade after another
+# process's commit). Built once per dialect, run as an executemany (rows in the order
+# given: hut order, so two processes taking several huts lock them in one order and
+# cannot deadlock), through the Connection: the ORM's bulk insert path and a second
+# statement (insert, then SELECT ... FOR UPDATE) were most of a lone event's lock cost.
+def _lock_statement(insert: Any) -> Any:
+    statement = insert(_SEQUENCES).values(hut_id=bindparam("hut"), applied_seq=0, held=0)
+    columns = _SEQUENCES.c
+    return statement.on_conflict_do_update(
+        index_elements=[columns.hut_id], set_={"hut_id": statement.excluded.hut_id}
+    ).returning(columns.hut_id, columns.applied_seq, columns.held, columns.held_since)
+
+
+_LOCK_SEQUENCES = {
+    "postgresql": _lock_statement(postgresql.insert),
+    "sqlite": _lock_statement(sqlite.insert),
 }
+_SAVE_WATERMARK = (
+    update(_SEQUENCES)
+    .where(_SEQUENCES.c.hut_id == bindparam("hut"))
+    .values(
+        applied_seq=bindparam("new_applied"),
+        held=bindparam("new_held"),
+        held_since=bindparam("new_since"),
+    )
+)
 
 
-def lock_sequences(db: Session, hut_ids: Iterable[str]) -> dict[str, HutSequence]:
+def lock_sequences(db: Session, hut_ids: Iterable[str]) -> dict[str, Watermark]:
     """Each hut's watermark row, created if missing, locked until the transaction ends.
 
     Locked in hut id order, so two processes taking several huts cannot deadlock."""
     ids = sorted(set(hut_ids))
     if not ids:
         return {}
-    # Create the missing rows first, then lock them all in one statement: locking some
-    # rows and then inserting others would take the locks out of hut order, and two
-    # processes taking the same new huts could then deadlock.
-    # (An executemany inserts its rows in the order given: still hut order.)
-    statement = _NEW_SEQUENCE[db.get_bind().dialect.name]
-    db.execute(statement, [{"hut": hut} for hut in ids])
-    query = (
-        select(HutSequence)
-        .where(HutSequence.hut_id.in_(ids))
-        .order_by(HutSequence.hut_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return {row.hut_id: row for row in db.scalars(query)}
+    connection = db.connection()
+    statement = _LOCK_SEQUENCES[connection.dialect.name]
+    if len(ids) == 1:
+        rows = connection.execute(statement, {"hut": ids[0]}).all()
+    else:
+        params = [{"hut": hut} for hut in ids]
+        rows = connection.execute(statement, params).all()
+    return {hut: Watermark(hut, applied, held, since) for hut, applied, held, since in rows}
+
+
+def save_watermarks(db: Session, marks: Iterable[Watermark]) -> None:
+    """Write the watermarks that moved, in one executemany."""
+    rows = [
+        {"hut": m.hut_id, "new_applied": m.applied_seq, "new_held": m.held,
+         "new_since": m.held_since}
+        for m in marks
+        if m.moved
+    ]  # fmt: skip
+    if rows:
+        db.connection().execute(_SAVE_WATERMARK, rows)
 
 
 def claim_events(
@@ -89,7 +137,8 @@ def claim_events(
         stored_ts = table.c.ts.type.dialect_impl(dialect).bind_processor(dialect) or str
         statement = _SQLITE_CLAIM
     document = _document(claims, stored_ts)
-    rows = db.execute(statement, {"rows": document, "received_at": received_at, "outcome": outcome})
+    params = {"rows": document, "received_at": received_at, "outcome": outcome}
+    rows = db.connection().execute(statement, params)
     return {event_id: row_id for event_id, row_id in rows}
 
 

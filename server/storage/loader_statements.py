@@ -10,11 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, tuple_
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Select, and_, bindparam, exists, func, select, tuple_
+from sqlalchemy.orm import Session, aliased
 
 from server.domain.ledger_state import ACTIVE_RESERVATION
-from server.storage.models import Card, DoorSession, Item, Loan, Member, Reservation
+from server.storage.models import (
+    Card,
+    DoorSession,
+    Item,
+    Loan,
+    Member,
+    MemberFlagRow,
+    Reservation,
+)
 from server.storage.reminder_models import DisplayMessage
 
 
@@ -24,11 +32,31 @@ def _open_loans() -> Select[Loan]:
     return select(Loan).where(Loan.returned_at.is_(None), Loan.lost_at.is_(None))
 
 
-# A card with its member and the member's flags, in one statement.
-_WITH_MEMBER = joinedload(Card.member).joinedload(Member.flag_rows)
-
-CARD = select(Card).where(Card.uid == bindparam("uid")).options(_WITH_MEMBER)
-CARDS = select(Card).where(Card.uid.in_(bindparam("uids", expanding=True))).options(_WITH_MEMBER)
+# A card with its member, the member's flags and whether a display line waits for them,
+# in one statement: as columns, one row a flag (or one with none), since the rules read
+# them as states and nothing writes a card loaded here (ORM rows with a joined member and
+# collection cost most of a card tap's read), and a tap with no line waiting (nearly
+# every one) need not ask for it.
+_HAS_LINE = (
+    exists()
+    .where(DisplayMessage.member_id == Member.id, DisplayMessage.shown_at.is_(None))
+    .correlate(Member)
+)
+_CARD_ROWS = (
+    select(
+        Card.uid,
+        Card.state,
+        Member.id,
+        Member.name,
+        Member.status,
+        MemberFlagRow.flag,
+        _HAS_LINE.label("has_line"),
+    )
+    .join(Member, Member.id == Card.member_id)
+    .outerjoin(MemberFlagRow, MemberFlagRow.member_id == Member.id)
+)
+CARD = _CARD_ROWS.where(Card.uid == bindparam("uid"))
+CARDS = _CARD_ROWS.where(Card.uid.in_(bindparam("uids", expanding=True)))
 
 ITEM = select(Item).where(Item.tag == bindparam("tag"))
 ITEMS = select(Item).where(Item.tag.in_(bindparam("tags", expanding=True)))
@@ -54,6 +82,36 @@ BY_CATEGORY = (
     .group_by(Loan.member_id, Item.category)
 )
 
+# A scanned item, its open loan (None: it is in), whether anyone waits for it and how
+# many of its category the member (None: nobody) has out: a scan's four lookups in one
+# statement.
+_OPEN = (Loan.item_id == Item.id, Loan.returned_at.is_(None), Loan.lost_at.is_(None))
+_WAITING = (
+    exists()
+    .where(Reservation.item_id == Item.id, Reservation.state.in_(ACTIVE_RESERVATION))
+    .correlate(Item)
+)
+_THEIRS = aliased(Loan)
+_OF_CATEGORY = aliased(Item)
+_IN_CATEGORY = (
+    select(func.count())
+    .select_from(_THEIRS)
+    .join(_OF_CATEGORY, _OF_CATEGORY.id == _THEIRS.item_id)
+    .where(
+        _THEIRS.member_id == bindparam("member_id"),
+        _OF_CATEGORY.category == Item.category,
+        _THEIRS.returned_at.is_(None),
+        _THEIRS.lost_at.is_(None),
+    )
+    .correlate(Item)
+    .scalar_subquery()
+)
+ITEM_AT_HAND = (
+    select(Item, Loan, _WAITING.label("waiting"), _IN_CATEGORY.label("in_category"))
+    .outerjoin(Loan, and_(*_OPEN))
+    .where(Item.tag == bindparam("tag"))
+)
+
 QUEUE = select(Reservation).where(
     Reservation.item_id == bindparam("item_id"), Reservation.state.in_(ACTIVE_RESERVATION)
 )
@@ -67,11 +125,6 @@ DOOR = select(DoorSession).where(
 )
 DOORS = select(DoorSession).where(
     tuple_(DoorSession.hut_id, DoorSession.key).in_(bindparam("pairs", expanding=True))
-)
-
-WITH_DISPLAY_LINE = select(DisplayMessage.member_id).where(
-    DisplayMessage.member_id.in_(bindparam("member_ids", expanding=True)),
-    DisplayMessage.shown_at.is_(None),
 )
 
 
@@ -93,7 +146,7 @@ __all__ = [
     "OPEN_LOAN",
     "OPEN_LOANS",
     "QUEUE",
+    "ITEM_AT_HAND",
     "QUEUES",
-    "WITH_DISPLAY_LINE",
     "rows",
 ]

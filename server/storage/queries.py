@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, contains_eager
 
@@ -51,7 +51,12 @@ def get_huts(db: Session, hut_ids: Iterable[str]) -> dict[str, Hut]:
     if len(ids) == 1:
         hut = db.get(Hut, ids[0])
         return {} if hut is None else {hut.id: hut}
-    return {hut.id: hut for hut in db.scalars(select(Hut).where(Hut.id.in_(ids)))}
+    return {hut.id: hut for hut in db.scalars(_HUTS, {"ids": ids})}
+
+
+# Built once (the ingest worker asks for every batch): building the statement and its cache
+# key anew cost about as much as running it.
+_HUTS = select(Hut).where(Hut.id.in_(bindparam("ids", expanding=True)))
 
 
 def list_items(

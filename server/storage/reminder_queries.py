@@ -660,18 +660,26 @@ def add_display_message(db: Session, *, member_id: int, text: str, now: datetime
 
 
 def take_display_message(db: Session, *, member_id: int, now: datetime) -> str | None:
-    """The newest pending display line of the member; all pending ones count as shown."""
-    pending = list(
-        db.scalars(
-            select(DisplayMessage)
-            .where(DisplayMessage.member_id == member_id, DisplayMessage.shown_at.is_(None))
-            .order_by(DisplayMessage.created_at.desc(), DisplayMessage.id.desc())
-            .with_for_update()
-        )
-    )
-    for message in pending:
-        message.shown_at = now
-    return pending[0].text if pending else None
+    """The newest pending display line of the member; all pending ones count as shown.
+
+    One UPDATE ... RETURNING on the Connection (a card tap asks on every unlock, nearly
+    always for nothing): the rows it marks are locked by the update itself, and a line
+    added in this session is flushed first."""
+    db.flush()
+    rows = db.connection().execute(_TAKE_DISPLAY, {"member": member_id, "now": now}).all()
+    if not rows:
+        return None
+    newest = max(rows, key=lambda row: (row.created_at, row.id))
+    return str(newest.text)
+
+
+_DISPLAY = cast(Table, DisplayMessage.__table__)
+_TAKE_DISPLAY = (
+    update(_DISPLAY)
+    .where(_DISPLAY.c.member_id == bindparam("member"), _DISPLAY.c.shown_at.is_(None))
+    .values(shown_at=bindparam("now"))
+    .returning(_DISPLAY.c.id, _DISPLAY.c.text, _DISPLAY.c.created_at)
+)
 
 
 def deliveries_of_member(db: Session, member_id: int, *, limit: int = 50) -> list[Any]:

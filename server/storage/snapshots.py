@@ -14,9 +14,10 @@ write them before it reads any (a condition card's last return, a stocktake's co
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -162,6 +163,8 @@ class Snapshots:
             return Snapshot(
                 hut, now, policy, card=card, door=door, returned=returned, opened_for=opened_for
             )
+        if tag is not None:
+            self._look_up(tag, None if member is None else member.id)
         item = None if tag is None else self.item(tag)
         if stocktake:
             assert door is not None
@@ -201,8 +204,15 @@ class Snapshots:
         cards = self.working.cards
         if uid not in cards:
             # With its member and the member's flags: one statement, not lazy loads.
-            cards[uid] = card_state(q.rows(self.db, q.CARD, uid=uid).one_or_none())
+            rows = self.db.execute(q.CARD, {"uid": uid}).all()
+            cards[uid] = self._card_states(rows).get(uid)
         return cards[uid]
+
+    def _card_states(self, rows: Sequence[Any]) -> dict[str, CardState]:
+        """The cards of ``rows`` (loader_statements.CARD's); their members with no display
+        line waiting are remembered as such."""
+        self.working.no_display.update(row.id for row in rows if not row.has_line)
+        return card_states(rows)
 
     def _member(self, member_id: int) -> MemberState | None:
         member = self.db.get(Member, member_id)
@@ -226,6 +236,28 @@ class Snapshots:
             items[tag] = q.rows(self.db, q.ITEM, tag=tag).one_or_none()
         item = items[tag]
         return None if item is None else item_state(item)
+
+    def _look_up(self, tag: str, member_id: int | None) -> None:
+        """What a scan reads of the item of ``tag``, if nothing of it is known yet: the
+        item, its open loan, whether anyone waits for it and how many of its category
+        the scanning member has out, in one statement (four otherwise); the waiting
+        list's rows are read only when there is one. What the working set knows already
+        (changed in this transaction) stays."""
+        working = self.working
+        if tag in working.items:
+            return
+        params = {"tag": tag, "member_id": member_id}
+        found = self.db.execute(q.ITEM_AT_HAND, params).one_or_none()
+        if found is None:
+            working.items[tag] = None
+            return
+        item, loan, waiting, in_category = found
+        working.items[tag] = item
+        working.open_loans.setdefault(item.id, loan)
+        if not waiting:
+            working.reservations.setdefault(item.id, [])
+        if member_id is not None and not working.knows_count((member_id, item.category)):
+            working.counts[(member_id, item.category)] = int(in_category)
 
     def _open_loan(self, item: ItemState) -> LoanState | None:
         loans = self.working.open_loans
@@ -362,18 +394,16 @@ class Snapshots:
 
     def _preload_cards(self, uids: set[str]) -> None:
         db, working = self.db, self.working
-        found = {card.uid: card for card in q.rows(db, q.CARDS, uids=sorted(uids))}
+        found = self._card_states(db.execute(q.CARDS, {"uids": sorted(uids)}).all())
         for uid in uids:
-            working.cards[uid] = card_state(found.get(uid))
-        members = {card.member_id for card in found.values()}
+            working.cards[uid] = found.get(uid)
+        members = {card.member.id for card in found.values()}
         if not members:
             return
         by_category = db.execute(q.BY_CATEGORY, {"member_ids": sorted(members)})
         for member_id, category, n in by_category:
             working.counts[(member_id, category)] = int(n)
         working.counted |= members
-        shown = q.rows(db, q.WITH_DISPLAY_LINE, member_ids=sorted(members))
-        working.no_display |= members - set(shown)
 
     def _preload_items(self, tags: set[str]) -> None:
         db, working = self.db, self.working
@@ -394,6 +424,20 @@ class Snapshots:
 
 def card_state(card: Card | None) -> CardState | None:
     return None if card is None else CardState(card.uid, card.state, member_state(card.member))
+
+
+def card_states(rows: Iterable[Any]) -> dict[str, CardState]:
+    """Each card of ``rows`` (loader_statements.CARD's: one a flag of its member) by uid."""
+    first: dict[str, Any] = {}
+    flags: dict[str, set[str]] = {}
+    for row in rows:
+        first.setdefault(row[0], row)
+        if row.flag is not None:
+            flags.setdefault(row[0], set()).add(row.flag)
+    return {
+        uid: CardState(uid, state, MemberState(member, name, status, frozenset(flags.get(uid, ()))))
+        for uid, (_, state, member, name, status, *_) in first.items()
+    }
 
 
 def member_state(member: Member) -> MemberState:
@@ -427,4 +471,13 @@ def queue_of(rows: Iterable[Reservation]) -> tuple[ReservationState, ...]:
     return tuple(line)
 
 
-__all__ = ["BatchKeys", "Snapshots", "item_state", "keys_of", "member_state", "queue_of"]
+__all__ = [
+    "BatchKeys",
+    "Snapshots",
+    "card_state",
+    "card_states",
+    "item_state",
+    "keys_of",
+    "member_state",
+    "queue_of",
+]

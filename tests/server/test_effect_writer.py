@@ -30,7 +30,8 @@ class _Door:
             db.flush()
         self.writer = writer
         self.state = DoorState("h1", key, SessionMode.LENDING, T0)
-        writer.apply(Effects((DoorOpened(self.state),)))  # not flushed: no id yet
+        # A transaction's first command inserts it at once; a later one leaves it to the flush.
+        writer.apply(Effects((DoorOpened(self.state),)))
 
     def scan(self, seq: int, action: Action = Action.COUNT) -> None:
         self.state = replace(self.state, scans=self.state.scans + 1)
@@ -91,6 +92,32 @@ def test_a_failed_savepoint_drops_only_its_own_scans(sessions: sessionmaker[Sess
     assert _scans(sessions) == ["T0001", "T0003"]
     with sessions() as db:
         assert db.scalar(select(func.count()).select_from(SessionScan)) == 2
+
+
+def test_a_failed_savepoint_undoes_what_its_first_command_wrote_at_once(
+    sessions: sessionmaker[Session],
+) -> None:
+    # A transaction's first command writes its rows at once, not through the flush: rolled
+    # back with its savepoint, the session must keep none of what the database lost.
+    with sessions() as db, db.begin():
+        _Door(db, EffectWriter(db), "s1")
+    with sessions() as db, db.begin():
+        writer = EffectWriter(db)
+        kept = db.scalars(select(DoorSession)).one()
+        changed = DoorState("h1", "s1", SessionMode.LENDING, T0, scans=5)
+        opened = DoorState("h1", "s2", SessionMode.LENDING, T0)
+        with pytest.raises(RuntimeError), writer.savepoint():
+            writer.apply(Effects((DoorChanged(changed), DoorOpened(opened))))
+            assert kept.scans == 5
+            inserted = writer.working.doors[("h1", "s2")]
+            assert inserted is not None and inserted in db
+            raise RuntimeError("the held event failed")
+        assert kept.scans == 0  # read again: the update is gone
+        assert inserted not in db  # and the inserted row is out of the session
+        _Door(db, writer, "s2")  # its id may be the rolled-back row's
+        writer.finish()
+    with sessions() as db:
+        assert sorted(db.scalars(select(DoorSession.key))) == ["s1", "s2"]
 
 
 def test_any_session_writes_its_buffer_not_only_the_factorys(
