@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 # its way (it reports a new list at once), every server process hears the same status,
 # and a gateway that keeps refusing a list is not sent it at each of its statuses.
 BEHIND_GRACE = timedelta(seconds=2 * GATEWAY_STATUS_INTERVAL_S)
+MAX_RESENDS = 3  # of a newer list to a gateway that keeps reporting the same older one
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,8 @@ class AllowlistWorker:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_check = 0.0
+        # hut -> (the version its gateway keeps reporting, how often we sent it a newer one)
+        self._resent: dict[str, tuple[int | None, int]] = {}
         self.busy = threading.Event()  # set while a round builds or publishes
 
     def start(self) -> None:
@@ -122,7 +125,10 @@ class AllowlistWorker:
                 self.busy.clear()
             for request in requests:
                 if request.then is not None:
-                    request.then()
+                    try:
+                        request.then()
+                    except Exception:  # a waiter's callback: the thread goes on
+                        log.exception("allowlist request callback failed")
 
     def _handle(self, requests: list[AllowlistRequest]) -> None:
         publisher = self._publisher()
@@ -143,17 +149,34 @@ class AllowlistWorker:
 
     def _republish_behind(self, publisher: Publisher, reported: dict[str, int | None]) -> None:
         with self._sessions() as db:
-            stale = [
+            behind = [
                 hut.id
                 for hut in queries.get_huts(db, reported).values()
                 if hut.allowlist_version and (reported.get(hut.id) or 0) < hut.allowlist_version
             ]
+        stale = [hut for hut in behind if self._may_resend(hut, reported[hut])]
         if stale:
             log.info("%d huts decide with an older allowlist: publishing theirs", len(stale))
             self._publish(
                 publisher, force=True, huts=frozenset(stale),
                 since=self._clock() - BEHIND_GRACE,
             )  # fmt: skip
+
+    def _may_resend(self, hut: str, reported: int | None) -> bool:
+        """Whether to send ``hut`` its list again: at most MAX_RESENDS times while its
+        gateway keeps reporting the same older version (a gateway that refuses the list,
+        e.g. one older than a field of it: docs/mqtt-contract.md), then a warning, once,
+        until it reports another."""
+        last, times = self._resent.get(hut, (reported, 0))
+        times = times + 1 if last == reported else 1
+        self._resent[hut] = (reported, times)
+        if times == MAX_RESENDS + 1:
+            log.warning(
+                "hut %s keeps deciding with allowlist v%s after %d newer ones were sent: "
+                "not sent again until it reports another (is its gateway older than the "
+                "server? docs/mqtt-contract.md, upgrade order)", hut, reported, MAX_RESENDS,
+            )  # fmt: skip
+        return times <= MAX_RESENDS
 
     def _publish(
         self,

@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from server import allowlists
-from server.allowlist_worker import BEHIND_GRACE
+from server.allowlist_worker import BEHIND_GRACE, MAX_RESENDS
 from server.allowlists import CardAccessList
 from server.ingest import IngestWorker
 from server.seed import seed_demo
 from server.settings import ServerSettings
+from server.storage.models import Hut
 from tests.support.gateway_link import FakeGatewayLink
 from tests.support.keys import TestKeys
 from toolhut.contract import Outcome
@@ -89,7 +90,7 @@ def test_a_connecting_process_publishes_only_the_lists_that_are_not_current(
         # that heard the same status may have sent it, so not yet.
         second.allowlists.reported({HUT: None})
         assert _idle(second)
-        assert gateway.allowlists.empty()
+        assert _version(sessions) == first.version  # none built (the row has each one's)
         clock.advance(BEHIND_GRACE + timedelta(seconds=1))
         second.allowlists.reported({HUT: None})
         again = gateway.allowlists.get(timeout=TIMEOUT)
@@ -98,7 +99,43 @@ def test_a_connecting_process_publishes_only_the_lists_that_are_not_current(
         clock.advance(BEHIND_GRACE + timedelta(seconds=1))
         second.allowlists.reported({HUT: again.version})
         assert _idle(second)
-        assert gateway.allowlists.empty()
+        assert _version(sessions) == again.version
+
+
+def test_a_gateway_that_keeps_refusing_its_list_is_sent_it_a_few_times_then_named(
+    settings: ServerSettings,
+    sessions: sessionmaker[Session],
+    clock: MovableClock,
+    keys: TestKeys,
+    gateway: FakeGatewayLink,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with sessions.begin() as db:
+        seed_demo(db, hut_id=HUT)
+    with running_ingest(settings, sessions=sessions, keys=keys, clock=clock) as worker:
+        gateway.allowlists.get(timeout=TIMEOUT)
+        versions = []
+        for _ in range(MAX_RESENDS + 2):  # its status says "none" each time
+            clock.advance(BEHIND_GRACE + timedelta(seconds=1))
+            worker.allowlists.reported({HUT: None})
+            assert _idle(worker)
+            versions.append(_version(sessions))
+        assert len(set(versions)) == MAX_RESENDS  # a new list each of the first times only
+        warned = [m for m in caplog.messages if f"hut {HUT} keeps deciding" in m]
+        assert len(warned) == 1
+        # Once it reports another version, it may be sent a newer list again.
+        clock.advance(BEHIND_GRACE + timedelta(seconds=1))
+        worker.allowlists.reported({HUT: versions[0]})
+        assert _idle(worker)
+        assert _version(sessions) > versions[-1]
+
+
+def _version(sessions: sessionmaker[Session]) -> int:
+    """The hut's allowlist version: each list built and published has its own."""
+    with sessions() as db:
+        hut = db.get(Hut, HUT)
+        assert hut is not None
+        return hut.allowlist_version
 
 
 def _poll(condition: Callable[[], bool]) -> None:
