@@ -4,7 +4,6 @@ a few queries."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -153,14 +152,12 @@ def test_a_district_is_a_few_queries_and_a_small_page(
     anyone = browser()
     anyone.get("/")  # warm up (the first request prepares what is cached)
     statements.clear()
-    started = time.perf_counter()
     page = anyone.get("/")
-    elapsed = time.perf_counter() - started
     assert page.status_code == 200
     assert len(statements) <= 10, statements  # not one per hut, nor per item
     assert page.text.count('href="/i/X') == 49 * 6
     assert len(page.content) < 400_000
-    assert elapsed < 1.0  # generous for a shared test machine; ~0.1 s on a quiet one
+    # Its time is bench/console_pages.py's (/ at 50 huts), not a timed assertion here.
     statements.clear()
     one = anyone.get("/?hut=hut-07&offset=30&q=tool")
     assert one.status_code == 200 and one.text.count('href="/i/X') == 30
