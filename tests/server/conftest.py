@@ -116,3 +116,9 @@ def gateway(mqtt_url: str, topic_prefix: str, keys: TestKeys) -> Iterator[FakeGa
     link = FakeGatewayLink(mqtt_url, Topics(topic_prefix), keys.keyring)
     yield link
     link.close()
+
+
+@pytest.fixture
+def roles(sessions: sessionmaker[Session]) -> dict[Role, dict[str, str]]:
+    """API headers of a new account of each role."""
+    return {role: staff_headers(sessions, role) for role in Role}

@@ -22,7 +22,6 @@ from server.seed import seed_demo
 from server.settings import ServerSettings
 from server.storage.models import Item, Member
 from server.storage.staff_models import AuditEntry
-from tests.support.staff_auth import staff_headers
 
 from .conftest import T0, MovableClock
 
@@ -36,11 +35,6 @@ def client(
     app = create_app(ServerSettings(), clock=clock, engine=engine, mqtt_connected=lambda: True)
     with TestClient(app) as test_client:
         yield test_client
-
-
-@pytest.fixture
-def roles(sessions: sessionmaker[Session]) -> dict[Role, dict[str, str]]:
-    return {role: staff_headers(sessions, role) for role in Role}
 
 
 @pytest.fixture

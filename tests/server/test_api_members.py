@@ -18,7 +18,6 @@ from server.storage.audit import REDACTED
 from server.storage.models import Card, Hut, Loan, Member, Reservation
 from server.storage.reminder_models import DisplayMessage
 from server.storage.staff_models import AuditEntry
-from tests.support.staff_auth import staff_headers
 
 from .conftest import T0
 from .test_api import client  # noqa: F401  the fixture
@@ -32,11 +31,6 @@ NEW = {
     "flags": ["60+"],
     "contacts": [{"channel": "email", "address": "wang@example.org", "locale": "zh"}],
 }
-
-
-@pytest.fixture
-def roles(sessions: sessionmaker[Session]) -> dict[Role, dict[str, str]]:
-    return {role: staff_headers(sessions, role) for role in Role}
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from server.settings import ServerSettings
 from server.storage import access_changes
 from server.storage.models import Hut, ItemStatusChange
 from server.storage.staff_models import AuditEntry
-from tests.support.staff_auth import staff_headers
 
 from .conftest import T0, MovableClock
 from .factories import scan
@@ -39,11 +38,6 @@ def client(
     app = create_app(ServerSettings(), clock=clock, engine=engine, mqtt_connected=lambda: True)
     with TestClient(app) as test_client:
         yield test_client
-
-
-@pytest.fixture
-def roles(sessions: sessionmaker[Session]) -> dict[Role, dict[str, str]]:
-    return {role: staff_headers(sessions, role) for role in Role}
 
 
 def _audit(sessions: sessionmaker[Session], action: str) -> list[AuditEntry]:
