@@ -191,7 +191,7 @@ def main() -> int:
     p.add_argument("--window", type=int, default=1000, help="events unacked, all huts together")
     p.add_argument("--only", choices=list(NAMES), default=None)
     p.add_argument(
-        "--pool-rate", type=int, default=8000,
+        "--pool-rate", type=int, default=14000,  # the batched pipeline reached 9,400/s on SQLite
         help="events built per second of the longest run (the pool must not run out)",
     )  # fmt: skip
     args = p.parse_args()
