@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -22,6 +20,7 @@ from server.settings import ServerSettings
 from server.storage.models import Hut
 from tests.support.gateway_link import FakeGatewayLink
 from tests.support.keys import TestKeys
+from tests.support.processes import poll_until
 from toolhut.contract import Outcome
 
 from .conftest import MovableClock, running_ingest
@@ -80,7 +79,10 @@ def test_a_connecting_process_publishes_only_the_lists_that_are_not_current(
     caplog.clear()
     with running_ingest(settings, sessions=sessions, keys=keys, clock=clock) as second:
         # Logged after the connect asked for its check: the marker below comes after it.
-        _poll(lambda: any("ingest worker connected" in m for m in caplog.messages))
+        poll_until(
+            lambda: any("ingest worker connected" in m for m in caplog.messages),
+            timeout=TIMEOUT, what="the second worker's connect",
+        )  # fmt: skip
         # The retained list is current: the second process's connect publishes nothing.
         assert _idle(second)
         assert _only_retained(gateway, first.version)
@@ -136,13 +138,6 @@ def _version(sessions: sessionmaker[Session]) -> int:
         hut = db.get(Hut, HUT)
         assert hut is not None
         return hut.allowlist_version
-
-
-def _poll(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def _idle(worker: IngestWorker) -> bool:
