@@ -22,7 +22,6 @@ from server.accounts.principal import Principal
 from server.api.auth import actor_of
 from server.api.deps import DbDep, NowDep
 from server.api.errors import staff_action
-from server.domain.actors import Actor
 from server.domain.wishes import OUTCOME_NAMES, STATUS_NAMES, WishChannel
 from server.records import partners, wishes
 from server.records.partners import PartnerFields
@@ -93,9 +92,22 @@ def _values(form: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     return values
 
 
-def _refused(exc: Exception, request: Request) -> FormErrors:
-    assert isinstance(exc, HTTPException | RequestValidationError | ValidationError)
-    return errors_of(exc, page_language(request))
+def _written(
+    request: Request, db: Session, model: type[BaseModel], form: Mapping[str, Any],
+    write: Callable[[Any], Any], *, names: tuple[str, ...] | None = None,
+) -> tuple[Any, FormErrors | None]:  # fmt: skip
+    """The form's fields (``names``, default all the model's) as ``model``, written by
+    ``write`` inside the API's ``staff_action`` and committed: (what ``write`` returned,
+    None); or, refused, rolled back: (None, the errors beside their fields)."""
+    try:
+        fields = model.model_validate(_values(form, names or tuple(model.model_fields)))
+        with staff_action():
+            result = write(fields)
+        db.commit()
+    except (ValidationError, HTTPException, RequestValidationError) as exc:
+        db.rollback()
+        return None, errors_of(exc, page_language(request))
+    return result, None
 
 
 def _huts(db: Session) -> dict[str, str]:
@@ -154,15 +166,16 @@ def enter_wish(
     request: Request, form: ConsoleForm, principal: PageStaff, db: DbDep, now: NowDep
 ) -> Response:
     """A wish that came on paper, by WeChat, the hotline or a visit."""
-    values = _values(form, ("title", "detail", "hut", "channel", "proposed_by"))
-    try:
-        fields = WishFields.model_validate(values)
-        with staff_action():
-            wish = wishes.create(db, fields, actor=actor_of(principal, request), now=now)
-        db.commit()
-    except (ValidationError, HTTPException, RequestValidationError) as exc:
-        db.rollback()
-        return _list_page(request, principal, db, form=form, errors=_refused(exc, request))
+    actor = actor_of(principal, request)
+    wish, errors = _written(
+        request,
+        db,
+        WishFields,
+        form,
+        lambda fields: wishes.create(db, fields, actor=actor, now=now),
+    )
+    if errors:
+        return _list_page(request, principal, db, form=form, errors=errors)
     return RedirectResponse(f"/console/wishes/{wish.id}?done=created", status.HTTP_303_SEE_OTHER)
 
 
@@ -222,18 +235,12 @@ def wish_step(
     if step not in STEPS:
         raise PageNotFound(TEXT_NO_WISH, principal=principal)
     model, take, done = STEPS[step]
-    names = tuple(model.model_fields)
-    try:
-        fields = model.model_validate(_values(form, names))
-        actor: Actor = actor_of(principal, request)
-        with staff_action():
-            take(db, wish_id, fields, actor=actor, now=now)
-        db.commit()
-    except (ValidationError, HTTPException, RequestValidationError) as exc:
-        db.rollback()
-        return _wish_page(
-            request, principal, db, wish_id, step=step, form=form, errors=_refused(exc, request)
-        )
+    actor = actor_of(principal, request)
+    _, errors = _written(
+        request, db, model, form, lambda fields: take(db, wish_id, fields, actor=actor, now=now)
+    )
+    if errors:
+        return _wish_page(request, principal, db, wish_id, step=step, form=form, errors=errors)
     return RedirectResponse(f"/console/wishes/{wish_id}?done={done}", status.HTTP_303_SEE_OTHER)
 
 
@@ -263,15 +270,14 @@ def partners_page(request: Request, principal: PageViewer, db: DbDep) -> HTMLRes
 def add_partner(
     request: Request, form: ConsoleForm, principal: PageStaff, db: DbDep, now: NowDep
 ) -> Response:
-    values: dict[str, Any] = _values(form, ("name", "services", "contact", "notes"))
-    try:
-        fields = PartnerFields.model_validate(values)
-        with staff_action():
-            row = partners.create(db, fields, actor=actor_of(principal, request), now=now)
-        db.commit()
-    except (ValidationError, HTTPException, RequestValidationError) as exc:
-        db.rollback()
-        return _partners_page(request, principal, db, form=form, errors=_refused(exc, request))
+    actor = actor_of(principal, request)
+    row, errors = _written(
+        request, db, PartnerFields, form,
+        lambda fields: partners.create(db, fields, actor=actor, now=now),
+        names=("name", "services", "contact", "notes"),
+    )  # fmt: skip
+    if errors:
+        return _partners_page(request, principal, db, form=form, errors=errors)
     return RedirectResponse(f"/console/partners/{row.id}?done=partner", status.HTTP_303_SEE_OTHER)
 
 
