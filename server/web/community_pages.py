@@ -286,13 +286,10 @@ def partner_page(
     request: Request, partner_ref: str, principal: PageViewer, db: DbDep
 ) -> HTMLResponse:
     partner_id = row_id(partner_ref)
-    try:
-        if partner_id is None:
-            raise NotFoundError(partner_ref)
-        row = partners.get(db, partner_id)
-    except NotFoundError:
-        raise PageNotFound(TEXT_NO_PARTNER, principal=principal) from None
-    items, fulfilled = partners.contributions(db, partner_id)
+    row = db.get(Partner, partner_id) if partner_id is not None else None
+    if row is None:
+        raise PageNotFound(TEXT_NO_PARTNER, principal=principal)
+    items, fulfilled = partners.contributions(db, row.id)
     return render(
         request,
         "console/community/partner.html",
