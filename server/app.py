@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -95,7 +96,7 @@ def create_app(
     from server.reminders.scheduler import build_service
     from server.tabular.reading import Limits
     from server.tabular.sheets import registry
-    from server.web import guard
+    from server.web import guard, resident_guard
     from server.web import rendering as web_rendering
     from server.web import routes as web
 
@@ -122,6 +123,9 @@ def create_app(
     app.state.live_hub = LiveHub(limit=settings.hut_state.stream_queue) if hub is None else hub
     app.state.token_throttle = FailureThrottle()  # wrong API tokens, per address
     app.state.sign_in_throttle = SignInThrottle()  # wrong passwords, per account and address
+    app.state.resident_code_throttle = FailureThrottle(  # wrong sign-in codes, per address
+        limit=settings.residents.code_attempts, window=timedelta(minutes=10)
+    )
     app.state.reminders = reminders or build_service(
         settings.reminders,
         sessions=app.state.sessions,
@@ -147,6 +151,7 @@ def create_app(
     for router in web.ROUTERS:
         app.include_router(router)
     guard.install(app)
+    resident_guard.install(app)
     app.mount(SITE_ASSETS_URL, StaticFiles(directory=web_rendering.STATIC), name="site")
     # FastAPIOffline's own docs routes (it leaves app.docs_url and app.redoc_url unset).
     docs = ["/docs", "/redoc", app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"]

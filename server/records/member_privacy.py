@@ -29,6 +29,7 @@ from server import access_actions
 from server.domain import MemberStatus
 from server.records.members import contacts_of, get, open_loans, values
 from server.records.wish_privacy import forget_wish_texts, wish_data
+from server.residents.sessions import end_all_of
 from server.storage import audit
 from server.storage.audit import Stamp, plain
 from server.storage.ingest_models import EnrolmentCandidate
@@ -209,6 +210,7 @@ def erase(db: Session, member_id: int, *, stamp: Stamp) -> Member:
     member.version = Member.version + 1
     _forget_traces(db, member_id)
     forget_wish_texts(db, member_id)
+    end_all_of(db, member_id, now=stamp.at)  # no phone of theirs stays signed in
     audit.redact(db, entity="member", entity_id=member_id, fields=PERSONAL_FIELDS)
     stamp.record(
         db,

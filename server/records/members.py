@@ -21,6 +21,7 @@ from server.access_actions import TEXT_NO_MEMBER
 from server.domain import MemberStatus
 from server.domain.record_errors import FieldError, InvalidFieldsError
 from server.records.member_fields import Contact, MemberCreate, MemberEdit, MemberFields
+from server.residents.sessions import end_all_of
 from server.staff_actions import NotFoundError
 from server.storage.audit import Stamp
 from server.storage.models import Card, Hut, Loan, Member, MemberFlagRow, MemberHut
@@ -208,9 +209,11 @@ def edit(
 def leave(db: Session, member_id: int, *, reason: str | None, stamp: Stamp) -> Member:
     """The member moved away: see access_actions.member_leaves."""
     get(db, member_id)
-    return access_actions.member_leaves(
+    member = access_actions.member_leaves(
         db, member_id=member_id, at=stamp.at, reason=reason, stamp=stamp
     )
+    end_all_of(db, member_id, now=stamp.at)  # their phones signed out with their cards
+    return member
 
 
 # Lists.

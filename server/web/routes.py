@@ -12,6 +12,7 @@ from server.web import (
     loans_pages,
     members_pages,
     public_pages,
+    resident_pages,
     session_pages,
     supplies_pages,
     transfer_pages,
@@ -31,5 +32,6 @@ ROUTERS = (
     transfer_pages.router,
     users_pages.router,
     audit_pages.router,
+    resident_pages.router,
     public_pages.router,
 )

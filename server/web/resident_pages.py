@@ -1,0 +1,152 @@
+"""A resident's own pages on their phone (``/me``): signing in with a one-time code (from
+the hut's display after a card tap, or sent through their reminder channel, with a link),
+signing out, and what they have on loan. Large type, Chinese first, as the public pages;
+a page here shows the signed-in member's own data and nobody else's."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from server.api.deps import DbDep, NowDep, SettingsDep, client_address
+from server.api.throttle import FailureThrottle
+from server.residents import codes, sessions
+from server.residents.sessions import Resident
+from server.storage import resident_views
+from server.storage.models import Member
+from server.web.forms import ConsoleForm
+from server.web.language import LANG_COOKIE
+from server.web.public_pages import local_time
+from server.web.rendering import render
+from server.web.resident_cookie import RESIDENT_COOKIE, clear_cookie, set_cookie
+from server.web.resident_guard import (
+    RESIDENT_HOME,
+    RESIDENT_SIGN_IN,
+    OptionalResident,
+    SignedInResident,
+)
+from server.web.session_pages import LANG_COOKIE_DAYS, local_path
+from toolhut.i18n import N_
+
+router = APIRouter(prefix="/me", default_response_class=HTMLResponse, include_in_schema=False)
+
+TEXT_WRONG_CODE = N_(
+    "That code is not right, or it has expired or been used. Tap your card at the hut "
+    "again for a new one."
+)
+TEXT_NOT_A_CODE = N_("A sign-in code has 8 digits.")
+TEXT_THROTTLED = N_("Too many wrong codes from this phone: try again in {minutes} minutes.")
+TEXT_LINK_USED = N_(
+    "This sign-in link has expired or has been used. Ask for a new code, or tap your card "
+    "at the hut."
+)
+TEXT_DUE = N_("Due back {month}/{day}")
+
+
+def _text(form: dict[str, object], name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _signed_in_response(
+    request: Request, db: DbDep, settings: SettingsDep, now: NowDep, member_id: int, target: str
+) -> Response:
+    secret = sessions.start(db, member_id, now=now, settings=settings.residents)
+    db.commit()
+    response = RedirectResponse(target, status.HTTP_303_SEE_OTHER)
+    set_cookie(response, request, settings, secret)
+    member = db.get(Member, member_id)
+    if member is not None and member.language == "en" and LANG_COOKIE not in request.cookies:
+        response.set_cookie(
+            LANG_COOKIE, "en", max_age=LANG_COOKIE_DAYS * 86400, samesite="lax", path="/"
+        )
+    return response
+
+
+@router.get("/sign-in")
+def sign_in_page(request: Request, resident: OptionalResident, next: str | None = None) -> Response:
+    target = local_path(next) or RESIDENT_HOME
+    if resident is not None:
+        return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
+    return render(request, "public/me/sign_in.html", {"next": target})
+
+
+@router.post("/sign-in")
+def sign_in(
+    request: Request, form: ConsoleForm, db: DbDep, now: NowDep, settings: SettingsDep
+) -> Response:
+    target = local_path(form.get("next")) or RESIDENT_HOME
+    typed = _text(form, "code")
+    limiter: FailureThrottle = request.app.state.resident_code_throttle
+    address = client_address(request)
+    wait = limiter.retry_after(address, now=now)
+    if wait is not None:
+        error, fields = TEXT_THROTTLED, {"minutes": -(-wait // 60)}
+        code = status.HTTP_429_TOO_MANY_REQUESTS
+    elif codes.normalized(typed) is None:
+        error, fields, code = TEXT_NOT_A_CODE, {}, status.HTTP_422_UNPROCESSABLE_CONTENT
+    else:
+        member_id = codes.redeem_code(db, typed, now=now, settings=settings.residents)
+        if member_id is not None:
+            return _signed_in_response(request, db, settings, now, member_id, target)
+        db.rollback()
+        limiter.failed(address, now=now)
+        error, fields, code = TEXT_WRONG_CODE, {}, status.HTTP_422_UNPROCESSABLE_CONTENT
+    return render(
+        request,
+        "public/me/sign_in.html",
+        {"next": target, "error": error, "error_fields": fields},
+        status_code=code,
+    )
+
+
+@router.get("/link/{secret}")
+def link_page(request: Request, secret: str) -> HTMLResponse:
+    """A link from a message asks before it signs in: a messaging app's preview fetches
+    the link, and must not use it up."""
+    return render(request, "public/me/link.html", {"secret": secret[:128]})
+
+
+@router.post("/link")
+def link_sign_in(
+    request: Request, form: ConsoleForm, db: DbDep, now: NowDep, settings: SettingsDep
+) -> Response:
+    secret = _text(form, "secret")
+    member_id = codes.redeem_link(db, secret, now=now)
+    if member_id is None:
+        db.rollback()
+        return render(
+            request,
+            "public/me/sign_in.html",
+            {"next": RESIDENT_HOME, "error": TEXT_LINK_USED, "error_fields": {}},
+            status_code=status.HTTP_410_GONE,
+        )
+    return _signed_in_response(request, db, settings, now, member_id, RESIDENT_HOME)
+
+
+@router.post("/sign-out")
+def sign_out(
+    request: Request, form: ConsoleForm, db: DbDep, now: NowDep, settings: SettingsDep
+) -> Response:
+    secret = request.cookies.get(RESIDENT_COOKIE)
+    if secret:
+        sessions.end(db, secret, now=now)
+        db.commit()
+    response = RedirectResponse(RESIDENT_SIGN_IN, status.HTTP_303_SEE_OTHER)
+    clear_cookie(response, request, settings)
+    return response
+
+
+@router.get("")
+def my_page(request: Request, resident: SignedInResident, db: DbDep) -> HTMLResponse:
+    return render(request, "public/me/home.html", _home(db, resident))
+
+
+def _home(db: DbDep, resident: Resident) -> dict[str, object]:
+    member = db.get(Member, resident.member_id)
+    return {
+        "member_name": member.name if member is not None else "",
+        "loans": resident_views.open_loans(db, resident.member_id),
+        "local_time": local_time,
+        "TEXT_DUE": TEXT_DUE,
+    }
