@@ -26,6 +26,7 @@ working set (objects created inside it are gone).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -228,8 +229,12 @@ class EffectWriter:
         changed = {name: v for name, v in values.items() if getattr(row, name) != v}
         if not changed:
             return
+        if self._commands > 1:  # a batch's: the flush writes it (no need to inspect the row)
+            for name, value in changed.items():
+                setattr(row, name, value)
+            return
         state = inspect(row)
-        if self._commands > 1 or not state.persistent or state.modified:
+        if not state.persistent or state.modified:
             for name, value in changed.items():
                 setattr(row, name, value)
             return
@@ -404,10 +409,12 @@ class EffectWriter:
             door.member = self._get(Member, state.member_id)
             # Set the column too: the next command may read it before anything flushes.
             door.member_id = state.member_id
+        now = _door_values(state)  # the columns' values, read in one call each
+        was = (None,) * len(_DOOR_COLUMNS) if before is None else _door_values(before)
         values: dict[str, Any] = {
-            name: _column(getattr(state, name))
-            for name in _DOOR_COLUMNS
-            if before is None or getattr(before, name) != getattr(state, name)
+            name: _column(value)
+            for name, value, old in zip(_DOOR_COLUMNS, now, was, strict=True)
+            if before is None or old != value
         }
         self._write(door, values)
         self.working.door_states[pair] = state
@@ -585,6 +592,7 @@ _DOOR_COLUMNS = (
     "flag",
     "pending_condition",
 )
+_door_values = operator.attrgetter(*_DOOR_COLUMNS)
 
 
 @cache
