@@ -272,9 +272,12 @@ class HutRun:
         return outcome, None if reason is None else reason.value, feedback
 
     def _ack(self, event: AnyEvent, outcome: Outcome, feedback: Feedback | None = None) -> None:
-        self.result.acks[self.hut.id].append(
-            EventAck(id=event.id, seq=event.seq, outcome=outcome, feedback=feedback)
+        # Built without validating again: the id and seq are a parsed event's, the outcome
+        # an Outcome and the feedback a Feedback (validated when the ledger built it).
+        ack = EventAck.model_construct(
+            id=event.id, seq=event.seq, outcome=outcome, feedback=feedback
         )
+        self.result.acks[self.hut.id].append(ack)
 
 
 def _seq(pending: Pending) -> int:

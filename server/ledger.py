@@ -162,6 +162,9 @@ def _feedback(effects: Effects) -> Feedback | None:
     return Feedback(beep=Beep.OK if shown.ok else Beep.ERROR, text=shown.text)
 
 
+_LOGGED_CHANGES = (EnrolmentClosed, AnomalyRaised, AlarmRaised, AlarmCleared)
+
+
 def _log(event: AnyEvent, effects: Effects, *, hut: Hut) -> None:
     # By the door session, never the card: a card UID is a credential.
     if isinstance(event, CardEvent) and event.decision is CardDecision.ENROL:
@@ -177,6 +180,8 @@ def _log(event: AnyEvent, effects: Effects, *, hut: Hut) -> None:
             "" if answered else " (not awaited: another server's, a sync or a repeat)",
         )
     for change in effects.changes:
+        if not isinstance(change, _LOGGED_CHANGES):  # most changes: one check, not four
+            continue
         if isinstance(change, EnrolmentClosed):  # the request's id, never the card's UID
             log.info("hut %s: enrolment request %d %s", hut.id, change.request_id, change.state)
         if isinstance(change, AnomalyRaised) and change.kind is AnomalyKind.UNSCANNED_REMOVAL:

@@ -1,11 +1,22 @@
-"""PostgreSQL: the ids of a flush's many new rows, taken from their sequences first.
+"""The ids of a flush's many new rows, set before the flush, so that they go in as one
+executemany without RETURNING.
 
-New rows without a primary key go in as multi-row ``INSERT ... VALUES ... RETURNING``
-pages, whose long text psycopg parses anew on every flush: most of the flush of an ingest
-batch (hundreds of door sessions, loans and scans). With their ids set beforehand, the
-same rows go in as one short executemany statement, which psycopg prepares once and
-pipelines. Below ``MIN_ROWS`` new rows of a table nothing changes (one round trip for the
-ids would cost more than it saves).
+Without ids, new rows go in as ``INSERT ... RETURNING``: on PostgreSQL as multi-row
+``VALUES`` pages, whose long text psycopg parses anew on every flush; on SQLite, which
+cannot tell which returned row is which parameter set's, as one statement per row (an
+ingest batch's hundreds of door sessions and loans were a statement and a trip through
+the ORM's insert machinery each). With their ids set beforehand, the same rows go in as
+one short executemany statement, which psycopg prepares once and pipelines and SQLite runs
+in one call. Below ``MIN_ROWS`` new rows of a table nothing changes (one more statement
+would cost more than it saves).
+
+Where the ids come from:
+
+- PostgreSQL: the table's id sequence, so concurrent sessions never take the same one;
+- SQLite: one past the table's largest id (what SQLite itself gives a table without
+  AUTOINCREMENT), and only in a transaction that has already written: SQLite lets one
+  connection write at a time, so no other can take an id until this one commits. A flush
+  that is a transaction's first write takes the usual path.
 """
 
 from __future__ import annotations
@@ -13,7 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import Column, Table, event, func, inspect, select, text
 from sqlalchemy.orm import Mapper, Session, sessionmaker
 
 MIN_ROWS = 8
@@ -22,55 +33,79 @@ _NEXT_IDS = text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_seri
 _SEQUENCE = text("SELECT pg_get_serial_sequence(:table, :column)")
 
 
-class _SequenceNames:
-    """Each table's id sequence, looked up once per database session factory (None: no
-    serial id)."""
-
-    def __init__(self) -> None:
-        self._names: dict[str, str | None] = {}
-
-    def of(self, db: Session, mapper: Mapper[Any]) -> str | None:
-        table = mapper.local_table
-        key = getattr(table, "fullname", str(table))
-        if key not in self._names:
-            self._names[key] = _serial_sequence(db, mapper)
-        return self._names[key]
-
-
-def _serial_sequence(db: Session, mapper: Mapper[Any]) -> str | None:
+def _serial_id(mapper: Mapper[Any]) -> Column[Any] | None:
+    """The mapper's integer primary key the database numbers, or None."""
     if len(mapper.primary_key) != 1:
         return None
     column = mapper.primary_key[0]
     if column.autoincrement is False or column.type.python_type is not int:
         return None
-    table = mapper.local_table
-    name = getattr(table, "fullname", "")
-    found = db.scalar(_SEQUENCE, {"table": name, "column": column.name})
-    return None if found is None else str(found)
+    return column
+
+
+class _Sequences:
+    """PostgreSQL: ids from each table's sequence, looked up once per session factory."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str | None] = {}
+
+    def take(
+        self, db: Session, mapper: Mapper[Any], column: Column[Any], n: int, _given: int
+    ) -> list[int]:
+        table = mapper.local_table
+        key = getattr(table, "fullname", str(table))
+        if key not in self._names:
+            found = db.scalar(_SEQUENCE, {"table": key, "column": column.name})
+            self._names[key] = None if found is None else str(found)
+        sequence = self._names[key]
+        if sequence is None:
+            return []
+        return [int(i) for i in db.scalars(_NEXT_IDS, {"sequence": sequence, "n": n})]
+
+
+class _AfterLargest:
+    """SQLite: the ids after the table's largest, while this transaction holds the lock."""
+
+    def take(
+        self, db: Session, mapper: Mapper[Any], column: Column[Any], n: int, given: int
+    ) -> list[int]:
+        connection = db.connection()
+        if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            return []  # it has not written yet: another connection may write first
+        table = mapper.local_table
+        assert isinstance(table, Table)
+        largest = connection.scalar(select(func.max(table.c[column.name]))) or 0
+        # Above any id a new row of this flush was given (it keeps its own).
+        return list(range(max(largest, given) + 1, max(largest, given) + 1 + n))
 
 
 def install(factory: sessionmaker[Session]) -> None:
-    """Give the sessions of ``factory`` (on PostgreSQL) ids from sequences before a flush."""
-    names = _SequenceNames()
+    """Give the sessions of ``factory`` the ids of a flush's many new rows beforehand."""
+    bind = factory.kw["bind"]
+    source = _Sequences() if bind.dialect.name == "postgresql" else _AfterLargest()
 
     def before_flush(db: Session, _context: Any, _instances: Any) -> None:
         pending: dict[Mapper[Any], list[Any]] = defaultdict(list)
+        given: dict[Mapper[Any], int] = defaultdict(int)  # the largest id a new row has
         for obj in db.new:
             mapper = inspect(obj).mapper
-            if mapper.primary_key_from_instance(obj)[0] is None:
+            key = mapper.primary_key_from_instance(obj)[0]
+            if key is None:
                 pending[mapper].append(obj)
+            elif isinstance(key, int):
+                given[mapper] = max(given[mapper], key)
         for mapper, objects in pending.items():
-            if len(objects) < MIN_ROWS:
+            column = _serial_id(mapper)
+            if len(objects) < MIN_ROWS or column is None:
                 continue
-            sequence = names.of(db, mapper)
-            if sequence is None:
+            ids = source.take(db, mapper, column, len(objects), given[mapper])
+            if not ids:
                 continue
-            ids = db.scalars(_NEXT_IDS, {"sequence": sequence, "n": len(objects)}).all()
-            attribute = mapper.get_property_by_column(mapper.primary_key[0]).key
+            attribute = mapper.get_property_by_column(column).key
             # In the order they were added, so ids still follow insertion order.
             objects.sort(key=lambda obj: inspect(obj).insert_order)
             for obj, new_id in zip(objects, ids, strict=True):
-                setattr(obj, attribute, int(new_id))
+                setattr(obj, attribute, new_id)
 
     event.listen(factory, "before_flush", before_flush)
 

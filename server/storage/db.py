@@ -58,9 +58,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """The server's session factory: its commits tell its access listeners
-    (``access_changes``); on PostgreSQL its flushes take many new rows' ids at once."""
+    (``access_changes``); its flushes set many new rows' ids beforehand (``bulk_ids``)."""
     factory = sessionmaker(engine, expire_on_commit=False)
     access_changes.install(factory)
-    if engine.dialect.name == "postgresql":
-        bulk_ids.install(factory)
+    bulk_ids.install(factory)
     return factory
