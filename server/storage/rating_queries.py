@@ -67,9 +67,10 @@ class RatingSummary:
 
 def summary(db: Session, wanted: RatingFilter, *, comments: int = 5) -> RatingSummary:
     base = ratings(wanted).subquery()
-    counts: dict[int, int] = dict(
-        db.execute(select(base.c.score, func.count()).group_by(base.c.score)).tuples().all()
-    )
+    counts: dict[int, int] = {
+        score: n
+        for score, n in db.execute(select(base.c.score, func.count()).group_by(base.c.score))
+    }
     count = sum(counts.values())
     if not count:
         return RatingSummary()
