@@ -29,7 +29,6 @@ from server.storage.models import (
 )
 from server.storage.rating_models import LoanRating
 from server.storage.staff_models import AuditEntry
-
 from toolhut.contract import Beep
 
 from .conftest import T0
