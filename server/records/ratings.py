@@ -6,6 +6,7 @@ earlier one; a low score with a comment becomes an anomaly for staff."""
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,10 +16,15 @@ from server.domain.actors import Actor
 from server.domain.changes import Effects
 from server.domain.model import RatingSource
 from server.domain.ratings import RatedLoan, RatingRefusal
+from server.staff_actions import NotFoundError
 from server.storage import audit
 from server.storage.effect_writer import EffectWriter
-from server.storage.models import Loan
+from server.storage.models import DEFAULT_TIMEZONE, Hut, Item, Loan
 from server.storage.rating_models import LoanRating
+from server.storage.rating_queries import RatingFilter, month_range
+from toolhut.i18n import bilingual
+
+TEXT_NO_ITEM = bilingual("no item with the tag {tag!r}")
 
 
 class RatingRefusedError(ValueError):
@@ -78,4 +84,29 @@ def rating_of(db: Session, loan_id: int) -> LoanRating | None:
     return db.scalars(select(LoanRating).where(LoanRating.loan_id == loan_id)).one_or_none()
 
 
-__all__ = ["RatingRefusedError", "rate_loan", "rated_loan", "rating_of"]
+def rating_filter(
+    db: Session,
+    *,
+    hut: str | None = None,
+    tag: str | None = None,
+    score: int | None = None,
+    month: str | None = None,
+) -> RatingFilter:
+    """The filter staff asked for (the API's and the console's): an item by its tag
+    (NotFoundError for a tag nobody has), a month ``YYYY-MM`` in the hut's time zone (or
+    the deployment's, for every hut)."""
+    item_id = None
+    if tag is not None:
+        item_id = db.scalar(select(Item.id).where(Item.tag == tag.strip().upper()))
+        if item_id is None:
+            raise NotFoundError(TEXT_NO_ITEM.format(tag=tag))
+    since = until = None
+    if month is not None:
+        row = None if hut is None else db.get(Hut, hut)
+        since, until = month_range(
+            month, ZoneInfo(DEFAULT_TIMEZONE if row is None else row.timezone)
+        )
+    return RatingFilter(hut_id=hut, item_id=item_id, score=score, since=since, until=until)
+
+
+__all__ = ["RatingRefusedError", "rate_loan", "rated_loan", "rating_filter", "rating_of"]
