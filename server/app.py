@@ -82,6 +82,7 @@ def create_app(
         huts,
         items,
         loans,
+        ratings,
         supplies,
         users,
     )
@@ -136,7 +137,7 @@ def create_app(
         *(account, users, audit),
         *(access, health, huts, enrolments, items, loans, door_sessions, supplies),
         *(reminder_routes, transfer_routes, member_routes, command_routes),
-        *(alarms, anomalies, metrics_route, community),
+        *(alarms, anomalies, metrics_route, community, ratings),
     )
     app.state.sheets = registry()  # kind -> Sheet, for import and export
     app.state.import_limits = Limits()

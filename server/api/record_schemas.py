@@ -57,6 +57,7 @@ class CategoryRecord(BaseModel):
     max_renewals: int
     max_per_member: int
     hold_hours: int
+    senior_first: bool
     version: int
 
     @classmethod

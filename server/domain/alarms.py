@@ -66,6 +66,7 @@ ANOMALY_TEXT: Mapping[AnomalyKind, str] = MappingProxyType(
         AnomalyKind.MISSING_PART: bilingual("returned with a part missing"),
         AnomalyKind.NEEDS_REPAIR: bilingual("returned needing repair"),
         AnomalyKind.SCAN_BY_NOBODY: bilingual("a scan with no card and no session"),
+        AnomalyKind.LOW_RATING: bilingual("a low rating with a comment"),
     }
 )
 

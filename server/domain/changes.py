@@ -23,7 +23,7 @@ from server.domain.ledger_state import (
     ReservationStatus,
 )
 from server.domain.lending import Action, Decision, Feedback, Refusal
-from server.domain.model import CardStatus, ItemCondition, ItemStatus, MemberStatus
+from server.domain.model import CardStatus, ItemCondition, ItemStatus, MemberStatus, RatingSource
 from server.domain.remote_commands import CommandStatus
 
 
@@ -94,6 +94,20 @@ class LoanLost:
 class LoanConditionSet:
     loan: LoanRef
     condition: ItemCondition
+
+
+@dataclass(frozen=True, slots=True)
+class LoanRated:
+    """The borrower's rating of a returned loan (it replaces one given before)."""
+
+    loan: LoanRef
+    item_id: int
+    member_id: int
+    hut_id: str  # where it was returned
+    score: int  # 1..5
+    comment: str
+    source: RatingSource
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +329,7 @@ Change = (
     | LoanRenewed
     | LoanLost
     | LoanConditionSet
+    | LoanRated
     | HoldPlaced
     | HoldWithdrawn
     | ReservationClosed
@@ -387,6 +402,7 @@ __all__ = [
     "LoanConditionSet",
     "LoanLost",
     "LoanOpened",
+    "LoanRated",
     "LoanRenewed",
     "MemberHutsChanged",
     "MemberStatusChanged",

@@ -28,7 +28,7 @@ from server.domain.ledger_state import (
     ReservationStatus,
 )
 from server.domain.lending import display, hold_until
-from server.domain.model import ItemCondition, ItemStatus
+from server.domain.model import ItemCondition, ItemStatus, MemberFlag
 from server.domain.policy import LoanPolicy
 from toolhut.i18n import N_, gettext
 
@@ -76,13 +76,24 @@ class Line:
         return replace(self, queue=tuple(rest))
 
 
+def in_turn(
+    waiting: tuple[ReservationState, ...], *, senior_first: bool
+) -> tuple[ReservationState, ...]:
+    """The waiters in the order they get the item: first come, first served; where the
+    category's policy puts seniors (60+) first, they go ahead of the others, each group
+    in the order it came."""
+    if not senior_first:
+        return waiting
+    return tuple(sorted(waiting, key=lambda r: MemberFlag.SENIOR not in r.flags))
+
+
 def hold_next(line: Line, *, now: datetime, policy: LoanPolicy) -> Line:
-    """Hold the item (on the shelf now) for the first in line, or free it if nobody
+    """Hold the item (on the shelf now) for the next in turn, or free it if nobody
     waits; sets the item's status either way."""
     waiting = line.waiting
     if not waiting:
         return line.set_item(status=ItemStatus.AVAILABLE)
-    first = waiting[0]
+    first = in_turn(waiting, senior_first=policy.rule(line.item.category).senior_first)[0]
     until = hold_until(category=line.item.category, now=now, policy=policy)
     held = replace(first, state=ReservationStatus.HELD, hold_until=until)
     item = line.item
@@ -145,6 +156,7 @@ __all__ = [
     "cancel_all",
     "fulfil",
     "hold_next",
+    "in_turn",
     "release_if_expired",
     "unhold",
 ]

@@ -2,8 +2,9 @@
 a hut command in, Effects out (see rule_book.decide).
 
 A scan means, in this order: a count, if the door session is a staff stocktake; a
-condition card (``COND:REPAIR`` ...) about the session's last return; an item label
-(borrow, return, found); a consumable's shelf label (take one).
+condition card (``COND:REPAIR`` ...) or a rating card (``RATE:GOOD`` ...) about the
+session's last return; an item label (borrow, return, found); a consumable's shelf label
+(take one).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from server.domain.changes import (
 )
 from server.domain.commands import CardTap, CommandReport, DoorChange, EnrolRead, Scan
 from server.domain.holds import Line, fulfil, hold_next, release_if_expired, unhold
-from server.domain.labels import parse_condition_text, parse_scan_text
+from server.domain.labels import parse_condition_text, parse_rating_text, parse_scan_text
 from server.domain.ledger_state import (
     AnomalyKind,
     DoorState,
@@ -58,7 +59,8 @@ from server.domain.lending import (
     refuse,
     status_after_return,
 )
-from server.domain.model import ItemCondition, ItemStatus
+from server.domain.model import ItemCondition, ItemStatus, RatingSource
+from server.domain.ratings import THANKS_TEXT, RatedLoan, rate
 from server.domain.remote_commands import CommandStatus
 from server.domain.sessions import (
     SessionFlag,
@@ -352,6 +354,9 @@ def _scan_decision(step: _Step, command: Scan) -> tuple[Decision, str | None, Sc
     condition = parse_condition_text(command.text)
     if condition is not None:
         return _condition(step, condition), None, None
+    score = parse_rating_text(command.text)
+    if score is not None:
+        return _rating(step, score), None, None
     tag = parse_scan_text(command.text)
     if tag is not None and snapshot.item is None and snapshot.consumable is not None:
         return _take(step, command), tag, None
@@ -383,6 +388,31 @@ def _condition(step: _Step, condition: ItemCondition) -> Decision:
     line = _set_condition(step, line, returned.loan.ref, condition)
     step.changes.extend(line.changes)
     return Decision(Action.CONDITION, Feedback(True, gettext(CONDITION_TEXT[condition])))
+
+
+def _rating(step: _Step, score: int) -> Decision:
+    """A rating card rates the door session's last return, for its borrower. Before any
+    return it is refused (a resident sees at once to scan it after the item; a rating
+    kept for a return that may never come would thank them for nothing)."""
+    snapshot = step.snapshot
+    holder = snapshot.holder
+    if step.door is None or holder is None:
+        return refuse(Refusal.NO_SESSION)
+    returned = snapshot.returned
+    if returned is None:
+        return refuse(Refusal.NOTHING_RETURNED)
+    loan = returned.loan
+    if loan.member_id != holder.id:
+        return refuse(Refusal.NOT_THE_BORROWER)
+    hut_id = snapshot.hut.id
+    rated = RatedLoan(loan.ref, loan.item_id, loan.member_id, snapshot.now, hut_id)
+    step.changes.extend(
+        rate(
+            rated, hut_id=hut_id, score=score, comment="", source=RatingSource.HUT, now=snapshot.now
+        )
+    )
+    text = display(gettext(THANKS_TEXT), name=returned.item.name_zh)
+    return Decision(Action.RATE, Feedback(True, text))
 
 
 def _set_condition(step: _Step, line: Line, loan: LoanRef, condition: ItemCondition) -> Line:

@@ -1,5 +1,6 @@
-"""What a scanned QR label says: a bare tag, the item page URL printed on it, or one of
-the condition cards that hang in the hut (scanned after an item to say how it came back)."""
+"""What a scanned QR label says: a bare tag, the item page URL printed on it, one of the
+condition cards that hang in the hut (scanned after an item to say how it came back), or
+one of the rating cards beside them (scanned after a return to say how it went)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,25 @@ CONDITION_CARDS = MappingProxyType(
 def parse_condition_text(text: str) -> ItemCondition | None:
     """The condition a condition card stands for (``COND:REPAIR`` ...); None for anything else."""
     return CONDITION_CARDS.get(text.strip().upper())
+
+
+# The QR texts printed on the hut's rating cards: the three words (满意 / 一般 / 不满意) and
+# the scores 1 to 5, for a resident with no smartphone to rate their return.
+RATING_CARDS = MappingProxyType(
+    {
+        "RATE:GOOD": 5,
+        "RATE:OK": 3,
+        "RATE:BAD": 1,
+        **{f"RATE:{score}": score for score in range(1, 6)},
+    }
+)
+
+
+def parse_rating_text(text: str) -> int | None:
+    """The score (1..5) a rating card stands for (``RATE:GOOD`` ...); None for anything else."""
+    return RATING_CARDS.get(text.strip().upper())
+
+
+def about_last_return(text: str) -> bool:
+    """A condition card or a rating card: about the door session's last return."""
+    return parse_condition_text(text) is not None or parse_rating_text(text) is not None

@@ -64,6 +64,7 @@ class AnomalyKind(StrEnum):
     MISSING_PART = "missing_part"
     NEEDS_REPAIR = "needs_repair"
     SCAN_BY_NOBODY = "scan_by_nobody"  # a scan with no card and no open door session
+    LOW_RATING = "low_rating"  # a return rated 2 or less, with a comment to read
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,7 @@ class ReservationState:
     state: ReservationStatus
     created_at: datetime
     hold_until: datetime | None = None
+    flags: frozenset[str] = frozenset()  # the member's (senior first, where the policy says)
 
 
 @dataclass(frozen=True, slots=True)

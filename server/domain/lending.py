@@ -34,6 +34,7 @@ class Action(StrEnum):
     TAKE = "take"  # a consumable, not to come back
     COUNT = "count"  # a scan in a stocktake session
     CONDITION = "condition"  # a condition card, about the last return
+    RATE = "rate"  # a rating card, about the last return
     REFUSE = "refuse"
 
 
@@ -58,6 +59,8 @@ class Refusal(StrEnum):
     ITEM_ON_LOAN = "item_on_loan"  # staff set the status of an item a member has
     STATUS_UNCHANGED = "status_unchanged"  # staff set the status the item has already
     OPEN_LOANS = "open_loans"  # a member leaving who still has items on loan
+    NOTHING_RETURNED = "nothing_returned"  # a rating card before any return of the session
+    NOT_THE_BORROWER = "not_the_borrower"  # a rating card by someone who returned another's
 
 
 # What the hut's display says (in the hut's language, Chinese: ``gettext``'s default),
@@ -83,6 +86,8 @@ _REFUSAL_TEXT: dict[Refusal, str] = {
     Refusal.ITEM_ON_LOAN: N_("{name} is on loan"),
     Refusal.STATUS_UNCHANGED: N_("{name} has this status already"),
     Refusal.OPEN_LOANS: N_("{name} items are still on loan"),  # {name}: how many
+    Refusal.NOTHING_RETURNED: N_("Return your item first, then scan the rating card"),
+    Refusal.NOT_THE_BORROWER: N_("Only the borrower can rate this return"),
 }
 
 CONDITION_TEXT: dict[ItemCondition, str] = {

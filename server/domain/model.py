@@ -51,6 +51,13 @@ class MemberFlag(StrEnum):
     STAFF = "staff"  # their card opens a stocktake session
 
 
+class RatingSource(StrEnum):
+    """Where a resident rated a return: a rating card at the hut, or their phone."""
+
+    HUT = "hut"
+    PHONE = "phone"
+
+
 @dataclass(frozen=True, slots=True)
 class ItemView:
     tag: str

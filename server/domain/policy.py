@@ -18,6 +18,7 @@ class CategoryRule:
     max_renewals: int = 1
     max_per_member: int = 2  # open loans of this category one member may hold at once
     hold_period: timedelta = timedelta(hours=24)  # a returned reserved item waits this long
+    senior_first: bool = False  # members flagged senior go ahead in the waiting lists
 
 
 DEFAULT_RULES: Mapping[str, CategoryRule] = MappingProxyType(

@@ -1,4 +1,5 @@
-"""Categories and their loan policies (period, renewals, concurrent-loan limit, hold),
+"""Categories and their loan policies (period, renewals, concurrent-loan limit, hold,
+whether members flagged 60+ go ahead in the waiting lists),
 and the rules by member flag (a 60+ member's longer period). The rules read them from
 the tables at each step (storage.policy_store.load_policy), so an edit counts from the
 next tap or staff action on."""
@@ -38,7 +39,15 @@ PerMember = Annotated[int, Field(ge=1, le=100)]
 HoldHours = Annotated[int, Field(ge=1, le=24 * 30)]
 Flag = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
-FIELDS = ("name_zh", "name_en", "loan_days", "max_renewals", "max_per_member", "hold_hours")
+FIELDS = (
+    "name_zh",
+    "name_en",
+    "loan_days",
+    "max_renewals",
+    "max_per_member",
+    "hold_hours",
+    "senior_first",
+)
 
 
 class CategoryFields(RecordFields):
@@ -49,6 +58,7 @@ class CategoryFields(RecordFields):
     max_renewals: Renewals
     max_per_member: PerMember
     hold_hours: HoldHours
+    senior_first: bool = False
 
 
 class CategoryUpdate(RecordUpdate):
@@ -60,6 +70,7 @@ class CategoryUpdate(RecordUpdate):
     max_renewals: Renewals | None = None
     max_per_member: PerMember | None = None
     hold_hours: HoldHours | None = None
+    senior_first: bool | None = None
 
 
 class FlagRuleFields(RecordFields):

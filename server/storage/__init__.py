@@ -10,5 +10,6 @@ from server.storage import staff_models  # noqa: E402, F401  isort: skip
 from server.storage import operations_models  # noqa: E402, F401  isort: skip
 from server.storage import wish_models  # noqa: E402, F401  isort: skip
 from server.storage import resident_models  # noqa: E402, F401  isort: skip
+from server.storage import rating_models  # noqa: E402, F401  isort: skip
 
 __all__ = ["DatabaseUrlError", "make_engine", "make_sessionmaker", "migrate", "normalize_db_url"]

@@ -63,6 +63,7 @@ from server.domain.changes import (
     LoanConditionSet,
     LoanLost,
     LoanOpened,
+    LoanRated,
     LoanRenewed,
     MemberHutsChanged,
     MemberStatusChanged,
@@ -77,7 +78,7 @@ from server.domain.changes import (
 )
 from server.domain.ledger_state import DoorKey, DoorState, EnrolmentStatus, ReservationStatus
 from server.domain.model import MemberStatus
-from server.storage import access_changes, alarms, audit, enrolments, remote_commands
+from server.storage import access_changes, alarms, audit, enrolments, loan_ratings, remote_commands
 from server.storage.ingest_models import EnrolmentCandidate
 from server.storage.models import (
     Anomaly,
@@ -337,6 +338,12 @@ class EffectWriter:
 
     def _loan_condition(self, change: LoanConditionSet) -> None:
         self._write(self._loan(change.loan), {"return_condition": change.condition.value})
+
+    def _loan_rated(self, change: LoanRated) -> None:
+        loan = self._loan(change.loan)
+        if loan.id is None:  # returned in this transaction, not flushed yet
+            self.db.flush()
+        loan_ratings.store(self.db, change, loan_id=loan.id)
 
     # Reservations and notices.
 
@@ -648,6 +655,7 @@ _WRITERS: dict[type, Callable[[EffectWriter, Any], None]] = {
     LoanRenewed: EffectWriter._loan_renewed,
     LoanLost: EffectWriter._loan_lost,
     LoanConditionSet: EffectWriter._loan_condition,
+    LoanRated: EffectWriter._loan_rated,
     HoldPlaced: EffectWriter._hold_placed,
     HoldWithdrawn: EffectWriter._hold_withdrawn,
     ReservationClosed: EffectWriter._reservation_closed,

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     Enum,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -199,6 +201,8 @@ class ItemCategory(Base):
     max_renewals: Mapped[int] = mapped_column(Integer)
     max_per_member: Mapped[int] = mapped_column(Integer)
     hold_hours: Mapped[int] = mapped_column(Integer)
+    # Members flagged senior (60+) go ahead of the others in this category's waiting lists.
+    senior_first: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -296,6 +300,13 @@ class Reservation(Base):
 
     item: Mapped[Item] = relationship()
     member: Mapped[Member] = relationship()
+    # The member's flags, loaded with the rows (one statement for a batch's lines): where
+    # the policy says so, a senior member goes ahead in the line.
+    member_flag_rows: Mapped[list[MemberFlagRow]] = relationship(
+        primaryjoin="Reservation.member_id == foreign(MemberFlagRow.member_id)",
+        viewonly=True,
+        lazy="selectin",
+    )
 
     __table_args__ = (Index("ix_reservations_item_id_state", "item_id", "state"),)
 

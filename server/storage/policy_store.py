@@ -14,7 +14,8 @@ from server.storage.models import ItemCategory, MemberFlagRule
 # Both tables in one statement, as columns (not ORM rows), built once: a scan's transaction
 # loads the policy, and two statements of ORM rows cost more than the rest of its reads.
 # A category's row is (key, loan days, renewals, per member, hold hours); a flag's is
-# (flag, extra loan days, NULL, NULL, NULL), told apart by the NULL hold hours.
+# (flag, extra loan days, NULL, NULL, NULL, NULL), told apart by the NULL hold hours (a
+# category's last column: seniors first in its waiting lists).
 _RULES: CompoundSelect[Any] = union_all(
     select(
         ItemCategory.key,
@@ -22,6 +23,7 @@ _RULES: CompoundSelect[Any] = union_all(
         ItemCategory.max_renewals,
         ItemCategory.max_per_member,
         ItemCategory.hold_hours,
+        ItemCategory.senior_first,
     ),
     select(
         MemberFlagRule.flag,
@@ -29,6 +31,7 @@ _RULES: CompoundSelect[Any] = union_all(
         null().label("max_renewals"),
         null().label("max_per_member"),
         null().label("hold_hours"),
+        null().label("senior_first"),
     ),
 )
 
@@ -37,7 +40,7 @@ def load_policy(db: Session, *, base: LoanPolicy = DEFAULT_POLICY) -> LoanPolicy
     """``base`` with the stored rules on top: a stored category always wins."""
     rules: dict[str, CategoryRule] = {}
     extra: dict[str, timedelta] = {}
-    for key, days, max_renewals, max_per_member, hold_hours in db.execute(_RULES):
+    for key, days, max_renewals, max_per_member, hold_hours, senior_first in db.execute(_RULES):
         if hold_hours is None:
             extra[key] = timedelta(days=days)
         else:
@@ -46,6 +49,7 @@ def load_policy(db: Session, *, base: LoanPolicy = DEFAULT_POLICY) -> LoanPolicy
                 max_renewals=max_renewals,
                 max_per_member=max_per_member,
                 hold_period=timedelta(hours=hold_hours),
+                senior_first=bool(senior_first),
             )
     return base.with_rules(rules, extra)
 
@@ -64,6 +68,7 @@ def ensure_category(db: Session, key: str, *, name_zh: str = "", name_en: str = 
             max_renewals=rule.max_renewals,
             max_per_member=rule.max_per_member,
             hold_hours=int(rule.hold_period.total_seconds() // 3600),
+            senior_first=rule.senior_first,
         )
     )
     db.flush()

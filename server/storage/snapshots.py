@@ -32,7 +32,7 @@ from server.domain.commands import (
     EnrolRead,
     Scan,
 )
-from server.domain.labels import parse_condition_text, parse_scan_text
+from server.domain.labels import about_last_return, parse_scan_text
 from server.domain.ledger_state import (
     ACTIVE_RESERVATION,
     BatchState,
@@ -158,7 +158,7 @@ class Snapshots:
         # has no stocktake and no counts yet, and the item is loaded below either way.
         tag = parse_scan_text(command.text)
         stocktake = door is not None and door.mode is SessionMode.STOCKTAKE
-        if not stocktake and parse_condition_text(command.text) is not None:
+        if not stocktake and about_last_return(command.text):
             returned = None if door is None else self._last_return(door)
             return Snapshot(
                 hut, now, policy, card=card, door=door, returned=returned, opened_for=opened_for
@@ -462,7 +462,13 @@ def queue_of(rows: Iterable[Reservation]) -> tuple[ReservationState, ...]:
     """The rows still in line (as they stand now), first in line first."""
     line = [
         ReservationState(
-            r.id, r.item_id, r.member_id, ReservationStatus(r.state), r.created_at, r.hold_until
+            r.id,
+            r.item_id,
+            r.member_id,
+            ReservationStatus(r.state),
+            r.created_at,
+            r.hold_until,
+            flags=frozenset(row.flag for row in r.member_flag_rows),
         )
         for r in rows
         if r.state in ACTIVE_RESERVATION

@@ -41,6 +41,7 @@ from server.web.language import page_language
 from server.web.list_query import ListQuery
 from server.web.local_time import local_time
 from server.web.paging import Page
+from server.web.rating_pages import item_ratings
 from server.web.rendering import render, translator
 from server.web.session_pages import TEXT_REQUIRED
 from toolhut.contract import CONTROL_CHARS
@@ -229,6 +230,7 @@ def _item_page(
             "loans": loans,
             "page": Page.of(window.offset, window.limit, total),
             "history": items.status_history(db, item.id),
+            "ratings": item_ratings(db, item.id),
             "edit": {**values, **(edit or {})},
             "edit_errors": edit_errors,
             "status_form": status_form or {},

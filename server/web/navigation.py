@@ -25,6 +25,7 @@ SECTIONS = (
     Section("/console/members", N_("Members"), Role.VIEWER),
     Section("/console/loans", N_("Loans"), Role.VIEWER),
     Section("/console/alarms", N_("Alarms"), Role.VIEWER),
+    Section("/console/ratings", N_("Ratings"), Role.VIEWER),
     Section("/console/wishes", N_("Micro-wishes"), Role.VIEWER),
     Section("/console/partners", N_("Partners"), Role.VIEWER),
     Section("/console/transfer", N_("Import and export"), Role.STAFF),

@@ -21,8 +21,10 @@ from server.storage.models import (
     Hut,
     Item,
     Loan,
+    Member,
     SessionScan,
 )
+from server.storage.rating_models import LoanRating
 from toolhut.contract import CardDecision, CardEvent, DoorEvent, DoorState, ScanEvent
 
 from .conftest import T0
@@ -30,11 +32,12 @@ from .conftest import T0
 HUTS = ("demo-hut", "hut-b")
 # Per hut: its cards and labels. Only per-hut order is defined, so the huts share no
 # member and no item (a limit or a loan would otherwise depend on the order across huts);
-# unknown cards and labels, a condition card and a staff card (stocktake) included.
+# unknown cards and labels, a condition card, a rating card and a staff card (stocktake)
+# included.
 CARDS = {"demo-hut": ("04A1B2C3", "DEADBEEF"), "hut-b": ("04D5E6F7", "04ABCDEF", "DEADBEEF")}
 TAGS = {
-    "demo-hut": ("T0001", "T0002", "T0003", "T9999", "COND:REPAIR"),
-    "hut-b": ("T0010", "T0005", "T0007", "T9999", "COND:OK"),
+    "demo-hut": ("T0001", "T0002", "T0003", "T9999", "COND:REPAIR", "RATE:GOOD"),
+    "hut-b": ("T0010", "T0005", "T0007", "T9999", "COND:OK", "RATE:2"),
 }
 RECEIVED_AT = T0 + timedelta(days=1)
 _KEEP = {"categories", "member_flag_rules"}  # reference data the migrations seed
@@ -162,7 +165,24 @@ def _rows(session: Session) -> dict[str, Any]:
             (a.hut_id, a.kind, a.item_id and _tag(session, a.item_id), a.created_at)
             for a in session.scalars(select(Anomaly))
         ),
+        "ratings": (
+            (
+                _tag(session, r.item_id),
+                r.hut_id,
+                _name(session, r.member_id),
+                r.score,
+                r.source,
+                r.rated_at,
+            )
+            for r in session.scalars(select(LoanRating))
+        ),
     }
+
+
+def _name(session: Session, member_id: int) -> str:
+    member = session.get(Member, member_id)
+    assert member is not None
+    return member.name
 
 
 def _key(session: Session, door_session_id: int) -> str:

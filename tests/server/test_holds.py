@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from server.domain import Category, ItemStatus
+from server.domain import Category, CategoryRule, ItemStatus, MemberFlag
 from server.domain.changes import (
     HoldPlaced,
     HoldWithdrawn,
@@ -15,7 +15,15 @@ from server.domain.changes import (
     NoticesWithdrawn,
     ReservationClosed,
 )
-from server.domain.holds import Line, cancel_all, fulfil, hold_next, release_if_expired, unhold
+from server.domain.holds import (
+    Line,
+    cancel_all,
+    fulfil,
+    hold_next,
+    in_turn,
+    release_if_expired,
+    unhold,
+)
 from server.domain.ledger_state import NotificationKind, ReservationStatus
 from server.domain.policy import DEFAULT_POLICY
 from tests.server.domain_cases import NOW
@@ -109,3 +117,59 @@ def test_the_line_keeps_first_come_first_served_whatever_order_it_was_given() ->
     late, early = waiting(10, WANG, days_ago=1), waiting(9, LI, days_ago=3)
     line = unhold(Line(RESERVED, (late, replace(early, state=ReservationStatus.HELD))))
     assert [r.id for r in line.queue] == [9, 10]
+
+
+# Members flagged 60+ first, where the category's policy says so.
+
+SENIOR = frozenset({MemberFlag.SENIOR})
+SENIORS_FIRST = DEFAULT_POLICY.with_rules(
+    {Category.POWER_TOOLS: CategoryRule(timedelta(days=3), senior_first=True)}, {}
+)
+
+
+def _line_of_four() -> Line:
+    """张 (3 days ago), 王大爷 60+ (2), 李 (1), and another 60+ member (today)."""
+    return Line(
+        item(),
+        (
+            waiting(9, ZHANG, days_ago=3),
+            replace(waiting(10, WANG, days_ago=2), flags=SENIOR),
+            waiting(11, LI, days_ago=1),
+            replace(waiting(12, LI, days_ago=0), member_id=5, flags=SENIOR),
+        ),
+    )
+
+
+def test_with_seniors_first_the_earliest_senior_gets_the_hold() -> None:
+    line = hold_next(_line_of_four(), now=NOW, policy=SENIORS_FIRST)
+    assert line.changes[0] == HoldPlaced(10, NOW + timedelta(hours=24))
+    notice = line.changes[2]
+    assert isinstance(notice, NoticeQueued) and notice.member_id == WANG.id
+
+
+def test_seniors_first_keeps_first_come_within_each_group() -> None:
+    waiters = _line_of_four().waiting
+    assert [r.id for r in in_turn(waiters, senior_first=True)] == [10, 12, 9, 11]
+    assert [r.id for r in in_turn(waiters, senior_first=False)] == [9, 10, 11, 12]
+
+
+def test_without_the_policy_seniors_wait_their_turn() -> None:
+    line = hold_next(_line_of_four(), now=NOW, policy=DEFAULT_POLICY)
+    assert line.changes[0] == HoldPlaced(9, NOW + timedelta(hours=24))
+    ladder = replace(_line_of_four(), item=item(category=Category.LADDERS))
+    assert hold_next(ladder, now=NOW, policy=SENIORS_FIRST).changes[0] == HoldPlaced(
+        9, NOW + timedelta(hours=4)
+    )
+
+
+def test_an_expired_hold_passes_to_the_next_senior_first() -> None:
+    queue = (
+        held(8, ZHANG, hours_left=-1, days_ago=4),
+        waiting(9, LI, days_ago=3),
+        replace(waiting(10, WANG, days_ago=1), flags=SENIOR),
+    )
+    line = release_if_expired(Line(RESERVED, queue), now=NOW, policy=SENIORS_FIRST)
+    assert line.changes[:2] == (
+        ReservationClosed(8, ReservationStatus.EXPIRED, NOW),
+        HoldPlaced(10, NOW + timedelta(hours=24)),
+    )
