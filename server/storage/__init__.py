@@ -11,3 +11,4 @@ from server.storage import operations_models  # noqa: E402, F401  isort: skip
 from server.storage import wish_models  # noqa: E402, F401  isort: skip
 
 __all__ = ["DatabaseUrlError", "make_engine", "make_sessionmaker", "migrate", "normalize_db_url"]
+from server.storage import report_models  # noqa: E402, F401  isort: skip
