@@ -26,6 +26,13 @@ class ReportSettings(BaseModel):
     timezone: str = Field(
         DEFAULT_TIMEZONE, description="the district report's months begin at midnight here"
     )
+    catch_up_days: int = Field(
+        7,
+        ge=1,
+        le=28,
+        description="a month's send not made on its first day (no server ran) is made up to "
+        "this day of the month; after it, that month is left to be built by hand",
+    )
     poll_s: float = Field(60.0, gt=0, description="seconds between looks for a month to send")
 
     @field_validator("timezone")
