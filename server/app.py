@@ -88,6 +88,7 @@ def create_app(
     from server.api.routes import members as member_routes
     from server.api.routes import metrics as metrics_route
     from server.api.routes import reminders as reminder_routes
+    from server.api.routes import reports as report_routes
     from server.api.routes import transfer as transfer_routes
     from server.api.routes.records import RECORD_ROUTERS
     from server.api.security_headers import SecurityHeaders
@@ -132,7 +133,7 @@ def create_app(
         *(account, users, audit),
         *(access, health, huts, enrolments, items, loans, door_sessions, supplies),
         *(reminder_routes, transfer_routes, member_routes, command_routes),
-        *(alarms, anomalies, metrics_route, community),
+        *(alarms, anomalies, metrics_route, community, report_routes),
     )
     app.state.sheets = registry()  # kind -> Sheet, for import and export
     app.state.import_limits = Limits()

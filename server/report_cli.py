@@ -39,14 +39,11 @@ def configure(actions: Any, add_db: Callable[[argparse.ArgumentParser], None]) -
     report.set_defaults(run=run_report)
 
 
-def file_stem(month: str, hut_id: str | None) -> str:
-    return f"toolhut-report-{month}-{hut_id or 'district'}"
-
-
 def run_report(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from server.cli_settings import settings_of
+    from server.domain.actors import Actor
     from server.reports import service
     from server.reports.build import UnknownHutError
     from server.reports.figures import Month, MonthError
@@ -64,7 +61,7 @@ def run_report(args: argparse.Namespace) -> int:
         with make_sessionmaker(engine).begin() as db:
             now = settings.clock.clock()()
             make = service.build_and_keep if args.keep else service.build
-            extra = {"actor": "cli"} if args.keep else {}
+            extra = {"actor": Actor.cli()} if args.keep else {}
             built = make(
                 db,
                 month=month,
@@ -88,7 +85,7 @@ def run_report(args: argparse.Namespace) -> int:
         return 2
     finally:
         engine.dispose()
-    stem = file_stem(str(month), args.hut)
+    stem = service.file_stem(str(month), args.hut)
     files = {args.out / f"{stem}.csv": built.csv}
     files |= {args.out / f"{stem}.{lang}.pdf": pdf for lang, pdf in built.pdfs.items()}
     try:

@@ -10,11 +10,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from server.domain.actors import Actor
 from server.reports.build import monthly_figures
 from server.reports.csv_table import to_csv
 from server.reports.figures import Month, MonthlyFigures
 from server.reports.pdf import render_pdf
-from server.storage import report_store
+from server.storage import audit, report_store
 from server.storage.models import DEFAULT_TIMEZONE
 from toolhut.i18n import LANGUAGES
 
@@ -25,6 +26,11 @@ class BuiltReport:
     csv: bytes
     pdfs: dict[str, bytes]  # language -> PDF
     kept_ids: dict[str, int] = field(default_factory=dict)  # language -> monthly_reports.id
+
+
+def file_stem(month: str, hut_id: str | None) -> str:
+    """The files' name without its ending: toolhut-report-2026-11-demo-hut (or -district)."""
+    return f"toolhut-report-{month}-{hut_id or 'district'}"
 
 
 def build(
@@ -47,11 +53,12 @@ def build_and_keep(
     month: Month,
     hut_id: str | None,
     now: datetime,
-    actor: str,
+    actor: Actor,
     languages: Sequence[str] = LANGUAGES,
     district_zone: str = DEFAULT_TIMEZONE,
 ) -> BuiltReport:
-    """Build the report and keep a row per language (flushed, not committed)."""
+    """Build the report and keep a row per language, with its audit entry (flushed, not
+    committed)."""
     built = build(
         db, month=month, hut_id=hut_id, now=now, languages=languages, district_zone=district_zone
     )
@@ -64,6 +71,15 @@ def build_and_keep(
             pdf=pdf,
             csv=built.csv,
             now=now,
-            actor=actor,
+            actor=actor.name,
         )
+    audit.record(
+        db,
+        actor=actor,
+        action="report.build",
+        entity="monthly_report",
+        entity_id=f"{month}:{hut_id or 'district'}",
+        at=now,
+        after={"month": str(month), "hut_id": hut_id, "kept": built.kept_ids},
+    )
     return built

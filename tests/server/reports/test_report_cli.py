@@ -9,6 +9,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.storage.report_models import MonthlyReport
+from server.storage.staff_models import AuditEntry
 from toolhut_cli.cli import main
 
 from . import month_ledger as ledger
@@ -76,12 +77,10 @@ def test_one_language_for_the_district_kept(
     ]
     with sessions() as db:
         [kept] = db.scalars(select(MonthlyReport)).all()
-        assert (kept.month, kept.hut_id, kept.language, kept.created_by) == (
-            "2026-11",
-            None,
-            "en",
-            "cli",
-        )
+        assert (kept.month, kept.hut_id, kept.language) == ("2026-11", None, "en")
+        assert kept.created_by.startswith("cli:")
+        [entry] = db.scalars(select(AuditEntry).where(AuditEntry.action == "report.build"))
+        assert entry.actor == kept.created_by and entry.entity_id == "2026-11:district"
         assert b"loans,total,,,,6" in kept.csv
 
 
