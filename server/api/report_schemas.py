@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from server.reports.figures import Month, MonthError
 from server.storage.report_store import KeptReport
 
-
 Language = Literal["zh_CN", "en"]
 BOTH: tuple[Language, ...] = ("zh_CN", "en")
 
