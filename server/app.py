@@ -90,6 +90,7 @@ def create_app(
     from server.api.routes import members as member_routes
     from server.api.routes import metrics as metrics_route
     from server.api.routes import reminders as reminder_routes
+    from server.api.routes import reports as report_routes
     from server.api.routes import transfer as transfer_routes
     from server.api.routes.records import RECORD_ROUTERS
     from server.api.security_headers import SecurityHeaders
@@ -137,7 +138,7 @@ def create_app(
         *(account, users, audit),
         *(access, health, huts, enrolments, items, loans, door_sessions, supplies),
         *(reminder_routes, transfer_routes, member_routes, command_routes),
-        *(alarms, anomalies, metrics_route, community, ratings),
+        *(alarms, anomalies, metrics_route, community, ratings, report_routes),
     )
     app.state.sheets = registry()  # kind -> Sheet, for import and export
     app.state.import_limits = Limits()
@@ -183,6 +184,7 @@ class ServerRuntime:
         self.hub: LiveHub | None = None
         self.reminders: Any = None  # the ReminderScheduler
         self.alarms: Any = None  # the AlarmLoop
+        self.monthly: Any = None  # the MonthlyLoop of the monthly reports
         self.metrics: ServerMetrics | None = None
         self._in_use: Mark | None = None  # on a SQLite database: a restore must not run
         self._http: Any = None
@@ -212,6 +214,7 @@ class ServerRuntime:
         from server.ingest import IngestWorker
         from server.keys import server_keyring
         from server.reminders.scheduler import ReminderScheduler, build_service
+        from server.reports.monthly_send import MonthlyLoop, MonthlySender
 
         # First: a malformed secret file stops the server before anything is touched.
         self.keyring = server_keyring(self.settings.secret_file)
@@ -258,6 +261,15 @@ class ServerRuntime:
             worker_id=service.worker_id,
         )
         self.alarms = AlarmLoop(alarms, clock=self.clock)
+        monthly = MonthlySender(
+            settings=self.settings.reports,
+            reminders=self.settings.reminders,
+            sessions=sessions,
+            channels=service.channels,
+            worker_id=f"{service.worker_id}/reports",
+            console_url=self.settings.public_base_url,
+        )
+        self.monthly = MonthlyLoop(monthly, clock=self.clock)
         app = create_app(
             self.settings,
             clock=self.clock,
@@ -291,6 +303,8 @@ class ServerRuntime:
                 self._unwatch_clock = self.clock.on_advance(self.reminders.wake)
         if self.settings.alarms.enabled:
             self.alarms.start()
+        if self.settings.reports.monthly:
+            self.monthly.start()
         # uvicorn only installs signal handlers on the main thread; this one is not.
         self._http_thread = threading.Thread(
             target=self._http.run, name="toolhut-http", daemon=True
@@ -324,6 +338,9 @@ class ServerRuntime:
         if self.alarms is not None:
             self.alarms.stop()
             self.alarms = None
+        if self.monthly is not None:
+            self.monthly.stop()
+            self.monthly = None
         if self.ingest is not None:
             self.ingest.stop()
             self.ingest = None

@@ -1,8 +1,8 @@
 """``toolhut server``: run the lending server, migrate its database, seed demo data; staff
 accounts and tokens (server.account_cli); add or change a hut (``hut add|set``,
 server.records_cli); import and export spreadsheets (server.transfer_cli); back up and
-restore the database (server.backup_cli); write the broker's password and ACL files and
-each hut's credentials (``mqtt-auth``).
+restore the database (server.backup_cli); the monthly report (server.report_cli); write
+the broker's password and ACL files and each hut's credentials (``mqtt-auth``).
 
 Light on purpose: heavy imports happen inside the run functions.
 """
@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from server import account_cli, backup_cli, records_cli, transfer_cli
+from server import account_cli, backup_cli, records_cli, report_cli, transfer_cli
 from server.cli_settings import add_db, settings_of
 from toolhut.i18n import bilingual
 
@@ -93,6 +93,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     transfer_cli.add_commands(actions, add_db=add_db, settings=settings_of)
     account_cli.configure(actions, add_db)
     backup_cli.configure(actions, add_db)
+    report_cli.configure(actions, add_db)
 
 
 def leftover_settings(environ: Mapping[str, str]) -> list[str]:

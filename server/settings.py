@@ -14,6 +14,7 @@ from server.client_ids import unique_client_id
 from server.clock_settings import ClockSettings
 from server.hut_state.config import HutStateSettings
 from server.reminders.config import ReminderSettings
+from server.reports.config import ReportSettings
 from server.residents.config import ResidentSettings
 from toolhut.contract import DEFAULT_PREFIX, Topics
 from toolhut.hut_keys import SERVER_MQTT_USER
@@ -98,6 +99,7 @@ class ServerSettings(BaseSettings):
     clock: ClockSettings = Field(default_factory=ClockSettings)
     hut_state: HutStateSettings = Field(default_factory=HutStateSettings)
     alarms: AlarmSettings = Field(default_factory=AlarmSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
 
     @field_validator("mqtt_url")
     @classmethod

@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Final
 
 from server.domain.ledger_state import AnomalyKind
-from toolhut.i18n import bilingual
+from toolhut.i18n import N_, bilingual
 
 
 class AlarmKind(StrEnum):
@@ -59,15 +59,30 @@ ALARM_TEXT: Mapping[AlarmKind, str] = MappingProxyType(
 # An outbox backlog's detail, as its alarm row keeps it.
 BACKLOG_DETAIL = bilingual("{count} events waiting at the hut")
 
-ANOMALY_TEXT: Mapping[AnomalyKind, str] = MappingProxyType(
+# Each name in one language (a page, a report), looked up with gettext where it is shown.
+ALARM_NAMES: Mapping[str, str] = MappingProxyType(
     {
-        AnomalyKind.RETURN_NOT_ON_LOAN: bilingual("return of an item not on loan"),
-        AnomalyKind.UNSCANNED_REMOVAL: bilingual("door opened, nothing scanned"),
-        AnomalyKind.MISSING_PART: bilingual("returned with a part missing"),
-        AnomalyKind.NEEDS_REPAIR: bilingual("returned needing repair"),
-        AnomalyKind.SCAN_BY_NOBODY: bilingual("a scan with no card and no session"),
-        AnomalyKind.LOW_RATING: bilingual("a low rating with a comment"),
+        AlarmKind.FORCED_OPEN.value: N_("Door forced open"),
+        AlarmKind.HELD_OPEN.value: N_("Door held open"),
+        AlarmKind.TAMPER.value: N_("Tampering"),
+        AlarmKind.CONTROLLER_SILENT.value: N_("Controller not answering"),
+        AlarmKind.CONTROLLER_ABSENT.value: N_("Controller not connected"),
+        AlarmKind.HUT_OFFLINE.value: N_("Hut offline"),
+        AlarmKind.OUTBOX_BACKLOG.value: N_("Events piling up at the hut"),
     }
+)
+ANOMALY_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        AnomalyKind.RETURN_NOT_ON_LOAN.value: N_("return of an item not on loan"),
+        AnomalyKind.UNSCANNED_REMOVAL.value: N_("door opened, nothing scanned"),
+        AnomalyKind.MISSING_PART.value: N_("returned with a part missing"),
+        AnomalyKind.NEEDS_REPAIR.value: N_("returned needing repair"),
+        AnomalyKind.SCAN_BY_NOBODY.value: N_("a scan with no card and no session"),
+        AnomalyKind.LOW_RATING.value: N_("a low rating with a comment"),
+    }
+)
+ANOMALY_TEXT: Mapping[AnomalyKind, str] = MappingProxyType(
+    {kind: bilingual(ANOMALY_NAMES[kind.value]) for kind in AnomalyKind}
 )
 
 
@@ -100,7 +115,9 @@ class WatchLimits:
 
 
 __all__ = [
+    "ALARM_NAMES",
     "ALARM_TEXT",
+    "ANOMALY_NAMES",
     "ANOMALY_TEXT",
     "BACKLOG_DETAIL",
     "TOLD_TO_STAFF",

@@ -159,6 +159,15 @@ _ALARMS: Mapping[str, Template] = {
     ),
 }
 
+# The monthly report's message for staff (server/reports/monthly_send.py): its line's item
+# is the report's month and scope, its detail the headline and where to download it, each
+# Chinese then English.
+_REPORTS: Mapping[str, Template] = {
+    "monthly_report": Template(
+        bilingual("Tool hut monthly report"), "", "{item}\n{detail}", "", ""
+    ),
+}
+
 TEMPLATES: Mapping[tuple[str, str], Template] = {
     **{
         (name, locale): _in(template, language(locale))
@@ -166,6 +175,7 @@ TEMPLATES: Mapping[tuple[str, str], Template] = {
         for locale in LOCALES
     },
     **{(name, "zh"): template for name, template in _ALARMS.items()},
+    **{(name, "zh"): template for name, template in _REPORTS.items()},
 }
 
 

@@ -13,3 +13,4 @@ from server.storage import resident_models  # noqa: E402, F401  isort: skip
 from server.storage import rating_models  # noqa: E402, F401  isort: skip
 
 __all__ = ["DatabaseUrlError", "make_engine", "make_sessionmaker", "migrate", "normalize_db_url"]
+from server.storage import report_models  # noqa: E402, F401  isort: skip

@@ -22,7 +22,7 @@ Where the ids come from:
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Column, Table, event, func, inspect, select, text
 from sqlalchemy.orm import Mapper, Session, sessionmaker
@@ -37,7 +37,7 @@ def _serial_id(mapper: Mapper[Any]) -> Column[Any] | None:
     """The mapper's integer primary key the database numbers, or None."""
     if len(mapper.primary_key) != 1:
         return None
-    column = mapper.primary_key[0]
+    column = cast("Column[Any]", mapper.primary_key[0])  # a mapped table's column
     if column.autoincrement is False or column.type.python_type is not int:
         return None
     return column

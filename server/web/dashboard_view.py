@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from server.domain import restock_needed
-from server.domain.alarms import AlarmKind
+from server.domain.alarms import ALARM_NAMES
 from server.reminders.stock_alerts import LedgerStockAlerts
 from server.reminders.zones import hut_zone
 from server.storage import alarm_changes, consumables, hut_states, loan_figures, queries
@@ -31,15 +31,7 @@ WEEKS = 12  # the loans-per-week chart: this week and the eleven before
 CHART_TTL = timedelta(seconds=60)  # how long one app reuses the charts' figures
 TIME_FORMAT = "%Y-%m-%d %H:%M"  # dashboard.js writes the same (Intl, sv-SE)
 
-KIND_NAMES = {
-    AlarmKind.FORCED_OPEN.value: N_("Door forced open"),
-    AlarmKind.HELD_OPEN.value: N_("Door held open"),
-    AlarmKind.TAMPER.value: N_("Tampering"),
-    AlarmKind.CONTROLLER_SILENT.value: N_("Controller not answering"),
-    AlarmKind.CONTROLLER_ABSENT.value: N_("Controller not connected"),
-    AlarmKind.HUT_OFFLINE.value: N_("Hut offline"),
-    AlarmKind.OUTBOX_BACKLOG.value: N_("Events piling up at the hut"),
-}
+KIND_NAMES = ALARM_NAMES
 
 _LABELS = {
     "online": N_("Online"),

@@ -28,6 +28,7 @@ SECTIONS = (
     Section("/console/ratings", N_("Ratings"), Role.VIEWER),
     Section("/console/wishes", N_("Micro-wishes"), Role.VIEWER),
     Section("/console/partners", N_("Partners"), Role.VIEWER),
+    Section("/console/reports", N_("Monthly reports"), Role.STAFF),
     Section("/console/transfer", N_("Import and export"), Role.STAFF),
     Section("/console/users", N_("Users"), Role.ADMIN),
     Section("/console/audit", N_("Audit log"), Role.ADMIN),

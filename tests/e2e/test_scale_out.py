@@ -145,6 +145,8 @@ def start_server(
     env = {
         "TOOLHUT_SERVER_SHARED_GROUP": GROUP,
         "TOOLHUT_SERVER_REMINDERS": json.dumps(reminders),
+        # The staff channel carries the overdue loans only, here: no monthly report.
+        "TOOLHUT_SERVER_REPORTS__MONTHLY": "false",
     }
     # One secret file for every process sharing the database: the huts' keys derive from it.
     return ToolhutProcess(
