@@ -24,6 +24,8 @@ from server.domain.rule_book import decide
 from server.domain.staff_rules import (
     ClearRepair,
     ExpireHold,
+    JoinLine,
+    LeaveLine,
     MarkLost,
     MarkReturned,
     Renew,
@@ -138,9 +140,48 @@ def reserve(
     snapshot = found(snapshot, f"no item {tag!r}")
     carry_out(db, snapshot, Reserve(tag, card))
     assert snapshot.item is not None and snapshot.card is not None  # else refused
-    reservation = staff_snapshots.reservation_of(
-        db, item_id=snapshot.item.id, member_id=snapshot.card.member.id
+    return _reserved(db, snapshot.item.id, snapshot.card.member.id, tag=tag, stamp=stamp)
+
+
+def join_line(
+    db: Session, *, tag: str, member_id: int, now: datetime, stamp: Stamp | None = None
+) -> Reservation:
+    """The member queues for the item themselves (a resident on their phone): the rule of
+    ``reserve``, the member named by id instead of by a card."""
+    snapshot = _of_item_for(db, tag, member_id, now=now)
+    carry_out(db, snapshot, JoinLine(tag, member_id))
+    assert snapshot.item is not None  # else not found
+    return _reserved(db, snapshot.item.id, member_id, tag=tag, stamp=stamp)
+
+
+def leave_line(
+    db: Session, *, tag: str, member_id: int, now: datetime, stamp: Stamp | None = None
+) -> None:
+    """The member's place in the item's line cancelled; a hold of theirs passes on."""
+    snapshot = _of_item_for(db, tag, member_id, now=now)
+    assert snapshot.item is not None
+    place = staff_snapshots.reservation_of_or_none(
+        db, item_id=snapshot.item.id, member_id=member_id
     )
+    carry_out(db, snapshot, LeaveLine(tag, member_id))
+    assert place is not None  # else refused (not queued)
+    before = {"item": tag, "member_id": member_id, "state": place.state}
+    _audit(stamp, db, "reservation.cancel", "reservation", place.id, before, None)
+
+
+def _of_item_for(db: Session, tag: str, member_id: int, *, now: datetime) -> Snapshot:
+    snapshot = staff_snapshots.of_item(
+        db, tag, now=now, policy=load_policy(db, base=DEFAULT_POLICY), member_id=member_id
+    )
+    snapshot = found(snapshot, f"no item {tag!r}")
+    found(snapshot.member, f"no member {member_id}")
+    return snapshot
+
+
+def _reserved(
+    db: Session, item_id: int, member_id: int, *, tag: str, stamp: Stamp | None
+) -> Reservation:
+    reservation = staff_snapshots.reservation_of(db, item_id=item_id, member_id=member_id)
     after = {"item": tag, "member_id": reservation.member_id, "state": reservation.state}
     _audit(stamp, db, "reservation.add", "reservation", reservation.id, None, after)
     return reservation

@@ -58,6 +58,8 @@ class Refusal(StrEnum):
     ITEM_ON_LOAN = "item_on_loan"  # staff set the status of an item a member has
     STATUS_UNCHANGED = "status_unchanged"  # staff set the status the item has already
     OPEN_LOANS = "open_loans"  # a member leaving who still has items on loan
+    TOO_MANY_PLACES = "too_many_places"  # in as many waiting lists as the policy allows
+    NOT_QUEUED = "not_queued"  # leaving a waiting list one is not in
 
 
 # What the hut's display says (in the hut's language, Chinese: ``gettext``'s default),
@@ -83,6 +85,8 @@ _REFUSAL_TEXT: dict[Refusal, str] = {
     Refusal.ITEM_ON_LOAN: N_("{name} is on loan"),
     Refusal.STATUS_UNCHANGED: N_("{name} has this status already"),
     Refusal.OPEN_LOANS: N_("{name} items are still on loan"),  # {name}: how many
+    Refusal.TOO_MANY_PLACES: N_("In too many waiting lists already"),
+    Refusal.NOT_QUEUED: N_("Not in the queue for {name}"),
 }
 
 CONDITION_TEXT: dict[ItemCondition, str] = {
@@ -199,9 +203,16 @@ def decide_renewal(
 
 
 def check_reservation(
-    *, item: ItemView, member: MemberView, borrower_is_member: bool, already_queued: bool
+    *,
+    item: ItemView,
+    member: MemberView,
+    borrower_is_member: bool,
+    already_queued: bool,
+    places: int = 0,
+    policy: LoanPolicy = DEFAULT_POLICY,
 ) -> Refusal | None:
-    """Why ``member`` may not join the waiting list for ``item``, or None if they may."""
+    """Why ``member`` may not join the waiting list for ``item``, or None if they may;
+    ``places``: the waiting lists they are in now."""
     if member.status is not MemberStatus.ACTIVE:
         return Refusal.MEMBER_SUSPENDED
     if item.status is ItemStatus.AVAILABLE:
@@ -212,6 +223,8 @@ def check_reservation(
         return Refusal.OWN_LOAN
     if already_queued:
         return Refusal.ALREADY_QUEUED
+    if places >= policy.max_places:
+        return Refusal.TOO_MANY_PLACES
     return None
 
 

@@ -12,7 +12,9 @@ from server.web import (
     loans_pages,
     members_pages,
     public_pages,
+    resident_loans,
     resident_pages,
+    resident_waiting,
     session_pages,
     supplies_pages,
     transfer_pages,
@@ -33,5 +35,7 @@ ROUTERS = (
     users_pages.router,
     audit_pages.router,
     resident_pages.router,
+    resident_loans.router,
+    resident_waiting.router,
     public_pages.router,
 )
