@@ -174,7 +174,8 @@ def _of_item_for(db: Session, tag: str, member_id: int, *, now: datetime) -> Sna
         db, tag, now=now, policy=load_policy(db, base=DEFAULT_POLICY), member_id=member_id
     )
     snapshot = found(snapshot, f"no item {tag!r}")
-    found(snapshot.member, f"no member {member_id}")
+    if snapshot.member is None:
+        raise NotFoundError(f"no member {member_id}")
     return snapshot
 
 

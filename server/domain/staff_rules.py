@@ -308,7 +308,9 @@ def leave_line(snapshot: Snapshot, _command: LeaveLine) -> Effects:
     if not any(r.member_id == member.id for r in snapshot.queue):
         return _refused(Refusal.NOT_QUEUED, name=item.name_zh)
     place = QueuedItem(item, snapshot.queue)
-    return Effects(_give_up_place(place, member.id, now=snapshot.now, policy=snapshot.policy).changes)
+    return Effects(
+        _give_up_place(place, member.id, now=snapshot.now, policy=snapshot.policy).changes
+    )
 
 
 def _cleared(line: Line, snapshot: Snapshot) -> Line:

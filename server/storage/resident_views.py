@@ -86,7 +86,12 @@ def history(db: Session, member_id: int, *, offset: int, limit: int) -> tuple[li
         .offset(offset)
         .limit(limit)
     )
-    return [OwnReturn(*row) for row in rows], total
+    returns = [
+        OwnReturn(loan_id, tag, zh, en, hut, tz, borrowed_at, returned_at)
+        for loan_id, tag, zh, en, hut, tz, borrowed_at, returned_at in rows
+        if returned_at is not None  # as the query asks: for the type's sake
+    ]
+    return returns, total
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +144,7 @@ def places(db: Session, member_id: int, *, item_id: int | None = None) -> list[O
     if item_id is not None:
         query = query.where(Reservation.item_id == item_id)
     found = [
-        OwnPlace(*row[:6], row[6] if row[7] == ReservationStatus.HELD else None)
-        for row in db.execute(query)
+        OwnPlace(tag, zh, en, hut, tz, place, until if state == ReservationStatus.HELD else None)
+        for tag, zh, en, hut, tz, place, until, state in db.execute(query)
     ]
     return sorted(found, key=lambda p: (p.held_until is None, p.place))

@@ -13,11 +13,12 @@ from fastapi.responses import RedirectResponse, Response
 
 from server.api.deps import DbDep, NowDep, SettingsDep, client_address
 from server.domain.actors import Actor
+from server.residents.config import MY_PAGE
 from server.residents.sessions import Resident, resident_of
 from server.storage.audit import Stamp
 from server.web.resident_cookie import RESIDENT_COOKIE
 
-RESIDENT_HOME = "/me"
+RESIDENT_HOME = MY_PAGE
 RESIDENT_SIGN_IN = "/me/sign-in"
 
 

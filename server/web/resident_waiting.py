@@ -52,7 +52,11 @@ def join(
         return _sign_in_first(tag)
     try:
         staff_actions.join_line(
-            db, tag=tag, member_id=resident.member_id, now=now, stamp=stamp_of(request, resident, now)
+            db,
+            tag=tag,
+            member_id=resident.member_id,
+            now=now,
+            stamp=stamp_of(request, resident, now),
         )
     except NotFoundError:
         db.rollback()
@@ -86,7 +90,11 @@ def leave(
         return _sign_in_first(tag)
     try:
         staff_actions.leave_line(
-            db, tag=tag, member_id=resident.member_id, now=now, stamp=stamp_of(request, resident, now)
+            db,
+            tag=tag,
+            member_id=resident.member_id,
+            now=now,
+            stamp=stamp_of(request, resident, now),
         )
     except NotFoundError:
         db.rollback()
