@@ -134,6 +134,11 @@ def test_a_loan_is_renewed_by_the_staff_rule_and_then_says_why_not_again(
     assert "这件物品不能再续借了" in after.text
     again = phone.post("/me/renew", {"loan": str(drill)}, page="/me")
     assert again.status_code == 409 and "这件物品不能再续借了" in again.text
+    phone.client.cookies.set("toolhut_lang", "en")  # English beside
+    english = phone.get("/me?done=renewed").text
+    assert "Renewed: the new due date is below." in english and "Power drill" in english
+    assert "No renewals left for this item" in english
+    phone.client.cookies.set("toolhut_lang", "zh_CN")
     # Past the due date: said plainly at the top of the loan.
     clock.advance(timedelta(days=6))
     assert "已逾期" in phone.get("/me").text
