@@ -15,11 +15,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.domain import DEFAULT_POLICY, LoanPolicy, Refusal
 from server.domain.changes import Effects
 from server.domain.ledger_state import AccessSnapshot, Snapshot
+from server.domain.lending import refuse
 from server.domain.rule_book import decide
 from server.domain.staff_rules import (
     ClearRepair,
@@ -138,7 +140,7 @@ def reserve(
 ) -> Reservation:
     snapshot = staff_snapshots.of_item(db, tag, now=now, policy=DEFAULT_POLICY, card=card)
     snapshot = found(snapshot, f"no item {tag!r}")
-    carry_out(db, snapshot, Reserve(tag, card))
+    _queue(db, snapshot, Reserve(tag, card))
     assert snapshot.item is not None and snapshot.card is not None  # else refused
     return _reserved(db, snapshot.item.id, snapshot.card.member.id, tag=tag, stamp=stamp)
 
@@ -149,7 +151,7 @@ def join_line(
     """The member queues for the item themselves (a resident on their phone): the rule of
     ``reserve``, the member named by id instead of by a card."""
     snapshot = _of_item_for(db, tag, member_id, now=now)
-    carry_out(db, snapshot, JoinLine(tag, member_id))
+    _queue(db, snapshot, JoinLine(tag, member_id))
     assert snapshot.item is not None  # else not found
     return _reserved(db, snapshot.item.id, member_id, tag=tag, stamp=stamp)
 
@@ -167,6 +169,17 @@ def leave_line(
     assert place is not None  # else refused (not queued)
     before = {"item": tag, "member_id": member_id, "state": place.state}
     _audit(stamp, db, "reservation.cancel", "reservation", place.id, before, None)
+
+
+def _queue(db: Session, snapshot: Snapshot, command: Reserve | JoinLine) -> None:
+    """``command`` carried out and flushed; a place that another request (a double tap)
+    gave the member since the snapshot was read is the rule's "already queued", not a
+    server error (the unique index on places: the caller rolls back)."""
+    try:
+        carry_out(db, snapshot, command)
+        db.flush()
+    except IntegrityError as exc:
+        raise refused(Effects(decision=refuse(Refusal.ALREADY_QUEUED))) from exc
 
 
 def _of_item_for(db: Session, tag: str, member_id: int, *, now: datetime) -> Snapshot:

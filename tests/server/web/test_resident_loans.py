@@ -7,7 +7,9 @@ at a time; nobody else's loans on any of it, and no bad field a server error."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.domain import MemberStatus
+from server.domain.ledger_state import ACTIVE_RESERVATION, Snapshot
 from server.ledger import apply_event
 from server.reminders.config import ReminderSettings
 from server.reminders.scheduler import build_service
@@ -23,8 +26,15 @@ from server.residents.codes import Via
 from server.residents.config import ResidentSettings
 from server.seed import seed_demo
 from server.settings import ServerSettings
-from server.storage import reminder_queries
-from server.storage.models import Card, Item, Loan, Member, Reservation
+from server.storage import reminder_queries, staff_snapshots
+from server.storage.models import (
+    ACTIVE_RESERVATION_SQL,
+    Card,
+    Item,
+    Loan,
+    Member,
+    Reservation,
+)
 from server.storage.models import Hut as HutRow
 from server.storage.staff_models import AuditEntry
 from server.web import resident_loans
@@ -250,6 +260,34 @@ def test_waiting_list_refusals_are_clear_messages(
         retired.status = "retired"
     gone = li.post("/me/waiting", {"tag": "T0009"}, page="/i/T0001")
     assert gone.status_code == 409 and "它已不再出借" in gone.text
+
+
+def test_a_place_given_by_a_request_a_moment_ago_is_already_queued_not_an_error(
+    browser: Callable[[], Console],
+    hut: DemoHut,
+    sessions: sessionmaker[Session],
+    clock: MovableClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A double tap: both requests read the line before either wrote. The second's insert
+    meets the unique index on places, and says "already in the line"."""
+    li = _phone(browser, sessions, clock, LI)
+    assert li.post("/me/waiting", {"tag": "T0001"}, page="/i/T0001").status_code == 303
+    read_before = staff_snapshots.of_item
+
+    def stale(*args: Any, **kwargs: Any) -> Snapshot | None:
+        snapshot = read_before(*args, **kwargs)
+        return None if snapshot is None else replace(snapshot, queue=())
+
+    monkeypatch.setattr(staff_snapshots, "of_item", stale)
+    second = li.post("/me/waiting", {"tag": "T0001"}, page="/i/T0001")
+    assert second.status_code == 409 and "您已经在排队了" in second.text
+    with sessions() as db:
+        assert len(db.scalars(select(Reservation)).all()) == 1
+    assert (
+        "state IN ({})".format(", ".join(f"'{state.value}'" for state in ACTIVE_RESERVATION))
+        == ACTIVE_RESERVATION_SQL
+    )
 
 
 def test_too_many_places_is_refused(
