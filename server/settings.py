@@ -15,7 +15,7 @@ from server.clock_settings import ClockSettings
 from server.hut_state.config import HutStateSettings
 from server.reminders.config import ReminderSettings
 from server.reports.config import ReportSettings
-from server.residents.config import ResidentSettings
+from server.residents.config import MY_PAGE, ResidentSettings
 from toolhut.contract import DEFAULT_PREFIX, Topics
 from toolhut.hut_keys import SERVER_MQTT_USER
 from toolhut.mqtt import MqttEndpoint, MqttUrlError, TlsFiles
@@ -125,6 +125,14 @@ class ServerSettings(BaseSettings):
     @classmethod
     def _base(cls, url: str) -> str:
         return url.rstrip("/")
+
+    @model_validator(mode="after")
+    def _my_page(self) -> Self:
+        """Messages to a member link to their own page on this server unless told where."""
+        if self.reminders.my_page_url is None:
+            url = f"{self.public_base_url}{MY_PAGE}"
+            self.reminders = self.reminders.model_copy(update={"my_page_url": url})
+        return self
 
     @property
     def topics(self) -> Topics:

@@ -15,15 +15,19 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.domain import DEFAULT_POLICY, LoanPolicy, Refusal
 from server.domain.changes import Effects
 from server.domain.ledger_state import AccessSnapshot, Snapshot
+from server.domain.lending import refuse
 from server.domain.rule_book import decide
 from server.domain.staff_rules import (
     ClearRepair,
     ExpireHold,
+    JoinLine,
+    LeaveLine,
     MarkLost,
     MarkReturned,
     Renew,
@@ -136,11 +140,62 @@ def reserve(
 ) -> Reservation:
     snapshot = staff_snapshots.of_item(db, tag, now=now, policy=DEFAULT_POLICY, card=card)
     snapshot = found(snapshot, f"no item {tag!r}")
-    carry_out(db, snapshot, Reserve(tag, card))
+    _queue(db, snapshot, Reserve(tag, card))
     assert snapshot.item is not None and snapshot.card is not None  # else refused
-    reservation = staff_snapshots.reservation_of(
-        db, item_id=snapshot.item.id, member_id=snapshot.card.member.id
+    return _reserved(db, snapshot.item.id, snapshot.card.member.id, tag=tag, stamp=stamp)
+
+
+def join_line(
+    db: Session, *, tag: str, member_id: int, now: datetime, stamp: Stamp | None = None
+) -> Reservation:
+    """The member queues for the item themselves (a resident on their phone): the rule of
+    ``reserve``, the member named by id instead of by a card."""
+    snapshot = _of_item_for(db, tag, member_id, now=now)
+    _queue(db, snapshot, JoinLine(tag, member_id))
+    assert snapshot.item is not None  # else not found
+    return _reserved(db, snapshot.item.id, member_id, tag=tag, stamp=stamp)
+
+
+def leave_line(
+    db: Session, *, tag: str, member_id: int, now: datetime, stamp: Stamp | None = None
+) -> None:
+    """The member's place in the item's line cancelled; a hold of theirs passes on."""
+    snapshot = _of_item_for(db, tag, member_id, now=now)
+    assert snapshot.item is not None
+    place = staff_snapshots.reservation_of_or_none(
+        db, item_id=snapshot.item.id, member_id=member_id
     )
+    carry_out(db, snapshot, LeaveLine(tag, member_id))
+    assert place is not None  # else refused (not queued)
+    before = {"item": tag, "member_id": member_id, "state": place.state}
+    _audit(stamp, db, "reservation.cancel", "reservation", place.id, before, None)
+
+
+def _queue(db: Session, snapshot: Snapshot, command: Reserve | JoinLine) -> None:
+    """``command`` carried out and flushed; a place that another request (a double tap)
+    gave the member since the snapshot was read is the rule's "already queued", not a
+    server error (the unique index on places: the caller rolls back)."""
+    try:
+        carry_out(db, snapshot, command)
+        db.flush()
+    except IntegrityError as exc:
+        raise refused(Effects(decision=refuse(Refusal.ALREADY_QUEUED))) from exc
+
+
+def _of_item_for(db: Session, tag: str, member_id: int, *, now: datetime) -> Snapshot:
+    snapshot = staff_snapshots.of_item(
+        db, tag, now=now, policy=load_policy(db, base=DEFAULT_POLICY), member_id=member_id
+    )
+    snapshot = found(snapshot, f"no item {tag!r}")
+    if snapshot.member is None:
+        raise NotFoundError(f"no member {member_id}")
+    return snapshot
+
+
+def _reserved(
+    db: Session, item_id: int, member_id: int, *, tag: str, stamp: Stamp | None
+) -> Reservation:
+    reservation = staff_snapshots.reservation_of(db, item_id=item_id, member_id=member_id)
     after = {"item": tag, "member_id": reservation.member_id, "state": reservation.state}
     _audit(stamp, db, "reservation.add", "reservation", reservation.id, None, after)
     return reservation

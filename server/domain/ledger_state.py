@@ -264,7 +264,8 @@ class Snapshot:
     ``remote_command``: a command report's command (None: not in the command log).
     ``opened_for``: the member a door session staff unlocked remotely is for (their card
     does not work): set for a scan in such a session without a card, and for the report of
-    an unlock for a member.
+    an unlock for a member. ``member``: whom a resident's own command (on their phone) is
+    for; ``places``: for a reservation, how many waiting lists its member is in already.
     """
 
     hut: HutState
@@ -284,6 +285,8 @@ class Snapshot:
     enrolment: EnrolmentState | None = None
     remote_command: RemoteCommandState | None = None
     opened_for: MemberState | None = None
+    member: MemberState | None = None
+    places: int = 0
 
     @property
     def card_member(self) -> MemberState | None:

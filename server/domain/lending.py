@@ -61,6 +61,8 @@ class Refusal(StrEnum):
     OPEN_LOANS = "open_loans"  # a member leaving who still has items on loan
     NOTHING_RETURNED = "nothing_returned"  # a rating card before any return of the session
     NOT_THE_BORROWER = "not_the_borrower"  # a rating card by someone who returned another's
+    TOO_MANY_PLACES = "too_many_places"  # in as many waiting lists as the policy allows
+    NOT_QUEUED = "not_queued"  # leaving a waiting list one is not in
 
 
 # What the hut's display says (in the hut's language, Chinese: ``gettext``'s default),
@@ -88,6 +90,8 @@ _REFUSAL_TEXT: dict[Refusal, str] = {
     Refusal.OPEN_LOANS: N_("{name} items are still on loan"),  # {name}: how many
     Refusal.NOTHING_RETURNED: N_("Return your item first, then scan the rating card"),
     Refusal.NOT_THE_BORROWER: N_("Only the borrower can rate this return"),
+    Refusal.TOO_MANY_PLACES: N_("In too many waiting lists already"),
+    Refusal.NOT_QUEUED: N_("Not in the queue for {name}"),
 }
 
 CONDITION_TEXT: dict[ItemCondition, str] = {
@@ -204,9 +208,16 @@ def decide_renewal(
 
 
 def check_reservation(
-    *, item: ItemView, member: MemberView, borrower_is_member: bool, already_queued: bool
+    *,
+    item: ItemView,
+    member: MemberView,
+    borrower_is_member: bool,
+    already_queued: bool,
+    places: int = 0,
+    policy: LoanPolicy = DEFAULT_POLICY,
 ) -> Refusal | None:
-    """Why ``member`` may not join the waiting list for ``item``, or None if they may."""
+    """Why ``member`` may not join the waiting list for ``item``, or None if they may;
+    ``places``: the waiting lists they are in now."""
     if member.status is not MemberStatus.ACTIVE:
         return Refusal.MEMBER_SUSPENDED
     if item.status is ItemStatus.AVAILABLE:
@@ -217,6 +228,8 @@ def check_reservation(
         return Refusal.OWN_LOAN
     if already_queued:
         return Refusal.ALREADY_QUEUED
+    if places >= policy.max_places:
+        return Refusal.TOO_MANY_PLACES
     return None
 
 

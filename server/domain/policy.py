@@ -49,6 +49,7 @@ class LoanPolicy:
     rules: Mapping[str, CategoryRule] = field(default_factory=lambda: DEFAULT_RULES)
     default_rule: CategoryRule = CategoryRule(timedelta(days=3))
     flag_extra: Mapping[str, timedelta] = field(default_factory=lambda: DEFAULT_FLAG_EXTRA)
+    max_places: int = 5  # waiting lists one member may be in at once
 
     def rule(self, category: str) -> CategoryRule:
         return self.rules.get(category, self.default_rule)
@@ -85,6 +86,7 @@ class LoanPolicy:
             rules=MappingProxyType({**self.rules, **rules}),
             default_rule=self.default_rule,
             flag_extra=MappingProxyType({**self.flag_extra, **flag_extra}),
+            max_places=self.max_places,
         )
 
 

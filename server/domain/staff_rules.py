@@ -35,6 +35,7 @@ from server.domain.holds import Line, cancel_all, close, hold_next, release_if_e
 from server.domain.ledger_state import (
     AccessSnapshot,
     LoanRef,
+    MemberState,
     QueuedItem,
     ReservationStatus,
     Snapshot,
@@ -80,6 +81,24 @@ class Reserve:
 
     tag: str
     card_uid: str
+
+
+@dataclass(frozen=True, slots=True)
+class JoinLine:
+    """The member queues for the item themselves, on their phone (snapshot: the item and
+    the member as ``member``): the same rule as staff's Reserve."""
+
+    tag: str
+    member_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveLine:
+    """The member gives up their place in the item's line (snapshot: the item and the
+    member as ``member``); a hold of theirs passes to the next in line."""
+
+    tag: str
+    member_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +197,8 @@ StaffCommand = (
     | MarkLost
     | MarkReturned
     | Reserve
+    | JoinLine
+    | LeaveLine
     | ClearRepair
     | SetItemStatus
     | ExpireHold
@@ -256,19 +277,40 @@ def mark_returned(snapshot: Snapshot, _command: MarkReturned) -> Effects:
 
 def reserve(snapshot: Snapshot, _command: Reserve) -> Effects:
     """``card``: the card staff named (None: unknown); ``loan``: the item's open loan."""
-    item = _given(snapshot.item, "item")
     if snapshot.card is None:
+        _given(snapshot.item, "item")
         return _refused(Refusal.UNKNOWN_CARD)
-    member = snapshot.card.member
+    return _queued(snapshot, snapshot.card.member)
+
+
+def join_line(snapshot: Snapshot, _command: JoinLine) -> Effects:
+    return _queued(snapshot, _given(snapshot.member, "member"))
+
+
+def _queued(snapshot: Snapshot, member: MemberState) -> Effects:
+    """``member`` at the end of the item's line, if the rules allow."""
+    item = _given(snapshot.item, "item")
     refusal = check_reservation(
         item=item.view(),
         member=member.view(),
         borrower_is_member=snapshot.loan is not None and snapshot.loan.member_id == member.id,
         already_queued=any(r.member_id == member.id for r in snapshot.queue),
+        places=snapshot.places,
+        policy=snapshot.policy,
     )
     if refusal is not None:
         return _refused(refusal, name=item.name_zh)
     return Effects((ReservationAdded(item.id, member.id, snapshot.now),))
+
+
+def leave_line(snapshot: Snapshot, _command: LeaveLine) -> Effects:
+    item, member = _given(snapshot.item, "item"), _given(snapshot.member, "member")
+    if not any(r.member_id == member.id for r in snapshot.queue):
+        return _refused(Refusal.NOT_QUEUED, name=item.name_zh)
+    place = QueuedItem(item, snapshot.queue)
+    return Effects(
+        _give_up_place(place, member.id, now=snapshot.now, policy=snapshot.policy).changes
+    )
 
 
 def _cleared(line: Line, snapshot: Snapshot) -> Line:
@@ -399,6 +441,8 @@ RULES: dict[type, Callable[[Any, Any], Effects]] = {
     MarkLost: mark_lost,
     MarkReturned: mark_returned,
     Reserve: reserve,
+    JoinLine: join_line,
+    LeaveLine: leave_line,
     ClearRepair: clear_repair,
     SetItemStatus: set_item_status,
     ExpireHold: expire_hold,
@@ -417,6 +461,8 @@ __all__ = [
     "AddCard",
     "ClearRepair",
     "ExpireHold",
+    "JoinLine",
+    "LeaveLine",
     "MarkLost",
     "MarkReturned",
     "MemberLeaves",

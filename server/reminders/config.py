@@ -60,6 +60,11 @@ class ReminderSettings(BaseModel):
     stock_alerts: bool = Field(
         True, description="tell staff when consumables run low or expire (restock, expiry)"
     )
+    my_page_url: str | None = Field(
+        None,
+        description="the link every message to a member ends with: their own loans and "
+        "waiting lists on the phone; unset: the server's <public_base_url>/me",
+    )
     group_privacy: bool = Field(
         True,
         description="member reminders on channels without {address} (a shared WeCom group "

@@ -198,6 +198,7 @@ class Deliverer:
                 lines=lines,
                 now=now,
                 group_privacy=self.settings.group_privacy,
+                my_page=self.settings.my_page_url,
             )
         return job
 

@@ -73,8 +73,11 @@ def outgoing(
     lines: Sequence[ReminderLine],
     now: datetime,
     group_privacy: bool,
+    my_page: str | None = None,
 ) -> Outgoing:
-    """The delivery rendered for its channel, in its language."""
+    """The delivery rendered for its channel, in its language; a member's message ends
+    with the link to their own page (``my_page``), which a neighbour in a shared group
+    opens to their own sign-in, never to this member's loans."""
     member = message.member
     name = "" if member is None else member.name
     unit = "" if member is None else member.building_unit
@@ -82,7 +85,15 @@ def outgoing(
         # A group bot posts to every resident in the group: say whose door to knock
         # on, not who it is.
         name = neighbour(unit, locale=delivery.locale)
-    rendered = render(message.template, delivery.locale, name=name, unit=unit, lines=lines, now=now)
+    rendered = render(
+        message.template,
+        delivery.locale,
+        name=name,
+        unit=unit,
+        lines=lines,
+        now=now,
+        my_page=my_page if message.audience == Audience.MEMBER else None,
+    )
     return Outgoing(
         title=rendered.title,
         body=rendered.body,

@@ -44,6 +44,8 @@ _LINE_OVERDUE = N_("- {item} ({hut}), due {due}, {days} day(s) overdue")
 _NOTE_OVERDUE = N_(", {days} day(s) overdue")
 # An item's line in a message listing items at several stages, followed by its note.
 _MIXED_LINE = _LINE
+# The last line of every message to a member: their own page ({url}: <public_base_url>/me).
+MY_PAGE_LINE = N_("Your loans, renewals and waiting lists: {url}")
 
 _ENGLISH: Mapping[str, Template] = {
     "due_soon": Template(
@@ -194,10 +196,12 @@ def render(
     unit: str,
     lines: Sequence[ReminderLine],
     now: datetime,
+    my_page: str | None = None,
 ) -> Rendered:
     """``template``: the message's; a line's own ``template`` (its stage's) wins for it.
     The message's template leads while one of its lines is left (returned loans drop out
-    before a retry), else the earliest due line's."""
+    before a retry), else the earliest due line's. ``my_page``: the link to the member's
+    own page, the message's last line (None: a message to staff)."""
     kinds = [line.template or template for line in lines]
     chosen = _template(template if template in kinds or not kinds else kinds[0], locale)
     mixed = len(set(kinds)) > 1
@@ -222,7 +226,8 @@ def render(
     first_due = _when(lines[0], chosen) if lines else ""
     intro = (chosen.intro_mixed if mixed else "") or chosen.intro
     intro = intro.format(name=name, unit=unit, count=len(lines), due=first_due)
-    body = "\n".join(part for part in (intro, *rows, chosen.outro) if part)
+    link = gettext(MY_PAGE_LINE, language(locale)).format(url=my_page) if my_page else ""
+    body = "\n".join(part for part in (intro, *rows, chosen.outro, link) if part)
     first = lines[0].item_zh if lines else ""
     display = _fit(chosen.display, item=first, count=len(lines), due=first_due)
     return Rendered(chosen.title, body, display)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+# A resident's own page on the server (the link every message to a member carries).
+MY_PAGE = "/me"
+
 
 class ResidentSettings(BaseModel):
     session_days: int = Field(

@@ -284,6 +284,10 @@ class Loan(Base):
     )
 
 
+# The states of a place still in the line (domain ACTIVE_RESERVATION), as SQL.
+ACTIVE_RESERVATION_SQL = "state IN ('waiting', 'held')"
+
+
 class Reservation(Base):
     """A place on an item's waiting list. state: waiting -> held -> fulfilled, or expired
     (hold ran out) / cancelled."""
@@ -308,7 +312,19 @@ class Reservation(Base):
         lazy="selectin",
     )
 
-    __table_args__ = (Index("ix_reservations_item_id_state", "item_id", "state"),)
+    __table_args__ = (
+        Index("ix_reservations_item_id_state", "item_id", "state"),
+        # One place per member in an item's line, even for two requests at once (a
+        # double tap on a phone): the second insert fails instead of queueing twice.
+        Index(
+            "uq_reservations_active_item_member",
+            "item_id",
+            "member_id",
+            unique=True,
+            sqlite_where=text(ACTIVE_RESERVATION_SQL),
+            postgresql_where=text(ACTIVE_RESERVATION_SQL),
+        ),
+    )
 
 
 class NotificationRequest(Base):

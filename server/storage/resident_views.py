@@ -1,14 +1,16 @@
-"""What a resident's own pages read: their loans, nothing of anyone else."""
+"""What a resident's own pages read: their loans, their history and their places in
+waiting lists, nothing of anyone else (a place is a number, never who is ahead)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
-from server.storage.models import Hut, Item, Loan
+from server.domain.ledger_state import ACTIVE_RESERVATION, ReservationStatus
+from server.storage.models import Hut, Item, Loan, Reservation
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +46,105 @@ def open_loans(db: Session, member_id: int) -> list[OwnLoan]:
         .order_by(Loan.due_at, Loan.id)
     )
     return [OwnLoan(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class OwnReturn:
+    """A loan the member brought back: one row of their history (``loan_id`` and ``tag``
+    name it for what a row may carry, such as a rating of the item)."""
+
+    loan_id: int
+    tag: str
+    name_zh: str
+    name_en: str
+    hut_name: str
+    hut_tz: str
+    borrowed_at: datetime
+    returned_at: datetime
+
+
+def history(db: Session, member_id: int, *, offset: int, limit: int) -> tuple[list[OwnReturn], int]:
+    """The member's returned loans, the last returned first, a page of them, and how many
+    there are."""
+    where = (Loan.member_id == member_id, Loan.returned_at.is_not(None))
+    total = db.scalar(select(func.count()).select_from(Loan).where(*where)) or 0
+    rows = db.execute(
+        select(
+            Loan.id,
+            Item.tag,
+            Item.name_zh,
+            Item.name_en,
+            Hut.name,
+            Hut.timezone,
+            Loan.borrowed_at,
+            Loan.returned_at,
+        )
+        .join(Item, Loan.item_id == Item.id)
+        .join(Hut, Loan.hut_id == Hut.id)
+        .where(*where)
+        .order_by(Loan.returned_at.desc(), Loan.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    returns = [
+        OwnReturn(loan_id, tag, zh, en, hut, tz, borrowed_at, returned_at)
+        for loan_id, tag, zh, en, hut, tz, borrowed_at, returned_at in rows
+        if returned_at is not None  # as the query asks: for the type's sake
+    ]
+    return returns, total
+
+
+@dataclass(frozen=True, slots=True)
+class OwnPlace:
+    """The member's place in an item's waiting list: ``place`` 1 is next; ``held_until``
+    set while the item is kept for them."""
+
+    tag: str
+    name_zh: str
+    name_en: str
+    hut_name: str
+    hut_tz: str
+    place: int
+    held_until: datetime | None
+
+
+def places(db: Session, member_id: int, *, item_id: int | None = None) -> list[OwnPlace]:
+    """The waiting lists the member is in (of one item only, if ``item_id``), the items
+    kept for them first, then by their place."""
+    ahead = aliased(Reservation)
+    in_line = (
+        select(func.count())
+        .select_from(ahead)
+        .where(
+            ahead.item_id == Reservation.item_id,
+            ahead.state.in_(ACTIVE_RESERVATION),
+            or_(
+                ahead.created_at < Reservation.created_at,
+                and_(ahead.created_at == Reservation.created_at, ahead.id < Reservation.id),
+            ),
+        )
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            Item.tag,
+            Item.name_zh,
+            Item.name_en,
+            Hut.name,
+            Hut.timezone,
+            in_line + 1,
+            Reservation.hold_until,
+            Reservation.state,
+        )
+        .join(Item, Reservation.item_id == Item.id)
+        .join(Hut, Item.hut_id == Hut.id)
+        .where(Reservation.member_id == member_id, Reservation.state.in_(ACTIVE_RESERVATION))
+        .order_by(Reservation.created_at, Reservation.id)
+    )
+    if item_id is not None:
+        query = query.where(Reservation.item_id == item_id)
+    found = [
+        OwnPlace(tag, zh, en, hut, tz, place, until if state == ReservationStatus.HELD else None)
+        for tag, zh, en, hut, tz, place, until, state in db.execute(query)
+    ]
+    return sorted(found, key=lambda p: (p.held_until is None, p.place))

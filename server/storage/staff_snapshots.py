@@ -11,6 +11,7 @@ wrote for the command before: the database session autoflushes).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -89,15 +90,39 @@ def of_loan(db: Session, loan_id: int, *, now: datetime, policy: LoanPolicy) -> 
 
 
 def of_item(
-    db: Session, tag: str, *, now: datetime, policy: LoanPolicy, card: str | None = None
+    db: Session,
+    tag: str,
+    *,
+    now: datetime,
+    policy: LoanPolicy,
+    card: str | None = None,
+    member_id: int | None = None,
 ) -> Snapshot | None:
     """The item by its tag with its open loan and waiting list, and the card named (a card
-    UID, checked: InvalidCardError) if any; ``card`` None in the snapshot if unknown."""
+    UID, checked: InvalidCardError) if any; ``card`` None in the snapshot if unknown. Or
+    the member named by id (a resident's own command) as ``member``; for either, how many
+    waiting lists that member is in (``places``)."""
     shelf = queries.find_item(db, tag.upper())
     if shelf is None:
         return None
     found = None if card is None else queries.find_card(db, card_uid(card))
-    return _item_snapshot(db, shelf.item, shelf.loan, now=now, policy=policy, card=found)
+    member = None if member_id is None else db.get(Member, member_id)
+    snapshot = _item_snapshot(db, shelf.item, shelf.loan, now=now, policy=policy, card=found)
+    whose = member.id if member is not None else None if found is None else found.member_id
+    return replace(
+        snapshot,
+        member=None if member is None else member_state(member),
+        places=0 if whose is None else _places(db, whose),
+    )
+
+
+def _places(db: Session, member_id: int) -> int:
+    query = (
+        select(func.count())
+        .select_from(Reservation)
+        .where(Reservation.member_id == member_id, Reservation.state.in_(ACTIVE_RESERVATION))
+    )
+    return db.scalar(query) or 0
 
 
 def expired_holds(db: Session, *, now: datetime) -> list[int]:
@@ -127,12 +152,18 @@ def of_hold(
 
 def reservation_of(db: Session, *, item_id: int, member_id: int) -> Reservation:
     """The member's place in the item's line (a member has one at most)."""
+    reservation = reservation_of_or_none(db, item_id=item_id, member_id=member_id)
+    assert reservation is not None, f"member {member_id} is not in line for item {item_id}"
+    return reservation
+
+
+def reservation_of_or_none(db: Session, *, item_id: int, member_id: int) -> Reservation | None:
     query = select(Reservation).where(
         Reservation.item_id == item_id,
         Reservation.member_id == member_id,
         Reservation.state.in_(ACTIVE_RESERVATION),
     )
-    return db.scalars(query).one()
+    return db.scalars(query).one_or_none()
 
 
 # Who may open the huts.
@@ -215,4 +246,5 @@ __all__ = [
     "of_member",
     "of_members",
     "reservation_of",
+    "reservation_of_or_none",
 ]

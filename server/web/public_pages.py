@@ -1,7 +1,8 @@
 """The public pages, for residents: ``/`` (every hut: where, when open, whom to call, its
 supplies and its shelf, searchable) and ``/i/<tag>`` (what a phone shows after scanning a
 label). No sign-in, so never a borrower: no name, flat, phone or card, only whether an
-item is there and when it is due back.
+item is there and when it is due back (a resident signed in on their phone sees their
+own place in its waiting list, and nobody else's).
 
 Made for phones and elderly readers (large type, cards, not a table). The overview has no
 automatic refresh: it holds a search form, and a reload under a reader's fingers would
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, status
@@ -21,11 +22,13 @@ from pydantic import ValidationError
 
 from server.api.deps import DbDep
 from server.domain import ItemCondition, ItemStatus, parse_scan_text
-from server.storage import consumables, public_shelves
+from server.residents.sessions import Resident
+from server.storage import consumables, public_shelves, resident_views
 from server.storage.models import Hut
-from server.storage.public_shelves import MAX_QUERY_CHARS, ShelfFilter
+from server.storage.public_shelves import MAX_QUERY_CHARS, PublicItem, ShelfFilter
 from server.web.paging import Page
 from server.web.rendering import render
+from server.web.resident_guard import OptionalResident
 from toolhut.i18n import N_
 from toolhut.opening_hours import DAYS, OpeningHours
 
@@ -57,6 +60,8 @@ STATUS_NOTES = {
 }
 TEXT_HELD_FOR = N_("Kept for a neighbour who reserved it, until {date}")
 TEXT_HELD = N_("Kept for a neighbour who reserved it")
+# The states a waiting list is open in (the rule, check_reservation, has the last word).
+JOINABLE = frozenset({ItemStatus.ON_LOAN, ItemStatus.RESERVED, ItemStatus.MAINTENANCE})
 DAY_NAMES = {
     "mon": N_("Mon"),
     "tue": N_("Tue"),
@@ -153,9 +158,10 @@ def overview(request: Request, db: DbDep) -> HTMLResponse:
 
 
 @router.get("/i/{tag}")
-def item_page(tag: str, request: Request, db: DbDep) -> HTMLResponse:
+def item_page(tag: str, request: Request, db: DbDep, resident: OptionalResident) -> HTMLResponse:
     """The page a label's QR code opens: an item's state and when it is due back, or a
-    supply shelf's (in stock or not: never counts, nor who took any)."""
+    supply shelf's (in stock or not: never counts, nor who took any). For an item on loan
+    or held, a way into its waiting list; a signed-in resident sees their own place."""
     parsed = parse_scan_text(tag)
     entry = public_shelves.find(db, parsed) if parsed is not None else None
     if entry is None:
@@ -163,16 +169,48 @@ def item_page(tag: str, request: Request, db: DbDep) -> HTMLResponse:
         if supply is not None:
             hut = public_shelves.huts(db, supply.hut_id)[0]
             return render(request, "public/supply.html", {"supply": supply, "hut": hut})
-        return render(
-            request,
-            "public/missing.html",
-            {"tag": tag[:MAX_QUERY_CHARS]},
-            status_code=status.HTTP_404_NOT_FOUND,
-        )
+        return missing_page(request, tag)
+    return item_response(request, db, entry, resident)
+
+
+def missing_page(request: Request, tag: str) -> HTMLResponse:
+    return render(
+        request,
+        "public/missing.html",
+        {"tag": tag[:MAX_QUERY_CHARS]},
+        status_code=status.HTTP_404_NOT_FOUND,
+    )
+
+
+def item_response(
+    request: Request,
+    db: DbDep,
+    entry: PublicItem,
+    resident: Resident | None,
+    *,
+    error: str | None = None,
+    status_code: int = status.HTTP_200_OK,
+) -> HTMLResponse:
+    """The item's page (``error``: why the resident's request about it was refused)."""
+    item = entry.item
+    mine = None
+    if resident is not None:
+        mine = next(iter(resident_views.places(db, resident.member_id, item_id=item.id)), None)
     return render(
         request,
         "public/item.html",
-        {"entry": entry, "hut": entry.item.hut, "refresh_s": REFRESH_S, **_labels()},
+        {
+            "entry": entry,
+            "hut": item.hut,
+            "refresh_s": REFRESH_S,
+            "signed_in": resident is not None,
+            "my_place": mine,
+            "may_join": item.status in JOINABLE,
+            "sign_in_next": f"/i/{quote(item.tag)}",
+            "error": error,
+            **_labels(),
+        },
+        status_code=status_code,
     )
 
 

@@ -4,17 +4,21 @@ resident shows that member's own data and nobody else's."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request, status
 from fastapi.responses import RedirectResponse, Response
 
-from server.api.deps import DbDep, NowDep, SettingsDep
+from server.api.deps import DbDep, NowDep, SettingsDep, client_address
+from server.domain.actors import Actor
+from server.residents.config import MY_PAGE
 from server.residents.sessions import Resident, resident_of
+from server.storage.audit import Stamp
 from server.web.resident_cookie import RESIDENT_COOKIE
 
-RESIDENT_HOME = "/me"
+RESIDENT_HOME = MY_PAGE
 RESIDENT_SIGN_IN = "/me/sign-in"
 
 
@@ -43,6 +47,11 @@ def _signed_in(request: Request, resident: OptionalResident) -> Resident:
 
 
 SignedInResident = Annotated[Resident, Depends(_signed_in)]
+
+
+def stamp_of(request: Request, resident: Resident, now: datetime) -> Stamp:
+    """Who writes, for the audit log: the member on their own phone (``member:<id>``)."""
+    return Stamp(Actor(f"member:{resident.member_id}", address=client_address(request)), now)
 
 
 def install(app: FastAPI) -> None:

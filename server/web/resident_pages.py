@@ -1,7 +1,8 @@
 """A resident's own pages on their phone (``/me``): signing in with a one-time code (from
 the hut's display after a card tap, or sent through their reminder channel, with a link),
-signing out, and what they have on loan. Large type, Chinese first, as the public pages;
-a page here shows the signed-in member's own data and nobody else's."""
+and signing out (their loans: resident_loans; waiting lists: resident_waiting). Large
+type, Chinese first, as the public pages; a page here shows the signed-in member's own
+data and nobody else's."""
 
 from __future__ import annotations
 
@@ -11,19 +12,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from server.api.deps import DbDep, NowDep, SettingsDep, client_address
 from server.api.throttle import FailureThrottle
 from server.residents import codes, sessions
-from server.residents.sessions import Resident
-from server.storage import resident_views
 from server.storage.models import Member
 from server.web.forms import ConsoleForm
 from server.web.language import LANG_COOKIE
-from server.web.public_pages import local_time
 from server.web.rendering import render
 from server.web.resident_cookie import RESIDENT_COOKIE, clear_cookie, set_cookie
 from server.web.resident_guard import (
     RESIDENT_HOME,
     RESIDENT_SIGN_IN,
     OptionalResident,
-    SignedInResident,
 )
 from server.web.session_pages import LANG_COOKIE_DAYS, local_path
 from toolhut.i18n import N_
@@ -40,7 +37,6 @@ TEXT_LINK_USED = N_(
     "This sign-in link has expired or has been used. Ask for a new code, or tap your card "
     "at the hut."
 )
-TEXT_DUE = N_("Due back {month}/{day}")
 
 
 def _text(form: dict[str, object], name: str) -> str:
@@ -135,18 +131,3 @@ def sign_out(
     response = RedirectResponse(RESIDENT_SIGN_IN, status.HTTP_303_SEE_OTHER)
     clear_cookie(response, request, settings)
     return response
-
-
-@router.get("")
-def my_page(request: Request, resident: SignedInResident, db: DbDep) -> HTMLResponse:
-    return render(request, "public/me/home.html", _home(db, resident))
-
-
-def _home(db: DbDep, resident: Resident) -> dict[str, object]:
-    member = db.get(Member, resident.member_id)
-    return {
-        "member_name": member.name if member is not None else "",
-        "loans": resident_views.open_loans(db, resident.member_id),
-        "local_time": local_time,
-        "TEXT_DUE": TEXT_DUE,
-    }

@@ -14,7 +14,9 @@ from server.web import (
     public_pages,
     rating_pages,
     report_pages,
+    resident_loans,
     resident_pages,
+    resident_waiting,
     session_pages,
     supplies_pages,
     transfer_pages,
@@ -37,5 +39,7 @@ ROUTERS = (
     users_pages.router,
     audit_pages.router,
     resident_pages.router,
+    resident_loans.router,
+    resident_waiting.router,
     public_pages.router,
 )

@@ -161,3 +161,18 @@ def test_a_mixed_message_marks_each_item_with_its_own_stage() -> None:
     # Lines without a template of their own (stock alerts, older claims): the message's.
     plain = [_line("电钻", local(26, 18), "")]
     assert "已逾期 1 天" in render("overdue", "zh", name="", unit="", lines=plain, now=now).body
+
+
+def test_a_member_s_message_ends_with_the_link_to_their_own_page_in_their_language() -> None:
+    now = local(27, 19)
+    lines = [_line("电钻", local(28, 18), "due_soon", "Power drill")]
+    url = "https://huts.example.org/me"
+    for template in ("due_soon", "overdue", "manual", "reservation_ready", "notice"):
+        zh = render(template, "zh", name="张阿姨", unit="", lines=lines, now=now, my_page=url)
+        assert zh.body.splitlines()[-1] == f"查看借用、续借和排队：{url}", template
+        en = render(template, "en", name="Zhang", unit="", lines=lines, now=now, my_page=url)
+        assert en.body.splitlines()[-1] == f"Your loans, renewals and waiting lists: {url}"
+        assert url not in zh.display  # the hut display has no room for it
+    # To staff (no link given): as before.
+    staff = render("escalation", "zh", name="张阿姨", unit="3-201", lines=lines, now=now)
+    assert "http" not in staff.body

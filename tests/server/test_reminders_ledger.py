@@ -78,12 +78,13 @@ def _set_sms(sessions: sessionmaker[Session], card: str, number: str, locale: st
 def test_restock_alert_goes_once_and_again_after_a_refill_runs_low(
     hut: Hut1, sessions: sessionmaker[Session], receiver: WebhookReceiver
 ) -> None:
-    service = _service(sessions, receiver)
+    service = _service(sessions, receiver, my_page_url="https://huts.example.org/me")
     first = service.sweep_once(hut.now)
     assert first.failed == 0
     bodies = [post["message"] for post in _posts(receiver, "/staff")]
     [restock] = [b for b in bodies if "补货" in b]
     assert "医用纱布（demo-hut）：剩 4，最低 5" in restock
+    assert "huts.example.org" not in restock  # a resident's own page: not in staff's news
     assert "创可贴" not in restock and "碘伏棉签" not in restock  # 35 and 8 left: enough
 
     for hours in (1, 5, 30):  # still low: not again, sweep after sweep

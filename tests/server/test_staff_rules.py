@@ -8,7 +8,15 @@ from datetime import timedelta
 
 import pytest
 
-from server.domain import CardStatus, Category, ItemCondition, ItemStatus, MemberStatus, Refusal
+from server.domain import (
+    DEFAULT_POLICY,
+    CardStatus,
+    Category,
+    ItemCondition,
+    ItemStatus,
+    MemberStatus,
+    Refusal,
+)
 from server.domain.changes import (
     CardAdded,
     CardRemoved,
@@ -41,6 +49,8 @@ from server.domain.staff_rules import (
     AddCard,
     ClearRepair,
     ExpireHold,
+    JoinLine,
+    LeaveLine,
     MarkLost,
     MarkReturned,
     MemberLeaves,
@@ -197,6 +207,37 @@ def test_reserve_refusals(fields: dict[str, object], reason: Refusal, text: str 
     snapshot = _item(**({"loan": LOAN, "card": LI_CARD} | fields))
     got_reason, got_text = _refused(decide(snapshot, Reserve("T0001", LI_CARD.uid)))
     assert got_reason is reason and (text is None or got_text == text)
+
+
+def test_a_member_in_as_many_lines_as_the_policy_allows_is_refused_one_more() -> None:
+    snapshot = _item(loan=LOAN, card=LI_CARD, places=DEFAULT_POLICY.max_places - 1)
+    assert decide(snapshot, Reserve("T0001", LI_CARD.uid)).reason is None
+    full = replace(snapshot, places=DEFAULT_POLICY.max_places)
+    assert _refused(decide(full, Reserve("T0001", LI_CARD.uid)))[0] is Refusal.TOO_MANY_PLACES
+
+
+def test_a_member_joins_a_line_by_the_rule_of_reserve() -> None:
+    """On their phone: named by id, no card; the same refusals as staff's reserve."""
+    joined = decide(_item(loan=LOAN, member=LI), JoinLine("T0001", LI.id))
+    assert joined.changes == (ReservationAdded(7, 2, NOW),)
+    own = decide(_item(loan=replace(LOAN, member_id=2), member=LI), JoinLine("T0001", LI.id))
+    assert _refused(own)[0] is Refusal.OWN_LOAN
+    again = decide(_item(loan=LOAN, member=LI, queue=(_waiting(9, 2),)), JoinLine("T0001", 2))
+    assert _refused(again)[0] is Refusal.ALREADY_QUEUED
+
+
+def test_leaving_a_line_passes_the_member_s_hold_to_the_next() -> None:
+    back = replace(ON_LOAN, status=ItemStatus.RESERVED)
+    queue = (_held(until=timedelta(hours=3)), _waiting(10, 3, hours_ago=1))
+    effects = decide(_item(item=back, queue=queue, member=LI), LeaveLine("T0001", LI.id))
+    changes = effects.changes
+    assert ReservationClosed(9, ReservationStatus.CANCELLED, NOW) in changes
+    assert NoticesWithdrawn(9) in changes  # her unsent "ready" notice
+    assert HoldPlaced(10, NOW + timedelta(hours=24)) in changes  # the next in line's turn
+    [notice] = [c for c in changes if isinstance(c, NoticeQueued)]
+    assert notice.member_id == 3
+    nobody = decide(_item(loan=LOAN, member=LI), LeaveLine("T0001", LI.id))
+    assert _refused(nobody)[0] is Refusal.NOT_QUEUED
 
 
 def test_clearing_a_repaired_item_holds_it_for_the_first_in_line() -> None:
