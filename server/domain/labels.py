@@ -1,5 +1,6 @@
-"""What a scanned QR label says: a bare tag, the item page URL printed on it, or one of
-the condition cards that hang in the hut (scanned after an item to say how it came back)."""
+"""What a scanned QR label says: a bare tag, the item page URL printed on it, one of the
+condition cards that hang in the hut (scanned after an item to say how it came back), or
+the phone sign-in card (scanned after a card tap: the display shows a sign-in code)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,12 @@ CONDITION_CARDS = MappingProxyType(
 def parse_condition_text(text: str) -> ItemCondition | None:
     """The condition a condition card stands for (``COND:REPAIR`` ...); None for anything else."""
     return CONDITION_CARDS.get(text.strip().upper())
+
+
+# The QR text of the hut's "phone sign-in" card: scanned in a door session a member's card
+# opened, the display shows that member a one-time code for the resident pages.
+SIGN_IN_CARD = "SIGNIN:PHONE"
+
+
+def is_sign_in_card(text: str) -> bool:
+    return text.strip().upper() == SIGN_IN_CARD

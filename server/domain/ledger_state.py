@@ -249,6 +249,15 @@ class Shelf:
 
 
 @dataclass(frozen=True, slots=True)
+class SignInOffer:
+    """A fresh sign-in code the loader drew for a scan of the phone sign-in card (the
+    rules stay pure: they draw nothing), valid ``minutes`` from the scan."""
+
+    code: str
+    minutes: int
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """What one command's rules need to know, as it stands before the command.
 
@@ -262,7 +271,7 @@ class Snapshot:
     ``remote_command``: a command report's command (None: not in the command log).
     ``opened_for``: the member a door session staff unlocked remotely is for (their card
     does not work): set for a scan in such a session without a card, and for the report of
-    an unlock for a member.
+    an unlock for a member. ``sign_in``: a scan of the phone sign-in card's fresh code.
     """
 
     hut: HutState
@@ -282,6 +291,7 @@ class Snapshot:
     enrolment: EnrolmentState | None = None
     remote_command: RemoteCommandState | None = None
     opened_for: MemberState | None = None
+    sign_in: SignInOffer | None = None
 
     @property
     def card_member(self) -> MemberState | None:
@@ -344,5 +354,6 @@ __all__ = [
     "ReservationStatus",
     "ReturnedLoan",
     "Shelf",
+    "SignInOffer",
     "Snapshot",
 ]

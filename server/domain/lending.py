@@ -34,6 +34,7 @@ class Action(StrEnum):
     TAKE = "take"  # a consumable, not to come back
     COUNT = "count"  # a scan in a stocktake session
     CONDITION = "condition"  # a condition card, about the last return
+    SIGN_IN = "sign_in"  # the phone sign-in card: a code on the display
     REFUSE = "refuse"
 
 
@@ -58,6 +59,7 @@ class Refusal(StrEnum):
     ITEM_ON_LOAN = "item_on_loan"  # staff set the status of an item a member has
     STATUS_UNCHANGED = "status_unchanged"  # staff set the status the item has already
     OPEN_LOANS = "open_loans"  # a member leaving who still has items on loan
+    NO_SIGN_IN_HERE = "no_sign_in_here"  # the sign-in card in a staff stocktake
 
 
 # What the hut's display says (in the hut's language, Chinese: ``gettext``'s default),
@@ -83,6 +85,7 @@ _REFUSAL_TEXT: dict[Refusal, str] = {
     Refusal.ITEM_ON_LOAN: N_("{name} is on loan"),
     Refusal.STATUS_UNCHANGED: N_("{name} has this status already"),
     Refusal.OPEN_LOANS: N_("{name} items are still on loan"),  # {name}: how many
+    Refusal.NO_SIGN_IN_HERE: N_("No phone sign-in during a stocktake"),
 }
 
 CONDITION_TEXT: dict[ItemCondition, str] = {
@@ -97,6 +100,8 @@ FOUND_TEXT = N_("Received {name}")
 BORROWED_TEXT = N_("Lent {name}, due {due}")
 RENEWED_TEXT = N_("Renewed {name}, due {due}")
 TAKEN_TEXT = N_("Took {name}, {left} left")
+# The phone sign-in card's answer ({code}: as codes are shown, "4829 1735").
+SIGN_IN_TEXT = N_("Phone sign-in code {code} ({minutes} min)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from server.domain.commands import (
     EnrolRead,
     Scan,
 )
-from server.domain.labels import parse_condition_text, parse_scan_text
+from server.domain.labels import is_sign_in_card, parse_condition_text, parse_scan_text
 from server.domain.ledger_state import (
     ACTIVE_RESERVATION,
     BatchState,
@@ -47,9 +47,10 @@ from server.domain.ledger_state import (
     ReservationStatus,
     ReturnedLoan,
     Shelf,
+    SignInOffer,
     Snapshot,
 )
-from server.storage import consumables, enrolments, remote_commands
+from server.storage import consumables, enrolments, remote_commands, resident_codes
 from server.storage import loader_statements as q
 from server.storage.door_sessions import ON_SHELF, stocktake_of
 from server.storage.effect_writer import EffectWriter
@@ -88,9 +89,15 @@ def keys_of(
 class Snapshots:
     """Snapshots for the commands of one transaction; see the module docstring."""
 
-    def __init__(self, db: Session, writer: EffectWriter) -> None:
+    def __init__(
+        self,
+        db: Session,
+        writer: EffectWriter,
+        sign_in: resident_codes.SignInCodes = resident_codes.DISPLAY_CODES,
+    ) -> None:
         self.db = db
         self.writer = writer
+        self.sign_in = sign_in
         self.working: WorkingSet = writer.working
         self._huts: dict[str, HutState] = {}  # ingest never changes a hut
 
@@ -154,6 +161,8 @@ class Snapshots:
         door = None if command.door_key is None else self._door(hut.id, command.door_key)
         opened_for = self._opened_for(door) if command.card_uid is None else None
         member = opened_for if card is None else card.member
+        if is_sign_in_card(command.text):
+            return self._sign_in(command, hut=hut, now=now, card=card, door=door)
         # A lending door session a staff card joins now turns stocktake in the rules: it
         # has no stocktake and no counts yet, and the item is loaded below either way.
         tag = parse_scan_text(command.text)
@@ -196,6 +205,23 @@ class Snapshots:
             in_category=in_category,
             opened_for=opened_for,
         )
+
+    def _sign_in(
+        self,
+        command: Scan,
+        *,
+        hut: HutState,
+        now: datetime,
+        card: CardState | None,
+        door: DoorState | None,
+    ) -> Snapshot:
+        """The phone sign-in card: a fresh code drawn here (the rules draw nothing), only
+        where the rules can give it (a door session a member's card opened)."""
+        offer = None
+        if card is not None and door is not None:
+            code = resident_codes.fresh(self.db, now, self.sign_in.draw)
+            offer = SignInOffer(code, self.sign_in.minutes)
+        return Snapshot(hut, now, card=card, door=door, sign_in=offer)
 
     # Cards and members.
 
