@@ -36,8 +36,8 @@ from server.hut_commands import CommandNotSentError
 from server.ledger import AnyEvent, apply_batch, release_overdue
 from server.metrics import DeadLetterReason, ServerMetrics, dead_letter_reason
 from server.settings import ServerSettings
-from server.storage.resident_codes import SignInCodes
 from server.storage import access_changes, queries
+from server.storage.resident_codes import SignInCodes
 from toolhut.contract import (
     AckBatch,
     Command,

@@ -51,7 +51,8 @@ def issue(
 ) -> IssuedCode:
     """A new code for the member (``code`` given: that one, drawn by the caller); a code
     sent in a message also gets a link, which lasts longer. Not committed."""
-    code = fresh(db, now, (lambda: code) if code else new_code)
+    given = code
+    code = fresh(db, now, new_code if given is None else (lambda: given))
     link = LINK_PREFIX + secrets.token_urlsafe(24) if via is Via.CHANNEL else None
     lasts = (
         timedelta(hours=settings.link_hours)

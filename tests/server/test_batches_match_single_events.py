@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server import staff_actions
-from server.ledger import AnyEvent, apply_event
 from server.domain.labels import SIGN_IN_CARD
+from server.ledger import AnyEvent, apply_event
 from server.storage import reminder_queries
 from server.storage.models import Card, Hut, Item, Member, NotificationRequest, Reservation
 from server.storage.reminder_models import DisplayMessage
