@@ -18,6 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.app import create_app
 from server.reminders.config import ReminderSettings
+from server.reminders.targets import Recipients
+from server.residents import by_message
+from server.residents.config import ResidentSettings
 from server.seed import seed_demo
 from server.settings import ServerSettings
 from server.storage import reminder_queries as rq
@@ -182,3 +185,40 @@ def test_bad_numbers_get_a_field_error_and_send_nothing(
     assert answer.status_code == 422  # type: ignore[attr-defined]
     assert 'aria-invalid="true"' in answer.text and says in answer.text  # type: ignore[attr-defined]
     assert receiver.posts == []
+
+
+def test_a_code_asked_for_at_night_goes_out_at_once(
+    browser: Callable[[], Console],
+    members: dict[str, int],
+    receiver: WebhookReceiver,
+    clock: MovableClock,
+) -> None:
+    """Quiet hours hold reminders till the morning, not a code the resident waits for."""
+    clock.advance(timedelta(hours=13))  # 23:00 in Shanghai
+    assert _ask(browser(), ZHANG_PHONE).status_code == 200  # type: ignore[attr-defined]
+    assert len(receiver.posts) == 1
+
+
+def test_at_most_three_codes_a_member_an_hour_whatever_the_process(
+    app: FastAPI, members: dict[str, int], sessions: sessionmaker[Session], clock: MovableClock
+) -> None:
+    """Counted in the database: another server process's in-memory throttle knows nothing
+    of this one's asks."""
+    service = app.state.reminders
+    recipients = Recipients(service.channels, "zh")
+    settings = ResidentSettings()
+
+    def ask() -> list[int]:
+        with sessions.begin() as db:
+            return by_message.send_codes(
+                db, ZHANG_PHONE, now=clock(), settings=settings, recipients=recipients,
+                base_url=BASE,
+            )  # fmt: skip
+
+    sent = [ask() for _ in range(by_message.MESSAGES_PER_HOUR + 1)]
+    assert [len(ids) for ids in sent] == [1] * by_message.MESSAGES_PER_HOUR + [0]
+    clock.advance(timedelta(hours=1, seconds=1))
+    assert len(ask()) == 1
+    with sessions() as db:
+        deliveries = db.scalars(select(ReminderDelivery)).all()
+        assert {(d.channel, d.address) for d in deliveries} == {("sms", "+8613800138000")}
