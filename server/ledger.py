@@ -115,7 +115,9 @@ class _Ledger:
         if command is None:
             return Outcome.APPLIED, None, None
         policy = self.policy if isinstance(command, Scan) else DEFAULT_POLICY
-        snapshot = self.loader.snapshot(command, hut=hut, now=happened_at, policy=policy)
+        snapshot = self.loader.snapshot(
+            command, hut=hut, now=happened_at, policy=policy, heard_at=received_at
+        )
         effects = decide(snapshot, command)
         self.writer.apply(effects)
         _log(event, effects, hut=hut)

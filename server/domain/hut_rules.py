@@ -377,9 +377,10 @@ def _sign_in(step: _Step) -> Decision:
         return refuse(Refusal.NO_SESSION)
     if door.mode is SessionMode.STOCKTAKE:
         return refuse(Refusal.NO_SIGN_IN_HERE)
-    expires_at = snapshot.now + timedelta(minutes=offer.minutes)
+    issued_at = max(snapshot.now, offer.shown_from or snapshot.now)
+    expires_at = issued_at + timedelta(minutes=offer.minutes)
     step.changes.append(
-        SignInCodeIssued(member.id, offer.code, snapshot.hut.id, snapshot.now, expires_at)
+        SignInCodeIssued(member.id, offer.code, snapshot.hut.id, issued_at, expires_at)
     )
     text = gettext(SIGN_IN_TEXT).format(code=shown(offer.code), minutes=offer.minutes)
     return Decision(Action.SIGN_IN, Feedback(True, text))

@@ -251,10 +251,13 @@ class Shelf:
 @dataclass(frozen=True, slots=True)
 class SignInOffer:
     """A fresh sign-in code the loader drew for a scan of the phone sign-in card (the
-    rules stay pure: they draw nothing), valid ``minutes`` from the scan."""
+    rules stay pure: they draw nothing), valid ``minutes`` from when the display shows it:
+    ``shown_from``, when the server heard of the scan (a gateway's clock running behind
+    must not shorten it)."""
 
     code: str
     minutes: int
+    shown_from: datetime | None = None  # None: the scan's time
 
 
 @dataclass(frozen=True, slots=True)

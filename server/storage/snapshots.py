@@ -102,14 +102,21 @@ class Snapshots:
         self._huts: dict[str, HutState] = {}  # ingest never changes a hut
 
     def snapshot(
-        self, command: object, *, hut: Hut, now: datetime, policy: LoanPolicy = DEFAULT_POLICY
+        self,
+        command: object,
+        *,
+        hut: Hut,
+        now: datetime,
+        policy: LoanPolicy = DEFAULT_POLICY,
+        heard_at: datetime | None = None,
     ) -> Snapshot:
-        """What the rules need to decide ``command`` at ``hut`` at ``now``."""
+        """What the rules need to decide ``command`` at ``hut`` at ``now`` (``heard_at``:
+        when the server heard of it; a display's sign-in code lasts from then)."""
         state = self._huts.get(hut.id)
         if state is None:
             state = self._huts[hut.id] = HutState(hut.id, hut.timezone)
         if isinstance(command, Scan):
-            return self._scan(command, hut=state, now=now, policy=policy)
+            return self._scan(command, hut=state, now=now, policy=policy, heard_at=heard_at)
         if isinstance(command, CardTap):
             card = self.card(command.card_uid)
             door = None if command.door_key is None else self._door(hut.id, command.door_key)
@@ -156,13 +163,21 @@ class Snapshots:
         member = self._member(remote.member_id)
         return Snapshot(hut, now, door=door, remote_command=remote, opened_for=member)
 
-    def _scan(self, command: Scan, *, hut: HutState, now: datetime, policy: LoanPolicy) -> Snapshot:
+    def _scan(
+        self,
+        command: Scan,
+        *,
+        hut: HutState,
+        now: datetime,
+        policy: LoanPolicy,
+        heard_at: datetime | None = None,
+    ) -> Snapshot:
         card = None if command.card_uid is None else self.card(command.card_uid)
         door = None if command.door_key is None else self._door(hut.id, command.door_key)
         opened_for = self._opened_for(door) if command.card_uid is None else None
         member = opened_for if card is None else card.member
         if is_sign_in_card(command.text):
-            return self._sign_in(command, hut=hut, now=now, card=card, door=door)
+            return self._sign_in(hut=hut, now=now, heard_at=heard_at, card=card, door=door)
         # A lending door session a staff card joins now turns stocktake in the rules: it
         # has no stocktake and no counts yet, and the item is loaded below either way.
         tag = parse_scan_text(command.text)
@@ -208,10 +223,10 @@ class Snapshots:
 
     def _sign_in(
         self,
-        command: Scan,
         *,
         hut: HutState,
         now: datetime,
+        heard_at: datetime | None,
         card: CardState | None,
         door: DoorState | None,
     ) -> Snapshot:
@@ -220,7 +235,7 @@ class Snapshots:
         offer = None
         if card is not None and door is not None:
             code = resident_codes.fresh(self.db, now, self.sign_in.draw)
-            offer = SignInOffer(code, self.sign_in.minutes)
+            offer = SignInOffer(code, self.sign_in.minutes, shown_from=heard_at or now)
         return Snapshot(hut, now, card=card, door=door, sign_in=offer)
 
     # Cards and members.

@@ -129,3 +129,17 @@ def test_without_a_tap_the_sign_in_card_is_refused_and_issues_nothing(
     assert ack.feedback.text == "请先刷卡"
     with sessions() as db:
         assert db.scalars(select(ResidentCode)).all() == []
+
+
+def test_a_scan_stamped_early_by_the_gateway_gets_the_full_minutes(
+    sessions: sessionmaker[Session], zhang: int
+) -> None:
+    late = T0 + timedelta(minutes=3)  # the gateway's clock is three minutes behind
+    with sessions.begin() as db:
+        for event in (card(HUT, 1, session="s1"), door(HUT, 2, session="s1")):
+            apply_event(db, event, hut=_hut(db), received_at=late)
+        sign_in = scan(HUT, 3, SIGN_IN_CARD, session="s1")
+        apply_event(db, sign_in, hut=_hut(db), received_at=late, sign_in=KNOWN)
+    with sessions() as db:
+        (row,) = db.scalars(select(ResidentCode))
+        assert (row.created_at, row.expires_at) == (late, late + timedelta(minutes=10))

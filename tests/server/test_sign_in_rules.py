@@ -31,7 +31,8 @@ from tests.server.rule_builders import (
 )
 from toolhut.i18n import gettext
 
-OFFER = SignInOffer("48291735", 10)
+CODE = "48291735"
+OFFER = SignInOffer(CODE, 10)
 
 
 def test_the_sign_in_card_is_never_an_item_and_reads_in_any_case() -> None:
@@ -119,3 +120,13 @@ def test_no_code_in_a_staff_stocktake() -> None:
     assert not [c for c in effects.changes if isinstance(c, SignInCodeIssued | DoorOpened)]
     (recorded,) = [c for c in effects.changes if isinstance(c, ScanRecorded)]
     assert recorded.action is Action.REFUSE
+
+
+def test_the_code_lasts_from_when_the_server_heard_of_the_scan() -> None:
+    """A gateway whose clock runs behind stamps the scan early: the display still shows
+    the code for its full minutes."""
+    heard = NOW + timedelta(minutes=4)
+    effects = decide(snapshot(sign_in=SignInOffer(CODE, 10, shown_from=heard)), scan(SIGN_IN_CARD))
+    issued = effects.changes[0]
+    assert isinstance(issued, SignInCodeIssued)
+    assert (issued.at, issued.expires_at) == (heard, heard + timedelta(minutes=10))
