@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -170,10 +171,12 @@ def sign_in_by_message(
 
 
 def _phone(typed: str) -> str | None:
+    """The number as member records store it, or None; full-width digits (a Chinese
+    keyboard's) read as digits."""
     if len(typed) > MAX_PHONE_TYPED:
         return None
     try:
-        return phone_number(typed)
+        return phone_number(unicodedata.normalize("NFKC", typed))
     except ValueError:
         return None
 
