@@ -19,12 +19,12 @@ import httpx
 import pytest
 
 from server.domain.labels import SIGN_IN_CARD
+from tests.support.console import csrf_of
 from tests.support.hut_stack import ZHANG, HutStack, hut_stack
 
 pytestmark = pytest.mark.e2e
 
 DRILL = "T0001"  # 电钻, seeded by `toolhut server seed`
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 FEEDBACK = r'^recv feedback beep=(\w+) text="(.*)"'
 
 
@@ -55,10 +55,8 @@ def sign_in_on_a_phone(stack: HutStack, code: str) -> httpx.Client:
     phone = httpx.Client(base_url=stack.base, timeout=10)
     page = phone.get("/me/sign-in")
     assert page.status_code == 200, page.text
-    token = TOKEN.search(page.text)
-    assert token is not None, page.text
     signed = phone.post(
-        "/me/sign-in", data={"csrf_token": token.group(1), "code": code, "next": "/me"}
+        "/me/sign-in", data={"csrf_token": csrf_of(page.text), "code": code, "next": "/me"}
     )
     assert signed.status_code == 303 and signed.headers["location"] == "/me", signed.text
     assert "toolhut_resident" in phone.cookies
@@ -87,10 +85,8 @@ def test_a_resident_signs_in_by_the_hut_code_and_sees_their_loan(stack: HutStack
     assert "李师傅" not in mine.text
     # The code worked once: a second phone typing it is refused.
     other = httpx.Client(base_url=stack.base, timeout=10)
-    page = other.get("/me/sign-in")
-    token = TOKEN.search(page.text)
-    assert token is not None
-    again = other.post("/me/sign-in", data={"csrf_token": token.group(1), "code": code})
+    token = csrf_of(other.get("/me/sign-in").text)
+    again = other.post("/me/sign-in", data={"csrf_token": token, "code": code})
     assert again.status_code == 422 and "toolhut_resident" not in other.cookies
 
     # (Renewing the drill and joining a waiting list from this phone go here.)
