@@ -128,6 +128,9 @@ def create_app(
     app.state.resident_code_throttle = FailureThrottle(  # wrong sign-in codes, per address
         limit=settings.residents.code_attempts, window=timedelta(minutes=10)
     )
+    # Codes by message asked for, matched or not: per address, and per phone number typed.
+    app.state.resident_message_throttle = FailureThrottle(limit=10, window=timedelta(hours=1))
+    app.state.resident_number_throttle = FailureThrottle(limit=3, window=timedelta(hours=1))
     app.state.reminders = reminders or build_service(
         settings.reminders,
         sessions=app.state.sessions,

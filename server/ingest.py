@@ -37,6 +37,7 @@ from server.ledger import AnyEvent, apply_batch, release_overdue
 from server.metrics import DeadLetterReason, ServerMetrics, dead_letter_reason
 from server.settings import ServerSettings
 from server.storage import access_changes, queries
+from server.storage.resident_codes import SignInCodes
 from toolhut.contract import (
     AckBatch,
     Command,
@@ -122,6 +123,7 @@ class IngestWorker:
         self._inbox: Inbox[_Item] = Inbox()
         self._event_huts: dict[str, str] = {}  # events topic -> its hut
         self._gap_timeout = timedelta(seconds=settings.gap_timeout_s)
+        self._sign_in = SignInCodes(minutes=settings.residents.code_minutes)
         self._next_sweep = 0.0
         self._stop_listening: Callable[[], None] | None = None
         self._connected = threading.Event()
@@ -291,7 +293,11 @@ class IngestWorker:
         returns how many. The worker calls it every ``gap_sweep_s``."""
         with self._sessions() as db, db.begin():
             result = release_overdue(
-                db, now=self._clock(), policy=self._policy, gap_timeout=self._gap_timeout
+                db,
+                now=self._clock(),
+                policy=self._policy,
+                gap_timeout=self._gap_timeout,
+                sign_in=self._sign_in,
             )
         if self._client is not None:
             self._finish([], result.acks)  # the released events' outcomes, to their huts
@@ -367,6 +373,7 @@ class IngestWorker:
                 received_at=received_at,
                 policy=self._policy,
                 gap_timeout=self._gap_timeout,
+                sign_in=self._sign_in,
             )
         self._metrics.dead_lettered(rejected)
         self._metrics.committed(events, result.acks, committed_at=self._clock())

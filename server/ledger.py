@@ -58,6 +58,7 @@ from server.storage.effect_writer import EffectWriter
 from server.storage.event_log import Claim
 from server.storage.models import Hut
 from server.storage.policy_store import load_policy
+from server.storage.resident_codes import DISPLAY_CODES, SignInCodes
 from server.storage.snapshots import BatchKeys, Snapshots, keys_of
 from toolhut.contract import (
     AlarmEvent,
@@ -87,10 +88,12 @@ class _Ledger:
     """One transaction's ledger work: the loader, the rule book and the effect writer,
     and the stored policy (loaded once, when a scan first needs it)."""
 
-    def __init__(self, db: Session, *, policy: LoanPolicy) -> None:
+    def __init__(
+        self, db: Session, *, policy: LoanPolicy, sign_in: SignInCodes = DISPLAY_CODES
+    ) -> None:
         self.db = db
         self.writer = EffectWriter(db)
-        self.loader = Snapshots(db, self.writer)
+        self.loader = Snapshots(db, self.writer, sign_in)
         self._base = policy
         self._policy: LoanPolicy | None = None
 
@@ -112,7 +115,9 @@ class _Ledger:
         if command is None:
             return Outcome.APPLIED, None, None
         policy = self.policy if isinstance(command, Scan) else DEFAULT_POLICY
-        snapshot = self.loader.snapshot(command, hut=hut, now=happened_at, policy=policy)
+        snapshot = self.loader.snapshot(
+            command, hut=hut, now=happened_at, policy=policy, heard_at=received_at
+        )
         effects = decide(snapshot, command)
         self.writer.apply(effects)
         _log(event, effects, hut=hut)
@@ -212,6 +217,7 @@ def apply_event(
     hut: Hut,
     received_at: datetime,
     policy: LoanPolicy = DEFAULT_POLICY,
+    sign_in: SignInCodes = DISPLAY_CODES,
 ) -> EventAck:
     """Record ``event`` (from ``hut``) and apply it now; a known event id changes nothing."""
     record = queries.claim_event(
@@ -226,7 +232,7 @@ def apply_event(
     )
     if record is None:
         return EventAck(id=event.id, seq=event.seq, outcome=Outcome.DUPLICATE)
-    ledger = _Ledger(db, policy=policy)
+    ledger = _Ledger(db, policy=policy, sign_in=sign_in)
     outcome, reason, feedback = ledger.apply(event, hut=hut, received_at=received_at)
     ledger.writer.finish()
     queries.set_event_outcome(
@@ -243,6 +249,7 @@ def apply_batch(
     received_at: datetime,
     policy: LoanPolicy = DEFAULT_POLICY,
     gap_timeout: timedelta = DEFAULT_GAP_TIMEOUT,
+    sign_in: SignInCodes = DISPLAY_CODES,
 ) -> BatchResult:
     """Apply ``events`` (all of known huts, in ``huts``) in per-hut seq order, in the
     caller's transaction. Every event of ``events`` gets one ack: applied, rejected,
@@ -269,7 +276,7 @@ def apply_batch(
     for event in unique.values():
         if event.id in claimed:
             fresh[event.hut].append(Pending(event, claimed[event.id], received_at, new=True))
-    ledger = _Ledger(db, policy=policy)
+    ledger = _Ledger(db, policy=policy, sign_in=sign_in)
     batch = [p.event for pending in fresh.values() for p in pending]
     # A resident waiting at the hut is usually a batch of one: there the preload's dozen
     # queries cost more than the few lookups the loader makes on a miss.
@@ -306,6 +313,7 @@ def release_overdue(
     now: datetime,
     policy: LoanPolicy = DEFAULT_POLICY,
     gap_timeout: timedelta = DEFAULT_GAP_TIMEOUT,
+    sign_in: SignInCodes = DISPLAY_CODES,
 ) -> BatchResult:
     """Apply events held longer than ``gap_timeout`` for huts that sent nothing since."""
     result = BatchResult()
@@ -313,7 +321,7 @@ def release_overdue(
     if not hut_ids:
         return result
     sequences = event_log.lock_sequences(db, hut_ids)
-    ledger = _Ledger(db, policy=policy)
+    ledger = _Ledger(db, policy=policy, sign_in=sign_in)
     outcomes: list[tuple[int, str, str | None]] = []
     for hut_id in hut_ids:
         hut = queries.get_hut(db, hut_id)

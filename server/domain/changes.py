@@ -280,6 +280,21 @@ class CommandAnswered:
 
 
 @dataclass(frozen=True, slots=True)
+class SignInCodeIssued:
+    """A one-time sign-in code shown to the member on the hut's display (only its hash is
+    stored), valid until ``expires_at``."""
+
+    member_id: int
+    code: str
+    hut_id: str
+    at: datetime
+    expires_at: datetime
+
+    def __repr__(self) -> str:  # the code is a credential: never in a log line
+        return f"SignInCodeIssued(member_id={self.member_id}, hut_id={self.hut_id!r})"
+
+
+@dataclass(frozen=True, slots=True)
 class ConsumableTaken:
     batch_id: int
 
@@ -346,6 +361,7 @@ Change = (
     | EnrolmentClosed
     | CommandAnswered
     | ConsumableTaken
+    | SignInCodeIssued
     | MemberStatusChanged
     | MemberHutsChanged
     | CardAdded
@@ -412,6 +428,7 @@ __all__ = [
     "ReservationAdded",
     "ReservationClosed",
     "ScanRecorded",
+    "SignInCodeIssued",
     "StocktakeClosed",
     "StocktakeLineChange",
     "StocktakeOpened",

@@ -1,8 +1,9 @@
 """What card taps, door changes and scans do to the ledger, as pure rules: a Snapshot and
 a hut command in, Effects out (see rule_book.decide).
 
-A scan means, in this order: a count, if the door session is a staff stocktake; a
-condition card (``COND:REPAIR`` ...) or a rating card (``RATE:GOOD`` ...) about the
+A scan means, in this order: the phone sign-in card (a one-time code on the display for
+the member whose card opened the door); a count, if the door session is a staff stocktake;
+a condition card (``COND:REPAIR`` ...) or a rating card (``RATE:GOOD`` ...) about the
 session's last return; an item label (borrow, return, found); a consumable's shelf label
 (take one).
 """
@@ -30,13 +31,19 @@ from server.domain.changes import (
     LoanOpened,
     NewLoan,
     ScanRecorded,
+    SignInCodeIssued,
     StocktakeClosed,
     StocktakeLineChange,
     StocktakeOpened,
 )
 from server.domain.commands import CardTap, CommandReport, DoorChange, EnrolRead, Scan
 from server.domain.holds import Line, fulfil, hold_next, release_if_expired, unhold
-from server.domain.labels import parse_condition_text, parse_rating_text, parse_scan_text
+from server.domain.labels import (
+    is_sign_in_card,
+    parse_condition_text,
+    parse_rating_text,
+    parse_scan_text,
+)
 from server.domain.ledger_state import (
     AnomalyKind,
     DoorState,
@@ -49,6 +56,7 @@ from server.domain.ledger_state import (
 )
 from server.domain.lending import (
     CONDITION_TEXT,
+    SIGN_IN_TEXT,
     Action,
     Decision,
     Feedback,
@@ -69,6 +77,7 @@ from server.domain.sessions import (
     session_mode,
     stocktake_report,
 )
+from server.domain.sign_in import shown
 from toolhut.i18n import N_, bilingual, gettext
 
 ScanLoan = LoanRef | NewLoan | None
@@ -302,10 +311,12 @@ def scan(snapshot: Snapshot, command: Scan) -> Effects:
         card_uid = None if member is None else command.card_uid
         step.open_door(command.door_key, card_uid=card_uid, member=member)
     decision, tag, loan = _scan_decision(step, command)
-    if command.card_uid is None and decision.action is Action.REFUSE:
+    sign_in = is_sign_in_card(command.text)
+    if command.card_uid is None and decision.action is Action.REFUSE and not sign_in:
         _scan_by_nobody(step, command)
     if step.door is not None:
-        step.door = replace(step.door, scans=step.door.scans + 1)
+        if not sign_in:  # a sign-in is no scan of an item: "nothing scanned" still holds
+            step.door = replace(step.door, scans=step.door.scans + 1)
         step._flush_door()
         step.changes.append(
             ScanRecorded(
@@ -349,6 +360,8 @@ def _scan_by_nobody(step: _Step, command: Scan) -> None:
 
 def _scan_decision(step: _Step, command: Scan) -> tuple[Decision, str | None, ScanLoan]:
     snapshot = step.snapshot
+    if is_sign_in_card(command.text):
+        return _sign_in(step), None, None
     if step.door is not None and step.door.mode is SessionMode.STOCKTAKE:
         return _count(step, command)
     condition = parse_condition_text(command.text)
@@ -361,6 +374,26 @@ def _scan_decision(step: _Step, command: Scan) -> tuple[Decision, str | None, Sc
     if tag is not None and snapshot.item is None and snapshot.consumable is not None:
         return _take(step, command), tag, None
     return _lend(step, command, tag)
+
+
+def _sign_in(step: _Step) -> Decision:
+    """The phone sign-in card: the code the loader drew, for the member whose card opened
+    this door session (not staff's stocktake; not a session without a card: a remote
+    unlock's member tapped nothing, so whoever stands there proved nothing)."""
+    snapshot, door = step.snapshot, step.door
+    member = snapshot.card_member
+    offer = snapshot.sign_in
+    if door is None or member is None or offer is None:
+        return refuse(Refusal.NO_SESSION)
+    if door.mode is SessionMode.STOCKTAKE:
+        return refuse(Refusal.NO_SIGN_IN_HERE)
+    issued_at = max(snapshot.now, offer.shown_from or snapshot.now)
+    expires_at = issued_at + timedelta(minutes=offer.minutes)
+    step.changes.append(
+        SignInCodeIssued(member.id, offer.code, snapshot.hut.id, issued_at, expires_at)
+    )
+    text = gettext(SIGN_IN_TEXT).format(code=shown(offer.code), minutes=offer.minutes)
+    return Decision(Action.SIGN_IN, Feedback(True, text))
 
 
 def _count(step: _Step, command: Scan) -> tuple[Decision, str | None, ScanLoan]:

@@ -1,6 +1,7 @@
 """What a scanned QR label says: a bare tag, the item page URL printed on it, one of the
 condition cards that hang in the hut (scanned after an item to say how it came back), or
-one of the rating cards beside them (scanned after a return to say how it went)."""
+one of the rating cards beside them (scanned after a return to say how it went), or the
+phone sign-in card (scanned after a card tap: the display shows a sign-in code)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,12 @@ def parse_rating_text(text: str) -> int | None:
 def about_last_return(text: str) -> bool:
     """A condition card or a rating card: about the door session's last return."""
     return parse_condition_text(text) is not None or parse_rating_text(text) is not None
+
+
+# The QR text of the hut's "phone sign-in" card: scanned in a door session a member's card
+# opened, the display shows that member a one-time code for the resident pages.
+SIGN_IN_CARD = "SIGNIN:PHONE"
+
+
+def is_sign_in_card(text: str) -> bool:
+    return text.strip().upper() == SIGN_IN_CARD

@@ -251,6 +251,18 @@ class Shelf:
 
 
 @dataclass(frozen=True, slots=True)
+class SignInOffer:
+    """A fresh sign-in code the loader drew for a scan of the phone sign-in card (the
+    rules stay pure: they draw nothing), valid ``minutes`` from when the display shows it:
+    ``shown_from``, when the server heard of the scan (a gateway's clock running behind
+    must not shorten it)."""
+
+    code: str
+    minutes: int
+    shown_from: datetime | None = None  # None: the scan's time
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """What one command's rules need to know, as it stands before the command.
 
@@ -266,6 +278,7 @@ class Snapshot:
     does not work): set for a scan in such a session without a card, and for the report of
     an unlock for a member. ``member``: whom a resident's own command (on their phone) is
     for; ``places``: for a reservation, how many waiting lists its member is in already.
+    ``sign_in``: a scan of the phone sign-in card's fresh code.
     """
 
     hut: HutState
@@ -287,6 +300,7 @@ class Snapshot:
     opened_for: MemberState | None = None
     member: MemberState | None = None
     places: int = 0
+    sign_in: SignInOffer | None = None
 
     @property
     def card_member(self) -> MemberState | None:
@@ -349,5 +363,6 @@ __all__ = [
     "ReservationStatus",
     "ReturnedLoan",
     "Shelf",
+    "SignInOffer",
     "Snapshot",
 ]

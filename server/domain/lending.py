@@ -35,6 +35,7 @@ class Action(StrEnum):
     COUNT = "count"  # a scan in a stocktake session
     CONDITION = "condition"  # a condition card, about the last return
     RATE = "rate"  # a rating card, about the last return
+    SIGN_IN = "sign_in"  # the phone sign-in card: a code on the display
     REFUSE = "refuse"
 
 
@@ -63,6 +64,7 @@ class Refusal(StrEnum):
     NOT_THE_BORROWER = "not_the_borrower"  # a rating card by someone who returned another's
     TOO_MANY_PLACES = "too_many_places"  # in as many waiting lists as the policy allows
     NOT_QUEUED = "not_queued"  # leaving a waiting list one is not in
+    NO_SIGN_IN_HERE = "no_sign_in_here"  # the sign-in card in a staff stocktake
 
 
 # What the hut's display says (in the hut's language, Chinese: ``gettext``'s default),
@@ -92,6 +94,7 @@ _REFUSAL_TEXT: dict[Refusal, str] = {
     Refusal.NOT_THE_BORROWER: N_("Only the borrower can rate this return"),
     Refusal.TOO_MANY_PLACES: N_("In too many waiting lists already"),
     Refusal.NOT_QUEUED: N_("Not in the queue for {name}"),
+    Refusal.NO_SIGN_IN_HERE: N_("No phone sign-in during a stocktake"),
 }
 
 CONDITION_TEXT: dict[ItemCondition, str] = {
@@ -106,6 +109,8 @@ FOUND_TEXT = N_("Received {name}")
 BORROWED_TEXT = N_("Lent {name}, due {due}")
 RENEWED_TEXT = N_("Renewed {name}, due {due}")
 TAKEN_TEXT = N_("Took {name}, {left} left")
+# The phone sign-in card's answer ({code}: as codes are shown, "4829 1735").
+SIGN_IN_TEXT = N_("Phone sign-in code {code} ({minutes} min)")
 
 
 @dataclass(frozen=True, slots=True)

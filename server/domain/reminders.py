@@ -40,6 +40,9 @@ class StageAction(StrEnum):
 
 
 MANUAL_STAGE = "manual"  # staff "remind now": stored as "manual@<UTC time>" so it can repeat
+# A resident's sign-in code and link, asked for on their phone: sent at once, quiet hours
+# or not, on the member's own channel only; its payload is emptied once it went out.
+SIGN_IN_STAGE = "sign_in"
 
 
 @dataclass(frozen=True, slots=True)

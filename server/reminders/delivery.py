@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.domain.reminders import MANUAL_STAGE, Audience
+from server.domain.reminders import MANUAL_STAGE, SIGN_IN_STAGE, Audience
 from server.reminders import payloads
 from server.reminders.channels import Channel, DeliveryError, Outgoing, StoredChannel, stored
 from server.reminders.config import ReminderSettings
@@ -43,7 +43,14 @@ class _Sent:
     outcomes: list[rq.Outcome] = field(default_factory=list)
     stored_sends: list[tuple[StoredChannel, Outgoing]] = field(default_factory=list)
     notices: list[int] = field(default_factory=list)  # ledger notices now delivered
+    spent: list[int] = field(default_factory=list)  # sign-in messages done: secrets erased
     done: bool = True  # False: stopped early, out of time
+
+    def add(self, job: _Job, outcome: rq.Outcome) -> None:
+        self.outcomes.append(outcome)
+        final = outcome.status in (DeliveryStatus.SENT, DeliveryStatus.DEAD)
+        if final and job.stage == SIGN_IN_STAGE:
+            self.spent.append(job.message_id)
 
 
 class Deliverer:
@@ -127,7 +134,7 @@ class Deliverer:
         sent = _Sent()
         for job in jobs:
             if job.outcome is not None:
-                sent.outcomes.append(job.outcome)
+                sent.add(job, job.outcome)
                 _count(job, job.outcome, report)
                 continue
             if time.monotonic() > deadline:
@@ -135,7 +142,7 @@ class Deliverer:
                 sent.done = False
                 continue
             outcome = self._send(job, now=now, stored_sends=sent.stored_sends)
-            sent.outcomes.append(outcome)
+            sent.add(job, outcome)
             _count(job, outcome, report)
             if outcome.status == DeliveryStatus.SENT:
                 sent.notices.extend(job.notice_ids)
@@ -148,6 +155,8 @@ class Deliverer:
                     channel.send_in(db, message)
                 rq.record_outcomes(db, sent.outcomes, worker=self.worker_id, now=now)
                 rq.mark_notices_sent(db, sent.notices, now=now)
+                for message_id in sent.spent:  # its code and link are nobody's business now
+                    rq.set_payload(db, message_id, [])
         except DBAPIError as exc:
             # The leases run out and the chunk is tried again: at least once, not lost (and
             # the display lines, rolled back with the outcomes, still exactly once).
@@ -174,6 +183,7 @@ class Deliverer:
         elif (
             message.audience == Audience.MEMBER
             and not message.stage.startswith(MANUAL_STAGE + "@")
+            and message.stage != SIGN_IN_STAGE  # the resident is waiting for it
             and not job.notice_ids  # the hold's clock runs at night too: tell them now
             and self.quiet.contains(now, tz=tz)
         ):
@@ -233,7 +243,8 @@ def _count(job: _Job, outcome: rq.Outcome, report: SweepReport) -> None:
             job.delivery_id,
             job.stage,
             job.channel_name,
-            job.member_id,
+            # Who asked to sign in is nobody's business (the page never tells either).
+            "(not logged)" if job.stage == SIGN_IN_STAGE else job.member_id,
         )
     elif outcome.status == DeliveryStatus.CANCELLED:
         report.cancelled += 1
@@ -255,6 +266,7 @@ class _Job:
         notice_ids: list[int],
     ) -> None:
         self.delivery_id = delivery.id
+        self.message_id = delivery.message_id
         self.attempts = delivery.attempts  # counted by the lease
         self.next_attempt_at = delivery.next_attempt_at
         self.last_error = delivery.last_error

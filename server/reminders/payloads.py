@@ -21,7 +21,8 @@ class PayloadError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class AlertEntry:
-    """A stock alert's line for staff: what to restock or check, and the ledger's detail."""
+    """A line with its own words: a stock alert's for staff (what to restock or check, and
+    the ledger's detail), or a sign-in message's (the code, and the link as its detail)."""
 
     name_zh: str
     name_en: str = ""

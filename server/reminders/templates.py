@@ -120,6 +120,18 @@ _ENGLISH: Mapping[str, Template] = {
         N_("Reserved item ready"),
         when=N_("%d %b %H:%M"),  # how a date is written differs too
     ),
+    # A resident's sign-in code ({item}, as shown) and link ({detail}), which lasts until
+    # {due}; asked for on the sign-in page, sent to the member's own channel.
+    "sign_in": Template(
+        N_("Tool hut: your sign-in code"),
+        N_("Hello {name}, here is your code to sign in to the tool hut on your phone:"),
+        N_("Code: {item} - or open this link, until {due}: {detail}"),
+        N_(
+            "Type the code within a few minutes. If you did not ask for it, ignore this "
+            "message: nobody can sign in without it."
+        ),
+        "",
+    ),
     # Any other notification kind: the ledger's own text, as it wrote it.
     "notice": Template(N_("Tool hut notice"), N_("Hello {name}:"), "{detail}", "", "{item}"),
 }

@@ -5,28 +5,22 @@ phones typing the same code cannot both be signed in by it."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.domain.model import MemberStatus
+from server.domain.sign_in import CODE_DIGITS, Via, shown
 from server.residents.config import ResidentSettings
 from server.storage.models import Member
+from server.storage.resident_codes import code_hash, fresh, hashed, live, new_code, store
 from server.storage.resident_models import ResidentCode
 
-CODE_DIGITS = 8
 LINK_PREFIX = "thl_"
-
-
-class Via(StrEnum):
-    HUT = "hut"  # on the hut's display, after the member's card tap
-    CHANNEL = "channel"  # in a message through the member's own reminder channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,16 +30,6 @@ class IssuedCode:
     link: str | None = None  # the link's secret, for a code sent in a message
 
 
-def new_code() -> str:
-    return "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
-
-
-def shown(code: str) -> str:
-    """``48291735`` as the display and messages show it: ``4829 1735``."""
-    half = len(code) // 2
-    return f"{code[:half]} {code[half:]}"
-
-
 def normalized(text: str) -> str | None:
     """The code in what a resident typed: full-width digits (a Chinese keyboard's) and
     spaces or dashes allowed; None if it is not a code's shape."""
@@ -53,10 +37,6 @@ def normalized(text: str) -> str | None:
     if len(digits) != CODE_DIGITS or not digits.isascii() or not digits.isdigit():
         return None
     return digits
-
-
-def _hash(kind: bytes, value: str) -> str:
-    return hashlib.sha256(kind + b"\0" + value.encode()).hexdigest()
 
 
 def issue(
@@ -71,38 +51,26 @@ def issue(
 ) -> IssuedCode:
     """A new code for the member (``code`` given: that one, drawn by the caller); a code
     sent in a message also gets a link, which lasts longer. Not committed."""
-    code = code or new_code()
-    while _live(db, _hash(b"code", code), now) is not None:  # one live code, one member
-        code = new_code()
+    given = code
+    code = fresh(db, now, new_code if given is None else (lambda: given))
     link = LINK_PREFIX + secrets.token_urlsafe(24) if via is Via.CHANNEL else None
     lasts = (
         timedelta(hours=settings.link_hours)
         if link is not None
         else timedelta(minutes=settings.code_minutes)
     )
-    db.add(
-        ResidentCode(
-            code_hash=_hash(b"code", code),
-            link_hash=None if link is None else _hash(b"link", link),
-            member_id=member_id,
-            via=via.value,
-            hut_id=hut_id,
-            created_at=now,
-            expires_at=now + lasts,
-        )
+    store(
+        db,
+        code=code,
+        member_id=member_id,
+        via=via.value,
+        now=now,
+        expires_at=now + lasts,
+        hut_id=hut_id,
+        link=link,
     )
     db.flush()
     return IssuedCode(code=code, expires_at=now + lasts, link=link)
-
-
-def _live(db: Session, code_hash: str, now: datetime) -> ResidentCode | None:
-    return db.scalar(
-        select(ResidentCode).where(
-            ResidentCode.code_hash == code_hash,
-            ResidentCode.used_at.is_(None),
-            ResidentCode.expires_at > now,
-        )
-    )
 
 
 def redeem_code(db: Session, text: str, *, now: datetime, settings: ResidentSettings) -> int | None:
@@ -112,7 +80,7 @@ def redeem_code(db: Session, text: str, *, now: datetime, settings: ResidentSett
     code = normalized(text)
     if code is None:
         return None
-    row = _live(db, _hash(b"code", code), now)
+    row = live(db, code_hash(code), now)
     if row is None:
         return None
     if row.via == Via.CHANNEL and now >= row.created_at + timedelta(minutes=settings.code_minutes):
@@ -126,7 +94,7 @@ def redeem_link(db: Session, secret: str, *, now: datetime) -> int | None:
         return None
     row = db.scalar(
         select(ResidentCode).where(
-            ResidentCode.link_hash == _hash(b"link", secret),
+            ResidentCode.link_hash == hashed(b"link", secret),
             ResidentCode.used_at.is_(None),
             ResidentCode.expires_at > now,
         )
@@ -147,3 +115,17 @@ def _use(db: Session, row: ResidentCode, now: datetime) -> int | None:
     if member is None or member.erased_at is not None or member.status == MemberStatus.LEFT:
         return None
     return row.member_id
+
+
+__all__ = [
+    "CODE_DIGITS",
+    "LINK_PREFIX",
+    "IssuedCode",
+    "Via",
+    "issue",
+    "new_code",
+    "normalized",
+    "redeem_code",
+    "redeem_link",
+    "shown",
+]

@@ -73,12 +73,22 @@ from server.domain.changes import (
     ReservationAdded,
     ReservationClosed,
     ScanRecorded,
+    SignInCodeIssued,
     StocktakeClosed,
     StocktakeOpened,
 )
 from server.domain.ledger_state import DoorKey, DoorState, EnrolmentStatus, ReservationStatus
 from server.domain.model import MemberStatus
-from server.storage import access_changes, alarms, audit, enrolments, loan_ratings, remote_commands
+from server.domain.sign_in import Via
+from server.storage import (
+    access_changes,
+    alarms,
+    audit,
+    enrolments,
+    loan_ratings,
+    remote_commands,
+    resident_codes,
+)
 from server.storage.ingest_models import EnrolmentCandidate
 from server.storage.models import (
     Anomaly,
@@ -495,6 +505,17 @@ class EffectWriter:
             )
         )
 
+    def _sign_in_code(self, change: SignInCodeIssued) -> None:
+        resident_codes.store(
+            self.db,
+            code=change.code,
+            member_id=change.member_id,
+            via=Via.HUT.value,
+            now=change.at,
+            expires_at=change.expires_at,
+            hut_id=change.hut_id,
+        )
+
     # Enrolment reads, consumables, members and cards.
 
     def _enrolment(self, change: EnrolmentRead) -> None:
@@ -672,6 +693,7 @@ _WRITERS: dict[type, Callable[[EffectWriter, Any], None]] = {
     EnrolmentClosed: EffectWriter._enrolment_closed,
     CommandAnswered: EffectWriter._command_answered,
     ConsumableTaken: EffectWriter._consumable_taken,
+    SignInCodeIssued: EffectWriter._sign_in_code,
     MemberStatusChanged: EffectWriter._member_status,
     MemberHutsChanged: EffectWriter._member_huts,
     CardAdded: EffectWriter._card_added,

@@ -32,7 +32,11 @@ from server.domain.commands import (
     EnrolRead,
     Scan,
 )
-from server.domain.labels import about_last_return, parse_scan_text
+from server.domain.labels import (
+    about_last_return,
+    is_sign_in_card,
+    parse_scan_text,
+)
 from server.domain.ledger_state import (
     ACTIVE_RESERVATION,
     BatchState,
@@ -47,9 +51,10 @@ from server.domain.ledger_state import (
     ReservationStatus,
     ReturnedLoan,
     Shelf,
+    SignInOffer,
     Snapshot,
 )
-from server.storage import consumables, enrolments, remote_commands
+from server.storage import consumables, enrolments, remote_commands, resident_codes
 from server.storage import loader_statements as q
 from server.storage.door_sessions import ON_SHELF, stocktake_of
 from server.storage.effect_writer import EffectWriter
@@ -88,21 +93,34 @@ def keys_of(
 class Snapshots:
     """Snapshots for the commands of one transaction; see the module docstring."""
 
-    def __init__(self, db: Session, writer: EffectWriter) -> None:
+    def __init__(
+        self,
+        db: Session,
+        writer: EffectWriter,
+        sign_in: resident_codes.SignInCodes = resident_codes.DISPLAY_CODES,
+    ) -> None:
         self.db = db
         self.writer = writer
+        self.sign_in = sign_in
         self.working: WorkingSet = writer.working
         self._huts: dict[str, HutState] = {}  # ingest never changes a hut
 
     def snapshot(
-        self, command: object, *, hut: Hut, now: datetime, policy: LoanPolicy = DEFAULT_POLICY
+        self,
+        command: object,
+        *,
+        hut: Hut,
+        now: datetime,
+        policy: LoanPolicy = DEFAULT_POLICY,
+        heard_at: datetime | None = None,
     ) -> Snapshot:
-        """What the rules need to decide ``command`` at ``hut`` at ``now``."""
+        """What the rules need to decide ``command`` at ``hut`` at ``now`` (``heard_at``:
+        when the server heard of it; a display's sign-in code lasts from then)."""
         state = self._huts.get(hut.id)
         if state is None:
             state = self._huts[hut.id] = HutState(hut.id, hut.timezone)
         if isinstance(command, Scan):
-            return self._scan(command, hut=state, now=now, policy=policy)
+            return self._scan(command, hut=state, now=now, policy=policy, heard_at=heard_at)
         if isinstance(command, CardTap):
             card = self.card(command.card_uid)
             door = None if command.door_key is None else self._door(hut.id, command.door_key)
@@ -149,11 +167,21 @@ class Snapshots:
         member = self._member(remote.member_id)
         return Snapshot(hut, now, door=door, remote_command=remote, opened_for=member)
 
-    def _scan(self, command: Scan, *, hut: HutState, now: datetime, policy: LoanPolicy) -> Snapshot:
+    def _scan(
+        self,
+        command: Scan,
+        *,
+        hut: HutState,
+        now: datetime,
+        policy: LoanPolicy,
+        heard_at: datetime | None = None,
+    ) -> Snapshot:
         card = None if command.card_uid is None else self.card(command.card_uid)
         door = None if command.door_key is None else self._door(hut.id, command.door_key)
         opened_for = self._opened_for(door) if command.card_uid is None else None
         member = opened_for if card is None else card.member
+        if is_sign_in_card(command.text):
+            return self._sign_in(hut=hut, now=now, heard_at=heard_at, card=card, door=door)
         # A lending door session a staff card joins now turns stocktake in the rules: it
         # has no stocktake and no counts yet, and the item is loaded below either way.
         tag = parse_scan_text(command.text)
@@ -196,6 +224,23 @@ class Snapshots:
             in_category=in_category,
             opened_for=opened_for,
         )
+
+    def _sign_in(
+        self,
+        *,
+        hut: HutState,
+        now: datetime,
+        heard_at: datetime | None,
+        card: CardState | None,
+        door: DoorState | None,
+    ) -> Snapshot:
+        """The phone sign-in card: a fresh code drawn here (the rules draw nothing), only
+        where the rules can give it (a door session a member's card opened)."""
+        offer = None
+        if card is not None and door is not None:
+            code = resident_codes.fresh(self.db, now, self.sign_in.draw)
+            offer = SignInOffer(code, self.sign_in.minutes, shown_from=heard_at or now)
+        return Snapshot(hut, now, card=card, door=door, sign_in=offer)
 
     # Cards and members.
 

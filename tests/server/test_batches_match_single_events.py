@@ -1,7 +1,7 @@
 """The loader's preload (apply_batch: a batch's cards, items, loans, reservations and door
 sessions read at once) gives the ledger of one event at a time (apply_event, a batch of
-one: every lookup a query on a miss), on the real database: waiting lists, holds and
-display lines included."""
+one: every lookup a query on a miss), on the real database: waiting lists, holds, display
+lines and the phone sign-in card's codes included."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server import staff_actions
+from server.domain.labels import SIGN_IN_CARD
 from server.ledger import AnyEvent, apply_event
 from server.storage import reminder_queries
 from server.storage.models import Card, Hut, Item, Member, NotificationRequest, Reservation
 from server.storage.reminder_models import DisplayMessage
+from server.storage.resident_models import ResidentCode
 
 from .conftest import T0
 from .streams import CARDS, HUTS, RECEIVED_AT, TAGS, batches, ingest, reset, snapshot, visits
@@ -66,7 +68,11 @@ def _full_snapshot(sessions: sessionmaker[Session]) -> dict[str, Any]:
         state["display"] = [
             (_name(db, m.member_id), m.text, m.shown_at) for m in db.scalars(select(DisplayMessage))
         ]
-    for name in ("reservations", "notices", "display"):
+        state["codes"] = [  # the codes are drawn at random: who, where and when, not which
+            (_name(db, c.member_id), c.via, c.hut_id, c.created_at, c.expires_at)
+            for c in db.scalars(select(ResidentCode))
+        ]
+    for name in ("reservations", "notices", "display", "codes"):
         state[name].sort(key=repr)
     return state
 
@@ -90,7 +96,9 @@ def _tag(db: Session, item_id: int | None) -> str | None:
 def visit_plans(hut: str) -> st.SearchStrategy[list[tuple[str, list[str]]]]:
     card = st.sampled_from(CARDS[hut])
     return st.lists(
-        st.tuples(card, st.lists(st.sampled_from(TAGS[hut]), max_size=4)), min_size=1, max_size=4
+        st.tuples(card, st.lists(st.sampled_from((*TAGS[hut], SIGN_IN_CARD)), max_size=4)),
+        min_size=1,
+        max_size=4,
     )
 
 
