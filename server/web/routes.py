@@ -13,6 +13,7 @@ from server.web import (
     members_pages,
     public_pages,
     resident_pages,
+    resident_wish_pages,
     session_pages,
     supplies_pages,
     transfer_pages,
@@ -33,5 +34,6 @@ ROUTERS = (
     users_pages.router,
     audit_pages.router,
     resident_pages.router,
+    resident_wish_pages.router,
     public_pages.router,
 )
