@@ -1,0 +1,128 @@
+"""A micro-wish through its four steps against a real server process, over HTTP as a
+phone and the console post their forms: a resident proposes it on /me/wishes, a second
+resident supports it, staff record the meeting's deliberation and handle it as donated by
+a partner organisation (the donated item named by its tag), the proposer rates it and it
+is evaluated; the partner's page and its API record list the wish and the item."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from server.domain.roles import Role
+from server.residents import codes
+from server.residents.codes import Via
+from server.residents.config import ResidentSettings
+from server.storage import make_engine, make_sessionmaker
+from server.storage.models import Member
+from tests.support.console import Console
+from tests.support.hut_stack import HUT, HutStack, hut_stack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def stack(tmp_path: Path, topic_prefix: str) -> Iterator[HutStack]:
+    with hut_stack(tmp_path, topic_prefix, hut=False) as found:
+        yield found
+
+
+@pytest.fixture
+def clients(stack: HutStack) -> Iterator[list[httpx.Client]]:
+    opened: list[httpx.Client] = []
+    yield opened
+    for client in opened:
+        client.close()
+
+
+def _browser(stack: HutStack, clients: list[httpx.Client]) -> Console:
+    client = httpx.Client(base_url=stack.base, timeout=30)
+    clients.append(client)
+    return Console(client)
+
+
+def _resident(stack: HutStack, clients: list[httpx.Client], name: str) -> Console:
+    """A phone signed in as the seeded member ``name``, with a code the hut would show."""
+    engine = make_engine(stack.db_url)
+    try:
+        with make_sessionmaker(engine).begin() as db:
+            member_id = db.scalar(select(Member.id).where(Member.name == name))
+            assert member_id is not None
+            issued = codes.issue(
+                db, member_id=member_id, via=Via.HUT, now=datetime.now(UTC),
+                settings=ResidentSettings(),
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+    phone = _browser(stack, clients)
+    signed = phone.post("/me/sign-in", {"code": issued.code}, page="/me/sign-in")
+    assert signed.status_code == 303 and signed.headers["location"] == "/me", signed.text
+    return phone
+
+
+def _card(page: str, wish_id: int) -> str:
+    found = re.search(rf'<li class="item wish" id="wish-{wish_id}">(.*?)</li>', page, re.S)
+    assert found is not None, page
+    return found.group(1)
+
+
+def test_a_wish_goes_through_the_four_steps_with_a_partner_donation(
+    stack: HutStack, clients: list[httpx.Client]
+) -> None:
+    zhang = _resident(stack, clients, "张阿姨")
+    assert "微心愿" in zhang.get("/me").text
+    zhang.get("/me/wishes")
+    made = zhang.post("/me/wishes", {"title": "希望有一台电钻", "detail": "挂窗帘打孔", "hut": HUT})
+    assert made.status_code == 303, made.text
+    found = re.fullmatch(r"/me/wishes\?done=proposed#wish-(\d+)", made.headers["location"])
+    assert found is not None
+    wish_id = int(found.group(1))
+
+    li = _resident(stack, clients, "李师傅")
+    card = _card(li.get("/me/wishes").text, wish_id)
+    assert "一位邻居提议" in card and "张阿姨" not in card
+    assert li.post(f"/me/wishes/{wish_id}/support", {}).status_code == 303
+    assert "支持人数：1" in _card(li.get("/me/wishes").text, wish_id)
+
+    staff = _browser(stack, clients)
+    assert staff.sign_in(stack.account(Role.STAFF)).status_code == 303
+    wish_url = f"/console/wishes/{wish_id}"
+    console_page = staff.get(wish_url).text
+    assert "张阿姨" in console_page and "李师傅" in console_page  # staff see who
+    deliberated = staff.post(
+        f"{wish_url}/deliberation", {"meeting_on": "2026-11-30", "decision": "请物业捐赠一台"}
+    )
+    assert deliberated.status_code == 303, deliberated.text
+    staff.get("/console/partners")
+    added = staff.post("/console/partners", {"name": "幸福里物业", "services": "维修、捐赠"})
+    assert added.status_code == 303, added.text
+    partner_url = added.headers["location"].split("?")[0]
+    partner_id = int(partner_url.rsplit("/", 1)[1])
+    staff.get(wish_url)
+    handled = staff.post(
+        f"{wish_url}/handling",
+        {"outcome": "donated", "partner_id": str(partner_id), "item": "T0001"},
+    )
+    assert handled.status_code == 303, handled.text
+
+    card = _card(zhang.get("/me/wishes").text, wish_id)
+    assert "已办" in card and "由幸福里物业捐赠" in card and "2026-11-30" in card
+    rated = zhang.post(f"/me/wishes/{wish_id}/rating", {"score": "5", "comment": "很好用"})
+    assert rated.status_code == 303, rated.text
+    after = zhang.get("/me/wishes").text
+    assert "已评" in _card(after, wish_id) and "最近评价" in after
+
+    record = stack.staff(f"/api/v1/wishes/{wish_id}")
+    assert record["status"] == "evaluated" and record["channel"] == "phone"
+    assert [r["score"] for r in record["ratings"]] == [5]
+    partner = staff.get(partner_url).text
+    assert "希望有一台电钻" in partner and "T0001" in partner
+    api_partner = stack.staff(f"/api/v1/partners/{partner_id}")
+    assert api_partner["fulfilled_wishes"] == [wish_id]
+    assert api_partner["donated_items"] == ["T0001"]
