@@ -1,7 +1,7 @@
 """Micro-wishes (微心愿) as staff keep them: entered from paper, WeChat or the hotline,
-supported, deliberated at the meeting, handled, rated (``WishChannel.PHONE`` is for the
-residents' own phone pages, which are not built yet). The steps are
-server/domain/wishes.py's; each is audited.
+supported, deliberated at the meeting, handled, rated; and as residents propose, support
+and rate them on their phones (``WishChannel.PHONE``, server/web/resident_wish_pages.py).
+The steps are server/domain/wishes.py's; each is audited.
 
 The state is the check: a step is a conditional UPDATE that matches only a wish still
 where the step starts from, so two staff taking the same step at once cannot both win,
