@@ -1,8 +1,9 @@
-"""A micro-wish through its four steps against a real server process, over HTTP as a
-phone and the console post their forms: a resident proposes it on /me/wishes, a second
-resident supports it, staff record the meeting's deliberation and handle it as donated by
-a partner organisation (the donated item named by its tag), the proposer rates it and it
-is evaluated; the partner's page and its API record list the wish and the item."""
+"""A micro-wish through its four steps against a real server process: a resident proposes
+it on /me/wishes in a real Chromium on a phone's screen, a second resident supports it
+(over HTTP, as a phone posts the form), staff record the meeting's deliberation and handle
+it as donated by a partner organisation (the donated item named by its tag), the proposer
+rates it on her phone and it is evaluated; the partner's page and its API record list the
+wish and the item. Nothing on the phone wider than its screen, no CSP refusal."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +23,7 @@ from server.residents.codes import Via
 from server.residents.config import ResidentSettings
 from server.storage import make_engine, make_sessionmaker
 from server.storage.models import Member
+from tests.support.browser import PHONE, Tab, new_tab
 from tests.support.console import Console
 from tests.support.hut_stack import HUT, HutStack, hut_stack
 
@@ -47,8 +50,8 @@ def _browser(stack: HutStack, clients: list[httpx.Client]) -> Console:
     return Console(client)
 
 
-def _resident(stack: HutStack, clients: list[httpx.Client], name: str) -> Console:
-    """A phone signed in as the seeded member ``name``, with a code the hut would show."""
+def _code(stack: HutStack, name: str) -> str:
+    """A sign-in code for the seeded member ``name``, as the hut's display would show it."""
     engine = make_engine(stack.db_url)
     try:
         with make_sessionmaker(engine).begin() as db:
@@ -60,8 +63,12 @@ def _resident(stack: HutStack, clients: list[httpx.Client], name: str) -> Consol
             )  # fmt: skip
     finally:
         engine.dispose()
+    return issued.code
+
+
+def _resident(stack: HutStack, clients: list[httpx.Client], name: str) -> Console:
     phone = _browser(stack, clients)
-    signed = phone.post("/me/sign-in", {"code": issued.code}, page="/me/sign-in")
+    signed = phone.post("/me/sign-in", {"code": _code(stack, name)}, page="/me/sign-in")
     assert signed.status_code == 303 and signed.headers["location"] == "/me", signed.text
     return phone
 
@@ -72,17 +79,30 @@ def _card(page: str, wish_id: int) -> str:
     return found.group(1)
 
 
+def _fits(tab: Tab) -> None:
+    width = tab.page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{tab.page.url} is {width}px wide on a phone"
+
+
 def test_a_wish_goes_through_the_four_steps_with_a_partner_donation(
-    stack: HutStack, clients: list[httpx.Client]
+    stack: HutStack, clients: list[httpx.Client], chromium: Any
 ) -> None:
-    zhang = _resident(stack, clients, "张阿姨")
-    assert "微心愿" in zhang.get("/me").text
-    zhang.get("/me/wishes")
-    made = zhang.post("/me/wishes", {"title": "希望有一台电钻", "detail": "挂窗帘打孔", "hut": HUT})
-    assert made.status_code == 303, made.text
-    found = re.fullmatch(r"/me/wishes\?done=proposed#wish-(\d+)", made.headers["location"])
+    tab = new_tab(chromium, stack.base, viewport=PHONE)
+    tab.goto("/me/wishes")  # signed out: the sign-in page, back here after
+    tab.page.fill("#code", _code(stack, "张阿姨"))
+    tab.page.click("button[type=submit]")
+    tab.page.wait_for_url(re.compile(r"/me/wishes$"))
+    _fits(tab)
+    tab.page.fill("#f-title", "希望有一台电钻")
+    tab.page.fill("#f-detail", "挂窗帘打孔")
+    tab.page.select_option("#f-hut", HUT)
+    tab.page.click("#propose button[type=submit]")
+    tab.page.wait_for_url(re.compile(r"/me/wishes\?done=proposed#wish-\d+$"))
+    found = re.search(r"#wish-(\d+)$", tab.page.url)
     assert found is not None
     wish_id = int(found.group(1))
+    mine = tab.page.locator(f"#wish-{wish_id}")
+    assert "我的" in mine.inner_text() and "提议" in mine.inner_text()
 
     li = _resident(stack, clients, "李师傅")
     card = _card(li.get("/me/wishes").text, wish_id)
@@ -111,16 +131,20 @@ def test_a_wish_goes_through_the_four_steps_with_a_partner_donation(
     )
     assert handled.status_code == 303, handled.text
 
-    card = _card(zhang.get("/me/wishes").text, wish_id)
-    assert "已办" in card and "由幸福里物业捐赠" in card and "2026-11-30" in card
-    rated = zhang.post(f"/me/wishes/{wish_id}/rating", {"score": "5", "comment": "很好用"})
-    assert rated.status_code == 303, rated.text
-    after = zhang.get("/me/wishes").text
-    assert "已评" in _card(after, wish_id) and "最近评价" in after
+    tab.goto("/me/wishes")
+    card_text = mine.inner_text()
+    assert "已办" in card_text and "由幸福里物业捐赠" in card_text and "2026-11-30" in card_text
+    _fits(tab)
+    mine.get_by_label("满意", exact=True).check()
+    mine.locator("textarea[name=comment]").fill("很好用")
+    mine.locator("button[type=submit]").click()
+    tab.page.wait_for_url(re.compile(r"/me/wishes\?done=rated#wish-\d+$"))
+    assert "已评" in mine.inner_text() and "您的评价：5分" in mine.inner_text()
+    tab.assert_clean()
 
     record = stack.staff(f"/api/v1/wishes/{wish_id}")
     assert record["status"] == "evaluated" and record["channel"] == "phone"
-    assert [r["score"] for r in record["ratings"]] == [5]
+    assert [(r["score"], r["comment"]) for r in record["ratings"]] == [(5, "很好用")]
     partner = staff.get(partner_url).text
     assert "希望有一台电钻" in partner and "T0001" in partner
     api_partner = stack.staff(f"/api/v1/partners/{partner_id}")
