@@ -1,6 +1,7 @@
 """What a resident's wish pages read: the wishes of the huts they may use, each with its
 step, how many support it (a count, never who) and the reader's own part in it (proposed
-it, supports it, rated it). Nobody's name and no one else's rating comment is read here."""
+it, supports it, rated it); and the public overview's few latest wishes (心愿风铃). Nobody's
+name and no one else's rating comment is read here."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from server.domain.wishes import STARTS_FROM, WishOutcome, WishStatus
 from server.storage.models import Hut
 from server.storage.wish_models import Partner, Wish, WishRating, WishSupport
 
+CHIMES_SHOWN = 5  # the overview's short list (心愿风铃)
 OPEN_SHOWN = 100  # a community has a few dozen open at most; past this, the newest
 EVALUATED_SHOWN = 20  # the latest evaluated ones, to see what came of them
 
@@ -48,10 +50,24 @@ class ResidentWish:
         return (self.mine or self.supported) and self.status in STARTS_FROM["rate"]
 
 
+@dataclass(frozen=True, slots=True)
+class PublicWish:
+    """A wish as anyone may see it on the overview: what, where, which step, how many."""
+
+    title: str
+    hut_name: str | None
+    status: WishStatus
+    supporters: int
+
+
+def _supporters() -> Any:
+    """How many support the wish of the row (a correlated count)."""
+    count = select(func.count()).where(WishSupport.wish_id == Wish.id)
+    return count.correlate(Wish).scalar_subquery()
+
+
 def _query(member_id: int, huts: Collection[str]) -> Any:
-    supporters = (
-        select(func.count()).where(WishSupport.wish_id == Wish.id).correlate(Wish).scalar_subquery()
-    )
+    supporters = _supporters()
     supported = exists().where(WishSupport.wish_id == Wish.id, WishSupport.member_id == member_id)
     query = (
         select(
@@ -103,3 +119,15 @@ def wish_for(
     """The wish as the member's page shows it; None if there is none they may see."""
     row = db.execute(_query(member_id, huts).where(Wish.id == wish_id)).first()
     return None if row is None else _view(row, member_id)
+
+
+def public_wishes(db: Session) -> list[PublicWish]:
+    """The latest wishes not yet evaluated, of every hut and the district."""
+    query = (
+        select(Wish.title, Hut.name, Wish.status, _supporters())
+        .outerjoin(Hut, Wish.hut_id == Hut.id)
+        .where(Wish.status != WishStatus.EVALUATED)
+        .order_by(Wish.id.desc())
+        .limit(CHIMES_SHOWN)
+    )
+    return [PublicWish(title, hut, state, n or 0) for title, hut, state, n in db.execute(query)]

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.api.deps import DbDep, NowDep
-from server.domain.wishes import WishChannel, WishOutcome, WishStatus
+from server.domain.wishes import WishChannel
 from server.records import wishes
 from server.records.wishes import RatingFields, SupportFields, WishFields
 from server.residents.sessions import Resident
@@ -27,6 +27,7 @@ from server.web.members_pages import row_id
 from server.web.rendering import render
 from server.web.resident_actor import resident_actor
 from server.web.resident_guard import SignedInResident
+from server.web.wish_words import OUTCOME_WORDS, STEP_WORDS
 from toolhut.i18n import N_
 
 router = APIRouter(prefix="/me", default_response_class=HTMLResponse, include_in_schema=False)
@@ -40,19 +41,6 @@ TEXT_NOT_YOURS_TO_RATE = N_(
 )
 TEXT_NOT_HANDLED = N_("You can rate a wish once it has been handled.")
 
-# Each step in plain words (提议 已议 已办 已评), and how a wish was handled.
-STEP_WORDS = {
-    WishStatus.PROPOSED: N_("Proposed"),
-    WishStatus.DELIBERATED: N_("Deliberated"),
-    WishStatus.HANDLED: N_("Handled"),
-    WishStatus.EVALUATED: N_("Evaluated"),
-}
-OUTCOME_WORDS = {
-    WishOutcome.BOUGHT: N_("Bought for the hut."),
-    WishOutcome.DONATED: N_("Donated by {partner}."),
-    WishOutcome.LENT: N_("Lent by a neighbour."),
-    WishOutcome.DECLINED: N_("Declined: {reason}"),
-}
 # The three answers a rating offers, as the scores the records keep.
 SCORES = ((5, N_("Satisfied")), (3, N_("So-so")), (1, N_("Not satisfied")))
 DONE = {

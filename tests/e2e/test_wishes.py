@@ -26,6 +26,7 @@ from server.storage.models import Member
 from tests.support.browser import PHONE, Tab, new_tab
 from tests.support.console import Console
 from tests.support.hut_stack import HUT, HutStack, hut_stack
+from tests.support.wish_pages import wish_card
 
 pytestmark = pytest.mark.e2e
 
@@ -73,12 +74,6 @@ def _resident(stack: HutStack, clients: list[httpx.Client], name: str) -> Consol
     return phone
 
 
-def _card(page: str, wish_id: int) -> str:
-    found = re.search(rf'<li class="item wish" id="wish-{wish_id}">(.*?)</li>', page, re.S)
-    assert found is not None, page
-    return found.group(1)
-
-
 def _fits(tab: Tab) -> None:
     width = tab.page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{tab.page.url} is {width}px wide on a phone"
@@ -105,10 +100,10 @@ def test_a_wish_goes_through_the_four_steps_with_a_partner_donation(
     assert "我的" in mine.inner_text() and "提议" in mine.inner_text()
 
     li = _resident(stack, clients, "李师傅")
-    card = _card(li.get("/me/wishes").text, wish_id)
+    card = wish_card(li.get("/me/wishes").text, wish_id)
     assert "一位邻居提议" in card and "张阿姨" not in card
     assert li.post(f"/me/wishes/{wish_id}/support", {}).status_code == 303
-    assert "支持人数：1" in _card(li.get("/me/wishes").text, wish_id)
+    assert "支持人数：1" in wish_card(li.get("/me/wishes").text, wish_id)
 
     staff = _browser(stack, clients)
     assert staff.sign_in(stack.account(Role.STAFF)).status_code == 303

@@ -27,6 +27,7 @@ from server.storage.staff_models import AuditEntry
 from server.storage.wish_models import Wish, WishRating, WishSupport
 from tests.server.conftest import MovableClock
 from tests.support.console import Console
+from tests.support.wish_pages import wish_card
 
 STAFF = Actor("staff-test")
 OTHER_HUT = "north-hut"
@@ -74,13 +75,6 @@ def _proposed(location: str) -> int:
     return int(found.group(1))
 
 
-def _card(page: str, wish_id: int) -> str:
-    """The wish's own card on the page."""
-    found = re.search(rf'<li class="item wish" id="wish-{wish_id}">(.*?)</li>', page, re.S)
-    assert found is not None, f"wish {wish_id} is not on the page"
-    return found.group(1)
-
-
 def _handle_as_donated(sessions: sessionmaker[Session], wish_id: int, clock: MovableClock) -> int:
     """Staff's part: the meeting deliberates it, a partner donates the drill T0001."""
     with sessions.begin() as db:
@@ -117,7 +111,7 @@ def test_a_resident_proposes_a_neighbour_supports_and_both_rate_it_once_handled(
     )
     assert made.status_code == 303
     wish_id = _proposed(made.headers["location"])
-    mine = _card(zhang.get(made.headers["location"]).text, wish_id)
+    mine = wish_card(zhang.get(made.headers["location"]).text, wish_id)
     assert "我的" in mine and "由您提议" in mine and "提议" in mine
     assert "我也想要" not in mine  # the proposer counts already
     with sessions() as db:
@@ -128,7 +122,7 @@ def test_a_resident_proposes_a_neighbour_supports_and_both_rate_it_once_handled(
         assert entry is not None and entry.actor == f"member:{members['zhang']}"
 
     li = phone(members["li"])
-    theirs = _card(li.get("/me/wishes").text, wish_id)
+    theirs = wish_card(li.get("/me/wishes").text, wish_id)
     assert "一位邻居提议" in theirs and "张阿姨" not in theirs and "3-201" not in theirs
     assert "支持人数：0" in theirs
     early = li.post(f"/me/wishes/{wish_id}/rating", {"score": "5"})
@@ -138,14 +132,14 @@ def test_a_resident_proposes_a_neighbour_supports_and_both_rate_it_once_handled(
     again = li.post(f"/me/wishes/{wish_id}/support", {})
     assert again.status_code == 303 and "supported_already" in again.headers["location"]
     after = li.get(again.headers["location"]).text
-    assert "您已经支持" in after and "支持人数：1" in _card(after, wish_id)
+    assert "您已经支持" in after and "支持人数：1" in wish_card(after, wish_id)
     not_yet = li.post(f"/me/wishes/{wish_id}/rating", {"score": "5"})
     assert not_yet.status_code == 409 and "办理后" in not_yet.text
     with sessions() as db:
         assert len(list(db.scalars(select(WishSupport)))) == 1
 
     _handle_as_donated(sessions, wish_id, clock)
-    handled = _card(zhang.get("/me/wishes").text, wish_id)
+    handled = wish_card(zhang.get("/me/wishes").text, wish_id)
     assert "已办" in handled and "幸福里物业" in handled and "2026-11-30" in handled
     assert "请物业捐赠" in handled and "这次办得怎么样" in handled
 
@@ -165,7 +159,7 @@ def test_a_resident_proposes_a_neighbour_supports_and_both_rate_it_once_handled(
         scores = {r.member_id: (r.score, r.comment) for r in db.scalars(select(WishRating))}
         assert scores == {members["zhang"]: (5, "很好用"), members["li"]: (1, "李的意见")}
     hers = zhang.get("/me/wishes").text
-    card = _card(hers, wish_id)
+    card = wish_card(hers, wish_id)
     assert "最近评价" in hers and "已评" in card and "很好用" in card
     assert "李的意见" not in hers and "李师傅" not in hers  # another resident's comment, name
     assert "李的意见" in li.get("/me/wishes").text  # his own
@@ -185,7 +179,7 @@ def test_others_may_not_rate_and_steps_out_of_turn_are_refused(
         wish_id = wish.id
     _handle_as_donated(sessions, wish_id, clock)
     wang = phone(members["wang"])
-    card = _card(wang.get("/me/wishes").text, wish_id)
+    card = wish_card(wang.get("/me/wishes").text, wish_id)
     assert "我也想要" not in card and "保存我的评价" not in card  # handled: no support now
     refused = wang.post(f"/me/wishes/{wish_id}/rating", {"score": "5"})
     assert refused.status_code == 403 and "提议人和支持的邻居" in refused.text
@@ -237,3 +231,32 @@ def test_the_wish_pages_need_a_signed_in_phone_and_the_form_token(
     forged = zhang.client.post("/me/wishes", data={"title": "x"}, follow_redirects=False)
     assert forged.status_code == 403
     assert "微心愿" in zhang.get("/me").text  # the link from the resident's page
+
+
+def test_fields_past_their_bounds_are_named_beside_them_and_english_reads_english(
+    phone: Callable[[int], Console],
+    members: dict[str, int],
+    sessions: sessionmaker[Session],
+    clock: MovableClock,
+) -> None:
+    zhang = phone(members["zhang"])
+    long_title = zhang.post("/me/wishes", {"title": "长" * 201, "hut": "demo-hut"})
+    assert long_title.status_code == 422 and 'id="e-title"' in long_title.text
+    long_detail = zhang.post("/me/wishes", {"title": "梯子", "detail": "长" * 2001})
+    assert long_detail.status_code == 422 and 'id="e-detail"' in long_detail.text
+    with sessions() as db:
+        assert list(db.scalars(select(Wish))) == []
+    made = zhang.post("/me/wishes", {"title": "梯子", "hut": ""})  # for the whole district
+    wish_id = _proposed(made.headers["location"])
+    _handle_as_donated(sessions, wish_id, clock)
+    zhang.get("/me/wishes")
+    for score in ("abc", "0", "2.5"):
+        bad = zhang.post(f"/me/wishes/{wish_id}/rating", {"score": score})
+        assert bad.status_code == 422 and f'id="e-score-{wish_id}"' in bad.text, score
+    li = phone(members["li"])
+    english = li.get("/me/wishes?lang=en").text
+    assert "Micro-wishes" in english and "proposed by a neighbour" in english
+    assert "Donated by 幸福里物业." in english and "For the whole district" in english
+    with sessions() as db:
+        wish = db.get(Wish, wish_id)
+        assert wish is not None and wish.hut_id is None and wish.status is WishStatus.HANDLED
