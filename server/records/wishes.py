@@ -31,6 +31,7 @@ from server.domain.wishes import (
     WishStepError,
     check_step,
     handling_errors,
+    proposal_errors,
 )
 from server.records import partners, writes
 from server.records.fields import (
@@ -118,6 +119,11 @@ def create(db: Session, fields: WishFields, *, actor: Actor, now: datetime) -> W
     refuse(*errors)
     if fields.proposed_by is not None:
         _member(db, fields.proposed_by, "proposed_by")
+        waiting = select(func.count()).where(
+            Wish.proposed_by_id == fields.proposed_by, Wish.status == WishStatus.PROPOSED,
+            Wish.channel == fields.channel,
+        )  # fmt: skip
+        refuse(*proposal_errors(fields.channel, db.scalar(waiting) or 0))
     row = Wish(
         hut_id=fields.hut, title=fields.title, detail=fields.detail, channel=fields.channel,
         proposed_by_id=fields.proposed_by, proposed_at=now, status=WishStatus.PROPOSED,

@@ -299,12 +299,13 @@ def edit_partner(
     """Name, services, contact, notes, active; refused if someone saved it meanwhile (the
     version the form was read at), then the current values are shown again."""
     row = _partner(partner_ref, db, principal)
-    if _typed(form, "version") != str(row.version):
+    if filled(form, ("version",)).get("version") != str(row.version):
         return _partner_page(
             request, principal, db, row, errors=FormErrors(general=[TEXT_PARTNER_STALE]),
             status_code=status.HTTP_409_CONFLICT,
         )  # fmt: skip
-    typed = {name: _typed(form, name) for name in ("name", "services", "contact", "notes")}
+    texts = ("name", "services", "contact", "notes")
+    typed = dict.fromkeys(texts, "") | filled(form, texts)  # a cleared one is cleared
     values = {**typed, "active": form.get("active") == "1", "version": row.version}
     actor, expected = actor_of(principal, request), row.version
     _, errors = written(
@@ -319,8 +320,3 @@ def edit_partner(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )  # fmt: skip
     return RedirectResponse(f"/console/partners/{row.id}?done=partner", status.HTTP_303_SEE_OTHER)
-
-
-def _typed(form: Mapping[str, Any], name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.domain.actors import Actor
-from server.domain.wishes import WishChannel, WishOutcome, WishStatus
+from server.domain.wishes import WAITING_PER_RESIDENT, WishChannel, WishOutcome, WishStatus
 from server.records import partners, wishes
 from server.records.partners import PartnerFields
 from server.records.wishes import DeliberationFields, HandlingFields, WishFields
@@ -260,3 +260,25 @@ def test_fields_past_their_bounds_are_named_beside_them_and_english_reads_englis
     with sessions() as db:
         wish = db.get(Wish, wish_id)
         assert wish is not None and wish.hut_id is None and wish.status is WishStatus.HANDLED
+
+
+def test_a_phone_may_have_a_few_wishes_waiting_for_the_meeting_at_once(
+    phone: Callable[[int], Console],
+    members: dict[str, int],
+    sessions: sessionmaker[Session],
+    clock: MovableClock,
+) -> None:
+    zhang = phone(members["zhang"])
+    made = [
+        _proposed(zhang.post("/me/wishes", {"title": f"心愿{n}"}).headers["location"])
+        for n in range(WAITING_PER_RESIDENT)
+    ]
+    refused = zhang.post("/me/wishes", {"title": "再来一个"})
+    assert refused.status_code == 422 and "等议事会商议" in refused.text
+    assert "再来一个" in refused.text  # kept for later
+    with sessions.begin() as db:  # the meeting deliberates one: a place is free again
+        fields = DeliberationFields(meeting_on=date(2026, 11, 30), decision="购买")
+        wishes.deliberate(db, made[0], fields, actor=STAFF, now=clock())
+        staff_entered = WishFields(title="纸条上的心愿", proposed_by=members["zhang"])
+        wishes.create(db, staff_entered, actor=STAFF, now=clock())  # staff: no limit
+    assert zhang.post("/me/wishes", {"title": "再来一个"}).status_code == 303
