@@ -99,6 +99,11 @@ def test_a_wish_goes_through_the_four_steps_with_a_partner_donation(
     mine = tab.page.locator(f"#wish-{wish_id}")
     assert "我的" in mine.inner_text() and "提议" in mine.inner_text()
 
+    tab.goto("/")  # the overview chimes it, without her name
+    chimes = tab.page.locator("section[aria-labelledby=h-wishes]").inner_text()
+    assert "心愿风铃" in chimes and "希望有一台电钻" in chimes and "张阿姨" not in chimes
+    _fits(tab)
+
     li = _resident(stack, clients, "李师傅")
     card = wish_card(li.get("/me/wishes").text, wish_id)
     assert "一位邻居提议" in card and "张阿姨" not in card
