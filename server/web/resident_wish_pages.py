@@ -33,6 +33,7 @@ from toolhut.i18n import N_
 router = APIRouter(prefix="/me", default_response_class=HTMLResponse, include_in_schema=False)
 
 WISHES = "/me/wishes"
+UNPROCESSABLE, CONFLICT = status.HTTP_422_UNPROCESSABLE_CONTENT, status.HTTP_409_CONFLICT
 TEXT_NO_WISH = N_("There is no such wish among those of your huts.")
 TEXT_NOT_YOUR_HUT = N_("Choose one of the huts you use.")
 TEXT_OWN_WISH = N_("This is your own wish: it counts you already.")
@@ -84,12 +85,13 @@ def _page(
 
 
 def _refused(
-    request: Request, db: Session, resident: Resident, message: str, code: int,
-    failed: int | None = None,
+    request: Request, db: Session, resident: Resident, errors: FormErrors | str, code: int, *,
+    failed: int | None = None, form: Mapping[str, Any] | None = None,
 ) -> HTMLResponse:  # fmt: skip
+    """The page again with why a form was refused (``errors``, or one message above it)."""
+    shown = FormErrors(general=[errors]) if isinstance(errors, str) else errors
     return _page(
-        request, db, resident, errors=FormErrors(general=[message]), failed=failed,
-        status_code=code,
+        request, db, resident, form=form, errors=shown, failed=failed, status_code=code
     )  # fmt: skip
 
 
@@ -111,14 +113,7 @@ def propose(
     _allowed, choices = _huts(db, resident.member_id)
     if "hut" in values and values["hut"] not in dict(choices):
         wrong_hut = FormErrors(fields={"hut": TEXT_NOT_YOUR_HUT})
-        return _page(
-            request,
-            db,
-            resident,
-            form=form,
-            errors=wrong_hut,
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+        return _refused(request, db, resident, wrong_hut, UNPROCESSABLE, form=form)
     values |= {"channel": WishChannel.PHONE, "proposed_by": resident.member_id}
     actor = resident_actor(resident, request)
     wish, errors = written(
@@ -126,18 +121,11 @@ def propose(
         lambda fields: wishes.create(db, fields, actor=actor, now=now),
     )  # fmt: skip
     if errors:
-        return _page(
-            request,
-            db,
-            resident,
-            form=form,
-            errors=errors,
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+        return _refused(request, db, resident, errors, UNPROCESSABLE, form=form)
     return _back("proposed", wish.id)
 
 
-def _visible(request: Request, db: Session, resident: Resident, ref: str) -> ResidentWish | None:
+def _visible(db: Session, resident: Resident, ref: str) -> ResidentWish | None:
     wish_id = row_id(ref)
     if wish_id is None:
         return None
@@ -151,21 +139,18 @@ def support(
     now: NowDep,
 ) -> Response:  # fmt: skip
     """Me too: once per resident (again changes nothing, and says so)."""
-    wish = _visible(request, db, resident, ref)
+    wish = _visible(db, resident, ref)
     if wish is None:
         return _refused(request, db, resident, TEXT_NO_WISH, status.HTTP_404_NOT_FOUND)
     if wish.mine:
-        return _refused(request, db, resident, TEXT_OWN_WISH, status.HTTP_409_CONFLICT, wish.id)
+        return _refused(request, db, resident, TEXT_OWN_WISH, CONFLICT, failed=wish.id)
     actor = resident_actor(resident, request)
     added, errors = written(
         request, db, SupportFields, {"member_id": resident.member_id},
         lambda fields: wishes.support(db, wish.id, fields, actor=actor, now=now),
     )  # fmt: skip
     if errors:
-        return _page(
-            request, db, resident, errors=errors, failed=wish.id,
-            status_code=status.HTTP_409_CONFLICT,
-        )  # fmt: skip
+        return _refused(request, db, resident, errors, CONFLICT, failed=wish.id)
     return _back("supported" if added else "supported_already", wish.id)
 
 
@@ -176,15 +161,16 @@ def rate(
 ) -> Response:  # fmt: skip
     """评: the proposer's or a supporter's rating, 1 to 5 (the page offers satisfied 5, so-so
     3, not satisfied 1) with an optional comment; a second one replaces theirs."""
-    wish = _visible(request, db, resident, ref)
+    wish = _visible(db, resident, ref)
     if wish is None:
         return _refused(request, db, resident, TEXT_NO_WISH, status.HTTP_404_NOT_FOUND)
     if not (wish.mine or wish.supported):
         return _refused(
-            request, db, resident, TEXT_NOT_YOURS_TO_RATE, status.HTTP_403_FORBIDDEN, wish.id
-        )
+            request, db, resident, TEXT_NOT_YOURS_TO_RATE, status.HTTP_403_FORBIDDEN,
+            failed=wish.id,
+        )  # fmt: skip
     if not wish.may_rate:
-        return _refused(request, db, resident, TEXT_NOT_HANDLED, status.HTTP_409_CONFLICT, wish.id)
+        return _refused(request, db, resident, TEXT_NOT_HANDLED, CONFLICT, failed=wish.id)
     values = {**filled(form, ("score", "comment")), "member_id": resident.member_id}
     actor = resident_actor(resident, request)
     _, errors = written(
@@ -192,8 +178,5 @@ def rate(
         lambda fields: wishes.rate(db, wish.id, fields, actor=actor, now=now),
     )  # fmt: skip
     if errors:
-        return _page(
-            request, db, resident, form=form, errors=errors, failed=wish.id,
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )  # fmt: skip
+        return _refused(request, db, resident, errors, UNPROCESSABLE, failed=wish.id, form=form)
     return _back("rated", wish.id)
