@@ -83,6 +83,14 @@ TEXT_REASON_NEEDED = bilingual("a declined wish needs the reason")
 TEXT_PARTNER_NEEDED = bilingual("a donation names the partner organisation")
 TEXT_PARTNER_ONLY_DONATED = bilingual("only a donation names a partner organisation")
 TEXT_NO_ITEM_DECLINED = bilingual("a declined wish brought no item")
+TEXT_TOO_MANY_WAITING = bilingual(
+    "you have {count} wishes waiting for the meeting already: propose more once it has "
+    "deliberated them"
+)
+
+# The wishes a resident's own phone may have waiting for the meeting at once: the meeting
+# reads every one, and one phone should not fill its agenda (staff enter any number).
+WAITING_PER_RESIDENT = 5
 
 
 class WishStepError(Exception):
@@ -107,6 +115,14 @@ class Handling:
     note: str
     partner_id: int | None
     has_item: bool = False
+
+
+def proposal_errors(channel: WishChannel, waiting: int) -> list[FieldError]:
+    """Whether a resident with ``waiting`` wishes proposed on the same channel, none yet
+    deliberated, may propose one more."""
+    if channel is WishChannel.PHONE and waiting >= WAITING_PER_RESIDENT:
+        return [FieldError("proposed_by", TEXT_TOO_MANY_WAITING.format(count=waiting))]
+    return []
 
 
 def handling_errors(handling: Handling) -> list[FieldError]:

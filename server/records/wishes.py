@@ -1,7 +1,7 @@
 """Micro-wishes (微心愿) as staff keep them: entered from paper, WeChat or the hotline,
-supported, deliberated at the meeting, handled, rated (``WishChannel.PHONE`` is for the
-residents' own phone pages, which are not built yet). The steps are
-server/domain/wishes.py's; each is audited.
+supported, deliberated at the meeting, handled, rated; and as residents propose, support
+and rate them on their phones (``WishChannel.PHONE``, server/web/resident_wish_pages.py).
+The steps are server/domain/wishes.py's; each is audited.
 
 The state is the check: a step is a conditional UPDATE that matches only a wish still
 where the step starts from, so two staff taking the same step at once cannot both win,
@@ -31,6 +31,7 @@ from server.domain.wishes import (
     WishStepError,
     check_step,
     handling_errors,
+    proposal_errors,
 )
 from server.records import partners, writes
 from server.records.fields import (
@@ -118,6 +119,11 @@ def create(db: Session, fields: WishFields, *, actor: Actor, now: datetime) -> W
     refuse(*errors)
     if fields.proposed_by is not None:
         _member(db, fields.proposed_by, "proposed_by")
+        waiting = select(func.count()).where(
+            Wish.proposed_by_id == fields.proposed_by, Wish.status == WishStatus.PROPOSED,
+            Wish.channel == fields.channel,
+        )  # fmt: skip
+        refuse(*proposal_errors(fields.channel, db.scalar(waiting) or 0))
     row = Wish(
         hut_id=fields.hut, title=fields.title, detail=fields.detail, channel=fields.channel,
         proposed_by_id=fields.proposed_by, proposed_at=now, status=WishStatus.PROPOSED,

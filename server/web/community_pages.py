@@ -11,20 +11,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request, status
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.accounts.principal import Principal
 from server.api.auth import actor_of
 from server.api.deps import DbDep, NowDep
-from server.api.errors import staff_action
 from server.domain.wishes import OUTCOME_NAMES, STATUS_NAMES, WishChannel
 from server.records import partners, wishes
-from server.records.partners import PartnerFields
+from server.records.partners import PartnerFields, PartnerUpdate
 from server.records.wishes import (
     DeliberationFields,
     HandlingFields,
@@ -35,9 +33,9 @@ from server.records.wishes import (
 from server.staff_actions import NotFoundError
 from server.storage.models import Hut, Item, Member
 from server.storage.wish_models import Partner, Wish
-from server.web.forms import ConsoleForm, FormErrors, errors_of
+from server.web.form_writes import filled, written
+from server.web.forms import ConsoleForm, FormErrors
 from server.web.guard import PageNotFound, PageStaff, PageViewer
-from server.web.language import page_language
 from server.web.list_query import ListQuery
 from server.web.local_time import shown
 from server.web.members_pages import row_id
@@ -57,6 +55,10 @@ CHANNEL_NAMES = {
 }
 TEXT_NO_WISH = N_("There is no such wish.")
 TEXT_NO_PARTNER = N_("There is no such partner organisation.")
+TEXT_PARTNER_STALE = N_(
+    "Someone else saved this partner organisation while you edited it: here are its current "
+    "values. Make your change again."
+)
 DONE = {
     "created": N_("The wish is entered."),
     "supported": N_("The support is recorded."),
@@ -79,35 +81,6 @@ STEPS: dict[str, Step] = {
 def _done(request: Request) -> str | None:
     """The notice after a write (the redirect's ``done``), or None."""
     return DONE.get(request.query_params.get("done", ""))
-
-
-def _values(form: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    """The form's non-empty text fields among ``names`` (an empty one is left out, so the
-    model's default or its "required" message applies)."""
-    values = {}
-    for name in names:
-        value = form.get(name)
-        if isinstance(value, str) and value.strip():
-            values[name] = value.strip()
-    return values
-
-
-def _written(
-    request: Request, db: Session, model: type[BaseModel], form: Mapping[str, Any],
-    write: Callable[[Any], Any], *, names: tuple[str, ...] | None = None,
-) -> tuple[Any, FormErrors | None]:  # fmt: skip
-    """The form's fields (``names``, default all the model's) as ``model``, written by
-    ``write`` inside the API's ``staff_action`` and committed: (what ``write`` returned,
-    None); or, refused, rolled back: (None, the errors beside their fields)."""
-    try:
-        fields = model.model_validate(_values(form, names or tuple(model.model_fields)))
-        with staff_action():
-            result = write(fields)
-        db.commit()
-    except (ValidationError, HTTPException, RequestValidationError) as exc:
-        db.rollback()
-        return None, errors_of(exc, page_language(request))
-    return result, None
 
 
 def _huts(db: Session) -> dict[str, str]:
@@ -167,11 +140,11 @@ def enter_wish(
 ) -> Response:
     """A wish that came on paper, by WeChat, the hotline or a visit."""
     actor = actor_of(principal, request)
-    wish, errors = _written(
+    wish, errors = written(
         request,
         db,
         WishFields,
-        form,
+        filled(form, tuple(WishFields.model_fields)),
         lambda fields: wishes.create(db, fields, actor=actor, now=now),
     )
     if errors:
@@ -236,9 +209,10 @@ def wish_step(
         raise PageNotFound(TEXT_NO_WISH, principal=principal)
     model, take, done = STEPS[step]
     actor = actor_of(principal, request)
-    _, errors = _written(
-        request, db, model, form, lambda fields: take(db, wish_id, fields, actor=actor, now=now)
-    )
+    _, errors = written(
+        request, db, model, filled(form, tuple(model.model_fields)),
+        lambda fields: take(db, wish_id, fields, actor=actor, now=now),
+    )  # fmt: skip
     if errors:
         return _wish_page(request, principal, db, wish_id, step=step, form=form, errors=errors)
     return RedirectResponse(f"/console/wishes/{wish_id}?done={done}", status.HTTP_303_SEE_OTHER)
@@ -271,31 +245,78 @@ def add_partner(
     request: Request, form: ConsoleForm, principal: PageStaff, db: DbDep, now: NowDep
 ) -> Response:
     actor = actor_of(principal, request)
-    row, errors = _written(
-        request, db, PartnerFields, form,
+    row, errors = written(
+        request, db, PartnerFields, filled(form, ("name", "services", "contact", "notes")),
         lambda fields: partners.create(db, fields, actor=actor, now=now),
-        names=("name", "services", "contact", "notes"),
     )  # fmt: skip
     if errors:
         return _partners_page(request, principal, db, form=form, errors=errors)
     return RedirectResponse(f"/console/partners/{row.id}?done=partner", status.HTTP_303_SEE_OTHER)
 
 
-@router.get("/partners/{partner_ref}")
-def partner_page(
-    request: Request, partner_ref: str, principal: PageViewer, db: DbDep
-) -> HTMLResponse:
+def _partner(partner_ref: str, db: Session, principal: Principal) -> Partner:
     partner_id = row_id(partner_ref)
     row = db.get(Partner, partner_id) if partner_id is not None else None
     if row is None:
         raise PageNotFound(TEXT_NO_PARTNER, principal=principal)
+    return row
+
+
+def _partner_page(
+    request: Request, principal: Principal, db: Session, row: Partner, *,
+    form: Mapping[str, Any] | None = None, errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:  # fmt: skip
+    """The partner, what it gave, and (for staff) its edit form: the record as it is now,
+    or after a refused edit what was typed, with the messages."""
     items, fulfilled = partners.contributions(db, row.id)
+    current = {name: getattr(row, name) for name in partners.FIELDS} | {"version": row.version}
     return render(
         request,
         "console/community/partner.html",
         {
             "partner": row, "items": items, "wishes": fulfilled, "status_names": STATUS_NAMES,
-            "when": shown, "done": _done(request),
+            "when": shown, "done": _done(request), "edit": form or current,
+            "form_errors": errors,
         },
         principal=principal,
+        status_code=status_code,
     )  # fmt: skip
+
+
+@router.get("/partners/{partner_ref}")
+def partner_page(
+    request: Request, partner_ref: str, principal: PageViewer, db: DbDep
+) -> HTMLResponse:
+    return _partner_page(request, principal, db, _partner(partner_ref, db, principal))
+
+
+@router.post("/partners/{partner_ref}/edit")
+def edit_partner(
+    request: Request, partner_ref: str, form: ConsoleForm, principal: PageStaff, db: DbDep,
+    now: NowDep,
+) -> Response:  # fmt: skip
+    """Name, services, contact, notes, active; refused if someone saved it meanwhile (the
+    version the form was read at), then the current values are shown again."""
+    row = _partner(partner_ref, db, principal)
+    if filled(form, ("version",)).get("version") != str(row.version):
+        return _partner_page(
+            request, principal, db, row, errors=FormErrors(general=[TEXT_PARTNER_STALE]),
+            status_code=status.HTTP_409_CONFLICT,
+        )  # fmt: skip
+    texts = ("name", "services", "contact", "notes")
+    typed = dict.fromkeys(texts, "") | filled(form, texts)  # a cleared one is cleared
+    values = {**typed, "active": form.get("active") == "1", "version": row.version}
+    actor, expected = actor_of(principal, request), row.version
+    _, errors = written(
+        request, db, PartnerUpdate, values,
+        lambda fields: partners.update(
+            db, row.id, fields, expected=expected, actor=actor, now=now
+        ),
+    )  # fmt: skip
+    if errors:
+        return _partner_page(
+            request, principal, db, row, form=values, errors=errors,
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )  # fmt: skip
+    return RedirectResponse(f"/console/partners/{row.id}?done=partner", status.HTTP_303_SEE_OTHER)

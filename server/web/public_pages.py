@@ -23,12 +23,13 @@ from pydantic import ValidationError
 from server.api.deps import DbDep
 from server.domain import ItemCondition, ItemStatus, parse_scan_text
 from server.residents.sessions import Resident
-from server.storage import consumables, public_shelves, resident_views
+from server.storage import consumables, public_shelves, resident_views, wish_views
 from server.storage.models import Hut
 from server.storage.public_shelves import MAX_QUERY_CHARS, PublicItem, ShelfFilter
 from server.web.paging import Page
 from server.web.rendering import render
 from server.web.resident_guard import OptionalResident
+from server.web.wish_words import STEP_WORDS
 from toolhut.i18n import N_
 from toolhut.opening_hours import DAYS, OpeningHours
 
@@ -151,6 +152,8 @@ def overview(request: Request, db: DbDep) -> HTMLResponse:
             "base_query": urlencode({**search, **({"hut": hut_id} if hut_id else {})}),
             "search_query": urlencode(search),
             "problems": problems,
+            "wishes": [] if text or category or hut_id else wish_views.public_wishes(db),
+            "step_words": STEP_WORDS,
             **_labels(),
         },
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT if problems else status.HTTP_200_OK,

@@ -17,6 +17,7 @@ from server.web import (
     resident_loans,
     resident_pages,
     resident_waiting,
+    resident_wish_pages,
     session_pages,
     supplies_pages,
     transfer_pages,
@@ -41,5 +42,6 @@ ROUTERS = (
     resident_pages.router,
     resident_loans.router,
     resident_waiting.router,
+    resident_wish_pages.router,
     public_pages.router,
 )

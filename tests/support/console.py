@@ -1,14 +1,14 @@
-"""A browser's view of the console for tests without a browser: a TestClient that reads
-each page's CSRF token from its form, as a browser posts it back, and signs in through the
-sign-in page. Tests in a real Chromium are tests/e2e/test_console_browser*.py."""
+"""A browser's view of the console for tests without a browser: a client (a TestClient, or
+an httpx client of a real server) that reads each page's CSRF token from its form, as a
+browser posts it back, and signs in through the sign-in page. Tests in a real Chromium
+are tests/e2e/test_console_browser*.py."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from fastapi.testclient import TestClient
-from httpx import Response
+from httpx import Client, Response
 
 from tests.support.staff_auth import PASSWORD
 
@@ -24,7 +24,7 @@ def csrf_of(html: str) -> str:
 class Console:
     """One browser: its cookies, and the token of the last page it read."""
 
-    def __init__(self, client: TestClient) -> None:
+    def __init__(self, client: Client) -> None:
         self.client = client
         self.token: str | None = None
 

@@ -292,17 +292,20 @@ def hut_stack(
     *,
     server_env: dict[str, str] | None = None,
     gateway_env: dict[str, str] | None = None,
+    hut: bool = True,
 ) -> Iterator[HutStack]:
-    """Broker, seeded server, emulator and gateway up, the allowlist at the gateway."""
+    """Broker, seeded server, emulator and gateway up, the allowlist at the gateway
+    (``hut=False``: the broker and the seeded server only, for what only the web sees)."""
     broker = RestartableBroker()
     broker.start()
     stack = HutStack(tmp_path, broker, prefix)
     try:
         stack.seed()
         stack.start_server(env=server_env)
-        stack.start_emulator()
-        stack.start_gateway(env=gateway_env)
-        stack.wait_allowlist()
+        if hut:
+            stack.start_emulator()
+            stack.start_gateway(env=gateway_env)
+            stack.wait_allowlist()
         yield stack
     finally:
         stack.stop()

@@ -1,7 +1,8 @@
 """The console's micro-wishes and partner organisations: staff enter a wish from paper and
 take it through the four steps on its page (a bad field named beside it, a step out of
 turn refused with its reason), a partner's donation shows on the partner's page; viewers
-read and write nothing; on SQLite and PostgreSQL."""
+read and write nothing; staff edit a partner (an edit from a stale page refused with
+the current values); on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.domain.roles import Role
 from server.seed import seed_demo
 from server.storage.models import Item, Member
-from server.storage.wish_models import Wish
+from server.storage.staff_models import AuditEntry
+from server.storage.wish_models import Partner, Wish
 from tests.support.console import Console
 
 
@@ -121,3 +123,47 @@ def test_a_path_that_is_no_row_id_is_the_not_found_page(
     staff = signed_in(Role.STAFF)
     staff.get("/console/wishes")
     assert staff.post("/console/wishes/99999999999999999999/ratings", {}).status_code == 404
+
+
+def test_staff_edit_a_partner_and_an_edit_from_a_stale_page_shows_the_current_values(
+    signed_in: Callable[[Role], Console], sessions: sessionmaker[Session]
+) -> None:
+    _residents(sessions)
+    staff = signed_in(Role.STAFF)
+    staff.get("/console/partners")
+    added = staff.post("/console/partners", {"name": "幸福里物业", "services": "维修"})
+    url = added.headers["location"].split("?")[0]
+    staff.post("/console/partners", {"name": "阳光志愿队"})
+    page = staff.get(url).text
+    assert 'name="version" value="1"' in page and "修改合伙人信息" in page
+    form = {"name": "幸福里物业公司", "services": "维修、捐赠", "contact": "王经理 138",
+            "notes": "每月一次", "active": "1", "version": "1"}  # fmt: skip
+    saved = staff.post(f"{url}/edit", form)
+    assert saved.status_code == 303
+    now = staff.get(saved.headers["location"]).text
+    assert "幸福里物业公司" in now and "维修、捐赠" in now and 'name="version" value="2"' in now
+
+    other = signed_in(Role.STAFF)
+    other.get(url)  # read at version 2
+    staff.post(f"{url}/edit", {**form, "version": "2", "active": ""})  # no longer a partner
+    stale = other.post(f"{url}/edit", {**form, "notes": "改了备注", "version": "2"})
+    assert stale.status_code == 409 and "别人已保存" in stale.text
+    assert "改了备注" not in stale.text and 'name="version" value="3"' in stale.text
+
+    blank = staff.post(f"{url}/edit", {**form, "name": "", "version": "3"}, page=url)
+    assert blank.status_code == 422 and 'id="e-name"' in blank.text
+    assert "王经理 138" in blank.text  # what was typed is kept
+    taken = staff.post(f"{url}/edit", {**form, "name": "阳光志愿队", "version": "3"})
+    assert taken.status_code == 422 and 'id="e-name"' in taken.text
+    with sessions() as db:
+        partner = db.get(Partner, int(url.rsplit("/", 1)[1]))
+        assert partner is not None and partner.version == 3 and partner.active is False
+        assert partner.notes == "每月一次"
+        edits = db.scalars(select(AuditEntry).where(AuditEntry.action == "partner.update"))
+        assert len(list(edits)) == 2
+
+    viewer = signed_in(Role.VIEWER)
+    seen = viewer.get(url)
+    assert seen.status_code == 200 and "修改合伙人信息" not in seen.text
+    assert viewer.post(f"{url}/edit", {**form, "version": "3"}).status_code == 403
+    assert staff.post("/console/partners/424242/edit", {**form}).status_code == 404

@@ -1,23 +1,28 @@
 """The public pages ``/`` and ``/i/<tag>``: what anyone sees, never a borrower; search,
-category filter, a hut's own list, bad parameters named on the page; a district's size in
-a few queries."""
+category filter, a hut's own list, bad parameters named on the page; the latest open
+wishes without their proposers; a district's size in a few queries."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import Engine, event, insert
+from sqlalchemy import Engine, event, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.domain.actors import Actor
+from server.domain.wishes import WishStatus
 from server.ledger import apply_event
+from server.records import wishes
+from server.records.wishes import SupportFields, WishFields
 from server.seed import seed_demo
-from server.storage.models import Hut, Item
+from server.storage.models import Hut, Item, Member
 from tests.server.conftest import T0
 from tests.server.factories import scan
 from tests.support.console import Console
 
 BORROWER_DATA = ("张阿姨", "3-201", "04A1B2C3", "李师傅", "5-502", "04D5E6F7")
+STAFF = Actor("staff-test")
 
 
 @pytest.fixture
@@ -162,3 +167,24 @@ def test_a_district_is_a_few_queries_and_a_small_page(
     one = anyone.get("/?hut=hut-07&offset=30&q=tool")
     assert one.status_code == 200 and one.text.count('href="/i/X') == 30
     assert len(statements) <= 10
+
+
+def test_the_overview_chimes_the_latest_open_wishes_without_names(
+    anyone: Console, sessions: sessionmaker[Session]
+) -> None:
+    with sessions.begin() as db:
+        zhang, li = (
+            db.scalar(select(Member.id).where(Member.name == n)) for n in ("张阿姨", "李师傅")
+        )
+        fields = WishFields(title="希望有一台电锤", detail="装空调打孔", proposed_by=zhang)
+        wish = wishes.create(db, fields, actor=STAFF, now=T0)
+        wishes.support(db, wish.id, SupportFields(member_id=li), actor=STAFF, now=T0)
+        done = wishes.create(db, WishFields(title="已经评完的心愿"), actor=STAFF, now=T0)
+        done.status = WishStatus.EVALUATED
+    page = anyone.get("/").text
+    chimes = page[page.index('id="h-wishes"') :]
+    assert "心愿风铃" in chimes and "希望有一台电锤" in chimes and "支持人数：1" in chimes
+    assert "提议" in chimes and 'href="/me/wishes"' in chimes
+    assert "已经评完的心愿" not in page and "装空调打孔" not in page
+    assert not any(data in page for data in BORROWER_DATA)
+    assert "心愿风铃" not in anyone.get("/?q=drill").text  # a search shows the shelves only
