@@ -35,15 +35,24 @@ def client(
 
 def _id_routes(client: TestClient) -> list[tuple[str, str, str]]:
     """(method, path, name) of every API route with an integer path parameter, per the
-    schema."""
+    schema; the route's other path parameters filled with a value they take (the first
+    of an enum: ``/reports/{report_id}/{kind}`` -> ``.../pdf``)."""
     paths = client.get("/openapi.json").json()["paths"]
-    return sorted(
-        (method.upper(), path, param["name"])
-        for path, operations in paths.items()
-        for method, operation in operations.items()
-        for param in operation.get("parameters", [])
-        if param["in"] == "path" and param["schema"].get("type") == "integer"
-    )
+    routes = []
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            params = [p for p in operation.get("parameters", []) if p["in"] == "path"]
+            filled = path
+            for param in params:
+                if param["schema"].get("type") != "integer":
+                    value = (param["schema"].get("enum") or ["x"])[0]
+                    filled = filled.replace("{" + param["name"] + "}", str(value))
+            routes += [
+                (method.upper(), filled, p["name"])
+                for p in params
+                if p["schema"].get("type") == "integer"
+            ]
+    return sorted(routes)
 
 
 def test_every_integer_path_id_past_the_column_is_404_or_422(
