@@ -73,6 +73,14 @@ FLAGGED = {
 
 
 CONSOLE = "/console"  # the pages' own prefix (server/web)
+RESIDENT = "/me"  # a resident's phone pages: their own sign-in, not a staff role
+
+
+def _a_page(path: str) -> bool:
+    """A console page or a resident's: a stranger gets a sign-in page there, not a 401
+    (tests/server/web/test_page_roles.py, test_resident_page_roles.py)."""
+    return path.startswith(CONSOLE) or path == RESIDENT or path.startswith(RESIDENT + "/")
+
 
 # Every optional router mounted: the clock's routes are there only where the settings let
 # the clock be moved (demos and tests), and are walked like the others.
@@ -105,12 +113,11 @@ def required_role(dependant: Dependant) -> Role | None:
 
 def _routes() -> list[tuple[str, str, Role | None]]:
     """(method, path, role) of every API route, as the app routes requests (the routers'
-    own dependencies included). The console's pages answer a stranger with the sign-in
-    page, not a 401: tests/server/web/test_page_roles.py checks them."""
+    own dependencies included); not the pages (``_a_page``)."""
     return sorted(
         (method, context.path, required_role(context.dependant))
         for context in iter_route_contexts(_app().routes)
-        if isinstance(context.original_route, APIRoute) and not context.path.startswith(CONSOLE)
+        if isinstance(context.original_route, APIRoute) and not _a_page(context.path)
         for method in context.methods or ()
     )
 
