@@ -27,6 +27,11 @@ OPEN = {
     ("GET", "/me/link/{secret}"),
     ("POST", "/me/link"),
     ("POST", "/me/sign-out"),
+    ("POST", "/me/sign-in/message"),  # a code by message: the same answer to anyone
+    # Posted from an item's public page: a stranger is sent to sign in first, and nothing
+    # is written (resident_waiting checks the resident itself, to come back to the item).
+    ("POST", "/me/waiting"),
+    ("POST", "/me/waiting/leave"),
 }
 SIGNED_IN = "_signed_in"  # server.web.resident_guard's dependency behind SignedInResident
 
