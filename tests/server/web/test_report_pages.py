@@ -59,7 +59,7 @@ def test_bad_fields_are_said_beside_the_form_and_nothing_kept(
     ledger.build(sessions)
     staff = signed_in(Role.STAFF)
     bad_month = staff.post(PAGE, {"month": "2026-13", "hut": "", "language": "both"}, page=PAGE)
-    assert bad_month.status_code == 422 and "月份请写成 2026-11 的格式" in bad_month.text
+    assert bad_month.status_code == 422 and "月份请写成 2026-11。" in bad_month.text
     assert 'value="2026-13"' in bad_month.text  # what was typed stays
     no_hut = staff.post(PAGE, {"month": "2026-11", "hut": "nowhere", "language": "en"}, page=PAGE)
     assert no_hut.status_code == 422 and "没有这个工具屋" in no_hut.text
