@@ -5,7 +5,6 @@ its parts) with a clock they move instead."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -16,6 +15,7 @@ from server.alarms.config import AlarmSettings
 from server.alarms.notifier import AlarmNotifier
 from server.alarms.watch import HutWatch
 from server.clock import Clock, system_clock
+from server.loop_thread import LoopThread
 from server.reminders.channels import Channel
 from server.reminders.config import ReminderSettings
 
@@ -51,26 +51,16 @@ class AlarmService:
         self.notifier.notify(now)
 
 
-class AlarmLoop:
+class AlarmLoop(LoopThread):
     """Runs the service on a thread until stopped; a failed look is logged and the next
     one tries again (the database may be away for a while)."""
 
+    thread_name = "toolhut-alarms"
+
     def __init__(self, service: AlarmService, *, clock: Clock = system_clock) -> None:
+        super().__init__()
         self.service = service
         self.clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="toolhut-alarms", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
     def _run(self) -> None:
         settings = self.service.settings

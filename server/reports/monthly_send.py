@@ -18,7 +18,6 @@ PDF. A server that was down on the 1st sends at its first look after, up to the 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.clock import Clock
 from server.domain.reminders import Audience
+from server.loop_thread import LoopThread
 from server.reminders import payloads
 from server.reminders.channels import Channel
 from server.reminders.config import ReminderSettings
@@ -186,26 +186,16 @@ class MonthlySender:
         return message_id
 
 
-class MonthlyLoop:
+class MonthlyLoop(LoopThread):
     """Looks every ``poll_s`` on a thread of its own; a failed look is logged and the next
     one tries again."""
 
+    thread_name = "toolhut-reports"
+
     def __init__(self, sender: MonthlySender, *, clock: Clock) -> None:
+        super().__init__()
         self.sender = sender
         self.clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="toolhut-reports", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
     def _run(self) -> None:
         # The first look a poll after start: a report's build never slows a start-up.
