@@ -73,6 +73,12 @@ def _apprise() -> Any:
             import imghdr  # noqa: F401
         import apprise
 
+    # Apprise logs what it sends, bodies at DEBUG (sign-in codes among them) and addresses
+    # at INFO and WARNING: none of it reaches the process's log. A send's failure is read
+    # through its own capture (AppriseChannel.send), with the address taken out.
+    quiet = logging.getLogger("apprise")
+    quiet.propagate = False
+    quiet.setLevel(logging.WARNING)
     return apprise
 
 
@@ -110,9 +116,19 @@ class AppriseChannel:
             ok = notifier.notify(
                 title=message.title, body=message.body, body_format=apprise.NotifyFormat.TEXT
             )
-            detail = captured.getvalue().strip()
+            detail = _without(captured.getvalue().strip(), message.address)
         if not ok:
             raise DeliveryError(f"channel {self.name}: {detail or 'notification failed'}")
+
+
+def _without(text: str, address: str | None) -> str:
+    """``text`` with the member's address (as given and as put in the URL) taken out: a
+    failure's detail is logged and stored for staff, the address is the member's own."""
+    if not address:
+        return text
+    for form in {address, quote(address, safe="")}:
+        text = text.replace(form, "(address)")
+    return text
 
 
 class DisplayChannel:

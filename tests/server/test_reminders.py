@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -225,6 +226,29 @@ def test_failed_sends_are_logged_and_retried_with_backoff(
         assert [a.ok for a in webhook] == [False, False, True]
         assert webhook[0].error is not None and "error=500" in webhook[0].error
     assert len(_bodies(receiver, "/member")) == 1
+
+
+def test_no_message_body_or_address_reaches_the_log(
+    sessions: sessionmaker[Session],
+    receiver: WebhookReceiver,
+    clock: MovableClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Apprise logs payloads at DEBUG and addresses in its lines: even a process logging at
+    DEBUG keeps them out, and a failed send's stored error names no address."""
+    member_id = _lend(sessions, ["T0001"], due_at=local(28, 18))
+    with sessions.begin() as db:
+        reminder_queries.set_contact(db, member_id=member_id, channel="sms", address="13800000000")
+    caplog.set_level(logging.DEBUG)
+    receiver.fail_next = 2  # the sms and the shared webhook fail at first (the display goes)
+    service = _service(sessions, _settings(receiver), clock)
+    assert service.sweep_once(local(27, 18)).failed == 2
+    assert service.sweep_once(local(27, 19)).sent == 2
+    assert [p for p, _ in receiver.posts if p.startswith("/sms")]  # it did go, in the end
+    assert "13800000000" not in caplog.text and "电钻" not in caplog.text
+    with sessions() as db:
+        errors = db.scalars(select(ReminderAttempt.error).where(ReminderAttempt.ok.is_(False)))
+        assert all("13800000000" not in (error or "") for error in errors)
 
 
 def test_a_send_cut_short_by_a_crash_is_retried_after_the_lease(
