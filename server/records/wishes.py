@@ -119,6 +119,9 @@ def create(db: Session, fields: WishFields, *, actor: Actor, now: datetime) -> W
     refuse(*errors)
     if fields.proposed_by is not None:
         _member(db, fields.proposed_by, "proposed_by")
+        # Held until commit, so two proposals of one member at once are counted one after
+        # the other (PostgreSQL; SQLite lets one writer in at a time anyway).
+        db.execute(select(Member.id).where(Member.id == fields.proposed_by).with_for_update())
         waiting = select(func.count()).where(
             Wish.proposed_by_id == fields.proposed_by, Wish.status == WishStatus.PROPOSED,
             Wish.channel == fields.channel,

@@ -6,14 +6,17 @@ another resident's name or rating comment, nor the wishes of a hut they do not u
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.domain.actors import Actor
+from server.domain.record_errors import InvalidFieldsError
 from server.domain.wishes import WAITING_PER_RESIDENT, WishChannel, WishOutcome, WishStatus
 from server.records import partners, wishes
 from server.records.partners import PartnerFields
@@ -282,3 +285,50 @@ def test_a_phone_may_have_a_few_wishes_waiting_for_the_meeting_at_once(
         staff_entered = WishFields(title="纸条上的心愿", proposed_by=members["zhang"])
         wishes.create(db, staff_entered, actor=STAFF, now=clock())  # staff: no limit
     assert zhang.post("/me/wishes", {"title": "再来一个"}).status_code == 303
+
+
+@pytest.mark.postgres
+def test_two_proposals_at_once_cannot_pass_the_limit_together(
+    members: dict[str, int], sessions: sessionmaker[Session], clock: MovableClock
+) -> None:
+    """The last free place taken by one proposal while another of the same member is on its
+    way: the second waits for the first's commit and is refused, not counted before it."""
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time")
+    phone_wish = partial(WishFields, proposed_by=members["zhang"], channel=WishChannel.PHONE)
+    with sessions.begin() as db:
+        for n in range(WAITING_PER_RESIDENT - 1):
+            wishes.create(db, phone_wish(title=f"心愿{n}"), actor=STAFF, now=clock())
+    outcome: list[object] = []
+
+    def second() -> None:
+        try:
+            with sessions.begin() as db:
+                wishes.create(db, phone_wish(title="同时的心愿"), actor=STAFF, now=clock())
+            outcome.append("created")
+        except InvalidFieldsError as refused:
+            outcome.append(refused)
+
+    with sessions.begin() as first:
+        wishes.create(first, phone_wish(title="最后一个位置"), actor=STAFF, now=clock())
+        racer = threading.Thread(target=second)
+        racer.start()
+        while not outcome and not _waiting_on_a_lock(sessions):  # evidence, not a pause
+            racer.join(0.01)
+        assert not outcome, "the second proposal did not wait for the first"
+    racer.join()
+    assert isinstance(outcome[0], InvalidFieldsError)
+    with sessions() as db:
+        count = select(func.count()).where(Wish.proposed_by_id == members["zhang"])
+        assert db.scalar(count) == WAITING_PER_RESIDENT
+
+
+def _waiting_on_a_lock(sessions: sessionmaker[Session]) -> bool:
+    """A session of this database waits for a lock (asked in a transaction of its own:
+    pg_stat_activity stays as it was for the rest of a transaction that read it)."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    with sessions() as db:
+        return bool(db.scalar(waiting))
