@@ -92,9 +92,9 @@ def _max_qr(label: Label) -> float | None:
 
 def _blocks(label: Label) -> list[_Block]:
     if isinstance(label, HutCard):
-        # The caption is what an elderly resident reads: large, never left out.
+        # The caption is what an elderly resident reads: large, on one line, never left out.
         blocks = [
-            _Block(label.caption_zh, 0.34, 72, 2),
+            _Block(label.caption_zh, 0.34, 72, 1),
             _Block(label.stars, 0.16, 36, 1, drop=3),
             _Block(label.caption_en, 0.20, 28, 2, drop=4),
             _Block(label.hint_zh, 0.18, 16, 2, drop=2),

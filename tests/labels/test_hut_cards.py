@@ -196,3 +196,15 @@ def test_on_a_big_card_the_code_stays_scanner_sized_and_the_caption_grows(
     layout = SheetLayout(label_width=100, label_height=140, margin_top=5, margin_left=5)
     [out] = make_labels([card], output=tmp_path / "big.pdf", fmt="pdf", layout=layout, font=font)
     assert decode(pdf_pages(out)[0]) == ["COND:REPAIR"]
+
+
+@pytest.mark.parametrize(
+    "size", [(40, 20), (20, 40), (40, 30), (63.5, 33.9), (62, 29), (99.1, 38.1)]
+)
+def test_the_chinese_caption_is_always_whole_on_one_line(
+    font: CjkFont, size: tuple[float, float]
+) -> None:
+    for card in hut_cards():
+        art = compose(card, width=size[0], height=size[1], font=font)
+        assert card.caption_zh in [mark.text for mark in art.texts], (card.code, art.texts)
+        assert card.caption_zh not in art.truncated
