@@ -1,4 +1,5 @@
-"""QR labels for hut items and resident cards: PDF sheets, label-printer PNGs, SVG.
+"""QR labels for hut items, resident cards and the cards that hang in the hut: PDF sheets,
+label-printer PNGs, SVG.
 
 Importing this package is light; reportlab, Pillow and fontTools load when labels are made.
 """
@@ -7,11 +8,12 @@ from typing import Any
 
 from labels.errors import LabelError
 from labels.layout import PRESETS, RollLayout, SheetLayout
-from labels.model import CardLabel, ItemLabel, item_url
+from labels.model import CardLabel, HutCard, ItemLabel, item_url
 
 __all__ = [
     "PRESETS",
     "CardLabel",
+    "HutCard",
     "ItemLabel",
     "LabelError",
     "RollLayout",

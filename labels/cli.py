@@ -1,4 +1,5 @@
-"""``toolhut labels``: item labels from the server or a CSV file, card labels from a CSV file.
+"""``toolhut labels``: item labels from the server or a CSV file, card labels from a CSV file,
+the cards that hang in the hut (condition, rating, phone sign-in).
 
 Kept light: reportlab, qrcode and Pillow are imported only when labels are made.
 """
@@ -13,11 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labels.errors import LabelError
+from labels.hut_cards import ALL, MAX_COPIES, SET_NAMES, hut_cards
 from labels.layout import PRESETS, Layout, RollLayout, SheetLayout
 from labels.texts import ITEM_HINT, SUPPLY_HINT
 
 if TYPE_CHECKING:
-    from labels.model import CardLabel, ItemLabel
+    from labels.model import Label
 
 LAYOUTS = (*PRESETS, "custom", "roll")
 CARD_KEY_ENV = "TOOLHUT_LABELS_CARD_KEY_FILE"
@@ -60,7 +62,37 @@ def configure(parser: argparse.ArgumentParser) -> None:
     csv.add_argument("--hut-name", help="hut name for rows that leave hut_name empty")
     csv.add_argument("--hint", default=ITEM_HINT, help="short hint printed on item labels")
     _output_options(csv)
+
+    cards = sub.add_parser(
+        "hut-cards",
+        help="the cards that hang by the hut's scanner: condition, rating, phone sign-in",
+    )
+    cards.add_argument(
+        "--set",
+        choices=SET_NAMES,
+        default=ALL,
+        dest="card_set",
+        help="which cards: rating (satisfied / so-so / not satisfied), rating-1to5, "
+        "condition (good / needs repair / part missing), sign-in, or all (default)",
+    )
+    cards.add_argument(
+        "--copies",
+        type=_copies,
+        default=1,
+        help=f"how many of each card (e.g. one for each hut door; 1 to {MAX_COPIES})",
+    )
+    _output_options(cards, layout="2x7")
     parser.set_defaults(run=_usage(parser))
+
+
+def _copies(text: str) -> int:
+    try:
+        copies = int(text)
+    except ValueError:
+        copies = 0
+    if not 1 <= copies <= MAX_COPIES:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number from 1 to {MAX_COPIES}")
+    return copies
 
 
 def _server_options(p: argparse.ArgumentParser, *, hint: str) -> None:
@@ -72,7 +104,7 @@ def _server_options(p: argparse.ArgumentParser, *, hint: str) -> None:
     _output_options(p)
 
 
-def _output_options(p: argparse.ArgumentParser) -> None:
+def _output_options(p: argparse.ArgumentParser, *, layout: str = "3x8") -> None:
     p.add_argument(
         "-o", "--output", type=Path, required=True, help="PDF file, or directory for png/svg files"
     )
@@ -80,10 +112,10 @@ def _output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--layout",
         choices=LAYOUTS,
-        default="3x8",
-        help="3x8 (63.5x33.9 mm) and 2x7 (99.1x38.1 mm) A4 sheets, roll62 (62x29 mm "
-        "at 300 dpi), roll (--label-size, --dpi) or custom (A4 grid: --label-size, "
-        "--margins, --gaps)",
+        default=layout,
+        help=f"default {layout}; 3x8 (63.5x33.9 mm) and 2x7 (99.1x38.1 mm) A4 sheets, "
+        "roll62 (62x29 mm at 300 dpi), roll (--label-size, --dpi) or custom (A4 grid: "
+        "--label-size, --margins, --gaps)",
     )
     p.add_argument("--label-size", metavar="WxH", help="label size in mm, e.g. 62x40")
     p.add_argument("--margins", metavar="TOP,LEFT", default="0,0", help="sheet margins in mm")
@@ -175,11 +207,11 @@ def _card_key(args: argparse.Namespace) -> bytes:
     return key
 
 
-def _read_labels(
-    args: argparse.Namespace, refuse: Callable[[str], None] | None
-) -> Sequence[ItemLabel | CardLabel]:
+def _read_labels(args: argparse.Namespace, refuse: Callable[[str], None] | None) -> Sequence[Label]:
     from labels import sources
 
+    if args.labels_source == "hut-cards":
+        return hut_cards(args.card_set, copies=args.copies)
     if args.labels_source == "items":
         return sources.items_from_server(
             args.server,

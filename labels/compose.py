@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from labels.errors import LabelError
 from labels.fonts import CjkFont
-from labels.model import CardLabel, ItemLabel
+from labels.model import CardLabel, HutCard, Label
 from labels.qr import QrPlan, plan_qr
 from labels.textfit import Fitted, fit, line_height, lines_needed, tag_tokens, unit_tokens
 from labels.texts import CARD_TITLE_EN, CARD_TITLE_ZH
@@ -21,6 +21,9 @@ _GAP_MM = 1.2
 # below it, a band holds 4 lines.
 MIN_TEXT_COLUMN_MM = 15.0
 MIN_TEXT_LINES = 4
+# A hut card's code (a short text) scans well at this size; the rest of a big card goes to
+# its words, large for elderly eyes.
+HUT_CARD_QR_MM = 40.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,21 +66,41 @@ def _padding(width: float, height: float) -> float:
     return max(1.5, 0.05 * min(width, height))
 
 
-def _regions(width: float, height: float) -> tuple[tuple[float, float, float], tuple[float, ...]]:
+def _regions(
+    width: float, height: float, max_qr: float | None = None
+) -> tuple[tuple[float, float, float], tuple[float, ...]]:
     """QR square (x, y, side) and text box (x, y, w, h): the code as big as the label allows
-    beside (left) or above a text area that can still hold the names at the smallest size."""
+    (up to ``max_qr``) beside (left) or above a text area that can still hold the names at
+    the smallest size. A code held to ``max_qr`` either way goes above: the text gets the
+    label's whole width."""
     pad = _padding(width, height)
     band = MIN_TEXT_LINES * line_height(MIN_TEXT_PT)
     beside = min(height - 2 * pad, width - 2 * pad - _GAP_MM - MIN_TEXT_COLUMN_MM)
     above = min(width - 2 * pad, height - 2 * pad - _GAP_MM - band)
-    if beside >= above:
+    if max_qr is not None:
+        beside, above = min(beside, max_qr), min(above, max_qr)
+    if beside > above or (beside == above and max_qr is None):
         tx = pad + beside + _GAP_MM
         return (pad, (height - beside) / 2, beside), (tx, pad, width - tx - pad, height - 2 * pad)
     ty = pad + above + _GAP_MM
     return ((width - above) / 2, pad, above), (pad, ty, width - 2 * pad, height - ty - pad)
 
 
-def _blocks(label: ItemLabel | CardLabel) -> list[_Block]:
+def _max_qr(label: Label) -> float | None:
+    return HUT_CARD_QR_MM if isinstance(label, HutCard) else None
+
+
+def _blocks(label: Label) -> list[_Block]:
+    if isinstance(label, HutCard):
+        # The caption is what an elderly resident reads: large, on one line, never left out.
+        blocks = [
+            _Block(label.caption_zh, 0.34, 72, 1),
+            _Block(label.stars, 0.16, 36, 1, drop=3),
+            _Block(label.caption_en, 0.20, 28, 2, drop=4),
+            _Block(label.hint_zh, 0.18, 16, 2, drop=2),
+            _Block(label.hint_en, 0.12, 12, 2, drop=5),
+        ]
+        return [b for b in blocks if b.text]
     if isinstance(label, CardLabel):
         blocks = [
             _Block(CARD_TITLE_ZH, 0.30, 12, 2, drop=2),
@@ -173,13 +196,13 @@ def _fit_block(block: _Block, *, font: CjkFont, width: float, height: float) -> 
     )
 
 
-def qr_square(width: float, height: float) -> float:
+def qr_square(width: float, height: float, label: Label) -> float:
     """Side (mm) of the square the QR code and its quiet zone get on a label of this size."""
-    return _regions(width, height)[0][2]
+    return _regions(width, height, _max_qr(label))[0][2]
 
 
 def compose(
-    label: ItemLabel | CardLabel,
+    label: Label,
     *,
     width: float,
     height: float,
@@ -188,7 +211,7 @@ def compose(
     plan: QrPlan | None = None,
 ) -> Art:
     """Drawing marks for one label; ``plan`` is a QR plan made earlier for ``qr_square``."""
-    (qx, qy, side), (tx, ty, tw, th) = _regions(width, height)
+    (qx, qy, side), (tx, ty, tw, th) = _regions(width, height, _max_qr(label))
     if plan is None:
         plan = plan_qr(label.payload, box_mm=side, dot_mm=dot_mm)
     # Centre the code in its square: snapping modules to printer dots can leave a sliver.

@@ -15,8 +15,8 @@ from labels.compose import Art, compose, qr_square
 from labels.errors import LabelError
 from labels.fonts import CjkFont, find_font
 from labels.layout import Layout, Page, RollLayout, SheetLayout
-from labels.model import CardLabel, ItemLabel
-from labels.qr import plan_many
+from labels.model import CardLabel, HutCard, ItemLabel, Label
+from labels.qr import QrPlan, plan_many
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ PNG_SHEET_DPI = 300
 
 
 def make_labels(
-    labels: Sequence[ItemLabel | CardLabel],
+    labels: Sequence[Label],
     *,
     output: Path,
     fmt: Format,
@@ -151,18 +151,18 @@ def _check_output(output: Path, fmt: Format) -> None:
 
 
 def _compose_all(
-    labels: Sequence[ItemLabel | CardLabel],
+    labels: Sequence[Label],
     *,
     layout: Layout,
     font: CjkFont,
     fmt: Format,
     tick: Callable[[], None],
     refuse: Refuse | None,
-) -> list[tuple[ItemLabel | CardLabel, Art]]:
+) -> list[tuple[Label, Art]]:
     wrong = [
-        f"label {n}: not an ItemLabel or CardLabel but {type(label).__name__}"
+        f"label {n}: not an ItemLabel, CardLabel or HutCard but {type(label).__name__}"
         for n, label in enumerate(labels, start=1)
-        if not isinstance(label, ItemLabel | CardLabel)
+        if not isinstance(label, ItemLabel | CardLabel | HutCard)
     ]
     if wrong:
         raise _combined(wrong)
@@ -179,13 +179,8 @@ def _compose_all(
         dpi = layout.dpi if isinstance(layout, RollLayout) else PNG_SHEET_DPI
         dot_mm = 25.4 / dpi
     width, height = layout.label_width, layout.label_height
-    plans = plan_many(
-        [label.payload for label in labels],
-        box_mm=qr_square(width, height),
-        dot_mm=dot_mm,
-        tick=tick,
-    )
-    made: list[tuple[ItemLabel | CardLabel, Art]] = []
+    plans = _plans(labels, width=width, height=height, dot_mm=dot_mm, tick=tick)
+    made: list[tuple[Label, Art]] = []
     bad = {r.number for r in refused}
     for n, (label, plan) in enumerate(zip(labels, plans, strict=True), start=1):
         if n in bad:
@@ -219,6 +214,26 @@ def _compose_all(
     return made
 
 
+def _plans(
+    labels: Sequence[Label],
+    *,
+    width: float,
+    height: float,
+    dot_mm: float | None,
+    tick: Callable[[], None],
+) -> list[QrPlan | str]:
+    """The labels' QR plans in order, planned together for each size of code (a hut card's
+    code is held smaller than an item's on the same label)."""
+    boxes = [qr_square(width, height, label) for label in labels]
+    plans: list[QrPlan | str] = [""] * len(labels)
+    for box in dict.fromkeys(boxes):
+        at = [n for n, b in enumerate(boxes) if b == box]
+        made = plan_many([labels[n].payload for n in at], box_mm=box, dot_mm=dot_mm, tick=tick)
+        for n, plan in zip(at, made, strict=True):
+            plans[n] = plan
+    return plans
+
+
 def _combined(problems: list[str]) -> LabelError:
     shown = problems[:_MAX_REPORTED]
     more = f"\n... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
@@ -229,7 +244,7 @@ def _file_names(
     output: Path,
     *,
     pages: list[Page],
-    labels: Sequence[ItemLabel | CardLabel],
+    labels: Sequence[Label],
     layout: Layout,
     fmt: Format,
 ) -> list[Path]:

@@ -11,6 +11,7 @@ from labels.errors import LabelError
 from labels.texts import CARD_TITLE_EN, CARD_TITLE_ZH, ITEM_HINT
 from toolhut.card_ref import MIN_KEY_BYTES, PREFIX, card_ref
 from toolhut.contract import CARD_UID_PATTERN
+from toolhut.hut_cards import ALL_CARDS
 
 # A tag is printed in large type and becomes part of a URL path, so keep it URL-safe.
 TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
@@ -21,6 +22,9 @@ MAX_HINT = 16
 MAX_PERSON_NAME = 30
 MAX_BUILDING_UNIT = 30
 MAX_URL = 200
+MAX_CAPTION = 40
+MAX_CARD_HINT = 80
+STARS = 5
 DEFAULT_HINT = ITEM_HINT
 
 _TAG = re.compile(TAG_PATTERN)
@@ -174,4 +178,48 @@ class CardLabel:
         return (CARD_TITLE_ZH, CARD_TITLE_EN, self.name, self.building_unit, self.ref)
 
 
-Label = ItemLabel | CardLabel
+@dataclass(frozen=True, slots=True)
+class HutCard:
+    """A card that hangs in the hut by the scanner: the QR carries ``code`` (one of
+    toolhut.hut_cards', exactly as the server parses it); the card says what it does in
+    Chinese and English, and a rating card shows its score as stars (labels/hut_cards.py
+    builds them)."""
+
+    code: str
+    caption_zh: str
+    caption_en: str
+    hint_zh: str
+    hint_en: str
+    score: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.code not in ALL_CARDS:
+            raise LabelError(f"{self.code!r} is not a hut card: one of {', '.join(ALL_CARDS)}")
+        for field, limit in (
+            ("caption_zh", MAX_CAPTION),
+            ("caption_en", MAX_CAPTION),
+            ("hint_zh", MAX_CARD_HINT),
+            ("hint_en", MAX_CARD_HINT),
+        ):
+            object.__setattr__(self, field, _text(field, getattr(self, field), limit=limit))
+        if self.score is not None and not 1 <= self.score <= STARS:
+            raise LabelError(f"score {self.score!r}: 1 to {STARS}")
+
+    @property
+    def payload(self) -> str:
+        return self.code
+
+    @property
+    def key(self) -> str:
+        return self.code.lower().replace(":", "-")  # file names: cond-ok, rate-good...
+
+    @property
+    def stars(self) -> str:
+        """``★★★☆☆`` for a score of 3; empty for a card with no score."""
+        return "" if self.score is None else "★" * self.score + "☆" * (STARS - self.score)
+
+    def texts(self) -> tuple[str, ...]:
+        return (self.caption_zh, self.caption_en, self.stars, self.hint_zh, self.hint_en)
+
+
+Label = ItemLabel | CardLabel | HutCard

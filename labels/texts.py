@@ -11,3 +11,18 @@ SUPPLY_HINT = gettext(N_("Scan to take one"))  # supplies are taken, not lent
 _CARD_TITLE = N_("Tool hut member card")
 CARD_TITLE_ZH = gettext(_CARD_TITLE, "zh_CN")
 CARD_TITLE_EN = gettext(_CARD_TITLE, "en")
+
+# The cards that hang in the hut (labels/hut_cards.py): a caption and a one-line hint each,
+# printed in Chinese and in English. Condition captions by the condition they stand for,
+# rating captions by score (the words are the server's SCORE_WORDS msgids: one translation).
+CONDITION_CAPTIONS = {
+    "ok": N_("Good"),
+    "needs_repair": N_("It needs repair"),
+    "missing_part": N_("A part is missing"),
+}
+RATING_WORD_CAPTIONS = {5: N_("Satisfied"), 3: N_("So-so"), 1: N_("Not satisfied")}
+RATING_SCORE_CAPTION = N_("{score} of 5")
+SIGN_IN_CAPTION = N_("Sign in on my phone")
+RETURN_HINT = N_("Scan after a return")
+SCORE_HINT = N_("Scan after a return: 5 is best")
+SIGN_IN_HINT = N_("Tap your card, then scan: the display shows a code")

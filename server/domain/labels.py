@@ -1,7 +1,8 @@
 """What a scanned QR label says: a bare tag, the item page URL printed on it, one of the
 condition cards that hang in the hut (scanned after an item to say how it came back), or
 one of the rating cards beside them (scanned after a return to say how it went), or the
-phone sign-in card (scanned after a card tap: the display shows a sign-in code)."""
+phone sign-in card (scanned after a card tap: the display shows a sign-in code). The
+cards' texts are ``toolhut.hut_cards``'; ``labels`` prints them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from types import MappingProxyType
 from urllib.parse import unquote, urlsplit
 
 from server.domain.model import ItemCondition
+from toolhut import hut_cards
 
 TAG_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{0,31}$"
 _TAG = re.compile(TAG_PATTERN)
@@ -32,14 +34,9 @@ def parse_scan_text(text: str) -> str | None:
     return tag if _TAG.fullmatch(tag) else None
 
 
-# The QR texts printed on the hut's condition cards. A colon never appears in a tag, so a
-# condition card can never be mistaken for an item.
+# The condition cards' QR texts are toolhut.hut_cards' (labels prints them), as conditions.
 CONDITION_CARDS = MappingProxyType(
-    {
-        "COND:OK": ItemCondition.OK,
-        "COND:REPAIR": ItemCondition.NEEDS_REPAIR,
-        "COND:MISSING": ItemCondition.MISSING_PART,
-    }
+    {code: ItemCondition(value) for code, value in hut_cards.CONDITION_CARDS.items()}
 )
 
 
@@ -48,16 +45,7 @@ def parse_condition_text(text: str) -> ItemCondition | None:
     return CONDITION_CARDS.get(text.strip().upper())
 
 
-# The QR texts printed on the hut's rating cards: the three words (满意 / 一般 / 不满意) and
-# the scores 1 to 5, for a resident with no smartphone to rate their return.
-RATING_CARDS = MappingProxyType(
-    {
-        "RATE:GOOD": 5,
-        "RATE:OK": 3,
-        "RATE:BAD": 1,
-        **{f"RATE:{score}": score for score in range(1, 6)},
-    }
-)
+RATING_CARDS = hut_cards.RATING_CARDS  # RATE:GOOD -> 5 ...
 
 
 def parse_rating_text(text: str) -> int | None:
@@ -70,9 +58,7 @@ def about_last_return(text: str) -> bool:
     return parse_condition_text(text) is not None or parse_rating_text(text) is not None
 
 
-# The QR text of the hut's "phone sign-in" card: scanned in a door session a member's card
-# opened, the display shows that member a one-time code for the resident pages.
-SIGN_IN_CARD = "SIGNIN:PHONE"
+SIGN_IN_CARD = hut_cards.SIGN_IN_CARD
 
 
 def is_sign_in_card(text: str) -> bool:
