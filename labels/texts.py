@@ -4,6 +4,7 @@ the card's title in both languages."""
 
 from __future__ import annotations
 
+from toolhut.hut_cards import SCORE_WORDS
 from toolhut.i18n import N_, gettext
 
 ITEM_HINT = gettext(N_("Scan to borrow or return"))
@@ -14,13 +15,13 @@ CARD_TITLE_EN = gettext(_CARD_TITLE, "en")
 
 # The cards that hang in the hut (labels/hut_cards.py): a caption and a one-line hint each,
 # printed in Chinese and in English. Condition captions by the condition they stand for,
-# rating captions by score (the words are the server's SCORE_WORDS msgids: one translation).
+# rating captions by score (the words residents pick on the phone too).
 CONDITION_CAPTIONS = {
     "ok": N_("Good"),
     "needs_repair": N_("It needs repair"),
     "missing_part": N_("A part is missing"),
 }
-RATING_WORD_CAPTIONS = {5: N_("Satisfied"), 3: N_("So-so"), 1: N_("Not satisfied")}
+RATING_WORD_CAPTIONS = SCORE_WORDS
 RATING_SCORE_CAPTION = N_("{score} of 5")
 SIGN_IN_CAPTION = N_("Sign in on my phone")
 RETURN_HINT = N_("Scan after a return")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from toolhut.i18n import N_
+
 # Condition card -> the value of the server's ItemCondition it stands for.
 CONDITION_CARDS = MappingProxyType(
     {
@@ -22,6 +24,8 @@ CONDITION_CARDS = MappingProxyType(
 RATING_WORD_CARDS = MappingProxyType({"RATE:GOOD": 5, "RATE:OK": 3, "RATE:BAD": 1})
 RATING_SCORE_CARDS = MappingProxyType({f"RATE:{score}": score for score in range(1, 6)})
 RATING_CARDS = MappingProxyType({**RATING_WORD_CARDS, **RATING_SCORE_CARDS})
+# The words a resident picks from, by score: on the word cards and on the phone's form.
+SCORE_WORDS = MappingProxyType({5: N_("Satisfied"), 3: N_("So-so"), 1: N_("Not satisfied")})
 
 # Scanned in a door session a member's card opened: the display shows that member a
 # one-time code for the resident pages.

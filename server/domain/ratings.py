@@ -16,11 +16,10 @@ from types import MappingProxyType
 from server.domain.changes import AnomalyRaised, Change, LoanRated
 from server.domain.ledger_state import AnomalyKind, LoanRef
 from server.domain.model import RatingSource
+from toolhut.hut_cards import SCORE_WORDS
 from toolhut.i18n import N_
 
 SCORES = range(1, 6)
-# The words a resident picks from, by score.
-SCORE_WORDS = MappingProxyType({5: N_("Satisfied"), 3: N_("So-so"), 1: N_("Not satisfied")})
 LOW_SCORE = 2  # this or less, with a comment: staff look at it
 MAX_COMMENT = 500  # characters
 RATING_WINDOW = timedelta(days=30)  # after the return
