@@ -78,7 +78,7 @@ def test_the_captions_and_hints_are_printed_in_chinese_and_english(
         "一般",
         "不满意",
         "Notsatisfied",
-        "需要修理",
+        "需要维修",
         "Itneedsrepair",
         "完好",
         "手机登录",
@@ -165,7 +165,7 @@ def test_a_card_says_its_meaning_in_both_languages_and_stars() -> None:
     assert (good.caption_zh, good.caption_en, good.stars) == ("满意", "Satisfied", "★★★★★")
     assert (four.caption_zh, four.caption_en, four.stars) == ("4分", "4 of 5", "★★★★☆")
     assert "5分最好" in four.hint_zh
-    assert (repair.caption_zh, repair.hint_zh, repair.stars) == ("需要修理", "还东西后扫一下", "")
+    assert (repair.caption_zh, repair.hint_zh, repair.stars) == ("需要维修", "还东西后扫一下", "")
     assert (sign_in.caption_zh, sign_in.hint_en) == (
         "手机登录",
         "Tap your card, then scan: the display shows a code",
@@ -188,7 +188,7 @@ def test_on_a_big_card_the_code_stays_scanner_sized_and_the_caption_grows(
     assert all(mark.baseline > big.qr.y + big.qr.plan.side_mm for mark in big.texts)
 
     def caption_pt(art: Art) -> float:
-        return next(m.size_pt for m in art.texts if m.text == "需要修理")
+        return next(m.size_pt for m in art.texts if m.text == "需要维修")
 
     assert caption_pt(big) > caption_pt(small) >= 20
 
