@@ -28,9 +28,8 @@ from server.reminders.config import ReminderSettings
 from server.reminders.payloads import PayloadEntry
 from server.reminders.rendering import message_lines, outgoing
 from server.reminders.types import SweepReport
-from server.reminders.zones import hut_zone
+from server.reminders.zones import zone_of
 from server.storage import reminder_queries as rq
-from server.storage.models import DEFAULT_TIMEZONE
 from server.storage.reminder_models import DeliveryStatus, ReminderDelivery
 
 log = logging.getLogger(__name__)
@@ -81,7 +80,7 @@ class Deliverer:
         # not sent well before the lease runs out, or a second worker would send it too.
         deadline = time.monotonic() + self.settings.lease_s / 2
         with self.sessions() as db:
-            zones = rq.hut_timezones(db)
+            huts = rq.hut_places(db)
         while True:
             with self.sessions.begin() as db:
                 leased = rq.lease_deliveries(
@@ -94,9 +93,7 @@ class Deliverer:
                 )
             if not leased:
                 return report
-            done = self._deliver_chunk(
-                leased, now=now, report=report, zones=zones, deadline=deadline
-            )
+            done = self._deliver_chunk(leased, now=now, report=report, huts=huts, deadline=deadline)
             if not done or len(leased) < chunk:
                 return report
 
@@ -106,16 +103,16 @@ class Deliverer:
         *,
         now: datetime,
         report: SweepReport,
-        zones: Mapping[str, str],
+        huts: Mapping[str, rq.HutPlace],
         deadline: float,
     ) -> bool:
         """False if it stopped early (out of time, or the outcomes could not be recorded)."""
-        jobs = self._prepare_chunk(delivery_ids, now=now, zones=zones)
+        jobs = self._prepare_chunk(delivery_ids, now=now, huts=huts)
         sent = self._send_all(jobs, now=now, report=report, deadline=deadline)
         return self._record(sent, now=now) and sent.done
 
     def _prepare_chunk(
-        self, delivery_ids: Sequence[int], *, now: datetime, zones: Mapping[str, str]
+        self, delivery_ids: Sequence[int], *, now: datetime, huts: Mapping[str, rq.HutPlace]
     ) -> list[_Job]:
         with self.sessions() as db:
             deliveries = rq.load_deliveries(db, delivery_ids)
@@ -124,7 +121,7 @@ class Deliverer:
                 db, [i for found in entries for i in payloads.notice_ids(found)], now=now
             )
             return [
-                self._prepare(d, found, now=now, zones=zones, live=live)
+                self._prepare(d, found, now=now, huts=huts, live=live)
                 for d, found in zip(deliveries, entries, strict=True)
             ]
 
@@ -170,14 +167,14 @@ class Deliverer:
         entries: Sequence[PayloadEntry] | None,
         *,
         now: datetime,
-        zones: Mapping[str, str],
+        huts: Mapping[str, rq.HutPlace],
         live: set[int],
     ) -> _Job:
         message = delivery.message
-        tz = hut_zone(zones.get(message.hut_id or "", DEFAULT_TIMEZONE))
+        tz = zone_of(huts, message.hut_id)
         channel = self.channels.get(delivery.channel)
         job = _Job(delivery, message.stage, channel, notice_ids=payloads.notice_ids(entries))
-        lines = message_lines(message, entries, tz=tz, live=live)
+        lines = message_lines(message, entries, tz=tz, huts=huts, live=live)
         if not lines:
             job.outcome = job.finish(DeliveryStatus.CANCELLED, now=now)
         elif (

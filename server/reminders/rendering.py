@@ -3,7 +3,7 @@ the message carries), rendered in the delivery's language for its channel."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime, tzinfo
 
@@ -12,6 +12,7 @@ from server.reminders.channels import Channel, Outgoing, is_shared
 from server.reminders.display import display_text
 from server.reminders.payloads import NoticeEntry, PayloadEntry
 from server.reminders.templates import render
+from server.reminders.zones import name_of
 from server.storage import reminder_queries as rq
 from server.storage.reminder_models import ReminderDelivery, ReminderMessage
 from toolhut.i18n import N_, gettext, language
@@ -22,13 +23,15 @@ def message_lines(
     entries: Sequence[PayloadEntry] | None,
     *,
     tz: tzinfo,
+    huts: Mapping[str, rq.HutPlace],
     live: AbstractSet[int] = frozenset(),
 ) -> list[ReminderLine]:
     """What is still to tell: the payload's lines (a notice only while ``live``), or the
-    message's loans that are still open, earliest due first."""
+    message's loans that are still open, earliest due first; each names its hut as
+    residents know it (``huts``: the huts' names by id)."""
     if entries is not None:
         return [
-            _payload_line(message, entry, tz=tz)
+            _payload_line(message, entry, tz=tz, hut=name_of(huts, message.hut_id))
             for entry in entries
             if not isinstance(entry, NoticeEntry) or entry.notice_id in live
         ]
@@ -41,7 +44,7 @@ def message_lines(
             ReminderLine(
                 item_zh=loan.item.name_zh,
                 item_en=loan.item.name_en,
-                hut=loan.hut_id,
+                hut=name_of(huts, loan.hut_id),
                 due_at=loan.due_at,
                 tz=tz,
                 member=loan.member.name,
@@ -52,11 +55,13 @@ def message_lines(
     return sorted(lines, key=lambda line: line.due_at)
 
 
-def _payload_line(message: ReminderMessage, entry: PayloadEntry, *, tz: tzinfo) -> ReminderLine:
+def _payload_line(
+    message: ReminderMessage, entry: PayloadEntry, *, tz: tzinfo, hut: str
+) -> ReminderLine:
     return ReminderLine(
         item_zh=entry.name_zh,
         item_en=entry.name_en,
-        hut=message.hut_id or "",
+        hut=hut,
         due_at=message.created_at if entry.when is None else entry.when,
         tz=tz,
         detail_zh=entry.detail_zh,

@@ -29,10 +29,9 @@ from server.reminders import payloads
 from server.reminders.payloads import AlertEntry
 from server.reminders.targets import Recipients, delivery_rows
 from server.reminders.types import StockAlert, StockAlertSource, SweepReport
-from server.reminders.zones import hut_zone
+from server.reminders.zones import zone_of
 from server.storage import consumables
 from server.storage import reminder_queries as rq
-from server.storage.models import DEFAULT_TIMEZONE
 from toolhut.i18n import N_, gettext
 
 log = logging.getLogger(__name__)
@@ -161,11 +160,11 @@ class LedgerStockAlerts:
             by_hut[batch.hut_id].append(batch)
         if not by_hut:
             return []
-        zones = rq.hut_timezones(db)
+        huts = rq.hut_places(db)
         marks = consumables.refill_marks(db)
         alerts: dict[str, StockAlert] = {}
         for hut_id, batches in sorted(by_hut.items()):
-            tz = hut_zone(zones.get(hut_id, DEFAULT_TIMEZONE))
+            tz = zone_of(huts, hut_id)
             for batch in expiring(batches, now, ahead=self.ahead, tz=tz):
                 assert batch.expires_on is not None  # expiring() keeps dated batches only
                 expired = is_expired(batch, now, tz=tz)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping
 from datetime import tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.storage.models import DEFAULT_TIMEZONE
+from server.storage.reminder_queries import HutPlace
 
 log = logging.getLogger(__name__)
 
@@ -22,3 +24,15 @@ def hut_zone(name: str) -> tzinfo:
     except (ZoneInfoNotFoundError, ValueError):
         log.warning("unknown time zone %r; using %s", name, DEFAULT_TIMEZONE)
         return ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def zone_of(huts: Mapping[str, HutPlace], hut_id: str | None) -> tzinfo:
+    """The zone of that hut; the default zone for a message of no hut or a hut now gone."""
+    place = huts.get(hut_id or "")
+    return hut_zone(place.timezone if place else DEFAULT_TIMEZONE)
+
+
+def name_of(huts: Mapping[str, HutPlace], hut_id: str | None) -> str:
+    """The name a message gives that hut (its id when the hut is gone)."""
+    place = huts.get(hut_id or "")
+    return place.name if place else (hut_id or "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     Integer,
@@ -613,8 +613,16 @@ def mark_notices_sent(db: Session, request_ids: Iterable[int], *, now: datetime)
         )
 
 
-def hut_timezones(db: Session) -> dict[str, str]:
-    return {hut.id: hut.timezone for hut in db.scalars(select(Hut))}
+class HutPlace(NamedTuple):
+    """What a message says of a hut (its name) and the zone its dates are in."""
+
+    name: str
+    timezone: str
+
+
+def hut_places(db: Session) -> dict[str, HutPlace]:
+    rows = db.execute(select(Hut.id, Hut.name, Hut.timezone))
+    return {hut_id: HutPlace(name, timezone) for hut_id, name, timezone in rows}
 
 
 def record_attempt(
@@ -703,7 +711,8 @@ __all__ = [
     "contacts_of",
     "create_messages",
     "deliveries_of_member",
-    "hut_timezones",
+    "HutPlace",
+    "hut_places",
     "is_open",
     "lease_deliveries",
     "Notice",

@@ -97,7 +97,7 @@ def test_a_forced_open_is_told_once_in_both_languages_without_personal_data(
     [post] = _staff_posts(receiver)
     assert post["title"] == "工具屋告警 / Tool hut alarm"
     body = post["message"]
-    assert "门被强行打开 / door forced open（demo-hut）2026-11-27 10:00:00" in body
+    assert "门被强行打开 / door forced open（幸福里社区工具屋）2026-11-27 10:00:00" in body
     row = _alarm(seeded)
     assert f"告警 #{row.id} / alarm #{row.id}" in body and "仍在报警 / still active" in body
     for personal in ("04A1B2C3", "张阿姨"):

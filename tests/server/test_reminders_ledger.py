@@ -83,7 +83,7 @@ def test_restock_alert_goes_once_and_again_after_a_refill_runs_low(
     assert first.failed == 0
     bodies = [post["message"] for post in _posts(receiver, "/staff")]
     [restock] = [b for b in bodies if "补货" in b]
-    assert "医用纱布（demo-hut）：剩 4，最低 5" in restock
+    assert "医用纱布（幸福里社区工具屋）：剩 4，最低 5" in restock
     assert "huts.example.org" not in restock  # a resident's own page: not in staff's news
     assert "创可贴" not in restock and "碘伏棉签" not in restock  # 35 and 8 left: enough
 
@@ -107,7 +107,7 @@ def test_restock_alert_goes_once_and_again_after_a_refill_runs_low(
         batch.quantity = 2
     service.sweep_once(hut.now + timedelta(days=3))
     again = [p["message"] for p in _posts(receiver, "/staff") if "补货" in p["message"]]
-    assert len(again) == 2 and "医用纱布（demo-hut）：剩 5，最低 5" in again[1]
+    assert len(again) == 2 and "医用纱布（幸福里社区工具屋）：剩 5，最低 5" in again[1]
 
 
 def test_expiry_alert_when_a_batch_comes_close_and_again_when_it_has_expired(
@@ -121,7 +121,7 @@ def test_expiry_alert_when_a_batch_comes_close_and_again_when_it_has_expired(
         return [p["message"] for p in _posts(receiver, "/staff") if "过期" in p["title"]]
 
     [soon] = expiry()
-    assert "创可贴（demo-hut），有效期至 2026-12-15，剩 5" in soon
+    assert "创可贴（幸福里社区工具屋），有效期至 2026-12-15，剩 5" in soon
     assert "2027" not in soon  # the other batches are months away
     service.sweep_once(datetime(2026, 12, 15, 23, 0, tzinfo=SHANGHAI))  # last day: no news
     assert len(expiry()) == 1
@@ -139,7 +139,7 @@ def test_stock_alerts_in_english_and_without_a_staff_channel(
     titles = sorted(p["title"] for p in _posts(receiver, "/staff"))
     assert titles == ["Tool hut: items expiring", "Tool hut: restock needed"]
     restock = next(p["message"] for p in _posts(receiver, "/staff") if "restock" in p["title"])
-    assert "Gauze (demo-hut): 4 left, minimum 5" in restock
+    assert "Gauze (幸福里社区工具屋): 4 left, minimum 5" in restock
 
     off = _service(sessions, receiver, stock_alerts=False)
     assert off.alerts is None
@@ -189,7 +189,7 @@ def test_reservation_ready_reaches_the_member_once_on_every_channel(
     [sms] = _posts(receiver, "/sms")
     assert sms["to"] == "13900000000" and sms["title"] == "工具屋：您预约的物品可以领取了"
     assert f"李师傅您好，您预约的物品已回到工具屋，为您保留到 {until}" in sms["message"]
-    assert "· 电钻（demo-hut）" in sms["message"]
+    assert "· 电钻（幸福里社区工具屋）" in sms["message"]
     [group] = _posts(receiver, "/member")  # the shared bot: the unit, not the name
     assert "5-502 的住户您好" in group["message"] and "李师傅" not in group["message"]
     with sessions.begin() as db:
@@ -214,7 +214,7 @@ def test_reservation_ready_in_english_and_not_held_back_by_quiet_hours(
     assert report.sent == 3  # the hold runs at night too: no waiting for 08:00
     [sms] = _posts(receiver, "/sms")
     assert sms["title"] == "Tool hut: your reserved item is back"
-    assert "- Power drill (demo-hut)" in sms["message"]
+    assert "- Power drill (幸福里社区工具屋)" in sms["message"]
 
 
 def test_a_withdrawn_notice_is_not_sent(

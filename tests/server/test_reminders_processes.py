@@ -140,10 +140,10 @@ def test_a_member_hears_one_message_per_sweep_listing_each_loan_at_its_stage(
     text = _text(mail)
     assert text.startswith("张阿姨您好，您借用的 4 件物品中有已逾期的，请尽快归还")
     for line in (
-        "· 螺丝刀套装（demo-hut），还期 2026-11-24 18:00，已逾期 3 天",
-        "· 卷尺（demo-hut），还期 2026-11-24 18:00，已逾期 3 天",
-        "· 电钻（demo-hut），还期 2026-11-26 18:00，已逾期 1 天",
-        "· 哑铃（demo-hut），还期 2026-11-28 18:00，即将到期",
+        "· 螺丝刀套装（幸福里社区工具屋），还期 2026-11-24 18:00，已逾期 3 天",
+        "· 卷尺（幸福里社区工具屋），还期 2026-11-24 18:00，已逾期 3 天",
+        "· 电钻（幸福里社区工具屋），还期 2026-11-26 18:00，已逾期 1 天",
+        "· 哑铃（幸福里社区工具屋），还期 2026-11-28 18:00，即将到期",
     ):
         assert line in text, text
     # Each item on a line of its own, in the mail a resident reads, not run together.
@@ -198,7 +198,7 @@ def test_a_failed_send_retries_the_whole_message_and_later_stages_come_alone(
     assert len(posts) == 2 and len(mails) == 2
     for message in (posts[0], _text(mails[0])):
         assert message.count("已逾期 3 天") == 2 and message.count("已逾期 1 天") == 1
-        assert "哑铃（demo-hut），还期 2026-11-28 18:00，即将到期" in message
+        assert "哑铃（幸福里社区工具屋），还期 2026-11-28 18:00，即将到期" in message
     for message in (posts[1], _text(mails[1])):
         assert "您借用的 1 件物品今天到期" in message and "哑铃" in message
         assert "电钻" not in message and "卷尺" not in message

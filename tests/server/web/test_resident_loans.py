@@ -342,7 +342,7 @@ def test_a_return_holds_the_item_for_the_resident_and_the_message_links_to_me(
     sent = {post["title"]: post["message"] for where, post in receiver.posts if "/sms" in where}
     ready = sent["工具屋：您预约的物品可以领取了"]
     assert (
-        "电钻（demo-hut）" in ready
+        "电钻（幸福里社区工具屋）" in ready
         and f"{hold_ends:%m}月{hold_ends:%d}日 {hold_ends:%H:%M}" in ready
     )
     # Every message to him ends with the link: the ready notice and his ladder's reminder.
