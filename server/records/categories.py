@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from server.domain.actors import Actor
@@ -28,7 +28,7 @@ from server.records.fields import (
 )
 from server.staff_actions import NotFoundError
 from server.storage import audit
-from server.storage.models import ItemCategory, MemberFlagRule
+from server.storage.models import Item, ItemCategory, MemberFlagRule
 from toolhut.i18n import bilingual
 
 TEXT_NO_CATEGORY = bilingual("no category {key!r}")
@@ -85,6 +85,12 @@ def get(db: Session, key: str) -> ItemCategory:
     if row is None:
         raise NotFoundError(TEXT_NO_CATEGORY.format(key=key))
     return row
+
+
+def item_counts(db: Session) -> dict[str, int]:
+    """How many items each category has (a category no item uses is absent)."""
+    query = select(Item.category, func.count()).group_by(Item.category)
+    return {key: count for key, count in db.execute(query)}
 
 
 def create(db: Session, fields: CategoryFields, *, actor: Actor, now: datetime) -> ItemCategory:
