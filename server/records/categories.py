@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import Field
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.domain.actors import Actor
@@ -94,10 +95,19 @@ def item_counts(db: Session) -> dict[str, int]:
 
 
 def create(db: Session, fields: CategoryFields, *, actor: Actor, now: datetime) -> ItemCategory:
+    """A new category; its key is refused when one has it (the primary key decides
+    between two added at once)."""
     if db.get(ItemCategory, fields.key) is not None:
         refuse(FieldError("key", TEXT_CATEGORY_EXISTS))
     row = ItemCategory(**fields.model_dump(), version=1)
-    return writes.add(db, row, entity="category", key=row.key, audited=FIELDS, actor=actor, now=now)
+    try:
+        with db.begin_nested():
+            writes.add(
+                db, row, entity="category", key=row.key, audited=FIELDS, actor=actor, now=now
+            )
+    except IntegrityError:
+        refuse(FieldError("key", TEXT_CATEGORY_EXISTS))
+    return row
 
 
 def update(

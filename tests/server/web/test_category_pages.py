@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server import staff_actions
@@ -241,3 +241,37 @@ def test_viewers_read_and_post_nothing_and_a_form_needs_its_token(
     )
     assert no_token.status_code == 403
     assert _counts(sessions) == before
+
+
+def test_two_staff_adding_one_key_at_once_the_second_is_told_beside_the_key(
+    signed_in: Callable[[Role], Console], sessions: sessionmaker[Session], hut: Hut1
+) -> None:
+    """The other's row is committed between this form's check and its insert: the
+    primary key refuses it, named beside the key, the first one's row left as it was."""
+    staff = signed_in(Role.STAFF)
+    staff.get("/console/categories")
+
+    raced: list[str] = []
+
+    def the_other_first(db: Session, *_: object) -> None:
+        """Just before this form's row is inserted, the other's is committed."""
+        if raced or not any(isinstance(row, ItemCategory) for row in db.new):
+            return
+        raced.append("garden_tools")
+        with sessions.begin() as other:
+            other.add(ItemCategory(key="garden_tools", name_zh="别人的", name_en="Other's",
+                                   loan_days=2, max_renewals=0, max_per_member=1,
+                                   hold_hours=4, version=1))  # fmt: skip
+
+    event.listen(Session, "before_flush", the_other_first)
+    try:
+        refused = staff.post("/console/categories", NEW)
+    finally:
+        event.remove(Session, "before_flush", the_other_first)
+    assert raced, "the form's insert was never flushed"
+    assert refused.status_code == 422 and "该类别已存在" in _errors(refused.text)["key"]
+    with sessions() as db:
+        row = db.get(ItemCategory, "garden_tools")
+        assert row is not None and row.name_zh == "别人的"
+        created = select(AuditEntry).where(AuditEntry.action == "category.create")
+        assert db.scalars(created).all() == []
