@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.domain.actors import Actor
@@ -28,7 +29,7 @@ from server.records.fields import (
 )
 from server.staff_actions import NotFoundError
 from server.storage import audit
-from server.storage.models import ItemCategory, MemberFlagRule
+from server.storage.models import Item, ItemCategory, MemberFlagRule
 from toolhut.i18n import bilingual
 
 TEXT_NO_CATEGORY = bilingual("no category {key!r}")
@@ -87,11 +88,26 @@ def get(db: Session, key: str) -> ItemCategory:
     return row
 
 
+def item_counts(db: Session) -> dict[str, int]:
+    """How many items each category has (a category no item uses is absent)."""
+    query = select(Item.category, func.count()).group_by(Item.category)
+    return {key: count for key, count in db.execute(query)}
+
+
 def create(db: Session, fields: CategoryFields, *, actor: Actor, now: datetime) -> ItemCategory:
+    """A new category; its key is refused when one has it (the primary key decides
+    between two added at once)."""
     if db.get(ItemCategory, fields.key) is not None:
         refuse(FieldError("key", TEXT_CATEGORY_EXISTS))
     row = ItemCategory(**fields.model_dump(), version=1)
-    return writes.add(db, row, entity="category", key=row.key, audited=FIELDS, actor=actor, now=now)
+    try:
+        with db.begin_nested():
+            writes.add(
+                db, row, entity="category", key=row.key, audited=FIELDS, actor=actor, now=now
+            )
+    except IntegrityError:
+        refuse(FieldError("key", TEXT_CATEGORY_EXISTS))
+    return row
 
 
 def update(

@@ -45,7 +45,9 @@ Tag = Annotated[
     Field(pattern=TAG_PATTERN, description="as on the label (read in upper case)"),
 ]
 HutId = Annotated[str, Field(pattern=HUT_ID_PATTERN)]
-CategoryKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+# A category's key: lower-case letters, digits and "_", a letter first (the API's path too).
+CATEGORY_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+CategoryKey = Annotated[str, Field(pattern=CATEGORY_KEY_PATTERN)]
 Days = Annotated[int, Field(ge=1, le=366)]
 Renewals = Annotated[int, Field(ge=0, le=50)]
 Quantity = Annotated[int, Field(ge=0, le=1_000_000)]

@@ -54,21 +54,24 @@ def load_policy(db: Session, *, base: LoanPolicy = DEFAULT_POLICY) -> LoanPolicy
     return base.with_rules(rules, extra)
 
 
+def policy_columns(key: str, *, base: LoanPolicy = DEFAULT_POLICY) -> dict[str, Any]:
+    """A category's policy columns as ``base`` has them (the catch-all rule for a key it
+    does not know): what a new category starts from."""
+    rule = base.rule(key)
+    return {
+        "loan_days": rule.loan_period.days,
+        "max_renewals": rule.max_renewals,
+        "max_per_member": rule.max_per_member,
+        "hold_hours": int(rule.hold_period.total_seconds() // 3600),
+        "senior_first": rule.senior_first,
+    }
+
+
 def ensure_category(db: Session, key: str, *, name_zh: str = "", name_en: str = "") -> None:
     """Add a category with the catch-all policy if the list does not have it yet."""
     if db.get(ItemCategory, key) is not None:
         return
-    rule = DEFAULT_POLICY.rule(key)
     db.add(
-        ItemCategory(
-            key=key,
-            name_zh=name_zh or key,
-            name_en=name_en or key,
-            loan_days=rule.loan_period.days,
-            max_renewals=rule.max_renewals,
-            max_per_member=rule.max_per_member,
-            hold_hours=int(rule.hold_period.total_seconds() // 3600),
-            senior_first=rule.senior_first,
-        )
+        ItemCategory(key=key, name_zh=name_zh or key, name_en=name_en or key, **policy_columns(key))
     )
     db.flush()

@@ -21,6 +21,7 @@ ROLE_NAMES = {Role.VIEWER: N_("viewer"), Role.STAFF: N_("staff"), Role.ADMIN: N_
 SECTIONS = (
     Section("/console", N_("Dashboard"), Role.VIEWER),
     Section("/console/items", N_("Inventory"), Role.VIEWER),
+    Section("/console/categories", N_("Item categories"), Role.VIEWER),
     Section("/console/supplies", N_("Supplies"), Role.VIEWER),
     Section("/console/members", N_("Members"), Role.VIEWER),
     Section("/console/loans", N_("Loans"), Role.VIEWER),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from server.web import (
     alarm_pages,
     audit_pages,
+    category_pages,
     community_pages,
     dashboard_pages,
     enrolment_pages,
@@ -28,6 +29,7 @@ ROUTERS = (
     session_pages.router,
     dashboard_pages.router,
     items_pages.router,
+    category_pages.router,
     loans_pages.router,
     supplies_pages.router,
     members_pages.router,

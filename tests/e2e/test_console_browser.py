@@ -1,6 +1,7 @@
 """The console in a real Chromium against a real server process (the hut stack: broker,
 server, gateway, emulator): signing in as a person does, a wrong password named on the
-form, and the throttle after repeated failures."""
+form, and the throttle after repeated failures; a category added on its page (a bad field
+named beside it first)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,24 @@ def test_sign_in_wrong_password_and_the_throttle(stack: HutStack, chromium: Any)
     other.sign_in(stack.account(Role.VIEWER), PASSWORD)
     assert other.page.url.endswith("/console")
     other.assert_clean()
+
+
+def test_staff_add_a_category_a_bad_field_named_beside_it(stack: HutStack, chromium: Any) -> None:
+    tab = new_tab(chromium, stack.base)
+    tab.sign_in(stack.account(Role.STAFF), PASSWORD)
+    tab.goto("/console/categories")
+    assert "60 岁以上的居民在等候名单中优先" in tab.page.inner_text("main")
+    tab.page.fill("#f-key", "garden_tools")
+    tab.page.fill("#f-name_zh", "园艺工具")
+    tab.page.fill("#f-name_en", "Garden tools")
+    tab.page.fill("#f-loan_days", "-1")
+    tab.page.click("#h-add ~ form button[type=submit]")
+    assert "不能小于 1" in tab.page.inner_text("#e-loan_days")
+    assert tab.page.input_value("#f-name_zh") == "园艺工具"  # what was typed is kept
+    tab.page.fill("#f-loan_days", "5")
+    tab.page.check("input[name=senior_first]")
+    tab.page.click("#h-add ~ form button[type=submit]")
+    tab.page.wait_for_url("**/console/categories/garden_tools?done=added")
+    assert "类别已添加" in tab.page.inner_text("[role=status]")
+    tab.expect_refused_loads(1)  # the refused form's page
+    tab.assert_clean()

@@ -56,6 +56,13 @@ class Tab:
         self.page.click("button[type=submit]")
         self.page.wait_for_url(lambda url: "/console/sign-in" not in url, timeout=WAIT_MS)
 
+    def expect_refused_loads(self, count: int, status: int = 422) -> None:
+        """Exactly ``count`` pages answered ``status`` on purpose (a refused form), which
+        Chromium logs as failed loads: those lines leave the tab's log, nothing else."""
+        line = f"the server responded with a status of {status}"
+        assert sum(line in p for p in self.problems) == count, self.problems
+        self.problems = [p for p in self.problems if line not in p]
+
     def assert_clean(self) -> None:
         """No CSP refusal, no script error, in everything this tab loaded."""
         assert not self.problems, self.problems

@@ -16,11 +16,12 @@ from server.api.record_schemas import CategoryRecord, FlagRuleRecord, FlagRules
 from server.api.versioning import expected_version, with_etag
 from server.records import categories
 from server.records.categories import CategoryFields, CategoryUpdate, FlagRuleFields
+from server.records.fields import CATEGORY_KEY_PATTERN
 from server.storage.models import ItemCategory
 
 router = APIRouter(prefix="/api/v1", tags=["categories"])
 
-CategoryPath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+CategoryPath = Annotated[str, Path(pattern=CATEGORY_KEY_PATTERN)]
 
 
 _SORTS = {
