@@ -73,7 +73,7 @@ def home_page(
         "refusals": {loan_id: why(r) if r else None for loan_id, r in refusals.items()},
         "held": [p for p in places if p.held_until is not None],
         "waiting": [p for p in places if p.held_until is None],
-        "recent": [row for row in recent if row.may_rate(now)],
+        "recent": recent,
         "error": error,
         "done": done,
         **_row_context(now, failed, form),
