@@ -93,6 +93,10 @@ def test_a_return_is_rated_from_me_then_changed_from_the_history_until_the_windo
     assert "刚刚归还" not in after and FORM not in after  # rated: not on the receipt again
     history = zhang.get("/me/history").text
     assert "您的评价：满意" in history and FORM in history  # it may still be changed
+    zhang.client.cookies.set("toolhut_lang", "en")  # English beside
+    english = zhang.get("/me/history").text
+    assert "Your rating: Satisfied" in english and "Change your rating of Power drill" in english
+    zhang.client.cookies.delete("toolhut_lang")
 
     again = {"loan": str(drill), "score": "1", "comment": COMMENT, "from": "history"}
     changed = zhang.post("/me/rating", again | {"offset": "0"}, page="/me/history")
