@@ -61,6 +61,11 @@ class RatedLoan:
     returned_hut_id: str | None
 
 
+def window_open(returned_at: datetime, now: datetime) -> bool:
+    """Whether a return at ``returned_at`` may still be rated ``now``."""
+    return now - returned_at <= RATING_WINDOW
+
+
 def refusal(
     loan: RatedLoan | None, *, member_id: int, score: int, comment: str, now: datetime
 ) -> RatingRefusal | None:
@@ -71,13 +76,24 @@ def refusal(
         return RatingRefusal.NOT_YOURS
     if loan.returned_at is None or loan.returned_hut_id is None:
         return RatingRefusal.NOT_RETURNED
-    if now - loan.returned_at > RATING_WINDOW:
+    if not window_open(loan.returned_at, now):
         return RatingRefusal.TOO_LATE
     if score not in SCORES:
         return RatingRefusal.BAD_SCORE
     if len(comment) > MAX_COMMENT:
         return RatingRefusal.COMMENT_TOO_LONG
     return None
+
+
+# A low rating's anomaly says "rated 2/5: <the start of the comment>".
+_LOW_RATING_HEAD = "rated {score}/5"
+_COMMENT_AFTER = ": "
+
+
+def without_comment(detail: str) -> str:
+    """A low rating's anomaly ``detail`` with the resident's comment taken out (their
+    erasure): "rated 2/5" stays."""
+    return detail.partition(_COMMENT_AFTER)[0]
 
 
 def rate(
@@ -97,7 +113,7 @@ def rate(
         return (rated,)
     kept = comment if len(comment) <= ANOMALY_COMMENT_KEPT else comment[: ANOMALY_COMMENT_KEPT - 1]
     kept += "" if kept == comment else "…"
-    detail = f"rated {score}/5: {kept}"
+    detail = f"{_LOW_RATING_HEAD.format(score=score)}{_COMMENT_AFTER}{kept}"
     anomaly = AnomalyRaised(
         hut_id, AnomalyKind.LOW_RATING, now, detail, item_id=loan.item_id, member_id=loan.member_id
     )
@@ -116,4 +132,6 @@ __all__ = [
     "RatingRefusal",
     "rate",
     "refusal",
+    "window_open",
+    "without_comment",
 ]

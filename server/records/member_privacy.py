@@ -13,7 +13,9 @@ member (the one rewrite of the audit log). What else may hold personal data:
 - door sessions keep the member's id but not the card UID; enrolment reads of their cards
   and the UID of an enrolment request for them are dropped;
 - the micro-wishes they proposed, supported and rated stay with their id, their free texts
-  (a wish's details, a rating's comment) blanked (server/records/wish_privacy.py).
+  (a wish's details, a rating's comment) blanked (server/records/wish_privacy.py);
+- their ratings of their loans keep their scores, their comments blanked, and so is what
+  a low rating's anomaly kept of one (server/records/rating_privacy.py).
 The raw event log (``events``) is the huts' record and keeps what the huts sent.
 """
 
@@ -28,6 +30,7 @@ from sqlalchemy.orm import Session
 from server import access_actions
 from server.domain import MemberStatus
 from server.records.members import contacts_of, get, open_loans, values
+from server.records.rating_privacy import forget_rating_texts, rating_data
 from server.records.wish_privacy import forget_wish_texts, wish_data
 from server.residents.sessions import end_all_of
 from server.storage import audit
@@ -127,6 +130,7 @@ def personal_data(db: Session, member_id: int, *, now: datetime) -> dict[str, An
             for m in _rows(db, DisplayMessage, DisplayMessage.member_id == member_id)
         ],
         **wish_data(db, member_id),
+        **rating_data(db, member_id),
         "audit": [
             {
                 "at": e.at,
@@ -210,6 +214,7 @@ def erase(db: Session, member_id: int, *, stamp: Stamp) -> Member:
     member.version = Member.version + 1
     _forget_traces(db, member_id)
     forget_wish_texts(db, member_id)
+    forget_rating_texts(db, member_id)
     end_all_of(db, member_id, now=stamp.at)  # no phone of theirs stays signed in
     audit.redact(db, entity="member", entity_id=member_id, fields=PERSONAL_FIELDS)
     stamp.record(

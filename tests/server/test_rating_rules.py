@@ -19,6 +19,7 @@ from server.domain.ratings import (
     RatingRefusal,
     rate,
     refusal,
+    without_comment,
 )
 from server.domain.rule_book import decide
 from tests.server.domain_cases import NOW
@@ -121,6 +122,17 @@ def test_the_anomaly_keeps_the_start_of_a_long_comment() -> None:
     anomaly = changes[1]
     assert isinstance(anomaly, AnomalyRaised)
     assert anomaly.detail.endswith("…") and len(anomaly.detail) < 140
+
+
+def test_an_erased_comment_leaves_the_score_in_the_anomaly() -> None:
+    changes = rate(
+        RETURNED_LOAN, hut_id="demo-hut", score=1, comment="door: broken: 3-201",
+        source=RatingSource.PHONE, now=NOW,
+    )  # fmt: skip
+    anomaly = changes[1]
+    assert isinstance(anomaly, AnomalyRaised)
+    assert without_comment(anomaly.detail) == "rated 1/5"
+    assert without_comment("rated 1/5") == "rated 1/5"  # erased twice: the same
 
 
 @pytest.mark.parametrize(

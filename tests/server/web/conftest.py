@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.app import create_app
 from server.domain.roles import Role
+from server.seed import seed_demo
 from server.settings import ServerSettings
 from tests.server.conftest import MovableClock
+from tests.server.web.resident_phone import LI, ZHANG, DemoHut
 from tests.support.console import Console
 from tests.support.staff_auth import new_user
 
@@ -53,3 +55,14 @@ def signed_in(
         return console
 
     return sign_in
+
+
+@pytest.fixture
+def hut(sessions: sessionmaker[Session], clock: MovableClock) -> DemoHut:
+    """The demo hut; 张阿姨 has borrowed the drill (T0001), 李师傅 the ladder (T0003)."""
+    with sessions.begin() as db:
+        seed_demo(db)
+    demo = DemoHut(sessions, clock)
+    demo.scan("T0001", ZHANG)
+    demo.scan("T0003", LI)
+    return demo

@@ -18,103 +18,35 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.domain import MemberStatus
 from server.domain.ledger_state import ACTIVE_RESERVATION, Snapshot
-from server.ledger import apply_event
 from server.reminders.config import ReminderSettings
 from server.reminders.scheduler import build_service
-from server.residents import codes
-from server.residents.codes import Via
-from server.residents.config import ResidentSettings
-from server.seed import seed_demo
 from server.settings import ServerSettings
 from server.storage import reminder_queries, staff_snapshots
 from server.storage.models import (
     ACTIVE_RESERVATION_SQL,
-    Card,
     Item,
     Loan,
     Member,
     Reservation,
 )
-from server.storage.models import Hut as HutRow
 from server.storage.staff_models import AuditEntry
 from server.web import resident_loans
 from tests.server.conftest import T0, MovableClock
-from tests.server.factories import scan
 from tests.server.receivers import WebhookReceiver, webhook_receiver
+from tests.server.web.resident_phone import (
+    LI,
+    STAFF,
+    ZHANG,
+    DemoHut,
+    member_of,
+    open_loan_id,
+    sign_in_phone,
+    signed_in_phone,
+)
 from tests.support.console import Console
 
-ZHANG, LI, STAFF = "04A1B2C3", "04D5E6F7", "04ABCDEF"
 MY_PAGE = "https://huts.example.org/me"
 _SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-class DemoHut:
-    """The demo hut's scans, in sequence, at the clock's time."""
-
-    def __init__(self, sessions: sessionmaker[Session], clock: MovableClock) -> None:
-        self.sessions = sessions
-        self.clock = clock
-        self.seq = 0
-
-    def scan(self, tag: str, card: str) -> None:
-        self.seq += 1
-        with self.sessions.begin() as db:
-            row = db.get(HutRow, "demo-hut")
-            event = scan("demo-hut", self.seq, tag, card=card, ts=self.clock())
-            apply_event(db, event, hut=row, received_at=self.clock())
-
-
-@pytest.fixture
-def hut(sessions: sessionmaker[Session], clock: MovableClock) -> DemoHut:
-    """The demo hut; 张阿姨 has borrowed the drill (T0001), 李师傅 the ladder (T0003)."""
-    with sessions.begin() as db:
-        seed_demo(db)
-    demo = DemoHut(sessions, clock)
-    demo.scan("T0001", ZHANG)
-    demo.scan("T0003", LI)
-    return demo
-
-
-def _member(sessions: sessionmaker[Session], card: str) -> int:
-    with sessions() as db:
-        return db.scalars(select(Card.member_id).where(Card.uid == card)).one()
-
-
-def _phone(
-    browser: Callable[[], Console],
-    sessions: sessionmaker[Session],
-    clock: MovableClock,
-    card: str,
-    next: str = "/me",
-) -> Console:
-    phone = browser()
-    response = _sign_in(phone, sessions, clock, card, next)
-    assert response.status_code == 303 and response.headers["location"] == next
-    return phone
-
-
-def _sign_in(
-    phone: Console, sessions: sessionmaker[Session], clock: MovableClock, card: str, next: str
-) -> object:
-    with sessions.begin() as db:
-        issued = codes.issue(
-            db,
-            member_id=_member(sessions, card),
-            via=Via.HUT,
-            now=clock(),
-            settings=ResidentSettings(),
-        )
-    page = f"/me/sign-in?next={next}"
-    return phone.post("/me/sign-in", {"code": issued.code, "next": next}, page=page)
-
-
-def _loan_id(sessions: sessionmaker[Session], tag: str) -> int:
-    with sessions() as db:
-        return db.scalars(
-            select(Loan.id)
-            .join(Item, Loan.item_id == Item.id)
-            .where(Item.tag == tag, Loan.returned_at.is_(None))
-        ).one()
 
 
 def test_a_loan_is_renewed_by_the_staff_rule_and_then_says_why_not_again(
@@ -123,8 +55,8 @@ def test_a_loan_is_renewed_by_the_staff_rule_and_then_says_why_not_again(
     sessions: sessionmaker[Session],
     clock: MovableClock,
 ) -> None:
-    phone = _phone(browser, sessions, clock, ZHANG)
-    drill = _loan_id(sessions, "T0001")
+    phone = signed_in_phone(browser, sessions, clock, ZHANG)
+    drill = open_loan_id(sessions, "T0001")
     with sessions() as db:
         due = db.get(Loan, drill).due_at  # type: ignore[union-attr]
     mine = phone.get("/me")
@@ -137,7 +69,7 @@ def test_a_loan_is_renewed_by_the_staff_rule_and_then_says_why_not_again(
         assert loan is not None and loan.renewals == 1
         assert loan.due_at == due + timedelta(days=3)  # one more period of power tools
         entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "loan.renew")).one()
-        assert entry.actor == f"member:{_member(sessions, ZHANG)}" and entry.user_id is None
+        assert entry.actor == f"member:{member_of(sessions, ZHANG)}" and entry.user_id is None
     after = phone.get("/me?done=renewed")
     assert "已续借" in after.text
     assert 'name="loan"' not in after.text  # power tools renew once
@@ -160,16 +92,16 @@ def test_nobody_waiting_is_the_condition_and_a_ladder_never_renews(
     sessions: sessionmaker[Session],
     clock: MovableClock,
 ) -> None:
-    li = _phone(browser, sessions, clock, LI)
+    li = signed_in_phone(browser, sessions, clock, LI)
     ladder = li.get("/me")
     assert "梯子" in ladder.text and 'name="loan"' not in ladder.text
     assert "这件物品不能再续借了" in ladder.text
     joined = li.post("/me/waiting", {"tag": "T0001"}, page="/i/T0001")
     assert joined.status_code == 303
-    zhang = _phone(browser, sessions, clock, ZHANG)
+    zhang = signed_in_phone(browser, sessions, clock, ZHANG)
     page = zhang.get("/me")
     assert "有邻居在排队等它" in page.text and 'name="loan"' not in page.text
-    refused = zhang.post("/me/renew", {"loan": str(_loan_id(sessions, "T0001"))}, page="/me")
+    refused = zhang.post("/me/renew", {"loan": str(open_loan_id(sessions, "T0001"))}, page="/me")
     assert refused.status_code == 409 and "有邻居在排队等它" in refused.text
     assert "李师傅" not in refused.text  # who waits is never said
 
@@ -180,9 +112,9 @@ def test_a_suspended_member_reads_why_nothing_renews(
     sessions: sessionmaker[Session],
     clock: MovableClock,
 ) -> None:
-    phone = _phone(browser, sessions, clock, ZHANG)
+    phone = signed_in_phone(browser, sessions, clock, ZHANG)
     with sessions.begin() as db:
-        member = db.get(Member, _member(sessions, ZHANG))
+        member = db.get(Member, member_of(sessions, ZHANG))
         assert member is not None
         member.status = MemberStatus.SUSPENDED
     page = phone.get("/me")
@@ -208,13 +140,13 @@ def test_join_from_the_item_page_signed_out_sign_in_and_back_then_place_and_leav
     stale = anyone.post("/me/waiting", {"tag": "T0001"}, page="/me/sign-in")
     assert stale.status_code == 303
     assert stale.headers["location"] == "/me/sign-in?next=/i/T0001"
-    assert _sign_in(anyone, sessions, clock, LI, "/i/T0001").headers["location"] == "/i/T0001"
+    assert sign_in_phone(anyone, sessions, clock, LI, "/i/T0001").headers["location"] == "/i/T0001"
     signed = anyone.get("/i/T0001")
     assert 'action="/me/waiting"' in signed.text
     joined = anyone.post("/me/waiting", {"tag": "T0001"})
     assert joined.status_code == 303 and joined.headers["location"] == "/i/T0001"
     assert "您排在第 1 位" in anyone.get("/i/T0001").text
-    staff = _phone(browser, sessions, clock, STAFF, "/i/T0001")
+    staff = signed_in_phone(browser, sessions, clock, STAFF, "/i/T0001")
     assert staff.post("/me/waiting", {"tag": "t0001"}, page="/i/T0001").status_code == 303
     assert "您排在第 2 位" in staff.get("/i/T0001").text
     listed = staff.get("/me")
@@ -242,7 +174,7 @@ def test_waiting_list_refusals_are_clear_messages(
     sessions: sessionmaker[Session],
     clock: MovableClock,
 ) -> None:
-    li = _phone(browser, sessions, clock, LI)
+    li = signed_in_phone(browser, sessions, clock, LI)
     refusals = {
         "T0003": (409, "它就在您手上"),  # his own ladder
         "T0002": (409, "它就在架上"),  # on the shelf
@@ -271,7 +203,7 @@ def test_a_place_given_by_a_request_a_moment_ago_is_already_queued_not_an_error(
 ) -> None:
     """A double tap: both requests read the line before either wrote. The second's insert
     meets the unique index on places, and says "already in the line"."""
-    li = _phone(browser, sessions, clock, LI)
+    li = signed_in_phone(browser, sessions, clock, LI)
     assert li.post("/me/waiting", {"tag": "T0001"}, page="/i/T0001").status_code == 303
     read_before = staff_snapshots.of_item
 
@@ -298,7 +230,7 @@ def test_too_many_places_is_refused(
 ) -> None:
     for tag in ("T0002", "T0005", "T0006", "T0007", "T0008"):  # 张阿姨 borrows five more
         hut.scan(tag, ZHANG)
-    li = _phone(browser, sessions, clock, LI)
+    li = signed_in_phone(browser, sessions, clock, LI)
     for tag in ("T0001", "T0002", "T0005", "T0006", "T0007"):
         assert li.post("/me/waiting", {"tag": tag}, page="/me").status_code == 303, tag
     sixth = li.post("/me/waiting", {"tag": "T0008"}, page="/me")
@@ -318,11 +250,11 @@ def test_a_return_holds_the_item_for_the_resident_and_the_message_links_to_me(
     clock: MovableClock,
     receiver: WebhookReceiver,
 ) -> None:
-    li = _phone(browser, sessions, clock, LI)
+    li = signed_in_phone(browser, sessions, clock, LI)
     assert li.post("/me/waiting", {"tag": "T0001"}, page="/i/T0001").status_code == 303
     with sessions.begin() as db:
         reminder_queries.set_contact(
-            db, member_id=_member(sessions, LI), channel="sms", address="13900000000"
+            db, member_id=member_of(sessions, LI), channel="sms", address="13900000000"
         )
     clock.advance(timedelta(hours=30))
     hut.scan("T0001", ZHANG)  # 张阿姨 brings the drill back: held for 李师傅
@@ -363,8 +295,8 @@ def test_nobody_else_s_loans_and_bad_loan_fields_are_clear_errors(
     sessions: sessionmaker[Session],
     clock: MovableClock,
 ) -> None:
-    zhang = _phone(browser, sessions, clock, ZHANG)
-    ladder = _loan_id(sessions, "T0003")  # 李师傅's
+    zhang = signed_in_phone(browser, sessions, clock, ZHANG)
+    ladder = open_loan_id(sessions, "T0003")  # 李师傅's
     for path in ("/me", "/me/history"):
         text = zhang.get(path).text
         assert "梯子" not in text and "李师傅" not in text and "5-502" not in text, path
@@ -402,7 +334,7 @@ def test_history_is_the_member_s_returns_last_first_a_page_at_a_time(
             clock.advance(timedelta(hours=1))
             hut.scan(tag, ZHANG)
     hut.scan("T0003", LI)  # his ladder back: his history, not hers
-    zhang = _phone(browser, sessions, clock, ZHANG)
+    zhang = signed_in_phone(browser, sessions, clock, ZHANG)
     first = zhang.get("/me/history")
     assert first.status_code == 200
     assert first.text.index("螺丝刀套装") < first.text.index("哑铃")  # last returned first
