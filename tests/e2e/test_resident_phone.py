@@ -5,9 +5,9 @@ the display (the emulator prints what the display shows), type it on the server'
 /me/sign-in page and see their own loan there, nobody else's. From the phone they renew
 the drill and join the waiting list of the impact drill another member has; once a
 neighbour waits for the drill, its renewal is refused with the reason; when the impact
-drill comes back at the hut it is kept for them, /me says so and the hold notice reaches
-the members' reminder channel (a real webhook receiver). No log line of the server or the
-gateway shows a code.
+drill comes back at the hut it is kept for them, /me says so, the hold notice reaches
+the members' reminder channel (a real webhook receiver) and their next card tap shows it
+on the hut's display. No log line of the server or the gateway shows a code.
 """
 
 from __future__ import annotations
@@ -195,6 +195,15 @@ def test_a_resident_on_the_phone_renews_joins_a_waiting_list_and_is_told_it_is_k
     )
     assert len(told) == 1, told
     assert "3-201" in told[0] and "张阿姨" not in told[0] and "李师傅" not in told[0], told
+    # And at the hut: her next card tap shows it on the display, after the welcome.
+    poll_until(
+        lambda: [line for line in stack.display_lines_waiting() if "冲击钻" in line],
+        timeout=NOTICE_WITHIN_S,
+        what="the hold notice's line for the hut display",
+    )
+    assert visit(emulator, ZHANG) == []
+    shown = emulator.expect(r'^recv feedback beep=ok text="(.*冲击钻.*)"', timeout=20)
+    assert shown.group(1) == "您预约的 冲击钻 已可领取", shown.group(0)
 
     # No log line of the server or the gateway shows a code (the display does).
     for shown in (code, li_code):

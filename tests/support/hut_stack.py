@@ -278,6 +278,12 @@ class HutStack:
             rows = db.execute("SELECT seq FROM events WHERE hut_id = ? ORDER BY seq", (HUT,))
             return [int(seq) for (seq,) in rows.fetchall()]
 
+    def display_lines_waiting(self) -> list[str]:
+        """The hut display's lines stored for members' next card tap, not shown yet."""
+        with closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)) as db:
+            rows = db.execute("SELECT text FROM display_messages WHERE shown_at IS NULL")
+            return [str(text) for (text,) in rows.fetchall()]
+
     def wait_all_delivered(self, *, timeout: float = 60.0) -> int:
         """Until the outbox is empty and the ledger holds every sequence number; returns it."""
 
