@@ -1,5 +1,7 @@
 """A borrow and a return travel from an emulated hut controller, over a real pseudo-terminal
-and a real broker, into the server's ledger: four real processes, checked through the API."""
+and a real broker, into the server's ledger: four real processes, checked through the API.
+So does a rating card scanned after the return (and one scanned before any return is
+refused at the display, nothing recorded)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.hut_stack import StatusWatcher
+from tests.support.hut_stack import StatusWatcher, visit
 from tests.support.keys import TestKeys
 from tests.support.processes import ToolhutProcess, http_json, poll_until, run_toolhut, wait_http
 from tests.support.services import Broker
@@ -25,6 +27,7 @@ pytestmark = pytest.mark.e2e
 HUT = "demo-hut"
 ZHANG = "04A1B2C3"  # 张阿姨, seeded by `toolhut server seed`
 DRILL = "T0001"
+SCREWDRIVERS = "T0007"  # 螺丝刀套装: rated here only (the PostgreSQL ledger is the session's)
 STAFF_PASSWORD = "Ladder-Drill-Hut-42"
 
 
@@ -115,6 +118,12 @@ def staff(hut: dict[str, Any], url: str) -> Any:
 def item(hut: dict[str, Any], tag: str) -> dict[str, Any]:
     items = staff(hut, f"{hut['base']}/api/v1/items")["data"]
     return next(i for i in items if i["tag"] == tag)
+
+
+def ratings(hut: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """The hut's ratings as staff read them, by id (on PostgreSQL, earlier tests' too)."""
+    rows = staff(hut, f"{hut['base']}/api/v1/ratings?hut={HUT}&limit=100")["data"]
+    return {row["id"]: row for row in rows}
 
 
 def test_borrow_then_return_through_every_process(hut: dict[str, Any]) -> None:
@@ -236,3 +245,35 @@ def test_malformed_payloads_are_rejected_and_the_server_keeps_working(
     emulator.send("scan T0002")
     assert emulator.expect(r"^recv feedback beep=(\w+)").group(1) == "ok"
     assert item(hut, "T0002")["status"] == "on_loan"
+
+
+def test_a_rating_card_after_the_return_is_thanked_and_recorded(hut: dict[str, Any]) -> None:
+    emulator = hut["emulator"]
+    before = ratings(hut)
+    [(beep, text)] = visit(emulator, ZHANG, SCREWDRIVERS)
+    assert beep == "ok" and "借" in text, text
+    # At the next visit she brings it back and scans the "not satisfied" card after it.
+    returned, rated = visit(emulator, ZHANG, SCREWDRIVERS, "RATE:BAD")
+    assert returned[0] == "ok" and "还" in returned[1], returned
+    assert rated == ("ok", "谢谢评价 螺丝刀套装"), rated
+    new = [row for rating_id, row in ratings(hut).items() if rating_id not in before]
+    assert [(r["item"], r["hut_id"], r["source"], r["score"]) for r in new] == [
+        (SCREWDRIVERS, HUT, "hut", 1)
+    ]
+    assert new[0]["member_name"] == "张阿姨" and new[0]["comment"] == ""
+
+
+def test_a_rating_card_without_a_return_in_the_session_is_refused(hut: dict[str, Any]) -> None:
+    emulator = hut["emulator"]
+    before = ratings(hut)
+    refusal = ("error", "请先归还物品，再扫评价卡")
+    # Straight after her card; then after a borrow, which is no return either.
+    assert visit(emulator, ZHANG, "RATE:1") == [refusal]
+    lent, refused = visit(emulator, ZHANG, SCREWDRIVERS, "RATE:1")
+    assert lent[0] == "ok" and "借" in lent[1], lent
+    assert refused == refusal
+    assert ratings(hut) == before
+    # Back on the shelf for the next test on the session's PostgreSQL ledger.
+    [(beep, text)] = visit(emulator, ZHANG, SCREWDRIVERS)
+    assert beep == "ok" and "还" in text, text
+    assert item(hut, SCREWDRIVERS)["status"] == "available"

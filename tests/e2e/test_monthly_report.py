@@ -25,14 +25,13 @@ from server.reports.figures import Month
 from server.storage import make_engine, make_sessionmaker
 from tests.server.receivers import WebhookReceiver, webhook_receiver
 from tests.server.reports.pdf_readback import bar_pixels, first_page, pdf_text
-from tests.support.hut_stack import HUT, ZHANG, HutStack, hut_stack
+from tests.support.hut_stack import HUT, ZHANG, HutStack, hut_stack, visit
 from tests.support.processes import http_json, poll_until, run_toolhut
 from tests.support.staff_auth import staff_headers
 
 pytestmark = pytest.mark.e2e
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-FEEDBACK = r'^recv feedback beep=(\w+) text="(.*)"'
 SENT_WITHIN = 30.0
 
 
@@ -57,21 +56,11 @@ def server_env(receiver: WebhookReceiver) -> dict[str, str]:
 
 
 def session(stack: HutStack, *tags: str) -> list[str]:
-    """Zhang's card, the door, a scan of each tag, the door shut: the hut's answers."""
-    emulator = stack.emulator
-    assert emulator is not None
-    emulator.send(f"card {ZHANG}")
-    emulator.expect(r"^recv unlock pulse_ms=\d+")
-    emulator.expect(FEEDBACK)
-    emulator.send("door open")
-    answers = []
-    for tag in tags:
-        emulator.send(f"scan {tag}")
-        answer = emulator.expect(FEEDBACK)
-        assert answer.group(1) == "ok", answer.group(0)
-        answers.append(answer.group(2))
-    emulator.send("door close")
-    return answers
+    """Zhang's visit, a scan of each tag: the hut's answers, each a yes."""
+    assert stack.emulator is not None
+    answers = visit(stack.emulator, ZHANG, *tags)
+    assert all(beep == "ok" for beep, _ in answers), answers
+    return [text for _, text in answers]
 
 
 def rows(data: bytes) -> dict[tuple[str, str, str], str]:

@@ -38,6 +38,8 @@ from toolhut_cli.mosquitto import BrokerAuth, MosquittoProcess, mosquitto_binary
 
 HUT = "outage-hut"
 ZHANG = "04A1B2C3"  # 张阿姨, seeded by `toolhut server seed`
+LI = "04D5E6F7"  # 李师傅, seeded too
+FEEDBACK = r'^recv feedback beep=(\w+) text="(.*)"'
 
 # Quick reconnects and resends, so an outage test waits seconds, not minutes.
 FAST_GATEWAY_ENV = {
@@ -45,6 +47,25 @@ FAST_GATEWAY_ENV = {
     "TOOLHUT_GATEWAY_RECONNECT_MAX_S": "1",
     "TOOLHUT_GATEWAY_RESEND_AFTER_S": "2",
 }
+
+
+def visit(emulator: ToolhutProcess, card: str, *scans: str) -> list[tuple[str, str]]:
+    """A visit to the hut through the emulator: ``card`` tapped (the door unlocked, the
+    welcome shown), the door opened, each of ``scans`` scanned, the door shut. Returns the
+    display's answer to each scan, (beep, text): online, the server's, sent once it
+    committed what the scan did."""
+    emulator.send(f"card {card}")
+    emulator.expect(r"^recv unlock pulse_ms=\d+")
+    welcome = emulator.expect(FEEDBACK)
+    assert welcome.group(1) == "ok", welcome.group(0)
+    emulator.send("door open")
+    answers = []
+    for text in scans:
+        emulator.send(f"scan {text}")
+        answer = emulator.expect(FEEDBACK)
+        answers.append((answer.group(1), answer.group(2)))
+    emulator.send("door close")
+    return answers
 
 
 class RestartableBroker:
@@ -256,6 +277,12 @@ class HutStack:
         with closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)) as db:
             rows = db.execute("SELECT seq FROM events WHERE hut_id = ? ORDER BY seq", (HUT,))
             return [int(seq) for (seq,) in rows.fetchall()]
+
+    def display_lines_waiting(self) -> list[str]:
+        """The hut display's lines stored for members' next card tap, not shown yet."""
+        with closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)) as db:
+            rows = db.execute("SELECT text FROM display_messages WHERE shown_at IS NULL")
+            return [str(text) for (text,) in rows.fetchall()]
 
     def wait_all_delivered(self, *, timeout: float = 60.0) -> int:
         """Until the outbox is empty and the ledger holds every sequence number; returns it."""
