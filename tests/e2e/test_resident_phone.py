@@ -205,6 +205,30 @@ def test_a_resident_on_the_phone_renews_joins_a_waiting_list_and_is_told_it_is_k
     shown = emulator.expect(r'^recv feedback beep=ok text="(.*冲击钻.*)"', timeout=20)
     assert shown.group(1) == "您预约的 冲击钻 已可领取", shown.group(0)
 
+    # He rates the impact drill from his phone: /me lists the return he just made with its
+    # form; 不满意 with a comment is recorded as his, from the phone, and staff see it.
+    li_mine = li_phone.get("/me")
+    back = li_mine.text[li_mine.text.index("刚刚归还") :]
+    assert "冲击钻" in back and 'action="/me/rating"' in back, back
+    [loan_id] = re.findall(r'name="loan" value="(\d+)"', back[: back.index("</form>")])
+    rated = li_phone.post(
+        "/me/rating",
+        data={
+            "csrf_token": csrf_of(li_mine.text),
+            "loan": loan_id,
+            "score": "1",
+            "comment": "钻头有点松",
+        },
+    )
+    assert rated.status_code == 303, rated.text
+    assert rated.headers["location"] == "/me?done=rated"
+    assert "刚刚归还" not in li_phone.get("/me").text  # rated: no longer asked for
+    assert "您的评价：不满意" in li_phone.get("/me/history").text
+    [rating] = [
+        r for r in stack.staff("/api/v1/ratings?limit=100")["data"] if r["loan_id"] == int(loan_id)
+    ]
+    assert (rating["source"], rating["score"], rating["comment"]) == ("phone", 1, "钻头有点松")
+
     # No log line of the server or the gateway shows a code (the display does).
     for shown in (code, li_code):
         digits = shown.replace(" ", "")
