@@ -11,8 +11,10 @@ item, loan, door session and reservation changes and its new loan or door sessio
 directly (``_write``, ``_add``): one UPDATE or INSERT ... RETURNING each, at once, on the
 Connection, the ORM objects kept as committed. The ORM's flush of a row or two (history,
 unit of work, dependency sort) cost more CPU than a lone event's statements themselves.
-From the second command on, the flush writes them, as it puts a batch's updates and inserts
-of one shape in one executemany each.
+From the second command on (a batch), new rows go to the flush, which inserts a batch's
+of one table in one executemany; changes of rows already in the database are held by
+primary key and written together (storage/row_updates.py), and changes of rows not yet
+inserted go straight into what their INSERT will carry: neither is tracked by the ORM.
 
 Scans are rows, not ORM objects: ingest writes two a visit and reads them back only for a
 condition card or a stocktake count, and as ORM objects (built, tracked, flushed one by
@@ -240,9 +242,10 @@ class EffectWriter:
         database with nothing else waiting to flush gets one UPDATE of the values that
         differ, now, through the Connection, and they are set on it as committed: the
         ORM's flush of one row's update (history, unit of work) cost more than a lone
-        borrow's other writes together. Any other row, and every row from the second
-        command on, is left to the flush, which puts a batch's updates of one shape in
-        one executemany."""
+        borrow's other writes together. From the second command on, a row in the database
+        that nothing else changed has its values held (``RowUpdates``: one executemany a
+        shape, before anything reads), a new row takes them into what its INSERT carries,
+        and any other row is left to the flush."""
         held = instance_dict(row)  # what the row holds, read without an attribute's descriptor
         changed = {
             name: v
