@@ -17,7 +17,12 @@ rules read next is right at once) and wait here until:
   is written by the flush, after this, so the later value stays;
 - ``discard()``: their savepoint rolled back (the writer then expires every row); a
   rollback drops them too (``after_rollback``): a session used again after a failed
-  transaction writes nothing of it.
+  transaction writes nothing of it (its listeners stay on it, with nothing to write).
+
+Not seen by these hooks: statements run on the session's Connection directly (the
+writer's own first-command writes, the scans, the event log's claims and outcomes: none
+reads these rows), and a savepoint begun by anyone but the writer while values are held
+(the ledger's savepoints are all the writer's, ``EffectWriter.savepoint``).
 """
 
 from __future__ import annotations
