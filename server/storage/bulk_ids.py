@@ -21,11 +21,14 @@ Where the ids come from:
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Column, Table, event, func, inspect, select, text
-from sqlalchemy.orm import Mapper, Session, sessionmaker
+from sqlalchemy import Column, Table, event, func, select, text
+from sqlalchemy.orm import InstanceState, Mapper, Session, sessionmaker
+from sqlalchemy.orm.attributes import instance_state
 
 MIN_ROWS = 8
 
@@ -41,6 +44,13 @@ def _serial_id(mapper: Mapper[Any]) -> Column[Any] | None:
     if column.autoincrement is False or column.type.python_type is not int:
         return None
     return column
+
+
+@cache
+def _id_attribute(mapper: Mapper[Any]) -> str | None:
+    """The attribute of the mapper's id the database numbers (``_serial_id``), or None."""
+    column = _serial_id(mapper)
+    return None if column is None else mapper.get_property_by_column(column).key
 
 
 class _Sequences:
@@ -85,27 +95,34 @@ def install(factory: sessionmaker[Session]) -> None:
     source = _Sequences() if bind.dialect.name == "postgresql" else _AfterLargest()
 
     def before_flush(db: Session, _context: Any, _instances: Any) -> None:
-        pending: dict[Mapper[Any], list[Any]] = defaultdict(list)
+        pending: dict[Mapper[Any], list[InstanceState[Any]]] = defaultdict(list)
         given: dict[Mapper[Any], int] = defaultdict(int)  # the largest id a new row has
         for obj in db.new:
-            mapper = inspect(obj).mapper
-            key = mapper.primary_key_from_instance(obj)[0]
+            state = instance_state(obj)
+            mapper = state.mapper
+            attribute = _id_attribute(mapper)
+            if attribute is None:
+                continue
+            # Read from the row's own dict: a new row's attribute is never expired.
+            key = state.dict.get(attribute)
             if key is None:
-                pending[mapper].append(obj)
+                pending[mapper].append(state)
             elif isinstance(key, int):
                 given[mapper] = max(given[mapper], key)
-        for mapper, objects in pending.items():
-            column = _serial_id(mapper)
-            if len(objects) < MIN_ROWS or column is None:
+        for mapper, states in pending.items():
+            if len(states) < MIN_ROWS:
                 continue
-            ids = source.take(db, mapper, column, len(objects), given[mapper])
+            column = _serial_id(mapper)
+            assert column is not None  # _id_attribute found it
+            ids = source.take(db, mapper, column, len(states), given[mapper])
             if not ids:
                 continue
-            attribute = mapper.get_property_by_column(column).key
+            attribute = _id_attribute(mapper)
+            assert attribute is not None
             # In the order they were added, so ids still follow insertion order.
-            objects.sort(key=lambda obj: inspect(obj).insert_order)
-            for obj, new_id in zip(objects, ids, strict=True):
-                setattr(obj, attribute, new_id)
+            states.sort(key=operator.attrgetter("insert_order"))
+            for state, new_id in zip(states, ids, strict=True):
+                setattr(state.obj(), attribute, new_id)
 
     event.listen(factory, "before_flush", before_flush)
 

@@ -11,8 +11,10 @@ item, loan, door session and reservation changes and its new loan or door sessio
 directly (``_write``, ``_add``): one UPDATE or INSERT ... RETURNING each, at once, on the
 Connection, the ORM objects kept as committed. The ORM's flush of a row or two (history,
 unit of work, dependency sort) cost more CPU than a lone event's statements themselves.
-From the second command on, the flush writes them, as it puts a batch's updates and inserts
-of one shape in one executemany each.
+From the second command on (a batch), new rows go to the flush, which inserts a batch's
+of one table in one executemany; changes of rows already in the database are held by
+primary key and written together (storage/row_updates.py), and changes of rows not yet
+inserted go straight into what their INSERT will carry: neither is tracked by the ORM.
 
 Scans are rows, not ORM objects: ingest writes two a visit and reads them back only for a
 condition card or a stocktake count, and as ORM objects (built, tracked, flushed one by
@@ -35,9 +37,9 @@ from enum import Enum
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Insert, Table, Update, bindparam, insert, inspect, select, update
+from sqlalchemy import Insert, Table, insert, inspect, select
 from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_dict, set_committed_value
+from sqlalchemy.orm.attributes import instance_dict, instance_state, set_committed_value
 
 from server.domain.actors import Actor
 from server.domain.changes import (
@@ -107,6 +109,7 @@ from server.storage.models import (
     Stocktake,
     StocktakeLineRow,
 )
+from server.storage.row_updates import RowUpdates, params_of, update_of
 from server.storage.staff_models import StaffUser
 from server.storage.working_set import WorkingSet
 
@@ -149,6 +152,7 @@ class EffectWriter:
         self._commands = 0  # applied so far: the first one writes its rows directly
         self._written: list[Any] = []  # what _write updated (held: the identity map is weak)
         self._inserted: list[Any] = []  # what _add inserted
+        self._updates = RowUpdates(db)  # a batch's changes of loaded rows, written together
 
     def apply(self, effects: Effects) -> None:
         self._new_loan = None
@@ -159,8 +163,10 @@ class EffectWriter:
     # Scans.
 
     def finish(self) -> None:
-        """Insert the buffered scans now (flushing first if a door session or loan has no
-        id yet). Call before commit, and before reading scans in the transaction."""
+        """Write the held row updates and insert the buffered scans now (flushing first if
+        a door session or loan has no id yet). Call before commit, and before reading scans
+        in the transaction."""
+        self._updates.write()
         pending, self._scans = self._scans, []
         if not pending:
             return
@@ -171,8 +177,10 @@ class EffectWriter:
         self.db.connection().execute(_INSERT_SCAN, rows[0] if len(rows) == 1 else rows)
 
     def discard(self) -> None:
-        """Drop the buffered scans (their transaction or savepoint rolled back)."""
+        """Drop the buffered scans and row updates (their transaction or savepoint rolled
+        back)."""
         self._scans = []
+        self._updates.discard()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -234,25 +242,39 @@ class EffectWriter:
         database with nothing else waiting to flush gets one UPDATE of the values that
         differ, now, through the Connection, and they are set on it as committed: the
         ORM's flush of one row's update (history, unit of work) cost more than a lone
-        borrow's other writes together. Any other row, and every row from the second
-        command on, is left to the flush, which puts a batch's updates of one shape in
-        one executemany."""
-        changed = {name: v for name, v in values.items() if getattr(row, name) != v}
+        borrow's other writes together. From the second command on, a row in the database
+        that nothing else changed has its values held (``RowUpdates``: one executemany a
+        shape, before anything reads), a new row takes them into what its INSERT carries,
+        and any other row is left to the flush."""
+        held = instance_dict(row)  # what the row holds, read without an attribute's descriptor
+        changed = {
+            name: v
+            for name, v in values.items()
+            if (held[name] if name in held else getattr(row, name)) != v  # else: expired, unset
+        }
         if not changed:
             return
-        if self._commands > 1:  # a batch's: the flush writes it (no need to inspect the row)
+        state = instance_state(row)
+        key = state.key  # (class, (id,), token), or None: not in the database yet
+        if self._commands > 1:  # a batch's
+            if key is None:
+                # Not inserted yet (opened in this batch): its INSERT will carry what the row
+                # holds, so there is no change to track (the attribute events were most of
+                # what a door session's three changes in a visit cost).
+                held.update(changed)
+            elif state.modified or not state.persistent:  # the flush writes it all
+                for name, value in changed.items():
+                    setattr(row, name, value)
+            else:  # held, and written with the batch's others of its shape
+                self._updates.set(row, key[1][0], changed)
+            return
+        if key is None or not state.persistent or state.modified:
             for name, value in changed.items():
                 setattr(row, name, value)
             return
-        state = inspect(row)
-        if not state.persistent or state.modified:
-            for name, value in changed.items():
-                setattr(row, name, value)
-            return
-        (row_id,) = state.identity
-        statement = _update_of(cast(Table, type(row).__table__), tuple(sorted(changed)))
-        params = {f"new_{name}": value for name, value in changed.items()}
-        self.db.connection().execute(statement, {"row_id": row_id, **params})
+        (row_id,) = key[1]
+        statement = update_of(cast(Table, type(row).__table__), tuple(sorted(changed)))
+        self.db.connection().execute(statement, params_of(row_id, changed))
         for name, value in changed.items():
             set_committed_value(row, name, value)
         self._written.append(row)
@@ -262,9 +284,12 @@ class EffectWriter:
         now, through the Connection, and the row goes into the session as loaded (its id
         and defaults from RETURNING): no flush to wait for, and none for the scans that
         name it. From the second command on it is left to the flush (one executemany a
-        batch)."""
+        batch), added without the save-update cascade ``Session.add`` walks: a row of
+        ``_new_row`` names its item, member and hut by id, so there is nothing to cascade to,
+        and walking a Loan's or DoorSession's relationships was most of what adding one
+        cost."""
         if self._commands > 1:
-            self.db.add(row)
+            self.db._save_impl(instance_state(row))
             return
         mapper = inspect(type(row))
         given = {key: value for key, value in inspect(row).dict.items() if key in mapper.c}
@@ -629,13 +654,6 @@ _door_values = operator.attrgetter(*_DOOR_COLUMNS)
 def _insert_of(table: Any) -> Insert:
     """``INSERT INTO table ... RETURNING`` every column, built once a table."""
     return insert(table).returning(*table.columns)
-
-
-@cache
-def _update_of(table: Table, names: tuple[str, ...]) -> Update:
-    """``UPDATE table SET name = :new_name, ... WHERE id = :row_id``, built once a shape."""
-    values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in names}
-    return update(table).where(table.c.id == bindparam("row_id")).values(values)
 
 
 def _column(value: object) -> object:
