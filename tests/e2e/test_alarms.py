@@ -78,7 +78,8 @@ def test_a_forced_open_reaches_the_api_and_the_staff_channel_once_and_is_resolve
             lambda: alarm_posts(receiver, forced), timeout=TOLD_WITHIN, what="the staff told"
         )
         assert time.monotonic() - started < TOLD_WITHIN
-        assert f"alarm #{listed['id']}" in post["message"] and HUT in post["message"]
+        hut_name = stack.staff(f"/api/v1/huts/{HUT}")["name"]  # staff read the hut's name
+        assert f"alarm #{listed['id']}" in post["message"] and f"（{hut_name}）" in post["message"]
         assert (listed["active"], listed["state"], listed["source"]) == (True, "open", "controller")
 
         # The door shut, then forced again: the same incident, counted, not told again.
