@@ -5,6 +5,7 @@ the Chinese from the message catalogues (toolhut.i18n), the demo's names from it
 from __future__ import annotations
 
 from server.seed import DEMO_MEMBERS
+from toolhut.hut_cards import SCORE_WORDS
 from toolhut.i18n import N_, bilingual, gettext
 
 
@@ -22,12 +23,16 @@ _ZHANG, _LI, _STAFF = _NAMES["04A1B2C3"], _NAMES["04D5E6F7"], _NAMES["04ABCDEF"]
 # after the lock re-engaged is a forced opening, which raises the alarm.
 DEMO_UNLOCK_S = 30
 
+_SATISFIED = _zh(SCORE_WORDS[5])  # the RATE:GOOD card's word
+
 PROMPT_HELP = f"""\
 Drive the hut by typing controller events (one a line):
   card 04A1B2C3        tap {_ZHANG}'s card   (card 04D5E6F7: {_LI}; any other UID is unknown)
   door open            open the door
   scan T0001           scan an item label (a bare tag or its label URL): borrow, or return
   scan COND:REPAIR     right after a return: it needs repair (also COND:OK, COND:MISSING)
+  scan RATE:GOOD       right after a return: rate it {_SATISFIED} (also RATE:OK, RATE:BAD, RATE:1-5)
+  scan SIGNIN:PHONE    after a card: the hut shows a code that signs a phone in (the page /me)
   scan C0001           take a first-aid supply (C0001-C0003)
   door close           close the door: the session ends
   card 04ABCDEF        {_STAFF}'s staff card: stocktake, scans counted until the door closes
