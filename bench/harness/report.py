@@ -75,14 +75,16 @@ def _row(cells: Sequence[str]) -> str:
 
 
 def machine_section(results: Sequence[dict[str, Any]]) -> list[str]:
-    rows = {tuple(_machine_cells(r["machine"])): r["bench"] for r in results}
+    benches: dict[tuple[str, ...], list[str]] = {}
+    for r in results:
+        benches.setdefault(tuple(_machine_cells(r["machine"])), []).append(r["bench"])
     lines = ["## Machine", ""]
-    if len(rows) <= 1:
+    if len(benches) <= 1:
         lines += [_row(HEADINGS), _row(["---"] * len(HEADINGS))]
-        lines += [_row(cells) for cells in rows]
-    else:  # results from more than one machine: each bench's own
-        lines += [_row(("bench", *HEADINGS)), _row(["---"] * (len(HEADINGS) + 1))]
-        lines += [_row((r["bench"], *_machine_cells(r["machine"]))) for r in results]
+        lines += [_row(cells) for cells in benches]
+    else:  # results from more than one machine: each machine once, with its benches
+        lines += [_row(("benches", *HEADINGS)), _row(["---"] * (len(HEADINGS) + 1))]
+        lines += [_row((", ".join(names), *cells)) for cells, names in benches.items()]
     return [*lines, ""]
 
 
