@@ -83,7 +83,7 @@ def machine_section(results: Sequence[dict[str, Any]]) -> list[str]:
         lines += [_row(HEADINGS), _row(["---"] * len(HEADINGS))]
         lines += [_row(cells) for cells in benches]
     else:  # results from more than one machine: each machine once, with its benches
-        lines += [_row(("benches", *HEADINGS)), _row(["---"] * (len(HEADINGS) + 1))]
+        lines += [_row(("bench", *HEADINGS)), _row(["---"] * (len(HEADINGS) + 1))]
         lines += [_row((", ".join(names), *cells)) for cells, names in benches.items()]
     return [*lines, ""]
 

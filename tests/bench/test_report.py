@@ -137,6 +137,12 @@ def test_results_from_two_machines_name_each_bench_s_machine(tmp_path: Path) -> 
     assert "| ingest_throughput | 4 |" in text and "| hut_latency | 2 |" in text
 
 
+def test_benches_on_one_machine_share_its_row(tmp_path: Path) -> None:
+    other = INGEST | {"machine": MACHINE | {"cores": 4}}
+    text = report(tmp_path, other, LATENCY, LATENCY | {"bench": "district"})
+    assert "| ingest_throughput | 4 |" in text and "| hut_latency, district | 2 |" in text
+
+
 def test_quick_results_are_marked_and_a_failed_bench_is_said(tmp_path: Path) -> None:
     text = report(tmp_path, LATENCY | {"mode": "quick"}, extra=("--failed", "district"))
     assert "**Quick mode: a few seconds a bench, these figures mean nothing.**" in text
