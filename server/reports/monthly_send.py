@@ -3,10 +3,12 @@ district's in ``reports.timezone``) last month's report of every hut and of the 
 built, kept for download and told to the staff channel, once however many server
 processes look.
 
-Once is the primary key of ``monthly_report_sends`` (month, scope): the report is built
-outside any transaction (a PDF takes a moment, and SQLite's write lock must not wait for
-it), then one short transaction claims the send, keeps the report and writes the staff
-message with its deliveries; a process that loses the claim writes nothing. The message
+Once is the primary key of ``monthly_report_sends`` (month, scope): one short transaction
+claims the send, and only the process that wins it builds the report, outside any
+transaction (a PDF takes a moment, and SQLite's write lock must not wait for it); then one
+short transaction keeps the report, writes the staff message with its deliveries and
+marks the send done. A build that fails gives its claim back; a claim whose process died
+building is taken over once its lease is out (report_store.CLAIM_LEASE). The message
 goes through the reminders' machinery (a ``reminder_messages`` row, stage
 ``monthly_report``, one delivery per report channel), so a failed send is retried by the
 reminder sweep. Apprise carries text to our channels, so the message is the headline and
@@ -113,7 +115,7 @@ class MonthlySender:
                 district_zone=self.settings.timezone,
                 catch_up_days=self.settings.catch_up_days,
             )
-            claimed = {m: report_store.claimed(db, m) for m in {str(m) for _, m in due}}
+            claimed = {m: report_store.claimed(db, m, now=now) for m in {str(m) for _, m in due}}
         sent: list[tuple[str | None, str]] = []
         messages: list[int] = []
         for hut_id, month in due:
@@ -129,29 +131,41 @@ class MonthlySender:
         return sent
 
     def _send(self, hut_id: str | None, month: Month, scope: str, now: datetime) -> int | None:
-        with self.sessions() as db:
-            built = service.build(
-                db, month=month, hut_id=hut_id, now=now, district_zone=self.settings.timezone
-            )
+        # Claimed first, in a short transaction of its own: only the winner builds (a
+        # district's 500 reports, built by every server process, each to lose the claim
+        # but one, had kept every process busy on the 1st).
         with self.sessions.begin() as db:
             if not report_store.claim_send(
                 db, month=str(month), scope=scope, now=now, worker=self.worker_id
             ):
                 return None  # another process's
-            for lang, pdf in built.pdfs.items():
-                report_store.keep(
-                    db,
-                    month=str(month),
-                    hut_id=hut_id,
-                    language=lang,
-                    pdf=pdf,
-                    csv=built.csv,
-                    now=now,
-                    actor=ACTOR,
+        try:
+            with self.sessions() as db:
+                built = service.build(
+                    db, month=month, hut_id=hut_id, now=now, district_zone=self.settings.timezone
                 )
-            message_id = self._message(db, built.figures, scope=scope, now=now)
-            if message_id is not None:
-                report_store.mark_sent(db, month=str(month), scope=scope, message_id=message_id)
+            with self.sessions.begin() as db:
+                for lang, pdf in built.pdfs.items():
+                    report_store.keep(
+                        db,
+                        month=str(month),
+                        hut_id=hut_id,
+                        language=lang,
+                        pdf=pdf,
+                        csv=built.csv,
+                        now=now,
+                        actor=ACTOR,
+                    )
+                message_id = self._message(db, built.figures, scope=scope, now=now)
+                report_store.mark_sent(
+                    db, month=str(month), scope=scope, message_id=message_id, now=now
+                )
+        except Exception:
+            # The next look (of any process) claims it again; a failed release leaves the
+            # claim to run out its lease.
+            with self.sessions.begin() as db:
+                report_store.release_send(db, month=str(month), scope=scope, worker=self.worker_id)
+            raise
         log.info("monthly report %s of %s kept and sent", month, hut_id or "the district")
         return message_id
 

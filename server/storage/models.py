@@ -273,6 +273,8 @@ class Loan(Base):
 
     __table_args__ = (
         Index("ix_loans_item_id_returned_at", "item_id", "returned_at"),
+        # A hut's loans by when they began: the monthly report reads one hut's month.
+        Index("ix_loans_hut_id_borrowed_at", "hut_id", "borrowed_at"),
         # An item is on at most one open loan: the database says so, not only the rules.
         Index(
             "uq_loans_open_item",

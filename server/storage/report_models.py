@@ -1,6 +1,7 @@
 """Tables of the monthly reports: each built report kept for download (its PDF and CSV in
 the database, so every server process serves them), and the claim of a month's send to
-the staff channel (one row per month and scope: one process builds and sends it)."""
+the staff channel (one row per month and scope, taken before the build: one process builds
+and sends it)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,6 @@ class MonthlyReportSend(Base):
     claimed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     claimed_by: Mapped[str] = mapped_column(String(128))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("reminder_messages.id"), default=None)
+    # When the send was kept and told; None: claimed, still being built (or its process
+    # died building it: then another may take the claim over once its lease is out).
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

@@ -1,17 +1,22 @@
 """The kept monthly reports: written once each, listed without their bytes, read one file
-at a time; and the claim of a month's send (INSERT ... ON CONFLICT DO NOTHING on the
-send's primary key, so of several server processes exactly one wins)."""
+at a time; and the claim of a month's send (an INSERT ... ON CONFLICT on the send's primary
+key, so of several server processes exactly one wins). The claim comes before the build,
+so only the winner builds; a claim not done within ``CLAIM_LEASE`` (its process died
+building) may be taken over."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from server.storage.report_models import MonthlyReport, MonthlyReportSend
+
+# Longer than any build of one report: a claim this old and not done was its process's last.
+CLAIM_LEASE = timedelta(minutes=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,26 +96,64 @@ def kept_file(db: Session, report_id: int, kind: str) -> tuple[KeptReport, bytes
     return info, row.pdf if kind == "pdf" else row.csv
 
 
-def claim_send(db: Session, *, month: str, scope: str, now: datetime, worker: str) -> bool:
-    """True if this call claimed the month's send of ``scope`` (a hut id, or "*")."""
+def claim_send(
+    db: Session,
+    *,
+    month: str,
+    scope: str,
+    now: datetime,
+    worker: str,
+    lease: timedelta = CLAIM_LEASE,
+) -> bool:
+    """True if this call claimed the month's send of ``scope`` (a hut id, or "*"): nobody
+    had, or a claim older than ``lease`` was never done (its process died building the
+    report) and is taken over. Taken before the build, in a transaction of its own."""
     insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    claim = {"claimed_at": now, "claimed_by": worker[:128]}
     statement = (
         insert(MonthlyReportSend)
-        .values(month=month, scope=scope, claimed_at=now, claimed_by=worker[:128])
-        .on_conflict_do_nothing(index_elements=["month", "scope"])
+        .values(month=month, scope=scope, **claim)
+        .on_conflict_do_update(
+            index_elements=["month", "scope"],
+            set_=claim,
+            # Only a claim never done and past its lease: the row's values, not ours.
+            where=MonthlyReportSend.done_at.is_(None)
+            & (MonthlyReportSend.claimed_at < now - lease),
+        )
         .returning(MonthlyReportSend.month)
     )
     return db.execute(statement).first() is not None
 
 
-def mark_sent(db: Session, *, month: str, scope: str, message_id: int) -> None:
+def release_send(db: Session, *, month: str, scope: str, worker: str) -> None:
+    """Give up ``worker``'s claim of a send not done (its build failed): the next look,
+    of any process, claims it again."""
     db.execute(
-        update(MonthlyReportSend)
-        .where(MonthlyReportSend.month == month, MonthlyReportSend.scope == scope)
-        .values(message_id=message_id)
+        delete(MonthlyReportSend).where(
+            MonthlyReportSend.month == month,
+            MonthlyReportSend.scope == scope,
+            MonthlyReportSend.claimed_by == worker[:128],
+            MonthlyReportSend.done_at.is_(None),
+        )
     )
 
 
-def claimed(db: Session, month: str) -> set[str]:
-    """The scopes whose send of ``month`` is claimed already."""
-    return set(db.scalars(select(MonthlyReportSend.scope).where(MonthlyReportSend.month == month)))
+def mark_sent(
+    db: Session, *, month: str, scope: str, message_id: int | None, now: datetime
+) -> None:
+    """The claimed send is kept and told (``message_id``: the staff message, if one was
+    written)."""
+    db.execute(
+        update(MonthlyReportSend)
+        .where(MonthlyReportSend.month == month, MonthlyReportSend.scope == scope)
+        .values(message_id=message_id, done_at=now)
+    )
+
+
+def claimed(db: Session, month: str, *, now: datetime, lease: timedelta = CLAIM_LEASE) -> set[str]:
+    """The scopes whose send of ``month`` is done, or claimed less than ``lease`` ago."""
+    rows = select(MonthlyReportSend.scope).where(
+        MonthlyReportSend.month == month,
+        MonthlyReportSend.done_at.is_not(None) | (MonthlyReportSend.claimed_at >= now - lease),
+    )
+    return set(db.scalars(rows))

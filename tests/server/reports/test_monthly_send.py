@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.reminders.channels import build_channels
 from server.reminders.config import ReminderSettings
+from server.reports import service
 from server.reports.config import ReportSettings
 from server.reports.monthly_send import MonthlySender
 from server.storage import report_store
@@ -134,3 +135,80 @@ def test_the_claim_is_won_once(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as db:
         assert not report_store.claim_send(db, month="2026-11", scope="*", now=now, worker="b")
         assert report_store.claim_send(db, month="2026-12", scope="*", now=now, worker="b")
+
+
+def test_only_the_process_that_wins_the_claim_builds(
+    november: sessionmaker[Session], receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every process used to build every report and then lose the claim but one: at 500
+    # huts, minutes of both cores on the 1st.
+    built: list[str | None] = []
+    real_build = service.build
+
+    def counted(db: Session, **kwargs: Any) -> Any:
+        built.append(kwargs["hut_id"])
+        return real_build(db, **kwargs)
+
+    monkeypatch.setattr(service, "build", counted)
+    clock = MovableClock(datetime(2026, 11, 30, 16, 0, 30, tzinfo=UTC))
+    senders = [sender(november, receiver, clock, name) for name in ("one", "two", "three")]
+    threads = [threading.Thread(target=s.tick, args=(clock(),)) for s in senders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(h or "" for h in built) == ["", "demo-hut"]
+    assert len(messages(receiver)) == 2
+
+
+def test_a_failed_build_gives_its_claim_back(
+    november: sessionmaker[Session], receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_build = service.build
+
+    def broken(db: Session, **kwargs: Any) -> Any:
+        raise RuntimeError("the PDF font is missing")
+
+    clock = MovableClock(datetime(2026, 11, 30, 16, 0, 30, tzinfo=UTC))
+    first = sender(november, receiver, clock, "first")
+    monkeypatch.setattr(service, "build", broken)
+    with pytest.raises(RuntimeError):
+        first.tick(clock())
+    with november() as db:
+        assert report_store.claimed(db, "2026-11", now=clock()) == set()
+    monkeypatch.setattr(service, "build", real_build)
+    clock.now = datetime(2026, 11, 30, 16, 1, 30, tzinfo=UTC)
+    assert sorted(h or "" for h, _ in sender(november, receiver, clock, "next").tick(clock())) == [
+        "",
+        "demo-hut",
+    ]
+
+
+def test_a_claim_whose_process_died_is_taken_over_after_its_lease(
+    sessions: sessionmaker[Session],
+) -> None:
+    claimed_at = datetime(2026, 12, 1, tzinfo=UTC)
+    lease = report_store.CLAIM_LEASE
+    with sessions.begin() as db:  # "dead" claims both, finishes one, then dies
+        for scope in ("*", "demo-hut"):
+            assert report_store.claim_send(
+                db, month="2026-11", scope=scope, now=claimed_at, worker="dead"
+            )
+        report_store.mark_sent(db, month="2026-11", scope="*", message_id=None, now=claimed_at)
+    within = claimed_at + lease - timedelta(seconds=1)
+    after = claimed_at + lease + timedelta(seconds=1)
+    with sessions.begin() as db:
+        assert report_store.claimed(db, "2026-11", now=within) == {"*", "demo-hut"}
+        assert not report_store.claim_send(
+            db, month="2026-11", scope="demo-hut", now=within, worker="alive"
+        )
+        assert report_store.claimed(db, "2026-11", now=after) == {"*"}
+    with sessions.begin() as db:
+        for scope, taken in (("*", False), ("demo-hut", True)):
+            won = report_store.claim_send(
+                db, month="2026-11", scope=scope, now=after, worker="alive"
+            )
+            assert won is taken
+    with sessions() as db:
+        row = db.get(MonthlyReportSend, ("2026-11", "demo-hut"))
+        assert row is not None and row.claimed_by == "alive" and row.done_at is None
