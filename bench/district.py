@@ -25,8 +25,8 @@ outbox); the rate the servers reached (busiest 10 s, and the day's mean); the re
 sweep over the district's loans (planning: find, claim, group, write), the first one, which
 does the work, timed in this process before the servers start. On a month's first seven
 days (``reports.catch_up_days``) the servers also build and send last month's report of
-every hut and of the district while the day runs, as they would on the 1st: the run says
-how many (a detail of the lag's figure). Target: lag p99 <= 2 s.
+every hut and of the district, from their first look a minute after start, as they would
+on the 1st: the run says how many (a detail of the lag's figure). Target: lag p99 <= 2 s.
 Exit status 1 if an event was not acked, stored once, or a server logged an error.
 """
 
