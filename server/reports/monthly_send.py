@@ -122,7 +122,15 @@ class MonthlySender:
             scope = hut_id or DISTRICT_SCOPE
             if scope in claimed[str(month)]:
                 continue
-            message_id = self._send(hut_id, month, scope, now)
+            try:
+                message_id = self._send(hut_id, month, scope, now)
+            except Exception:  # one report that cannot be built holds back no other
+                log.exception(
+                    "monthly report %s of %s failed; the next look tries again",
+                    month,
+                    hut_id or "the district",
+                )
+                continue
             if message_id is not None:
                 sent.append((hut_id, str(month)))
                 messages.append(message_id)
@@ -161,8 +169,8 @@ class MonthlySender:
                     db, month=str(month), scope=scope, message_id=message_id, now=now
                 )
         except Exception:
-            # The next look (of any process) claims it again; a failed release leaves the
-            # claim to run out its lease.
+            # The next look (of any process) claims it again; if the release fails too,
+            # the claim runs out its lease.
             with self.sessions.begin() as db:
                 report_store.release_send(db, month=str(month), scope=scope, worker=self.worker_id)
             raise

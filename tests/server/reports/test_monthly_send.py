@@ -161,27 +161,29 @@ def test_only_the_process_that_wins_the_claim_builds(
     assert len(messages(receiver)) == 2
 
 
-def test_a_failed_build_gives_its_claim_back(
-    november: sessionmaker[Session], receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+def test_a_failed_build_gives_its_claim_back_and_holds_back_no_other(
+    november: sessionmaker[Session],
+    receiver: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     real_build = service.build
 
-    def broken(db: Session, **kwargs: Any) -> Any:
-        raise RuntimeError("the PDF font is missing")
+    def broken_for_the_district(db: Session, **kwargs: Any) -> Any:
+        if kwargs["hut_id"] is None:
+            raise RuntimeError("the PDF font is missing")
+        return real_build(db, **kwargs)
 
     clock = MovableClock(datetime(2026, 11, 30, 16, 0, 30, tzinfo=UTC))
     first = sender(november, receiver, clock, "first")
-    monkeypatch.setattr(service, "build", broken)
-    with pytest.raises(RuntimeError):
-        first.tick(clock())
+    monkeypatch.setattr(service, "build", broken_for_the_district)
+    assert first.tick(clock()) == [("demo-hut", "2026-11")]
+    assert "monthly report 2026-11 of the district failed" in caplog.text
     with november() as db:
-        assert report_store.claimed(db, "2026-11", now=clock()) == set()
+        assert report_store.claimed(db, "2026-11", now=clock()) == {"demo-hut"}
     monkeypatch.setattr(service, "build", real_build)
     clock.now = datetime(2026, 11, 30, 16, 1, 30, tzinfo=UTC)
-    assert sorted(h or "" for h, _ in sender(november, receiver, clock, "next").tick(clock())) == [
-        "",
-        "demo-hut",
-    ]
+    assert sender(november, receiver, clock, "next").tick(clock()) == [(None, "2026-11")]
 
 
 def test_a_claim_whose_process_died_is_taken_over_after_its_lease(
