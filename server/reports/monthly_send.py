@@ -153,17 +153,7 @@ class MonthlySender:
                     db, month=month, hut_id=hut_id, now=now, district_zone=self.settings.timezone
                 )
             with self.sessions.begin() as db:
-                for lang, pdf in built.pdfs.items():
-                    report_store.keep(
-                        db,
-                        month=str(month),
-                        hut_id=hut_id,
-                        language=lang,
-                        pdf=pdf,
-                        csv=built.csv,
-                        now=now,
-                        actor=ACTOR,
-                    )
+                service.keep(db, built, now=now, actor=ACTOR)
                 message_id = self._message(db, built.figures, scope=scope, now=now)
                 report_store.mark_sent(
                     db, month=str(month), scope=scope, message_id=message_id, now=now

@@ -62,17 +62,7 @@ def build_and_keep(
     built = build(
         db, month=month, hut_id=hut_id, now=now, languages=languages, district_zone=district_zone
     )
-    for lang, pdf in built.pdfs.items():
-        built.kept_ids[lang] = report_store.keep(
-            db,
-            month=str(month),
-            hut_id=hut_id,
-            language=lang,
-            pdf=pdf,
-            csv=built.csv,
-            now=now,
-            actor=actor.name,
-        )
+    keep(db, built, now=now, actor=actor.name)
     audit.record(
         db,
         actor=actor,
@@ -83,3 +73,20 @@ def build_and_keep(
         after={"month": str(month), "hut_id": hut_id, "kept": built.kept_ids},
     )
     return built
+
+
+def keep(db: Session, built: BuiltReport, *, now: datetime, actor: str) -> None:
+    """Keep a row per language of ``built`` (its ids in ``built.kept_ids``; flushed, not
+    committed)."""
+    month, hut_id = str(built.figures.month), built.figures.hut_id
+    for lang, pdf in built.pdfs.items():
+        built.kept_ids[lang] = report_store.keep(
+            db,
+            month=month,
+            hut_id=hut_id,
+            language=lang,
+            pdf=pdf,
+            csv=built.csv,
+            now=now,
+            actor=actor,
+        )
