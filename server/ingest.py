@@ -127,6 +127,7 @@ class IngestWorker:
         self._next_sweep = 0.0
         self._stop_listening: Callable[[], None] | None = None
         self._connected = threading.Event()
+        self._subscribed = threading.Event()  # the broker's SUBACK came: events reach us now
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: Any = None
@@ -160,6 +161,11 @@ class IngestWorker:
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Until the broker has this worker's events subscription (its SUBACK): an event
+        published before then, with no session kept for us, reaches nobody."""
+        return self._subscribed.wait(timeout)
 
     def start(self) -> None:
         tune_gc()
@@ -246,6 +252,7 @@ class IngestWorker:
         self, _client: Any, _userdata: Any, _mid: Any, reason_codes: Any, _properties: Any
     ) -> None:
         # After the SUBACK: the broker has this process in the group from now on.
+        self._subscribed.set()
         log.info("ingest worker subscribed to %s (%s)", self._events_filter(), reason_codes)
 
     def _events_filter(self) -> str:
@@ -261,6 +268,7 @@ class IngestWorker:
         self, _client: Any, _userdata: Any, _flags: Any, reason_code: Any, _properties: Any
     ) -> None:
         self._connected.clear()
+        self._subscribed.clear()
         if not self._stopping.is_set():
             log.warning("ingest worker lost the broker (%s); reconnecting", reason_code)
 

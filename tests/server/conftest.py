@@ -98,13 +98,17 @@ def running_ingest(
     clock: MovableClock,
     metrics: ServerMetrics | None = None,
 ) -> Iterator[IngestWorker]:
-    """An ingest worker on the real broker with this test's keys, connected, stopped after."""
+    """An ingest worker on the real broker with this test's keys, connected and subscribed,
+    stopped after."""
     worker = IngestWorker(
         settings, sessions=sessions, keyring=keys.keyring, clock=clock, metrics=metrics
     )
     worker.start()
     try:
         assert worker.wait_connected(INGEST_TIMEOUT), "ingest worker did not connect"
+        # Not before its SUBACK: an event published earlier reaches nobody (seen on a
+        # slow machine: the test's first event was never acked).
+        assert worker.wait_subscribed(INGEST_TIMEOUT), "ingest worker did not subscribe"
         yield worker
     finally:
         worker.stop()
