@@ -8,9 +8,11 @@ parameters; ``rows(db, statement, **params)`` runs one.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, exists, func, select, tuple_
+from sqlalchemy import Select, and_, bindparam, exists, func, literal_column, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from server.domain.ledger_state import ACTIVE_RESERVATION
@@ -123,9 +125,24 @@ QUEUES = select(Reservation).where(
 DOOR = select(DoorSession).where(
     DoorSession.hut_id == bindparam("hut_id"), DoorSession.key == bindparam("key")
 )
-DOORS = select(DoorSession).where(
-    tuple_(DoorSession.hut_id, DoorSession.key).in_(bindparam("pairs", expanding=True))
+_DOOR_KEY = tuple_(DoorSession.hut_id, DoorSession.key)
+_DOORS = select(DoorSession).where(_DOOR_KEY.in_(bindparam("pairs", expanding=True)))
+# SQLite's planner (3.40) reads a row-value IN list as a scan of the whole table: every
+# batch read every door session ever opened. As a subquery of the pairs in one JSON array
+# it searches the (hut, key) index once a pair.
+_PAIRS = func.json_each(bindparam("pairs_json")).table_valued("value")
+_SQLITE_DOORS = select(DoorSession).where(
+    _DOOR_KEY.in_(
+        select(*(func.json_extract(_PAIRS.c.value, literal_column(f"'$[{i}]'")) for i in (0, 1)))
+    )
 )
+
+
+def doors(db: Session, pairs: Sequence[tuple[str, str]]) -> Any:
+    """The door sessions of ``pairs`` ((hut, key)), each found by the (hut, key) index."""
+    if db.get_bind().dialect.name == "sqlite":
+        return rows(db, _SQLITE_DOORS, pairs_json=json.dumps(pairs))
+    return rows(db, _DOORS, pairs=list(pairs))
 
 
 def rows(db: Session, statement: Select[Any], **params: Any) -> Any:
@@ -139,7 +156,7 @@ __all__ = [
     "CARD",
     "CARDS",
     "DOOR",
-    "DOORS",
+    "doors",
     "IN_CATEGORY",
     "ITEM",
     "ITEMS",

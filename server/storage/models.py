@@ -275,6 +275,14 @@ class Loan(Base):
         Index("ix_loans_item_id_returned_at", "item_id", "returned_at"),
         # A hut's loans by when they began: the monthly report reads one hut's month.
         Index("ix_loans_hut_id_borrowed_at", "hut_id", "borrowed_at"),
+        # A member's loans still out (the loader counts them by category at every tap),
+        # not their whole history.
+        Index(
+            "ix_loans_member_id_open",
+            "member_id",
+            sqlite_where=text("returned_at IS NULL AND lost_at IS NULL"),
+            postgresql_where=text("returned_at IS NULL AND lost_at IS NULL"),
+        ),
         # An item is on at most one open loan: the database says so, not only the rules.
         Index(
             "uq_loans_open_item",

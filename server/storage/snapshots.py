@@ -433,7 +433,7 @@ class Snapshots:
             self._preload_items(keys.tags)
         if keys.doors:
             pairs = sorted(keys.doors)
-            found = {(d.hut_id, d.key): d for d in q.rows(self.db, q.DOORS, pairs=pairs)}
+            found = {(d.hut_id, d.key): d for d in q.doors(self.db, pairs)}
             for pair in pairs:
                 self.working.doors[pair] = found.get(pair)
 
