@@ -1,6 +1,7 @@
-"""``toolhut server`` processes for bench/district.py: started as deployed (one database,
-one secret file, one shared subscription group), their output read line by line so the
-bench waits for what they say (subscribed, allowlists published) rather than for time."""
+"""``toolhut server`` processes for the benches (district.py, outbox_drain.py): started as
+deployed (one database, one secret file, one shared subscription group), their output read
+line by line so a bench waits for what they say (subscribed, allowlists published) rather
+than for time."""
 
 from __future__ import annotations
 
@@ -25,9 +26,11 @@ class ServerProcess:
     def __init__(
         self, name: str, *, db_url: str, mqtt_url: str, prefix: str, secret_file: Path,
         reminder_interval_s: float, patterns: dict[str, str], changed: threading.Condition,
+        group: str | None = GROUP,
     ) -> None:  # fmt: skip
         """``patterns``: name -> regular expression; the lines matching each are counted.
-        ``changed`` is notified at every line (one condition for all the servers)."""
+        ``changed`` is notified at every line (one condition for all the servers).
+        ``group``: the shared subscription's (None: a plain one, a lone server's)."""
         self.name = name
         self.lines: list[str] = []
         self._seen: Counter[str] = Counter()
@@ -42,7 +45,7 @@ class ServerProcess:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("TOOLHUT_SERVER_")},
             "PYTHONUNBUFFERED": "1",
-            "TOOLHUT_SERVER_SHARED_GROUP": GROUP,
+            **({} if group is None else {"TOOLHUT_SERVER_SHARED_GROUP": group}),
             "TOOLHUT_SERVER_REMINDERS": json.dumps(reminders),
         }
         self.proc = subprocess.Popen(

@@ -4,10 +4,12 @@ QoS-1 rate taken in the same run.
 The gateway (real Gateway, emulated controller on a pseudo-terminal) runs while neither the
 broker nor the server can be reached, and records N events of ordinary hut visits (card,
 door open, two scans, door close). Then a private Mosquitto (TCP_NODELAY) comes up on the
-port the gateway keeps trying, and the real server (ServerRuntime) with it, on a new
-SQLite file or a new schema of the machine's PostgreSQL; the clock runs from the moment
-both the gateway and the server are connected until the outbox is empty and every event
-is in the ledger. The floor, first in each run: the same number of events of the same
+port the gateway keeps trying, and the real server with it, as deployed: ``toolhut
+server``, a process of its own (gateway and server do not share a GIL, as on a hut's Pi
+and the server's machine), on a new SQLite file or a new schema of the machine's
+PostgreSQL; the clock runs from the moment both the gateway and the server are connected
+(the server has said it is subscribed) until the outbox is empty and every event is in
+the ledger. The floor, first in each run: the same number of events of the same
 kind (sealed, the same size) from a plain paho publisher to a plain paho subscriber
 (harness.broker_floors.qos1_rate).
 
@@ -15,17 +17,20 @@ kind (sealed, the same size) from a plain paho publisher to a plain paho subscri
                                  [--server real|stub] [--runs 3] [--quick]
 
 ``--server stub`` puts a bare MQTT client in the server's place that acks each burst of
-events at once, without a database: what the gateway and the broker can do on their own.
+events at once, without a database: what the gateway and the broker can do on their own
+(the stub runs in this process, beside the gateway: a bare client, no ledger).
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from _district_servers import ServerProcess
 from harness import BenchRun, Floor, Measure, parser, ratio_at_least, repeat
 from harness.broker_floors import QOS1_RATE, qos1_rate
 from harness.services import databases, private_broker, scratch_db
@@ -34,6 +39,7 @@ from firmware_bridge.emulator import ControllerEmulator
 from hut_gateway.gateway import Gateway
 from hut_gateway.settings import GatewaySettings
 from toolhut.contract import (
+    DEFAULT_PREFIX,
     CardDecision,
     CardEvent,
     DoorEvent,
@@ -43,6 +49,7 @@ from toolhut.contract import (
     utc_now,
 )
 from toolhut.hut_keys import HutCredentials, HutKey, HutKeyring, new_secret_file
+from toolhut.mqtt import MqttEndpoint
 from toolhut_cli.embedded_broker import free_port
 from toolhut_cli.mosquitto import MosquittoProcess, mosquitto_binary
 
@@ -153,10 +160,26 @@ def floor_pool(events: int, key: HutKey) -> list[tuple[str, bytes]]:
     return pool[:events]
 
 
+def _server(db_url: str, endpoint: MqttEndpoint, secret_file: Path) -> ServerProcess:
+    """``toolhut server`` on ``db_url`` and the broker, subscribed to the events (its
+    reminder sweeps out of the way: one an hour)."""
+    changed = threading.Condition()
+    server = ServerProcess(
+        "drain", db_url=db_url, mqtt_url=endpoint.url, prefix=DEFAULT_PREFIX,
+        secret_file=secret_file,
+        reminder_interval_s=3600, patterns={"subscribed": "ingest worker subscribed"},
+        changed=changed, group=None,
+    )  # fmt: skip
+    try:
+        server.wait_for("subscribed", 1, timeout=60)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
 def run(events: int, db_url: str, window: int, *, stub: bool = False) -> dict[str, float]:
-    from server.app import ServerRuntime
     from server.seed import seed_demo
-    from server.settings import ServerSettings
     from server.storage import make_engine, migrate
 
     port = free_port()
@@ -200,14 +223,8 @@ def run(events: int, db_url: str, window: int, *, stub: bool = False) -> dict[st
                 server = StubServer(broker.endpoint, key)
                 connected = server.wait_connected(15)
             else:
-                server = ServerRuntime(
-                    ServerSettings(
-                        db_url=db_url, mqtt_url=broker.endpoint.url, port=0,
-                        secret_file=secret_file,
-                    )
-                )  # fmt: skip
-                server.start()
-                connected = server.ingest.wait_connected(15)
+                server = _server(db_url, broker.endpoint, secret_file)
+                connected = True
             if not connected:
                 raise RuntimeError("server did not reach the broker")
             if not gateway.uplink.wait_connected(15):
