@@ -3,7 +3,8 @@
 A small ORM query built anew per event costs about as much again in Python as running
 it: building the statement and computing its cache key. Built once here, a lookup pays
 for neither (a statement's cache key is kept with it). The lists go in as expanding
-parameters; ``rows(db, statement, **params)`` runs one.
+parameters (but a batch's door sessions on SQLite, as one JSON array: ``doors``);
+``rows(db, statement, **params)`` runs one.
 """
 
 from __future__ import annotations
