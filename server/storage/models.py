@@ -252,6 +252,10 @@ class EnrolmentRequest(Base):
     __table_args__ = (Index("ix_enrolment_requests_hut_id_state", "hut_id", "state"),)
 
 
+# A loan still out (neither returned nor lost), as SQL: its partial indexes' condition.
+OPEN_LOAN_SQL = "returned_at IS NULL AND lost_at IS NULL"
+
+
 class Loan(Base):
     __tablename__ = "loans"
 
@@ -280,16 +284,16 @@ class Loan(Base):
         Index(
             "ix_loans_member_id_open",
             "member_id",
-            sqlite_where=text("returned_at IS NULL AND lost_at IS NULL"),
-            postgresql_where=text("returned_at IS NULL AND lost_at IS NULL"),
+            sqlite_where=text(OPEN_LOAN_SQL),
+            postgresql_where=text(OPEN_LOAN_SQL),
         ),
         # An item is on at most one open loan: the database says so, not only the rules.
         Index(
             "uq_loans_open_item",
             "item_id",
             unique=True,
-            sqlite_where=text("returned_at IS NULL AND lost_at IS NULL"),
-            postgresql_where=text("returned_at IS NULL AND lost_at IS NULL"),
+            sqlite_where=text(OPEN_LOAN_SQL),
+            postgresql_where=text(OPEN_LOAN_SQL),
         ),
     )
 

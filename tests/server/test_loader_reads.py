@@ -73,15 +73,30 @@ def test_a_batch_preload_reads_no_whole_table_on_sqlite(
     with two_huts() as db, _statements(engine) as seen:
         loader = Snapshots(db, EffectWriter(db))
         loader.preload(keys)
-        raw = db.connection().connection.dbapi_connection
-        assert raw is not None
-        plans = {
-            sql: [row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
-            for sql, params in list(seen)
-        }
+    plans = _plans(engine, seen)
     assert len(plans) >= 4, plans  # cards, open loans by category, items' rows, doors
+    _assert_index_searches(plans)
+
+
+def _plans(engine: Engine, seen: list[tuple[str, Any]]) -> dict[str, list[str]]:
+    """SQLite's plan of each read of ``seen`` (its INSERTs aside), a step a line."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        return {
+            sql: [row[3] for row in cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+            for sql, params in seen
+            if not sql.lstrip().startswith("INSERT")
+        }
+    finally:
+        raw.close()
+
+
+def _assert_index_searches(plans: dict[str, list[str]]) -> None:
     for sql, plan in plans.items():
         assert not _scans(plan), f"{sql}\n{plan}"
+        # A member's loans are counted among those still out, not through their history.
+        assert not [step for step in plan if "INDEX ix_loans_member_id " in step], sql
 
 
 # The configuration the policy is read from: a few rows each, read whole once a batch.
@@ -130,17 +145,6 @@ def test_applying_visits_reads_no_whole_table_on_sqlite(
                 huts = queries.get_huts(db, ["hut-b"])
                 result = apply_batch(db, [event], huts=huts, received_at=T0)
                 assert result.acks["hut-b"][-1].outcome is Outcome.APPLIED
-    raw = engine.raw_connection()
-    try:
-        reads = [(sql, params) for sql, params in seen if not sql.lstrip().startswith("INSERT")]
-        plans = {
-            sql: [row[3] for row in raw.cursor().execute(f"EXPLAIN QUERY PLAN {sql}", params)]
-            for sql, params in reads
-        }
-    finally:
-        raw.close()
+    plans = _plans(engine, seen)
     assert len(plans) >= 10, plans
-    for sql, plan in plans.items():
-        assert not _scans(plan), f"{sql}\n{plan}"
-        # A member's loans are counted among those still out, not through their history.
-        assert not [step for step in plan if "INDEX ix_loans_member_id " in step], sql
+    _assert_index_searches(plans)
