@@ -36,10 +36,17 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
+    pool: dict[str, Any] = {}
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        pool = {"pool_use_lifo": True}  # a file's QueuePool (memory has a pool per thread)
     # The API reads while the ingest worker writes: wait for a lock instead of failing.
-    engine = create_engine(url, connect_args={"timeout": 30})
+    # LIFO: a thread gets back the connection it used last. Each SQLite connection keeps
+    # its own page cache, dropped whenever another connection has written since; the
+    # default FIFO pool handed the ingest worker the longest-idle connection, so every
+    # lone scan's transaction read its ~30 pages again (strace: 31 preads a scan, 0 with
+    # LIFO).
+    engine = create_engine(url, connect_args={"timeout": 30}, **pool)
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -11,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.seed import DEMO_ITEMS, DEMO_MEMBERS, seed_demo
-from server.storage import DatabaseUrlError, migrate, normalize_db_url
+from server.storage import DatabaseUrlError, make_engine, migrate, normalize_db_url
 from server.storage.coltypes import NaiveDatetimeError, UtcDateTime
 from server.storage.models import Base, EventRecord, Hut, Item, Loan, Member
 from server.storage.queries import claim_event
@@ -161,3 +162,21 @@ def test_the_migrations_form_one_line_with_a_single_head() -> None:
     assert len(script.get_heads()) == 1
     chain = [rev.revision for rev in script.walk_revisions()]
     assert chain[-1] == "0001" and len(chain) == len(set(chain))
+
+
+def test_a_sqlite_file_gives_back_the_connection_used_last(tmp_path: Path) -> None:
+    """Each SQLite connection has its own page cache, emptied once another connection has
+    written: the pool must hand a thread the connection it returned last (LIFO), not the
+    longest idle one, or every ingest transaction reads its pages from the file again."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'pool.sqlite3'}")
+    try:
+        first, second = engine.raw_connection(), engine.raw_connection()
+        first_dbapi, second_dbapi = first.dbapi_connection, second.dbapi_connection
+        first.close()
+        second.close()  # returned last
+        again = engine.raw_connection()
+        assert again.dbapi_connection is second_dbapi
+        assert again.dbapi_connection is not first_dbapi
+        again.close()
+    finally:
+        engine.dispose()
