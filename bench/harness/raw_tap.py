@@ -28,10 +28,18 @@ _SEQ_BASE = 10**12  # the tap's rows stay clear of the product's sequence number
 
 
 def raw_tap(
-    endpoint: MqttEndpoint, db_url: str, n: int, *, key: HutKey, card: str, tag: str
+    endpoint: MqttEndpoint,
+    db_url: str,
+    n: int,
+    *,
+    key: HutKey,
+    card: str,
+    tag: str,
+    pause: float = 0.0,
 ) -> list[float]:
     """Milliseconds per request -> reply for ``n`` scans of ``tag`` with ``card``, each a
-    real sealed ScanEvent of the hut of ``key`` (the product's payload)."""
+    real sealed ScanEvent of the hut of ``key`` (the product's payload); ``pause``
+    seconds between a reply and the next request."""
     engine = make_engine(db_url)
     topic = f"bench-tap/{new_id()[:12]}"
     got = threading.Event()
@@ -82,6 +90,8 @@ def raw_tap(
             samples.append((time.perf_counter() - start) * 1000)
             if failures:
                 raise RuntimeError(f"raw tap failed: {failures[0]}")
+            if pause:
+                time.sleep(pause)  # a resident between two scans: every process idles
         return samples
     finally:
         for client in (responder, requester):
