@@ -53,6 +53,7 @@ from server.domain.ledger_state import AnomalyKind, MemberState
 from server.domain.remote_commands import CommandStatus
 from server.domain.rule_book import decide
 from server.hut_order import BatchResult, HutRun, Pending
+from server.scan_log import ScanLog
 from server.storage import event_log, queries, reminder_queries
 from server.storage.effect_writer import EffectWriter
 from server.storage.event_log import Claim
@@ -94,6 +95,7 @@ class _Ledger:
         self.db = db
         self.writer = EffectWriter(db)
         self.loader = Snapshots(db, self.writer, sign_in)
+        self.scans = ScanLog()
         self._base = policy
         self._policy: LoanPolicy | None = None
 
@@ -121,6 +123,8 @@ class _Ledger:
         effects = decide(snapshot, command)
         self.writer.apply(effects)
         _log(event, effects, hut=hut)
+        if isinstance(event, ScanEvent) and effects.decision is not None:
+            self.scans.add(hut.id, event, effects.decision)
         feedback = _feedback(effects)
         reason = effects.reason
         if isinstance(command, CardTap) and command.unlocked and reason is None:
@@ -130,6 +134,12 @@ class _Ledger:
                 feedback = Feedback(beep=Beep.OK, text=line)
         outcome = Outcome.APPLIED if reason is None else Outcome.REJECTED
         return outcome, reason, feedback
+
+    def finish(self) -> None:
+        """The transaction's ledger work is done: its buffered writes go to the session,
+        and the log says what its scans did."""
+        self.writer.finish()
+        self.scans.write()
 
     def _display_line(self, member: MemberState | None, *, now: datetime) -> str | None:
         if member is None or not self.loader.may_have_display_line(member.id):
@@ -197,17 +207,6 @@ def _log(event: AnyEvent, effects: Effects, *, hut: Hut) -> None:
             log.warning("hut %s: alarm %s reported (event %s)", hut.id, change.kind, event.id)
         if isinstance(change, AlarmCleared):
             log.info("hut %s: alarm %s cleared (event %s)", hut.id, change.kind, event.id)
-    if isinstance(event, ScanEvent) and effects.decision is not None:
-        decision = effects.decision
-        log.info(
-            "hut %s seq %d scan %r session %s: %s %s",
-            hut.id,
-            event.seq,
-            event.text[:80],
-            event.session,
-            decision.action.value,
-            decision.reason.value if decision.reason else "",
-        )
 
 
 def apply_event(
@@ -234,7 +233,7 @@ def apply_event(
         return EventAck(id=event.id, seq=event.seq, outcome=Outcome.DUPLICATE)
     ledger = _Ledger(db, policy=policy, sign_in=sign_in)
     outcome, reason, feedback = ledger.apply(event, hut=hut, received_at=received_at)
-    ledger.writer.finish()
+    ledger.finish()
     queries.set_event_outcome(
         record, outcome=outcome.value, reason=None if reason is None else reason.value
     )
@@ -297,7 +296,7 @@ def apply_batch(
         ).run(fresh[hut_id])
     event_log.set_outcomes(db, outcomes)
     event_log.save_watermarks(db, sequences.values())
-    ledger.writer.finish()
+    ledger.finish()
     for event in [*seen_before, *repeats]:
         # A resend of an event still held back is still held back; anything else is done.
         held = known.get(event.id) == Outcome.QUEUED or event.id in result.held_ids
@@ -339,7 +338,7 @@ def release_overdue(
         ).run([])
     event_log.set_outcomes(db, outcomes)
     event_log.save_watermarks(db, sequences.values())
-    ledger.writer.finish()
+    ledger.finish()
     return result
 
 
