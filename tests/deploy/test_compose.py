@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 import yaml
 
+from hut_gateway.settings import GatewaySettings
 from server.broker_auth import write_broker_auth
 from tests.support.mqtt_probe import Probe
 from tests.support.processes import poll_until
@@ -96,6 +97,10 @@ def test_the_broker_takes_only_the_users_mqtt_auth_writes(compose: dict) -> None
     assert conf["allow_anonymous"] == "false"
     assert "ports" not in broker, "the plain listener must not be published to the host"
     assert conf["listener"] == "1883"  # the only one; the TLS one is commented out
+    # After a broker outage every hut drains its window at once: the server's queue holds
+    # a district's (Mosquitto's default, 1000, is two huts' and drops the rest unsaid).
+    window = GatewaySettings.model_fields["drain_window"].default
+    assert int(conf["max_queued_messages"]) >= 500 * window
     # The password and ACL files come from the mqtt-auth volume, written before the broker
     # starts, by the command that writes them.
     command = " ".join(auth["command"])
