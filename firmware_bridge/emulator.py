@@ -288,7 +288,12 @@ class ControllerEmulator:
         return None
 
     def send(self, frame: Frame) -> Future[bool]:
-        """Send any frame as the controller would (for tests and scripted scenarios)."""
+        """Send any frame as the controller would (for tests and scripted scenarios). A
+        DoorChanged moves the emulated door too, so the report after the next hello says
+        what was sent last, as the real board's reed switch would."""
+        if isinstance(frame, DoorChanged):
+            with self._state_lock:
+                self.door_open = frame.open
         return self._send(frame)
 
     def _check_can_send(self) -> None:

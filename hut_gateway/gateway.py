@@ -181,7 +181,11 @@ class Gateway:
         self.sessions = SessionTracker(idle_timeout_s=settings.session_idle_s)
         self.enrol = EnrolWindow()
         self.health = HealthMonitor(self.limits)
-        self.controller = ControllerState()
+        self.controller = ControllerState()  # as the controller told this process
+        # The door as the gateway last knew it, before a restart too (see _on_door); the
+        # status says only what the controller told this process.
+        kept = self.outbox.door()
+        self._kept_door = next((d for d in DoorState if d == kept), None)
         # event id -> monotonic deadline until which the server's feedback is still shown
         self._awaiting_feedback: dict[str, float] = {}
         self._unlocked_until: float | None = None  # monotonic end of the last unlock pulse
@@ -468,15 +472,22 @@ class Gateway:
     def _on_door(self, frame: DoorChanged) -> None:
         """A door that moved is an event. The controller also says where the door is after
         each hello: that report is no event when it matches what the gateway knows, nor when
-        the gateway knew nothing yet (it has just started); it only fills in the status."""
+        the gateway never knew the door (its first start); it only fills in the status.
+
+        The door the gateway knows is kept in the outbox's file, with the door event that
+        changed it: a gateway restarted still knows it. A door closed while the gateway
+        restarted, its frame retried by the controller until the new process acked it, is
+        then a movement, not a first report (the fault run lost such a close)."""
         now = self._monotonic()
         state = DoorState.OPEN if frame.open else DoorState.CLOSED
-        known = self.controller.door
+        known = self.controller.door if self.controller.door is not None else self._kept_door
         self.controller.door = state
         self._door_reported.set()
         if state is known:
             return
-        if known is not None:
+        if known is None:
+            self.outbox.set_door(state.value)  # the first report: the door from now on
+        else:
             if frame.open:
                 session = self.sessions.door_opened(now=now)
             else:
@@ -484,7 +495,8 @@ class Gateway:
                 if session is not None:
                     log.info("door closed, session %s ended", session.id)
             self._record(
-                lambda env: DoorEvent(**env, session=session.id if session else None, state=state)
+                lambda env: DoorEvent(**env, session=session.id if session else None, state=state),
+                door=state.value,
             )
         self._apply(self.health.door(is_open=frame.open, now=now))
         self._status_dirty.set()
@@ -665,15 +677,16 @@ class Gateway:
             return
         opening.link.send(frame)
 
-    def _record(self, build: Build) -> str:
+    def _record(self, build: Build, *, door: str | None = None) -> str:
         """Hand the event to the recorder (outbox, then publish); returns its id at once.
-        On the serial reader's thread, the frame is acked once the event is written."""
+        On the serial reader's thread, the frame is acked once the event is written.
+        ``door``: a door event's new state, kept with it."""
         unwritten: list[threading.Event] | None = getattr(self._reader, "unwritten", None)
         if unwritten is None:
-            return self._recorder.record(build)
+            return self._recorder.record(build, door=door)
         written = threading.Event()
         unwritten.append(written)
-        return self._recorder.record(build, written=written)
+        return self._recorder.record(build, written=written, door=door)
 
     # -- the supervisor thread ------------------------------------------------------------
 

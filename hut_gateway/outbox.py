@@ -42,7 +42,15 @@ CREATE TABLE IF NOT EXISTS counter (
     hut      TEXT PRIMARY KEY,
     last_seq INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS door (
+    hut   TEXT PRIMARY KEY,
+    state TEXT NOT NULL
+);
 """
+_SET_DOOR = (
+    "INSERT INTO door (hut, state) VALUES (?, ?) "
+    "ON CONFLICT (hut) DO UPDATE SET state = excluded.state"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +102,11 @@ class Outbox:
         # SQLite made them with the database's mode; ones an older gateway left are fixed.
         tighten(path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
 
-    def append(self, build: Callable[[int], AnyEvent]) -> tuple[AnyEvent, Pending]:
-        """Give the next sequence number to ``build`` and store the event it returns."""
+    def append(
+        self, build: Callable[[int], AnyEvent], *, door: str | None = None
+    ) -> tuple[AnyEvent, Pending]:
+        """Give the next sequence number to ``build`` and store the event it returns;
+        ``door``: a door event's new state, kept in the same transaction (``door()``)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -114,6 +125,8 @@ class Outbox:
                     "INSERT INTO outbox (seq, id, payload) VALUES (?, ?, ?)",
                     (stored.seq, stored.id, self._at_rest.close(event.id, stored.payload)),
                 )
+                if door is not None:
+                    self._db.execute(_SET_DOOR, (self._hut, door))
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -162,6 +175,19 @@ class Outbox:
             finally:
                 self._db.execute("PRAGMA synchronous=FULL")  # every append stays durable
             return cur.rowcount
+
+    def door(self) -> str | None:
+        """The door as the gateway last knew it ("open", "closed"), kept across restarts;
+        None before the controller first said."""
+        with self._lock:
+            row = self._db.execute("SELECT state FROM door WHERE hut = ?", (self._hut,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_door(self, state: str) -> None:
+        """Keep the door the controller reported, with no event (``append`` keeps a door
+        event's)."""
+        with self._lock:
+            self._db.execute(_SET_DOOR, (self._hut, state))
 
     def depth(self) -> int:
         with self._lock:

@@ -37,6 +37,7 @@ class _Entry(NamedTuple):
     ts: datetime
     build: Build
     written: threading.Event | None
+    door: str | None  # a door event's new state, kept with it (Outbox.append)
 
 
 class Recorder:
@@ -65,11 +66,13 @@ class Recorder:
             self._queue.put(None)
             self._thread.join(timeout)
 
-    def record(self, build: Build, *, written: threading.Event | None = None) -> str:
+    def record(
+        self, build: Build, *, written: threading.Event | None = None, door: str | None = None
+    ) -> str:
         """Queue an event; returns its id at once. ``written`` is set once the event is in
-        the outbox (or could not be written)."""
+        the outbox (or could not be written); ``door``: see ``Outbox.append``."""
         event_id = new_id()
-        self._queue.put(_Entry(event_id, self._clock(), build, written))
+        self._queue.put(_Entry(event_id, self._clock(), build, written, door))
         return event_id
 
     def _run(self) -> None:
@@ -86,7 +89,8 @@ class Recorder:
         _, stored = self._outbox.append(
             lambda seq: entry.build(
                 Envelope(id=entry.event_id, hut=self._hut, seq=seq, ts=entry.ts)
-            )
+            ),
+            door=entry.door,
         )
         if entry.written is not None:
             entry.written.set()  # durable: whoever waits may go on before the publish

@@ -53,6 +53,27 @@ def test_sequence_numbers_survive_a_restart_and_acked_events_leave(tmp_path: Pat
     assert box.depth() == 0
 
 
+def test_the_door_is_kept_with_its_event_and_across_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    box = Outbox(path, key=KEY)
+    assert box.door() is None  # never reported
+    box.set_door("closed")  # a report: no event
+    assert (box.door(), box.depth()) == ("closed", 0)
+    box.append(door, door="open")  # a door event, with the state it leaves
+    box.append(card)  # any other event leaves the door as it was
+    box.close()
+
+    box = Outbox(path, key=KEY)
+    assert (box.door(), box.depth()) == ("open", 2)
+
+    def broken(seq: int) -> DoorEvent:
+        raise ValueError("bad frame")
+
+    with pytest.raises(ValueError):
+        box.append(broken, door="closed")
+    assert box.door() == "open"  # rolled back with the event that was not stored
+
+
 def test_a_failing_builder_stores_nothing_and_uses_no_number(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.sqlite3", key=KEY)
 

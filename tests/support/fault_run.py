@@ -533,6 +533,11 @@ class FaultRun:
             self._stop_driving.set()
 
     def _visit(self, rig: HutRig, rng: random.Random, card: str, tags: list[str]) -> None:
+        # A visit broken off with the door open (its gateway went away): the door is shut
+        # before anyone opens it again, as a real reed switch only reports moves.
+        shut = (DoorChanged(open=False), ("door", "closed"))
+        if rig.emulator.door_open and not self._step(rig, rng, *shut):
+            return
         unlocks = rig.lines.count("recv unlock")
         steps: list[tuple[Frame, tuple[str, str]]] = [
             (CardRead(bytes.fromhex(card)), ("card", card))
