@@ -2,7 +2,9 @@
 leaves only when the server acknowledges that it committed it.
 
 It also owns the hut's sequence counter, so sequence numbers survive restarts and an event
-keeps the number it was first given however often it is resent.
+keeps the number it was first given however often it is resent; and the door as the
+gateway last knew it, written with the door event that changed it, so a restarted gateway
+tells a door that moved meanwhile from the controller's report of where it is.
 
 Each event is stored sealed (as it goes on the wire) and encrypted with the hut's outbox
 key (AES-GCM, a random nonce, the event id as associated data): a copy of the SD card
