@@ -33,10 +33,12 @@ from server.db_retry import with_db_retry
 from server.domain import DEFAULT_POLICY, LoanPolicy
 from server.handover import Inbox
 from server.hut_commands import CommandNotSentError
+from server.hut_order import BatchResult
 from server.ledger import AnyEvent, apply_batch, release_overdue
 from server.metrics import DeadLetterReason, ServerMetrics, dead_letter_reason
 from server.settings import ServerSettings
 from server.storage import access_changes, queries
+from server.storage.kept_connection import KeptConnection
 from server.storage.resident_codes import SignInCodes
 from toolhut.contract import (
     AckBatch,
@@ -118,6 +120,8 @@ class IngestWorker:
         self._keyring = keyring
         self._topics = settings.topics
         self._sessions = sessions
+        # The worker thread's batches, each a transaction, on one connection it keeps.
+        self._connection = KeptConnection(sessions)
         self._clock = clock
         self._policy = policy
         self._inbox: Inbox[_Item] = Inbox()
@@ -278,15 +282,18 @@ class IngestWorker:
     # The worker thread.
 
     def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._sweep_when_due()
-            batch = self._inbox.take(MAX_BATCH, timeout=0.2)
-            if not batch:
-                continue
-            try:
-                self._handle(batch)
-            except Exception:  # the worker never dies; the gateway will resend unacked events
-                log.exception("ingest worker failed on a batch of %d", len(batch))
+        try:
+            while not self._stopping.is_set():
+                self._sweep_when_due()
+                batch = self._inbox.take(MAX_BATCH, timeout=0.2)
+                if not batch:
+                    continue
+                try:
+                    self._handle(batch)
+                except Exception:  # the worker never dies; the gateway resends unacked events
+                    log.exception("ingest worker failed on a batch of %d", len(batch))
+        finally:
+            self._connection.release()
 
     def _handle(self, batch: list[_Item]) -> None:
         messages = [item for item in batch if isinstance(item, _Received)]
@@ -358,7 +365,9 @@ class IngestWorker:
         """Apply messages in one transaction; return the acks to send per hut."""
         received_at = self._clock()
         rejected: Counter[DeadLetterReason] = Counter()  # counted once committed
-        with self._sessions() as db, db.begin():
+
+        def work(db: Session) -> tuple[list[AnyEvent], BatchResult]:
+            rejected.clear()  # a transaction run again counts again
             parsed: list[tuple[_Received, AnyEvent]] = []
             for message in messages:
                 try:
@@ -383,6 +392,9 @@ class IngestWorker:
                 gap_timeout=self._gap_timeout,
                 sign_in=self._sign_in,
             )
+            return events, result
+
+        events, result = self._connection.transaction(work)
         self._metrics.dead_lettered(rejected)
         self._metrics.committed(events, result.acks, committed_at=self._clock())
         return result.acks
