@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,12 +68,17 @@ TAG = "T0001"  # a seeded item's
 FEEDBACK = ('recv feedback beep=ok text="已借出', 'recv feedback beep=ok text="已归还')
 NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 PAUSE = 0.02  # seconds between a scan's answer and the next scan, in the paused series
+# How the stack's processes are started: the ``toolhut`` command (bench/scan_stages.py
+# starts them through its own wrapper of it).
+TOOLHUT = (sys.executable, "-m", "toolhut_cli.cli")
 
 
-def start_gateway(settings: GatewaySettings) -> subprocess.Popen[bytes]:
+def start_gateway(
+    settings: GatewaySettings, *, toolhut: tuple[str, ...] = TOOLHUT
+) -> subprocess.Popen[bytes]:
     """``toolhut gateway`` as its own process, as on the Pi."""
     return subprocess.Popen(
-        [sys.executable, "-m", "toolhut_cli.cli", "--log-level", "WARNING", "gateway",
+        [*toolhut, "--log-level", "WARNING", "gateway",
          "--hut", settings.hut, "--serial", settings.serial, "--mqtt", settings.mqtt_url,
          "--data-dir", str(settings.data_dir), "--credentials", str(settings.credentials_file)],
         env=_env_without("TOOLHUT_GATEWAY_"),
@@ -170,7 +175,9 @@ class Stack:
 
 
 @contextmanager
-def processes_stack(tmp: Path, mqtt_url: str, db_url: str) -> Iterator[Stack]:
+def processes_stack(
+    tmp: Path, mqtt_url: str, db_url: str, *, toolhut: tuple[str, ...] = TOOLHUT
+) -> Iterator[Stack]:
     """As deployed: ``toolhut server`` and ``toolhut gateway`` as processes of their own,
     the emulated controller here; the door is open, ready for scans."""
     from server.seed import seed_demo
@@ -182,7 +189,7 @@ def processes_stack(tmp: Path, mqtt_url: str, db_url: str) -> Iterator[Stack]:
     seed_demo(engine, hut_id=HUT)
     engine.dispose()
     server = subprocess.Popen(
-        [sys.executable, "-m", "toolhut_cli.cli", "--log-level", "WARNING", "server",
+        [*toolhut, "--log-level", "WARNING", "server",
          "--db", db_url, "--mqtt", mqtt_url, "--host", "127.0.0.1", "--port", str(free_port()),
          "--secret-file", str(secret_file)],
         env=_env_without("TOOLHUT_SERVER_"),
@@ -194,7 +201,7 @@ def processes_stack(tmp: Path, mqtt_url: str, db_url: str) -> Iterator[Stack]:
         hut=HUT, serial=emulator.device_path, mqtt_url=mqtt_url, data_dir=tmp / "gw",
         credentials_file=credentials,
     )  # fmt: skip
-    gateway = start_gateway(settings)
+    gateway = start_gateway(settings, toolhut=toolhut)
     try:
         _tap_until_unlocked(waiter, emulator, [server, gateway])
         waiter.timed("sent door open", lambda: emulator.command("door open"))
@@ -247,7 +254,10 @@ def _wait(predicate: Callable[[], bool], timeout: float = 15) -> None:
         time.sleep(0.05)
 
 
-STACKS = {"processes": processes_stack, "demo": demo_stack}
+STACKS: dict[str, Callable[[Path, str, str], AbstractContextManager[Stack]]] = {
+    "processes": processes_stack,
+    "demo": demo_stack,
+}
 
 
 def unlock_measures(run: BenchRun, n: int) -> None:
