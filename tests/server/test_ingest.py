@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, sessionmaker
 
 from server import access_actions
@@ -255,3 +257,36 @@ def test_the_huts_ack_goes_out_before_the_brokers_acks(
     finally:
         client.publish, client.ack = publish, broker_ack
     assert calls == ["ack batch", "broker ack"]
+
+
+def test_a_connection_the_database_closed_under_the_worker_costs_no_event(
+    worker: IngestWorker,
+    gateway: FakeGatewayLink,
+    engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The worker keeps its connection between batches (server.storage.kept_connection):
+    one PostgreSQL closed meanwhile (a restart, an administrator) is replaced at the next
+    batch, which is applied and acked as if nothing had happened."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a database server closing a connection: PostgreSQL's (SQLite has none)")
+    backends: list[int] = []
+
+    def claims(conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if statement.startswith("INSERT INTO events"):  # the worker's claim of its events
+            backends.append(conn.connection.driver_connection.info.backend_pid)
+
+    sa_event.listen(engine, "before_cursor_execute", claims)
+    try:
+        gateway.send(scan(HUT, 1, "T0001"))
+        assert [a.outcome for a in gateway.next_ack().acks] == [Outcome.APPLIED]
+        with engine.connect() as admin:
+            assert admin.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": backends[-1]})
+        with caplog.at_level(logging.WARNING):
+            gateway.send(scan(HUT, 2, "T0001"))  # the return
+            assert [a.outcome for a in gateway.next_ack().acks] == [Outcome.APPLIED]
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", claims)
+    assert backends[-1] != backends[0]
+    assert "kept database connection was closed" in caplog.text
+    assert "database unavailable" not in caplog.text
