@@ -6,8 +6,10 @@ gateway's disk, a durable SQLite commit (WAL, synchronous=FULL, as the outbox's)
 folder of the gateway's data. A diagnostic, not one of ``make bench``'s measures; no target.
 
 For each stage, the median and 90th percentile of the time from the stage before it; a
-stage whose mark is missing in a sample (a read that brought two frames at once) leaves
-that sample out of its row and the next one's.
+stage whose mark is missing in a sample leaves that sample out of its row and the next
+one's. The gateway's first serial read after a scan can be the controller's ack of the
+last answer, read late: the split of the first two stages is approximate, their sum is
+not.
 
     python bench/scan_stages.py [--db sqlite|postgresql] [--scans 300]
 """
