@@ -6,9 +6,10 @@ writes the marks to a file when the process ends (MARKS.gateway or MARKS.server)
     python bench/harness/stage_marks.py MARKS [toolhut arguments ...]
 
 Times are ``time.perf_counter()``: CLOCK_MONOTONIC on Linux, one clock for every process of
-the machine, so the gateway's, the server's and the bench's marks line up. A wrapper costs
-about a microsecond a call. A function named here that no longer exists stops the process
-at start: the stages follow the code, or the bench says it does not.
+the machine, so the gateway's, the server's and the bench's marks line up. Each wrapper
+adds a call and an append to the function it wraps. A function named here that no longer
+exists stops the process at start: the stages follow the code, or the bench says it does
+not.
 
 Imports only the product's modules (this file runs outside the harness package).
 """
