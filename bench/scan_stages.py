@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import bisect
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import harness  # noqa: F401  (this tree on the path, for this process and the stack's)
+from harness import percentile
 from harness.broker_floors import request_response
 from harness.raw_tap import raw_tap
 from harness.services import private_broker, scratch_db
@@ -100,8 +100,7 @@ def stage_times(
 
 
 def _row(name: str, values: list[float], why: str, total: float) -> str:
-    values = sorted(values)
-    p50, p90 = statistics.median(values), values[int(len(values) * 0.9)]
+    p50, p90 = percentile(values, 50), percentile(values, 90)
     return f"{name:<18} {p50:7.3f} {p90:7.3f} {p50 / total:6.0%}  {why}"
 
 
@@ -136,7 +135,7 @@ def main() -> int:
             raise SystemExit(f"no marks from {missing}: did the process end cleanly?")
         times, labels = read_marks(paths)
     ends = stage_times(samples, times, labels)
-    total = statistics.median(end - start for start, end in samples) * 1000
+    total = percentile([(end - start) * 1000 for start, end in samples], 50)
     print(f"scan -> feedback on {args.db}, {args.scans} scans: p50 {total:.3f} ms")
     print(f"{'stage':<18} {'p50 ms':>7} {'p90':>7} {'share':>6}  where the time goes")
     for k, (stage, _label, why) in enumerate(STAGES):
@@ -153,7 +152,7 @@ def main() -> int:
         ("broker round trip", broker),
         ("durable commit", fsync),
     ):
-        print(f"  {name:<18} p50 {statistics.median(values):7.3f} ms")
+        print(f"  {name:<18} p50 {percentile(values, 50):7.3f} ms")
     return 0
 
 
