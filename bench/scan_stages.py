@@ -24,8 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import harness  # noqa: F401  (this tree on the path, for this process and the stack's)
-from harness import percentile
+from harness import percentile  # first: this tree on the path, for this process and the stack's
 from harness.broker_floors import request_response
 from harness.raw_tap import raw_tap
 from harness.services import private_broker, scratch_db
